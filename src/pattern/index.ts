@@ -1,23 +1,8 @@
 /**
- * STIX 2.1 patterning language (STIX 2.1 section 9): parser entry point.
+ * STIX 2.1 patterning language (STIX 2.1 section 9): parser, evaluator, inspector and index-key
+ * extraction for indicator patterns. This folder imports nothing else from Cairn.
  */
 
-/** A pattern that does not follow the grammar; `position` is a 0-based offset. */
-export class PatternSyntaxError extends Error {
-  constructor(
-    message: string,
-    readonly position: number,
-  ) {
-    super(message);
-    this.name = 'PatternSyntaxError';
-  }
-}
-
-/**
- * Parses a STIX pattern and throws PatternSyntaxError when it is not valid.
- * NOTE: placeholder that accepts every non-empty string until the real parser lands.
- */
-export function parsePattern(pattern: string): unknown {
-  if (pattern.trim() === '') throw new PatternSyntaxError('the pattern is empty', 0);
-  return pattern;
-}
+export type * from './ast.ts';
+export { PatternEvaluationError, PatternSyntaxError } from './errors.ts';
+export { MAX_NESTING_DEPTH, parsePattern } from './parser.ts';

@@ -1,0 +1,282 @@
+/**
+ * Tokenizer for STIX 2.1 patterns (STIX 2.1 section 9.2, Pattern Expressions, and the
+ * lexer rules of the OASIS STIXPattern ANTLR grammar). Tokens are read on demand so that
+ * the first error in reading order is the one reported.
+ */
+
+import type { Instant } from './ast.ts';
+import { PatternSyntaxError } from './errors.ts';
+
+export const KEYWORDS = [
+  'AND',
+  'OR',
+  'NOT',
+  'FOLLOWEDBY',
+  'LIKE',
+  'MATCHES',
+  'ISSUPERSET',
+  'ISSUBSET',
+  'EXISTS',
+  'LAST',
+  'IN',
+  'START',
+  'STOP',
+  'SECONDS',
+  'WITHIN',
+  'REPEATS',
+  'TIMES',
+] as const;
+
+export type Keyword = (typeof KEYWORDS)[number];
+
+const KEYWORD_SET: ReadonlySet<string> = new Set(KEYWORDS);
+
+export type Punctuation = '[' | ']' | '(' | ')' | ':' | '.' | ',' | '*';
+export type OperatorToken = '=' | '!=' | '<' | '<=' | '>' | '>=';
+
+export type TokenKind =
+  | Punctuation
+  | OperatorToken
+  | Keyword
+  /** `[a-zA-Z_][a-zA-Z0-9_]*`: an object type or a property name. */
+  | 'identifier'
+  /** An identifier with a hyphen, allowed only as an object type. */
+  | 'hyphenated-identifier'
+  | 'string'
+  | 'integer'
+  | 'float'
+  | 'boolean'
+  | 'hex'
+  | 'binary'
+  | 'timestamp'
+  | 'eof';
+
+export interface Token {
+  kind: TokenKind;
+  /** The source text of the token. */
+  text: string;
+  start: number;
+  end: number;
+  /** Decoded value of a string, number, boolean, hex, binary or timestamp token. */
+  value?: string | number | boolean | Uint8Array | Instant;
+  /** For a timestamp: false when the grammar accepts it but the day does not exist (April 31). */
+  dateExists?: boolean;
+}
+
+// Whitespace as the STIXPattern grammar lists it: ASCII space and controls plus Unicode spaces.
+const WHITESPACE = /[ \t\r\n\v\f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/y;
+const IDENTIFIER = /[a-zA-Z_][a-zA-Z0-9_-]*/y;
+const FLOAT = /[+-]?[0-9]*\.[0-9]+/y;
+const INTEGER = /[+-]?(?:0|[1-9][0-9]*)/y;
+const HEX = /h'((?:[0-9A-Fa-f]{2})*)'/y;
+const BINARY =
+  /b'((?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==))'/y;
+const TIMESTAMP =
+  /t'([0-9]{4})-(0[1-9]|1[012])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):([0-5][0-9]):([0-5][0-9]|60)(?:\.([0-9]+))?Z'/y;
+
+/** The one-letter prefixes of hex, binary and timestamp literals, with the form each takes. */
+const TYPED_LITERALS: ReadonlyMap<string, { regex: RegExp; name: string; form: string }> = new Map([
+  ['h', { regex: HEX, name: 'hex', form: "h'' with pairs of hex digits" }],
+  ['b', { regex: BINARY, name: 'binary', form: "b'' with base64 text" }],
+  ['t', { regex: TIMESTAMP, name: 'timestamp', form: "t'YYYY-MM-DDThh:mm:ss[.fraction]Z'" }],
+]);
+
+/** Describes a token for an error message: its text in quotes, or "end of pattern". */
+export function describeToken(token: Token): string {
+  return token.kind === 'eof' ? 'end of pattern' : `'${token.text}'`;
+}
+
+export class Lexer {
+  private offset = 0;
+
+  constructor(private readonly source: string) {}
+
+  /** Reads the next token, skipping whitespace and comments. */
+  next(): Token {
+    this.skipIgnored();
+    const start = this.offset;
+    const source = this.source;
+    if (start >= source.length) return { kind: 'eof', text: '', start, end: start };
+
+    const char = source[start] as string;
+    const code = source.charCodeAt(start);
+    if ((code >= 48 && code <= 57) || char === '+' || char === '-') return this.readNumber();
+    if (char === '.' && isDigit(source.charCodeAt(start + 1))) return this.readNumber();
+    if (char === "'") return this.readString();
+    if (isIdentifierStart(code)) return this.readWord();
+    return this.readSymbol(char);
+  }
+
+  private skipIgnored(): void {
+    const source = this.source;
+    for (;;) {
+      WHITESPACE.lastIndex = this.offset;
+      if (WHITESPACE.test(source)) this.offset = WHITESPACE.lastIndex;
+
+      if (source.startsWith('/*', this.offset)) {
+        const close = source.indexOf('*/', this.offset + 2);
+        if (close < 0)
+          throw new PatternSyntaxError(`unterminated comment at ${this.offset}`, this.offset);
+        this.offset = close + 2;
+      } else if (source.startsWith('//', this.offset)) {
+        const lineEnd = source.slice(this.offset).search(/[\r\n]/);
+        this.offset = lineEnd < 0 ? source.length : this.offset + lineEnd;
+      } else {
+        return;
+      }
+    }
+  }
+
+  private readNumber(): Token {
+    const start = this.offset;
+    for (const [regex, kind] of [
+      [FLOAT, 'float'],
+      [INTEGER, 'integer'],
+    ] as const) {
+      regex.lastIndex = start;
+      const match = regex.exec(this.source);
+      if (match) {
+        this.offset = regex.lastIndex;
+        return { kind, text: match[0], start, end: this.offset, value: Number(match[0]) };
+      }
+    }
+    const char = this.source[start] as string;
+    throw new PatternSyntaxError(`unexpected '${char}' at ${start}: expected a number`, start);
+  }
+
+  private readString(): Token {
+    const source = this.source;
+    const start = this.offset;
+    let value = '';
+    let chunkStart = start + 1;
+    for (let i = start + 1; i < source.length; i++) {
+      const char = source[i];
+      if (char === "'") {
+        value += source.slice(chunkStart, i);
+        this.offset = i + 1;
+        return { kind: 'string', text: source.slice(start, i + 1), start, end: i + 1, value };
+      }
+      if (char === '\\') {
+        const escaped = source[i + 1];
+        if (escaped !== "'" && escaped !== '\\') {
+          throw new PatternSyntaxError(
+            `invalid escape at ${i}: only \\' and \\\\ are allowed in a string literal`,
+            i,
+          );
+        }
+        value += source.slice(chunkStart, i) + escaped;
+        i++;
+        chunkStart = i + 1;
+      }
+    }
+    throw new PatternSyntaxError(`unterminated string literal starting at ${start}`, start);
+  }
+
+  private readWord(): Token {
+    const source = this.source;
+    const start = this.offset;
+    IDENTIFIER.lastIndex = start;
+    IDENTIFIER.exec(source);
+    const end = IDENTIFIER.lastIndex;
+    const text = source.slice(start, end);
+
+    if (end - start === 1 && source[end] === "'" && TYPED_LITERALS.has(text)) {
+      return this.readTypedLiteral(text);
+    }
+    this.offset = end;
+    if (text === 'true' || text === 'false') {
+      return { kind: 'boolean', text, start, end, value: text === 'true' };
+    }
+    if (text.includes('-')) return { kind: 'hyphenated-identifier', text, start, end };
+    if (KEYWORD_SET.has(text)) return { kind: text as Keyword, text, start, end };
+    return { kind: 'identifier', text, start, end };
+  }
+
+  private readTypedLiteral(prefix: string): Token {
+    const start = this.offset;
+    const { regex, name, form } = TYPED_LITERALS.get(prefix)!;
+    regex.lastIndex = start;
+    const match = regex.exec(this.source);
+    if (!match) {
+      throw new PatternSyntaxError(`invalid ${name} literal at ${start}: expected ${form}`, start);
+    }
+    this.offset = regex.lastIndex;
+    const base = { text: match[0], start, end: this.offset };
+    if (prefix === 'h') return { ...base, kind: 'hex', value: Buffer.from(match[1] ?? '', 'hex') };
+    if (prefix === 'b')
+      return { ...base, kind: 'binary', value: Buffer.from(match[1] ?? '', 'base64') };
+    const { instant, dateExists } = timestampFromParts(match);
+    return { ...base, kind: 'timestamp', value: instant, dateExists };
+  }
+
+  private readSymbol(char: string): Token {
+    const start = this.offset;
+    const following = this.source[start + 1];
+    let kind: TokenKind;
+    let length = 1;
+    switch (char) {
+      case '[':
+      case ']':
+      case '(':
+      case ')':
+      case ':':
+      case '.':
+      case ',':
+      case '*':
+        kind = char;
+        break;
+      case '=':
+        kind = '=';
+        length = following === '=' ? 2 : 1;
+        break;
+      case '!':
+        if (following !== '=') throw unexpectedCharacter(char, start);
+        kind = '!=';
+        length = 2;
+        break;
+      case '<':
+        // `<>` is the grammar's second spelling of `!=`.
+        if (following === '=') kind = '<=';
+        else if (following === '>') kind = '!=';
+        else kind = '<';
+        length = kind === '<' ? 1 : 2;
+        break;
+      case '>':
+        kind = following === '=' ? '>=' : '>';
+        length = kind === '>' ? 1 : 2;
+        break;
+      default:
+        throw unexpectedCharacter(char, start);
+    }
+    this.offset = start + length;
+    return { kind, text: this.source.slice(start, this.offset), start, end: this.offset };
+  }
+}
+
+function unexpectedCharacter(char: string, position: number): PatternSyntaxError {
+  const shown = /^[\x21-\x7e]$/.test(char) ? `'${char}'` : `U+${char.codePointAt(0)?.toString(16)}`;
+  return new PatternSyntaxError(`unexpected character ${shown} at ${position}`, position);
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
+
+function isIdentifierStart(code: number): boolean {
+  return (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95;
+}
+
+/** Converts the groups of a TIMESTAMP match to an instant; a leap second counts as the next second. */
+function timestampFromParts(match: RegExpExecArray): { instant: Instant; dateExists: boolean } {
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as number[];
+  const fraction = (match[7] ?? '').slice(0, 9).padEnd(9, '0');
+  const millis = Date.UTC(year!, month! - 1, day!, hour!, minute!, 0);
+  // Date.UTC also treats years 0-99 as 1900-1999, so the year is set explicitly.
+  const date = new Date(millis);
+  date.setUTCFullYear(year!, month! - 1, day!);
+  const dateExists = date.getUTCMonth() === month! - 1;
+  return {
+    instant: { seconds: date.getTime() / 1000 + second!, nanos: Number(fraction) },
+    dateExists,
+  };
+}

@@ -1,0 +1,428 @@
+/**
+ * Recursive-descent parser for STIX 2.1 patterns (STIX 2.1 section 9).
+ *
+ * Written by hand rather than generated from the OASIS ANTLR grammar: a generated parser
+ * needs the ANTLR runtime, and recursive descent gives direct control over error messages and
+ * over the nesting limit. The grammar is followed rule for rule, with these precedences
+ * from loosest to tightest: FOLLOWEDBY, OR, AND between observation expressions, then
+ * postfix qualifiers; OR, AND between comparison expressions.
+ */
+
+import type {
+  Comparison,
+  ComparisonExpression,
+  Literal,
+  ObjectPath,
+  ObservationExpression,
+  PathStep,
+  PatternAst,
+  Qualifier,
+  StringLiteral,
+  TimestampLiteral,
+} from './ast.ts';
+import { PatternSyntaxError } from './errors.ts';
+import { describeToken, Lexer, type Token, type TokenKind } from './lexer.ts';
+
+/**
+ * Maximum nesting of parentheses and brackets. Legitimate patterns nest a handful of levels,
+ * and the limit keeps hostile input from exhausting the call stack.
+ */
+export const MAX_NESTING_DEPTH = 200;
+
+const ORDERABLE_LITERALS: ReadonlySet<TokenKind> = new Set([
+  'integer',
+  'float',
+  'string',
+  'binary',
+  'hex',
+  'timestamp',
+]);
+
+const ORDER_OPERATORS: ReadonlySet<TokenKind> = new Set(['<', '<=', '>', '>=']);
+const STRING_OPERATORS: ReadonlySet<TokenKind> = new Set([
+  'LIKE',
+  'MATCHES',
+  'ISSUBSET',
+  'ISSUPERSET',
+]);
+
+type ObservationOperator = 'AND' | 'OR' | 'FOLLOWEDBY';
+
+/** Parses a STIX 2.1 pattern, or throws PatternSyntaxError with the offset of the problem. */
+export function parsePattern(pattern: string): PatternAst {
+  return new Parser(pattern).parse();
+}
+
+class Parser {
+  private readonly lexer: Lexer;
+  private token: Token;
+  private depth = 0;
+
+  constructor(private readonly source: string) {
+    this.lexer = new Lexer(source);
+    this.token = this.lexer.next();
+  }
+
+  parse(): PatternAst {
+    if (this.token.kind !== '[' && this.token.kind !== '(') {
+      this.fail("'[' to start an observation expression");
+    }
+    const expression = this.parseObservationChain('FOLLOWEDBY');
+    if (!this.at('eof')) {
+      this.fail('AND, OR, FOLLOWEDBY, a qualifier or the end of the pattern');
+    }
+    return { type: 'pattern', source: this.source, expression };
+  }
+
+  // Observation expressions -------------------------------------------------------------
+
+  /** Parses a left-associative chain of one observation operator as one n-ary node. */
+  private parseObservationChain(operator: ObservationOperator): ObservationExpression {
+    const parseOperand = (): ObservationExpression =>
+      operator === 'FOLLOWEDBY'
+        ? this.parseObservationChain('OR')
+        : operator === 'OR'
+          ? this.parseObservationChain('AND')
+          : this.parseQualifiedObservation();
+
+    const first = parseOperand();
+    if (this.token.kind !== operator) return first;
+
+    const operands = [first];
+    while (this.token.kind === operator) {
+      this.advance();
+      operands.push(parseOperand());
+    }
+    const end = operands[operands.length - 1]!.end;
+    return { type: 'observation-group', operator, operands, start: first.start, end };
+  }
+
+  private parseQualifiedObservation(): ObservationExpression {
+    const start = this.token.start;
+    let expression: ObservationExpression;
+    // Qualifier types already applied to a bracketed observation; the OASIS reference
+    // validator rejects a repeat there but allows one on a parenthesized group.
+    let seenTypes: Set<string> | undefined;
+
+    if (this.token.kind === '[') {
+      this.enter();
+      this.advance();
+      const comparison = this.parseComparisonChain('OR');
+      const end = this.expect(']', "']' to close the observation expression").end;
+      this.leave();
+      expression = { type: 'observation', comparison, start, end };
+      seenTypes = new Set();
+    } else if (this.token.kind === '(') {
+      this.enter();
+      this.advance();
+      expression = this.parseObservationChain('FOLLOWEDBY');
+      this.expect(')', "')' to close the group");
+      this.leave();
+    } else {
+      this.fail("'[' or '(' to start an observation expression");
+    }
+
+    const qualifiers: Qualifier[] = [];
+    for (;;) {
+      const qualifier = this.parseQualifier();
+      if (!qualifier) break;
+      if (seenTypes?.has(qualifier.type)) {
+        const name = qualifier.type === 'START' ? 'START/STOP' : qualifier.type;
+        throw new PatternSyntaxError(
+          `duplicate ${name} qualifier at ${qualifier.start}: an observation expression takes ` +
+            'each qualifier type once unless it is put in parentheses',
+          qualifier.start,
+        );
+      }
+      seenTypes?.add(qualifier.type);
+      qualifiers.push(qualifier);
+    }
+    if (qualifiers.length === 0) return expression;
+    const end = qualifiers[qualifiers.length - 1]!.end;
+    return { type: 'qualified', expression, qualifiers, start, end };
+  }
+
+  private parseQualifier(): Qualifier | undefined {
+    const start = this.token.start;
+    switch (this.token.kind) {
+      case 'WITHIN': {
+        this.advance();
+        const amount = this.token;
+        if (!isPositiveNumber(amount)) this.fail('a positive number of seconds after WITHIN');
+        this.advance();
+        const end = this.expect('SECONDS', 'SECONDS after the WITHIN amount').end;
+        const seconds = amount.value as number;
+        return { type: 'WITHIN', seconds, raw: amount.text, start, end };
+      }
+      case 'REPEATS': {
+        this.advance();
+        const count = this.token;
+        if (count.kind !== 'integer' || count.text.startsWith('-')) {
+          this.fail('a positive integer after REPEATS');
+        }
+        this.advance();
+        const end = this.expect('TIMES', 'TIMES after the REPEATS count').end;
+        return { type: 'REPEATS', times: count.value as number, raw: count.text, start, end };
+      }
+      case 'START': {
+        this.advance();
+        const startTime = this.parseTimestamp('a timestamp literal after START');
+        this.expect('STOP', 'STOP after the START timestamp');
+        const stopTime = this.parseTimestamp('a timestamp literal after STOP');
+        return { type: 'START', startTime, stopTime, start, end: stopTime.end };
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  private parseTimestamp(expected: string): TimestampLiteral {
+    if (this.token.kind !== 'timestamp') this.fail(expected);
+    return this.parseLiteral() as TimestampLiteral;
+  }
+
+  // Comparison expressions --------------------------------------------------------------
+
+  private parseComparisonChain(operator: 'AND' | 'OR'): ComparisonExpression {
+    const parseOperand = (): ComparisonExpression =>
+      operator === 'OR' ? this.parseComparisonChain('AND') : this.parseComparisonUnit();
+
+    const first = parseOperand();
+    if (this.token.kind !== operator) return first;
+
+    const operands = [first];
+    while (this.token.kind === operator) {
+      this.advance();
+      operands.push(parseOperand());
+    }
+    const end = operands[operands.length - 1]!.end;
+    return { type: 'comparison-group', operator, operands, start: first.start, end };
+  }
+
+  private parseComparisonUnit(): ComparisonExpression {
+    const start = this.token.start;
+
+    if (this.token.kind === '(') {
+      this.enter();
+      this.advance();
+      const inner = this.parseComparisonChain('OR');
+      this.expect(')', "')' to close the comparison group");
+      this.leave();
+      return inner;
+    }
+
+    if (this.token.kind === 'NOT' || this.token.kind === 'EXISTS') {
+      const negated = this.token.kind === 'NOT';
+      if (negated) this.advance();
+      const operatorText = this.expect('EXISTS', 'EXISTS after NOT').text;
+      const path = this.parseObjectPath();
+      return {
+        type: 'comparison',
+        operator: 'EXISTS',
+        operatorText,
+        negated,
+        path,
+        start,
+        end: path.end,
+      };
+    }
+
+    const path = this.parseObjectPath();
+    return this.parseComparisonRest(path, start);
+  }
+
+  /** Parses `NOT? operator value` after an object path. */
+  private parseComparisonRest(path: ObjectPath, start: number): Comparison {
+    const negated = this.token.kind === 'NOT';
+    if (negated) this.advance();
+
+    const operatorToken = this.token;
+    const kind = operatorToken.kind;
+    const base = {
+      type: 'comparison' as const,
+      negated,
+      path,
+      operatorText: operatorToken.text,
+      start,
+    };
+
+    if (kind === '=' || kind === '!=') {
+      this.advance();
+      if (!ORDERABLE_LITERALS.has(this.token.kind) && this.token.kind !== 'boolean') {
+        this.fail(`a literal after '${operatorToken.text}'`);
+      }
+      const value = this.parseLiteral();
+      return { ...base, operator: kind, value, end: value.end };
+    }
+    if (ORDER_OPERATORS.has(kind)) {
+      this.advance();
+      if (!ORDERABLE_LITERALS.has(this.token.kind)) {
+        this.fail(
+          `a number, string, binary, hex or timestamp literal after '${operatorToken.text}'`,
+        );
+      }
+      const value = this.parseLiteral();
+      return { ...base, operator: kind as '<' | '<=' | '>' | '>=', value, end: value.end };
+    }
+    if (STRING_OPERATORS.has(kind)) {
+      this.advance();
+      if (this.token.kind !== 'string') this.fail(`a string literal after ${kind}`);
+      const value = this.parseLiteral() as StringLiteral;
+      const operator = kind as 'LIKE' | 'MATCHES' | 'ISSUBSET' | 'ISSUPERSET';
+      return { ...base, operator, value, end: value.end };
+    }
+    if (kind === 'IN') {
+      this.advance();
+      return this.parseSet(base);
+    }
+    return this.fail(
+      negated
+        ? 'a comparison operator after NOT'
+        : 'a comparison operator (=, !=, <, <=, >, >=, IN, LIKE, MATCHES, ISSUBSET, ISSUPERSET)',
+    );
+  }
+
+  private parseSet(
+    base: Omit<Comparison, 'operator' | 'end' | 'value' | 'values' | 'setSpan'>,
+  ): Comparison {
+    const setStart = this.expect('(', "'(' to start the IN list").start;
+    const values: Literal[] = [];
+    if (this.token.kind !== ')') {
+      for (;;) {
+        if (!ORDERABLE_LITERALS.has(this.token.kind) && this.token.kind !== 'boolean') {
+          this.fail('a literal in the IN list');
+        }
+        values.push(this.parseLiteral());
+        if (this.token.kind !== ',') break;
+        this.advance();
+      }
+    }
+    const end = this.expect(')', "',' or ')' in the IN list").end;
+    return { ...base, operator: 'IN', values, setSpan: { start: setStart, end }, end };
+  }
+
+  // Object paths and literals -----------------------------------------------------------
+
+  /** Parses `type:property(.key | [index] | [*])*` (STIX 2.1 section 9.4). */
+  private parseObjectPath(): ObjectPath {
+    const typeToken = this.token;
+    if (typeToken.kind !== 'identifier' && typeToken.kind !== 'hyphenated-identifier') {
+      this.fail('an object path such as file:name');
+    }
+    this.advance();
+    this.expect(':', "':' after the object type");
+
+    const steps: PathStep[] = [{ kind: 'key', key: this.parsePropertyName() }];
+    let end = this.previousEnd;
+    for (;;) {
+      if (this.token.kind === '.') {
+        this.advance();
+        steps.push({ kind: 'key', key: this.parsePropertyName() });
+      } else if (this.token.kind === '[') {
+        this.advance();
+        steps.push(this.parseIndexStep());
+        this.expect(']', "']' to close the list index");
+      } else {
+        break;
+      }
+      end = this.previousEnd;
+    }
+    return { objectType: typeToken.text, steps, start: typeToken.start, end };
+  }
+
+  private parsePropertyName(): string {
+    const token = this.token;
+    if (token.kind !== 'identifier' && token.kind !== 'string') {
+      this.fail('a property name (letters, digits and _, or a quoted string)');
+    }
+    this.advance();
+    return token.kind === 'string' ? (token.value as string) : token.text;
+  }
+
+  private parseIndexStep(): PathStep {
+    const token = this.token;
+    if (token.kind === '*') {
+      this.advance();
+      return { kind: 'any-index' };
+    }
+    if (token.kind !== 'integer') this.fail("a list index: an integer or '*'");
+    this.advance();
+    return { kind: 'index', index: token.value as number };
+  }
+
+  private parseLiteral(): Literal {
+    const token = this.token;
+    this.advance();
+    const span = { start: token.start, end: token.end, raw: token.text };
+    switch (token.kind) {
+      case 'string':
+        return { ...span, type: 'string', value: token.value as string };
+      case 'integer':
+        return { ...span, type: 'integer', value: token.value as number };
+      case 'float':
+        return { ...span, type: 'float', value: token.value as number };
+      case 'boolean':
+        return { ...span, type: 'boolean', value: token.value as boolean };
+      case 'hex':
+        return { ...span, type: 'hex', value: token.value as Uint8Array };
+      case 'binary':
+        return { ...span, type: 'binary', value: token.value as Uint8Array };
+      case 'timestamp':
+        return {
+          ...span,
+          type: 'timestamp',
+          value: token.value as { seconds: number; nanos: number },
+          dateExists: token.dateExists ?? true,
+        };
+      default:
+        throw new PatternSyntaxError(`expected a literal at ${token.start}`, token.start);
+    }
+  }
+
+  // Token handling ----------------------------------------------------------------------
+
+  private previousEnd = 0;
+
+  /** Checks the current token without letting TypeScript narrow `this.token` for good. */
+  private at(kind: TokenKind): boolean {
+    return this.token.kind === kind;
+  }
+
+  private advance(): void {
+    this.previousEnd = this.token.end;
+    this.token = this.lexer.next();
+  }
+
+  private expect(kind: TokenKind, expected: string): Token {
+    const token = this.token;
+    if (token.kind !== kind) this.fail(expected);
+    this.advance();
+    return token;
+  }
+
+  private fail(expected: string): never {
+    const token = this.token;
+    throw new PatternSyntaxError(
+      `expected ${expected} at ${token.start}, found ${describeToken(token)}`,
+      token.start,
+    );
+  }
+
+  private enter(): void {
+    this.depth++;
+    if (this.depth > MAX_NESTING_DEPTH) {
+      throw new PatternSyntaxError(
+        `nesting deeper than ${MAX_NESTING_DEPTH} levels at ${this.token.start}`,
+        this.token.start,
+      );
+    }
+  }
+
+  private leave(): void {
+    this.depth--;
+  }
+}
+
+function isPositiveNumber(token: Token): boolean {
+  return (token.kind === 'integer' || token.kind === 'float') && !token.text.startsWith('-');
+}
