@@ -5,13 +5,10 @@
  * fractional digits. TAXII 2.1 (section 2) timestamps always carry exactly six.
  */
 
-const STIX_TIMESTAMP =
-  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z$/;
+const STIX_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z$/;
 
 /** Parses a STIX timestamp into its parts, or returns undefined when it is not one. */
-function parseParts(value: string):
-  | { seconds: number; fraction: string }
-  | undefined {
+function parseParts(value: string): { seconds: number; fraction: string } | undefined {
   const m = STIX_TIMESTAMP.exec(value);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac] = m;

@@ -1,0 +1,45 @@
+/**
+ * The `cairn` command line: a server, imports and exports, and administration of
+ * collections, users and tokens.
+ */
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/config.ts';
+import { CairnError } from '../errors.ts';
+import { StoreConflictError } from '../store/store.ts';
+import { registerAdmin } from './commands/admin.ts';
+import { registerExport } from './commands/export.ts';
+import { registerImport } from './commands/import.ts';
+import { registerServe } from './commands/serve.ts';
+
+const program = new Command()
+  .name('cairn')
+  .description('Cairn threat-intelligence exchange: STIX 2.1 over TAXII 2.1')
+  .option(
+    '-c, --config <file>',
+    'configuration file (JSON); default $CAIRN_CONFIG, then ./cairn.json',
+  )
+  .option(
+    '-s, --store <location>',
+    'store location, e.g. sqlite:./data/cairn.db; overrides the configuration',
+  )
+  .showHelpAfterError();
+
+registerServe(program);
+registerImport(program);
+registerExport(program);
+registerAdmin(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  if (
+    error instanceof CairnError ||
+    error instanceof ConfigError ||
+    error instanceof StoreConflictError
+  ) {
+    process.stderr.write(`cairn: ${error.message}\n`);
+    process.exit(1);
+  }
+  throw error;
+}

@@ -1,0 +1,164 @@
+/**
+ * Server configuration: defaults, then a JSON file, then CAIRN_* environment variables,
+ * then command-line flags, each layer overriding the one before.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const configSchema = z
+  .object({
+    /** Address the HTTP server binds to. */
+    host: z.string().min(1),
+    /** TCP port; 0 picks a free one. */
+    port: z.number().int().min(0).max(65535),
+    /** Store location: `sqlite:PATH` or a bare file path. */
+    store: z.string().min(1),
+    /** Base URL clients use, when the server sits behind a proxy; printed at start. */
+    publicUrl: z.string().url().optional(),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) })
+      .strict(),
+    taxii: z
+      .object({
+        title: z.string().min(1),
+        description: z.string().optional(),
+        contact: z.string().optional(),
+        /** Name (URL path segment) of the API root created on first start. */
+        defaultApiRoot: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+        /** Most objects one page returns, whatever `limit` the client asks for. */
+        pageSize: z.number().int().min(1).max(100_000),
+        /** Largest POST body, in octets, for API roots created from this configuration. */
+        maxContentLength: z.number().int().min(1024),
+        /** Also accept `application/json`, `*\/*` and a missing Accept header. */
+        lenientMediaTypes: z.boolean(),
+        /** How long status resources are kept after a POST, in hours. */
+        statusRetentionHours: z.number().min(24),
+      })
+      .strict(),
+  })
+  .strict();
+
+export type CairnConfig = z.infer<typeof configSchema>;
+
+export const DEFAULT_CONFIG: CairnConfig = {
+  host: '127.0.0.1',
+  port: 8470,
+  store: 'sqlite:./data/cairn.db',
+  log: { level: 'info' },
+  taxii: {
+    title: 'Cairn',
+    description: 'Cairn threat-intelligence exchange',
+    defaultApiRoot: 'default',
+    pageSize: 1000,
+    maxContentLength: 16 * 1024 * 1024,
+    lenientMediaTypes: true,
+    statusRetentionHours: 24,
+  },
+};
+
+/** Environment variables and the configuration path each one sets. */
+const ENVIRONMENT: Record<string, { path: string[]; kind: 'string' | 'number' | 'boolean' }> = {
+  CAIRN_HOST: { path: ['host'], kind: 'string' },
+  CAIRN_PORT: { path: ['port'], kind: 'number' },
+  CAIRN_STORE: { path: ['store'], kind: 'string' },
+  CAIRN_PUBLIC_URL: { path: ['publicUrl'], kind: 'string' },
+  CAIRN_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
+  CAIRN_TAXII_TITLE: { path: ['taxii', 'title'], kind: 'string' },
+  CAIRN_TAXII_PAGE_SIZE: { path: ['taxii', 'pageSize'], kind: 'number' },
+  CAIRN_TAXII_MAX_CONTENT_LENGTH: { path: ['taxii', 'maxContentLength'], kind: 'number' },
+  CAIRN_TAXII_LENIENT: { path: ['taxii', 'lenientMediaTypes'], kind: 'boolean' },
+};
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Layer = Record<string, unknown>;
+
+function merge(base: Layer, over: Layer): Layer {
+  const out: Layer = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    if (isPlainObject(value) && isPlainObject(current)) out[key] = merge(current, value);
+    else if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Layer {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function readEnvironment(env: NodeJS.ProcessEnv): Layer {
+  const layer: Layer = {};
+  for (const [name, { path, kind }] of Object.entries(ENVIRONMENT)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    let value: unknown = raw;
+    if (kind === 'number') {
+      value = Number(raw);
+      if (!Number.isFinite(value)) {
+        throw new ConfigError(`${name}=${JSON.stringify(raw)} is not a number`);
+      }
+    } else if (kind === 'boolean') {
+      if (!['true', 'false', '1', '0'].includes(raw)) {
+        throw new ConfigError(`${name}=${JSON.stringify(raw)} must be true or false`);
+      }
+      value = raw === 'true' || raw === '1';
+    }
+    let node = layer;
+    for (const key of path.slice(0, -1)) {
+      node[key] ??= {};
+      node = node[key] as Layer;
+    }
+    node[path[path.length - 1]!] = value;
+  }
+  return layer;
+}
+
+function readFile(path: string): Layer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read configuration file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!isPlainObject(parsed)) throw new Error('the top level must be a JSON object');
+    return parsed;
+  } catch (error) {
+    throw new ConfigError(`configuration file ${path} is not valid: ${(error as Error).message}`);
+  }
+}
+
+export interface LoadOptions {
+  /** A configuration file; otherwise CAIRN_CONFIG, otherwise ./cairn.json when it exists. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags, highest precedence. */
+  overrides?: Layer;
+}
+
+/** Builds the configuration from its layers and rejects unknown keys and bad values. */
+export function loadConfig(options: LoadOptions = {}): CairnConfig {
+  const env = options.env ?? process.env;
+  let merged: Layer = DEFAULT_CONFIG as unknown as Layer;
+  const file =
+    options.file ?? env.CAIRN_CONFIG ?? (existsSync('cairn.json') ? 'cairn.json' : undefined);
+  if (file) merged = merge(merged, readFile(file));
+  merged = merge(merged, readEnvironment(env));
+  if (options.overrides) merged = merge(merged, options.overrides);
+
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const problems = result.error.issues
+      .map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`)
+      .join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,73 @@
+/**
+ * Validates STIX objects and adds the good ones to a collection. Shared by TAXII POST and
+ * `cairn import`, so both report the same outcome for the same input.
+ */
+import { validateObject, type StixProblem } from '../stix/index.ts';
+import type { PreparedObject, Store } from '../store/store.ts';
+
+export interface SubmitSuccess {
+  id: string;
+  version: string;
+  outcome: 'added' | 'duplicate';
+}
+
+export interface SubmitFailure {
+  /** The object's id when it had a usable one, otherwise a placeholder naming its position. */
+  id: string;
+  version: string;
+  message: string;
+  problems: StixProblem[];
+}
+
+export interface SubmitResult {
+  successes: SubmitSuccess[];
+  failures: SubmitFailure[];
+}
+
+/** Most problems quoted in one failure message; the rest are counted. */
+const MESSAGE_PROBLEMS = 5;
+
+function describeProblems(problems: StixProblem[]): string {
+  const shown = problems.slice(0, MESSAGE_PROBLEMS).map((problem) => problem.message);
+  const hidden = problems.length - shown.length;
+  return hidden > 0 ? `${shown.join('; ')}; and ${hidden} more` : shown.join('; ');
+}
+
+/**
+ * Validates each object on its own: a bad object fails with its reasons and does not
+ * stop the others. `offset` numbers objects without an id in messages.
+ */
+export function prepareObjects(
+  objects: readonly unknown[],
+  offset = 0,
+): { prepared: PreparedObject[]; failures: SubmitFailure[] } {
+  const prepared: PreparedObject[] = [];
+  const failures: SubmitFailure[] = [];
+  objects.forEach((value, index) => {
+    const result = validateObject(value);
+    if (result.ok) {
+      prepared.push(result.prepared);
+      return;
+    }
+    failures.push({
+      id: result.id ?? `objects[${offset + index}]`,
+      version: result.version ?? '',
+      message: describeProblems(result.problems),
+      problems: result.problems,
+    });
+  });
+  return { prepared, failures };
+}
+
+/** Validates and stores a batch; store errors propagate, validation errors are reported. */
+export async function submitObjects(
+  store: Store,
+  collectionId: string,
+  objects: readonly unknown[],
+  offset = 0,
+): Promise<SubmitResult> {
+  const { prepared, failures } = prepareObjects(objects, offset);
+  const results = prepared.length > 0 ? await store.addObjects(collectionId, prepared) : [];
+  const successes = results.map(({ id, version, outcome }) => ({ id, version, outcome }));
+  return { successes, failures };
+}

@@ -1,0 +1,178 @@
+/**
+ * Assembles the TAXII 2.1 HTTP application: request logging, authentication, content
+ * negotiation, the resource routes and one error handler that turns every failure into
+ * a TAXII error message with the TAXII media type.
+ */
+import { Hono, type MiddlewareHandler } from 'hono';
+import { randomUUID } from 'node:crypto';
+import { verifyToken, type Caller } from '../auth/tokens.ts';
+import { CairnError } from '../errors.ts';
+import { nowMicros } from '../stix/timestamp.ts';
+import { type TaxiiDeps, type TaxiiEnv, errorResponse } from './context.ts';
+import { acceptsTaxii } from './media.ts';
+import { registerCollections } from './routes/collections.ts';
+import { registerDiscovery } from './routes/discovery.ts';
+import { registerManifest } from './routes/manifest.ts';
+import { registerObjects } from './routes/objects.ts';
+import { registerStatus } from './routes/status.ts';
+
+const CHALLENGE = { 'WWW-Authenticate': 'Basic realm="cairn", charset="UTF-8"' };
+/** How often the last-used time of a token is written, at most (microseconds). */
+const TOKEN_TOUCH_INTERVAL = 60 * 1_000_000;
+
+/** Paths and the methods they serve, for 405 answers with an Allow header. */
+const ROUTES: Array<[string, string[]]> = [
+  ['/taxii2/', ['GET']],
+  ['/:root/', ['GET']],
+  ['/:root/status/:status/', ['GET']],
+  ['/:root/collections/', ['GET']],
+  ['/:root/collections/:collection/', ['GET']],
+  ['/:root/collections/:collection/manifest/', ['GET']],
+  ['/:root/collections/:collection/objects/', ['GET', 'POST']],
+  ['/:root/collections/:collection/objects/:object/', ['GET', 'DELETE']],
+  ['/:root/collections/:collection/objects/:object/versions/', ['GET']],
+];
+
+function unauthenticated(message: string): Response {
+  return errorResponse(new CairnError('unauthenticated', message), CHALLENGE);
+}
+
+/** Reads the token from `Authorization: Bearer …` or HTTP Basic (user name, token as password). */
+function readCredentials(
+  header: string | undefined,
+): { token: string; userName?: string } | undefined {
+  if (!header) return undefined;
+  const space = header.indexOf(' ');
+  const scheme = header.slice(0, space).toLowerCase();
+  const value = header.slice(space + 1).trim();
+  if (space < 0 || !value) return undefined;
+  if (scheme === 'bearer') return { token: value };
+  if (scheme !== 'basic') return undefined;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { userName: decoded.slice(0, colon), token: decoded.slice(colon + 1) };
+}
+
+function authenticate(): MiddlewareHandler<TaxiiEnv> {
+  return async (c, next) => {
+    const credentials = readCredentials(c.req.header('authorization'));
+    if (!credentials) {
+      return unauthenticated(
+        'send a Cairn API token: Authorization: Bearer <token>, or HTTP Basic with your user name and the token as password',
+      );
+    }
+    const { store, logger } = c.var.deps;
+    const caller: Caller | undefined = await verifyToken(store, credentials.token);
+    if (
+      !caller ||
+      (credentials.userName !== undefined && credentials.userName !== caller.user.name)
+    ) {
+      return unauthenticated(
+        'the token is not valid: it may be mistyped, revoked or expired, or belong to another user',
+      );
+    }
+    c.set('caller', caller);
+    const now = nowMicros();
+    if ((caller.token.lastUsedAt ?? 0) + TOKEN_TOUCH_INTERVAL < now) {
+      store.touchToken(caller.token.id, now).catch((error: unknown) => {
+        logger.warn({ err: error, tokenId: caller.token.id }, 'could not record token use');
+      });
+    }
+    await next();
+  };
+}
+
+function negotiate(): MiddlewareHandler<TaxiiEnv> {
+  return async (c, next) => {
+    const accept = c.req.header('accept');
+    if (!acceptsTaxii(accept, c.var.deps.config.taxii.lenientMediaTypes)) {
+      throw new CairnError(
+        'not-acceptable',
+        `Accept ${JSON.stringify(accept ?? '')} does not allow a TAXII 2.1 response: send Accept: application/taxii+json;version=2.1`,
+      );
+    }
+    await next();
+  };
+}
+
+function logRequests(): MiddlewareHandler<TaxiiEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    const requestId = randomUUID();
+    c.set('requestId', requestId);
+    await next();
+    c.header('X-Request-Id', requestId);
+    const status = c.res.status;
+    const level = status >= 500 ? 'error' : 'info';
+    c.var.deps.logger[level](
+      {
+        requestId,
+        method: c.req.method,
+        path: c.req.path,
+        status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+        user: c.get('caller')?.user.name,
+      },
+      'request',
+    );
+  };
+}
+
+export function createTaxiiApp(deps: TaxiiDeps): Hono<TaxiiEnv> {
+  // Paths are matched with or without their trailing slash: TAXII 2.1 section 3.1 gives
+  // every URL a trailing slash, but some clients drop it (for instance on status URLs).
+  const app = new Hono<TaxiiEnv>({ strict: false });
+
+  app.use('*', async (c, next) => {
+    c.set('deps', deps);
+    await next();
+  });
+  app.use('*', logRequests());
+  app.use('*', authenticate());
+  app.use('*', negotiate());
+
+  registerDiscovery(app);
+  registerStatus(app);
+  registerCollections(app);
+  registerManifest(app);
+  registerObjects(app);
+
+  for (const [path, methods] of ROUTES) {
+    app.all(path, () => {
+      throw new CairnError(
+        'method-not-allowed',
+        `this resource supports ${methods.join(', ')} only`,
+      );
+    });
+  }
+
+  app.notFound((c) =>
+    errorResponse(
+      new CairnError(
+        'not-found',
+        `no TAXII resource at ${c.req.path}: GET /taxii2/ lists the API roots`,
+      ),
+    ),
+  );
+  app.onError((error, c) => {
+    if (error instanceof CairnError) {
+      if (error.code === 'method-not-allowed') {
+        const allowed = ROUTES.find(([path]) => c.req.routePath === path)?.[1] ?? ['GET'];
+        return errorResponse(error, { Allow: allowed.join(', ') });
+      }
+      return errorResponse(error);
+    }
+    deps.logger.error(
+      { err: error, requestId: c.get('requestId'), path: c.req.path },
+      'request failed',
+    );
+    return errorResponse(
+      new CairnError(
+        'internal',
+        `the server could not complete the request; quote request id ${c.get('requestId') ?? 'unknown'} when reporting it`,
+      ),
+    );
+  });
+  return app;
+}

@@ -1,0 +1,169 @@
+/**
+ * Objects (TAXII 2.1 sections 5.4 to 5.7): get objects, add objects, get an object and
+ * delete an object.
+ */
+import type { Hono } from 'hono';
+import { randomUUID } from 'node:crypto';
+import { submitObjects } from '../../ingest/submit.ts';
+import { nowMicros } from '../../stix/timestamp.ts';
+import type { StatusRecord } from '../../store/store.ts';
+import { readJsonBody } from '../body.ts';
+import {
+  type TaxiiContext,
+  type TaxiiEnv,
+  fail,
+  loadCollection,
+  searchParams,
+  taxiiJson,
+  taxiiResponse,
+} from '../context.ts';
+import { isTaxiiContentType } from '../media.ts';
+import { pageOutput, startAfter } from '../paging.ts';
+import { parseObjectFilters } from '../params.ts';
+import { statusResource } from './status.ts';
+
+const OBJECT_ID =
+  /^[a-z0-9][a-z0-9-]*--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+export function objectIdParam(c: TaxiiContext): string {
+  const id = c.req.param('object') ?? '';
+  if (!OBJECT_ID.test(id)) {
+    fail(
+      'invalid-parameter',
+      `${JSON.stringify(id.slice(0, 200))} is not a STIX identifier such as indicator--<UUID>`,
+    );
+  }
+  return id;
+}
+
+async function getObjects(c: TaxiiContext, objectId?: string): Promise<Response> {
+  const { collection } = await loadCollection(c, 'read');
+  const { store, config } = c.var.deps;
+  if (objectId !== undefined && !(await store.hasObject(collection.id, objectId))) {
+    fail('not-found', `object ${objectId} not found in collection "${collection.id}"`);
+  }
+  const filters = parseObjectFilters(searchParams(c), config.taxii.pageSize, {
+    ids: objectId === undefined,
+    types: objectId === undefined,
+    versions: true,
+  });
+  const resource =
+    objectId === undefined ? `objects:${collection.id}` : `object:${collection.id}:${objectId}`;
+  const { addedAfter, scope } = startAfter(c, filters, resource);
+  const page = await store.queryObjects({
+    collectionId: collection.id,
+    ...(objectId !== undefined ? { ids: [objectId] } : filters.ids ? { ids: filters.ids } : {}),
+    ...(filters.types ? { types: filters.types } : {}),
+    ...(filters.versions ? { versions: filters.versions } : {}),
+    ...(filters.specVersions ? { specVersions: filters.specVersions } : {}),
+    ...(addedAfter !== undefined ? { addedAfter } : {}),
+    limit: filters.limit,
+  });
+  const { members, headers } = pageOutput(c, page, scope);
+  // Objects go out as stored, without a parse and re-serialise. An empty page is an
+  // envelope without "objects" (section 3.7).
+  if (page.items.length > 0)
+    members.push(`"objects":[${page.items.map((item) => item.json).join(',')}]`);
+  return taxiiResponse(200, `{${members.join(',')}}`, headers);
+}
+
+async function addObjects(c: TaxiiContext): Promise<Response> {
+  const { root, collection } = await loadCollection(c, 'write');
+  const { store, config, logger } = c.var.deps;
+  if (!isTaxiiContentType(c.req.header('content-type'), config.taxii.lenientMediaTypes)) {
+    fail(
+      'unsupported-media-type',
+      `Content-Type ${JSON.stringify(c.req.header('content-type') ?? '')} is not accepted: send application/taxii+json;version=2.1`,
+    );
+  }
+  const requestTimestamp = nowMicros();
+  const objects = await readEnvelope(c, root.maxContentLength);
+  const result = await submitObjects(store, collection.id, objects);
+
+  const status: StatusRecord = {
+    id: randomUUID(),
+    apiRoot: root.name,
+    ownerId: c.var.caller.user.id,
+    status: 'complete',
+    requestTimestamp,
+    totalCount: objects.length,
+    successCount: result.successes.length,
+    failureCount: result.failures.length,
+    pendingCount: 0,
+    successes: result.successes.map(({ id, version, outcome }) => ({
+      id,
+      version,
+      ...(outcome === 'duplicate' ? { message: 'already in the collection; unchanged' } : {}),
+    })),
+    failures: result.failures.map(({ id, version, message }) => ({ id, version, message })),
+    pendings: [],
+    expiresAt: nowMicros() + config.taxii.statusRetentionHours * 3600 * 1_000_000,
+  };
+  await store.saveStatus(status);
+  logger.info(
+    {
+      requestId: c.var.requestId,
+      collection: collection.id,
+      status: status.id,
+      total: status.totalCount,
+      added: result.successes.filter((s) => s.outcome === 'added').length,
+      duplicates: result.successes.filter((s) => s.outcome === 'duplicate').length,
+      failed: status.failureCount,
+    },
+    'objects added',
+  );
+  return taxiiJson(202, statusResource(status));
+}
+
+/** Reads a TAXII envelope or a STIX bundle and returns its objects. */
+async function readEnvelope(c: TaxiiContext, maxContentLength: number): Promise<unknown[]> {
+  const body = await readJsonBody(c, maxContentLength);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    fail('invalid-envelope', 'the body must be a JSON object: {"objects": [...]} or a STIX bundle');
+  }
+  const envelope = body as Record<string, unknown>;
+  const objects = envelope.objects;
+  if (!Array.isArray(objects)) {
+    fail('invalid-envelope', 'the body has no "objects" list: send {"objects": [ STIX objects ]}');
+  }
+  if (objects.length === 0)
+    fail('invalid-envelope', 'the "objects" list is empty: send at least one STIX object');
+  return objects;
+}
+
+async function deleteObject(c: TaxiiContext): Promise<Response> {
+  const { collection, rights } = await loadCollection(c, 'any');
+  // Section 5.7: both rights are needed; a caller with only one of them gets 403.
+  if (!rights.canRead || !rights.canWrite) {
+    fail(
+      'forbidden',
+      `deleting from collection "${collection.id}" needs both can_read and can_write`,
+    );
+  }
+  const id = objectIdParam(c);
+  const { store, config, logger } = c.var.deps;
+  if (!(await store.hasObject(collection.id, id))) {
+    fail('not-found', `object ${id} not found in collection "${collection.id}"`);
+  }
+  const filters = parseObjectFilters(searchParams(c), config.taxii.pageSize, { versions: true });
+  const removed = await store.deleteObject(
+    collection.id,
+    id,
+    filters.versions,
+    filters.specVersions,
+  );
+  logger.info(
+    { requestId: c.var.requestId, collection: collection.id, object: id, removed },
+    'object deleted',
+  );
+  return taxiiResponse(200, '');
+}
+
+export function registerObjects(app: Hono<TaxiiEnv>): void {
+  const list = '/:root/collections/:collection/objects/';
+  const one = '/:root/collections/:collection/objects/:object/';
+  app.get(list, (c) => getObjects(c));
+  app.post(list, (c) => addObjects(c));
+  app.get(one, (c) => getObjects(c, objectIdParam(c)));
+  app.delete(one, (c) => deleteObject(c));
+}

@@ -1,0 +1,36 @@
+/**
+ * Status resources (TAXII 2.1 section 4.3). Only the user who made the request, or an
+ * admin, may read a status; anyone else gets the same 404 as for an unknown id.
+ */
+import type { Hono } from 'hono';
+import { microsToTaxii } from '../../stix/timestamp.ts';
+import type { StatusRecord } from '../../store/store.ts';
+import { type TaxiiEnv, fail, loadApiRoot, taxiiJson } from '../context.ts';
+
+export function statusResource(status: StatusRecord) {
+  return {
+    id: status.id,
+    status: status.status,
+    request_timestamp: microsToTaxii(status.requestTimestamp),
+    total_count: status.totalCount,
+    success_count: status.successCount,
+    failure_count: status.failureCount,
+    pending_count: status.pendingCount,
+    ...(status.successes.length > 0 ? { successes: status.successes } : {}),
+    ...(status.failures.length > 0 ? { failures: status.failures } : {}),
+    ...(status.pendings.length > 0 ? { pendings: status.pendings } : {}),
+  };
+}
+
+export function registerStatus(app: Hono<TaxiiEnv>): void {
+  app.get('/:root/status/:status/', async (c) => {
+    const root = await loadApiRoot(c);
+    const id = c.req.param('status');
+    const { caller, deps } = c.var;
+    const status = await deps.store.getStatus(root.name, id);
+    const mayRead = status && (status.ownerId === caller.user.id || caller.user.role === 'admin');
+    if (!status || !mayRead)
+      fail('not-found', `status "${id}" not found (statuses are kept for at least 24 hours)`);
+    return taxiiJson(200, statusResource(status));
+  });
+}
