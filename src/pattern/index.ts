@@ -5,4 +5,16 @@
 
 export type * from './ast.ts';
 export { PatternEvaluationError, PatternSyntaxError } from './errors.ts';
-export { MAX_NESTING_DEPTH, parsePattern } from './parser.ts';
+export {
+  DEFAULT_MAX_STEPS,
+  matchPattern,
+  type MatchOptions,
+  type MatchResult,
+} from './evaluate.ts';
+export {
+  INDEX_STAR,
+  inspectPattern,
+  type InspectedComparison,
+  type PatternInspection,
+} from './inspect.ts';
+export { MAX_NESTING_DEPTH, parsePattern, type ParseOptions } from './parser.ts';

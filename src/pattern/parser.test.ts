@@ -2,26 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { MAX_NESTING_DEPTH, parsePattern, PatternSyntaxError } from './index.ts';
-import { readVectors } from './vectors.test-helper.ts';
-
-interface ValidatorRecord {
-  id: string;
-  pattern: string;
-  stix_version: string;
-  valid: boolean;
-}
-
-describe('validator vectors', () => {
-  for (const record of readVectors<ValidatorRecord>('pattern-validator-v21.jsonl')) {
-    test(`${record.id} ${record.valid ? 'valid' : 'invalid'}`, () => {
-      if (record.valid) {
-        assert.doesNotThrow(() => parsePattern(record.pattern), record.pattern);
-      } else {
-        assert.throws(() => parsePattern(record.pattern), PatternSyntaxError, record.pattern);
-      }
-    });
-  }
-});
 
 /** Returns the error parsePattern throws for a pattern that must be rejected. */
 function syntaxError(pattern: string): PatternSyntaxError {

@@ -48,9 +48,19 @@ const STRING_OPERATORS: ReadonlySet<TokenKind> = new Set([
 
 type ObservationOperator = 'AND' | 'OR' | 'FOLLOWEDBY';
 
+export interface ParseOptions {
+  /**
+   * Accept a qualifier type given twice on one bracketed observation expression, such as
+   * `[a:b = 1] REPEATS 2 TIMES REPEATS 3 TIMES`. The OASIS reference validator rejects this
+   * (it allows it only on a parenthesized group) while the reference matcher evaluates it.
+   * Default false.
+   */
+  allowDuplicateQualifiers?: boolean;
+}
+
 /** Parses a STIX 2.1 pattern, or throws PatternSyntaxError with the offset of the problem. */
-export function parsePattern(pattern: string): PatternAst {
-  return new Parser(pattern).parse();
+export function parsePattern(pattern: string, options: ParseOptions = {}): PatternAst {
+  return new Parser(pattern, options.allowDuplicateQualifiers ?? false).parse();
 }
 
 class Parser {
@@ -58,7 +68,10 @@ class Parser {
   private token: Token;
   private depth = 0;
 
-  constructor(private readonly source: string) {
+  constructor(
+    private readonly source: string,
+    private readonly allowDuplicateQualifiers: boolean,
+  ) {
     this.lexer = new Lexer(source);
     this.token = this.lexer.next();
   }
@@ -126,7 +139,7 @@ class Parser {
     for (;;) {
       const qualifier = this.parseQualifier();
       if (!qualifier) break;
-      if (seenTypes?.has(qualifier.type)) {
+      if (seenTypes?.has(qualifier.type) && !this.allowDuplicateQualifiers) {
         const name = qualifier.type === 'START' ? 'START/STOP' : qualifier.type;
         throw new PatternSyntaxError(
           `duplicate ${name} qualifier at ${qualifier.start}: an observation expression takes ` +

@@ -1,0 +1,190 @@
+/**
+ * Matching a STIX 2.1 pattern against observations (STIX 2.1 section 9), with the semantics
+ * of the OASIS reference matcher (cti-pattern-matcher 3.0.0) unless a comment says otherwise.
+ */
+
+import type { ObservationExpression, PatternAst, Qualifier } from './ast.ts';
+import { BindingSpace, NO_CONSTRAINT, type Binding, type TimeConstraint } from './bindings.ts';
+import {
+  collectObservations,
+  StepBudget,
+  type JsonObject,
+  type Observation,
+} from './observations.ts';
+import { parsePattern } from './parser.ts';
+import { observationSatisfies, preparePattern } from './predicates.ts';
+
+/**
+ * Default evaluation allowance, counted in path steps, comparisons and binding checks. A
+ * match against a few hundred observations uses a few thousand; the limit stops patterns such
+ * as long AND chains over many similar observations from running for minutes.
+ */
+export const DEFAULT_MAX_STEPS = 1_000_000;
+
+export interface MatchOptions {
+  /** SCOs by id, for resolving `object_refs` of observed-data objects given without a bundle. */
+  objects?: ReadonlyMap<string, unknown> | Readonly<Record<string, unknown>>;
+  /** Evaluation allowance; PatternEvaluationError is raised when it runs out. */
+  maxSteps?: number;
+}
+
+export interface MatchResult {
+  matched: boolean;
+  /**
+   * The observed-data objects (or bare SCOs) of the first binding found, in input order.
+   * Other bindings may exist; like the reference matcher, only the first is reported.
+   */
+  observations: JsonObject[];
+}
+
+/**
+ * Matches a pattern against observations: observed-data objects (with `object_refs` resolved
+ * through `options.objects` or the bundle they came in, or with the embedded `objects`
+ * dictionary), bundles of them, or bare SCOs.
+ * Raises PatternSyntaxError for an invalid pattern and PatternEvaluationError when the
+ * pattern or the data cannot be evaluated.
+ */
+export function matchPattern(
+  pattern: string | PatternAst,
+  observations: readonly unknown[],
+  options: MatchOptions = {},
+): MatchResult {
+  // Like the reference matcher, evaluation accepts a qualifier type repeated on one expression.
+  const ast =
+    typeof pattern === 'string'
+      ? parsePattern(pattern, { allowDuplicateQualifiers: true })
+      : pattern;
+  preparePattern(ast);
+
+  const objects =
+    options.objects instanceof Map
+      ? options.objects
+      : new Map(Object.entries(options.objects ?? {}));
+  const collected = collectObservations(observations, objects);
+  const budget = new StepBudget(options.maxSteps ?? DEFAULT_MAX_STEPS);
+  const matcher = new Matcher(collected, budget);
+
+  const first = matcher.bindings(ast.expression, NO_CONSTRAINT).next();
+  if (first.done) return { matched: false, observations: [] };
+  return { matched: true, observations: matcher.sources(first.value) };
+}
+
+class Matcher {
+  private readonly space: BindingSpace;
+  /** Which observations satisfy each bracketed expression, filled in on first use. */
+  private readonly satisfied = new WeakMap<object, boolean[]>();
+
+  constructor(
+    private readonly observations: readonly Observation[],
+    private readonly budget: StepBudget,
+  ) {
+    this.space = new BindingSpace(
+      observations.map((observation) => observation.interval),
+      budget,
+    );
+  }
+
+  sources(binding: Binding): JsonObject[] {
+    const indexes = [...new Set(binding.map((id) => this.space.observationIndex(id)))];
+    return indexes.sort((a, b) => a - b).map((index) => this.observations[index]!.source);
+  }
+
+  bindings(expression: ObservationExpression, constraint: TimeConstraint): Iterator<Binding> {
+    switch (expression.type) {
+      case 'observation':
+        return this.leafBindings(expression, constraint);
+      case 'observation-group':
+        return this.groupBindings(expression.operator, expression.operands, constraint);
+      case 'qualified':
+        return this.qualifiedBindings(expression.expression, expression.qualifiers, constraint);
+    }
+  }
+
+  private *leafBindings(
+    expression: ObservationExpression & { type: 'observation' },
+    constraint: TimeConstraint,
+  ): Generator<Binding> {
+    for (let index = 0; index < this.observations.length; index++) {
+      const observation = this.observations[index]!;
+      if (!this.space.observationAllowed(index, constraint)) continue;
+      if (!this.leafSatisfied(expression, index)) continue;
+      for (let instance = 0; instance < observation.count; instance++) {
+        this.budget.spend();
+        yield [this.space.instanceId(index, instance)];
+      }
+    }
+  }
+
+  private leafSatisfied(
+    expression: ObservationExpression & { type: 'observation' },
+    index: number,
+  ): boolean {
+    let results = this.satisfied.get(expression);
+    if (!results) {
+      results = [];
+      this.satisfied.set(expression, results);
+    }
+    results[index] ??= observationSatisfies(
+      expression.comparison,
+      this.observations[index]!,
+      this.budget,
+    );
+    return results[index];
+  }
+
+  /** Folds an n-ary chain from the left, as the grammar makes the operators left-associative. */
+  private groupBindings(
+    operator: 'AND' | 'OR' | 'FOLLOWEDBY',
+    operands: readonly ObservationExpression[],
+    constraint: TimeConstraint,
+  ): Iterator<Binding> {
+    let result = this.bindings(operands[0]!, constraint);
+    for (const operand of operands.slice(1)) {
+      const right = this.bindings(operand, constraint);
+      if (operator === 'AND') result = this.space.and(result, right, constraint);
+      else if (operator === 'OR') result = this.space.or(result, right);
+      else result = this.space.followedBy(result, right, constraint);
+    }
+    return result;
+  }
+
+  /**
+   * Applies qualifiers innermost first. A WITHIN or START/STOP qualifier is enforced by handing
+   * its constraint down to the expressions it covers, which then yield only bindings that
+   * keep to it.
+   */
+  private qualifiedBindings(
+    expression: ObservationExpression,
+    qualifiers: readonly Qualifier[],
+    constraint: TimeConstraint,
+  ): Iterator<Binding> {
+    const last = qualifiers[qualifiers.length - 1];
+    if (!last) return this.bindings(expression, constraint);
+
+    const inner = qualifiers.slice(0, -1);
+    switch (last.type) {
+      case 'REPEATS': {
+        const source = this.qualifiedBindings(expression, inner, constraint);
+        return this.space.repeat(source, last.times, constraint);
+      }
+      case 'WITHIN': {
+        const span = BigInt(Math.round(last.seconds * 1e9));
+        const maxSpan =
+          constraint.maxSpan === undefined || span < constraint.maxSpan ? span : constraint.maxSpan;
+        return this.qualifiedBindings(expression, inner, { ...constraint, maxSpan });
+      }
+      case 'START': {
+        const start = instantToNanos(last.startTime.value);
+        const stop = instantToNanos(last.stopTime.value);
+        // A window that stops at or before its start admits nothing (STIX 2.1 section 9.6).
+        if (start >= stop) return [][Symbol.iterator]();
+        const windows = [...constraint.windows, { start, stop }];
+        return this.qualifiedBindings(expression, inner, { ...constraint, windows });
+      }
+    }
+  }
+}
+
+function instantToNanos(instant: { seconds: number; nanos: number }): bigint {
+  return BigInt(instant.seconds) * 1_000_000_000n + BigInt(instant.nanos);
+}

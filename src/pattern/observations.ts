@@ -1,0 +1,243 @@
+/**
+ * Observations that a pattern is matched against, and object path selection within them
+ * (STIX 2.1 sections 4.1, Observed Data, and 9.4, Object Path Syntax).
+ *
+ * An observation is an observed-data object with its cyber-observable objects, taken from the
+ * deprecated embedded `objects` dictionary or resolved from `object_refs`. A bare SCO passed on
+ * its own is an observation of one object with no observation time.
+ */
+
+import type { ObjectPath, PathStep } from './ast.ts';
+import { parseObservedTimestamp } from './compare.ts';
+import { PatternEvaluationError } from './errors.ts';
+
+export type JsonObject = Record<string, unknown>;
+
+export interface Observation {
+  /** The observed-data object, or the SCO itself for a bare SCO. */
+  source: JsonObject;
+  /** The objects a reference may resolve to, by embedded key or by id. */
+  objects: ReadonlyMap<string, JsonObject>;
+  /** The cyber-observable objects observed, which object paths start from. */
+  roots: readonly JsonObject[];
+  /** `number_observed`: how many times the objects were seen; 1 for a bare SCO. */
+  count: number;
+  /** `first_observed` and `last_observed` in nanoseconds; absent for a bare SCO. */
+  interval?: { first: bigint; last: bigint };
+}
+
+/** Counts work done while evaluating and raises once the allowance is spent. */
+export class StepBudget {
+  private used = 0;
+
+  constructor(readonly limit: number) {}
+
+  spend(steps = 1): void {
+    this.used += steps;
+    if (this.used > this.limit) {
+      throw new PatternEvaluationError(
+        `pattern evaluation stopped after ${this.limit} steps; the pattern and data combine ` +
+          'into too many candidate matches (raise maxSteps to allow more)',
+      );
+    }
+  }
+}
+
+function isJsonObject(value: unknown): value is JsonObject {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Uint8Array)
+  );
+}
+
+function objectId(item: JsonObject): string | undefined {
+  return typeof item.id === 'string' ? item.id : undefined;
+}
+
+/**
+ * Turns the caller's input into observations. Bundles are opened: their observed-data objects
+ * become observations and their other objects become reference targets. Any other object that
+ * is not observed-data is a bare SCO observation.
+ */
+export function collectObservations(
+  inputs: readonly unknown[],
+  extraObjects?: ReadonlyMap<string, unknown>,
+): Observation[] {
+  const targets = new Map<string, JsonObject>();
+  for (const [id, item] of extraObjects ?? []) if (isJsonObject(item)) targets.set(id, item);
+
+  const observedData: JsonObject[] = [];
+  const bareObjects: JsonObject[] = [];
+  for (const input of inputs) {
+    if (!isJsonObject(input)) {
+      throw new PatternEvaluationError('each observation must be a JSON object');
+    }
+    if (input.type === 'bundle') {
+      for (const item of Array.isArray(input.objects) ? input.objects : []) {
+        if (!isJsonObject(item)) continue;
+        if (item.type === 'observed-data') observedData.push(item);
+        else if (objectId(item)) targets.set(objectId(item)!, item);
+      }
+    } else if (input.type === 'observed-data') {
+      observedData.push(input);
+    } else {
+      bareObjects.push(input);
+      if (objectId(input)) targets.set(objectId(input)!, input);
+    }
+  }
+
+  return [
+    ...observedData.map((item) => observationFromObservedData(item, targets)),
+    ...bareObjects.map((item) => ({ source: item, objects: targets, roots: [item], count: 1 })),
+  ];
+}
+
+function observationFromObservedData(
+  item: JsonObject,
+  targets: ReadonlyMap<string, JsonObject>,
+): Observation {
+  const id = objectId(item) ?? 'without an id';
+  const objects = new Map<string, JsonObject>();
+  const roots: JsonObject[] = [];
+
+  if (isJsonObject(item.objects)) {
+    for (const [key, value] of Object.entries(item.objects)) {
+      if (!isJsonObject(value)) continue;
+      objects.set(key, value);
+      roots.push(value);
+    }
+  }
+  if (Array.isArray(item.object_refs)) {
+    for (const ref of item.object_refs) {
+      const target = typeof ref === 'string' ? targets.get(ref) : undefined;
+      if (!target || objects.has(ref as string)) continue;
+      objects.set(ref as string, target);
+      roots.push(target);
+    }
+  } else if (!isJsonObject(item.objects)) {
+    throw new PatternEvaluationError(`observed-data ${id} has neither object_refs nor objects`);
+  }
+
+  const count = item.number_observed;
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) {
+    throw new PatternEvaluationError(
+      `observed-data ${id} has number_observed ${String(count)}; expected an integer of at least 1`,
+    );
+  }
+  return { source: item, objects, roots, count, interval: observedInterval(item, id) };
+}
+
+function observedInterval(item: JsonObject, id: string): { first: bigint; last: bigint } {
+  const bounds = (['first_observed', 'last_observed'] as const).map((name) => {
+    const text = item[name];
+    if (typeof text !== 'string') {
+      throw new PatternEvaluationError(`observed-data ${id} is missing ${name}`);
+    }
+    const instant = parseObservedTimestamp(text);
+    return BigInt(instant.seconds) * 1_000_000_000n + BigInt(instant.nanos);
+  });
+  const [first, last] = bounds as [bigint, bigint];
+  if (first > last) {
+    throw new PatternEvaluationError(`observed-data ${id} has last_observed before first_observed`);
+  }
+  return { first, last };
+}
+
+// Object path selection ---------------------------------------------------------------------
+
+/**
+ * Returns every value the path selects in one root object, following `_ref` and `_refs`
+ * properties into the observation's other objects. `[*]` selects each list element, and a
+ * step that does not apply (a missing key, an index out of range) selects nothing.
+ */
+export function selectValues(
+  root: JsonObject,
+  path: ObjectPath,
+  observation: Observation,
+  budget: StepBudget,
+): unknown[] {
+  let values: unknown[] = [root];
+  for (const step of path.steps) {
+    values = takeStep(values, step, observation);
+    budget.spend(values.length);
+    if (values.length === 0) break;
+  }
+  return values;
+}
+
+function takeStep(values: unknown[], step: PathStep, observation: Observation): unknown[] {
+  const next: unknown[] = [];
+  if (step.kind === 'any-index') {
+    for (const value of values) if (Array.isArray(value)) next.push(...value);
+    return next;
+  }
+  if (step.kind === 'index') {
+    // As in the reference matcher, a negative index selects nothing.
+    for (const value of values) {
+      if (Array.isArray(value) && step.index >= 0 && step.index < value.length) {
+        next.push(value[step.index]);
+      }
+    }
+    return next;
+  }
+
+  for (const value of values) {
+    if (isJsonObject(value) && Object.hasOwn(value, step.key)) {
+      next.push(decodeSuffixedValue(step.key, value[step.key]));
+    }
+  }
+  if (step.key.endsWith('_ref')) return resolveReferences(next, step.key, observation);
+  if (step.key.endsWith('_refs')) return resolveReferenceLists(next, step.key, observation);
+  return next;
+}
+
+/**
+ * Decodes binary properties: STIX 2.1 section 3.3 names hex-encoded properties with `_hex` and
+ * base64-encoded ones with `_bin`, so they compare as bytes with h'' and b'' literals.
+ */
+function decodeSuffixedValue(key: string, value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  if (key.endsWith('_hex')) {
+    if (!/^(?:[0-9A-Fa-f]{2})*$/.test(value)) {
+      throw new PatternEvaluationError(`property ${key} is not valid hex: '${value}'`);
+    }
+    return Buffer.from(value, 'hex');
+  }
+  if (key.endsWith('_bin')) {
+    if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(value)) {
+      throw new PatternEvaluationError(`property ${key} is not valid base64: '${value}'`);
+    }
+    return Buffer.from(value, 'base64');
+  }
+  return value;
+}
+
+function resolveReferences(values: unknown[], key: string, observation: Observation): unknown[] {
+  const resolved: unknown[] = [];
+  for (const value of values) {
+    if (typeof value !== 'string') {
+      throw new PatternEvaluationError(`reference property ${key} is not a string`);
+    }
+    const target = observation.objects.get(value);
+    if (target) resolved.push(target);
+  }
+  return resolved;
+}
+
+function resolveReferenceLists(
+  values: unknown[],
+  key: string,
+  observation: Observation,
+): unknown[] {
+  const resolved: unknown[] = [];
+  for (const value of values) {
+    if (!Array.isArray(value)) {
+      throw new PatternEvaluationError(`reference list property ${key} is not a list`);
+    }
+    const targets = resolveReferences(value, key, observation);
+    if (targets.length > 0) resolved.push(targets);
+  }
+  return resolved;
+}
