@@ -12,6 +12,12 @@ export {
   type MatchResult,
 } from './evaluate.ts';
 export {
+  extractIndexKeys,
+  formatPath,
+  type IndexKey,
+  type ObservationIndexKeys,
+} from './index-keys.ts';
+export {
   INDEX_STAR,
   inspectPattern,
   type InspectedComparison,
