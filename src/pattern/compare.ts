@@ -8,6 +8,7 @@
 
 import type { Instant, Literal } from './ast.ts';
 import { PatternEvaluationError } from './errors.ts';
+import { compareInstants, parseObservedTimestamp } from './timestamps.ts';
 
 /** A literal's value as the evaluator uses it. */
 export type LiteralValue = string | number | boolean | Uint8Array | Instant;
@@ -15,43 +16,8 @@ export type LiteralValue = string | number | boolean | Uint8Array | Instant;
 /** The result of an order comparison: the sign of value minus literal, or why there is none. */
 export type OrderResult = number | 'unordered' | 'not-latin1';
 
-const JSON_TIMESTAMP =
-  /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?Z$/;
-
 export function isInstant(value: unknown): value is Instant {
   return typeof value === 'object' && value !== null && 'nanos' in value && 'seconds' in value;
-}
-
-/**
- * Parses an RFC 3339 UTC timestamp from observed data (STIX 2.1 section 3.2), or raises
- * PatternEvaluationError because the reference matcher treats such a value as an error.
- */
-export function parseObservedTimestamp(text: string): Instant {
-  const instant = tryParseTimestamp(text);
-  if (!instant) {
-    throw new PatternEvaluationError(`invalid timestamp in observed data: '${text}'`);
-  }
-  return instant;
-}
-
-/** Parses an RFC 3339 UTC timestamp, or returns undefined. A leap second counts as the next second. */
-export function tryParseTimestamp(text: string): Instant | undefined {
-  const match = JSON_TIMESTAMP.exec(text);
-  if (!match) return undefined;
-
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as number[];
-  if (hour! > 23 || minute! > 59 || second! > 60) return undefined;
-  const date = new Date(0);
-  date.setUTCFullYear(year!, month! - 1, day!);
-  if (date.getUTCMonth() !== month! - 1 || date.getUTCDate() !== day) return undefined;
-
-  const nanos = Number((match[7] ?? '').slice(0, 9).padEnd(9, '0'));
-  const seconds = date.getTime() / 1000 + hour! * 3600 + minute! * 60 + second!;
-  return { seconds, nanos };
-}
-
-export function compareInstants(a: Instant, b: Instant): number {
-  return a.seconds !== b.seconds ? Math.sign(a.seconds - b.seconds) : Math.sign(a.nanos - b.nanos);
 }
 
 /** Compares two strings by Unicode code point, as Python does, rather than by UTF-16 unit. */

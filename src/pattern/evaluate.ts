@@ -13,6 +13,7 @@ import {
 } from './observations.ts';
 import { parsePattern } from './parser.ts';
 import { observationSatisfies, preparePattern } from './predicates.ts';
+import { instantToNanoseconds } from './timestamps.ts';
 
 /**
  * Default evaluation allowance, counted in path steps, comparisons and binding checks. A
@@ -174,8 +175,8 @@ class Matcher {
         return this.qualifiedBindings(expression, inner, { ...constraint, maxSpan });
       }
       case 'START': {
-        const start = instantToNanos(last.startTime.value);
-        const stop = instantToNanos(last.stopTime.value);
+        const start = instantToNanoseconds(last.startTime.value);
+        const stop = instantToNanoseconds(last.stopTime.value);
         // A window that stops at or before its start admits nothing (STIX 2.1 section 9.6).
         if (start >= stop) return [][Symbol.iterator]();
         const windows = [...constraint.windows, { start, stop }];
@@ -183,8 +184,4 @@ class Matcher {
       }
     }
   }
-}
-
-function instantToNanos(instant: { seconds: number; nanos: number }): bigint {
-  return BigInt(instant.seconds) * 1_000_000_000n + BigInt(instant.nanos);
 }

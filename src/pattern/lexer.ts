@@ -6,6 +6,7 @@
 
 import type { Instant } from './ast.ts';
 import { PatternSyntaxError } from './errors.ts';
+import { daysInMonth, instantFromFields } from './timestamps.ts';
 
 export const KEYWORDS = [
   'AND',
@@ -129,19 +130,20 @@ export class Lexer {
 
   private readNumber(): Token {
     const start = this.offset;
-    for (const [regex, kind] of [
-      [FLOAT, 'float'],
-      [INTEGER, 'integer'],
-    ] as const) {
-      regex.lastIndex = start;
-      const match = regex.exec(this.source);
-      if (match) {
-        this.offset = regex.lastIndex;
-        return { kind, text: match[0], start, end: this.offset, value: Number(match[0]) };
-      }
+    FLOAT.lastIndex = start;
+    let match = FLOAT.exec(this.source);
+    let kind: 'float' | 'integer' = 'float';
+    if (!match) {
+      INTEGER.lastIndex = start;
+      match = INTEGER.exec(this.source);
+      kind = 'integer';
     }
-    const char = this.source[start] as string;
-    throw new PatternSyntaxError(`unexpected '${char}' at ${start}: expected a number`, start);
+    if (!match) {
+      const char = this.source[start] as string;
+      throw new PatternSyntaxError(`unexpected '${char}' at ${start}: expected a number`, start);
+    }
+    this.offset = start + match[0].length;
+    return { kind, text: match[0], start, end: this.offset, value: Number(match[0]) };
   }
 
   private readString(): Token {
@@ -201,12 +203,15 @@ export class Lexer {
       throw new PatternSyntaxError(`invalid ${name} literal at ${start}: expected ${form}`, start);
     }
     this.offset = regex.lastIndex;
-    const base = { text: match[0], start, end: this.offset };
-    if (prefix === 'h') return { ...base, kind: 'hex', value: Buffer.from(match[1] ?? '', 'hex') };
-    if (prefix === 'b')
-      return { ...base, kind: 'binary', value: Buffer.from(match[1] ?? '', 'base64') };
-    const { instant, dateExists } = timestampFromParts(match);
-    return { ...base, kind: 'timestamp', value: instant, dateExists };
+    const text = match[0];
+    const end = this.offset;
+    if (prefix === 'h')
+      return { kind: 'hex', text, start, end, value: Buffer.from(match[1]!, 'hex') };
+    if (prefix === 'b') {
+      return { kind: 'binary', text, start, end, value: Buffer.from(match[1]!, 'base64') };
+    }
+    const { instant, dateExists } = timestampFromMatch(match);
+    return { kind: 'timestamp', text, start, end, value: instant, dateExists };
   }
 
   private readSymbol(char: string): Token {
@@ -266,17 +271,19 @@ function isIdentifierStart(code: number): boolean {
   return (code >= 65 && code <= 90) || (code >= 97 && code <= 122) || code === 95;
 }
 
-/** Converts the groups of a TIMESTAMP match to an instant; a leap second counts as the next second. */
-function timestampFromParts(match: RegExpExecArray): { instant: Instant; dateExists: boolean } {
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as number[];
-  const fraction = (match[7] ?? '').slice(0, 9).padEnd(9, '0');
-  const millis = Date.UTC(year!, month! - 1, day!, hour!, minute!, 0);
-  // Date.UTC also treats years 0-99 as 1900-1999, so the year is set explicitly.
-  const date = new Date(millis);
-  date.setUTCFullYear(year!, month! - 1, day!);
-  const dateExists = date.getUTCMonth() === month! - 1;
-  return {
-    instant: { seconds: date.getTime() / 1000 + second!, nanos: Number(fraction) },
-    dateExists,
-  };
+/** Converts the groups of a TIMESTAMP match to an instant, noting days that do not exist. */
+function timestampFromMatch(match: RegExpExecArray): { instant: Instant; dateExists: boolean } {
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  const instant = instantFromFields(
+    year,
+    month,
+    day,
+    Number(match[4]),
+    Number(match[5]),
+    Number(match[6]),
+    match[7] ?? '',
+  );
+  return { instant, dateExists: day <= daysInMonth(year, month) };
 }

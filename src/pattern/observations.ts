@@ -8,7 +8,7 @@
  */
 
 import type { ObjectPath, PathStep } from './ast.ts';
-import { parseObservedTimestamp } from './compare.ts';
+import { instantToNanoseconds, parseObservedTimestamp } from './timestamps.ts';
 import { PatternEvaluationError } from './errors.ts';
 
 export type JsonObject = Record<string, unknown>;
@@ -135,8 +135,7 @@ function observedInterval(item: JsonObject, id: string): { first: bigint; last: 
     if (typeof text !== 'string') {
       throw new PatternEvaluationError(`observed-data ${id} is missing ${name}`);
     }
-    const instant = parseObservedTimestamp(text);
-    return BigInt(instant.seconds) * 1_000_000_000n + BigInt(instant.nanos);
+    return instantToNanoseconds(parseObservedTimestamp(text));
   });
   const [first, last] = bounds as [bigint, bigint];
   if (first > last) {

@@ -17,6 +17,7 @@ import type {
   PathStep,
   PatternAst,
   Qualifier,
+  Span,
   StringLiteral,
   TimestampLiteral,
 } from './ast.ts';
@@ -28,23 +29,6 @@ import { describeToken, Lexer, type Token, type TokenKind } from './lexer.ts';
  * and the limit keeps hostile input from exhausting the call stack.
  */
 export const MAX_NESTING_DEPTH = 200;
-
-const ORDERABLE_LITERALS: ReadonlySet<TokenKind> = new Set([
-  'integer',
-  'float',
-  'string',
-  'binary',
-  'hex',
-  'timestamp',
-]);
-
-const ORDER_OPERATORS: ReadonlySet<TokenKind> = new Set(['<', '<=', '>', '>=']);
-const STRING_OPERATORS: ReadonlySet<TokenKind> = new Set([
-  'LIKE',
-  'MATCHES',
-  'ISSUBSET',
-  'ISSUPERSET',
-]);
 
 type ObservationOperator = 'AND' | 'OR' | 'FOLLOWEDBY';
 
@@ -91,23 +75,23 @@ class Parser {
 
   /** Parses a left-associative chain of one observation operator as one n-ary node. */
   private parseObservationChain(operator: ObservationOperator): ObservationExpression {
-    const parseOperand = (): ObservationExpression =>
-      operator === 'FOLLOWEDBY'
-        ? this.parseObservationChain('OR')
-        : operator === 'OR'
-          ? this.parseObservationChain('AND')
-          : this.parseQualifiedObservation();
-
-    const first = parseOperand();
+    const first = this.parseObservationOperand(operator);
     if (this.token.kind !== operator) return first;
 
     const operands = [first];
     while (this.token.kind === operator) {
       this.advance();
-      operands.push(parseOperand());
+      operands.push(this.parseObservationOperand(operator));
     }
     const end = operands[operands.length - 1]!.end;
     return { type: 'observation-group', operator, operands, start: first.start, end };
+  }
+
+  /** Parses an operand of `operator`: the chain of the next tighter operator. */
+  private parseObservationOperand(operator: ObservationOperator): ObservationExpression {
+    if (operator === 'FOLLOWEDBY') return this.parseObservationChain('OR');
+    if (operator === 'OR') return this.parseObservationChain('AND');
+    return this.parseQualifiedObservation();
   }
 
   private parseQualifiedObservation(): ObservationExpression {
@@ -191,25 +175,26 @@ class Parser {
 
   private parseTimestamp(expected: string): TimestampLiteral {
     if (this.token.kind !== 'timestamp') this.fail(expected);
-    return this.parseLiteral() as TimestampLiteral;
+    return this.parseLiteral(false, expected) as TimestampLiteral;
   }
 
   // Comparison expressions --------------------------------------------------------------
 
   private parseComparisonChain(operator: 'AND' | 'OR'): ComparisonExpression {
-    const parseOperand = (): ComparisonExpression =>
-      operator === 'OR' ? this.parseComparisonChain('AND') : this.parseComparisonUnit();
-
-    const first = parseOperand();
+    const first = this.parseComparisonOperand(operator);
     if (this.token.kind !== operator) return first;
 
     const operands = [first];
     while (this.token.kind === operator) {
       this.advance();
-      operands.push(parseOperand());
+      operands.push(this.parseComparisonOperand(operator));
     }
     const end = operands[operands.length - 1]!.end;
     return { type: 'comparison-group', operator, operands, start: first.start, end };
+  }
+
+  private parseComparisonOperand(operator: 'AND' | 'OR'): ComparisonExpression {
+    return operator === 'OR' ? this.parseComparisonChain('AND') : this.parseComparisonUnit();
   }
 
   private parseComparisonUnit(): ComparisonExpression {
@@ -250,68 +235,100 @@ class Parser {
     if (negated) this.advance();
 
     const operatorToken = this.token;
-    const kind = operatorToken.kind;
-    const base = {
-      type: 'comparison' as const,
-      negated,
-      path,
-      operatorText: operatorToken.text,
-      start,
-    };
-
-    if (kind === '=' || kind === '!=') {
-      this.advance();
-      if (!ORDERABLE_LITERALS.has(this.token.kind) && this.token.kind !== 'boolean') {
-        this.fail(`a literal after '${operatorToken.text}'`);
+    const operatorText = operatorToken.text;
+    switch (operatorToken.kind) {
+      case '=':
+      case '!=': {
+        const operator = operatorToken.kind;
+        this.advance();
+        const value = this.parseLiteral(true, `a literal after '${operatorText}'`);
+        return {
+          type: 'comparison',
+          negated,
+          path,
+          operatorText,
+          operator,
+          value,
+          start,
+          end: value.end,
+        };
       }
-      const value = this.parseLiteral();
-      return { ...base, operator: kind, value, end: value.end };
-    }
-    if (ORDER_OPERATORS.has(kind)) {
-      this.advance();
-      if (!ORDERABLE_LITERALS.has(this.token.kind)) {
-        this.fail(
-          `a number, string, binary, hex or timestamp literal after '${operatorToken.text}'`,
+      case '<':
+      case '<=':
+      case '>':
+      case '>=': {
+        const operator = operatorToken.kind;
+        this.advance();
+        const value = this.parseLiteral(
+          false,
+          `a number, string, binary, hex or timestamp literal after '${operatorText}'`,
         );
+        return {
+          type: 'comparison',
+          negated,
+          path,
+          operatorText,
+          operator,
+          value,
+          start,
+          end: value.end,
+        };
       }
-      const value = this.parseLiteral();
-      return { ...base, operator: kind as '<' | '<=' | '>' | '>=', value, end: value.end };
+      case 'LIKE':
+      case 'MATCHES':
+      case 'ISSUBSET':
+      case 'ISSUPERSET': {
+        const operator = operatorToken.kind;
+        this.advance();
+        if (this.token.kind !== 'string') this.fail(`a string literal after ${operator}`);
+        const value = this.parseLiteral(false, 'a string literal') as StringLiteral;
+        return {
+          type: 'comparison',
+          negated,
+          path,
+          operatorText,
+          operator,
+          value,
+          start,
+          end: value.end,
+        };
+      }
+      case 'IN': {
+        this.advance();
+        const { values, setSpan } = this.parseSet();
+        return {
+          type: 'comparison',
+          negated,
+          path,
+          operatorText,
+          operator: 'IN',
+          values,
+          setSpan,
+          start,
+          end: setSpan.end,
+        };
+      }
+      default:
+        return this.fail(
+          negated
+            ? 'a comparison operator after NOT'
+            : 'a comparison operator (=, !=, <, <=, >, >=, IN, LIKE, MATCHES, ISSUBSET, ISSUPERSET)',
+        );
     }
-    if (STRING_OPERATORS.has(kind)) {
-      this.advance();
-      if (this.token.kind !== 'string') this.fail(`a string literal after ${kind}`);
-      const value = this.parseLiteral() as StringLiteral;
-      const operator = kind as 'LIKE' | 'MATCHES' | 'ISSUBSET' | 'ISSUPERSET';
-      return { ...base, operator, value, end: value.end };
-    }
-    if (kind === 'IN') {
-      this.advance();
-      return this.parseSet(base);
-    }
-    return this.fail(
-      negated
-        ? 'a comparison operator after NOT'
-        : 'a comparison operator (=, !=, <, <=, >, >=, IN, LIKE, MATCHES, ISSUBSET, ISSUPERSET)',
-    );
   }
 
-  private parseSet(
-    base: Omit<Comparison, 'operator' | 'end' | 'value' | 'values' | 'setSpan'>,
-  ): Comparison {
+  private parseSet(): { values: Literal[]; setSpan: Span } {
     const setStart = this.expect('(', "'(' to start the IN list").start;
     const values: Literal[] = [];
     if (this.token.kind !== ')') {
       for (;;) {
-        if (!ORDERABLE_LITERALS.has(this.token.kind) && this.token.kind !== 'boolean') {
-          this.fail('a literal in the IN list');
-        }
-        values.push(this.parseLiteral());
+        values.push(this.parseLiteral(true, 'a literal in the IN list'));
         if (this.token.kind !== ',') break;
         this.advance();
       }
     }
     const end = this.expect(')', "',' or ')' in the IN list").end;
-    return { ...base, operator: 'IN', values, setSpan: { start: setStart, end }, end };
+    return { values, setSpan: { start: setStart, end } };
   }
 
   // Object paths and literals -----------------------------------------------------------
@@ -363,33 +380,37 @@ class Parser {
     return { kind: 'index', index: token.value as number };
   }
 
-  private parseLiteral(): Literal {
+  /**
+   * Parses a literal; `allowBoolean` is false where the grammar wants an orderable literal.
+   * The token kinds of literals are named after the literal types, so the kind is the type.
+   */
+  private parseLiteral(allowBoolean: boolean, expected: string): Literal {
     const token = this.token;
-    this.advance();
-    const span = { start: token.start, end: token.end, raw: token.text };
     switch (token.kind) {
-      case 'string':
-        return { ...span, type: 'string', value: token.value as string };
-      case 'integer':
-        return { ...span, type: 'integer', value: token.value as number };
-      case 'float':
-        return { ...span, type: 'float', value: token.value as number };
       case 'boolean':
-        return { ...span, type: 'boolean', value: token.value as boolean };
+        if (!allowBoolean) this.fail(expected);
+        break;
+      case 'string':
+      case 'integer':
+      case 'float':
       case 'hex':
-        return { ...span, type: 'hex', value: token.value as Uint8Array };
       case 'binary':
-        return { ...span, type: 'binary', value: token.value as Uint8Array };
       case 'timestamp':
-        return {
-          ...span,
-          type: 'timestamp',
-          value: token.value as { seconds: number; nanos: number },
-          dateExists: token.dateExists ?? true,
-        };
+        break;
       default:
-        throw new PatternSyntaxError(`expected a literal at ${token.start}`, token.start);
+        this.fail(expected);
     }
+    this.advance();
+
+    const literal: Record<string, unknown> = {
+      type: token.kind,
+      value: token.value,
+      raw: token.text,
+      start: token.start,
+      end: token.end,
+    };
+    if (token.kind === 'timestamp') literal.dateExists = token.dateExists ?? true;
+    return literal as unknown as Literal;
   }
 
   // Token handling ----------------------------------------------------------------------

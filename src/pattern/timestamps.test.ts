@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import {
+  compareInstants,
+  daysInMonth,
+  instantFromFields,
+  tryParseTimestamp,
+} from './timestamps.ts';
+
+describe('timestamps', () => {
+  test('fields agree with Date.UTC', () => {
+    for (let year = 1583; year <= 2400; year += 7) {
+      for (let month = 1; month <= 12; month++) {
+        const day = daysInMonth(year, month);
+        const expected = Date.UTC(year, month - 1, day, 13, 14, 15) / 1000;
+        assert.equal(
+          instantFromFields(year, month, day, 13, 14, 15, '').seconds,
+          expected,
+          `${year}-${month}`,
+        );
+      }
+    }
+  });
+
+  test('years before 100 kept', () => {
+    const date = new Date(0);
+    date.setUTCFullYear(12, 0, 1);
+    assert.equal(instantFromFields(12, 1, 1, 0, 0, 0, '').seconds, date.getTime() / 1000);
+  });
+
+  test('leap years', () => {
+    assert.equal(daysInMonth(2024, 2), 29);
+    assert.equal(daysInMonth(1900, 2), 28);
+    assert.equal(daysInMonth(2000, 2), 29);
+    assert.equal(daysInMonth(2023, 4), 30);
+  });
+
+  test('fraction to nanoseconds', () => {
+    assert.deepEqual(tryParseTimestamp('1970-01-01T00:00:01.5Z'), {
+      seconds: 1,
+      nanos: 500_000_000,
+    });
+    assert.deepEqual(tryParseTimestamp('1970-01-01T00:00:00.1234567891Z'), {
+      seconds: 0,
+      nanos: 123_456_789,
+    });
+  });
+
+  test('leap second is next minute', () => {
+    const leap = tryParseTimestamp('2016-12-31T23:59:60Z');
+    const next = tryParseTimestamp('2017-01-01T00:00:00Z');
+    assert.ok(leap && next);
+    assert.equal(compareInstants(leap, next), 0);
+  });
+
+  test('invalid forms rejected', () => {
+    for (const text of [
+      '2021-02-29T00:00:00Z',
+      '2021-04-31T00:00:00Z',
+      '2021-13-01T00:00:00Z',
+      '2021-00-01T00:00:00Z',
+      '2021-01-01T24:00:00Z',
+      '2021-01-01T00:60:00Z',
+      '2021-01-01T00:00:61Z',
+      '2021-01-01t00:00:00Z',
+      '2021-01-01T00:00:00z',
+      '2021-01-01T00:00:00',
+      '2021-01-01T00:00:00+00:00',
+      '2021-01-01T00:00:00.Z',
+    ]) {
+      assert.equal(tryParseTimestamp(text), undefined, text);
+    }
+  });
+});

@@ -1,0 +1,85 @@
+/**
+ * RFC 3339 UTC timestamps as pattern literals and observed values (STIX 2.1 section 3.2),
+ * converted to instants with nanosecond precision. Calendar arithmetic is done on integers
+ * rather than with Date, which is both faster and free of Date's two-digit-year rules.
+ */
+
+import type { Instant } from './ast.ts';
+import { PatternEvaluationError } from './errors.ts';
+
+const OBSERVED_TIMESTAMP =
+  /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?Z$/;
+
+/** Days from 1970-01-01 to a proleptic Gregorian date; `month` runs from 1 to 12. */
+function daysFromCivil(year: number, month: number, day: number): number {
+  // Counting years from March puts the leap day at the end of the year.
+  const shiftedYear = month <= 2 ? year - 1 : year;
+  const era = Math.floor(shiftedYear / 400);
+  const yearOfEra = shiftedYear - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra =
+    yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146097 + dayOfEra - 719468;
+}
+
+export function daysInMonth(year: number, month: number): number {
+  if (month === 2) {
+    const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+    return leap ? 29 : 28;
+  }
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/**
+ * Converts date and time fields to an instant. Digits of the fraction past the ninth are
+ * dropped, and a leap second (second 60) counts as the first second of the next minute.
+ */
+export function instantFromFields(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  fraction: string,
+): Instant {
+  const days = daysFromCivil(year, month, day);
+  const seconds = days * 86400 + hour * 3600 + minute * 60 + second;
+  const nanos = fraction === '' ? 0 : Number(fraction.slice(0, 9).padEnd(9, '0'));
+  return { seconds, nanos };
+}
+
+/** Parses an RFC 3339 UTC timestamp with any number of fractional digits, or returns undefined. */
+export function tryParseTimestamp(text: string): Instant | undefined {
+  const match = OBSERVED_TIMESTAMP.exec(text);
+  if (!match) return undefined;
+
+  const year = Number(match[1]);
+  const month = Number(match[2]);
+  const day = Number(match[3]);
+  const hour = Number(match[4]);
+  const minute = Number(match[5]);
+  const second = Number(match[6]);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 60) return undefined;
+  return instantFromFields(year, month, day, hour, minute, second, match[7] ?? '');
+}
+
+/**
+ * Parses a timestamp found in observed data, or raises PatternEvaluationError because the
+ * reference matcher treats a malformed one as an error rather than a mismatch.
+ */
+export function parseObservedTimestamp(text: string): Instant {
+  const instant = tryParseTimestamp(text);
+  if (!instant) throw new PatternEvaluationError(`invalid timestamp in observed data: '${text}'`);
+  return instant;
+}
+
+export function compareInstants(a: Instant, b: Instant): number {
+  if (a.seconds !== b.seconds) return a.seconds < b.seconds ? -1 : 1;
+  return Math.sign(a.nanos - b.nanos);
+}
+
+export function instantToNanoseconds(instant: Instant): bigint {
+  return BigInt(instant.seconds) * 1_000_000_000n + BigInt(instant.nanos);
+}
