@@ -1,0 +1,55 @@
+/**
+ * The store: where collections, object versions, statuses, users, tokens, grants and
+ * settings live. Callers program against the `Store` interface; `openStore` picks the
+ * implementation from a URL, so only the place that assembles the server names a backend.
+ * This folder imports only `stix/`.
+ */
+import { SqliteStore, type SqliteStoreOptions } from './sqlite/index.ts';
+import type { Store } from './store.ts';
+
+export * from './store.ts';
+export type { SqliteStoreOptions } from './sqlite/index.ts';
+
+/**
+ * Opens the store at `url` and applies any pending migrations.
+ *
+ * - `sqlite:PATH` or a bare `PATH`: a SQLite database file, created when missing. The path
+ *   is relative to the working directory unless absolute; `sqlite:///var/lib/cairn.db`
+ *   is the absolute path `/var/lib/cairn.db`. `sqlite::memory:` is a private in-memory
+ *   database, gone when the store closes.
+ * - `postgres://` and `postgresql://` URLs are recognised but not supported yet.
+ */
+export async function openStore(url: string, options: SqliteStoreOptions = {}): Promise<Store> {
+  const path = sqlitePath(url);
+  const store = new SqliteStore(path, options);
+  try {
+    await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}
+
+/** Returns the SQLite path of a store URL, or throws when the URL names another backend. */
+function sqlitePath(url: string): string {
+  if (url.startsWith('sqlite:')) {
+    const rest = url.slice('sqlite:'.length);
+    const path = rest.startsWith('//') ? rest.slice(2) : rest;
+    if (path === '') throw new Error(`invalid store URL "${url}": the database path is missing`);
+    return path;
+  }
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    throw new Error(
+      'PostgreSQL stores are not supported yet: use a SQLite URL such as sqlite:cairn.db',
+    );
+  }
+  // A scheme of two or more letters followed by "://"; one letter is a Windows drive. The
+  // message leaves out the rest of the URL, which may carry a password.
+  const scheme = /^([a-z][a-z0-9+.-]+):\/\//i.exec(url);
+  if (scheme) {
+    throw new Error(`unsupported store URL scheme "${scheme[1]}:": use sqlite:PATH or a file path`);
+  }
+  if (url === '') throw new Error('invalid store URL "": expected sqlite:PATH or a file path');
+  return url;
+}

@@ -1,0 +1,248 @@
+/**
+ * Object versions of collections on SQLite: add, query, delete and count (TAXII 2.1
+ * sections 5.3 to 5.8). The schema is described in schema.ts.
+ */
+import type Database from 'better-sqlite3';
+
+import { nowMicros } from '../../stix/timestamp.ts';
+import type {
+  AddResult,
+  Page,
+  PreparedObject,
+  StoredVersion,
+  StoredVersionWithJson,
+  VersionQuery,
+  VersionSelector,
+} from '../store.ts';
+import { idHash } from './id-hash.ts';
+import type { StatementCache } from './statements.ts';
+import { buildQuerySql, planQuery, shapeKey } from './version-query.ts';
+
+const SQL = {
+  highWater: 'SELECT last_date_added FROM collections WHERE seq = ?',
+  setHighWater: 'UPDATE collections SET last_date_added = ? WHERE seq = ?',
+  // Every stored version of one object, with its entry in the collection when it has one.
+  versionsOfObject:
+    'SELECT v.vid, v.version_key, e.date_added, e.spec_version, e.is_first, e.is_last' +
+    ' FROM object_versions AS v LEFT JOIN collection_entries AS e INDEXED BY entries_by_vid' +
+    ' ON e.vid = v.vid AND e.collection_seq = ? WHERE v.id_hash = ? AND v.id = ?',
+  insertJson: 'INSERT INTO object_versions (id_hash, id, version_key, json) VALUES (?, ?, ?, ?)',
+  setFirst:
+    'UPDATE collection_entries SET is_first = ? WHERE collection_seq = ? AND date_added = ?',
+  setLast: 'UPDATE collection_entries SET is_last = ? WHERE collection_seq = ? AND date_added = ?',
+  insertEntry:
+    'INSERT INTO collection_entries (collection_seq, date_added, id, version, version_key,' +
+    ' type, spec_version, media_type, is_first, is_last, vid)' +
+    ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  deleteEntry: 'DELETE FROM collection_entries WHERE collection_seq = ? AND date_added = ?',
+  deleteOrphanJson:
+    'DELETE FROM object_versions WHERE vid = ?' +
+    ' AND NOT EXISTS (SELECT 1 FROM collection_entries WHERE vid = ?)',
+  hasObject:
+    'SELECT 1 FROM object_versions AS v CROSS JOIN collection_entries AS e' +
+    ' INDEXED BY entries_by_vid ON e.vid = v.vid AND e.collection_seq = ?' +
+    ' WHERE v.id_hash = ? AND v.id = ? LIMIT 1',
+  // Every object has exactly one last version, so the objects are the is_last entries.
+  count:
+    'SELECT (SELECT count(*) FROM collection_entries INDEXED BY entries_last' +
+    '   WHERE collection_seq = ? AND is_last = 1) AS objects,' +
+    ' (SELECT count(*) FROM collection_entries WHERE collection_seq = ?) AS versions',
+} as const;
+
+/** The STIX media type of a spec version (TAXII 2.1 section 1.6.8). */
+function stixMediaType(specVersion: string): string {
+  return `application/stix+json;version=${specVersion}`;
+}
+
+/** One row of `versionsOfObject`; the entry columns are null when the collection lacks it. */
+type VersionRow = [
+  vid: number,
+  versionKey: string,
+  dateAdded: number | null,
+  specVersion: string | null,
+  isFirst: number | null,
+  isLast: number | null,
+];
+
+/** A version of an object that is in the collection. */
+interface Entry {
+  vid: number;
+  versionKey: string;
+  dateAdded: number;
+  specVersion: string;
+  isFirst: boolean;
+  isLast: boolean;
+}
+
+/** What the collection holds of one object, relative to a version about to be added. */
+interface ObjectState {
+  /** The stored JSON of this exact version, in any collection. */
+  vid?: number;
+  /** The date_added of this exact version when the collection already has it. */
+  duplicateOf?: number;
+  first?: Entry;
+  last?: Entry;
+}
+
+function toEntry(row: VersionRow): Entry | undefined {
+  const [vid, versionKey, dateAdded, specVersion, isFirst, isLast] = row;
+  if (dateAdded === null || specVersion === null) return undefined;
+  return { vid, versionKey, dateAdded, specVersion, isFirst: isFirst === 1, isLast: isLast === 1 };
+}
+
+function objectState(rows: VersionRow[], versionKey: string): ObjectState {
+  const state: ObjectState = {};
+  for (const row of rows) {
+    const entry = toEntry(row);
+    if (row[1] === versionKey) {
+      state.vid = row[0];
+      state.duplicateOf = entry?.dateAdded;
+    }
+    if (entry?.isFirst) state.first = entry;
+    if (entry?.isLast) state.last = entry;
+  }
+  return state;
+}
+
+/** Whether the selector picks the entry (TAXII 2.1 section 3.4.2, match[version]). */
+function selects(selector: VersionSelector, entry: Entry, exact: Set<string>): boolean {
+  if (selector.all === true) return true;
+  if (selector.first && entry.isFirst) return true;
+  if (selector.last && entry.isLast) return true;
+  return exact.has(entry.versionKey);
+}
+
+/** Object-version operations on one connection. Collections are passed by their seq. */
+export class ObjectVersions {
+  readonly #db: Database.Database;
+  readonly #statements: StatementCache;
+
+  constructor(db: Database.Database, statements: StatementCache) {
+    this.#db = db;
+    this.#statements = statements;
+  }
+
+  /**
+   * Adds versions in one write transaction. BEGIN IMMEDIATE takes the write lock before the
+   * high-water mark is read, so two connections never compute the same date_added.
+   */
+  add(collection: number, objects: PreparedObject[]): AddResult[] {
+    return this.#db.transaction(() => this.#addInTransaction(collection, objects)).immediate();
+  }
+
+  #addInTransaction(collection: number, objects: PreparedObject[]): AddResult[] {
+    const s = this.#statements;
+    const versionsOfObject = s.get(SQL.versionsOfObject).raw();
+    const insertJson = s.get(SQL.insertJson);
+    const insertEntry = s.get(SQL.insertEntry);
+    const highWater = s.get(SQL.highWater).pluck().get(collection) as number;
+
+    // date_added is the later of the clock and the last value handed out plus one
+    // microsecond, so it is unique and strictly increasing even if the clock steps back.
+    let nextDateAdded = Math.max(nowMicros(), highWater + 1);
+    const results: AddResult[] = [];
+    for (const object of objects) {
+      const { id, versionKey } = object;
+      const hash = idHash(id);
+      const rows = versionsOfObject.all(collection, hash, id) as VersionRow[];
+      const state = objectState(rows, versionKey);
+      if (state.duplicateOf !== undefined) {
+        const dateAdded = state.duplicateOf;
+        results.push({ id, version: object.version, outcome: 'duplicate', dateAdded });
+        continue;
+      }
+
+      // The JSON of a version is stored once for all collections. When the same id and
+      // version_key arrive again with different content, the first stored content wins.
+      const vid =
+        state.vid ?? Number(insertJson.run(hash, id, versionKey, object.json).lastInsertRowid);
+
+      const isFirst = state.first === undefined || versionKey < state.first.versionKey;
+      const isLast = state.last === undefined || versionKey > state.last.versionKey;
+      if (isFirst && state.first) s.get(SQL.setFirst).run(0, collection, state.first.dateAdded);
+      if (isLast && state.last) s.get(SQL.setLast).run(0, collection, state.last.dateAdded);
+
+      const dateAdded = nextDateAdded++;
+      const mediaType = stixMediaType(object.specVersion);
+      insertEntry.run(
+        ...[collection, dateAdded, id, object.version, versionKey, object.type],
+        ...[object.specVersion, mediaType, +isFirst, +isLast, vid],
+      );
+      results.push({ id, version: object.version, outcome: 'added', dateAdded });
+    }
+
+    if (nextDateAdded - 1 > highWater) s.get(SQL.setHighWater).run(nextDateAdded - 1, collection);
+    return results;
+  }
+
+  /** Runs a version query; see version-query.ts for the plans. */
+  query(query: VersionQuery, collection: number, withJson: false): Page<StoredVersion>;
+  query(query: VersionQuery, collection: number, withJson: true): Page<StoredVersionWithJson>;
+  query(query: VersionQuery, collection: number, withJson: boolean): Page<StoredVersion> {
+    const plan = planQuery(query, collection, withJson);
+    if (plan === undefined) return { items: [], more: false };
+
+    const statement = this.#statements.getByKey(`versions:${shapeKey(plan.shape)}`, () =>
+      buildQuerySql(plan.shape),
+    );
+    const rows = statement.all(plan.parameters) as StoredVersion[];
+    const more = rows.length > query.limit;
+    if (more) rows.length = query.limit;
+    return { items: rows, more };
+  }
+
+  /**
+   * Deletes the selected versions of one object, then moves the first and last flags to
+   * the versions that remain and drops JSON that no collection refers to any more.
+   */
+  delete(
+    collection: number,
+    id: string,
+    selector: VersionSelector,
+    specVersions: string[] | undefined,
+  ): number {
+    const exact = new Set(selector.all === true ? [] : selector.exact);
+    const specs = specVersions === undefined ? undefined : new Set(specVersions);
+    const isDoomed = (entry: Entry): boolean =>
+      selects(selector, entry, exact) && (specs === undefined || specs.has(entry.specVersion));
+
+    return this.#db
+      .transaction(() => this.#deleteInTransaction(collection, id, isDoomed))
+      .immediate();
+  }
+
+  #deleteInTransaction(
+    collection: number,
+    id: string,
+    isDoomed: (entry: Entry) => boolean,
+  ): number {
+    const s = this.#statements;
+    const rows = s.get(SQL.versionsOfObject).raw().all(collection, idHash(id), id) as VersionRow[];
+    const entries = rows.map(toEntry).filter((entry) => entry !== undefined);
+    const doomed = entries.filter(isDoomed);
+    if (doomed.length === 0) return 0;
+
+    for (const entry of doomed) s.get(SQL.deleteEntry).run(collection, entry.dateAdded);
+    const remaining = entries
+      .filter((entry) => !doomed.includes(entry))
+      .sort((a, b) => (a.versionKey < b.versionKey ? -1 : 1));
+    const first = remaining[0];
+    const last = remaining.at(-1);
+    if (first && !first.isFirst) s.get(SQL.setFirst).run(1, collection, first.dateAdded);
+    if (last && !last.isLast) s.get(SQL.setLast).run(1, collection, last.dateAdded);
+
+    for (const entry of doomed) s.get(SQL.deleteOrphanJson).run(entry.vid, entry.vid);
+    return doomed.length;
+  }
+
+  has(collection: number, id: string): boolean {
+    return this.#statements.get(SQL.hasObject).get(collection, idHash(id), id) !== undefined;
+  }
+
+  count(collection: number): { objects: number; versions: number } {
+    return this.#statements.get(SQL.count).get(collection, collection) as {
+      objects: number;
+      versions: number;
+    };
+  }
+}

@@ -1,0 +1,449 @@
+/**
+ * The Store on SQLite through better-sqlite3 12, for one server or several processes that
+ * share a database file.
+ *
+ * better-sqlite3 is synchronous: each async method runs its statements to completion before
+ * it returns its promise. A write waits for another connection's write lock for at most
+ * `busyTimeoutMs`, then fails with SQLITE_BUSY, so no call blocks forever.
+ */
+import { randomUUID } from 'node:crypto';
+
+import Database from 'better-sqlite3';
+
+import { nowMicros } from '../../stix/timestamp.ts';
+import {
+  StoreConflictError,
+  type AddResult,
+  type ApiRootRecord,
+  type CollectionGrant,
+  type CollectionRecord,
+  type NewCollection,
+  type Page,
+  type PreparedObject,
+  type StatusRecord,
+  type Store,
+  type StoredVersion,
+  type StoredVersionWithJson,
+  type TokenRecord,
+  type UserRecord,
+  type VersionQuery,
+  type VersionSelector,
+} from '../store.ts';
+import { constraintKind, uniqueErrorNames } from './constraints.ts';
+import { ObjectVersions } from './object-versions.ts';
+import {
+  toApiRoot,
+  toCollection,
+  toGrant,
+  toToken,
+  toUser,
+  type ApiRootRow,
+  type CollectionRow,
+  type GrantRow,
+  type TokenRow,
+  type UserRow,
+} from './records.ts';
+import { migrateSchema } from './schema.ts';
+import { StatementCache } from './statements.ts';
+
+export interface SqliteStoreOptions {
+  /** How long a write waits for another connection's lock before failing, in milliseconds. */
+  busyTimeoutMs?: number;
+  /** Page cache of this connection, in KiB; SQLite's own default is 2,000 KiB. */
+  cacheSizeKiB?: number;
+  /**
+   * WAL size, in 4 KiB pages, at which a commit also checkpoints; SQLite's default is 1,000.
+   * Each checkpoint syncs the file, and a batch of 1,000 new objects writes about 1,000 pages.
+   */
+  walAutocheckpointPages?: number;
+}
+
+const DEFAULTS: Required<SqliteStoreOptions> = {
+  busyTimeoutMs: 5_000,
+  cacheSizeKiB: 65_536,
+  walAutocheckpointPages: 8_192,
+};
+
+/** TAXII 2.1 section 5.2.1: a collection without media_types holds STIX 2.1 objects. */
+const DEFAULT_MEDIA_TYPES = ['application/stix+json;version=2.1'];
+
+const COLLECTION_COLUMNS = 'id, api_root, title, description, alias, media_types, created_at';
+const TOKEN_COLUMNS =
+  'id, user_id, label, secret_hash, scopes, created_at, expires_at, last_used_at, revoked_at';
+
+/**
+ * Whether a string is well-formed UTF-16. SQLite stores text as UTF-8, which cannot encode a
+ * lone surrogate, so such a string would come back altered. `isWellFormed` is in Node 20
+ * (V8 11.3) but not in the ES2023 library that TypeScript is configured with here.
+ */
+function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+function checkLimit(limit: number): void {
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    throw new RangeError(`invalid limit ${limit}: expected an integer of 0 or more`);
+  }
+}
+
+export class SqliteStore implements Store {
+  readonly #db: Database.Database;
+  readonly #statements: StatementCache;
+  readonly #objects: ObjectVersions;
+  /** Collection id to seq. Collections are never deleted, so a cached entry stays valid. */
+  readonly #collectionSeqs = new Map<string, number>();
+
+  /** Opens (or creates) the database file; ':memory:' gives a private in-memory database. */
+  constructor(path: string, options: SqliteStoreOptions = {}) {
+    const settings = { ...DEFAULTS, ...options };
+    this.#db = new Database(path, { timeout: settings.busyTimeoutMs });
+    // WAL lets readers run while one connection writes; NORMAL syncs at checkpoints only,
+    // so a power cut may lose the last commits but never corrupts the file.
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma('foreign_keys = ON');
+    this.#db.pragma(`cache_size = ${-Math.trunc(settings.cacheSizeKiB)}`);
+    this.#db.pragma(`wal_autocheckpoint = ${Math.trunc(settings.walAutocheckpointPages)}`);
+    // After a checkpoint, a WAL file grown past this many bytes is truncated back to it.
+    this.#db.pragma(`journal_size_limit = ${Math.trunc(settings.walAutocheckpointPages) * 4096}`);
+    this.#statements = new StatementCache(this.#db);
+    this.#objects = new ObjectVersions(this.#db, this.#statements);
+  }
+
+  /** The underlying connection, for SQLite-specific checks such as tests of pragmas. */
+  get database(): Database.Database {
+    return this.#db;
+  }
+
+  async migrate(): Promise<void> {
+    migrateSchema(this.#db);
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+
+  async createApiRoot(root: ApiRootRecord): Promise<ApiRootRecord> {
+    try {
+      this.#statements
+        .get(
+          'INSERT INTO api_roots (name, title, description, max_content_length)' +
+            ' VALUES (?, ?, ?, ?)',
+        )
+        .run(root.name, root.title, root.description ?? null, root.maxContentLength);
+    } catch (error) {
+      if (constraintKind(error) === 'unique') {
+        throw new StoreConflictError(`API root "${root.name}" already exists`);
+      }
+      throw error;
+    }
+    return toApiRoot({
+      name: root.name,
+      title: root.title,
+      description: root.description ?? null,
+      max_content_length: root.maxContentLength,
+    });
+  }
+
+  async listApiRoots(): Promise<ApiRootRecord[]> {
+    const rows = this.#statements.get('SELECT * FROM api_roots ORDER BY name').all();
+    return (rows as ApiRootRow[]).map(toApiRoot);
+  }
+
+  async getApiRoot(name: string): Promise<ApiRootRecord | undefined> {
+    const row = this.#statements.get('SELECT * FROM api_roots WHERE name = ?').get(name);
+    return row === undefined ? undefined : toApiRoot(row as ApiRootRow);
+  }
+
+  async createCollection(collection: NewCollection): Promise<CollectionRecord> {
+    const row: CollectionRow = {
+      id: collection.id ?? randomUUID(),
+      api_root: collection.apiRoot,
+      title: collection.title,
+      description: collection.description ?? null,
+      alias: collection.alias ?? null,
+      media_types: JSON.stringify(collection.mediaTypes ?? DEFAULT_MEDIA_TYPES),
+      created_at: nowMicros(),
+    };
+    try {
+      this.#statements
+        .get(
+          `INSERT INTO collections (${COLLECTION_COLUMNS})` +
+            ' VALUES (@id, @api_root, @title, @description, @alias, @media_types, @created_at)',
+        )
+        .run(row);
+    } catch (error) {
+      throw this.#collectionConflict(error, row);
+    }
+    return toCollection(row);
+  }
+
+  #collectionConflict(error: unknown, row: CollectionRow): unknown {
+    const kind = constraintKind(error);
+    if (kind === 'foreign-key') {
+      return new StoreConflictError(`API root "${row.api_root}" not found`);
+    }
+    if (kind === 'unique' && uniqueErrorNames(error, 'collections.alias')) {
+      return new StoreConflictError(
+        `collection alias "${row.alias}" is already used in API root "${row.api_root}"`,
+      );
+    }
+    if (kind === 'unique')
+      return new StoreConflictError(`collection id "${row.id}" already exists`);
+    return error;
+  }
+
+  async listCollections(apiRoot: string): Promise<CollectionRecord[]> {
+    const rows = this.#statements
+      .get(`SELECT ${COLLECTION_COLUMNS} FROM collections WHERE api_root = ? ORDER BY id`)
+      .all(apiRoot);
+    return (rows as CollectionRow[]).map(toCollection);
+  }
+
+  async getCollection(apiRoot: string, idOrAlias: string): Promise<CollectionRecord | undefined> {
+    // An id match wins over an alias match, in case an alias equals another collection's id.
+    const row = this.#statements
+      .get(
+        `SELECT ${COLLECTION_COLUMNS} FROM collections` +
+          ' WHERE api_root = @apiRoot AND (id = @key OR alias = @key)' +
+          ' ORDER BY id = @key DESC LIMIT 1',
+      )
+      .get({ apiRoot, key: idOrAlias });
+    return row === undefined ? undefined : toCollection(row as CollectionRow);
+  }
+
+  /** Returns the seq of a collection, or undefined when there is no such collection. */
+  #collectionSeq(collectionId: string): number | undefined {
+    let seq = this.#collectionSeqs.get(collectionId);
+    if (seq === undefined) {
+      seq = this.#statements
+        .get('SELECT seq FROM collections WHERE id = ?')
+        .pluck()
+        .get(collectionId) as number | undefined;
+      if (seq !== undefined) this.#collectionSeqs.set(collectionId, seq);
+    }
+    return seq;
+  }
+
+  async addObjects(collectionId: string, objects: PreparedObject[]): Promise<AddResult[]> {
+    for (const object of objects) {
+      if (!isWellFormed(object.json)) {
+        throw new TypeError(
+          `invalid JSON text for ${object.id} version ${object.version}: it contains a lone ` +
+            'UTF-16 surrogate, which cannot be stored; escape it as \\uXXXX',
+        );
+      }
+    }
+    const seq = this.#collectionSeq(collectionId);
+    if (seq === undefined) throw new StoreConflictError(`collection "${collectionId}" not found`);
+
+    return this.#objects.add(seq, objects);
+  }
+
+  async queryObjects(query: VersionQuery): Promise<Page<StoredVersionWithJson>> {
+    checkLimit(query.limit);
+    const seq = this.#collectionSeq(query.collectionId);
+    if (seq === undefined) return { items: [], more: false };
+
+    return this.#objects.query(query, seq, true);
+  }
+
+  async queryManifest(query: VersionQuery): Promise<Page<StoredVersion>> {
+    checkLimit(query.limit);
+    const seq = this.#collectionSeq(query.collectionId);
+    if (seq === undefined) return { items: [], more: false };
+
+    return this.#objects.query(query, seq, false);
+  }
+
+  async hasObject(collectionId: string, id: string): Promise<boolean> {
+    const seq = this.#collectionSeq(collectionId);
+    return seq !== undefined && this.#objects.has(seq, id);
+  }
+
+  async deleteObject(
+    collectionId: string,
+    id: string,
+    versions: VersionSelector = { all: true },
+    specVersions?: string[],
+  ): Promise<number> {
+    const seq = this.#collectionSeq(collectionId);
+    if (seq === undefined) return 0;
+
+    return this.#objects.delete(seq, id, versions, specVersions);
+  }
+
+  async countCollection(collectionId: string): Promise<{ objects: number; versions: number }> {
+    const seq = this.#collectionSeq(collectionId);
+    if (seq === undefined) return { objects: 0, versions: 0 };
+
+    return this.#objects.count(seq);
+  }
+
+  async saveStatus(status: StatusRecord): Promise<void> {
+    try {
+      this.#statements
+        .get(
+          'INSERT INTO statuses (api_root, id, owner_id, expires_at, record)' +
+            ' VALUES (?, ?, ?, ?, ?) ON CONFLICT (api_root, id) DO UPDATE SET' +
+            ' owner_id = excluded.owner_id, expires_at = excluded.expires_at,' +
+            ' record = excluded.record',
+        )
+        .run(status.apiRoot, status.id, status.ownerId, status.expiresAt, JSON.stringify(status));
+    } catch (error) {
+      if (constraintKind(error) === 'foreign-key') {
+        throw new StoreConflictError(`API root "${status.apiRoot}" not found`);
+      }
+      throw error;
+    }
+  }
+
+  async getStatus(apiRoot: string, id: string): Promise<StatusRecord | undefined> {
+    const record = this.#statements
+      .get('SELECT record FROM statuses WHERE api_root = ? AND id = ?')
+      .pluck()
+      .get(apiRoot, id) as string | undefined;
+    return record === undefined ? undefined : (JSON.parse(record) as StatusRecord);
+  }
+
+  async purgeStatuses(now: number): Promise<number> {
+    return this.#statements.get('DELETE FROM statuses WHERE expires_at < ?').run(now).changes;
+  }
+
+  async createUser(user: UserRecord): Promise<UserRecord> {
+    if (user.role !== 'admin' && user.role !== 'user') {
+      throw new TypeError(`invalid role "${String(user.role)}" for user "${user.name}"`);
+    }
+    try {
+      this.#statements
+        .get('INSERT INTO users (id, name, role, created_at, disabled) VALUES (?, ?, ?, ?, ?)')
+        .run(user.id, user.name, user.role, user.createdAt, +user.disabled);
+    } catch (error) {
+      if (constraintKind(error) !== 'unique') throw error;
+      if (uniqueErrorNames(error, 'users.name')) {
+        throw new StoreConflictError(`user name "${user.name}" is already taken`);
+      }
+      throw new StoreConflictError(`user id "${user.id}" already exists`);
+    }
+    return { ...user };
+  }
+
+  async getUser(id: string): Promise<UserRecord | undefined> {
+    const row = this.#statements.get('SELECT * FROM users WHERE id = ?').get(id);
+    return row === undefined ? undefined : toUser(row as UserRow);
+  }
+
+  async getUserByName(name: string): Promise<UserRecord | undefined> {
+    const row = this.#statements.get('SELECT * FROM users WHERE name = ?').get(name);
+    return row === undefined ? undefined : toUser(row as UserRow);
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    const rows = this.#statements.get('SELECT * FROM users ORDER BY name').all();
+    return (rows as UserRow[]).map(toUser);
+  }
+
+  async createToken(token: TokenRecord): Promise<TokenRecord> {
+    try {
+      this.#statements
+        .get(`INSERT INTO tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(
+          token.id,
+          token.userId,
+          token.label,
+          token.secretHash,
+          JSON.stringify(token.scopes),
+          token.createdAt,
+          token.expiresAt ?? null,
+          token.lastUsedAt ?? null,
+          token.revokedAt ?? null,
+        );
+    } catch (error) {
+      const kind = constraintKind(error);
+      if (kind === 'foreign-key') throw new StoreConflictError(`user "${token.userId}" not found`);
+      if (kind === 'unique') throw new StoreConflictError(`token id "${token.id}" already exists`);
+      throw error;
+    }
+    return { ...token, scopes: [...token.scopes] };
+  }
+
+  async getToken(id: string): Promise<TokenRecord | undefined> {
+    const row = this.#statements.get(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE id = ?`).get(id);
+    return row === undefined ? undefined : toToken(row as TokenRow);
+  }
+
+  async listTokens(userId?: string): Promise<TokenRecord[]> {
+    const rows =
+      userId === undefined
+        ? this.#statements.get(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id`).all()
+        : this.#statements
+            .get(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE user_id = ? ORDER BY created_at, id`)
+            .all(userId);
+    return (rows as TokenRow[]).map(toToken);
+  }
+
+  /** Keeps the first revocation time when a token is revoked twice. */
+  async revokeToken(id: string, at: number): Promise<boolean> {
+    const result = this.#statements
+      .get('UPDATE tokens SET revoked_at = ifnull(revoked_at, ?) WHERE id = ?')
+      .run(at, id);
+    return result.changes > 0;
+  }
+
+  /** Never moves lastUsedAt back, so requests that finish out of order keep the latest use. */
+  async touchToken(id: string, at: number): Promise<void> {
+    this.#statements
+      .get('UPDATE tokens SET last_used_at = max(ifnull(last_used_at, @at), @at) WHERE id = @id')
+      .run({ id, at });
+  }
+
+  async setGrant(grant: CollectionGrant): Promise<void> {
+    try {
+      this.#statements
+        .get(
+          'INSERT INTO collection_grants (collection_id, user_id, can_read, can_write)' +
+            ' VALUES (?, ?, ?, ?) ON CONFLICT (collection_id, user_id) DO UPDATE SET' +
+            ' can_read = excluded.can_read, can_write = excluded.can_write',
+        )
+        .run(grant.collectionId, grant.userId, +grant.canRead, +grant.canWrite);
+    } catch (error) {
+      if (constraintKind(error) !== 'foreign-key') throw error;
+      if (this.#collectionSeq(grant.collectionId) === undefined) {
+        throw new StoreConflictError(`collection "${grant.collectionId}" not found`);
+      }
+      throw new StoreConflictError(`user "${grant.userId}" not found`);
+    }
+  }
+
+  async getGrant(collectionId: string, userId: string): Promise<CollectionGrant | undefined> {
+    const row = this.#statements
+      .get('SELECT * FROM collection_grants WHERE collection_id = ? AND user_id = ?')
+      .get(collectionId, userId);
+    return row === undefined ? undefined : toGrant(row as GrantRow);
+  }
+
+  async listGrants(collectionId: string): Promise<CollectionGrant[]> {
+    const rows = this.#statements
+      .get('SELECT * FROM collection_grants WHERE collection_id = ? ORDER BY user_id')
+      .all(collectionId);
+    return (rows as GrantRow[]).map(toGrant);
+  }
+
+  async getSetting(key: string): Promise<string | undefined> {
+    return this.#statements.get('SELECT value FROM settings WHERE key = ?').pluck().get(key) as
+      string | undefined;
+  }
+
+  async setSettingIfAbsent(key: string, value: string): Promise<string> {
+    const insert = this.#statements.get(
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING',
+    );
+    const select = this.#statements.get('SELECT value FROM settings WHERE key = ?').pluck();
+    return this.#db
+      .transaction(() => {
+        insert.run(key, value);
+        return select.get(key) as string;
+      })
+      .immediate();
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * SQL for version queries (TAXII 2.1 sections 3.4 and 5.3 to 5.8): which object versions of
+ * a collection match the filters, in date_added order, one page at a time.
+ *
+ * Every page must cost the same on a large collection as on a small one, so each statement
+ * reads an index already sorted by date_added and stops after `limit + 1` rows. No statement
+ * sorts the whole match set, except the one filtered by id, whose match set is bounded by
+ * the versions of the listed objects. A query is split into arms, each of which walks one
+ * date_added-ordered index range; several arms are merged with UNION ALL under one ORDER BY,
+ * which SQLite runs as a merge of the sorted arms (EXPLAIN QUERY PLAN shows MERGE).
+ * The arms of one query select disjoint rows, so the merge never returns a row twice.
+ */
+import type { VersionQuery } from '../store.ts';
+import { idHash } from './id-hash.ts';
+
+/**
+ * Largest number of types that get one index arm each. Longer type lists are checked row by
+ * row on the date_added scan instead, which is slower only when the types are rare.
+ */
+export const MAX_TYPE_ARMS = 8;
+
+/** The parts of a query that change its SQL text; the values are bound as parameters. */
+export interface QueryShape {
+  withJson: boolean;
+  /** Filter by a list of ids, bound as a JSON array of [idHash(id), id] pairs. */
+  ids: boolean;
+  /** 0: no type filter, 1 to MAX_TYPE_ARMS: one arm per type, -1: a JSON array filter. */
+  typeArms: number;
+  specVersions: boolean;
+  all: boolean;
+  first: boolean;
+  last: boolean;
+  exact: boolean;
+}
+
+/** Named parameters of a version query statement. */
+export interface QueryParameters {
+  collection: number;
+  after: number;
+  limit: number;
+  ids?: string;
+  types?: string;
+  specVersions?: string;
+  exact?: string;
+  [typeParameter: `type${number}`]: string;
+}
+
+/** Values of a query after removing repeats; empty lists stay empty, meaning "none". */
+interface NormalisedFilters {
+  ids?: string[];
+  types?: string[];
+  specVersions?: string[];
+  exact: string[];
+}
+
+function unique(values: string[] | undefined): string[] | undefined {
+  return values === undefined ? undefined : [...new Set(values)];
+}
+
+/**
+ * Returns the shape and parameters of a query, or undefined when nothing can match (an
+ * empty id, type or spec version list, or a version selector that selects nothing).
+ */
+export function planQuery(
+  query: VersionQuery,
+  collection: number,
+  withJson: boolean,
+): { shape: QueryShape; parameters: QueryParameters } | undefined {
+  const selector = query.versions ?? { first: false, last: true, exact: [] };
+  const filters: NormalisedFilters = {
+    ids: unique(query.ids),
+    types: unique(query.types),
+    specVersions: unique(query.specVersions),
+    exact: selector.all === true ? [] : (unique(selector.exact) ?? []),
+  };
+  const all = selector.all === true;
+  const first = !all && selector.first;
+  const last = !all && selector.last;
+  const exact = filters.exact.length > 0;
+
+  if (!all && !first && !last && !exact) return undefined;
+  if (filters.ids?.length === 0 || filters.types?.length === 0) return undefined;
+  if (filters.specVersions?.length === 0) return undefined;
+
+  const typeCount = filters.types?.length ?? 0;
+  const typeArms = typeCount <= MAX_TYPE_ARMS ? typeCount : -1;
+  const shape: QueryShape = {
+    withJson,
+    ids: filters.ids !== undefined,
+    typeArms: filters.ids !== undefined && typeCount > 0 ? -1 : typeArms,
+    specVersions: filters.specVersions !== undefined,
+    all,
+    first,
+    last,
+    exact,
+  };
+
+  const parameters: QueryParameters = {
+    collection,
+    after: query.addedAfter ?? -1,
+    limit: query.limit + 1,
+  };
+  if (filters.ids) parameters.ids = JSON.stringify(filters.ids.map((id) => [idHash(id), id]));
+  if (filters.specVersions) parameters.specVersions = JSON.stringify(filters.specVersions);
+  if (exact) parameters.exact = JSON.stringify(filters.exact);
+  if (shape.typeArms === -1) parameters.types = JSON.stringify(filters.types);
+  for (let i = 0; i < shape.typeArms; i++) parameters[`type${i}`] = filters.types![i]!;
+
+  return { shape, parameters };
+}
+
+/** The cache key of a shape: equal keys give equal SQL. */
+export function shapeKey(shape: QueryShape): string {
+  return JSON.stringify(shape);
+}
+
+/** Columns named after the StoredVersion properties, so rows need no mapping. */
+const VERSION_COLUMNS =
+  'e.id, e.type, e.spec_version AS specVersion, e.version, e.version_key AS versionKey,' +
+  ' e.date_added AS dateAdded, e.media_type AS mediaType';
+
+/** One arm: the tables it reads and its own conditions, ANDed with the shared ones. */
+interface Arm {
+  from: string;
+  conditions: string[];
+}
+
+/** The version selector as one condition on an entry row, for arms not tied to a flag. */
+function versionCondition(shape: QueryShape): string | undefined {
+  if (shape.all) return undefined;
+
+  const parts: string[] = [];
+  if (shape.first) parts.push('e.is_first = 1');
+  if (shape.last) parts.push('e.is_last = 1');
+  if (shape.exact) parts.push('e.version_key IN (SELECT value FROM json_each(@exact))');
+  return parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`;
+}
+
+/** Arms that walk the whole collection in date_added order, split by version flag. */
+function collectionArms(shape: QueryShape): Arm[] {
+  const entries = 'collection_entries AS e';
+  if (shape.all || shape.exact) {
+    return [{ from: entries, conditions: [versionCondition(shape)].filter(isDefined) }];
+  }
+
+  const firstArm = { from: `${entries} INDEXED BY entries_first`, conditions: ['e.is_first = 1'] };
+  const lastArm = { from: `${entries} INDEXED BY entries_last`, conditions: ['e.is_last = 1'] };
+  if (shape.first && shape.last) {
+    // A single-version object is both first and last; the last arm leaves it to the first.
+    return [firstArm, { ...lastArm, conditions: [...lastArm.conditions, 'e.is_first = 0'] }];
+  }
+  return [shape.first ? firstArm : lastArm];
+}
+
+/** One arm per type, each walking the type index in date_added order. */
+function typeArms(shape: QueryShape): Arm[] {
+  const condition = versionCondition(shape);
+  return Array.from({ length: shape.typeArms }, (_, i) => ({
+    from: 'collection_entries AS e INDEXED BY entries_by_type',
+    conditions: [`e.type = @type${i}`, condition].filter(isDefined),
+  }));
+}
+
+/** The single arm of an id query: each listed id is looked up, then its versions' entries. */
+function idArm(shape: QueryShape): Arm {
+  return {
+    from:
+      '(SELECT DISTINCT value ->> 0 AS id_hash, value ->> 1 AS id FROM json_each(@ids))' +
+      ' AS wanted CROSS JOIN object_versions AS v' +
+      ' ON v.id_hash = wanted.id_hash AND v.id = wanted.id' +
+      ' CROSS JOIN collection_entries AS e INDEXED BY entries_by_vid' +
+      ' ON e.vid = v.vid AND e.collection_seq = @collection',
+    conditions: [versionCondition(shape)].filter(isDefined),
+  };
+}
+
+function isDefined<T>(value: T | undefined): value is T {
+  return value !== undefined;
+}
+
+/**
+ * Builds the SQL text of a shape. Its rows are StoredVersion objects, with json on request.
+ * The JSON is joined after the page is cut, so rows that the limit drops are never read.
+ */
+export function buildQuerySql(shape: QueryShape): string {
+  let arms: Arm[];
+  if (shape.ids) arms = [idArm(shape)];
+  else if (shape.typeArms > 0) arms = typeArms(shape);
+  else arms = collectionArms(shape);
+
+  const shared = ['e.collection_seq = @collection', 'e.date_added > @after'];
+  if (shape.typeArms === -1) shared.push('e.type IN (SELECT value FROM json_each(@types))');
+  if (shape.specVersions) {
+    shared.push('e.spec_version IN (SELECT value FROM json_each(@specVersions))');
+  }
+
+  const columns = shape.withJson ? `${VERSION_COLUMNS}, e.vid` : VERSION_COLUMNS;
+  const selects = arms.map(
+    (arm) =>
+      `SELECT ${columns} FROM ${arm.from} WHERE ${[...shared, ...arm.conditions].join(' AND ')}`,
+  );
+  const page = `${selects.join(' UNION ALL ')} ORDER BY dateAdded LIMIT @limit`;
+  if (!shape.withJson) return page;
+
+  return (
+    'SELECT p.id, p.type, p.specVersion, p.version, p.versionKey, p.dateAdded, p.mediaType,' +
+    ` o.json FROM (${page}) AS p CROSS JOIN object_versions AS o ON o.vid = p.vid` +
+    ' ORDER BY p.dateAdded'
+  );
+}
