@@ -310,7 +310,11 @@ describe('BundleReader limits', () => {
     const text = `{"objects": [{"a": 1}, {"deep": ${nested(150)}}, {"b": 2}]}`;
     const entries = await readAll(new BundleReader(chunked(text)));
     assert.deepEqual(entries[0], { index: 0, value: { a: 1 } });
-    assert.deepEqual(entries[1], { index: 1, skipped: 'nested deeper than 100 levels' });
+    assert.deepEqual(entries[1], {
+      index: 1,
+      rule: 'depth',
+      skipped: 'nested deeper than 100 levels',
+    });
     assert.deepEqual(entries[2], { index: 2, value: { b: 2 } });
   });
 
@@ -334,6 +338,7 @@ describe('BundleReader limits', () => {
     assert.equal(entries.length, 3);
     assert.deepEqual(entries[1], {
       index: 1,
+      rule: 'too-large',
       skipped: 'larger than 2000 characters of keys, strings and numbers',
     });
     assert.deepEqual(entries[2], { index: 2, value: { b: 2 } });

@@ -41,7 +41,9 @@ export type BundleEntry =
   | { index: number; value: unknown }
   | {
       index: number;
-      /** Why the member was skipped without being built: it broke a size or depth limit. */
+      /** The limit the member broke, so it was skipped without being built. */
+      rule: 'too-large' | 'depth';
+      /** Why the member was skipped. */
       skipped: string;
     };
 
@@ -231,6 +233,8 @@ export class BundleReader implements AsyncIterable<BundleEntry> {
   }
 }
 
+type SkipReason = Omit<Extract<BundleEntry, { skipped: string }>, 'index'>;
+
 /** A problem with the shape of the top-level value, raised by MemberSplitter. */
 class EnvelopeProblem extends Error {}
 
@@ -272,7 +276,7 @@ class MemberSplitter {
   /** `type: "bundle"`, `more` or `next` were present: an absent `objects` means empty. */
   private mayOmitObjects = false;
   private member:
-    { assembler?: Assembler; depth: number; size: number; skipped?: string } | undefined;
+    { assembler?: Assembler; depth: number; size: number; skipped?: SkipReason } | undefined;
 
   constructor(private readonly limits: Required<BundleReaderOptions>) {}
 
@@ -374,19 +378,18 @@ class MemberSplitter {
 
     const index = this.count++;
     entries.push(
-      member.skipped
-        ? { index, skipped: member.skipped }
-        : { index, value: member.assembler!.current },
+      member.skipped ? { index, ...member.skipped } : { index, value: member.assembler!.current },
     );
     this.member = undefined;
   }
 
-  private checkLimits(depth: number, size: number): string | undefined {
+  private checkLimits(depth: number, size: number): SkipReason | undefined {
     if (depth > this.limits.maxObjectDepth) {
-      return `nested deeper than ${this.limits.maxObjectDepth} levels`;
+      return { rule: 'depth', skipped: `nested deeper than ${this.limits.maxObjectDepth} levels` };
     }
     if (size > this.limits.maxObjectSize) {
-      return `larger than ${this.limits.maxObjectSize} characters of keys, strings and numbers`;
+      const skipped = `larger than ${this.limits.maxObjectSize} characters of keys, strings and numbers`;
+      return { rule: 'too-large', skipped };
     }
     return undefined;
   }

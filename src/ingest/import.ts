@@ -1,0 +1,177 @@
+/**
+ * Imports a STIX bundle or TAXII envelope from a byte stream into a collection, in batches
+ * that go through the same validation and storage as a TAXII POST (see submit.ts).
+ * The reader runs at most one batch ahead of the store, so memory stays at about one batch
+ * whatever the size of the input.
+ */
+import { CairnError } from '../errors.ts';
+import type { Store } from '../store/store.ts';
+import { BundleReader, BundleReadError, type BundleReaderOptions } from './bundle-reader.ts';
+import { submitObjects, type SubmitResult } from './submit.ts';
+
+export interface ImportOptions {
+  /** Objects validated and stored per store transaction. */
+  batchSize?: number;
+  /** Rejections kept with their message in the summary; the rest are only counted. */
+  maxFailures?: number;
+  /** Size and depth limits of the reader. */
+  limits?: BundleReaderOptions;
+  /** Called after each batch with the totals so far. */
+  onProgress?: (progress: ImportProgress) => void;
+}
+
+export const IMPORT_DEFAULTS = {
+  batchSize: 1000,
+  maxFailures: 100,
+} as const;
+
+export interface ImportProgress {
+  /** Members of the `objects` array read, rejected ones included. */
+  read: number;
+  added: number;
+  /** Versions the collection already contained, left unchanged. */
+  duplicates: number;
+  rejected: number;
+  /** Bytes of input parsed. */
+  bytesRead: number;
+}
+
+/** One rejected object: its id (or `objects[N]` when it had none) and why. */
+export interface ImportFailure {
+  id: string;
+  message: string;
+  /** Rule codes of the validator, or of the reader's limits (`too-large`, `depth`). */
+  rules: string[];
+}
+
+export interface ImportSummary extends ImportProgress {
+  /** The first `maxFailures` rejections, in input order. */
+  failures: ImportFailure[];
+  /** Rejected objects per rule; an object that breaks several rules counts under each. */
+  rejectedByRule: Record<string, number>;
+}
+
+/**
+ * The input broke off mid-way. The objects stored before the error stay in the collection;
+ * `summary` counts them.
+ */
+export class ImportStoppedError extends CairnError {
+  constructor(
+    override readonly cause: BundleReadError,
+    readonly summary: ImportSummary,
+  ) {
+    super(cause.code, `${cause.message} (${describeStop(summary)})`, {
+      ...cause.details,
+      added: summary.added,
+      duplicates: summary.duplicates,
+      rejected: summary.rejected,
+    });
+    this.name = 'ImportStoppedError';
+  }
+}
+
+function describeStop(summary: ImportSummary): string {
+  return (
+    `the import stopped after ${summary.read} objects: ${summary.added} added, ` +
+    `${summary.duplicates} duplicates and ${summary.rejected} rejected; ` +
+    'the added objects stay in the collection'
+  );
+}
+
+/**
+ * Reads every object of the bundle in `source` and adds the valid ones to the collection.
+ * An invalid object is counted and reported, and the rest still import. Throws
+ * ImportStoppedError when the input is not readable to its end, and passes store errors on
+ * unchanged.
+ */
+export async function importObjects(
+  store: Store,
+  collectionId: string,
+  source: AsyncIterable<Uint8Array | string>,
+  options: ImportOptions = {},
+): Promise<ImportSummary> {
+  const batchSize = options.batchSize ?? IMPORT_DEFAULTS.batchSize;
+  const tally = new Tally(options.maxFailures ?? IMPORT_DEFAULTS.maxFailures);
+  const reader = new BundleReader(source, options.limits);
+
+  let batch: unknown[] = [];
+  let batchStart = 0;
+  const flush = async (): Promise<void> => {
+    if (batch.length > 0) {
+      tally.addResult(await submitObjects(store, collectionId, batch, batchStart), batch.length);
+    }
+    batch = [];
+    tally.bytesRead = reader.bytesRead;
+    options.onProgress?.(tally.progress());
+  };
+
+  try {
+    for await (const entry of reader) {
+      if ('skipped' in entry) {
+        // Batches stay contiguous, so submitObjects numbers objects without an id correctly.
+        await flush();
+        tally.addSkipped(`objects[${entry.index}]`, entry.skipped, entry.rule);
+        batchStart = entry.index + 1;
+        continue;
+      }
+      if (batch.length === 0) batchStart = entry.index;
+      batch.push(entry.value);
+      if (batch.length >= batchSize) await flush();
+    }
+    await flush();
+  } catch (error) {
+    if (!(error instanceof BundleReadError)) throw error;
+    await flush();
+    throw new ImportStoppedError(error, tally.summary());
+  }
+  return tally.summary();
+}
+
+/** Running totals of an import. */
+class Tally {
+  read = 0;
+  added = 0;
+  duplicates = 0;
+  rejected = 0;
+  bytesRead = 0;
+  private readonly failures: ImportFailure[] = [];
+  private readonly byRule = new Map<string, number>();
+
+  constructor(private readonly maxFailures: number) {}
+
+  addResult(result: SubmitResult, count: number): void {
+    this.read += count;
+    for (const success of result.successes) {
+      if (success.outcome === 'added') this.added++;
+      else this.duplicates++;
+    }
+    for (const failure of result.failures) {
+      const rules = [...new Set(failure.problems.map((problem) => problem.rule))];
+      this.reject({ id: failure.id, message: failure.message, rules });
+    }
+  }
+
+  addSkipped(id: string, reason: string, rule: string): void {
+    this.read++;
+    this.reject({ id, message: `${id} is ${reason}`, rules: [rule] });
+  }
+
+  progress(): ImportProgress {
+    const { read, added, duplicates, rejected, bytesRead } = this;
+    return { read, added, duplicates, rejected, bytesRead };
+  }
+
+  summary(): ImportSummary {
+    return {
+      ...this.progress(),
+      failures: [...this.failures],
+      rejectedByRule: Object.fromEntries(this.byRule),
+    };
+  }
+
+  private reject(failure: ImportFailure): void {
+    this.rejected++;
+    if (this.failures.length < this.maxFailures) this.failures.push(failure);
+    for (const rule of failure.rules) this.byRule.set(rule, (this.byRule.get(rule) ?? 0) + 1);
+  }
+}
