@@ -43,7 +43,7 @@ export type StringLiteral = Extract<Literal, { type: 'string' }>;
 export type PathStep =
   { kind: 'key'; key: string } | { kind: 'index'; index: number } | { kind: 'any-index' };
 
-/** `type:first.second[0]` (STIX 2.1 section 9.4, Object Path Syntax). */
+/** `type:first.second[0]` (STIX 2.1 section 9, object paths). */
 export interface ObjectPath extends Span {
   objectType: string;
   /** Never empty, and the first step is always a key. */
@@ -65,7 +65,7 @@ interface ComparisonBase extends Span {
   operatorText: string;
 }
 
-/** One comparison such as `file:size > 10` (STIX 2.1 section 9.3, Comparison Operators). */
+/** One comparison such as `file:size > 10` (STIX 2.1 section 9, comparison operators). */
 export type Comparison =
   | (ComparisonBase & { operator: EqualityOperator | OrderOperator; value: Literal })
   | (ComparisonBase & {

@@ -1,6 +1,6 @@
 /**
- * Bindings of observation expressions to observations (STIX 2.1 sections 9.5, Observation
- * Operators, and 9.6, Qualifiers), in the manner of the OASIS reference matcher.
+ * Bindings of observation expressions to observations (STIX 2.1 section 9, observation
+ * operators and qualifiers), in the manner of the OASIS reference matcher.
  *
  * An observed-data object with `number_observed` n counts as n instances. A binding lists the
  * instances bound to the bracketed expressions of a subpattern. AND and FOLLOWEDBY join
@@ -48,13 +48,13 @@ export class BindingSpace {
     return this.intervals[this.observationIndex(instanceId)];
   }
 
-  /** Whether a single observation can take part in a binding under the constraint. */
+  /** Checks whether a single observation can take part in a binding under the constraint. */
   observationAllowed(observationIndex: number, constraint: TimeConstraint): boolean {
     if (constraint.maxSpan === undefined && constraint.windows.length === 0) return true;
 
     const interval = this.intervals[observationIndex];
     if (!interval) return false;
-    // STIX 2.1 section 9.6: START is inclusive and STOP exclusive, so an interval that only
+    // STIX 2.1 section 9 makes START inclusive and STOP exclusive, so an interval that only
     // touches STOP does not overlap the window.
     return constraint.windows.every(
       (window) => interval.first < window.stop && interval.last >= window.start,
@@ -108,7 +108,7 @@ export class BindingSpace {
   /**
    * FOLLOWEDBY: pairs that share no instance and where the left side can be observed no later
    * than the right one, that is the latest left first_observed is not after the earliest
-   * right last_observed (STIX 2.1 section 9.5).
+   * right last_observed (STIX 2.1 section 9).
    */
   followedBy(
     left: Iterator<Binding>,

@@ -1,6 +1,6 @@
 /**
  * IPv4 and IPv6 addresses and CIDR blocks for the ISSUBSET and ISSUPERSET operators
- * (STIX 2.1 section 9.3). An address without a prefix length is a block of one address.
+ * (STIX 2.1 section 9). An address without a prefix length is a block of one address.
  */
 
 import { isIPv4, isIPv6 } from 'node:net';
@@ -41,7 +41,7 @@ export function parseCidr(text: string): CidrBlock | undefined {
   return { family, address, prefixLength };
 }
 
-/** Whether every address of `inner` lies in `outer`; blocks of different families never do. */
+/** Checks whether every address of `inner` lies in `outer`. Blocks of different families never do. */
 export function cidrContains(outer: CidrBlock, inner: CidrBlock): boolean {
   if (outer.family !== inner.family) return false;
   if (outer.prefixLength > inner.prefixLength) return false;

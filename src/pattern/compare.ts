@@ -1,9 +1,11 @@
 /**
- * Comparison of observed values with pattern literals (STIX 2.1 section 9.3, Comparison
- * Operators). The type rules follow the OASIS reference matcher (cti-pattern-matcher 3.0.0):
- * numbers compare with numbers, strings with strings, binary with binary or with a string
- * whose code points are all below 256, timestamps with timestamps or with strings that parse as
- * one, and booleans only by equality. Any other pairing is unequal and unordered.
+ * Comparison of observed values with pattern literals (STIX 2.1 section 9, comparison
+ * operators). The type rules follow the OASIS reference matcher (cti-pattern-matcher 3.0.0).
+ * Numbers compare with numbers and strings with strings. Binary values compare with binary
+ * values or with a string whose code points are all below 256. Timestamps compare with
+ * timestamps or with strings that parse as one, and booleans only by equality. Any other
+ * pairing is unequal and unordered. Strings compare by code point without Unicode
+ * normalization, which only LIKE and MATCHES apply.
  */
 
 import type { Instant, Literal } from './ast.ts';
@@ -108,7 +110,7 @@ export function compareValues(observed: unknown, literal: LiteralValue): OrderRe
   return 'unordered';
 }
 
-/** The kind a literal counts as when an IN list is checked for mixed types. */
+/** Returns the kind a literal counts as when an IN list is checked for mixed types. */
 function setMemberKind(literal: Literal): string {
   switch (literal.type) {
     case 'integer':

@@ -65,6 +65,15 @@ describe('evaluate inputs', () => {
     );
   });
 
+  test('flat list of observed-data and SCOs', () => {
+    const { observed, scos } = observedData([{ type: 'domain-name', value: 'example.com' }]);
+    const pattern = "[domain-name:value = 'example.com']";
+    const result = matchPattern(pattern, [observed, ...scos]);
+    assert.equal(result.matched, true);
+    assert.deepEqual(result.observations, [observed]);
+    assert.equal(matchPattern(`${pattern} AND ${pattern}`, [observed, ...scos]).matched, false);
+  });
+
   test('unresolved object_refs ignored', () => {
     const { observed } = observedData([{ type: 'domain-name', value: 'example.com' }]);
     assert.equal(matchPattern("[domain-name:value = 'example.com']", [observed]).matched, false);

@@ -80,8 +80,8 @@ function keysForExpression(expression: ComparisonExpression): IndexKey[] | 'unin
     return (operandKeys as IndexKey[][]).flat();
   }
 
-  // Every operand of AND must hold, so the keys of any one operand cover the whole; the
-  // operand with the fewest alternatives, exact values before prefixes, narrows lookups most.
+  // Every operand of AND must hold, so the keys of any one operand cover the whole. The
+  // operand with the fewest alternatives narrows lookups most, with exact values before prefixes.
   const indexable = operandKeys.filter((keys): keys is IndexKey[] => keys !== 'unindexable');
   if (indexable.length === 0) return 'unindexable';
   return indexable.reduce((best, keys) => (selectivity(keys) < selectivity(best) ? keys : best));

@@ -1,7 +1,7 @@
 /**
- * Tokenizer for STIX 2.1 patterns (STIX 2.1 section 9.2, Pattern Expressions, and the
- * lexer rules of the OASIS STIXPattern ANTLR grammar). Tokens are read on demand so that
- * the first error in reading order is the one reported.
+ * Tokenizer for STIX 2.1 patterns (STIX 2.1 section 9 and the lexer rules of the OASIS
+ * STIXPattern ANTLR grammar). Tokens are read on demand so that the first error in reading
+ * order is the one reported.
  */
 
 import type { Instant } from './ast.ts';

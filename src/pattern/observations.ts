@@ -1,6 +1,6 @@
 /**
  * Observations that a pattern is matched against, and object path selection within them
- * (STIX 2.1 sections 4.1, Observed Data, and 9.4, Object Path Syntax).
+ * (the STIX 2.1 Observed Data object, and object paths from STIX 2.1 section 9).
  *
  * An observation is an observed-data object with its cyber-observable objects, taken from the
  * deprecated embedded `objects` dictionary or resolved from `object_refs`. A bare SCO passed on
@@ -58,8 +58,9 @@ function objectId(item: JsonObject): string | undefined {
 
 /**
  * Turns the caller's input into observations. Bundles are opened: their observed-data objects
- * become observations and their other objects become reference targets. Any other object that
- * is not observed-data is a bare SCO observation.
+ * become observations and their other objects become reference targets. Any other object
+ * outside a bundle is a reference target too, and a bare SCO observation unless some
+ * observed-data object lists it in `object_refs`.
  */
 export function collectObservations(
   inputs: readonly unknown[],
@@ -88,9 +89,15 @@ export function collectObservations(
     }
   }
 
+  // An SCO listed beside the observed-data that refers to it belongs to that observation
+  // and is not observed a second time on its own.
+  const referenced = new Set<unknown>(
+    observedData.flatMap((item) => (Array.isArray(item.object_refs) ? item.object_refs : [])),
+  );
+  const bare = bareObjects.filter((item) => !referenced.has(item.id));
   return [
     ...observedData.map((item) => observationFromObservedData(item, targets)),
-    ...bareObjects.map((item) => ({ source: item, objects: targets, roots: [item], count: 1 })),
+    ...bare.map((item) => ({ source: item, objects: targets, roots: [item], count: 1 })),
   ];
 }
 
@@ -193,7 +200,7 @@ function takeStep(values: unknown[], step: PathStep, observation: Observation): 
 }
 
 /**
- * Decodes binary properties: STIX 2.1 section 3.3 names hex-encoded properties with `_hex` and
+ * Decodes binary properties: STIX 2.1 names hex-encoded properties with `_hex` and
  * base64-encoded ones with `_bin`, so they compare as bytes with h'' and b'' literals.
  */
 function decodeSuffixedValue(key: string, value: unknown): unknown {

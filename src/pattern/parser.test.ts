@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import type { Comparison, ComparisonExpression, ObservationExpression } from './ast.ts';
+import type { Comparison, ComparisonExpression, Literal, ObservationExpression } from './ast.ts';
 import { MAX_NESTING_DEPTH, parsePattern, PatternSyntaxError } from './index.ts';
 
 /** Returns the error parsePattern throws for a pattern that must be rejected. */
@@ -35,6 +35,12 @@ function comparisonShape(expression: ComparisonExpression): string {
 function stepText(step: Comparison['path']['steps'][number]): string {
   if (step.kind === 'key') return step.key;
   return step.kind === 'index' ? `#${step.index}` : '*';
+}
+
+/** Returns the literal of a comparison that has one, failing the test otherwise. */
+function literalOf(comparison: Comparison): Literal {
+  assert.ok('value' in comparison, `${comparison.operator} has no single literal`);
+  return comparison.value;
 }
 
 function onlyComparison(pattern: string): Comparison {
@@ -118,26 +124,26 @@ describe('parser literals', () => {
   });
 
   test('hex and binary decode to bytes', () => {
-    const hex = onlyComparison("[a:b = h'00fF']");
-    assert.ok(hex.operator === '=' && hex.value.type === 'hex');
-    assert.deepEqual([...hex.value.value], [0, 255]);
+    const hex = literalOf(onlyComparison("[a:b = h'00fF']"));
+    assert.equal(hex.type, 'hex');
+    assert.deepEqual([...(hex.value as Uint8Array)], [0, 255]);
 
-    const binary = onlyComparison("[a:b = b'AQID']");
-    assert.ok(binary.operator === '=' && binary.value.type === 'binary');
-    assert.deepEqual([...binary.value.value], [1, 2, 3]);
+    const binary = literalOf(onlyComparison("[a:b = b'AQID']"));
+    assert.equal(binary.type, 'binary');
+    assert.deepEqual([...(binary.value as Uint8Array)], [1, 2, 3]);
   });
 
   test('timestamp keeps nanoseconds', () => {
-    const comparison = onlyComparison("[a:b = t'2020-02-29T23:59:59.123456789Z']");
-    assert.ok(comparison.operator === '=' && comparison.value.type === 'timestamp');
-    assert.deepEqual(comparison.value.value, { seconds: 1583020799, nanos: 123456789 });
-    assert.equal(comparison.value.dateExists, true);
+    const literal = literalOf(onlyComparison("[a:b = t'2020-02-29T23:59:59.123456789Z']"));
+    assert.equal(literal.type, 'timestamp');
+    assert.deepEqual(literal.value, { seconds: 1583020799, nanos: 123456789 });
+    assert.equal('dateExists' in literal && literal.dateExists, true);
   });
 
   test('timestamp on missing day parses', () => {
-    const comparison = onlyComparison("[a:b = t'2023-02-29T00:00:00Z']");
-    assert.ok(comparison.operator === '=' && comparison.value.type === 'timestamp');
-    assert.equal(comparison.value.dateExists, false);
+    const literal = literalOf(onlyComparison("[a:b = t'2023-02-29T00:00:00Z']"));
+    assert.equal(literal.type, 'timestamp');
+    assert.equal('dateExists' in literal && literal.dateExists, false);
   });
 
   test('invalid typed literals located', () => {
@@ -354,8 +360,8 @@ describe('parser hostile input', () => {
   });
 
   test('very long string literal', () => {
-    const comparison = onlyComparison(`[a:b = '${'x'.repeat(1_000_000)}']`);
-    assert.ok(comparison.operator === '=' && comparison.value.type === 'string');
-    assert.equal(comparison.value.value.length, 1_000_000);
+    const literal = literalOf(onlyComparison(`[a:b = '${'x'.repeat(1_000_000)}']`));
+    assert.equal(literal.type, 'string');
+    assert.equal((literal.value as string).length, 1_000_000);
   });
 });

@@ -5,7 +5,8 @@
  * needs the ANTLR runtime, and recursive descent gives direct control over error messages and
  * over the nesting limit. The grammar is followed rule for rule, with these precedences
  * from loosest to tightest: FOLLOWEDBY, OR, AND between observation expressions, then
- * postfix qualifiers; OR, AND between comparison expressions.
+ * postfix qualifiers; OR, AND between comparison expressions. TokenReader holds the
+ * token-level rules.
  */
 
 import type {
@@ -14,21 +15,16 @@ import type {
   Literal,
   ObjectPath,
   ObservationExpression,
-  PathStep,
   PatternAst,
   Qualifier,
   Span,
   StringLiteral,
-  TimestampLiteral,
 } from './ast.ts';
 import { PatternSyntaxError } from './errors.ts';
-import { describeToken, Lexer, type Token, type TokenKind } from './lexer.ts';
+import type { Token } from './lexer.ts';
+import { TokenReader } from './token-reader.ts';
 
-/**
- * Maximum nesting of parentheses and brackets. Legitimate patterns nest a handful of levels,
- * and the limit keeps hostile input from exhausting the call stack.
- */
-export const MAX_NESTING_DEPTH = 200;
+export { MAX_NESTING_DEPTH } from './token-reader.ts';
 
 type ObservationOperator = 'AND' | 'OR' | 'FOLLOWEDBY';
 
@@ -47,17 +43,12 @@ export function parsePattern(pattern: string, options: ParseOptions = {}): Patte
   return new Parser(pattern, options.allowDuplicateQualifiers ?? false).parse();
 }
 
-class Parser {
-  private readonly lexer: Lexer;
-  private token: Token;
-  private depth = 0;
-
+class Parser extends TokenReader {
   constructor(
     private readonly source: string,
     private readonly allowDuplicateQualifiers: boolean,
   ) {
-    this.lexer = new Lexer(source);
-    this.token = this.lexer.next();
+    super(source);
   }
 
   parse(): PatternAst {
@@ -171,11 +162,6 @@ class Parser {
       default:
         return undefined;
     }
-  }
-
-  private parseTimestamp(expected: string): TimestampLiteral {
-    if (this.token.kind !== 'timestamp') this.fail(expected);
-    return this.parseLiteral(false, expected) as TimestampLiteral;
   }
 
   // Comparison expressions --------------------------------------------------------------
@@ -329,131 +315,6 @@ class Parser {
     }
     const end = this.expect(')', "',' or ')' in the IN list").end;
     return { values, setSpan: { start: setStart, end } };
-  }
-
-  // Object paths and literals -----------------------------------------------------------
-
-  /** Parses `type:property(.key | [index] | [*])*` (STIX 2.1 section 9.4). */
-  private parseObjectPath(): ObjectPath {
-    const typeToken = this.token;
-    if (typeToken.kind !== 'identifier' && typeToken.kind !== 'hyphenated-identifier') {
-      this.fail('an object path such as file:name');
-    }
-    this.advance();
-    this.expect(':', "':' after the object type");
-
-    const steps: PathStep[] = [{ kind: 'key', key: this.parsePropertyName() }];
-    let end = this.previousEnd;
-    for (;;) {
-      if (this.token.kind === '.') {
-        this.advance();
-        steps.push({ kind: 'key', key: this.parsePropertyName() });
-      } else if (this.token.kind === '[') {
-        this.advance();
-        steps.push(this.parseIndexStep());
-        this.expect(']', "']' to close the list index");
-      } else {
-        break;
-      }
-      end = this.previousEnd;
-    }
-    return { objectType: typeToken.text, steps, start: typeToken.start, end };
-  }
-
-  private parsePropertyName(): string {
-    const token = this.token;
-    if (token.kind !== 'identifier' && token.kind !== 'string') {
-      this.fail('a property name (letters, digits and _, or a quoted string)');
-    }
-    this.advance();
-    return token.kind === 'string' ? (token.value as string) : token.text;
-  }
-
-  private parseIndexStep(): PathStep {
-    const token = this.token;
-    if (token.kind === '*') {
-      this.advance();
-      return { kind: 'any-index' };
-    }
-    if (token.kind !== 'integer') this.fail("a list index: an integer or '*'");
-    this.advance();
-    return { kind: 'index', index: token.value as number };
-  }
-
-  /**
-   * Parses a literal; `allowBoolean` is false where the grammar wants an orderable literal.
-   * The token kinds of literals are named after the literal types, so the kind is the type.
-   */
-  private parseLiteral(allowBoolean: boolean, expected: string): Literal {
-    const token = this.token;
-    switch (token.kind) {
-      case 'boolean':
-        if (!allowBoolean) this.fail(expected);
-        break;
-      case 'string':
-      case 'integer':
-      case 'float':
-      case 'hex':
-      case 'binary':
-      case 'timestamp':
-        break;
-      default:
-        this.fail(expected);
-    }
-    this.advance();
-
-    const literal: Record<string, unknown> = {
-      type: token.kind,
-      value: token.value,
-      raw: token.text,
-      start: token.start,
-      end: token.end,
-    };
-    if (token.kind === 'timestamp') literal.dateExists = token.dateExists ?? true;
-    return literal as unknown as Literal;
-  }
-
-  // Token handling ----------------------------------------------------------------------
-
-  private previousEnd = 0;
-
-  /** Checks the current token without letting TypeScript narrow `this.token` for good. */
-  private at(kind: TokenKind): boolean {
-    return this.token.kind === kind;
-  }
-
-  private advance(): void {
-    this.previousEnd = this.token.end;
-    this.token = this.lexer.next();
-  }
-
-  private expect(kind: TokenKind, expected: string): Token {
-    const token = this.token;
-    if (token.kind !== kind) this.fail(expected);
-    this.advance();
-    return token;
-  }
-
-  private fail(expected: string): never {
-    const token = this.token;
-    throw new PatternSyntaxError(
-      `expected ${expected} at ${token.start}, found ${describeToken(token)}`,
-      token.start,
-    );
-  }
-
-  private enter(): void {
-    this.depth++;
-    if (this.depth > MAX_NESTING_DEPTH) {
-      throw new PatternSyntaxError(
-        `nesting deeper than ${MAX_NESTING_DEPTH} levels at ${this.token.start}`,
-        this.token.start,
-      );
-    }
-  }
-
-  private leave(): void {
-    this.depth--;
   }
 }
 

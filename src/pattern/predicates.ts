@@ -1,5 +1,5 @@
 /**
- * Comparison expressions evaluated on one observation (STIX 2.1 section 9.3). A comparison
+ * Comparison expressions evaluated on one observation (STIX 2.1 section 9). A comparison
  * holds for a root object when at least one value its path selects passes the operator test.
  * AND keeps the root objects that pass every operand, so all comparisons joined by AND must
  * hold for the same object, and OR keeps the objects that pass any operand.
@@ -87,7 +87,7 @@ function compileComparison(comparison: Comparison): ValueTest {
       const accepts = ORDER_TESTS[comparison.operator];
       return (value) => {
         const order = compareValues(value, literal);
-        // The reference matcher answers false for unordered types whether or not NOT is given.
+        // The reference matcher returns false for unordered types whether or not NOT is given.
         if (order === 'unordered') return false;
         if (order === 'not-latin1') return negated;
         return accepts(order) !== negated;

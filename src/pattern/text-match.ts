@@ -1,5 +1,5 @@
 /**
- * The LIKE and MATCHES operators (STIX 2.1 section 9.3). Both run on RE2 (the `re2-wasm`
+ * The LIKE and MATCHES operators (STIX 2.1 section 9). Both run on RE2 (the `re2-wasm`
  * package), whose matching time is linear in the input, so a hostile regular expression in
  * an indicator cannot stall the server as a backtracking engine can. RE2 has no
  * backreferences or lookaround; a pattern that uses them raises PatternEvaluationError.

@@ -1,5 +1,5 @@
 /**
- * RFC 3339 UTC timestamps as pattern literals and observed values (STIX 2.1 section 3.2),
+ * RFC 3339 UTC timestamps as pattern literals and observed values (the STIX 2.1 timestamp type),
  * converted to instants with nanosecond precision. Calendar arithmetic is done on integers
  * rather than with Date, which is both faster and free of Date's two-digit-year rules.
  */
