@@ -22,15 +22,15 @@ const TOKEN_TOUCH_INTERVAL = 60 * 1_000_000;
 
 /** Paths and the methods they serve, for 405 answers with an Allow header. */
 const ROUTES: Array<[string, string[]]> = [
-  ['/taxii2/', ['GET']],
-  ['/:root/', ['GET']],
-  ['/:root/status/:status/', ['GET']],
-  ['/:root/collections/', ['GET']],
-  ['/:root/collections/:collection/', ['GET']],
-  ['/:root/collections/:collection/manifest/', ['GET']],
-  ['/:root/collections/:collection/objects/', ['GET', 'POST']],
-  ['/:root/collections/:collection/objects/:object/', ['GET', 'DELETE']],
-  ['/:root/collections/:collection/objects/:object/versions/', ['GET']],
+  ['/taxii2', ['GET']],
+  ['/:root', ['GET']],
+  ['/:root/status/:status', ['GET']],
+  ['/:root/collections', ['GET']],
+  ['/:root/collections/:collection', ['GET']],
+  ['/:root/collections/:collection/manifest', ['GET']],
+  ['/:root/collections/:collection/objects', ['GET', 'POST']],
+  ['/:root/collections/:collection/objects/:object', ['GET', 'DELETE']],
+  ['/:root/collections/:collection/objects/:object/versions', ['GET']],
 ];
 
 function unauthenticated(message: string): Response {
@@ -96,6 +96,13 @@ function negotiate(): MiddlewareHandler<TaxiiEnv> {
   };
 }
 
+/** The request path as sent, trailing slash included, without the query. */
+function rawPath(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  const query = url.indexOf('?', start);
+  return url.slice(start, query < 0 ? undefined : query);
+}
+
 function logRequests(): MiddlewareHandler<TaxiiEnv> {
   return async (c, next) => {
     const started = performance.now();
@@ -109,7 +116,7 @@ function logRequests(): MiddlewareHandler<TaxiiEnv> {
       {
         requestId,
         method: c.req.method,
-        path: c.req.path,
+        path: rawPath(c.req.url),
         status,
         ms: Math.round((performance.now() - started) * 10) / 10,
         user: c.get('caller')?.user.name,
@@ -122,6 +129,7 @@ function logRequests(): MiddlewareHandler<TaxiiEnv> {
 export function createTaxiiApp(deps: TaxiiDeps): Hono<TaxiiEnv> {
   // Paths are matched with or without their trailing slash: TAXII 2.1 section 3.1 gives
   // every URL a trailing slash, but some clients drop it (for instance on status URLs).
+  // In this mode Hono strips the slash before routing, so routes are written without it.
   const app = new Hono<TaxiiEnv>({ strict: false });
 
   app.use('*', async (c, next) => {

@@ -20,7 +20,7 @@ function collectionResource(collection: CollectionRecord, rights: CollectionRigh
 }
 
 export function registerCollections(app: Hono<TaxiiEnv>): void {
-  app.get('/:root/collections/', async (c) => {
+  app.get('/:root/collections', async (c) => {
     const root = await loadApiRoot(c);
     const { store } = c.var.deps;
     const visible = [];
@@ -32,7 +32,7 @@ export function registerCollections(app: Hono<TaxiiEnv>): void {
     return taxiiJson(200, visible.length > 0 ? { collections: visible } : {});
   });
 
-  app.get('/:root/collections/:collection/', async (c) => {
+  app.get('/:root/collections/:collection', async (c) => {
     const { collection, rights } = await loadCollection(c, 'any');
     return taxiiJson(200, collectionResource(collection, rights));
   });

@@ -6,7 +6,7 @@ import { type TaxiiEnv, loadApiRoot, taxiiJson } from '../context.ts';
 import { TAXII_MEDIA_TYPE } from '../media.ts';
 
 export function registerDiscovery(app: Hono<TaxiiEnv>): void {
-  app.get('/taxii2/', async (c) => {
+  app.get('/taxii2', async (c) => {
     const { store, config } = c.var.deps;
     const roots = await store.listApiRoots();
     const base = config.publicUrl?.replace(/\/+$/, '') ?? '';
@@ -21,7 +21,7 @@ export function registerDiscovery(app: Hono<TaxiiEnv>): void {
     });
   });
 
-  app.get('/:root/', async (c) => {
+  app.get('/:root', async (c) => {
     const root = await loadApiRoot(c);
     return taxiiJson(200, {
       title: root.title,

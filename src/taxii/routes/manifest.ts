@@ -20,7 +20,7 @@ export function visibleVersion(item: StoredVersion): string {
 }
 
 export function registerManifest(app: Hono<TaxiiEnv>): void {
-  app.get('/:root/collections/:collection/manifest/', async (c) => {
+  app.get('/:root/collections/:collection/manifest', async (c) => {
     const { collection } = await loadCollection(c, 'read');
     const { store, config } = c.var.deps;
     const filters = parseObjectFilters(searchParams(c), config.taxii.pageSize, {
@@ -51,7 +51,7 @@ export function registerManifest(app: Hono<TaxiiEnv>): void {
     return taxiiResponse(200, `{${members.join(',')}}`, headers);
   });
 
-  app.get('/:root/collections/:collection/objects/:object/versions/', async (c) => {
+  app.get('/:root/collections/:collection/objects/:object/versions', async (c) => {
     const { collection } = await loadCollection(c, 'read');
     const id = objectIdParam(c);
     const { store, config } = c.var.deps;

@@ -160,8 +160,8 @@ async function deleteObject(c: TaxiiContext): Promise<Response> {
 }
 
 export function registerObjects(app: Hono<TaxiiEnv>): void {
-  const list = '/:root/collections/:collection/objects/';
-  const one = '/:root/collections/:collection/objects/:object/';
+  const list = '/:root/collections/:collection/objects';
+  const one = '/:root/collections/:collection/objects/:object';
   app.get(list, (c) => getObjects(c));
   app.post(list, (c) => addObjects(c));
   app.get(one, (c) => getObjects(c, objectIdParam(c)));

@@ -23,7 +23,7 @@ export function statusResource(status: StatusRecord) {
 }
 
 export function registerStatus(app: Hono<TaxiiEnv>): void {
-  app.get('/:root/status/:status/', async (c) => {
+  app.get('/:root/status/:status', async (c) => {
     const root = await loadApiRoot(c);
     const id = c.req.param('status');
     const { caller, deps } = c.var;
