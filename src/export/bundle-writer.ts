@@ -113,6 +113,7 @@ class ChunkedOutput {
   }
 
   async write(text: string): Promise<void> {
+    if (this.length + text.length > EXPORT_DEFAULTS.writeChunk) await this.flush();
     this.parts.push(text);
     this.length += text.length;
     if (this.length >= EXPORT_DEFAULTS.writeChunk) await this.flush();
