@@ -30,7 +30,7 @@ const batchSize = Number(options.batch);
 const pageSamples = Number(options.pages);
 const SMALL_COLLECTION = 10_000;
 
-/** A STIX 2.1 indicator of about 600 bytes, shaped like those of public IP feeds. */
+/** Builds a STIX 2.1 indicator of about 600 bytes, shaped like those of public IP feeds. */
 function makeIndicator(n: number): PreparedObject {
   const id = `indicator--${randomUUID()}`;
   const modified = new Date(Date.UTC(2024, 0, 1) + n * 1000).toISOString();

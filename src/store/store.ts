@@ -70,8 +70,7 @@ export interface AddResult {
  * exact keys selects it.
  */
 export type VersionSelector =
-  | { all: true }
-  | { all?: false; first: boolean; last: boolean; exact: string[] };
+  { all: true } | { all?: false; first: boolean; last: boolean; exact: string[] };
 
 export const LATEST_VERSION: VersionSelector = { first: false, last: true, exact: [] };
 

@@ -16,7 +16,7 @@ export function constraintKind(error: unknown): ConstraintKind | undefined {
 }
 
 /**
- * Whether a unique-constraint error names the column, as `table.column`. SQLite writes the
+ * Returns whether a unique-constraint error names the column, as `table.column`. SQLite writes the
  * columns of the broken constraint into the message: "UNIQUE constraint failed: t.a, t.b".
  */
 export function uniqueErrorNames(error: unknown, column: string): boolean {

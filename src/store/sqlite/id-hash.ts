@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 
 /**
- * The lookup key of a STIX id: the first 48 bits of its SHA-256, as a signed integer.
+ * Returns the lookup key of a STIX id: the first 48 bits of its SHA-256, as a signed integer.
  *
  * Objects are found by id through an index on this integer instead of the id text. Both are
  * random, but the integer index is about a fifth of the size, so on a large collection far

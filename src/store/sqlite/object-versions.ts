@@ -49,7 +49,7 @@ const SQL = {
     ' (SELECT count(*) FROM collection_entries WHERE collection_seq = ?) AS versions',
 } as const;
 
-/** The STIX media type of a spec version (TAXII 2.1 section 1.6.8). */
+/** Returns the STIX media type of a spec version (TAXII 2.1 section 1.6.8). */
 function stixMediaType(specVersion: string): string {
   return `application/stix+json;version=${specVersion}`;
 }
@@ -74,7 +74,7 @@ interface Entry {
   isLast: boolean;
 }
 
-/** What the collection holds of one object, relative to a version about to be added. */
+/** The versions of one object in the collection, as seen by a version about to be added. */
 interface ObjectState {
   /** The stored JSON of this exact version, in any collection. */
   vid?: number;
@@ -104,7 +104,7 @@ function objectState(rows: VersionRow[], versionKey: string): ObjectState {
   return state;
 }
 
-/** Whether the selector picks the entry (TAXII 2.1 section 3.4.2, match[version]). */
+/** Returns whether the selector picks the entry (TAXII 2.1 section 3.4.2, match[version]). */
 function selects(selector: VersionSelector, entry: Entry, exact: Set<string>): boolean {
   if (selector.all === true) return true;
   if (selector.first && entry.isFirst) return true;

@@ -1,7 +1,7 @@
 /**
  * The SQLite schema of Cairn, as an ordered list of migrations.
  *
- * `PRAGMA user_version` holds the number of migrations applied. Each migration runs in its
+ * `PRAGMA user_version` stores the number of migrations applied. Each migration runs in its
  * own BEGIN IMMEDIATE transaction, so two processes that start at once apply it only once.
  * Migrations are append-only: a released migration is never edited, a new one is added.
  */

@@ -5,6 +5,9 @@
  * better-sqlite3 is synchronous: each async method runs its statements to completion before
  * it returns its promise. A write waits for another connection's write lock for at most
  * `busyTimeoutMs`, then fails with SQLITE_BUSY, so no call blocks forever.
+ *
+ * NOTE: SQLite's busy handler sleeps between retries, so a process that writes back to back
+ * can hold off another process's writes until that one times out with SQLITE_BUSY.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -64,7 +67,7 @@ const DEFAULTS: Required<SqliteStoreOptions> = {
   walAutocheckpointPages: 8_192,
 };
 
-/** TAXII 2.1 section 5.2.1: a collection without media_types holds STIX 2.1 objects. */
+/** Media types of a collection created without any: STIX 2.1 objects only. */
 const DEFAULT_MEDIA_TYPES = ['application/stix+json;version=2.1'];
 
 const COLLECTION_COLUMNS = 'id, api_root, title, description, alias, media_types, created_at';
@@ -72,7 +75,7 @@ const TOKEN_COLUMNS =
   'id, user_id, label, secret_hash, scopes, created_at, expires_at, last_used_at, revoked_at';
 
 /**
- * Whether a string is well-formed UTF-16. SQLite stores text as UTF-8, which cannot encode a
+ * Returns whether a string is well-formed UTF-16. SQLite stores text as UTF-8, which cannot encode a
  * lone surrogate, so such a string would come back altered. `isWellFormed` is in Node 20
  * (V8 11.3) but not in the ES2023 library that TypeScript is configured with here.
  */

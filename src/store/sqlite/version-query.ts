@@ -2,14 +2,16 @@
  * SQL for version queries (TAXII 2.1 sections 3.4 and 5.3 to 5.8): which object versions of
  * a collection match the filters, in date_added order, one page at a time.
  *
- * Every page must cost the same on a large collection as on a small one, so each statement
- * reads an index already sorted by date_added and stops after `limit + 1` rows. No statement
- * sorts the whole match set, except the one filtered by id, whose match set is bounded by
- * the versions of the listed objects. A query is split into arms, each of which walks one
- * date_added-ordered index range; several arms are merged with UNION ALL under one ORDER BY,
- * which SQLite runs as a merge of the sorted arms (EXPLAIN QUERY PLAN shows MERGE).
- * The arms of one query select disjoint rows, so the merge never returns a row twice.
- */
+ * Each statement reads an index already sorted by date_added and stops after `limit + 1`
+ * matching rows, so a page costs about the same on a large collection as on a small one.
+ * Two shapes may read many more rows than they return, because they filter a date_added
+ * scan row by row: exact versions without an id filter, and more than MAX_TYPE_ARMS types.
+ * The id filter sorts its matches, which are bounded by the versions of the listed objects.
+ *
+ * A query is split into arms, each walking one date_added-ordered index range. Several arms
+ * are joined with UNION ALL under one ORDER BY, which SQLite runs as a merge of the sorted
+ * arms (EXPLAIN QUERY PLAN shows MERGE). The arms of one query select disjoint rows, so the
+ * merge never returns a row twice. */
 import type { VersionQuery } from '../store.ts';
 import { idHash } from './id-hash.ts';
 
@@ -109,7 +111,7 @@ export function planQuery(
   return { shape, parameters };
 }
 
-/** The cache key of a shape: equal keys give equal SQL. */
+/** Returns the cache key of a shape. Equal keys give equal SQL. */
 export function shapeKey(shape: QueryShape): string {
   return JSON.stringify(shape);
 }
@@ -152,7 +154,7 @@ function collectionArms(shape: QueryShape): Arm[] {
   return [shape.first ? firstArm : lastArm];
 }
 
-/** One arm per type, each walking the type index in date_added order. */
+/** Builds one arm per type, each walking the type index in date_added order. */
 function typeArms(shape: QueryShape): Arm[] {
   const condition = versionCondition(shape);
   return Array.from({ length: shape.typeArms }, (_, i) => ({
@@ -161,7 +163,7 @@ function typeArms(shape: QueryShape): Arm[] {
   }));
 }
 
-/** The single arm of an id query: each listed id is looked up, then its versions' entries. */
+/** Builds the single arm of an id query, which looks up each id and then its entries. */
 function idArm(shape: QueryShape): Arm {
   return {
     from:

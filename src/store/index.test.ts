@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+
+import { openStore } from './index.ts';
+
+const directory = mkdtempSync(join(tmpdir(), 'cairn-open-store-'));
+
+after(() => {
+  rmSync(directory, { recursive: true, force: true });
+});
+
+describe('openStore', () => {
+  test('sqlite URL creates a migrated file', async () => {
+    const path = join(directory, 'scheme.db');
+    const store = await openStore(`sqlite:${path}`);
+
+    await store.createApiRoot({ name: 'api1', title: 'API root', maxContentLength: 1 });
+    assert.ok(existsSync(path));
+    await store.close();
+  });
+
+  test('sqlite URL with slashes', async () => {
+    const path = join(directory, 'slashes.db');
+    const store = await openStore(`sqlite://${path}`);
+
+    await store.createApiRoot({ name: 'api1', title: 'API root', maxContentLength: 1 });
+    assert.ok(existsSync(path));
+    await store.close();
+  });
+
+  test('bare path', async () => {
+    const path = join(directory, 'bare.db');
+    const store = await openStore(path);
+
+    assert.deepEqual(await store.listApiRoots(), []);
+    assert.ok(existsSync(path));
+    await store.close();
+  });
+
+  test('in-memory database', async () => {
+    const store = await openStore('sqlite::memory:');
+
+    await store.createApiRoot({ name: 'api1', title: 'API root', maxContentLength: 1 });
+    assert.equal((await store.listApiRoots()).length, 1);
+    await store.close();
+  });
+
+  test('postgres not supported yet', async () => {
+    for (const url of ['postgres://cairn:hunter2@db/cairn', 'postgresql://db/cairn']) {
+      await assert.rejects(openStore(url), (error: unknown) => {
+        assert.ok(error instanceof Error);
+        assert.match(error.message, /PostgreSQL stores are not supported yet/);
+        assert.doesNotMatch(error.message, /hunter2/);
+        return true;
+      });
+    }
+  });
+
+  test('other scheme rejected', async () => {
+    await assert.rejects(openStore('mysql://root:hunter2@db/cairn'), (error: unknown) => {
+      assert.ok(error instanceof Error);
+      assert.match(error.message, /unsupported store URL scheme "mysql:"/);
+      assert.doesNotMatch(error.message, /hunter2/);
+      return true;
+    });
+  });
+
+  test('empty URL rejected', async () => {
+    await assert.rejects(openStore(''), /invalid store URL/);
+    await assert.rejects(openStore('sqlite:'), /database path is missing/);
+  });
+
+  test('unopenable path rejected', async () => {
+    await assert.rejects(openStore(join(directory, 'missing-dir', 'x.db')));
+  });
+});
