@@ -164,6 +164,11 @@ describe('SqliteStore specifics', () => {
       results.map((r) => r.dateAdded),
       [ahead + 1, ahead + 2],
     );
+    await store.deleteObject(collectionId, stixId('indicator', 2));
+    const [next] = await store.addObjects(collectionId, [
+      objectVersion(stixId('indicator', 3), stixTime(1)),
+    ]);
+    assert.equal(next!.dateAdded, ahead + 3);
     await store.close();
   });
 

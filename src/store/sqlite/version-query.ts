@@ -24,7 +24,10 @@ export const MAX_TYPE_ARMS = 8;
 /** The parts of a query that change its SQL text; the values are bound as parameters. */
 export interface QueryShape {
   withJson: boolean;
-  /** Filter by a list of ids, bound as a JSON array of [idHash(id), id] pairs. */
+  /**
+   * Filter by a list of ids, bound as a JSON array of [idHash(id), id] pairs. The list has no
+   * repeats, because the SQL would return the versions of a repeated id twice.
+   */
   ids: boolean;
   /** 0: no type filter, 1 to MAX_TYPE_ARMS: one arm per type, -1: a JSON array filter. */
   typeArms: number;
@@ -167,7 +170,7 @@ function typeArms(shape: QueryShape): Arm[] {
 function idArm(shape: QueryShape): Arm {
   return {
     from:
-      '(SELECT DISTINCT value ->> 0 AS id_hash, value ->> 1 AS id FROM json_each(@ids))' +
+      '(SELECT value ->> 0 AS id_hash, value ->> 1 AS id FROM json_each(@ids))' +
       ' AS wanted CROSS JOIN object_versions AS v' +
       ' ON v.id_hash = wanted.id_hash AND v.id = wanted.id' +
       ' CROSS JOIN collection_entries AS e INDEXED BY entries_by_vid' +
