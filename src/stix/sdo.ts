@@ -55,7 +55,7 @@ function checkPattern(object: JsonObject, _path: string, problems: ProblemList):
       problems.add(
         'pattern',
         'pattern-syntax',
-        `is not a valid STIX pattern: ${error.message} (at offset ${error.position})`,
+        `is not a valid STIX pattern (error at offset ${error.position}): ${error.message}`,
       );
     } else {
       // Hostile input may exhaust the parser (a stack overflow, say); it is rejected, not
