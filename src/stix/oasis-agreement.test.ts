@@ -23,8 +23,8 @@ import {
   type StixObject,
 } from './testing/fixtures.ts';
 
-// ajv-formats ships CommonJS; its default export arrives wrapped under ESM.
-const addFormats = (addFormatsModule as unknown as { default: typeof addFormatsModule }).default;
+// ajv-formats ships CommonJS, so under ESM its plugin is the `default` of module.exports.
+const addFormats = addFormatsModule.default;
 
 const SCHEMA_ROOT = 'stix2-json-schemas/schemas';
 
