@@ -171,6 +171,20 @@ describe('importObjects on bad objects', () => {
     await store.close();
   });
 
+  test('STIX 2.0 bundle is rejected whole', async () => {
+    const { store, collectionId } = await freshStore();
+    const file = dataPath(
+      'unit42-stix20-reports/stix2-reports/report_json/2024-01-31-AZOrult.json',
+    );
+    const summary = await importObjects(store, collectionId, createReadStream(file));
+    assert.ok(summary.read > 0);
+    assert.equal(summary.added, 0);
+    assert.equal(summary.rejected, summary.read);
+    assert.equal(summary.rejectedByRule['spec-version'], summary.read);
+    assert.match(summary.failures[0]!.message, /STIX 2\.0 content is not accepted/);
+    await store.close();
+  });
+
   test('failure list is capped, counts are not', async () => {
     const { store, collectionId } = await freshStore();
     const objects = Array.from({ length: 30 }, () => ({ type: 'indicator', spec_version: '2.1' }));

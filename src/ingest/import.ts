@@ -52,7 +52,7 @@ export interface ImportSummary extends ImportProgress {
 }
 
 /**
- * The input broke off mid-way. The objects stored before the error stay in the collection;
+ * The input could not be read to its end. The objects stored before the error stay in the collection;
  * `summary` counts them.
  */
 export class ImportStoppedError extends CairnError {
@@ -81,7 +81,7 @@ function describeStop(summary: ImportSummary): string {
 /**
  * Reads every object of the bundle in `source` and adds the valid ones to the collection.
  * An invalid object is counted and reported, and the rest still import. Throws
- * ImportStoppedError when the input is not readable to its end, and passes store errors on
+ * ImportStoppedError when the input is not readable to its end, and rethrows store errors
  * unchanged.
  */
 export async function importObjects(

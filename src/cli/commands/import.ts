@@ -101,7 +101,8 @@ async function openInput(
   let size: number;
   try {
     const info = await stat(file);
-    if (!info.isFile()) throw new CairnError('invalid-parameter', `${file} is not a file`);
+    if (!info.isFile())
+      throw new CairnError('invalid-parameter', `cannot read ${file}: not a regular file`);
     size = info.size;
   } catch (error) {
     if (error instanceof CairnError) throw error;
@@ -143,7 +144,7 @@ export function formatBytes(bytes: number): string {
 export interface ProgressOptions {
   /** First word of each progress line, e.g. "importing". */
   label: string;
-  /** What the bar measures: input bytes for an import, objects for an export. */
+  /** The quantity the bar measures: input bytes for an import, objects for an export. */
   unit: 'bytes' | 'objects';
   /** The value at 100%; without it only counters are shown. */
   total?: number;
@@ -156,7 +157,7 @@ export interface ProgressReporter {
   stop(): void;
 }
 
-/** Seconds between progress lines when standard error is not a terminal. */
+/** Milliseconds between progress lines when standard error is not a terminal. */
 const PLAIN_PROGRESS_INTERVAL_MS = 5000;
 
 /**
