@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
-import { matchPattern, PatternEvaluationError } from './index.ts';
+import { compilePattern, matchPattern, PatternEvaluationError } from './index.ts';
 
 let counter = 0;
 
@@ -424,5 +424,29 @@ describe('evaluate qualifiers', () => {
       () => matchPattern("[person:name = 'a'] REPEATS 5 TIMES", [bundle], { maxSteps: 5 }),
       /stopped after 5 steps/,
     );
+  });
+});
+
+describe('evaluate compiled patterns', () => {
+  test('reused across calls', () => {
+    const compiled = compilePattern("[x:name MATCHES '^a' AND x:name LIKE '%z']");
+    try {
+      assert.equal(matchPattern(compiled, [{ type: 'x', name: 'abcz' }]).matched, true);
+      assert.equal(matchPattern(compiled, [{ type: 'x', name: 'bcz' }]).matched, false);
+      assert.equal(matchPattern(compiled, [{ type: 'x', name: 'az' }]).matched, true);
+    } finally {
+      compiled.dispose();
+    }
+  });
+
+  test('disposed pattern raises', () => {
+    const compiled = compilePattern("[x:name MATCHES '^a']");
+    compiled.dispose();
+    assert.throws(() => matchPattern(compiled, [{ type: 'x', name: 'a' }]), /was disposed/);
+  });
+
+  test('compile errors raised early', () => {
+    assert.throws(() => compilePattern("[x:name MATCHES '(?<=a)b']"), PatternEvaluationError);
+    assert.throws(() => compilePattern('[x:name = 1] WITHIN 0 SECONDS'), /positive duration/);
   });
 });

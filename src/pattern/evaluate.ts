@@ -13,7 +13,7 @@ import {
   type Observation,
 } from './observations.ts';
 import { parsePattern } from './parser.ts';
-import { observationSatisfies, preparePattern } from './predicates.ts';
+import { CompiledPattern, observationSatisfies } from './predicates.ts';
 import { instantToNanoseconds } from './timestamps.ts';
 
 /**
@@ -41,33 +41,55 @@ export interface MatchResult {
 }
 
 /**
- * Matches a pattern against observations: observed-data objects (with `object_refs` resolved
- * through `options.objects` or the bundle they came in, or with the embedded `objects`
- * dictionary), bundles of them, or bare SCOs.
- * Raises PatternSyntaxError for an invalid pattern and PatternEvaluationError when the
- * pattern or the data cannot be evaluated.
+ * Parses (when given text) and compiles a pattern for repeated matching. Raises
+ * PatternSyntaxError or PatternEvaluationError. Call dispose() on the result when done.
  */
-export function matchPattern(
-  pattern: string | PatternAst,
-  observations: readonly unknown[],
-  options: MatchOptions = {},
-): MatchResult {
+export function compilePattern(pattern: string | PatternAst): CompiledPattern {
   // Like the reference matcher, evaluation accepts a qualifier type repeated on one expression.
   const ast =
     typeof pattern === 'string'
       ? parsePattern(pattern, { allowDuplicateQualifiers: true })
       : pattern;
-  preparePattern(ast);
+  return new CompiledPattern(ast);
+}
 
+/**
+ * Matches a pattern against observations: observed-data objects (with `object_refs` resolved
+ * through `options.objects` or the bundle they came in, or with the embedded `objects`
+ * dictionary), bundles of them, or bare SCOs.
+ * Raises PatternSyntaxError for an invalid pattern and PatternEvaluationError when the
+ * pattern or the data cannot be evaluated. A compiled pattern is left for the caller to
+ * dispose; one compiled here is disposed before returning.
+ */
+export function matchPattern(
+  pattern: string | PatternAst | CompiledPattern,
+  observations: readonly unknown[],
+  options: MatchOptions = {},
+): MatchResult {
+  if (pattern instanceof CompiledPattern) return evaluate(pattern, observations, options);
+
+  const compiled = compilePattern(pattern);
+  try {
+    return evaluate(compiled, observations, options);
+  } finally {
+    compiled.dispose();
+  }
+}
+
+function evaluate(
+  compiled: CompiledPattern,
+  observations: readonly unknown[],
+  options: MatchOptions,
+): MatchResult {
   const objects =
     options.objects instanceof Map
       ? options.objects
       : new Map(Object.entries(options.objects ?? {}));
   const collected = collectObservations(observations, objects);
   const budget = new StepBudget(options.maxSteps ?? DEFAULT_MAX_STEPS);
-  const matcher = new Matcher(collected, budget);
+  const matcher = new Matcher(compiled, collected, budget);
 
-  const first = matcher.bindings(ast.expression, NO_CONSTRAINT).next();
+  const first = matcher.bindings(compiled.ast.expression, NO_CONSTRAINT).next();
   if (first.done) return { matched: false, observations: [] };
   return { matched: true, observations: matcher.sources(first.value) };
 }
@@ -78,6 +100,7 @@ class Matcher {
   private readonly satisfied = new WeakMap<object, boolean[]>();
 
   constructor(
+    private readonly compiled: CompiledPattern,
     private readonly observations: readonly Observation[],
     private readonly budget: StepBudget,
   ) {
@@ -128,6 +151,7 @@ class Matcher {
       this.satisfied.set(expression, results);
     }
     results[index] ??= observationSatisfies(
+      this.compiled,
       expression.comparison,
       this.observations[index]!,
       this.budget,

@@ -6,11 +6,14 @@
 export type * from './ast.ts';
 export { PatternEvaluationError, PatternSyntaxError } from './errors.ts';
 export {
+  compilePattern,
   DEFAULT_MAX_STEPS,
   matchPattern,
   type MatchOptions,
   type MatchResult,
 } from './evaluate.ts';
+export { CompiledPattern } from './predicates.ts';
+export { MAX_REGEX_INPUT_LENGTH } from './re2.ts';
 export {
   extractIndexKeys,
   formatPath,

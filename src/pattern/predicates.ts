@@ -5,7 +5,7 @@
  * hold for the same object, and OR keeps the objects that pass any operand.
  */
 
-import type { Comparison, ComparisonExpression, PatternAst } from './ast.ts';
+import type { Comparison, ComparisonExpression, PatternAst, Qualifier } from './ast.ts';
 import { cidrContains, parseCidr, type CidrBlock } from './cidr.ts';
 import { checkSetLiterals, compareValues, valuesEqual } from './compare.ts';
 import { PatternEvaluationError } from './errors.ts';
@@ -15,43 +15,69 @@ import {
   type Observation,
   type StepBudget,
 } from './observations.ts';
-import { compileLike, compileMatches } from './text-match.ts';
+import { compileLike, compileMatches, type TextMatcher } from './text-match.ts';
 import { walkPattern } from './walk.ts';
 
-/** Tests one selected value; `negate` applies NOT, except for types that cannot be ordered. */
+/** Tests one selected value, with NOT already applied. */
 type ValueTest = (value: unknown) => boolean;
 
-const compiled = new WeakMap<Comparison, ValueTest>();
-
 /**
- * Compiles every comparison of a pattern and checks what the grammar cannot: literal days
- * that exist, positive WITHIN and REPEATS amounts, IN lists of one type, regular expressions
- * RE2 supports and valid CIDR literals. Raises PatternEvaluationError on the first problem.
+ * A pattern with its comparisons compiled for evaluation, to reuse across many matchPattern
+ * calls. It holds RE2 expressions in a WebAssembly heap of fixed size, so call dispose() when
+ * it is no longer needed.
  */
-export function preparePattern(ast: PatternAst): void {
-  walkPattern(ast, {
-    qualifier(qualifier) {
-      if (qualifier.type === 'WITHIN' && !(qualifier.seconds > 0)) {
-        throw new PatternEvaluationError(
-          `WITHIN ${qualifier.raw} SECONDS at ${qualifier.start} must be a positive duration`,
-          qualifier.start,
-        );
-      }
-      if (qualifier.type === 'REPEATS' && qualifier.times < 1) {
-        throw new PatternEvaluationError(
-          `REPEATS ${qualifier.raw} TIMES at ${qualifier.start} must repeat at least once`,
-          qualifier.start,
-        );
-      }
-      if (qualifier.type === 'START') {
-        checkDateExists(qualifier.startTime);
-        checkDateExists(qualifier.stopTime);
-      }
-    },
-    comparison(comparison) {
-      if (!compiled.has(comparison)) compiled.set(comparison, compileComparison(comparison));
-    },
-  });
+export class CompiledPattern {
+  private readonly tests = new Map<Comparison, ValueTest>();
+  private readonly matchers: TextMatcher[] = [];
+
+  /**
+   * Compiles every comparison and checks what the grammar cannot: literal days that exist,
+   * positive WITHIN and REPEATS amounts, IN lists of one type, regular expressions RE2
+   * supports and valid CIDR literals. Raises PatternEvaluationError on the first problem.
+   */
+  constructor(readonly ast: PatternAst) {
+    try {
+      walkPattern(ast, {
+        qualifier: checkQualifier,
+        comparison: (comparison) => {
+          this.tests.set(comparison, compileComparison(comparison, this.matchers));
+        },
+      });
+    } catch (error) {
+      this.dispose();
+      throw error;
+    }
+  }
+
+  testFor(comparison: Comparison): ValueTest {
+    const test = this.tests.get(comparison);
+    if (!test) throw new Error('comparison is not part of the compiled pattern');
+    return test;
+  }
+
+  dispose(): void {
+    for (const matcher of this.matchers) matcher.dispose();
+    this.matchers.length = 0;
+  }
+}
+
+function checkQualifier(qualifier: Qualifier): void {
+  if (qualifier.type === 'WITHIN' && !(qualifier.seconds > 0)) {
+    throw new PatternEvaluationError(
+      `WITHIN ${qualifier.raw} SECONDS at ${qualifier.start} must be a positive duration`,
+      qualifier.start,
+    );
+  }
+  if (qualifier.type === 'REPEATS' && qualifier.times < 1) {
+    throw new PatternEvaluationError(
+      `REPEATS ${qualifier.raw} TIMES at ${qualifier.start} must repeat at least once`,
+      qualifier.start,
+    );
+  }
+  if (qualifier.type === 'START') {
+    checkDateExists(qualifier.startTime);
+    checkDateExists(qualifier.stopTime);
+  }
 }
 
 function checkDateExists(literal: {
@@ -68,7 +94,7 @@ function checkDateExists(literal: {
   }
 }
 
-function compileComparison(comparison: Comparison): ValueTest {
+function compileComparison(comparison: Comparison, matchers: TextMatcher[]): ValueTest {
   const negated = comparison.negated;
   switch (comparison.operator) {
     case '=':
@@ -101,10 +127,12 @@ function compileComparison(comparison: Comparison): ValueTest {
     }
     case 'LIKE': {
       const matcher = compileLike(comparison.value);
+      matchers.push(matcher);
       return (value) => matcher.test(value) !== negated;
     }
     case 'MATCHES': {
       const matcher = compileMatches(comparison.value);
+      matchers.push(matcher);
       return (value) => matcher.test(value) !== negated;
     }
     case 'ISSUBSET':
@@ -158,28 +186,35 @@ function compileSubnetTest(
 
 /** Returns whether the comparison expression holds for some object of the observation. */
 export function observationSatisfies(
+  compiled: CompiledPattern,
   expression: ComparisonExpression,
   observation: Observation,
   budget: StepBudget,
 ): boolean {
-  return matchingRoots(expression, observation, observation.roots, budget).length > 0;
+  const context = { compiled, observation, budget };
+  return matchingRoots(expression, context, observation.roots).length > 0;
+}
+
+interface EvaluationContext {
+  compiled: CompiledPattern;
+  observation: Observation;
+  budget: StepBudget;
 }
 
 /** Filters `candidates` down to the root objects for which the expression holds. */
 function matchingRoots(
   expression: ComparisonExpression,
-  observation: Observation,
+  context: EvaluationContext,
   candidates: readonly JsonObject[],
-  budget: StepBudget,
 ): readonly JsonObject[] {
   if (expression.type === 'comparison') {
-    return candidates.filter((root) => evaluateComparison(expression, root, observation, budget));
+    return candidates.filter((root) => evaluateComparison(expression, root, context));
   }
 
   if (expression.operator === 'AND') {
     let remaining = candidates;
     for (const operand of expression.operands) {
-      remaining = matchingRoots(operand, observation, remaining, budget);
+      remaining = matchingRoots(operand, context, remaining);
       if (remaining.length === 0) break;
     }
     return remaining;
@@ -188,7 +223,7 @@ function matchingRoots(
   const matched = new Set<JsonObject>();
   for (const operand of expression.operands) {
     const rest = candidates.filter((root) => !matched.has(root));
-    for (const root of matchingRoots(operand, observation, rest, budget)) matched.add(root);
+    for (const root of matchingRoots(operand, context, rest)) matched.add(root);
   }
   return candidates.filter((root) => matched.has(root));
 }
@@ -196,16 +231,12 @@ function matchingRoots(
 function evaluateComparison(
   comparison: Comparison,
   root: JsonObject,
-  observation: Observation,
-  budget: StepBudget,
+  context: EvaluationContext,
 ): boolean {
-  budget.spend();
+  context.budget.spend();
   if (root.type !== comparison.path.objectType) return false;
 
-  const values = selectValues(root, comparison.path, observation, budget);
+  const values = selectValues(root, comparison.path, context.observation, context.budget);
   if (comparison.operator === 'EXISTS') return values.length > 0 !== comparison.negated;
-
-  const test = compiled.get(comparison);
-  if (!test) throw new Error('preparePattern must run before a comparison is evaluated');
-  return values.some(test);
+  return values.some(context.compiled.testFor(comparison));
 }

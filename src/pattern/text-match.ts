@@ -1,21 +1,20 @@
 /**
- * The LIKE and MATCHES operators (STIX 2.1 section 9). Both run on RE2 (the `re2-wasm`
- * package), whose matching time is linear in the input, so a hostile regular expression in
- * an indicator cannot stall the server as a backtracking engine can. RE2 has no
- * backreferences or lookaround; a pattern that uses them raises PatternEvaluationError.
+ * The LIKE and MATCHES operators (STIX 2.1 section 9). Both run on RE2 (see re2.ts), whose
+ * matching time is linear in the input. RE2 has no backreferences or lookaround, and a
+ * pattern that uses them raises PatternEvaluationError.
  *
  * As in the OASIS reference matcher, both the pattern and a string value are put in Unicode
  * NFC before matching. A binary value is matched when every code point of the expression is
  * below 256: LIKE reads the bytes as UTF-8, MATCHES reads each byte as one character.
  */
 
-import { RE2 } from 're2-wasm';
-
 import type { StringLiteral } from './ast.ts';
-import { PatternEvaluationError } from './errors.ts';
+import { CompiledRegex } from './re2.ts';
 
 export interface TextMatcher {
   test(value: unknown): boolean;
+  /** Frees the compiled expression; see re2.ts. */
+  dispose(): void;
 }
 
 const REGEX_METACHARACTERS = /[\\^$.|?*+()[\]{}]/g;
@@ -33,9 +32,10 @@ export function compileLike(literal: StringLiteral): TextMatcher {
   source += '\\z';
 
   // The s flag lets % and _ match line breaks too: SQL LIKE has no notion of lines.
-  const regex = compileRe2(source, 'su', literal);
+  const regex = new CompiledRegex(source, 'su', literal);
   const bytesAllowed = isLatin1(like);
   return {
+    dispose: () => regex.dispose(),
     test(value: unknown): boolean {
       if (typeof value === 'string') return regex.test(value.normalize('NFC'));
       if (value instanceof Uint8Array && bytesAllowed) {
@@ -55,28 +55,16 @@ export function compileLike(literal: StringLiteral): TextMatcher {
  */
 export function compileMatches(literal: StringLiteral): TextMatcher {
   const source = literal.value.normalize('NFC');
-  const regex = compileRe2(source, 'u', literal);
+  const regex = new CompiledRegex(source, 'u', literal);
   const bytesAllowed = isLatin1(source);
   return {
+    dispose: () => regex.dispose(),
     test(value: unknown): boolean {
       if (typeof value === 'string') return regex.test(value.normalize('NFC'));
       if (value instanceof Uint8Array && bytesAllowed) return regex.test(latin1String(value));
       return false;
     },
   };
-}
-
-function compileRe2(source: string, flags: string, literal: StringLiteral): RE2 {
-  try {
-    return new RE2(source, flags);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new PatternEvaluationError(
-      `regular expression ${literal.raw} at ${literal.start} is not supported by RE2 ` +
-        `(no backreferences or lookaround): ${reason}`,
-      literal.start,
-    );
-  }
 }
 
 function isLatin1(text: string): boolean {
