@@ -165,8 +165,17 @@ export class ObjectVersions {
       const dateAdded = nextDateAdded++;
       const mediaType = stixMediaType(object.specVersion);
       insertEntry.run(
-        ...[collection, dateAdded, id, object.version, versionKey, object.type],
-        ...[object.specVersion, mediaType, +isFirst, +isLast, vid],
+        collection,
+        dateAdded,
+        id,
+        object.version,
+        versionKey,
+        object.type,
+        object.specVersion,
+        mediaType,
+        +isFirst,
+        +isLast,
+        vid,
       );
       results.push({ id, version: object.version, outcome: 'added', dateAdded });
     }
