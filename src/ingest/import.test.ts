@@ -27,7 +27,7 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A fresh SQLite store with one API root and one collection. */
+/** Opens a fresh SQLite store with one API root and one collection. */
 async function freshStore(): Promise<{ store: Store; collectionId: string; path: string }> {
   const path = join(dir, `${Math.random().toString(36).slice(2)}.db`);
   const store = await openStore(`sqlite:${path}`);
@@ -44,7 +44,7 @@ async function* bytesOf(text: string): AsyncGenerator<Uint8Array> {
   yield Buffer.from(text, 'utf8');
 }
 
-/** Every stored version of a collection, keyed by id and version. */
+/** Returns every stored version of a collection, keyed by id and version. */
 async function storedVersions(store: Store, collectionId: string): Promise<Map<string, unknown>> {
   const stored = new Map<string, unknown>();
   let addedAfter: number | undefined;
