@@ -143,6 +143,8 @@ export class Lexer {
       throw new PatternSyntaxError(`unexpected '${char}' at ${start}: expected a number`, start);
     }
     this.offset = start + match[0].length;
+    // NOTE: numbers are doubles, so integers beyond 2^53 lose precision, as they do in
+    // JSON.parse of the observed data.
     return { kind, text: match[0], start, end: this.offset, value: Number(match[0]) };
   }
 

@@ -23,7 +23,7 @@ type ValueTest = (value: unknown) => boolean;
 
 /**
  * A pattern with its comparisons compiled for evaluation, to reuse across many matchPattern
- * calls. It holds RE2 expressions in a WebAssembly heap of fixed size, so call dispose() when
+ * calls. Its RE2 expressions live in a WebAssembly heap of fixed size, so call dispose() when
  * it is no longer needed.
  */
 export class CompiledPattern {
@@ -120,6 +120,8 @@ function compileComparison(comparison: Comparison, matchers: TextMatcher[]): Val
       };
     }
     case 'IN': {
+      // Membership uses the equality of `=`. The reference matcher uses Python set
+      // membership instead, where true equals 1 and a string never equals bytes.
       comparison.values.forEach(checkDateExists);
       checkSetLiterals(comparison.values, comparison.setSpan.start);
       const literals = comparison.values.map((literal) => literal.value);
@@ -154,7 +156,9 @@ const ORDER_TESTS: Record<'<' | '<=' | '>' | '>=', (order: number) => boolean> =
 /**
  * ISSUBSET holds when the observed address or block lies within the literal block, and
  * ISSUPERSET when the observed block contains the literal. An observed string that is not an
- * address raises an error, as in the reference matcher; other value types do not match.
+ * address raises an error, as in the reference matcher, and other value types do not match.
+ * Unlike the reference matcher, IPv6 is supported, a prefix length of 0 is valid, and an
+ * address without a prefix length counts as a block of one address on either side.
  */
 function compileSubnetTest(
   operator: 'ISSUBSET' | 'ISSUPERSET',

@@ -19,7 +19,7 @@ import type { RE2 as Re2Type } from 're2-wasm';
 
 import { PatternEvaluationError } from './errors.ts';
 
-/** Longest string, in UTF-16 code units, handed to RE2: at most 3 MB once encoded as UTF-8. */
+/** Maximum length of a string handed to RE2, in UTF-16 code units (at most 3 MB of UTF-8). */
 export const MAX_REGEX_INPUT_LENGTH = 1_000_000;
 
 type Re2Constructor = new (pattern: string, flags?: string) => Re2Type;
@@ -30,8 +30,8 @@ let engine: { RE2: Re2Constructor; generation: number } | undefined;
 /**
  * Loads a fresh re2-wasm instance. Dropping the package from the require cache makes the
  * next require instantiate a new WebAssembly module with an empty heap. The Emscripten glue
- * binds its error printer to console.warn at load time, so console.warn is swapped during the
- * load to keep its abort messages out of the server's stderr; the RuntimeError carries them.
+ * binds its error printer to console.warn at load time. Swapping console.warn during the load
+ * keeps its abort messages out of the server's stderr, and the RuntimeError carries them.
  */
 function loadEngine(): { RE2: Re2Constructor; generation: number } {
   for (const key of Object.keys(require.cache)) {
