@@ -110,6 +110,13 @@ describe('evaluate inputs', () => {
     assert.throws(() => matchPattern('[a:b = 1]', [observed]), /last_observed before/);
   });
 
+  test('huge number_observed rejected', () => {
+    const items = [0, 1, 2].map(() =>
+      observedData([person('a', 1)], undefined, undefined, 2 ** 52),
+    );
+    assert.throws(() => matches("[person:name = 'a']", ...items), /match them in smaller batches/);
+  });
+
   test('SDO types never match', () => {
     const { observed, scos } = observedData([{ type: 'x', v: 1 }]);
     assert.equal(matches('[observed-data:number_observed = 1]', { observed, scos }), false);

@@ -12,6 +12,7 @@ import {
   type JsonObject,
   type Observation,
 } from './observations.ts';
+import { PatternEvaluationError } from './errors.ts';
 import { parsePattern } from './parser.ts';
 import { CompiledPattern, observationSatisfies } from './predicates.ts';
 import { instantToNanoseconds } from './timestamps.ts';
@@ -104,6 +105,14 @@ class Matcher {
     private readonly observations: readonly Observation[],
     private readonly budget: StepBudget,
   ) {
+    // Instance ids must stay exact doubles (see Binding in bindings.ts).
+    const maxCount = observations.reduce((max, observation) => Math.max(max, observation.count), 0);
+    if (maxCount * observations.length > Number.MAX_SAFE_INTEGER) {
+      throw new PatternEvaluationError(
+        `${observations.length} observations with number_observed up to ${maxCount} are too ` +
+          'many to match at once; match them in smaller batches',
+      );
+    }
     this.space = new BindingSpace(
       observations.map((observation) => observation.interval),
       budget,
