@@ -151,7 +151,7 @@ export const COMMON_PROPERTY_NAMES: ReadonlySet<string> = new Set([
 
 type Use = 'required' | 'optional';
 
-/** How each category uses the common properties; a name left out is not applicable. */
+/** Use of each common property by category. A name left out is not applicable. */
 const COMMON_USE: Readonly<Record<Category, Readonly<Record<string, Use>>>> = {
   // Sections 4 and 5: every SDO and SRO table lists the same common properties.
   sdo: sdoUse(),
@@ -242,9 +242,9 @@ function sdoUse(): Record<string, Use> {
 }
 
 /**
- * The common properties of a category as PropertySpecs, `extensions` excluded. A common
- * property the category does not use maps to a check that rejects it, because section
- * 11.2.1 forbids reusing common property names for anything else.
+ * Builds the common properties of a category as PropertySpecs, `extensions` excluded.
+ * A common property the category does not use gets a check that rejects it, because
+ * section 11.2.1 forbids reusing common property names for anything else.
  */
 export function commonProperties(category: Category): Map<string, PropertySpec> {
   const use = COMMON_USE[category];
@@ -262,12 +262,12 @@ export function commonProperties(category: Category): Map<string, PropertySpec> 
   return properties;
 }
 
-/** Whether a category requires `spec_version`. */
+/** Checks whether a category requires `spec_version`. */
 export function requiresSpecVersion(category: Category): boolean {
   return COMMON_USE[category].spec_version === 'required';
 }
 
-/** Whether a category may carry `extensions`. */
+/** Checks whether a category may have `extensions`. */
 export function allowsExtensions(category: Category): boolean {
   return COMMON_USE[category].extensions !== undefined;
 }
@@ -305,8 +305,9 @@ export function checkModifiedAfterCreated(object: JsonObject, problems: ProblemL
 }
 
 /**
- * Granular marking selectors must select content that is present (section 7.2.3): each
- * `.`-separated component is a property name, a dictionary key, or `[n]` for a list index.
+ * Checks that granular marking selectors select content that is present (section 7.2.3).
+ * Each `.`-separated component is a property name, a dictionary key, or `[n]` for a list
+ * index.
  */
 export function checkSelectors(object: JsonObject, problems: ProblemList): void {
   const markings = object.granular_markings;
@@ -379,8 +380,8 @@ export function checkNoSelfMarking(object: JsonObject, problems: ProblemList): v
 const extensionType = enumOf('extension-type-enum', EXTENSION_TYPES);
 
 /**
- * An extension that uses an extension definition (section 7.3): `extension_type` is
- * required, and the other properties follow the extension property name rules (7.3.2).
+ * Checks an extension that uses an extension definition (section 7.3): `extension_type`
+ * is required, and the other properties follow the extension property name rules (7.3.2).
  */
 function checkDefinedExtension(value: unknown, path: string, problems: ProblemList): void {
   if (!isJsonObject(value)) {
@@ -401,7 +402,7 @@ function checkDefinedExtension(value: unknown, path: string, problems: ProblemLi
   }
 }
 
-/** A custom extension of an SCO (section 11.3, deprecated): name and property names. */
+/** Checks a custom SCO extension (section 11.3, deprecated): content and property names. */
 function checkCustomExtension(value: unknown, path: string, problems: ProblemList): void {
   if (!isJsonObject(value) || Object.keys(value).length === 0) {
     problems.add(
@@ -494,7 +495,7 @@ export function extensionsCheck(
   };
 }
 
-/** The extension types an object declares through extension definitions. */
+/** Collects the extension types an object declares through extension definitions. */
 export function declaredExtensionTypes(object: JsonObject): Set<string> {
   const types = new Set<string>();
   const extensions = object.extensions;

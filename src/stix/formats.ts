@@ -31,7 +31,7 @@ function charClass(code: number): number {
   return code < 128 ? (CHAR_CLASS[code] ?? 0) : 0;
 }
 
-/** A decimal octet 0–255 written without leading zeros, as RFC 3986 `dec-octet`. */
+/** Checks for a decimal octet 0–255 without leading zeros, as RFC 3986 `dec-octet`. */
 function isDecOctet(s: string): boolean {
   if (s.length === 0 || s.length > 3) return false;
   for (let i = 0; i < s.length; i++) {
@@ -52,14 +52,14 @@ function isPrefixLength(s: string, max: number): boolean {
   return Number(s) <= max;
 }
 
-/** A dotted-quad IPv4 address without a prefix. */
+/** Checks for a dotted-quad IPv4 address without a prefix. */
 export function isIpv4Address(s: string): boolean {
   if (s.length > 15) return false;
   const parts = s.split('.');
   return parts.length === 4 && parts.every(isDecOctet);
 }
 
-/** An IPv4 address with an optional CIDR prefix length (STIX 2.1 section 6.8). */
+/** Checks for an IPv4 address with an optional CIDR prefix length (STIX 2.1 section 6.8). */
 export function isIpv4Value(s: string): boolean {
   const slash = s.indexOf('/');
   if (slash === -1) return isIpv4Address(s);
@@ -68,7 +68,7 @@ export function isIpv4Value(s: string): boolean {
 
 const HEX_GROUP = /^[0-9A-Fa-f]{1,4}$/;
 
-/** An IPv6 address in any RFC 4291 section 2.2 text form, without a zone or prefix. */
+/** Checks for an IPv6 address in any RFC 4291 section 2.2 text form, without zone or prefix. */
 export function isIpv6Address(s: string): boolean {
   if (s.length < 2 || s.length > 45) return false;
   let body = s;
@@ -93,7 +93,7 @@ export function isIpv6Address(s: string): boolean {
   return leftGroups.every((g) => HEX_GROUP.test(g)) && rightGroups.every((g) => HEX_GROUP.test(g));
 }
 
-/** An IPv6 address with an optional CIDR prefix length (STIX 2.1 section 6.9). */
+/** Checks for an IPv6 address with an optional CIDR prefix length (STIX 2.1 section 6.9). */
 export function isIpv6Value(s: string): boolean {
   const slash = s.indexOf('/');
   if (slash === -1) return isIpv6Address(s);
@@ -102,12 +102,12 @@ export function isIpv6Value(s: string): boolean {
 
 const MAC_48 = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/;
 
-/** A colon-delimited, lowercase MAC-48 address with leading zeros (STIX 2.1 section 6.10). */
+/** Checks for a colon-delimited, lowercase MAC-48 address with leading zeros (section 6.10). */
 export function isMacAddress(s: string): boolean {
   return MAC_48.test(s);
 }
 
-/** Scans `s[from, to)` for characters of `allowed` or `%XX` escapes; returns success. */
+/** Checks that `s[from, to)` has only RFC 3986 unreserved and sub-delim characters, `allowed`, and `%XX` escapes. */
 function scanUriChars(s: string, from: number, to: number, allowed: string): boolean {
   for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i);
@@ -149,10 +149,10 @@ function isUriHost(s: string): boolean {
 }
 
 /**
- * A URI following the RFC 3986 section 3 syntax: a scheme, then an optional authority,
- * a path, a query and a fragment, made only of the ASCII characters that RFC 3986
- * permits in each part. STIX 2.1 requires RFC 3986 for URL values (section 6.15) and for
- * external reference URLs (section 2.5).
+ * Checks for a URI in the RFC 3986 section 3 syntax: a scheme, then an optional authority,
+ * a path, a query and a fragment, made only of the ASCII characters RFC 3986 permits in
+ * each part. STIX 2.1 requires RFC 3986 for URL values (section 6.15) and for external
+ * reference URLs (section 2.5).
  */
 export function isUri(s: string): boolean {
   const colon = s.indexOf(':');
@@ -209,10 +209,10 @@ function isAscii(s: string): boolean {
 const LDH_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 /**
- * A domain name: labels of letters, digits and hyphens (RFC 1034 section 3.5, as relaxed
- * by RFC 1123 to allow a leading digit), at most 63 octets each and 253 in total, with
- * internationalised labels (RFC 5890) checked in their ASCII form. One trailing dot is
- * allowed.
+ * Checks for a domain name of labels of letters, digits and hyphens (RFC 1034 section 3.5,
+ * with the leading digit RFC 1123 allows). Labels have at most 63 octets and the name 253.
+ * Internationalised labels (RFC 5890) are checked in their ASCII form, and one trailing
+ * dot is allowed.
  */
 export function isDomainName(s: string): boolean {
   const name = s.endsWith('.') ? s.slice(0, -1) : s;
@@ -234,8 +234,9 @@ export function isDomainName(s: string): boolean {
 const ATEXT = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$/;
 
 /**
- * An RFC 5322 section 3.4.1 `addr-spec`: a dot-atom or quoted-string local part, `@`,
- * and a domain name or a bracketed domain literal. STIX 2.1 section 6.5 uses this form.
+ * Checks for an RFC 5322 section 3.4.1 `addr-spec`: a dot-atom or quoted-string local
+ * part, `@`, and a domain name or a bracketed domain literal. STIX 2.1 section 6.5 uses
+ * this form.
  */
 export function isEmailAddress(s: string): boolean {
   const at = s.lastIndexOf('@');
@@ -271,7 +272,7 @@ function isLocalPart(local: string): boolean {
   return local.split('.').every((atom) => ATEXT.test(atom));
 }
 
-/** RFC 4648 section 4 base64 with padding, non-empty (STIX 2.1 section 2.1). */
+/** Checks for non-empty RFC 4648 section 4 base64 with padding (STIX 2.1 section 2.1). */
 export function isBase64(s: string): boolean {
   const length = s.length;
   if (length === 0 || length % 4 !== 0) return false;
@@ -289,9 +290,9 @@ export function isBase64(s: string): boolean {
 const HEX_OCTETS = /^(?:[0-9a-fA-F]{2})+$/;
 
 /**
- * An even number of hex digits, as the STIX 2.1 `hex` type (section 2.8).
- * NOTE: section 2.8 asks for lowercase digits; upper case is accepted, as the OASIS JSON
- * schema and python-stix2 accept it and OASIS examples use it (magic numbers like 504B0304).
+ * Checks for an even number of hex digits, as the STIX 2.1 `hex` type (section 2.8).
+ * NOTE: section 2.8 requires lowercase digits. Upper case is accepted all the same,
+ * because the OASIS JSON schema and python-stix2 accept it and OASIS examples use it.
  */
 export function isHex(s: string): boolean {
   return HEX_OCTETS.test(s);
@@ -372,13 +373,14 @@ function isPrivateUse(subtags: string[], from: number): boolean {
 }
 
 /**
- * A language tag as RFC 5646 section 2.1 defines it: language, extlang, script, region,
- * variants, extensions and private use, checked subtag by subtag in order. Whether a
- * subtag is registered with IANA is not checked.
+ * Checks for a language tag as RFC 5646 section 2.1 defines it: language, extlang,
+ * script, region, variants, extensions and private use, subtag by subtag in order. It
+ * does not check whether a subtag is registered with IANA.
  */
 export function isLanguageTag(tag: string): boolean {
   if (tag.length === 0 || tag.length > 256) return false;
   if (GRANDFATHERED.has(tag.toLowerCase())) return true;
+
   const subtags = tag.split('-');
   const first = subtags[0] as string;
   if (first === 'x' || first === 'X') return isPrivateUse(subtags, 1);
@@ -386,6 +388,7 @@ export function isLanguageTag(tag: string): boolean {
     // A 4-letter language subtag is reserved for future use, so it is rejected.
     return false;
   }
+
   let i = 1;
   if (first.length <= 3) {
     // Up to three extended language subtags of three letters.
@@ -397,6 +400,7 @@ export function isLanguageTag(tag: string): boolean {
       extlangs++;
     }
   }
+
   if (i < subtags.length) {
     const s = subtags[i] as string;
     if (s.length === 4 && ALPHA_ONLY.test(s)) i++;
@@ -405,6 +409,7 @@ export function isLanguageTag(tag: string): boolean {
     const s = subtags[i] as string;
     if ((s.length === 2 && ALPHA_ONLY.test(s)) || (s.length === 3 && DIGITS_ONLY.test(s))) i++;
   }
+
   const variants = new Set<string>();
   while (i < subtags.length) {
     const s = subtags[i] as string;
@@ -416,6 +421,7 @@ export function isLanguageTag(tag: string): boolean {
     variants.add(s.toLowerCase());
     i++;
   }
+
   const singletons = new Set<string>();
   while (i < subtags.length) {
     const singleton = (subtags[i] as string).toLowerCase();
@@ -434,5 +440,6 @@ export function isLanguageTag(tag: string): boolean {
     }
     if (extensionSubtags === 0) return false;
   }
+
   return i === subtags.length;
 }

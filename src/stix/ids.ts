@@ -16,7 +16,7 @@ export const SCO_ID_NAMESPACE = '00abedb4-aa42-466c-9c01-fed23315a9b7';
 const UUID =
   /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-5][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$/;
 
-/** Whether a string is an RFC 4122 UUID of version 1 to 5. */
+/** Checks for an RFC 4122 UUID of version 1 to 5. */
 export function isUuid(value: string): boolean {
   return value.length === 36 && UUID.test(value);
 }
@@ -24,9 +24,9 @@ export function isUuid(value: string): boolean {
 const TYPE_NAME = /^[a-z][a-z0-9-]{2,249}$/;
 
 /**
- * Whether a string is a valid STIX type name: 3 to 250 ASCII characters of a–z, 0–9 and
- * hyphen, starting with a letter (STIX 2.1 section 3.1), with no hyphen directly after
- * another (sections 7.3.2 and 11.2.1). A trailing hyphen is not forbidden by the text.
+ * Checks for a valid STIX type name: 3 to 250 ASCII characters of a–z, 0–9 and hyphen,
+ * starting with a letter (STIX 2.1 section 3.1), with no hyphen directly after another
+ * (sections 7.3.2 and 11.2.1). The text does not forbid a trailing hyphen.
  */
 export function isTypeName(value: string): boolean {
   return TYPE_NAME.test(value) && !value.includes('--');
@@ -40,7 +40,7 @@ export interface ParsedIdentifier {
 
 /**
  * Splits an identifier `object-type--UUID` (STIX 2.1 section 2.9), or returns undefined
- * when it is not one. A valid type name holds no `--`, so the first `--` is the separator.
+ * when it is not one. A valid type name contains no `--`, so the first `--` is the separator.
  */
 export function parseIdentifier(value: string): ParsedIdentifier | undefined {
   if (value.length > 290) return undefined;
@@ -52,7 +52,7 @@ export function parseIdentifier(value: string): ParsedIdentifier | undefined {
   return { type, uuid };
 }
 
-/** The type part of an identifier, or undefined when the string is not an identifier. */
+/** Returns the type part of an identifier, or undefined when the string is not one. */
 export function identifierType(value: string): string | undefined {
   return parseIdentifier(value)?.type;
 }
@@ -105,7 +105,8 @@ function pickHash(hashes: Record<string, unknown>): Record<string, unknown> | un
  * {@link SCO_ID_NAMESPACE} of the RFC 8785 canonical JSON of its ID contributing
  * properties, with only one hash kept from `hashes`. Returns undefined for a type that is
  * not a predefined SCO, for process (which has no contributing properties) and when none
- * of the contributing properties is present; the specification then asks for a UUIDv4.
+ * of the contributing properties is present, because the specification then requires a
+ * UUIDv4.
  */
 export function deterministicScoId(object: Readonly<Record<string, unknown>>): string | undefined {
   const type = object.type;

@@ -2,9 +2,9 @@
  * The STIX 2.1 model: validation of STIX objects against the specification, the
  * published TLP marking definitions, and deterministic SCO identifiers.
  *
- * This folder owns what a STIX object is and whether one is valid. It imports nothing
- * else of ours except the pattern parser (../pattern) and the store's PreparedObject type
- * (../store/store.ts); the store, TAXII and ingest layers call into it.
+ * This folder owns what a STIX object is and whether one is valid. Of our own code it
+ * imports only the pattern parser (../pattern) and the store's PreparedObject type
+ * (../store/store.ts). The store, TAXII and ingest layers call into it.
  *
  * Validation is table-driven: common.ts holds the common properties (STIX 2.1 section
  * 3.2), sdo.ts, sco.ts and meta.ts one table per object type (sections 4 to 7), and

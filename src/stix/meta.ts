@@ -23,8 +23,9 @@ import {
 import { checkTlpMarking } from './tlp.ts';
 
 /**
- * The contents of a Language Content object (section 7.1.1): keys are RFC 5646 language
- * codes, and each value is a non-empty object that mirrors the translated properties.
+ * Checks the contents of a Language Content object (section 7.1.1). Keys are RFC 5646
+ * language codes, and each value is a non-empty object that mirrors the translated
+ * properties.
  */
 const languageContents: ValueCheck = (value, path, problems) => {
   if (!isJsonObject(value)) {
@@ -61,7 +62,7 @@ const statementMarking = objectOf({
   properties: { statement: required(string) },
 });
 
-/** The definition of a marking definition, checked against its definition_type. */
+/** Checks the definition of a marking definition against its definition_type and the TLP rules. */
 function markingDefinitionContent(object: JsonObject, _path: string, problems: ProblemList): void {
   if (!Object.hasOwn(object, 'extensions')) {
     // Section 7.2.1: without extensions, definition_type and definition are required.

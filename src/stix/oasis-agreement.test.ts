@@ -116,8 +116,8 @@ const UUID = '6ba7b810-9dad-41d1-80b4-00c04fd430c8';
 
 /**
  * Rules on which the two validators knowingly differ. Most are rules of STIX 2.1 that the
- * schemas cannot express or leave out; the last ones are schema rules stricter than the
- * specification text, which Cairn does not apply.
+ * schemas cannot express or leave out. The last ones are schema rules stricter than the
+ * specification text, and Cairn does not apply them.
  */
 const KNOWN_GAPS: readonly KnownGap[] = [
   {
@@ -349,10 +349,10 @@ describe('real STIX 2.1 content', () => {
         const schemaAccepts = schemas.accepts(object);
         const result = validateObject(object);
         if (result.ok !== schemaAccepts) {
-          const why = result.ok
+          const detail = result.ok
             ? 'only the schema rejects'
             : result.problems.map((p) => p.message).join('; ');
-          disagreements.push(`${String(object.id)}: ${why}`);
+          disagreements.push(`${String(object.id)}: ${detail}`);
         }
       }
       checked += objects.length;

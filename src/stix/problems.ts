@@ -48,8 +48,8 @@ export interface StixProblem {
 }
 
 /**
- * The most problems reported for one object. Hostile input can break a rule once per list
- * item; after this many the rest are dropped, because the first ones already reject it.
+ * Maximum number of problems reported for one object. Hostile input can break a rule once
+ * per list item, so later problems are dropped: the first ones already reject the object.
  */
 export const MAX_PROBLEMS = 50;
 
@@ -81,8 +81,9 @@ export class ProblemList {
 }
 
 /**
- * Shows a value in a message: a string or number as JSON, cut to about 80 characters so
- * hostile input stays readable and cheap; an object or array only by its JSON type.
+ * Formats a value for a message. A string is quoted as JSON and cut to about 80
+ * characters, so that hostile input stays readable and cheap. An object or array is shown
+ * only by its JSON type.
  */
 export function show(value: unknown): string {
   if (typeof value === 'string') {

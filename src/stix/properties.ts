@@ -65,7 +65,7 @@ export const boolean: ValueCheck = (value, path, problems) => {
 /** The integer range of section 2.10: what a double represents exactly. */
 const MAX_INTEGER = Number.MAX_SAFE_INTEGER;
 
-/** An integer (section 2.10), optionally within `[min, max]`. */
+/** Builds the check of an integer (section 2.10), optionally within `[min, max]`. */
 export function integer(min = -MAX_INTEGER, max = MAX_INTEGER): ValueCheck {
   return (value, path, problems) => {
     if (typeof value !== 'number' || !Number.isInteger(value)) {
@@ -81,7 +81,7 @@ export function integer(min = -MAX_INTEGER, max = MAX_INTEGER): ValueCheck {
 /** A non-negative integer. */
 export const count: ValueCheck = integer(0);
 
-/** A float (section 2.6), optionally within `[min, max]`. */
+/** Builds the check of a float (section 2.6), optionally within `[min, max]`. */
 export function float(min = -Infinity, max = Infinity): ValueCheck {
   return (value, path, problems) => {
     if (typeof value !== 'number') {
@@ -94,7 +94,7 @@ export function float(min = -Infinity, max = Infinity): ValueCheck {
   };
 }
 
-/** A timestamp (section 2.16): RFC 3339 in UTC with a `Z`. */
+/** Checks a timestamp (section 2.16): RFC 3339 in UTC with a `Z`. */
 export const timestamp: ValueCheck = (value, path, problems) => {
   if (typeof value !== 'string') {
     expected(problems, path, 'a timestamp string', value);
@@ -109,7 +109,7 @@ export const timestamp: ValueCheck = (value, path, problems) => {
   }
 };
 
-/** An enumeration (section 2.4): exactly one of `values`. */
+/** Builds the check of an enumeration (section 2.4): exactly one of `values`. */
 export function enumOf(name: string, values: readonly string[]): ValueCheck {
   const allowed = new Set(values);
   return (value, path, problems) => {
@@ -127,7 +127,7 @@ export function enumOf(name: string, values: readonly string[]): ValueCheck {
   };
 }
 
-/** A list (section 2.12): non-empty, every item passing `item`. */
+/** Builds the check of a non-empty list (section 2.12) whose items all pass `item`. */
 export function listOf(item: ValueCheck): ValueCheck {
   return (value, path, problems) => {
     if (!Array.isArray(value)) {
@@ -142,7 +142,7 @@ export function listOf(item: ValueCheck): ValueCheck {
   };
 }
 
-/** A string of a given format; `description` completes "must be …". */
+/** Builds the check of a string format; `description` completes "must be …". */
 export function formatted(test: (s: string) => boolean, description: string): ValueCheck {
   return (value, path, problems) => {
     if (typeof value !== 'string') {
@@ -171,7 +171,7 @@ export interface RefTarget {
   readonly description: string;
 }
 
-/** A reference target of fixed types. */
+/** Builds a reference target of fixed types. */
 export function refTo(...types: string[]): RefTarget {
   const allowed = new Set(types);
   return { accepts: (type) => allowed.has(type), description: types.join(' or ') };
@@ -180,7 +180,7 @@ export function refTo(...types: string[]): RefTarget {
 /** Any object type at all. */
 export const ANY_OBJECT: RefTarget = { accepts: () => true, description: 'any object' };
 
-/** An identifier (section 2.9) used as a reference to an object of the target's types. */
+/** Builds the check of an identifier (section 2.9) that refers to one of the target's types. */
 export function ref(target: RefTarget): ValueCheck {
   return (value, path, problems) => {
     if (typeof value !== 'string') {
@@ -206,7 +206,7 @@ export function ref(target: RefTarget): ValueCheck {
   };
 }
 
-/** A list of references. */
+/** Builds the check of a list of references. */
 export function refs(target: RefTarget): ValueCheck {
   return listOf(ref(target));
 }
@@ -214,8 +214,8 @@ export function refs(target: RefTarget): ValueCheck {
 const PROPERTY_NAME = /^[a-z][a-z0-9_]{2,249}$/;
 
 /**
- * Whether a name is allowed for a custom or extension property: ASCII a–z, 0–9 and `_`,
- * 3 to 250 long (sections 7.3.2 and 11.1.1), starting with a letter (section 3.1).
+ * Checks a custom or extension property name: ASCII a–z, 0–9 and `_`, 3 to 250 long
+ * (sections 7.3.2 and 11.1.1), starting with a letter (section 3.1).
  */
 export function isPropertyName(name: string): boolean {
   return PROPERTY_NAME.test(name);
@@ -281,7 +281,7 @@ export function compileProperties(
   return compiled;
 }
 
-/** An object of a nested type, checked against its table. */
+/** Builds the check of an object of a nested type against its table. */
 export function objectOf(spec: NestedSpec): ValueCheck {
   const properties = compileProperties(spec.properties);
   const requiredNames = [...properties].filter(([, p]) => p.required).map(([name]) => name);
@@ -310,9 +310,9 @@ export function objectOf(spec: NestedSpec): ValueCheck {
 }
 
 /**
- * A dictionary (section 2.3): a non-empty object whose keys are ASCII letters, digits,
- * `-` and `_`, at most 250 long, and whose values pass `valueCheck` (any non-null value by
- * default).
+ * Builds the check of a dictionary (section 2.3): a non-empty object whose keys are at
+ * most 250 ASCII letters, digits, `-` and `_`. Its values must pass `valueCheck`, or by
+ * default be anything but null.
  */
 export function dictionary(valueCheck?: ValueCheck, keyRule = DICTIONARY_KEY): ValueCheck {
   return (value, path, problems) => {
@@ -355,10 +355,10 @@ export function stringOr(other: ValueCheck, otherType: string): ValueCheck {
 }
 
 /**
- * The `hashes` type (section 2.7): a non-empty dictionary from algorithm name to digest.
- * Names are 3–250 ASCII letters, digits, `-` and `_`; digests of the algorithms of
- * `hash-algorithm-ov` (section 10.7) must have that algorithm's format. With `closed`,
- * only those algorithms are allowed, as for external references (section 2.5.1).
+ * Builds the check of the `hashes` type (section 2.7), a non-empty dictionary from
+ * algorithm name to digest. Names are 3–250 ASCII letters, digits, `-` and `_`, and the
+ * digests of `hash-algorithm-ov` algorithms (section 10.7) must have their format. With
+ * `closed`, only those algorithms are allowed, as for external references (section 2.5.1).
  */
 export function hashes(closed = false): ValueCheck {
   return (value, path, problems) => {
@@ -493,8 +493,8 @@ const CVE_ID = /^CVE-\d{4}-(?:0\d{3}|[1-9]\d{3,})$/;
 const CAPEC_ID = /^CAPEC-\d+$/;
 
 /**
- * References to CAPEC and CVE must carry the id in its standard form (sections 4.1.1 and
- * 4.19.1): `CAPEC-[id]`, and the exact CVE identifier.
+ * Checks that references to CAPEC and CVE give the id in its standard form (sections
+ * 4.1.1 and 4.19.1): `CAPEC-[id]`, and the exact CVE identifier.
  */
 function checkKnownSources(object: JsonObject, path: string, problems: ProblemList): void {
   const source = object.source_name;

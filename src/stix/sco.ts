@@ -54,7 +54,7 @@ const userAccount = refTo('user-account');
 const networkTraffic = refTo('network-traffic');
 const process = refTo('process');
 
-/** A timestamp precise to the second: no fractional digits (section 6.7.6). */
+/** Checks for a timestamp precise to the second, without fractional digits (section 6.7.6). */
 const secondsTimestamp: ValueCheck = (value, path, problems) => {
   timestamp(value, path, problems);
   if (typeof value === 'string' && value.includes('.')) {
@@ -66,7 +66,7 @@ const secondsTimestamp: ValueCheck = (value, path, problems) => {
   }
 };
 
-/** An Artifact holds its bytes inline or at a URL, never both (section 6.1). */
+/** Checks that an Artifact has its bytes inline or at a URL, not both (section 6.1). */
 function artifactContent(object: JsonObject, _path: string, problems: ProblemList): void {
   const hasPayload = Object.hasOwn(object, 'payload_bin');
   const hasUrl = Object.hasOwn(object, 'url');
@@ -77,7 +77,7 @@ function artifactContent(object: JsonObject, _path: string, problems: ProblemLis
   }
 }
 
-/** The body of an email message matches is_multipart (section 6.6.1). */
+/** Checks that the body properties of an email message match is_multipart (section 6.6.1). */
 function emailBody(object: JsonObject, _path: string, problems: ProblemList): void {
   if (object.is_multipart === true && Object.hasOwn(object, 'body')) {
     problems.add('body', 'exclusive', 'must not be used when is_multipart is true');
@@ -103,8 +103,9 @@ const registryKey = formatted(
 );
 
 /**
- * A CPE 2.3 formatted string (section 6.14.1): `cpe:2.3:` then the part (a, h, o, * or -)
- * and ten more components, 13 colon-separated fields in all; `\:` is an escaped colon.
+ * Checks for a CPE 2.3 formatted string (section 6.14.1): `cpe:2.3:`, the part (a, h, o,
+ * * or -) and ten more components, 13 colon-separated fields in all. `\:` is an escaped
+ * colon.
  */
 function isCpe23(value: string): boolean {
   if (!value.startsWith('cpe:2.3:')) return false;

@@ -74,8 +74,8 @@ function familyHasName(object: JsonObject, _path: string, problems: ProblemList)
 }
 
 /**
- * A location gives a region, a country, or a latitude and longitude (section 4.10);
- * latitude and longitude come together, and precision needs both.
+ * Checks that a location gives a region, a country, or a latitude and longitude (section
+ * 4.10). Latitude and longitude come together, and precision needs both.
  */
 function locationIsGiven(object: JsonObject, _path: string, problems: ProblemList): void {
   const has = (name: string): boolean => Object.hasOwn(object, name);
@@ -128,8 +128,8 @@ const OBSERVATION_REF = {
 };
 
 /**
- * The deprecated observable container (section 2.13): a dictionary of objects keyed by
- * local reference. Each entry must be an object with a valid `type`.
+ * Checks the deprecated observable container (section 2.13), a dictionary of objects
+ * keyed by local reference. Each entry must be an object with a valid `type`.
  * NOTE: entries are not checked against the SCO tables, because they follow STIX 2.0
  * rules (no id, references to local keys) that those tables do not model.
  */
@@ -288,8 +288,8 @@ export const SDO_SPECS: readonly ObjectSpec[] = [
     constraints: [locationIsGiven],
   },
   {
-    // NOTE: the STIX 2.1 Errata 01 text lists is_family as optional, while the OASIS JSON
-    // schema and python-stix2 require it; it is required here so both agree.
+    // NOTE: the STIX 2.1 Errata 01 text lists is_family as optional. The OASIS JSON schema
+    // and python-stix2 require it, and so does this table, to agree with both.
     type: 'malware',
     category: 'sdo',
     section: '4.11',

@@ -5,8 +5,6 @@
  * fractional digits. TAXII 2.1 (section 2) timestamps always carry exactly six.
  */
 
-const STIX_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z$/;
-
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 function isLeapYear(year: number): boolean {
@@ -27,24 +25,63 @@ function daysFromEpoch(year: number, month: number, day: number): number {
   return era * 146097 + dayOfEra - 719468;
 }
 
-/** Parses a STIX timestamp into its parts, or returns undefined when it is not one. */
+/** Reads `count` decimal digits at `start`, or returns -1 when one of them is not a digit. */
+function readDigits(value: string, start: number, count: number): number {
+  let result = 0;
+  for (let i = start; i < start + count; i++) {
+    const digit = value.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    result = result * 10 + digit;
+  }
+  return result;
+}
+
+/**
+ * Parses a STIX timestamp into its parts, or returns undefined when it is not one. It
+ * reads the fixed layout YYYY-MM-DDTHH:mm:ss[.s+]Z character by character, because this
+ * runs several times for every object the server ingests.
+ */
 function parseParts(value: string): { seconds: number; fraction: string } | undefined {
-  const m = STIX_TIMESTAMP.exec(value);
-  if (!m) return undefined;
-  const year = Number(m[1]);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  const hour = Number(m[4]);
-  const minute = Number(m[5]);
-  const second = Number(m[6]);
-  if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 60) {
+  const length = value.length;
+  if (length < 20 || value.charCodeAt(length - 1) !== 90 /* Z */) return undefined;
+  if (
+    value.charCodeAt(4) !== 45 /* - */ ||
+    value.charCodeAt(7) !== 45 ||
+    value.charCodeAt(10) !== 84 /* T */ ||
+    value.charCodeAt(13) !== 58 /* : */ ||
+    value.charCodeAt(16) !== 58
+  ) {
     return undefined;
   }
+  let fraction = '';
+  if (length > 20) {
+    // Anything between the seconds and the Z must be a dot and at least one digit.
+    if (value.charCodeAt(19) !== 46 /* . */ || length === 21) return undefined;
+    if (!isDigitRun(value, 20, length - 1)) return undefined;
+    fraction = value.slice(20, length - 1);
+  }
+  const year = readDigits(value, 0, 4);
+  const month = readDigits(value, 5, 2);
+  const day = readDigits(value, 8, 2);
+  const hour = readDigits(value, 11, 2);
+  const minute = readDigits(value, 14, 2);
+  const second = readDigits(value, 17, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23) return undefined;
+  if (minute < 0 || minute > 59 || second < 0 || second > 60) return undefined;
   const daysInMonth = month === 2 && isLeapYear(year) ? 29 : (DAYS_IN_MONTH[month - 1] as number);
   if (day > daysInMonth) return undefined;
   // A leap second is accepted by RFC 3339; it is counted as the next second's start.
   const seconds = daysFromEpoch(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
-  return { seconds, fraction: m[7] ?? '' };
+  return { seconds, fraction };
+}
+
+/** Checks that `value[from, to)` is all decimal digits. */
+function isDigitRun(value: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 48 || code > 57) return false;
+  }
+  return true;
 }
 
 /** Whether a string is a valid STIX timestamp (RFC 3339, UTC, `Z`). */
@@ -62,8 +99,10 @@ export function isStixTimestamp(value: string): boolean {
 export function timestampKey(value: string): string | undefined {
   const parts = parseParts(value);
   if (!parts) return undefined;
-  const fraction = parts.fraction.replace(/0+$/, '').padEnd(9, '0');
-  if (fraction.length > 9) return undefined;
+  let significant = parts.fraction.length;
+  while (significant > 0 && parts.fraction.charCodeAt(significant - 1) === 48) significant--;
+  if (significant > 9) return undefined;
+  const fraction = parts.fraction.slice(0, significant).padEnd(9, '0');
   const sinceYearOne = parts.seconds + 62135596800;
   if (sinceYearOne < 0) return undefined;
   return `${String(sinceYearOne).padStart(12, '0')}.${fraction}`;
@@ -108,7 +147,7 @@ export function compareTimestamps(a: string, b: string): number | undefined {
   return leftFraction < rightFraction ? -1 : 1;
 }
 
-/** The number of fractional-second digits a timestamp is written with; 0 when it has none. */
+/** Counts the fractional-second digits a timestamp is written with; 0 when it has none. */
 export function fractionDigits(value: string): number {
   const dot = value.lastIndexOf('.');
   return dot === -1 ? 0 : value.length - dot - 2;

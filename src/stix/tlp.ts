@@ -112,12 +112,12 @@ const CANONICAL_BY_ID: ReadonlyMap<string, string> = new Map(
   TLP_MARKINGS.map((m) => [m.id, canonicalize(m.object) as string]),
 );
 
-/** The published TLP marking definition with this id, if there is one. */
+/** Finds the published TLP marking definition with this id, if there is one. */
 export function tlpMarking(markingId: string): TlpMarking | undefined {
   return BY_ID.get(markingId);
 }
 
-/** The TLP level of a marking definition id, or undefined when the id is not a TLP one. */
+/** Looks up the TLP level of a marking definition id; undefined when it is not a TLP id. */
 export function tlpLevel(markingId: string): TlpLevel | undefined {
   return BY_ID.get(markingId)?.level;
 }

@@ -37,9 +37,9 @@ export type ValidationResult =
   | { ok: false; id?: string; version?: string; problems: StixProblem[] };
 
 /**
- * How deep the validator follows nested objects and lists. STIX structures nest about six
- * levels (object, extensions, extension, optional header, hashes); deeper input is
- * rejected so that hostile nesting cannot exhaust the stack.
+ * Maximum nesting depth of objects and lists. STIX structures nest about five levels
+ * (object, extensions, extension, optional header, hashes), and deeper input is rejected
+ * so that hostile nesting cannot exhaust the stack.
  */
 export const MAX_DEPTH = 64;
 
@@ -225,9 +225,9 @@ function checkDeclaredCategory(object: JsonObject, problems: ProblemList): void 
 }
 
 /**
- * Validates one parsed JSON value as a STIX 2.1 object. On success it returns the object
- * prepared for the store, with the JSON exactly as it will be served; otherwise the
- * problems, each naming the object id, the property and the rule.
+ * Validates one parsed JSON value as a STIX 2.1 object. A valid object is returned
+ * prepared for the store, with the JSON exactly as it will be served. Otherwise the result
+ * lists the problems, each naming the object id, the property and the rule.
  */
 export function validateObject(value: unknown): ValidationResult {
   if (!isJsonObject(value)) {

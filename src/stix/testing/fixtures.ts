@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** The absolute path of a file in the reference data folder `../shared/data`. */
+/** Resolves the absolute path of a file in the reference data folder `../shared/data`. */
 export function sharedData(relative: string): string {
   return fileURLToPath(new URL(`../../../../shared/data/${relative}`, import.meta.url));
 }
@@ -47,7 +47,7 @@ export function stixObjectsIn(value: unknown): StixObject[] {
 const CREATED = '2024-01-02T03:04:05.678Z';
 const UUID = '6ba7b810-9dad-41d1-80b4-00c04fd430c8';
 
-/** An identifier of a type with a fixed valid UUIDv4. */
+/** Builds an identifier of a type, with a fixed valid UUIDv4 by default. */
 export function idOf(type: string, uuid = UUID): string {
   return `${type}--${uuid}`;
 }
@@ -158,14 +158,14 @@ const MINIMAL: Readonly<Record<string, () => StixObject>> = {
 /** Every STIX 2.1 object type that has a minimal fixture. */
 export const FIXTURE_TYPES: readonly string[] = Object.keys(MINIMAL);
 
-/** A fresh minimal valid object of a STIX 2.1 type. */
+/** Builds a fresh minimal valid object of a STIX 2.1 type. */
 export function minimal(type: string): StixObject {
   const make = MINIMAL[type];
   if (make === undefined) throw new Error(`no fixture for type ${type}`);
   return make();
 }
 
-/** A minimal object with some properties replaced; `undefined` removes a property. */
+/** Builds a minimal object with some properties replaced; `undefined` removes one. */
 export function withProperties(type: string, changes: StixObject): StixObject {
   const object = minimal(type);
   for (const [key, value] of Object.entries(changes)) {
