@@ -84,8 +84,9 @@ export const count: ValueCheck = integer(0);
 /** Builds the check of a float (section 2.6), optionally within `[min, max]`. */
 export function float(min = -Infinity, max = Infinity): ValueCheck {
   return (value, path, problems) => {
-    if (typeof value !== 'number') {
-      expected(problems, path, 'a number', value);
+    // NaN and Infinity cannot come from JSON, but a caller may build objects in code.
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      expected(problems, path, 'a finite number', value);
       return;
     }
     if (value < min || value > max) {
@@ -223,7 +224,8 @@ export function isPropertyName(name: string): boolean {
 
 /**
  * Checks the value of a custom property. STIX forbids empty lists (section 2.12) and has no
- * null; names ending in `_hex` or `_bin` must hold hex or base64 (section 11.1.1).
+ * null or undefined. Names ending in `_hex` or `_bin` must contain hex or base64 (section
+ * 11.1.1).
  */
 export function checkCustomValue(
   name: string,
@@ -231,8 +233,8 @@ export function checkCustomValue(
   path: string,
   problems: ProblemList,
 ): void {
-  if (value === null) {
-    problems.add(path, 'type', 'must not be null');
+  if (value === null || value === undefined) {
+    problems.add(path, 'type', `must not be ${jsonType(value)}`);
   } else if (Array.isArray(value) && value.length === 0) {
     problems.add(path, 'empty', 'must not be an empty list');
   } else if (name.endsWith('_hex')) {

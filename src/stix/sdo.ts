@@ -133,19 +133,17 @@ const OBSERVATION_REF = {
  * NOTE: entries are not checked against the SCO tables, because they follow STIX 2.0
  * rules (no id, references to local keys) that those tables do not model.
  */
-const observableContainer: ValueCheck = (value, path, problems) => {
-  dictionary((entry, at, inner) => {
-    if (!isJsonObject(entry)) {
-      inner.add(at, 'type', 'must be an object (a Cyber-observable Object)');
-    } else if (typeof entry.type !== 'string' || !isTypeName(entry.type)) {
-      inner.add(
-        child(at, 'type'),
-        'type-name',
-        `must be a valid object type, got ${show(entry.type)}`,
-      );
-    }
-  })(value, path, problems);
-};
+const observableContainer: ValueCheck = dictionary((entry, at, problems) => {
+  if (!isJsonObject(entry)) {
+    problems.add(at, 'type', 'must be an object (a Cyber-observable Object)');
+  } else if (typeof entry.type !== 'string' || !isTypeName(entry.type)) {
+    problems.add(
+      child(at, 'type'),
+      'type-name',
+      `must be a valid object type, got ${show(entry.type)}`,
+    );
+  }
+});
 
 /** The source and target of a relationship are SDOs or SCOs (section 5.1.2). */
 const RELATIONSHIP_END = {

@@ -69,9 +69,8 @@ export const DEFINED_TYPES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Object types that STIX 2.0 already had, so an object of one of them without
- * `spec_version` is STIX 2.0 content (STIX 2.0 Part 2 lists these SDOs and SROs, and
- * Part 1 the marking definition).
+ * Object types that STIX 2.0 already defined: twelve SDOs, the two SROs and the marking
+ * definition. An object of one of these types without `spec_version` is STIX 2.0 content.
  */
 export const STIX_2_0_TYPES: ReadonlySet<string> = new Set([
   'attack-pattern',

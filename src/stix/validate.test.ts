@@ -522,3 +522,38 @@ describe('messages', () => {
     );
   });
 });
+
+describe('values built in code', () => {
+  rejectCases([
+    {
+      name: 'NaN latitude',
+      object: withProperties('location', { latitude: Number.NaN, longitude: 0 }),
+      rule: 'type',
+      property: 'latitude',
+    },
+    {
+      name: 'infinite entropy',
+      object: withProperties('file', {
+        extensions: {
+          'windows-pebinary-ext': {
+            pe_type: 'exe',
+            sections: [{ name: '.text', entropy: Infinity }],
+          },
+        },
+      }),
+      rule: 'type',
+    },
+    {
+      name: 'undefined custom value',
+      object: { ...minimal('tool'), x_placeholder: undefined },
+      rule: 'type',
+      property: 'x_placeholder',
+    },
+    {
+      name: 'undefined name',
+      object: { ...minimal('tool'), name: undefined },
+      rule: 'type',
+      property: 'name',
+    },
+  ]);
+});
