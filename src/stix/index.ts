@@ -6,7 +6,7 @@
  * imports only the pattern parser (../pattern) and the store's PreparedObject type
  * (../store/store.ts). The store, TAXII and ingest layers call into it.
  *
- * Validation is table-driven: common.ts holds the common properties (STIX 2.1 section
+ * Validation is table-driven: common.ts defines the common properties (STIX 2.1 section
  * 3.2), sdo.ts, sco.ts and meta.ts one table per object type (sections 4 to 7), and
  * validate.ts walks an object against them.
  */

@@ -53,6 +53,7 @@ function parseParts(value: string): { seconds: number; fraction: string } | unde
   ) {
     return undefined;
   }
+
   let fraction = '';
   if (length > 20) {
     // Anything between the seconds and the Z must be a dot and at least one digit.
@@ -60,6 +61,7 @@ function parseParts(value: string): { seconds: number; fraction: string } | unde
     if (!isDigitRun(value, 20, length - 1)) return undefined;
     fraction = value.slice(20, length - 1);
   }
+
   const year = readDigits(value, 0, 4);
   const month = readDigits(value, 5, 2);
   const day = readDigits(value, 8, 2);
@@ -68,6 +70,7 @@ function parseParts(value: string): { seconds: number; fraction: string } | unde
   const second = readDigits(value, 17, 2);
   if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23) return undefined;
   if (minute < 0 || minute > 59 || second < 0 || second > 60) return undefined;
+
   const daysInMonth = month === 2 && isLeapYear(year) ? 29 : (DAYS_IN_MONTH[month - 1] as number);
   if (day > daysInMonth) return undefined;
   // A leap second is accepted by RFC 3339; it is counted as the next second's start.

@@ -557,3 +557,71 @@ describe('values built in code', () => {
     },
   ]);
 });
+
+describe('robustness', () => {
+  const hostile: unknown[] = [
+    null,
+    undefined,
+    true,
+    0,
+    -1,
+    1e308,
+    Number.NaN,
+    '',
+    '\u0000',
+    '\ud800',
+    'x'.repeat(10_000),
+    [],
+    [null],
+    [[[]]],
+    {},
+    { type: 'x' },
+    JSON.parse('{"__proto__": {"polluted": 1}}') as unknown,
+  ];
+  test('never throws on hostile values', () => {
+    let runs = 0;
+    for (const type of FIXTURE_TYPES) {
+      const base = minimal(type);
+      const names = [...Object.keys(base), 'extensions', 'granular_markings', 'x_custom', 'hashes'];
+      for (const name of names) {
+        for (const value of hostile) {
+          const object = { ...base, [name]: value };
+          const result = validateObject(object);
+          assert.equal(typeof result.ok, 'boolean');
+          if (!result.ok) assert.ok(result.problems.length > 0, `${type}.${name}`);
+          runs++;
+        }
+      }
+    }
+    assert.ok(runs > 3000);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+  test('never throws on nested hostile values', () => {
+    for (const value of hostile) {
+      for (const object of [
+        withProperties('file', {
+          extensions: { 'windows-pebinary-ext': { pe_type: 'exe', optional_header: value } },
+        }),
+        withProperties('network-traffic', {
+          extensions: {
+            'http-request-ext': {
+              request_method: 'get',
+              request_value: '/',
+              request_header: value,
+            },
+          },
+        }),
+        withProperties('tool', { external_references: [{ source_name: 'a', url: value }] }),
+        withProperties('tool', {
+          granular_markings: [{ marking_ref: idOf('marking-definition'), selectors: [value] }],
+        }),
+        withProperties('email-message', { is_multipart: true, body_multipart: [value] }),
+        withProperties('language-content', { contents: { de: value } }),
+        withProperties('marking-definition', { definition: value }),
+        withProperties('observed-data', { object_refs: undefined, objects: { '0': value } }),
+      ]) {
+        assert.doesNotThrow(() => validateObject(object));
+      }
+    }
+  });
+});
