@@ -4,6 +4,8 @@
  *
  *   npx tsx bench/store-sqlite.ts [--objects 1000000] [--batch 1000] [--pages 200] [--keep]
  *
+ * --objects must be at least 10,000 plus 100 batches for the large-collection figures.
+ *
  * The database is a temporary file, deleted at the end unless --keep is given. Figures
  * depend on the disk and the CPU, so compare runs on one machine with each other.
  */
@@ -70,44 +72,76 @@ function formatMs(ms: number): string {
   return `${ms.toFixed(2)} ms`;
 }
 
-/** Fills the collection up to `target` objects; returns versions per second of the adds. */
+/**
+ * Fills the collection from `from` up to `target` objects. Returns the versions added per
+ * second of wall time and the CPU time of this process per version, which other processes
+ * on the machine disturb less.
+ */
 async function fill(
   store: SqliteStore,
   collectionId: string,
   from: number,
   target: number,
-): Promise<number> {
+): Promise<string> {
   let addMs = 0;
+  let cpuMicros = 0;
   for (let n = from; n < target; n += batchSize) {
     const batch = Array.from({ length: Math.min(batchSize, target - n) }, (_, i) =>
       makeIndicator(n + i),
     );
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     await store.addObjects(collectionId, batch);
     addMs += performance.now() - started;
+    const cpu = process.cpuUsage(cpuBefore);
+    cpuMicros += cpu.user + cpu.system;
   }
-  return ((target - from) / addMs) * 1000;
+  const count = target - from;
+  const rate = Math.round((count / addMs) * 1000);
+  return `${rate} versions/s, CPU ${(cpuMicros / count).toFixed(1)} µs/version`;
 }
 
-/** Times pages of 1,000 from random points of the collection, plus the first page. */
-async function timePages(store: SqliteStore, collectionId: string): Promise<string> {
+/** Page queries timed on each collection size: the TAXII defaults and common filters. */
+const PAGE_QUERIES: [string, Omit<VersionQuery, 'collectionId' | 'limit' | 'addedAfter'>][] = [
+  ['latest', {}],
+  ['all versions', { versions: { all: true } }],
+  ['first,last', { versions: { first: true, last: true, exact: [] } }],
+  ['type=indicator', { types: ['indicator'] }],
+];
+
+/**
+ * Times pages of 1,000 objects with JSON, starting at random points of the collection (the
+ * first sample starts at its beginning). Returns one line per query.
+ */
+async function timePages(store: SqliteStore, collectionId: string): Promise<string[]> {
   const all = await store.queryManifest({
     collectionId,
     limit: 1_000_000_000,
     versions: { all: true },
   });
   const dates = all.items.map((item) => item.dateAdded);
-  const timings: number[] = [];
-  for (let i = 0; i < pageSamples; i++) {
-    const after = i === 0 ? undefined : dates[Math.floor(Math.random() * (dates.length - 1000))];
-    const query: VersionQuery = { collectionId, limit: 1000, addedAfter: after };
-    const started = performance.now();
-    const page = await store.queryObjects(query);
-    timings.push(performance.now() - started);
-    if (page.items.length !== 1000) throw new Error(`page of ${page.items.length} items`);
+  const lines: string[] = [];
+  for (const [name, filters] of PAGE_QUERIES) {
+    const timings: number[] = [];
+    for (let i = 0; i < pageSamples; i++) {
+      const start = Math.floor(Math.random() * (dates.length - 1000));
+      const query: VersionQuery = {
+        collectionId,
+        limit: 1000,
+        addedAfter: i === 0 ? undefined : dates[start],
+        ...filters,
+      };
+      const started = performance.now();
+      const page = await store.queryObjects(query);
+      timings.push(performance.now() - started);
+      if (page.items.length !== 1000) throw new Error(`page of ${page.items.length} items`);
+    }
+    timings.sort((a, b) => a - b);
+    const p50 = formatMs(percentile(timings, 50));
+    const p99 = formatMs(percentile(timings, 99));
+    lines.push(`  ${name}: p50 ${p50}, p99 ${p99}, max ${formatMs(timings.at(-1)!)}`);
   }
-  timings.sort((a, b) => a - b);
-  return `p50 ${formatMs(percentile(timings, 50))}, p99 ${formatMs(percentile(timings, 99))}`;
+  return lines;
 }
 
 async function main(): Promise<void> {
@@ -120,23 +154,21 @@ async function main(): Promise<void> {
 
   console.log(`SQLite store, ${path}, batches of ${batchSize} indicators`);
   const small = Math.min(SMALL_COLLECTION, totalObjects);
-  const firstRate = await fill(store, collectionId, 0, small);
-  console.log(`add 0 -> ${small}: ${Math.round(firstRate)} versions/s`);
-  console.log(
-    `page of 1,000 with JSON at ${small} objects: ${await timePages(store, collectionId)}`,
-  );
+  console.log(`add 0 -> ${small}: ${await fill(store, collectionId, 0, small)}`);
+  console.log(`pages of 1,000 with JSON at ${small} objects (${pageSamples} each):`);
+  console.log((await timePages(store, collectionId)).join('\n'));
 
-  if (totalObjects > small) {
-    const rate = await fill(store, collectionId, small, totalObjects);
-    console.log(`add ${small} -> ${totalObjects}: ${Math.round(rate)} versions/s`);
-    const tail = await fill(store, collectionId, totalObjects, totalObjects + 100 * batchSize);
-    console.log(`add 100 more batches at ${totalObjects}: ${Math.round(tail)} versions/s`);
-    console.log(
-      `page of 1,000 with JSON at ${totalObjects} objects: ` +
-        (await timePages(store, collectionId)),
-    );
+  const tail = 100 * batchSize;
+  if (totalObjects >= small + tail) {
+    const middle = totalObjects - tail;
+    console.log(`add ${small} -> ${middle}: ${await fill(store, collectionId, small, middle)}`);
+    const tailRate = await fill(store, collectionId, middle, totalObjects);
+    console.log(`add ${middle} -> ${totalObjects}: ${tailRate}`);
+    console.log(`pages of 1,000 with JSON at ${totalObjects} objects (${pageSamples} each):`);
+    console.log((await timePages(store, collectionId)).join('\n'));
   }
 
+  // Fresh random ids: added once, then timed as duplicates.
   const duplicates = Array.from({ length: batchSize }, (_, i) => makeIndicator(i));
   await store.addObjects(collectionId, duplicates);
   const started = performance.now();

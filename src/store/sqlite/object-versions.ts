@@ -19,8 +19,9 @@ import type { StatementCache } from './statements.ts';
 import { buildQuerySql, planQuery, shapeKey } from './version-query.ts';
 
 const SQL = {
-  highWater: 'SELECT last_date_added FROM collections WHERE seq = ?',
+  collection: 'SELECT seq, last_date_added, spec_versions FROM collections WHERE id = ?',
   setHighWater: 'UPDATE collections SET last_date_added = ? WHERE seq = ?',
+  setSpecVersions: 'UPDATE collections SET spec_versions = ? WHERE seq = ?',
   // Every stored version of one object, with its entry in the collection when it has one.
   versionsOfObject:
     'SELECT v.vid, v.version_key, e.date_added, e.spec_version, e.is_first, e.is_last' +
@@ -44,14 +45,22 @@ const SQL = {
     ' WHERE v.id_hash = ? AND v.id = ? LIMIT 1',
   // Every object has exactly one last version, so the objects are the is_last entries.
   count:
-    'SELECT (SELECT count(*) FROM collection_entries INDEXED BY entries_last' +
-    '   WHERE collection_seq = ? AND is_last = 1) AS objects,' +
-    ' (SELECT count(*) FROM collection_entries WHERE collection_seq = ?) AS versions',
+    'SELECT (SELECT count(*) FROM collection_entries INDEXED BY entries_single' +
+    '   WHERE collection_seq = @seq AND is_first = 1 AND is_last = 1)' +
+    ' + (SELECT count(*) FROM collection_entries INDEXED BY entries_last_only' +
+    '   WHERE collection_seq = @seq AND is_first = 0 AND is_last = 1) AS objects,' +
+    ' (SELECT count(*) FROM collection_entries WHERE collection_seq = @seq) AS versions',
 } as const;
 
 /** Returns the STIX media type of a spec version (TAXII 2.1 section 1.6.8). */
 function stixMediaType(specVersion: string): string {
   return `application/stix+json;version=${specVersion}`;
+}
+
+interface CollectionRow {
+  seq: number;
+  last_date_added: number;
+  spec_versions: string;
 }
 
 /** One row of `versionsOfObject`; the entry columns are null when the collection lacks it. */
@@ -112,7 +121,10 @@ function selects(selector: VersionSelector, entry: Entry, exact: Set<string>): b
   return exact.has(entry.versionKey);
 }
 
-/** Object-version operations on one connection. Collections are passed by their seq. */
+/**
+ * Object-version operations on one connection. Each call reads its collection's row, so it
+ * sees the high-water mark and spec versions written by other connections.
+ */
 export class ObjectVersions {
   readonly #db: Database.Database;
   readonly #statements: StatementCache;
@@ -122,20 +134,32 @@ export class ObjectVersions {
     this.#statements = statements;
   }
 
-  /**
-   * Adds versions in one write transaction. BEGIN IMMEDIATE takes the write lock before the
-   * high-water mark is read, so two connections never compute the same date_added.
-   */
-  add(collection: number, objects: PreparedObject[]): AddResult[] {
-    return this.#db.transaction(() => this.#addInTransaction(collection, objects)).immediate();
+  #collection(collectionId: string): CollectionRow | undefined {
+    return this.#statements.get(SQL.collection).get(collectionId) as CollectionRow | undefined;
   }
 
-  #addInTransaction(collection: number, objects: PreparedObject[]): AddResult[] {
+  /**
+   * Adds versions in one write transaction, or returns undefined when there is no such
+   * collection. BEGIN IMMEDIATE takes the write lock before the high-water mark is read, so
+   * two connections never compute the same date_added.
+   */
+  add(collectionId: string, objects: PreparedObject[]): AddResult[] | undefined {
+    return this.#db
+      .transaction(() => {
+        const collection = this.#collection(collectionId);
+        return collection && this.#addInTransaction(collection, objects);
+      })
+      .immediate();
+  }
+
+  #addInTransaction(collectionRow: CollectionRow, objects: PreparedObject[]): AddResult[] {
     const s = this.#statements;
     const versionsOfObject = s.get(SQL.versionsOfObject).raw();
     const insertJson = s.get(SQL.insertJson);
     const insertEntry = s.get(SQL.insertEntry);
-    const highWater = s.get(SQL.highWater).pluck().get(collection) as number;
+    const { seq: collection, last_date_added: highWater } = collectionRow;
+    const specVersions = JSON.parse(collectionRow.spec_versions) as string[];
+    const specVersionCount = specVersions.length;
 
     // date_added is the later of the clock and the last value handed out plus one
     // microsecond, so it is unique and strictly increasing even if the clock steps back.
@@ -177,18 +201,29 @@ export class ObjectVersions {
         +isLast,
         vid,
       );
+      if (!specVersions.includes(object.specVersion)) specVersions.push(object.specVersion);
       results.push({ id, version: object.version, outcome: 'added', dateAdded });
     }
 
     if (nextDateAdded - 1 > highWater) s.get(SQL.setHighWater).run(nextDateAdded - 1, collection);
+    if (specVersions.length > specVersionCount) {
+      s.get(SQL.setSpecVersions).run(JSON.stringify(specVersions.sort()), collection);
+    }
     return results;
   }
 
   /** Runs a version query; see version-query.ts for the plans. */
-  query(query: VersionQuery, collection: number, withJson: false): Page<StoredVersion>;
-  query(query: VersionQuery, collection: number, withJson: true): Page<StoredVersionWithJson>;
-  query(query: VersionQuery, collection: number, withJson: boolean): Page<StoredVersion> {
-    const plan = planQuery(query, collection, withJson);
+  query(query: VersionQuery, withJson: false): Page<StoredVersion>;
+  query(query: VersionQuery, withJson: true): Page<StoredVersionWithJson>;
+  query(query: VersionQuery, withJson: boolean): Page<StoredVersion> {
+    const collection = this.#collection(query.collectionId);
+    if (collection === undefined) return { items: [], more: false };
+
+    const summary = {
+      seq: collection.seq,
+      specVersions: JSON.parse(collection.spec_versions) as string[],
+    };
+    const plan = planQuery(query, summary, withJson);
     if (plan === undefined) return { items: [], more: false };
 
     const statement = this.#statements.getByKey(`versions:${shapeKey(plan.shape)}`, () =>
@@ -205,7 +240,7 @@ export class ObjectVersions {
    * the versions that remain and drops JSON that no collection refers to any more.
    */
   delete(
-    collection: number,
+    collectionId: string,
     id: string,
     selector: VersionSelector,
     specVersions: string[] | undefined,
@@ -216,7 +251,10 @@ export class ObjectVersions {
       selects(selector, entry, exact) && (specs === undefined || specs.has(entry.specVersion));
 
     return this.#db
-      .transaction(() => this.#deleteInTransaction(collection, id, isDoomed))
+      .transaction(() => {
+        const collection = this.#collection(collectionId);
+        return collection ? this.#deleteInTransaction(collection.seq, id, isDoomed) : 0;
+      })
       .immediate();
   }
 
@@ -244,14 +282,18 @@ export class ObjectVersions {
     return doomed.length;
   }
 
-  has(collection: number, id: string): boolean {
-    return this.#statements.get(SQL.hasObject).get(collection, idHash(id), id) !== undefined;
+  has(collectionId: string, id: string): boolean {
+    const collection = this.#collection(collectionId);
+    if (collection === undefined) return false;
+
+    return this.#statements.get(SQL.hasObject).get(collection.seq, idHash(id), id) !== undefined;
   }
 
-  count(collection: number): { objects: number; versions: number } {
-    return this.#statements.get(SQL.count).get(collection, collection) as {
-      objects: number;
-      versions: number;
-    };
+  count(collectionId: string): { objects: number; versions: number } {
+    const collection = this.#collection(collectionId);
+    if (collection === undefined) return { objects: 0, versions: 0 };
+
+    const counts = this.#statements.get(SQL.count).get({ seq: collection.seq });
+    return counts as { objects: number; versions: number };
   }
 }

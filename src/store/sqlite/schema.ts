@@ -27,7 +27,9 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
 
   -- last_date_added is the high-water mark of date_added in the collection (microseconds).
-  -- It only grows, so a value freed by a delete is never handed out again.
+  -- It only grows, so a value freed by a delete is never handed out again. spec_versions is
+  -- a JSON array of every spec version ever added, which queries use to skip spec filters.
+  -- Deletes leave it unchanged, so it may name a spec version no entry has any more.
   CREATE TABLE collections (
     seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -38,6 +40,7 @@ const MIGRATIONS: readonly string[] = [
     media_types TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     last_date_added INTEGER NOT NULL DEFAULT 0,
+    spec_versions TEXT NOT NULL DEFAULT '[]',
     UNIQUE (api_root, alias)
   ) STRICT;
   CREATE INDEX collections_by_root ON collections (api_root, id);
@@ -55,7 +58,9 @@ const MIGRATIONS: readonly string[] = [
   CREATE INDEX object_versions_by_id ON object_versions (id_hash);
 
   -- is_first and is_last mark the oldest and newest version of an object in the collection
-  -- (TAXII 2.1 section 3.4.2, match[version]), so first and last pages scan a partial index.
+  -- (TAXII 2.1 section 3.4.2, match[version]). Three partial indexes split the flagged
+  -- entries into disjoint sets, so a first or last page merges index ranges that contain
+  -- only matching entries, and a set with no entry past the cursor costs one seek.
   CREATE TABLE collection_entries (
     collection_seq INTEGER NOT NULL REFERENCES collections (seq),
     date_added INTEGER NOT NULL,
@@ -73,10 +78,12 @@ const MIGRATIONS: readonly string[] = [
   -- Lookups by STIX id go through object_versions and then this index. Its keys grow with
   -- vid, so inserts append to it.
   CREATE UNIQUE INDEX entries_by_vid ON collection_entries (vid, collection_seq);
-  CREATE INDEX entries_last ON collection_entries (collection_seq, date_added, is_first)
-    WHERE is_last = 1;
-  CREATE INDEX entries_first ON collection_entries (collection_seq, date_added, is_last)
-    WHERE is_first = 1;
+  CREATE INDEX entries_single ON collection_entries (collection_seq, date_added)
+    WHERE is_first = 1 AND is_last = 1;
+  CREATE INDEX entries_first_only ON collection_entries (collection_seq, date_added)
+    WHERE is_first = 1 AND is_last = 0;
+  CREATE INDEX entries_last_only ON collection_entries (collection_seq, date_added)
+    WHERE is_first = 0 AND is_last = 1;
   CREATE INDEX entries_by_type
     ON collection_entries (collection_seq, type, date_added, is_first, is_last);
 

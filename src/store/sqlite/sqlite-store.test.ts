@@ -224,35 +224,54 @@ describe('SqliteStore specifics', () => {
   });
 
   describe('query plans', () => {
-    const shapes: [string, Parameters<typeof planQuery>[0]][] = [
-      ['latest', { collectionId: 'c', limit: 10 }],
-      ['all', { collectionId: 'c', limit: 10, versions: { all: true } }],
+    const mixed = { seq: 1, specVersions: ['2.0', '2.1'] };
+    const selectors = {
+      first: { first: true, last: false, exact: [] },
+      firstLast: { first: true, last: true, exact: [] },
+    };
+    const shapes: [string, Parameters<typeof planQuery>[0], string[]][] = [
+      ['latest', { collectionId: 'c', limit: 10 }, ['entries_single', 'entries_last_only']],
+      ['all', { collectionId: 'c', limit: 10, versions: { all: true } }, ['PRIMARY KEY']],
       [
         'first',
-        { collectionId: 'c', limit: 10, versions: { first: true, last: false, exact: [] } },
+        { collectionId: 'c', limit: 10, versions: selectors.first },
+        ['entries_single', 'entries_first_only'],
       ],
       [
         'first,last',
-        { collectionId: 'c', limit: 10, versions: { first: true, last: true, exact: [] } },
+        { collectionId: 'c', limit: 10, versions: selectors.firstLast },
+        ['entries_single', 'entries_first_only', 'entries_last_only'],
       ],
-      ['one type', { collectionId: 'c', limit: 10, types: ['indicator'] }],
-      ['three types', { collectionId: 'c', limit: 10, types: ['indicator', 'malware', 'tool'] }],
-      ['spec version', { collectionId: 'c', limit: 10, specVersions: ['2.1'] }],
+      ['one type', { collectionId: 'c', limit: 10, types: ['indicator'] }, ['entries_by_type']],
+      [
+        'three types',
+        { collectionId: 'c', limit: 10, types: ['indicator', 'malware', 'tool'] },
+        ['entries_by_type', 'entries_by_type', 'entries_by_type'],
+      ],
+      [
+        'spec version',
+        { collectionId: 'c', limit: 10, specVersions: ['2.1'] },
+        ['entries_single', 'entries_last_only'],
+      ],
     ];
 
-    for (const [name, query] of shapes) {
-      test(`${name} reads an index in order`, async () => {
+    function explain(store: SqliteStore, sql: string, parameters: object): string {
+      const rows = store.database.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(parameters);
+      return (rows as { detail: string }[]).map((row) => row.detail).join('\n');
+    }
+
+    for (const [name, query, indexes] of shapes) {
+      test(`${name} reads indexes in order`, async () => {
         const store = await openFresh();
         for (const withJson of [false, true]) {
-          const plan = planQuery(query, 1, withJson)!;
-          const rows = store.database
-            .prepare(`EXPLAIN QUERY PLAN ${buildQuerySql(plan.shape)}`)
-            .all(plan.parameters) as { detail: string }[];
-          const details = rows.map((row) => row.detail).join('\n');
+          const plan = planQuery(query, mixed, withJson)!;
+          const details = explain(store, buildQuerySql(plan.shape), plan.parameters);
 
-          assert.match(
+          const searches = [...details.matchAll(/SEARCH e USING (?:INDEX )?(\w+(?: KEY)?) \(/g)];
+          assert.deepEqual(
+            searches.map((match) => match[1]),
+            indexes,
             details,
-            /SEARCH e USING (INDEX entries_\w+|PRIMARY KEY) \(collection_seq=\?/,
           );
           assert.doesNotMatch(details, /TEMP B-TREE/, details);
           assert.doesNotMatch(details, /SCAN e\b/, details);
@@ -263,16 +282,55 @@ describe('SqliteStore specifics', () => {
 
     test('ids look up each id', async () => {
       const store = await openFresh();
-      const plan = planQuery({ collectionId: 'c', limit: 10, ids: ['a', 'b'] }, 1, true)!;
-      const rows = store.database
-        .prepare(`EXPLAIN QUERY PLAN ${buildQuerySql(plan.shape)}`)
-        .all(plan.parameters) as { detail: string }[];
-      const details = rows.map((row) => row.detail).join('\n');
+      const query = { collectionId: 'c', limit: 10, ids: ['a', 'b'] };
+      const plan = planQuery(query, mixed, true)!;
+      const details = explain(store, buildQuerySql(plan.shape), plan.parameters);
 
       assert.match(details, /SEARCH v USING INDEX object_versions_by_id \(id_hash=\?\)/);
       assert.match(details, /SEARCH e USING INDEX entries_by_vid/);
       await store.close();
     });
+
+    test('spec filter dropped when all match', () => {
+      const query = { collectionId: 'c', limit: 10, specVersions: ['2.1', '2.0', '2.2'] };
+
+      assert.equal(planQuery(query, mixed, false)?.shape.specVersions, false);
+      assert.equal(
+        planQuery(query, { seq: 1, specVersions: [] }, false)?.shape.specVersions,
+        false,
+      );
+    });
+
+    test('spec filter kept when some match', () => {
+      const query = { collectionId: 'c', limit: 10, specVersions: ['2.1', '2.2'] };
+      const plan = planQuery(query, mixed, false);
+
+      assert.equal(plan?.shape.specVersions, true);
+      assert.equal(plan?.parameters.specVersions, '["2.1"]');
+    });
+
+    test('absent spec version plans nothing', () => {
+      const query = { collectionId: 'c', limit: 10, specVersions: ['2.2'] };
+
+      assert.equal(planQuery(query, mixed, false), undefined);
+    });
+  });
+
+  test('spec versions recorded per collection', async () => {
+    const { store, collectionId } = await withCollection();
+    const specVersions = () =>
+      store.database
+        .prepare('SELECT spec_versions FROM collections WHERE id = ?')
+        .pluck()
+        .get(collectionId);
+
+    assert.equal(specVersions(), '[]');
+    await store.addObjects(collectionId, [
+      objectVersion(stixId('indicator', 1), stixTime(1), { specVersion: '2.1' }),
+      objectVersion(stixId('indicator', 2), stixTime(1), { specVersion: '2.0' }),
+    ]);
+    assert.equal(specVersions(), '["2.0","2.1"]');
+    await store.close();
   });
 });
 

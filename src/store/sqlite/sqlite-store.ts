@@ -93,8 +93,6 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #statements: StatementCache;
   readonly #objects: ObjectVersions;
-  /** Collection id to seq. Collections are never deleted, so a cached entry stays valid. */
-  readonly #collectionSeqs = new Map<string, number>();
 
   /** Opens (or creates) the database file; ':memory:' gives a private in-memory database. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -215,19 +213,6 @@ export class SqliteStore implements Store {
     return row === undefined ? undefined : toCollection(row as CollectionRow);
   }
 
-  /** Returns the seq of a collection, or undefined when there is no such collection. */
-  #collectionSeq(collectionId: string): number | undefined {
-    let seq = this.#collectionSeqs.get(collectionId);
-    if (seq === undefined) {
-      seq = this.#statements
-        .get('SELECT seq FROM collections WHERE id = ?')
-        .pluck()
-        .get(collectionId) as number | undefined;
-      if (seq !== undefined) this.#collectionSeqs.set(collectionId, seq);
-    }
-    return seq;
-  }
-
   async addObjects(collectionId: string, objects: PreparedObject[]): Promise<AddResult[]> {
     for (const object of objects) {
       if (!isWellFormed(object.json)) {
@@ -237,31 +222,25 @@ export class SqliteStore implements Store {
         );
       }
     }
-    const seq = this.#collectionSeq(collectionId);
-    if (seq === undefined) throw new StoreConflictError(`collection "${collectionId}" not found`);
+    const results = this.#objects.add(collectionId, objects);
+    if (results === undefined)
+      throw new StoreConflictError(`collection "${collectionId}" not found`);
 
-    return this.#objects.add(seq, objects);
+    return results;
   }
 
   async queryObjects(query: VersionQuery): Promise<Page<StoredVersionWithJson>> {
     checkLimit(query.limit);
-    const seq = this.#collectionSeq(query.collectionId);
-    if (seq === undefined) return { items: [], more: false };
-
-    return this.#objects.query(query, seq, true);
+    return this.#objects.query(query, true);
   }
 
   async queryManifest(query: VersionQuery): Promise<Page<StoredVersion>> {
     checkLimit(query.limit);
-    const seq = this.#collectionSeq(query.collectionId);
-    if (seq === undefined) return { items: [], more: false };
-
-    return this.#objects.query(query, seq, false);
+    return this.#objects.query(query, false);
   }
 
   async hasObject(collectionId: string, id: string): Promise<boolean> {
-    const seq = this.#collectionSeq(collectionId);
-    return seq !== undefined && this.#objects.has(seq, id);
+    return this.#objects.has(collectionId, id);
   }
 
   async deleteObject(
@@ -270,17 +249,11 @@ export class SqliteStore implements Store {
     versions: VersionSelector = { all: true },
     specVersions?: string[],
   ): Promise<number> {
-    const seq = this.#collectionSeq(collectionId);
-    if (seq === undefined) return 0;
-
-    return this.#objects.delete(seq, id, versions, specVersions);
+    return this.#objects.delete(collectionId, id, versions, specVersions);
   }
 
   async countCollection(collectionId: string): Promise<{ objects: number; versions: number }> {
-    const seq = this.#collectionSeq(collectionId);
-    if (seq === undefined) return { objects: 0, versions: 0 };
-
-    return this.#objects.count(seq);
+    return this.#objects.count(collectionId);
   }
 
   async saveStatus(status: StatusRecord): Promise<void> {
@@ -411,7 +384,10 @@ export class SqliteStore implements Store {
         .run(grant.collectionId, grant.userId, +grant.canRead, +grant.canWrite);
     } catch (error) {
       if (constraintKind(error) !== 'foreign-key') throw error;
-      if (this.#collectionSeq(grant.collectionId) === undefined) {
+      const collection = this.#statements
+        .get('SELECT 1 FROM collections WHERE id = ?')
+        .get(grant.collectionId);
+      if (collection === undefined) {
         throw new StoreConflictError(`collection "${grant.collectionId}" not found`);
       }
       throw new StoreConflictError(`user "${grant.userId}" not found`);

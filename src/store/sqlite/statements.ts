@@ -5,7 +5,8 @@ import type Database from 'better-sqlite3';
  *
  * Preparing lazily lets the store open a database before `migrate()` creates the tables.
  * The cache is bounded because its keys are SQL texts written in this folder, and the
- * version queries have a finite set of shapes.
+ * version queries have a finite set of shapes. A statement keeps the pluck or raw mode last
+ * set on it, so callers use each SQL text in one mode only.
  */
 export class StatementCache {
   readonly #db: Database.Database;

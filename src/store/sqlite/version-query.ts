@@ -2,16 +2,19 @@
  * SQL for version queries (TAXII 2.1 sections 3.4 and 5.3 to 5.8): which object versions of
  * a collection match the filters, in date_added order, one page at a time.
  *
- * Each statement reads an index already sorted by date_added and stops after `limit + 1`
- * matching rows, so a page costs about the same on a large collection as on a small one.
- * Two shapes may read many more rows than they return, because they filter a date_added
- * scan row by row: exact versions without an id filter, and more than MAX_TYPE_ARMS types.
- * The id filter sorts its matches, which are bounded by the versions of the listed objects.
- *
  * A query is split into arms, each walking one date_added-ordered index range. Several arms
  * are joined with UNION ALL under one ORDER BY, which SQLite runs as a merge of the sorted
  * arms (EXPLAIN QUERY PLAN shows MERGE). The arms of one query select disjoint rows, so the
- * merge never returns a row twice. */
+ * merge never returns a row twice. Each statement stops after `limit + 1` rows, so a page
+ * costs about the same on a large collection as on a small one when the arms' indexes
+ * contain only matching rows, as the version-flag indexes do.
+ *
+ * Other filters are checked row by row on the arm's index range, so a page may read many
+ * more rows than it returns when they reject most rows: a type arm skips versions that are
+ * not selected, and spec versions, exact versions without an id filter and type lists longer
+ * than MAX_TYPE_ARMS are checked on each row. The id filter sorts its matches, which are
+ * bounded by the versions of the listed objects.
+ */
 import type { VersionQuery } from '../store.ts';
 import { idHash } from './id-hash.ts';
 
@@ -62,20 +65,43 @@ function unique(values: string[] | undefined): string[] | undefined {
   return values === undefined ? undefined : [...new Set(values)];
 }
 
+/** What a query needs to know of its collection. */
+export interface CollectionSummary {
+  seq: number;
+  /** Every spec version added to the collection; deletes leave it unchanged. */
+  specVersions: string[];
+}
+
+/**
+ * Returns the spec versions a query must still check row by row: none (undefined) when
+ * every spec version in the collection is requested, and an empty list when none is. The
+ * two common cases thus cost nothing, where a row-by-row check of a spec version absent from
+ * the collection would read the whole collection to return an empty page.
+ */
+function narrowSpecVersions(
+  requested: string[] | undefined,
+  present: string[],
+): string[] | undefined {
+  if (requested === undefined) return undefined;
+  if (present.every((specVersion) => requested.includes(specVersion))) return undefined;
+
+  return requested.filter((specVersion) => present.includes(specVersion));
+}
+
 /**
  * Returns the shape and parameters of a query, or undefined when nothing can match (an
  * empty id, type or spec version list, or a version selector that selects nothing).
  */
 export function planQuery(
   query: VersionQuery,
-  collection: number,
+  collection: CollectionSummary,
   withJson: boolean,
 ): { shape: QueryShape; parameters: QueryParameters } | undefined {
   const selector = query.versions ?? { first: false, last: true, exact: [] };
   const filters: NormalisedFilters = {
     ids: unique(query.ids),
     types: unique(query.types),
-    specVersions: unique(query.specVersions),
+    specVersions: narrowSpecVersions(unique(query.specVersions), collection.specVersions),
     exact: selector.all === true ? [] : (unique(selector.exact) ?? []),
   };
   const all = selector.all === true;
@@ -101,7 +127,7 @@ export function planQuery(
   };
 
   const parameters: QueryParameters = {
-    collection,
+    collection: collection.seq,
     after: query.addedAfter ?? -1,
     limit: query.limit + 1,
   };
@@ -127,7 +153,7 @@ const VERSION_COLUMNS =
 /** One arm: the tables it reads and its own conditions, ANDed with the shared ones. */
 interface Arm {
   from: string;
-  conditions: string[];
+  conditions: readonly string[];
 }
 
 /** The version selector as one condition on an entry row, for arms not tied to a flag. */
@@ -141,20 +167,36 @@ function versionCondition(shape: QueryShape): string | undefined {
   return parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`;
 }
 
-/** Arms that walk the whole collection in date_added order, split by version flag. */
+/**
+ * Version-flag indexes, which partition the first and last versions: every object has
+ * exactly one single-version entry, or one first-only and one last-only entry.
+ */
+const FLAG_ARMS = {
+  single: {
+    from: 'collection_entries AS e INDEXED BY entries_single',
+    conditions: ['e.is_first = 1', 'e.is_last = 1'],
+  },
+  firstOnly: {
+    from: 'collection_entries AS e INDEXED BY entries_first_only',
+    conditions: ['e.is_first = 1', 'e.is_last = 0'],
+  },
+  lastOnly: {
+    from: 'collection_entries AS e INDEXED BY entries_last_only',
+    conditions: ['e.is_first = 0', 'e.is_last = 1'],
+  },
+} as const satisfies Record<string, Arm>;
+
+/** Builds the arms that walk the whole collection in date_added order. */
 function collectionArms(shape: QueryShape): Arm[] {
-  const entries = 'collection_entries AS e';
   if (shape.all || shape.exact) {
-    return [{ from: entries, conditions: [versionCondition(shape)].filter(isDefined) }];
+    const conditions = [versionCondition(shape)].filter(isDefined);
+    return [{ from: 'collection_entries AS e', conditions }];
   }
 
-  const firstArm = { from: `${entries} INDEXED BY entries_first`, conditions: ['e.is_first = 1'] };
-  const lastArm = { from: `${entries} INDEXED BY entries_last`, conditions: ['e.is_last = 1'] };
-  if (shape.first && shape.last) {
-    // A single-version object is both first and last; the last arm leaves it to the first.
-    return [firstArm, { ...lastArm, conditions: [...lastArm.conditions, 'e.is_first = 0'] }];
-  }
-  return [shape.first ? firstArm : lastArm];
+  const arms: Arm[] = [FLAG_ARMS.single];
+  if (shape.first) arms.push(FLAG_ARMS.firstOnly);
+  if (shape.last) arms.push(FLAG_ARMS.lastOnly);
+  return arms;
 }
 
 /** Builds one arm per type, each walking the type index in date_added order. */
