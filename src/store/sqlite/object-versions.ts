@@ -123,7 +123,7 @@ function selects(selector: VersionSelector, entry: Entry, exact: Set<string>): b
 
 /**
  * Object-version operations on one connection. Each call reads its collection's row, so it
- * sees the high-water mark and spec versions written by other connections.
+ * uses the high-water mark and spec versions that other connections wrote last.
  */
 export class ObjectVersions {
   readonly #db: Database.Database;

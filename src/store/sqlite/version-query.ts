@@ -10,10 +10,10 @@
  * contain only matching rows, as the version-flag indexes do.
  *
  * Other filters are checked row by row on the arm's index range, so a page may read many
- * more rows than it returns when they reject most rows: a type arm skips versions that are
- * not selected, and spec versions, exact versions without an id filter and type lists longer
- * than MAX_TYPE_ARMS are checked on each row. The id filter sorts its matches, which are
- * bounded by the versions of the listed objects.
+ * more rows than it returns when they reject most rows. A type arm skips the versions that
+ * the selector leaves out. Spec versions, exact versions without an id filter, and type
+ * lists longer than MAX_TYPE_ARMS are checked on each row. The id filter sorts its matches,
+ * which are bounded by the versions of the listed objects.
  */
 import type { VersionQuery } from '../store.ts';
 import { idHash } from './id-hash.ts';
@@ -65,7 +65,7 @@ function unique(values: string[] | undefined): string[] | undefined {
   return values === undefined ? undefined : [...new Set(values)];
 }
 
-/** What a query needs to know of its collection. */
+/** The collection values that a query plan depends on. */
 export interface CollectionSummary {
   seq: number;
   /** Every spec version added to the collection; deletes leave it unchanged. */
