@@ -16,7 +16,13 @@ import { registerManifest } from './routes/manifest.ts';
 import { registerObjects } from './routes/objects.ts';
 import { registerStatus } from './routes/status.ts';
 
-const CHALLENGE = { 'WWW-Authenticate': 'Basic realm="cairn", charset="UTF-8"' };
+/**
+ * One challenge per accepted scheme, because the challenges tell a client which schemes the
+ * server supports (TAXII 2.1 section 1.6.9, RFC 7235 section 4.1).
+ */
+const CHALLENGE = {
+  'WWW-Authenticate': 'Basic realm="cairn", charset="UTF-8", Bearer realm="cairn"',
+};
 /** How often the last-used time of a token is written, at most (microseconds). */
 const TOKEN_TOUCH_INTERVAL = 60 * 1_000_000;
 

@@ -101,6 +101,17 @@ describe('TAXII content negotiation', () => {
     assert.match(result.headers.get('www-authenticate') ?? '', /^Basic realm=/);
   });
 
+  test('401 challenges name both schemes', async () => {
+    const missing = await call(server, `${server.url}/taxii2/`, { token: null });
+    const wrong = await call(server, `${server.url}/taxii2/`, { token: 'cairn_wrong' });
+    for (const result of [missing, wrong]) {
+      assert.equal(result.status, 401);
+      const challenge = result.headers.get('www-authenticate') ?? '';
+      assert.match(challenge, /^Basic realm="cairn"/);
+      assert.match(challenge, /, Bearer realm="cairn"$/);
+    }
+  });
+
   test('405 lists allowed methods', async () => {
     const result = await call(server, `${server.root}collections/default/objects/`, {
       method: 'PUT',
