@@ -114,6 +114,9 @@ const PAGE_QUERIES: [string, Omit<VersionQuery, 'collectionId' | 'limit' | 'adde
  * first sample starts at its beginning). Returns one line per query.
  */
 async function timePages(store: SqliteStore, collectionId: string): Promise<string[]> {
+  // The checkpoint syncs the file, so the kernel is not still writing back the fill while
+  // the pages are timed.
+  store.database.pragma('wal_checkpoint(TRUNCATE)');
   const all = await store.queryManifest({
     collectionId,
     limit: 1_000_000_000,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -73,7 +73,25 @@ describe('openStore', () => {
     await assert.rejects(openStore('sqlite:'), /database path is missing/);
   });
 
+  test('missing folder created', async () => {
+    const path = join(directory, 'new', 'nested', 'x.db');
+    const store = await openStore(path);
+
+    assert.ok(existsSync(path));
+    await store.close();
+  });
+
   test('unopenable path rejected', async () => {
-    await assert.rejects(openStore(join(directory, 'missing-dir', 'x.db')));
+    const file = join(directory, 'a-file');
+    writeFileSync(file, 'not a folder');
+
+    await assert.rejects(openStore(join(file, 'x.db')), /failed to open the SQLite store at/);
+  });
+
+  test('non-database file rejected', async () => {
+    const path = join(directory, 'text.db');
+    writeFileSync(path, 'this is not a SQLite database, but it is long enough to have a header');
+
+    await assert.rejects(openStore(path));
   });
 });

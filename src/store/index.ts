@@ -4,6 +4,8 @@
  * implementation from a URL, so only the place that assembles the server names a backend.
  * This folder imports only `stix/`.
  */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite/index.ts';
 import type { Store } from './store.ts';
 
@@ -13,15 +15,22 @@ export type { SqliteStoreOptions } from './sqlite/index.ts';
 /**
  * Opens the store at `url` and applies any pending migrations.
  *
- * - `sqlite:PATH` or a bare `PATH`: a SQLite database file, created when missing. The path
- *   is relative to the working directory unless absolute; `sqlite:///var/lib/cairn.db`
- *   is the absolute path `/var/lib/cairn.db`. `sqlite::memory:` is a private in-memory
- *   database, gone when the store closes.
+ * - `sqlite:PATH` or a bare `PATH`: a SQLite database file, created with its folder when
+ *   missing. The path is relative to the working directory unless absolute;
+ *   `sqlite:///var/lib/cairn.db` is the absolute path `/var/lib/cairn.db`.
+ *   `sqlite::memory:` is a private in-memory database, gone when the store closes.
  * - `postgres://` and `postgresql://` URLs are recognised but not supported yet.
  */
 export async function openStore(url: string, options: SqliteStoreOptions = {}): Promise<Store> {
   const path = sqlitePath(url);
-  const store = new SqliteStore(path, options);
+  let store: SqliteStore;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    store = new SqliteStore(path, options);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`failed to open the SQLite store at ${path}: ${reason}`, { cause: error });
+  }
   try {
     await store.migrate();
   } catch (error) {

@@ -870,10 +870,16 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
         }
       });
 
+      test('invalid addedAfter rejected', async () => {
+        for (const addedAfter of [Number.NaN, Number.POSITIVE_INFINITY]) {
+          await assert.rejects(manifest({ addedAfter }), RangeError, `addedAfter ${addedAfter}`);
+        }
+      });
+
       test('huge limit returns all', async () => {
         await addMany(10);
 
-        const page = await manifest({ limit: Number.MAX_SAFE_INTEGER - 1 });
+        const page = await manifest({ limit: Number.MAX_SAFE_INTEGER });
         assert.equal(page.items.length, 10);
         assert.equal(page.more, false);
       });

@@ -55,8 +55,9 @@ export interface SqliteStoreOptions {
   /** Page cache of this connection, in KiB; SQLite's own default is 2,000 KiB. */
   cacheSizeKiB?: number;
   /**
-   * WAL size, in 4 KiB pages, at which a commit also checkpoints; SQLite's default is 1,000.
-   * Each checkpoint syncs the file, and a batch of 1,000 new objects writes about 1,000 pages.
+   * WAL size, in database pages (4 KiB by default), at which a commit also checkpoints.
+   * SQLite's default is 1,000. Each checkpoint syncs the file, and on a collection of 300,000
+   * objects a batch of 1,000 new ones writes about 1,000 pages.
    */
   walAutocheckpointPages?: number;
 }
@@ -83,10 +84,31 @@ function isWellFormed(text: string): boolean {
   return (text as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
-function checkLimit(limit: number): void {
-  if (!Number.isSafeInteger(limit) || limit < 0) {
-    throw new RangeError(`invalid limit ${limit}: expected an integer of 0 or more`);
+function checkQuery(query: VersionQuery): void {
+  if (!Number.isSafeInteger(query.limit) || query.limit < 0) {
+    throw new RangeError(`invalid limit ${query.limit}: expected an integer of 0 or more`);
   }
+  if (query.addedAfter !== undefined && !Number.isFinite(query.addedAfter)) {
+    throw new RangeError(
+      `invalid addedAfter ${query.addedAfter}: expected microseconds since the epoch`,
+    );
+  }
+}
+
+/** Sets the connection's pragmas; fails when the file is not a SQLite database. */
+function configure(db: Database.Database, settings: Required<SqliteStoreOptions>): void {
+  // WAL lets readers run while one connection writes. NORMAL syncs at checkpoints only, so a
+  // power cut may roll back the last commits but leaves the file consistent.
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma(`cache_size = ${-Math.trunc(settings.cacheSizeKiB)}`);
+
+  const checkpointPages = Math.trunc(settings.walAutocheckpointPages);
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  db.pragma(`wal_autocheckpoint = ${checkpointPages}`);
+  // After a checkpoint, a WAL file grown past this many bytes is truncated back to it.
+  db.pragma(`journal_size_limit = ${checkpointPages * pageSize}`);
 }
 
 export class SqliteStore implements Store {
@@ -98,15 +120,12 @@ export class SqliteStore implements Store {
   constructor(path: string, options: SqliteStoreOptions = {}) {
     const settings = { ...DEFAULTS, ...options };
     this.#db = new Database(path, { timeout: settings.busyTimeoutMs });
-    // WAL lets readers run while one connection writes; NORMAL syncs at checkpoints only,
-    // so a power cut may lose the last commits but never corrupts the file.
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = NORMAL');
-    this.#db.pragma('foreign_keys = ON');
-    this.#db.pragma(`cache_size = ${-Math.trunc(settings.cacheSizeKiB)}`);
-    this.#db.pragma(`wal_autocheckpoint = ${Math.trunc(settings.walAutocheckpointPages)}`);
-    // After a checkpoint, a WAL file grown past this many bytes is truncated back to it.
-    this.#db.pragma(`journal_size_limit = ${Math.trunc(settings.walAutocheckpointPages) * 4096}`);
+    try {
+      configure(this.#db, settings);
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
     this.#statements = new StatementCache(this.#db);
     this.#objects = new ObjectVersions(this.#db, this.#statements);
   }
@@ -230,12 +249,12 @@ export class SqliteStore implements Store {
   }
 
   async queryObjects(query: VersionQuery): Promise<Page<StoredVersionWithJson>> {
-    checkLimit(query.limit);
+    checkQuery(query);
     return this.#objects.query(query, true);
   }
 
   async queryManifest(query: VersionQuery): Promise<Page<StoredVersion>> {
-    checkLimit(query.limit);
+    checkQuery(query);
     return this.#objects.query(query, false);
   }
 
