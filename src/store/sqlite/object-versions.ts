@@ -178,6 +178,8 @@ export class ObjectVersions {
 
       // The JSON of a version is stored once for all collections. When the same id and
       // version_key arrive again with different content, the first stored content wins.
+      // NOTE: a writer who posts the id and version of an object from a collection it cannot
+      // read, with any content, is then served the other collection's content from its own.
       const vid =
         state.vid ?? Number(insertJson.run(hash, id, versionKey, object.json).lastInsertRowid);
 
