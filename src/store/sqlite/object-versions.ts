@@ -43,7 +43,7 @@ const SQL = {
     'SELECT 1 FROM object_versions AS v CROSS JOIN collection_entries AS e' +
     ' INDEXED BY entries_by_vid ON e.vid = v.vid AND e.collection_seq = ?' +
     ' WHERE v.id_hash = ? AND v.id = ? LIMIT 1',
-  // Every object has exactly one last version, so the objects are the is_last entries.
+  // Every object has exactly one last version, which is its single or its last-only entry.
   count:
     'SELECT (SELECT count(*) FROM collection_entries INDEXED BY entries_single' +
     '   WHERE collection_seq = @seq AND is_first = 1 AND is_last = 1)' +
@@ -214,10 +214,18 @@ export class ObjectVersions {
     return results;
   }
 
-  /** Runs a version query; see version-query.ts for the plans. */
+  /**
+   * Runs a version query; see version-query.ts for the plans. The plan depends on the spec
+   * versions in the collection, so one read transaction covers both, and a spec version that
+   * another connection adds in between cannot slip past a dropped spec filter.
+   */
   query(query: VersionQuery, withJson: false): Page<StoredVersion>;
   query(query: VersionQuery, withJson: true): Page<StoredVersionWithJson>;
   query(query: VersionQuery, withJson: boolean): Page<StoredVersion> {
+    return this.#db.transaction(() => this.#queryInTransaction(query, withJson)).deferred();
+  }
+
+  #queryInTransaction(query: VersionQuery, withJson: boolean): Page<StoredVersion> {
     const collection = this.#collection(query.collectionId);
     if (collection === undefined) return { items: [], more: false };
 
