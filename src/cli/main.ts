@@ -41,5 +41,9 @@ try {
     process.stderr.write(`cairn: ${error.message}\n`);
     process.exit(1);
   }
-  throw error;
+  // Anything else is unexpected: its message still comes first, then the stack for a report.
+  process.stderr.write(`cairn: ${(error as Error).message ?? String(error)}\n`);
+  if (process.env.CAIRN_DEBUG) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
+  else process.stderr.write('cairn: set CAIRN_DEBUG=1 to print the stack trace\n');
+  process.exit(1);
 }
