@@ -756,6 +756,33 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
         assert.equal(page.items[0]!.dateAdded, inSecond!.dateAdded);
       });
 
+      test('each keeps its own content', async () => {
+        const id = stixId('indicator', 1);
+        const original = objectVersion(id, stixTime(1), { extra: { name: 'original' } });
+        const other = objectVersion(id, stixTime(1), { extra: { name: 'other' } });
+        await add(original);
+        const [result] = await store.addObjects(second.id, [other]);
+
+        // Serving the first collection's content from the second would leak it to anyone
+        // who can post a known id and version there.
+        assert.equal(result!.outcome, 'added');
+        const inSecond = await store.queryObjects({ collectionId: second.id, limit: 1 });
+        assert.equal(inSecond.items[0]!.json, other.json);
+        const inFirst = await store.queryObjects({ collectionId: collection.id, limit: 1 });
+        assert.equal(inFirst.items[0]!.json, original.json);
+      });
+
+      test('first content wins within one', async () => {
+        const id = stixId('indicator', 1);
+        const original = objectVersion(id, stixTime(1), { extra: { name: 'original' } });
+        await add(original);
+        const [again] = await add(objectVersion(id, stixTime(1), { extra: { name: 'other' } }));
+
+        assert.equal(again!.outcome, 'duplicate');
+        const page = await store.queryObjects({ collectionId: collection.id, limit: 1 });
+        assert.equal(page.items[0]!.json, original.json);
+      });
+
       test('delete in one keeps other', async () => {
         const object = objectVersion(stixId('indicator', 1), stixTime(1));
         await add(object);

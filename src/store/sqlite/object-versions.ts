@@ -28,6 +28,7 @@ const SQL = {
     ' FROM object_versions AS v LEFT JOIN collection_entries AS e INDEXED BY entries_by_vid' +
     ' ON e.vid = v.vid AND e.collection_seq = ? WHERE v.id_hash = ? AND v.id = ?',
   insertJson: 'INSERT INTO object_versions (id_hash, id, version_key, json) VALUES (?, ?, ?, ?)',
+  jsonOf: 'SELECT json FROM object_versions WHERE vid = ?',
   setFirst:
     'UPDATE collection_entries SET is_first = ? WHERE collection_seq = ? AND date_added = ?',
   setLast: 'UPDATE collection_entries SET is_last = ? WHERE collection_seq = ? AND date_added = ?',
@@ -85,8 +86,8 @@ interface Entry {
 
 /** The versions of one object in the collection, as seen by a version about to be added. */
 interface ObjectState {
-  /** The stored JSON of this exact version, in any collection. */
-  vid?: number;
+  /** Stored copies of this exact version that other collections hold, by vid. */
+  candidates: number[];
   /** The date_added of this exact version when the collection already has it. */
   duplicateOf?: number;
   first?: Entry;
@@ -100,12 +101,12 @@ function toEntry(row: VersionRow): Entry | undefined {
 }
 
 function objectState(rows: VersionRow[], versionKey: string): ObjectState {
-  const state: ObjectState = {};
+  const state: ObjectState = { candidates: [] };
   for (const row of rows) {
     const entry = toEntry(row);
     if (row[1] === versionKey) {
-      state.vid = row[0];
-      state.duplicateOf = entry?.dateAdded;
+      if (entry) state.duplicateOf = entry.dateAdded;
+      else state.candidates.push(row[0]);
     }
     if (entry?.isFirst) state.first = entry;
     if (entry?.isLast) state.last = entry;
@@ -176,12 +177,13 @@ export class ObjectVersions {
         continue;
       }
 
-      // The JSON of a version is stored once for all collections. When the same id and
-      // version_key arrive again with different content, the first stored content wins.
-      // NOTE: a writer who posts the id and version of an object from a collection it cannot
-      // read, with any content, is then served the other collection's content from its own.
+      // The JSON of a version is shared between collections only when it is byte-identical.
+      // Another collection's copy with different content is never reused: a writer could
+      // otherwise post a known id and version and be served the content of a collection it
+      // cannot read. Within one collection the first stored content of a version wins.
       const vid =
-        state.vid ?? Number(insertJson.run(hash, id, versionKey, object.json).lastInsertRowid);
+        this.#identicalCopy(state.candidates, object.json) ??
+        Number(insertJson.run(hash, id, versionKey, object.json).lastInsertRowid);
 
       const isFirst = state.first === undefined || versionKey < state.first.versionKey;
       const isLast = state.last === undefined || versionKey > state.last.versionKey;
@@ -212,6 +214,12 @@ export class ObjectVersions {
       s.get(SQL.setSpecVersions).run(JSON.stringify(specVersions.sort()), collection);
     }
     return results;
+  }
+
+  /** Returns the vid of a stored copy whose JSON equals `json`, if there is one. */
+  #identicalCopy(candidates: number[], json: string): number | undefined {
+    const jsonOf = this.#statements.get(SQL.jsonOf).pluck();
+    return candidates.find((vid) => jsonOf.get(vid) === json);
   }
 
   /**

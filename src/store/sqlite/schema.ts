@@ -45,8 +45,9 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX collections_by_root ON collections (api_root, id);
 
-  -- id_hash is idHash(id) from id-hash.ts. (id, version_key) is unique, which addObjects
-  -- ensures inside its write transaction, because a unique index on the text would make
+  -- id_hash is idHash(id) from id-hash.ts. Collections share a row only when their copies
+  -- of a version are byte-identical, so (id, version_key, json) is unique; addObjects
+  -- ensures it inside its write transaction, because a unique index on the text would make
   -- every insert rewrite a random page of a large index.
   CREATE TABLE object_versions (
     vid INTEGER PRIMARY KEY,

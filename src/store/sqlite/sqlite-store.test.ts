@@ -172,19 +172,22 @@ describe('SqliteStore specifics', () => {
     await store.close();
   });
 
-  test('first stored content wins', async () => {
+  test('differing copies stored apart', async () => {
     const { store, collectionId } = await withCollection();
     const second = await store.createCollection({ apiRoot: 'api1', title: 'Second' });
+    const third = await store.createCollection({ apiRoot: 'api1', title: 'Third' });
     const id = stixId('indicator', 1);
     const original = objectVersion(id, stixTime(1), { extra: { name: 'original' } });
-    await store.addObjects(collectionId, [original]);
+    const countJson = () =>
+      store.database.prepare('SELECT count(*) FROM object_versions').pluck().get();
 
-    const [result] = await store.addObjects(second.id, [
+    await store.addObjects(collectionId, [original]);
+    await store.addObjects(second.id, [
       objectVersion(id, stixTime(1), { extra: { name: 'other' } }),
     ]);
-    assert.equal(result!.outcome, 'added');
-    const page = await store.queryObjects({ collectionId: second.id, limit: 1 });
-    assert.equal(page.items[0]!.json, original.json);
+    assert.equal(countJson(), 2);
+    await store.addObjects(third.id, [original]);
+    assert.equal(countJson(), 2);
     await store.close();
   });
 
