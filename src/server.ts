@@ -3,15 +3,19 @@
  * application, and a clean stop on SIGINT and SIGTERM.
  */
 import { serve, type ServerType } from '@hono/node-server';
+import { STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { bootstrap, type BootstrapResult } from './bootstrap.ts';
 import type { CairnConfig } from './config/config.ts';
+import { CairnError } from './errors.ts';
 import type { Logger } from './log/logger.ts';
 import { nowMicros } from './stix/timestamp.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/store.ts';
 import { createTaxiiApp } from './taxii/app.ts';
 import { CursorSigner } from './taxii/cursor.ts';
+import { TAXII_MEDIA_TYPE } from './taxii/media.ts';
 
 const STATUS_PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -34,6 +38,9 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
       resolve(created),
     );
     created.once('error', reject);
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    answerClientError(error, socket, logger);
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -63,6 +70,42 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
       logger.info('server stopped');
     },
   };
+}
+
+/**
+ * Answers a request that Node.js rejected before Cairn saw it (a malformed request line,
+ * headers over the 16 KiB limit, a timeout) with a TAXII error message, because TAXII 2.1
+ * section 3.1 gives every response the TAXII media type.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, logger: Logger): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const failure =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new CairnError(
+          'headers-too-large',
+          'the request headers are larger than 16 KiB: shorten the query or the Authorization header',
+        )
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new CairnError('request-timeout', 'the request was not received in time')
+        : new CairnError(
+            'bad-request',
+            `the HTTP request could not be parsed (${error.code ?? 'unknown error'})`,
+          );
+  const body = JSON.stringify({
+    title: failure.title,
+    description: failure.message,
+    error_code: failure.code,
+    http_status: String(failure.status),
+  });
+  logger.info({ code: error.code, status: failure.status }, 'malformed request rejected');
+  socket.end(
+    `HTTP/1.1 ${failure.status} ${STATUS_CODES[failure.status] ?? ''}\r\n` +
+      `Content-Type: ${TAXII_MEDIA_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
+  );
 }
 
 /** The store location without credentials, for logs. */

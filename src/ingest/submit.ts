@@ -9,6 +9,8 @@ export interface SubmitSuccess {
   id: string;
   version: string;
   outcome: 'added' | 'duplicate';
+  /** The collection's date_added for the version (microseconds). */
+  dateAdded: number;
 }
 
 export interface SubmitFailure {
@@ -68,6 +70,11 @@ export async function submitObjects(
 ): Promise<SubmitResult> {
   const { prepared, failures } = prepareObjects(objects, offset);
   const results = prepared.length > 0 ? await store.addObjects(collectionId, prepared) : [];
-  const successes = results.map(({ id, version, outcome }) => ({ id, version, outcome }));
+  const successes = results.map(({ id, version, outcome, dateAdded }) => ({
+    id,
+    version,
+    outcome,
+    dateAdded,
+  }));
   return { successes, failures };
 }

@@ -168,6 +168,57 @@ describe('TAXII hostile input', () => {
     await assertUnchanged();
   });
 
+  test('oversized headers get a TAXII error', async () => {
+    const { request } = await import('node:http');
+    const url = new URL(`${server.root}${OBJECTS}`);
+    const answer = await new Promise<{ status: number; type: string; body: string }>(
+      (resolve, reject) => {
+        const req = request(
+          {
+            host: url.hostname,
+            port: url.port,
+            path: url.pathname,
+            headers: { 'X-Padding': 'p'.repeat(20_000) },
+          },
+          (res) => {
+            let body = '';
+            res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                type: String(res.headers['content-type']),
+                body,
+              }),
+            );
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      },
+    );
+    assert.equal(answer.status, 431);
+    assert.equal(answer.type, TAXII);
+    assert.equal(JSON.parse(answer.body).http_status, '431');
+  });
+
+  test('malformed request line gets a TAXII error', async () => {
+    const { connect } = await import('node:net');
+    const url = new URL(server.url);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () =>
+        socket.write('GARBAGE / NOT-HTTP\r\n\r\n'),
+      );
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    assert.match(raw, /Content-Type: application\/taxii\+json;version=2\.1/);
+    const afterwards = await call(server, `${server.url}/taxii2/`);
+    assert.equal(afterwards.status, 200);
+  });
+
   test('huge query strings are 400', async () => {
     const ids = Array.from({ length: 3000 }, () => indicator().id).join(',');
     const result = await call(server, `${OBJECTS}?match[id]=${ids}`);

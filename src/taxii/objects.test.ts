@@ -86,6 +86,24 @@ describe('TAXII add objects', () => {
     assert.ok(result.json.objects[0].date_added > before);
   });
 
+  test('sco version is its date_added', async () => {
+    const address = {
+      type: 'ipv4-addr',
+      spec_version: '2.1',
+      id: 'ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd',
+      value: '198.51.100.3',
+    };
+    const status = await post(server, [address]);
+    const version = status.successes[0].version;
+    assert.match(version, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+    const manifest = await call(server, `collections/default/manifest/?match[id]=${address.id}`);
+    assert.equal(manifest.json.objects[0].version, version);
+    const again = await post(server, [address]);
+    assert.equal(again.successes[0].version, version);
+    const history = await call(server, `${OBJECTS}${address.id}/versions/`);
+    assert.deepEqual(history.json.versions, [version]);
+  });
+
   test('unknown status is 404', async () => {
     const result = await call(server, 'status/2d086da7-4bdc-4f91-900e-d77486753710/');
     assert.equal(result.status, 404);

@@ -4,20 +4,10 @@
  */
 import type { Hono } from 'hono';
 import { microsToTaxii } from '../../stix/timestamp.ts';
-import type { StoredVersion } from '../../store/store.ts';
 import { type TaxiiEnv, fail, loadCollection, searchParams, taxiiResponse } from '../context.ts';
 import { pageOutput, startAfter } from '../paging.ts';
 import { parseObjectFilters } from '../params.ts';
-import { objectIdParam } from './objects.ts';
-
-/**
- * The version a client sees. An object without `modified` or `created` (most SCOs) has
- * no version of its own, so the server uses the time it was added, which stays the same
- * for that entry (sections 3.4.1 and 5.3.1 leave the value to the server).
- */
-export function visibleVersion(item: StoredVersion): string {
-  return item.version !== '' ? item.version : microsToTaxii(item.dateAdded);
-}
+import { objectIdParam, visibleVersion } from './shared.ts';
 
 export function registerManifest(app: Hono<TaxiiEnv>): void {
   app.get('/:root/collections/:collection/manifest', async (c) => {

@@ -20,21 +20,8 @@ import {
 import { isTaxiiContentType } from '../media.ts';
 import { pageOutput, startAfter } from '../paging.ts';
 import { parseObjectFilters } from '../params.ts';
+import { objectIdParam, visibleVersion } from './shared.ts';
 import { statusResource } from './status.ts';
-
-const OBJECT_ID =
-  /^[a-z0-9][a-z0-9-]*--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-
-export function objectIdParam(c: TaxiiContext): string {
-  const id = c.req.param('object') ?? '';
-  if (!OBJECT_ID.test(id)) {
-    fail(
-      'invalid-parameter',
-      `${JSON.stringify(id.slice(0, 200))} is not a STIX identifier such as indicator--<UUID>`,
-    );
-  }
-  return id;
-}
 
 async function getObjects(c: TaxiiContext, objectId?: string): Promise<Response> {
   const { collection } = await loadCollection(c, 'read');
@@ -90,9 +77,9 @@ async function addObjects(c: TaxiiContext): Promise<Response> {
     successCount: result.successes.length,
     failureCount: result.failures.length,
     pendingCount: 0,
-    successes: result.successes.map(({ id, version, outcome }) => ({
+    successes: result.successes.map(({ id, version, outcome, dateAdded }) => ({
       id,
-      version,
+      version: visibleVersion({ version, dateAdded }),
       ...(outcome === 'duplicate' ? { message: 'already in the collection; unchanged' } : {}),
     })),
     failures: result.failures.map(({ id, version, message }) => ({ id, version, message })),
