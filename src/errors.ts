@@ -20,6 +20,8 @@ export const ERROR_CATALOG = {
   'invalid-encoding': { status: 400, title: 'Request body is not valid UTF-8' },
   'invalid-envelope': { status: 422, title: 'Request body is not a TAXII envelope or STIX bundle' },
   conflict: { status: 409, title: 'Conflict' },
+  'rule-broken': { status: 422, title: 'Sharing rule broken' },
+  'too-many-requests': { status: 429, title: 'Too many requests' },
   unavailable: { status: 503, title: 'Service unavailable' },
   internal: { status: 500, title: 'Internal server error' },
 } as const;
