@@ -24,7 +24,7 @@ for (let run = 0; run < RUNS; run += 1) {
   const response = await fetch(`${server.url}/taxii2/`, {
     headers: { Authorization: `Bearer ${token}`, Accept: 'application/taxii+json;version=2.1' },
   });
-  if (response.status !== 200) throw new Error(`discovery answered ${response.status}`);
+  if (response.status !== 200) throw new Error(`discovery returned status ${response.status}`);
   times.push(performance.now() - started);
   await server.stop();
 }

@@ -49,7 +49,7 @@ async function client(index: number): Promise<void> {
     const status = (await response.json()) as { success_count: number; failure_count: number };
     latencies.push(performance.now() - sent);
     if (response.status !== 202 || status.failure_count > 0)
-      throw new Error(`unexpected answer ${response.status}`);
+      throw new Error(`unexpected response status ${response.status}`);
     stored += status.success_count;
     round += clients;
   }
