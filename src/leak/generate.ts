@@ -359,6 +359,8 @@ function makeShare(
     }
   }
   const anonymous = community.charter.allowAnonymous ? random.chance(0.3) : random.chance(0.05);
+  // Only the sharing API takes the anonymous flag.
+  if (anonymous) via = 'api';
   return {
     kind: 'share',
     collection,

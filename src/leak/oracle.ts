@@ -4,9 +4,8 @@
  * anonymous shares show and which share attempts must fail. It never calls Cairn's own
  * sharing code, so the two can disagree.
  *
- * Where docs/sharing.md leaves a case open the oracle says so: share predictions may be
- * `either`, and the generator avoids building worlds whose visible content would hinge on
- * such a case.
+ * Where docs/sharing.md leaves a share's outcome open, the oracle predicts `either`, and
+ * visibility then follows what the server actually stored.
  */
 import {
   tlpOfMarking,
@@ -62,7 +61,7 @@ export interface SharePrediction {
 
 export type VersionMatch = 'all' | 'first' | 'last';
 
-/** What a caller must be shown of one version: its identity and served JSON. */
+/** One version as a caller must receive it: its identity and served JSON. */
 export interface ServedVersion {
   id: string;
   version: string;
@@ -103,7 +102,7 @@ export function authenticate(world: World, tokenKey: string): UserFact | undefin
   return user.disabled ? undefined : user;
 }
 
-/** A token without scopes has its user's rights; `admin` covers `read` and `write`. */
+/** Checks a token's scopes: none means all of its user's rights, and `admin` covers the others. */
 export function scopeAllows(token: TokenFact, scope: TokenScope): boolean {
   return (
     token.scopes.length === 0 || token.scopes.includes('admin') || token.scopes.includes(scope)
@@ -114,7 +113,7 @@ export function isMember(world: World, organisation: string, community: string):
   return communityOf(world, community).members.includes(organisation);
 }
 
-/** A client organisation of a member that is not itself a member. */
+/** Checks whether an organisation is a client of a member of the community and not a member itself. */
 export function isClientOfMember(world: World, organisation: string, community: string): boolean {
   const members = communityOf(world, community).members;
   if (members.includes(organisation)) return false;
@@ -129,8 +128,8 @@ export function finalCharters(world: World): Map<string, CharterFact> {
 }
 
 /**
- * The table "Who may use a collection of community C", before token scopes: undefined when
- * the collection does not exist for the user.
+ * Looks up the table "Who may use a collection of community C", before token scopes. It
+ * returns undefined when the collection does not exist for the user.
  */
 export function roleRights(
   world: World,
@@ -151,8 +150,8 @@ export function roleRights(
 }
 
 /**
- * Rights of a token on a collection after scopes narrow them; undefined when the request
- * must be 401 or the collection must be 404 (no right left).
+ * Computes a token's rights on a collection after its scopes narrow them. It returns
+ * undefined when the request must be 401, or when no right is left so the collection is 404.
  */
 export function collectionRights(
   world: World,
@@ -309,7 +308,7 @@ export function replay(world: World, upTo = world.events.length): ShareIndexEntr
   return state;
 }
 
-/** Whether a reader of the collection satisfies one TLP level ("Which object versions"). */
+/** Checks whether a reader of the collection satisfies one TLP level ("Which object versions"). */
 export function satisfiesLevel(
   world: World,
   user: UserFact,
@@ -332,7 +331,7 @@ export function satisfiesLevel(
   }
 }
 
-/** Whether the token may see this stored version: it reads the collection and meets every level. */
+/** Checks whether the token may see a stored version: it reads the collection and meets every level. */
 export function versionVisible(
   world: World,
   tokenKey: string,
@@ -476,7 +475,9 @@ export function compareVersion(a: { version: string }, b: { version: string }): 
   const ta = Date.parse(a.version);
   const tb = Date.parse(b.version);
   if (ta !== tb) return ta - tb;
-  return a.version < b.version ? -1 : a.version > b.version ? 1 : 0;
+  if (a.version < b.version) return -1;
+  if (a.version > b.version) return 1;
+  return 0;
 }
 
 /** Object ids stored in a collection that must be 404 for the token. */
