@@ -267,4 +267,26 @@ describe('OpenAPI document', () => {
     ]);
     assert.ok(document.components.schemas.AuditEntry);
   });
+
+  test('references resolve', async () => {
+    const text = await (await app.request(OPENAPI_PATH)).text();
+    const document = JSON.parse(text) as OpenApiDocument;
+    const references = [...text.matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)];
+    assert.ok(references.length > 10);
+    for (const [, name] of references) {
+      assert.ok(document.components.schemas[name ?? ''], `schema ${name} defined`);
+    }
+  });
+
+  test('operation ids unique', async () => {
+    const document = (await (await app.request(OPENAPI_PATH)).json()) as {
+      paths: Record<string, Record<string, { operationId?: string }>>;
+    };
+    const ids = Object.values(document.paths).flatMap((operations) =>
+      Object.values(operations).map((operation) => operation.operationId),
+    );
+    assert.equal(ids.length, 28);
+    assert.equal(new Set(ids).size, ids.length);
+    assert.ok(ids.every((id) => typeof id === 'string'));
+  });
 });

@@ -8,6 +8,7 @@ import { auditEntryJson } from '../views.ts';
 const TAGS = ['Audit'];
 
 const queryAudit = createRoute({
+  operationId: 'queryAudit',
   method: 'get',
   path: '/audit',
   tags: TAGS,
@@ -20,6 +21,7 @@ const queryAudit = createRoute({
 });
 
 const exportAudit = createRoute({
+  operationId: 'exportAudit',
   method: 'get',
   path: '/audit/export',
   tags: TAGS,

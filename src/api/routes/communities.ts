@@ -11,6 +11,7 @@ import { communityDetailJson, communityJson } from '../views.ts';
 const TAGS = ['Communities'];
 
 const createCommunity = createRoute({
+  operationId: 'createCommunity',
   method: 'post',
   path: '/communities',
   tags: TAGS,
@@ -24,6 +25,7 @@ const createCommunity = createRoute({
 });
 
 const listCommunities = createRoute({
+  operationId: 'listCommunities',
   method: 'get',
   path: '/communities',
   tags: TAGS,
@@ -35,6 +37,7 @@ const listCommunities = createRoute({
 });
 
 const getCommunity = createRoute({
+  operationId: 'getCommunity',
   method: 'get',
   path: '/communities/{id}',
   tags: TAGS,
@@ -47,6 +50,7 @@ const getCommunity = createRoute({
 });
 
 const updateCharter = createRoute({
+  operationId: 'updateCharter',
   method: 'patch',
   path: '/communities/{id}',
   tags: TAGS,
@@ -59,6 +63,7 @@ const updateCharter = createRoute({
 });
 
 const createCollection = createRoute({
+  operationId: 'createCollection',
   method: 'post',
   path: '/communities/{id}/collections',
   tags: TAGS,
@@ -71,6 +76,7 @@ const createCollection = createRoute({
 });
 
 const addModerator = createRoute({
+  operationId: 'addModerator',
   method: 'post',
   path: '/communities/{id}/moderators',
   tags: TAGS,
@@ -80,6 +86,7 @@ const addModerator = createRoute({
 });
 
 const removeModerator = createRoute({
+  operationId: 'removeModerator',
   method: 'delete',
   path: '/communities/{id}/moderators/{userId}',
   tags: TAGS,
@@ -89,6 +96,7 @@ const removeModerator = createRoute({
 });
 
 const removeMember = createRoute({
+  operationId: 'removeMember',
   method: 'delete',
   path: '/communities/{id}/members/{organisationId}',
   tags: TAGS,

@@ -10,7 +10,8 @@ import { invitationJson } from '../views.ts';
 
 const TAGS = ['Invitations'];
 
-const invite = createRoute({
+const inviteOrganisation = createRoute({
+  operationId: 'inviteOrganisation',
   method: 'post',
   path: '/communities/{id}/invitations',
   tags: TAGS,
@@ -23,6 +24,7 @@ const invite = createRoute({
 });
 
 const requestToJoin = createRoute({
+  operationId: 'requestToJoin',
   method: 'post',
   path: '/communities/{id}/requests',
   tags: TAGS,
@@ -35,6 +37,7 @@ const requestToJoin = createRoute({
 });
 
 const listInvitations = createRoute({
+  operationId: 'listInvitations',
   method: 'get',
   path: '/invitations',
   tags: TAGS,
@@ -45,7 +48,8 @@ const listInvitations = createRoute({
   },
 });
 
-const accept = createRoute({
+const acceptInvitation = createRoute({
+  operationId: 'acceptInvitation',
   method: 'post',
   path: '/invitations/{id}/accept',
   tags: TAGS,
@@ -57,7 +61,8 @@ const accept = createRoute({
   },
 });
 
-const decline = createRoute({
+const declineInvitation = createRoute({
+  operationId: 'declineInvitation',
   method: 'post',
   path: '/invitations/{id}/decline',
   tags: TAGS,
@@ -70,7 +75,7 @@ const decline = createRoute({
 });
 
 export function registerInvitations(app: OpenAPIHono<ApiEnv>): void {
-  app.openapi(invite, async (c) => {
+  app.openapi(inviteOrganisation, async (c) => {
     const { id } = c.req.valid('param');
     const { organisationId } = c.req.valid('json');
     return c.json(invitationJson(await services(c).invite(actorOf(c), id, organisationId)), 201);
@@ -86,12 +91,12 @@ export function registerInvitations(app: OpenAPIHono<ApiEnv>): void {
     return c.json(found.map(invitationJson), 200);
   });
 
-  app.openapi(accept, async (c) => {
+  app.openapi(acceptInvitation, async (c) => {
     const { id } = c.req.valid('param');
     return c.json(invitationJson(await services(c).acceptInvitation(actorOf(c), id)), 200);
   });
 
-  app.openapi(decline, async (c) => {
+  app.openapi(declineInvitation, async (c) => {
     const { id } = c.req.valid('param');
     return c.json(invitationJson(await services(c).declineInvitation(actorOf(c), id)), 200);
   });

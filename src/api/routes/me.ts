@@ -6,6 +6,7 @@ import * as schemas from '../schemas.ts';
 import { meJson } from '../views.ts';
 
 const getMe = createRoute({
+  operationId: 'getMe',
   method: 'get',
   path: '/me',
   tags: ['Caller'],

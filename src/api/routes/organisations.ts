@@ -12,6 +12,7 @@ import { organisationJson } from '../views.ts';
 const TAGS = ['Organisations'];
 
 const createOrganisation = createRoute({
+  operationId: 'createOrganisation',
   method: 'post',
   path: '/organisations',
   tags: TAGS,
@@ -24,6 +25,7 @@ const createOrganisation = createRoute({
 });
 
 const listOrganisations = createRoute({
+  operationId: 'listOrganisations',
   method: 'get',
   path: '/organisations',
   tags: TAGS,
@@ -35,6 +37,7 @@ const listOrganisations = createRoute({
 });
 
 const getOrganisation = createRoute({
+  operationId: 'getOrganisation',
   method: 'get',
   path: '/organisations/{id}',
   tags: TAGS,
@@ -47,6 +50,7 @@ const getOrganisation = createRoute({
 });
 
 const addClient = createRoute({
+  operationId: 'addClient',
   method: 'post',
   path: '/organisations/{id}/clients',
   tags: TAGS,
@@ -56,6 +60,7 @@ const addClient = createRoute({
 });
 
 const removeClient = createRoute({
+  operationId: 'removeClient',
   method: 'delete',
   path: '/organisations/{id}/clients/{clientId}',
   tags: TAGS,

@@ -5,7 +5,8 @@ import { errorResponses, jsonBody, jsonResponse } from '../openapi-parts.ts';
 import * as schemas from '../schemas.ts';
 import { shareResultJson } from '../views.ts';
 
-const share = createRoute({
+const shareObjects = createRoute({
+  operationId: 'shareObjects',
   method: 'post',
   path: '/collections/{id}/shares',
   tags: ['Sharing'],
@@ -19,7 +20,7 @@ const share = createRoute({
 });
 
 export function registerShares(app: OpenAPIHono<ApiEnv>): void {
-  app.openapi(share, async (c) => {
+  app.openapi(shareObjects, async (c) => {
     const { id } = c.req.valid('param');
     const { objects, anonymous, recipients } = c.req.valid('json');
     const result = await services(c).share(actorOf(c), id, objects, {

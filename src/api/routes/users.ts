@@ -6,6 +6,7 @@ import * as schemas from '../schemas.ts';
 import { tokenJson, userJson } from '../views.ts';
 
 const createUser = createRoute({
+  operationId: 'createUser',
   method: 'post',
   path: '/organisations/{id}/users',
   tags: ['Users'],
@@ -19,6 +20,7 @@ const createUser = createRoute({
 });
 
 const listUsers = createRoute({
+  operationId: 'listUsers',
   method: 'get',
   path: '/organisations/{id}/users',
   tags: ['Users'],
@@ -31,6 +33,7 @@ const listUsers = createRoute({
 });
 
 const updateUser = createRoute({
+  operationId: 'updateUser',
   method: 'patch',
   path: '/users/{id}',
   tags: ['Users'],
@@ -43,6 +46,7 @@ const updateUser = createRoute({
 });
 
 const createToken = createRoute({
+  operationId: 'createToken',
   method: 'post',
   path: '/users/{id}/tokens',
   tags: ['Tokens'],
@@ -55,6 +59,7 @@ const createToken = createRoute({
 });
 
 const listTokens = createRoute({
+  operationId: 'listTokens',
   method: 'get',
   path: '/users/{id}/tokens',
   tags: ['Tokens'],
@@ -67,6 +72,7 @@ const listTokens = createRoute({
 });
 
 const revokeToken = createRoute({
+  operationId: 'revokeToken',
   method: 'delete',
   path: '/tokens/{id}',
   tags: ['Tokens'],
