@@ -9,7 +9,13 @@ import type { Role, Store, UserRecord } from '../store/store.ts';
 /** User names appear in HTTP Basic credentials, so they cannot contain a colon. */
 const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$/;
 
-export async function addUser(store: Store, name: string, role: Role): Promise<UserRecord> {
+/** Creates a user of an organisation; throws CairnError for a bad or taken name. */
+export async function addUser(
+  store: Store,
+  name: string,
+  role: Role,
+  organisationId: string,
+): Promise<UserRecord> {
   if (!USER_NAME.test(name)) {
     throw new CairnError(
       'invalid-parameter',
@@ -22,6 +28,7 @@ export async function addUser(store: Store, name: string, role: Role): Promise<U
   return store.createUser({
     id: randomUUID(),
     name,
+    organisationId,
     role,
     createdAt: nowMicros(),
     disabled: false,

@@ -259,15 +259,19 @@ describe('importObjects back-pressure', () => {
     const batchSize = 100;
     const leads: number[] = [];
     let submitted = 0;
-    const watched: Store = Object.create(store, {
-      addObjects: {
-        value: async (id: string, objects: Parameters<Store['addObjects']>[1]) => {
-          submitted += objects.length;
-          leads.push(pulled - submitted);
-          return store.addObjects(id, objects);
-        },
+    const addObjects: Store['addObjects'] = async (id, objects) => {
+      submitted += objects.length;
+      leads.push(pulled - submitted);
+      return store.addObjects(id, objects);
+    };
+    // A proxy rather than Object.create, because the store's methods use private fields.
+    const watched = new Proxy(store, {
+      get(target, key) {
+        if (key === 'addObjects') return addObjects;
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
       },
-    }) as Store;
+    });
 
     const summary = await importObjects(watched, collectionId, oneObjectPerChunk(), { batchSize });
     assert.equal(summary.added, 2000);

@@ -2,6 +2,7 @@
  * Validates STIX objects and adds the good ones to a collection. Shared by TAXII POST and
  * `cairn import`, so both report the same outcome for the same input.
  */
+import { applySharing, type Contribution } from '../sharing/share.ts';
 import { validateObject, type StixProblem } from '../stix/index.ts';
 import type { PreparedObject, Store } from '../store/store.ts';
 
@@ -61,14 +62,39 @@ export function prepareObjects(
   return { prepared, failures };
 }
 
-/** Validates and stores a batch; store errors propagate, validation errors are reported. */
+/**
+ * The contribution of an operator's import: no contributor, the collection's community
+ * for the default TLP, nothing anonymous and no recipients.
+ */
+async function operatorContribution(store: Store, collectionId: string): Promise<Contribution> {
+  const collection = await store.getCollectionById(collectionId);
+  const community =
+    collection?.communityId === undefined
+      ? undefined
+      : await store.getCommunity(collection.communityId);
+  return { anonymous: false, recipients: [], ...(community ? { community } : {}) };
+}
+
+/**
+ * Validates, applies the sharing rules and stores a batch. Store errors propagate;
+ * validation and sharing-rule failures are reported per object. Without a contribution
+ * the batch is an operator's import.
+ */
 export async function submitObjects(
   store: Store,
   collectionId: string,
   objects: readonly unknown[],
   offset = 0,
+  contribution?: Contribution,
 ): Promise<SubmitResult> {
-  const { prepared, failures } = prepareObjects(objects, offset);
+  const validated = prepareObjects(objects, offset);
+  const shared = await applySharing(
+    store,
+    contribution ?? (await operatorContribution(store, collectionId)),
+    validated.prepared,
+  );
+  const prepared = shared.accepted;
+  const failures = [...validated.failures, ...shared.failures];
   const results = prepared.length > 0 ? await store.addObjects(collectionId, prepared) : [];
   const successes = results.map(({ id, version, outcome, dateAdded }) => ({
     id,

@@ -18,6 +18,7 @@ import {
   type VersionQuery,
   type VersionSelector,
 } from './store.ts';
+import { organisation, runSharingCases } from './store-sharing.case.ts';
 
 const STIX_21 = 'application/stix+json;version=2.1';
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -583,7 +584,9 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
           });
           const entries = await manifest({ versions });
           assert.deepEqual(
-            objects.items.map(({ json: _json, ...entry }) => entry),
+            objects.items.map(
+              ({ json: _json, granularMarkings: _granular, named: _named, ...entry }) => entry,
+            ),
             entries.items,
           );
           for (const item of objects.items) {
@@ -1161,10 +1164,15 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
       const alice: UserRecord = {
         id: 'u-alice',
         name: 'alice',
-        role: 'admin',
+        organisationId: 'o-1',
+        role: 'platform-admin',
         createdAt: 1_700_000_000_000_000,
         disabled: false,
       };
+
+      beforeEach(async () => {
+        await store.createOrganisation(organisation('o-1', 'First'));
+      });
 
       test('create and get', async () => {
         assert.deepEqual(await store.createUser(alice), alice);
@@ -1178,7 +1186,7 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
           ...alice,
           id: 'u-bob',
           name: 'bob',
-          role: 'user',
+          role: 'analyst',
           disabled: true,
         };
         await store.createUser(bob);
@@ -1223,7 +1231,8 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
       const owner: UserRecord = {
         id: 'u-owner',
         name: 'owner',
-        role: 'user',
+        organisationId: 'o-1',
+        role: 'analyst',
         createdAt: 1,
         disabled: false,
       };
@@ -1237,6 +1246,7 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
       };
 
       beforeEach(async () => {
+        await store.createOrganisation(organisation('o-1', 'First'));
         await store.createUser(owner);
       });
 
@@ -1323,95 +1333,7 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
       });
     });
 
-    describe('grants', () => {
-      beforeEach(async () => {
-        for (const id of ['u-1', 'u-2']) {
-          await store.createUser({ id, name: id, role: 'user', createdAt: 1, disabled: false });
-        }
-      });
-
-      test('set and get', async () => {
-        const grant = {
-          collectionId: collection.id,
-          userId: 'u-1',
-          canRead: true,
-          canWrite: false,
-        };
-        await store.setGrant(grant);
-
-        assert.deepEqual(await store.getGrant(collection.id, 'u-1'), grant);
-        assert.equal(await store.getGrant(collection.id, 'u-2'), undefined);
-      });
-
-      test('set again replaces', async () => {
-        await store.setGrant({
-          collectionId: collection.id,
-          userId: 'u-1',
-          canRead: true,
-          canWrite: true,
-        });
-        await store.setGrant({
-          collectionId: collection.id,
-          userId: 'u-1',
-          canRead: false,
-          canWrite: true,
-        });
-
-        assert.deepEqual(await store.listGrants(collection.id), [
-          { collectionId: collection.id, userId: 'u-1', canRead: false, canWrite: true },
-        ]);
-      });
-
-      test('list by collection', async () => {
-        const other = await store.createCollection({ apiRoot: root, title: 'Other' });
-        await store.setGrant({
-          collectionId: collection.id,
-          userId: 'u-2',
-          canRead: true,
-          canWrite: false,
-        });
-        await store.setGrant({
-          collectionId: collection.id,
-          userId: 'u-1',
-          canRead: true,
-          canWrite: true,
-        });
-        await store.setGrant({
-          collectionId: other.id,
-          userId: 'u-1',
-          canRead: false,
-          canWrite: false,
-        });
-
-        const grants = await store.listGrants(collection.id);
-        assert.deepEqual(grants.map((g) => g.userId).sort(), ['u-1', 'u-2']);
-        assert.deepEqual(await store.listGrants('00000000-0000-4000-8000-00000000dead'), []);
-      });
-
-      test('unknown collection or user conflicts', async () => {
-        const missingCollection = '00000000-0000-4000-8000-00000000dead';
-
-        await assert.rejects(
-          store.setGrant({
-            collectionId: missingCollection,
-            userId: 'u-1',
-            canRead: true,
-            canWrite: true,
-          }),
-          (error: unknown) =>
-            error instanceof StoreConflictError && error.message.includes(missingCollection),
-        );
-        await assert.rejects(
-          store.setGrant({
-            collectionId: collection.id,
-            userId: 'u-9',
-            canRead: true,
-            canWrite: true,
-          }),
-          (error: unknown) => error instanceof StoreConflictError && /u-9/.test(error.message),
-        );
-      });
-    });
+    runSharingCases(() => ({ store, root, collection }));
 
     describe('settings', () => {
       test('unknown key is undefined', async () => {

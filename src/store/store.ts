@@ -27,6 +27,11 @@ export interface CollectionRecord {
   alias?: string;
   mediaTypes: string[];
   createdAt: number;
+  /**
+   * The community that owns the collection. A collection without one is readable and
+   * writable by platform admins only.
+   */
+  communityId?: string;
 }
 
 export interface NewCollection {
@@ -36,6 +41,7 @@ export interface NewCollection {
   description?: string;
   alias?: string;
   mediaTypes?: string[];
+  communityId?: string;
 }
 
 /**
@@ -52,6 +58,49 @@ export interface PreparedObject {
   versionKey: string;
   /** The object serialised as JSON, exactly as it will be served. */
   json: string;
+  /** Who may read the version in its collection; see EntrySharing. */
+  sharing?: EntrySharing;
+}
+
+/** TLP 2.0 levels; TLP 1.0 markings are mapped to them (white is clear). */
+export type TlpLevel = 'clear' | 'green' | 'amber' | 'amber+strict' | 'red';
+
+/**
+ * Who may read a version in its collection, widest first: everyone who may read the
+ * collection, users of member organisations and their clients, users of member
+ * organisations, or only the named recipients. The contributor always may.
+ */
+export type Audience = 'everyone' | 'members-and-clients' | 'members' | 'recipients';
+
+export const AUDIENCES: readonly Audience[] = [
+  'everyone',
+  'members-and-clients',
+  'members',
+  'recipients',
+];
+
+/** The sharing facts of one version in one collection, fixed when it is added. */
+export interface EntrySharing {
+  /** The user who contributed it; absent for versions added by the operator's CLI. */
+  contributorId?: string;
+  contributorOrganisationId?: string;
+  /** The TLP levels that applied, from its markings or the community default. */
+  tlp: TlpLevel[];
+  audience: Audience;
+  /** User ids that may read a `recipients` version besides the contributor. */
+  recipients: string[];
+  /** Whether the version has granular markings, so reads must check its properties. */
+  granularMarkings: boolean;
+}
+
+/**
+ * What a reader may see of a collection's versions: the versions whose audience is at
+ * most `widest` (in AUDIENCES order; `none` admits no audience), the versions they
+ * contributed, and the `recipients` versions that name them.
+ */
+export interface AccessFilter {
+  widest: Audience | 'none';
+  userId: string;
 }
 
 export type AddOutcome = 'added' | 'duplicate';
@@ -89,6 +138,8 @@ export interface VersionQuery {
   addedAfter?: number;
   /** Maximum number of items to return; the store reports whether more remain. */
   limit: number;
+  /** Only versions this reader may see; without it every version matches. */
+  access?: AccessFilter;
 }
 
 export interface StoredVersion {
@@ -103,6 +154,10 @@ export interface StoredVersion {
 
 export interface StoredVersionWithJson extends StoredVersion {
   json: string;
+  /** Whether the version has granular markings (see EntrySharing). */
+  granularMarkings: boolean;
+  /** Whether the reader is the contributor or a named recipient, for granular RED. */
+  named: boolean;
 }
 
 export interface Page<T> {
@@ -136,14 +191,102 @@ export interface StatusRecord {
   expiresAt: number;
 }
 
-export type Role = 'admin' | 'user';
+export type Role = 'platform-admin' | 'org-admin' | 'analyst' | 'read-only';
+
+export const ROLES: readonly Role[] = ['platform-admin', 'org-admin', 'analyst', 'read-only'];
 
 export interface UserRecord {
   id: string;
   name: string;
+  organisationId: string;
   role: Role;
   createdAt: number;
   disabled: boolean;
+}
+
+/** An organisation; every user belongs to exactly one. */
+export interface OrganisationRecord {
+  id: string;
+  /** Unique, compared without regard to case. */
+  name: string;
+  /** The organisation's STIX 2.1 identity (`identity_class: "organization"`) as JSON. */
+  identity: string;
+  createdAt: number;
+}
+
+export type DefaultTlp = Exclude<TlpLevel, 'red'>;
+
+export interface Charter {
+  description: string;
+  defaultTlp: DefaultTlp;
+  allowAnonymous: boolean;
+  publishClear: boolean;
+}
+
+/** A community (trust group) with its charter. */
+export interface CommunityRecord extends Charter {
+  id: string;
+  /** Unique, compared without regard to case. */
+  name: string;
+  /** The community's STIX 2.1 identity (`identity_class: "group"`) as JSON. */
+  identity: string;
+  createdAt: number;
+}
+
+/** How an organisation stands to a community, for the access rules. */
+export interface CommunityRelation {
+  member: boolean;
+  /** A client of at least one member organisation. */
+  client: boolean;
+}
+
+export interface InvitationRecord {
+  id: string;
+  /** `invitation`: a moderator invites the organisation; `request`: it asks to join. */
+  kind: 'invitation' | 'request';
+  communityId: string;
+  organisationId: string;
+  state: 'pending' | 'accepted' | 'declined';
+  createdBy: string;
+  createdAt: number;
+  answeredBy?: string;
+  answeredAt?: number;
+}
+
+export interface AuditRecord {
+  /** Increasing; assigned by the store. */
+  seq: number;
+  at: number;
+  action: string;
+  actorId?: string;
+  actorName?: string;
+  organisationId?: string;
+  sourceAddress?: string;
+  target?: string;
+  details: Record<string, unknown>;
+  /**
+   * Set on entries that name the real contributor of an anonymous share; only platform
+   * admins read them.
+   */
+  anonymous: boolean;
+}
+
+export type NewAuditRecord = Omit<AuditRecord, 'seq'>;
+
+export interface AuditFilter {
+  /** Only entries of this organisation. */
+  organisationId?: string;
+  /** Leave out entries marked anonymous. */
+  withoutAnonymous?: boolean;
+  action?: string;
+  actorId?: string;
+  /** Only entries at or after this time (microseconds). */
+  after?: number;
+  /** Only entries before this time (microseconds). */
+  before?: number;
+  /** Only entries with a seq below this, for paging newest first. */
+  beforeSeq?: number;
+  limit: number;
 }
 
 export type TokenScope = 'read' | 'write' | 'admin';
@@ -161,14 +304,6 @@ export interface TokenRecord {
   revokedAt?: number;
 }
 
-/** Per-user rights on one collection. Admins may read and write every collection. */
-export interface CollectionGrant {
-  collectionId: string;
-  userId: string;
-  canRead: boolean;
-  canWrite: boolean;
-}
-
 export interface Store {
   /** Creates or upgrades the schema. Safe to call on every start. */
   migrate(): Promise<void>;
@@ -182,6 +317,10 @@ export interface Store {
   createCollection(collection: NewCollection): Promise<CollectionRecord>;
   /** Collections of one API root, sorted by id. */
   listCollections(apiRoot: string): Promise<CollectionRecord[]>;
+  /** Collections owned by a community, in every API root, sorted by id. */
+  listCommunityCollections(communityId: string): Promise<CollectionRecord[]>;
+  /** Finds a collection by id, in any API root. */
+  getCollectionById(id: string): Promise<CollectionRecord | undefined>;
   /** Finds a collection of the API root by id or by alias. */
   getCollection(apiRoot: string, idOrAlias: string): Promise<CollectionRecord | undefined>;
 
@@ -196,8 +335,14 @@ export interface Store {
   queryObjects(query: VersionQuery): Promise<Page<StoredVersionWithJson>>;
   /** Versions without their JSON, for the manifest and versions endpoints. */
   queryManifest(query: VersionQuery): Promise<Page<StoredVersion>>;
-  /** Whether any version of the object is in the collection. */
-  hasObject(collectionId: string, id: string): Promise<boolean>;
+  /** Whether any version of the object is in the collection, and visible through `access`. */
+  hasObject(collectionId: string, id: string, access?: AccessFilter): Promise<boolean>;
+  /**
+   * Whether a collection of another community than `communityId` holds a version of the
+   * object marked AMBER, AMBER+STRICT or RED and contributed by another organisation than
+   * `organisationId`: such objects may not be re-shared.
+   */
+  isHeldRestricted(id: string, communityId: string, organisationId: string): Promise<boolean>;
   /**
    * Removes the selected versions of one object from the collection and returns how many
    * went. Without a selector every version goes.
@@ -220,7 +365,80 @@ export interface Store {
   createUser(user: UserRecord): Promise<UserRecord>;
   getUser(id: string): Promise<UserRecord | undefined>;
   getUserByName(name: string): Promise<UserRecord | undefined>;
-  listUsers(): Promise<UserRecord[]>;
+  /** Users sorted by name; of one organisation when given. */
+  listUsers(organisationId?: string): Promise<UserRecord[]>;
+  /** Returns the changed user, or undefined when there is no such user. */
+  updateUser(
+    id: string,
+    change: Partial<Pick<UserRecord, 'role' | 'disabled'>>,
+  ): Promise<UserRecord | undefined>;
+
+  /** Throws StoreConflictError when the name is taken. */
+  createOrganisation(organisation: OrganisationRecord): Promise<OrganisationRecord>;
+  getOrganisation(id: string): Promise<OrganisationRecord | undefined>;
+  getOrganisationByName(name: string): Promise<OrganisationRecord | undefined>;
+  /** Organisations sorted by name. */
+  listOrganisations(): Promise<OrganisationRecord[]>;
+  /** Makes `clientId` a client of `providerId`; throws StoreConflictError for an unknown id. */
+  addClient(providerId: string, clientId: string): Promise<void>;
+  /** Returns false when there was no such relation. */
+  removeClient(providerId: string, clientId: string): Promise<boolean>;
+  listClients(providerId: string): Promise<string[]>;
+
+  /**
+   * Creates a community with its first member organisation and first moderator, in one
+   * transaction. Throws StoreConflictError when the name is taken. Only first-start setup
+   * leaves out the moderator, when no user exists yet.
+   */
+  createCommunity(
+    community: CommunityRecord,
+    memberId: string,
+    moderatorId: string | undefined,
+  ): Promise<CommunityRecord>;
+  getCommunity(id: string): Promise<CommunityRecord | undefined>;
+  getCommunityByName(name: string): Promise<CommunityRecord | undefined>;
+  /** Communities sorted by name; those the organisation is a member of when given. */
+  listCommunities(memberId?: string): Promise<CommunityRecord[]>;
+  updateCharter(id: string, change: Partial<Charter>): Promise<CommunityRecord | undefined>;
+  /** Organisation ids, sorted. */
+  listMembers(communityId: string): Promise<string[]>;
+  /** Adds a member; adding one twice changes nothing. */
+  addMember(communityId: string, organisationId: string): Promise<void>;
+  /**
+   * Removes a member and its users' moderator roles; throws StoreConflictError when it is
+   * the last member, or when its users are the only moderators. Returns false when it was
+   * no member.
+   */
+  removeMember(communityId: string, organisationId: string): Promise<boolean>;
+  /** User ids, sorted. */
+  listModerators(communityId: string): Promise<string[]>;
+  addModerator(communityId: string, userId: string): Promise<void>;
+  /** Throws StoreConflictError for the last moderator; returns false when it was none. */
+  removeModerator(communityId: string, userId: string): Promise<boolean>;
+  communityRelation(communityId: string, organisationId: string): Promise<CommunityRelation>;
+
+  createInvitation(invitation: InvitationRecord): Promise<InvitationRecord>;
+  getInvitation(id: string): Promise<InvitationRecord | undefined>;
+  /** Invitations sorted by creation time; filtered by community, organisation and state. */
+  listInvitations(filter: {
+    communityIds?: string[];
+    organisationId?: string;
+    state?: InvitationRecord['state'];
+  }): Promise<InvitationRecord[]>;
+  /**
+   * Answers a pending invitation; accepting adds the member in the same transaction.
+   * Returns undefined when there is no pending invitation with this id.
+   */
+  answerInvitation(
+    id: string,
+    state: 'accepted' | 'declined',
+    by: string,
+    at: number,
+  ): Promise<InvitationRecord | undefined>;
+
+  appendAudit(entry: NewAuditRecord): Promise<AuditRecord>;
+  /** Entries newest first. */
+  queryAudit(filter: AuditFilter): Promise<AuditRecord[]>;
 
   createToken(token: TokenRecord): Promise<TokenRecord>;
   getToken(id: string): Promise<TokenRecord | undefined>;
@@ -228,10 +446,6 @@ export interface Store {
   /** Marks the token revoked; returns false when there is no such token. */
   revokeToken(id: string, at: number): Promise<boolean>;
   touchToken(id: string, at: number): Promise<void>;
-
-  setGrant(grant: CollectionGrant): Promise<void>;
-  getGrant(collectionId: string, userId: string): Promise<CollectionGrant | undefined>;
-  listGrants(collectionId: string): Promise<CollectionGrant[]>;
 
   /** A small key-value table for server-wide settings such as the cursor signing key. */
   getSetting(key: string): Promise<string | undefined>;

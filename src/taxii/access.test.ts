@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { issueToken } from '../auth/tokens.ts';
 import { addUser } from '../auth/users.ts';
+import { makeCommunity, makeOrganisation, makeUser } from '../sharing/fixtures.test-helper.ts';
 import { nowMicros } from '../stix/timestamp.ts';
-import type { CollectionRecord, TokenScope } from '../store/store.ts';
+import type { CollectionRecord, OrganisationRecord } from '../store/store.ts';
 import { call, startTestServer, type TestServer } from '../testing/server.ts';
 import { indicator } from '../testing/stix.ts';
 
@@ -11,27 +12,19 @@ describe('TAXII access control', () => {
   let server: TestServer;
   let secret: CollectionRecord;
   let shared: CollectionRecord;
+  let partner: OrganisationRecord;
   const tokens: Record<string, string> = {};
   const object = indicator();
-
-  async function userWith(
-    name: string,
-    grants: Array<[CollectionRecord, boolean, boolean]>,
-    scopes: TokenScope[] = [],
-  ) {
-    const store = server.server.store;
-    const user = await addUser(store, name, 'user');
-    for (const [collection, canRead, canWrite] of grants) {
-      await store.setGrant({ collectionId: collection.id, userId: user.id, canRead, canWrite });
-    }
-    tokens[name] = (await issueToken(store, user, { scopes })).token;
-  }
 
   before(async () => {
     server = await startTestServer();
     const store = server.server.store;
-    secret = await store.createCollection({ apiRoot: 'default', title: 'Secret', alias: 'secret' });
-    shared = await store.createCollection({ apiRoot: 'default', title: 'Shared', alias: 'shared' });
+    const admin = (await store.getUserByName('admin'))!;
+    const local = (await store.getOrganisation(admin.organisationId))!;
+    partner = await makeOrganisation(store, 'Partner');
+    const outsiders = await makeOrganisation(store, 'Outsiders');
+    secret = (await makeCommunity(store, 'secret', [local], admin)).collection;
+    shared = (await makeCommunity(store, 'shared', [local, partner], admin)).collection;
     await call(server, `collections/${secret.id}/objects/`, {
       method: 'POST',
       body: { objects: [object] },
@@ -40,10 +33,10 @@ describe('TAXII access control', () => {
       method: 'POST',
       body: { objects: [object] },
     });
-    await userWith('reader', [[shared, true, false]]);
-    await userWith('writer', [[shared, false, true]]);
-    await userWith('outsider', []);
-    await userWith('scoped', [[shared, true, true]], ['read']);
+    tokens.reader = (await makeUser(store, partner, 'reader', 'read-only')).token;
+    tokens.writer = (await makeUser(store, partner, 'writer', 'analyst', ['write'])).token;
+    tokens.outsider = (await makeUser(store, outsiders, 'outsider')).token;
+    tokens.scoped = (await makeUser(store, partner, 'scoped', 'analyst', ['read'])).token;
   });
   after(async () => server.dispose());
 
@@ -171,7 +164,7 @@ describe('TAXII access control', () => {
 
   test('bad tokens are 401', async () => {
     const store = server.server.store;
-    const user = await addUser(store, 'temporary', 'admin');
+    const user = await addUser(store, 'temporary', 'analyst', partner.id);
     const revoked = await issueToken(store, user);
     await store.revokeToken(revoked.record.id, nowMicros());
     const expired = await issueToken(store, user, { expiresAt: nowMicros() - 1 });

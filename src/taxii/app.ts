@@ -5,9 +5,8 @@
  */
 import { Hono, type MiddlewareHandler } from 'hono';
 import { randomUUID } from 'node:crypto';
-import { verifyToken, type Caller } from '../auth/tokens.ts';
+import { CHALLENGE, HttpAuthenticator, sourceAddress } from '../auth/http.ts';
 import { CairnError } from '../errors.ts';
-import { nowMicros } from '../stix/timestamp.ts';
 import { type TaxiiDeps, type TaxiiEnv, errorResponse } from './context.ts';
 import { acceptsTaxii } from './media.ts';
 import { registerCollections } from './routes/collections.ts';
@@ -15,16 +14,6 @@ import { registerDiscovery } from './routes/discovery.ts';
 import { registerManifest } from './routes/manifest.ts';
 import { registerObjects } from './routes/objects.ts';
 import { registerStatus } from './routes/status.ts';
-
-/**
- * One challenge per accepted scheme, because the challenges tell a client which schemes the
- * server supports (TAXII 2.1 section 1.6.9, RFC 7235 section 4.1).
- */
-const CHALLENGE = {
-  'WWW-Authenticate': 'Basic realm="cairn", charset="UTF-8", Bearer realm="cairn"',
-};
-/** How often the last-used time of a token is written, at most (microseconds). */
-const TOKEN_TOUCH_INTERVAL = 60 * 1_000_000;
 
 /** Paths and the methods they serve, for 405 answers with an Allow header. */
 const ROUTES: Array<[string, string[]]> = [
@@ -39,53 +28,24 @@ const ROUTES: Array<[string, string[]]> = [
   ['/:root/collections/:collection/objects/:object/versions', ['GET']],
 ];
 
-function unauthenticated(message: string): Response {
-  return errorResponse(new CairnError('unauthenticated', message), CHALLENGE);
-}
-
-/** Reads the token from `Authorization: Bearer …` or HTTP Basic (user name, token as password). */
-function readCredentials(
-  header: string | undefined,
-): { token: string; userName?: string } | undefined {
-  if (!header) return undefined;
-  const space = header.indexOf(' ');
-  const scheme = header.slice(0, space).toLowerCase();
-  const value = header.slice(space + 1).trim();
-  if (space < 0 || !value) return undefined;
-  if (scheme === 'bearer') return { token: value };
-  if (scheme !== 'basic') return undefined;
-  const decoded = Buffer.from(value, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return undefined;
-  return { userName: decoded.slice(0, colon), token: decoded.slice(colon + 1) };
-}
-
-function authenticate(): MiddlewareHandler<TaxiiEnv> {
+function authenticate(authenticator: HttpAuthenticator): MiddlewareHandler<TaxiiEnv> {
   return async (c, next) => {
-    const credentials = readCredentials(c.req.header('authorization'));
-    if (!credentials) {
-      return unauthenticated(
-        'send a Cairn API token: Authorization: Bearer <token>, or HTTP Basic with your user name and the token as password',
-      );
+    const address = sourceAddress(c);
+    c.set('sourceAddress', address);
+    const outcome = await authenticator.authenticate(c.req.header('authorization'), address);
+    if (outcome.ok) {
+      c.set('caller', outcome.caller);
+      await next();
+      return;
     }
-    const { store, logger } = c.var.deps;
-    const caller: Caller | undefined = await verifyToken(store, credentials.token);
-    if (
-      !caller ||
-      (credentials.userName !== undefined && credentials.userName !== caller.user.name)
-    ) {
-      return unauthenticated(
-        'the token is not valid: it may be mistyped, revoked or expired, or belong to another user',
-      );
-    }
-    c.set('caller', caller);
-    const now = nowMicros();
-    if ((caller.token.lastUsedAt ?? 0) + TOKEN_TOUCH_INTERVAL < now) {
-      store.touchToken(caller.token.id, now).catch((error: unknown) => {
-        logger.warn({ err: error, tokenId: caller.token.id }, 'could not record token use');
+    if (outcome.status === 429) {
+      return errorResponse(new CairnError('too-many-requests', outcome.message), {
+        'Retry-After': String(outcome.retryAfterSeconds),
       });
     }
-    await next();
+    return errorResponse(new CairnError('unauthenticated', outcome.message), {
+      'WWW-Authenticate': CHALLENGE,
+    });
   };
 }
 
@@ -143,7 +103,7 @@ export function createTaxiiApp(deps: TaxiiDeps): Hono<TaxiiEnv> {
     await next();
   });
   app.use('*', logRequests());
-  app.use('*', authenticate());
+  app.use('*', authenticate(deps.authenticator ?? new HttpAuthenticator(deps.store, deps.logger)));
   app.use('*', negotiate());
 
   registerDiscovery(app);

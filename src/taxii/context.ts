@@ -3,12 +3,19 @@
  * and the collection look-up that enforces read and write rights.
  */
 import type { Context } from 'hono';
+import type { HttpAuthenticator } from '../auth/http.ts';
 import type { Caller } from '../auth/tokens.ts';
 import type { CairnConfig } from '../config/config.ts';
 import { CairnError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { collectionRights, isVisible, type CollectionRights } from '../sharing/access.ts';
-import type { ApiRootRecord, CollectionRecord, Store } from '../store/store.ts';
+import {
+  accessFilter,
+  collectionRights,
+  isVisible,
+  loadCollectionContext,
+  type CollectionRights,
+} from '../sharing/access.ts';
+import type { AccessFilter, ApiRootRecord, CollectionRecord, Store } from '../store/store.ts';
 import type { CursorSigner } from './cursor.ts';
 import { TAXII_MEDIA_TYPE } from './media.ts';
 
@@ -17,6 +24,8 @@ export interface TaxiiDeps {
   config: CairnConfig;
   logger: Logger;
   signer: CursorSigner;
+  /** Shared with the JSON API so both count failed attempts together; made when absent. */
+  authenticator?: HttpAuthenticator;
 }
 
 export interface TaxiiEnv {
@@ -24,6 +33,7 @@ export interface TaxiiEnv {
     deps: TaxiiDeps;
     caller: Caller;
     requestId: string;
+    sourceAddress: string;
   };
 }
 
@@ -68,6 +78,31 @@ export function fail(code: ErrorCode, message: string, details?: Record<string, 
   throw new CairnError(code, message, details);
 }
 
+/** A collection the caller may see, with the caller's rights on it. */
+export interface VisibleCollection {
+  collection: CollectionRecord;
+  rights: CollectionRights;
+}
+
+/** Collections of an API root that the caller may read or write, sorted by id. */
+export async function visibleCollections(
+  c: TaxiiContext,
+  rootName: string,
+): Promise<VisibleCollection[]> {
+  const { store } = c.var.deps;
+  const visible: VisibleCollection[] = [];
+  for (const collection of await store.listCollections(rootName)) {
+    const context = await loadCollectionContext(store, c.var.caller, collection);
+    const rights = collectionRights(c.var.caller, context);
+    if (isVisible(rights)) visible.push({ collection, rights });
+  }
+  return visible;
+}
+
+/**
+ * Finds the API root in the path. API roots are not hidden: each answers with its
+ * collections that the caller may see, possibly none.
+ */
 export async function loadApiRoot(c: TaxiiContext): Promise<ApiRootRecord> {
   const name = c.req.param('root') ?? '';
   const root = await c.var.deps.store.getApiRoot(name);
@@ -79,6 +114,8 @@ export interface LoadedCollection {
   root: ApiRootRecord;
   collection: CollectionRecord;
   rights: CollectionRights;
+  /** The store filter that hides the versions the caller may not see. */
+  access: AccessFilter;
 }
 
 /**
@@ -90,11 +127,14 @@ export async function loadCollection(
   c: TaxiiContext,
   need: 'read' | 'write' | 'any',
 ): Promise<LoadedCollection> {
-  const root = await loadApiRoot(c);
   const { store } = c.var.deps;
+  const name = c.req.param('root') ?? '';
   const idOrAlias = c.req.param('collection') ?? '';
-  const collection = await store.getCollection(root.name, idOrAlias);
-  const rights = collection ? await collectionRights(store, c.var.caller, collection) : undefined;
+  const root = await store.getApiRoot(name);
+  const collection = root && (await store.getCollection(root.name, idOrAlias));
+  const context = collection && (await loadCollectionContext(store, c.var.caller, collection));
+  const rights = context && collectionRights(c.var.caller, context);
+  if (!root) fail('not-found', `API root "${name}" not found: GET /taxii2/ lists the API roots`);
   if (!collection || !rights || !isVisible(rights)) {
     fail('not-found', `collection "${idOrAlias}" not found in API root "${root.name}"`);
   }
@@ -107,7 +147,7 @@ export async function loadCollection(
       `you may not add objects to collection "${idOrAlias}" (can_write is false for you)`,
     );
   }
-  return { root, collection, rights };
+  return { root, collection, rights, access: accessFilter(c.var.caller, rights) };
 }
 
 export function searchParams(c: TaxiiContext): URLSearchParams {

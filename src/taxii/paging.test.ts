@@ -119,10 +119,12 @@ describe('TAXII paging', () => {
 
   test('next bound to the caller', async () => {
     const first = await call(server, `${OBJECTS}?limit=5`);
+    const admin = await server.server.store.getUserByName('admin');
     const user = await server.server.store.createUser({
       id: 'b7b1f7c2-5d11-4d43-9a3c-2c1f37a1a001',
       name: 'other',
-      role: 'admin',
+      organisationId: admin!.organisationId,
+      role: 'platform-admin',
       createdAt: 0,
       disabled: false,
     });

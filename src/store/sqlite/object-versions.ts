@@ -5,18 +5,27 @@
 import type Database from 'better-sqlite3';
 
 import { nowMicros } from '../../stix/timestamp.ts';
-import type {
-  AddResult,
-  Page,
-  PreparedObject,
-  StoredVersion,
-  StoredVersionWithJson,
-  VersionQuery,
-  VersionSelector,
+import {
+  AUDIENCES,
+  type AccessFilter,
+  type AddResult,
+  type EntrySharing,
+  type Page,
+  type PreparedObject,
+  type StoredVersion,
+  type StoredVersionWithJson,
+  type VersionQuery,
+  type VersionSelector,
 } from '../store.ts';
 import { idHash } from './id-hash.ts';
 import type { StatementCache } from './statements.ts';
-import { buildQuerySql, planQuery, shapeKey } from './version-query.ts';
+import {
+  ACCESS_CONDITION,
+  accessParameters,
+  buildQuerySql,
+  planQuery,
+  shapeKey,
+} from './version-query.ts';
 
 const SQL = {
   collection: 'SELECT seq, last_date_added, spec_versions FROM collections WHERE id = ?',
@@ -34,16 +43,35 @@ const SQL = {
   setLast: 'UPDATE collection_entries SET is_last = ? WHERE collection_seq = ? AND date_added = ?',
   insertEntry:
     'INSERT INTO collection_entries (collection_seq, date_added, id, version, version_key,' +
-    ' type, spec_version, media_type, is_first, is_last, vid)' +
-    ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ' type, spec_version, media_type, is_first, is_last, vid, audience, contributor_id,' +
+    ' contributor_organisation_id, tlp, granular)' +
+    ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  insertRecipient: 'INSERT OR IGNORE INTO entry_recipients VALUES (?, ?, ?)',
+  isRecipient:
+    'SELECT 1 FROM entry_recipients WHERE collection_seq = ? AND date_added = ? AND user_id = ?',
   deleteEntry: 'DELETE FROM collection_entries WHERE collection_seq = ? AND date_added = ?',
+  deleteRecipients: 'DELETE FROM entry_recipients WHERE collection_seq = ? AND date_added = ?',
   deleteOrphanJson:
     'DELETE FROM object_versions WHERE vid = ?' +
     ' AND NOT EXISTS (SELECT 1 FROM collection_entries WHERE vid = ?)',
   hasObject:
     'SELECT 1 FROM object_versions AS v CROSS JOIN collection_entries AS e' +
-    ' INDEXED BY entries_by_vid ON e.vid = v.vid AND e.collection_seq = ?' +
-    ' WHERE v.id_hash = ? AND v.id = ? LIMIT 1',
+    ' INDEXED BY entries_by_vid ON e.vid = v.vid AND e.collection_seq = @collection' +
+    ' WHERE v.id_hash = @hash AND v.id = @id LIMIT 1',
+  hasVisibleObject:
+    'SELECT 1 FROM object_versions AS v CROSS JOIN collection_entries AS e' +
+    ' INDEXED BY entries_by_vid ON e.vid = v.vid AND e.collection_seq = @collection' +
+    ` WHERE v.id_hash = @hash AND v.id = @id AND ${ACCESS_CONDITION} LIMIT 1`,
+  // TLP levels that forbid re-sharing into another community.
+  heldRestricted:
+    'SELECT 1 FROM object_versions AS v CROSS JOIN collection_entries AS e' +
+    ' INDEXED BY entries_by_vid ON e.vid = v.vid' +
+    ' JOIN collections AS c ON c.seq = e.collection_seq' +
+    ' WHERE v.id_hash = @hash AND v.id = @id' +
+    ' AND c.community_id IS NOT @community' +
+    ' AND e.contributor_organisation_id IS NOT @organisation' +
+    " AND (',' || e.tlp || ',' GLOB '*,amber,*' OR ',' || e.tlp || ',' GLOB '*,amber+strict,*'" +
+    "   OR ',' || e.tlp || ',' GLOB '*,red,*') LIMIT 1",
   // Every object has exactly one last version, which is its single or its last-only entry.
   count:
     'SELECT (SELECT count(*) FROM collection_entries INDEXED BY entries_single' +
@@ -53,9 +81,23 @@ const SQL = {
     ' (SELECT count(*) FROM collection_entries WHERE collection_seq = @seq) AS versions',
 } as const;
 
+/** Sharing of versions added without any: visible to members, as a GREEN default would be. */
+const UNSPECIFIED_SHARING: EntrySharing = {
+  tlp: [],
+  audience: 'members',
+  recipients: [],
+  granularMarkings: false,
+};
+
 /** Returns the STIX media type of a spec version (TAXII 2.1 section 1.6.8). */
 function stixMediaType(specVersion: string): string {
   return `application/stix+json;version=${specVersion}`;
+}
+
+/** Columns that object queries add for #markNamed, removed before rows are returned. */
+interface QueryExtras {
+  granular?: number;
+  contributorId?: string | null;
 }
 
 interface CollectionRow {
@@ -192,6 +234,7 @@ export class ObjectVersions {
 
       const dateAdded = nextDateAdded++;
       const mediaType = stixMediaType(object.specVersion);
+      const sharing = object.sharing ?? UNSPECIFIED_SHARING;
       insertEntry.run(
         collection,
         dateAdded,
@@ -204,7 +247,15 @@ export class ObjectVersions {
         +isFirst,
         +isLast,
         vid,
+        AUDIENCES.indexOf(sharing.audience),
+        sharing.contributorId ?? null,
+        sharing.contributorOrganisationId ?? null,
+        sharing.tlp.join(','),
+        +sharing.granularMarkings,
       );
+      for (const userId of new Set(sharing.recipients)) {
+        s.get(SQL.insertRecipient).run(collection, dateAdded, userId);
+      }
       if (!specVersions.includes(object.specVersion)) specVersions.push(object.specVersion);
       results.push({ id, version: object.version, outcome: 'added', dateAdded });
     }
@@ -247,10 +298,35 @@ export class ObjectVersions {
     const statement = this.#statements.getByKey(`versions:${shapeKey(plan.shape)}`, () =>
       buildQuerySql(plan.shape),
     );
-    const rows = statement.all(plan.parameters) as StoredVersion[];
+    const rows = statement.all(plan.parameters) as Array<StoredVersion & QueryExtras>;
     const more = rows.length > query.limit;
     if (more) rows.length = query.limit;
+    if (withJson) this.#markNamed(collection.seq, rows, query.access);
     return { items: rows, more };
+  }
+
+  /**
+   * Turns the extra columns of object rows into the granularMarkings and named properties.
+   * Only versions with granular markings need `named`, so only they cost a look-up.
+   */
+  #markNamed(
+    collection: number,
+    rows: Array<StoredVersion & QueryExtras>,
+    access: AccessFilter | undefined,
+  ): void {
+    const isRecipient = this.#statements.get(SQL.isRecipient);
+    for (const row of rows) {
+      const withJson = row as StoredVersion & QueryExtras & Partial<StoredVersionWithJson>;
+      const granular = row.granular === 1;
+      withJson.granularMarkings = granular;
+      withJson.named =
+        granular &&
+        (access === undefined ||
+          row.contributorId === access.userId ||
+          isRecipient.get(collection, row.dateAdded, access.userId) !== undefined);
+      delete (row as Partial<QueryExtras>).granular;
+      delete (row as Partial<QueryExtras>).contributorId;
+    }
   }
 
   /**
@@ -287,7 +363,10 @@ export class ObjectVersions {
     const doomed = entries.filter(isDoomed);
     if (doomed.length === 0) return 0;
 
-    for (const entry of doomed) s.get(SQL.deleteEntry).run(collection, entry.dateAdded);
+    for (const entry of doomed) {
+      s.get(SQL.deleteEntry).run(collection, entry.dateAdded);
+      s.get(SQL.deleteRecipients).run(collection, entry.dateAdded);
+    }
     const remaining = entries
       .filter((entry) => !doomed.includes(entry))
       .sort((a, b) => (a.versionKey < b.versionKey ? -1 : 1));
@@ -300,11 +379,26 @@ export class ObjectVersions {
     return doomed.length;
   }
 
-  has(collectionId: string, id: string): boolean {
+  has(collectionId: string, id: string, access: AccessFilter | undefined): boolean {
     const collection = this.#collection(collectionId);
     if (collection === undefined) return false;
 
-    return this.#statements.get(SQL.hasObject).get(collection.seq, idHash(id), id) !== undefined;
+    const parameters = { collection: collection.seq, hash: idHash(id), id };
+    if (access === undefined) {
+      return this.#statements.get(SQL.hasObject).get(parameters) !== undefined;
+    }
+    const statement = this.#statements.get(SQL.hasVisibleObject);
+    return statement.get({ ...parameters, ...accessParameters(access) }) !== undefined;
+  }
+
+  isHeldRestricted(id: string, communityId: string, organisationId: string): boolean {
+    const parameters = {
+      hash: idHash(id),
+      id,
+      community: communityId,
+      organisation: organisationId,
+    };
+    return this.#statements.get(SQL.heldRestricted).get(parameters) !== undefined;
   }
 
   count(collectionId: string): { objects: number; versions: number } {

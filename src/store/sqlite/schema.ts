@@ -5,7 +5,15 @@
  * own BEGIN IMMEDIATE transaction, so two processes that start at once apply it only once.
  * Migrations are append-only: a released migration is never edited, a new one is added.
  */
+import { randomUUID } from 'node:crypto';
+
 import type Database from 'better-sqlite3';
+
+import { nowMicros } from '../../stix/timestamp.ts';
+import { buildIdentity } from '../identity.ts';
+
+/** A migration: SQL text, or a function for steps that need values computed in JavaScript. */
+type Migration = string | ((db: Database.Database) => void);
 
 /**
  * Tables, one statement list per schema version.
@@ -17,7 +25,7 @@ import type Database from 'better-sqlite3';
  * section 3.3), so a page is a range scan. `collection_seq` is the collection's small
  * integer key, used instead of its 36-character UUID to keep every entry and index short.
  */
-const MIGRATIONS: readonly string[] = [
+const MIGRATIONS: readonly Migration[] = [
   `
   CREATE TABLE api_roots (
     name TEXT PRIMARY KEY,
@@ -134,6 +142,7 @@ const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) STRICT, WITHOUT ROWID;
   `,
+  migrateToSharingModel,
 ];
 
 /** The schema version this code writes: the number of migrations. */
@@ -144,6 +153,27 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  * Cairn, because this code cannot know what that schema means.
  */
 export function migrateSchema(db: Database.Database): void {
+  // Rebuilding a table that others reference needs foreign key enforcement off, which
+  // SQLite only allows outside a transaction; checkForeignKeys verifies each migration.
+  const enforced = db.pragma('foreign_keys', { simple: true }) as number;
+  db.pragma('foreign_keys = OFF');
+  try {
+    applyMigrations(db);
+  } finally {
+    db.pragma(`foreign_keys = ${enforced}`);
+  }
+}
+
+function checkForeignKeys(db: Database.Database): void {
+  const broken = db.pragma('foreign_key_check') as unknown[];
+  if (broken.length > 0) {
+    throw new Error(
+      `migration left ${broken.length} broken foreign keys: ${JSON.stringify(broken[0])}`,
+    );
+  }
+}
+
+function applyMigrations(db: Database.Database): void {
   for (;;) {
     const applied = db
       .transaction(() => {
@@ -157,11 +187,176 @@ export function migrateSchema(db: Database.Database): void {
         const next = MIGRATIONS[current];
         if (next === undefined) return false;
 
-        db.exec(next);
+        if (typeof next === 'string') db.exec(next);
+        else next(db);
+        checkForeignKeys(db);
         db.pragma(`user_version = ${current + 1}`);
         return true;
       })
       .immediate();
     if (!applied) return;
+  }
+}
+
+/**
+ * Schema version 2: organisations, communities and the sharing facts of each entry.
+ *
+ * `audience` is the index of the entry's audience in AUDIENCES (0 everyone, 1 members and
+ * clients, 2 members, 3 recipients), so a reader's filter is one comparison. Entries
+ * stored before this version get 2 (members), since no TLP was computed for them.
+ */
+const SHARING_TABLES = `
+  CREATE TABLE organisations (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    identity TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+
+  -- A directed relation: the provider's clients read the AMBER objects of its communities.
+  CREATE TABLE organisation_clients (
+    provider_id TEXT NOT NULL REFERENCES organisations (id),
+    client_id TEXT NOT NULL REFERENCES organisations (id),
+    PRIMARY KEY (provider_id, client_id),
+    CHECK (provider_id <> client_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX clients_by_client ON organisation_clients (client_id, provider_id);
+
+  CREATE TABLE users_v2 (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    organisation_id TEXT NOT NULL REFERENCES organisations (id),
+    role TEXT NOT NULL
+      CHECK (role IN ('platform-admin', 'org-admin', 'analyst', 'read-only')),
+    created_at INTEGER NOT NULL,
+    disabled INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE communities (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    description TEXT NOT NULL,
+    default_tlp TEXT NOT NULL CHECK (default_tlp IN ('clear', 'green', 'amber', 'amber+strict')),
+    allow_anonymous INTEGER NOT NULL,
+    publish_clear INTEGER NOT NULL,
+    identity TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) STRICT;
+
+  CREATE TABLE community_members (
+    community_id TEXT NOT NULL REFERENCES communities (id),
+    organisation_id TEXT NOT NULL REFERENCES organisations (id),
+    PRIMARY KEY (community_id, organisation_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX members_by_organisation ON community_members (organisation_id, community_id);
+
+  CREATE TABLE community_moderators (
+    community_id TEXT NOT NULL REFERENCES communities (id),
+    user_id TEXT NOT NULL REFERENCES users_v2 (id),
+    PRIMARY KEY (community_id, user_id)
+  ) STRICT, WITHOUT ROWID;
+
+  CREATE TABLE invitations (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('invitation', 'request')),
+    community_id TEXT NOT NULL REFERENCES communities (id),
+    organisation_id TEXT NOT NULL REFERENCES organisations (id),
+    state TEXT NOT NULL CHECK (state IN ('pending', 'accepted', 'declined')),
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    answered_by TEXT,
+    answered_at INTEGER
+  ) STRICT;
+  CREATE INDEX invitations_by_community ON invitations (community_id, state);
+  CREATE INDEX invitations_by_organisation ON invitations (organisation_id, state);
+
+  ALTER TABLE collections ADD COLUMN community_id TEXT REFERENCES communities (id);
+  CREATE INDEX collections_by_community ON collections (community_id, id);
+
+  ALTER TABLE collection_entries ADD COLUMN audience INTEGER NOT NULL DEFAULT 2;
+  ALTER TABLE collection_entries ADD COLUMN contributor_id TEXT;
+  ALTER TABLE collection_entries ADD COLUMN contributor_organisation_id TEXT;
+  -- The TLP levels that applied, comma-separated; empty for entries older than this schema.
+  ALTER TABLE collection_entries ADD COLUMN tlp TEXT NOT NULL DEFAULT '';
+  ALTER TABLE collection_entries ADD COLUMN granular INTEGER NOT NULL DEFAULT 0;
+
+  -- Users named as recipients of a RED entry, besides its contributor.
+  CREATE TABLE entry_recipients (
+    collection_seq INTEGER NOT NULL,
+    date_added INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (collection_seq, date_added, user_id)
+  ) STRICT, WITHOUT ROWID;
+
+  -- details is a JSON object. anonymous marks entries naming the real contributor of an
+  -- anonymous share, which only platform admins read.
+  CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    actor_id TEXT,
+    actor_name TEXT,
+    organisation_id TEXT,
+    source_address TEXT,
+    target TEXT,
+    details TEXT NOT NULL,
+    anonymous INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX audit_by_organisation ON audit_log (organisation_id, seq);
+
+  DROP TABLE collection_grants;
+`;
+
+/**
+ * Names of the organisation and community that hold what existed before version 2; the
+ * same names that first-start setup (src/bootstrap.ts) gives them.
+ */
+const LOCAL_ORGANISATION = 'local';
+const DEFAULT_COMMUNITY = 'default';
+
+/**
+ * Moves version 1 data into the sharing model: users join a `local` organisation (admin
+ * becomes platform-admin, user becomes analyst), and existing collections go to a `default`
+ * community of which `local` is the member and the platform admins the moderators.
+ */
+function migrateToSharingModel(db: Database.Database): void {
+  db.exec(SHARING_TABLES);
+
+  const userCount = db.prepare('SELECT count(*) FROM users').pluck().get() as number;
+  const collectionCount = db.prepare('SELECT count(*) FROM collections').pluck().get() as number;
+  let organisationId: string | undefined;
+  if (userCount > 0 || collectionCount > 0) {
+    organisationId = randomUUID();
+    const identity = buildIdentity({ name: LOCAL_ORGANISATION, identityClass: 'organization' });
+    db.prepare(
+      'INSERT INTO organisations (id, name, identity, created_at) VALUES (?, ?, ?, ?)',
+    ).run(organisationId, LOCAL_ORGANISATION, JSON.stringify(identity), nowMicros());
+  }
+  db.prepare(
+    'INSERT INTO users_v2 (id, name, organisation_id, role, created_at, disabled)' +
+      " SELECT id, name, ?, CASE role WHEN 'admin' THEN 'platform-admin' ELSE 'analyst' END," +
+      ' created_at, disabled FROM users',
+  ).run(organisationId ?? null);
+  db.exec('DROP TABLE users; ALTER TABLE users_v2 RENAME TO users;');
+  db.exec('CREATE INDEX users_by_organisation ON users (organisation_id, name);');
+
+  if (collectionCount > 0 && organisationId !== undefined) {
+    const communityId = randomUUID();
+    const identity = buildIdentity({ name: DEFAULT_COMMUNITY, identityClass: 'group' });
+    db.prepare(
+      'INSERT INTO communities (id, name, description, default_tlp, allow_anonymous,' +
+        " publish_clear, identity, created_at) VALUES (?, ?, ?, 'green', 0, 0, ?, ?)",
+    ).run(
+      communityId,
+      DEFAULT_COMMUNITY,
+      'Created on upgrade',
+      JSON.stringify(identity),
+      nowMicros(),
+    );
+    db.prepare('INSERT INTO community_members VALUES (?, ?)').run(communityId, organisationId);
+    db.prepare(
+      "INSERT INTO community_moderators SELECT ?, id FROM users WHERE role = 'platform-admin'",
+    ).run(communityId);
+    db.prepare('UPDATE collections SET community_id = ?').run(communityId);
   }
 }

@@ -18,8 +18,17 @@ import {
   StoreConflictError,
   type AddResult,
   type ApiRootRecord,
-  type CollectionGrant,
+  type AccessFilter,
+  type AuditFilter,
+  type AuditRecord,
+  type Charter,
   type CollectionRecord,
+  type CommunityRecord,
+  type CommunityRelation,
+  type InvitationRecord,
+  type NewAuditRecord,
+  type OrganisationRecord,
+  ROLES,
   type NewCollection,
   type Page,
   type PreparedObject,
@@ -37,16 +46,15 @@ import { ObjectVersions } from './object-versions.ts';
 import {
   toApiRoot,
   toCollection,
-  toGrant,
   toToken,
   toUser,
   type ApiRootRow,
   type CollectionRow,
-  type GrantRow,
   type TokenRow,
   type UserRow,
 } from './records.ts';
 import { migrateSchema } from './schema.ts';
+import { SharingTables } from './sharing-tables.ts';
 import { StatementCache } from './statements.ts';
 
 export interface SqliteStoreOptions {
@@ -71,7 +79,8 @@ const DEFAULTS: Required<SqliteStoreOptions> = {
 /** Media types of a collection created without any: STIX 2.1 objects only. */
 const DEFAULT_MEDIA_TYPES = ['application/stix+json;version=2.1'];
 
-const COLLECTION_COLUMNS = 'id, api_root, title, description, alias, media_types, created_at';
+const COLLECTION_COLUMNS =
+  'id, api_root, title, description, alias, media_types, created_at, community_id';
 const TOKEN_COLUMNS =
   'id, user_id, label, secret_hash, scopes, created_at, expires_at, last_used_at, revoked_at';
 
@@ -115,6 +124,7 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #statements: StatementCache;
   readonly #objects: ObjectVersions;
+  readonly #sharing: SharingTables;
 
   /** Opens (or creates) the database file; ':memory:' gives a private in-memory database. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -128,6 +138,7 @@ export class SqliteStore implements Store {
     }
     this.#statements = new StatementCache(this.#db);
     this.#objects = new ObjectVersions(this.#db, this.#statements);
+    this.#sharing = new SharingTables(this.#db, this.#statements);
   }
 
   /** The underlying connection, for SQLite-specific checks such as tests of pragmas. */
@@ -184,12 +195,13 @@ export class SqliteStore implements Store {
       alias: collection.alias ?? null,
       media_types: JSON.stringify(collection.mediaTypes ?? DEFAULT_MEDIA_TYPES),
       created_at: nowMicros(),
+      community_id: collection.communityId ?? null,
     };
     try {
       this.#statements
         .get(
-          `INSERT INTO collections (${COLLECTION_COLUMNS})` +
-            ' VALUES (@id, @api_root, @title, @description, @alias, @media_types, @created_at)',
+          `INSERT INTO collections (${COLLECTION_COLUMNS}) VALUES (@id, @api_root, @title,` +
+            ' @description, @alias, @media_types, @created_at, @community_id)',
         )
         .run(row);
     } catch (error) {
@@ -201,7 +213,9 @@ export class SqliteStore implements Store {
   #collectionConflict(error: unknown, row: CollectionRow): unknown {
     const kind = constraintKind(error);
     if (kind === 'foreign-key') {
-      return new StoreConflictError(`API root "${row.api_root}" not found`);
+      return new StoreConflictError(
+        `API root "${row.api_root}" or community "${row.community_id}" not found`,
+      );
     }
     if (kind === 'unique' && uniqueErrorNames(error, 'collections.alias')) {
       return new StoreConflictError(
@@ -218,6 +232,20 @@ export class SqliteStore implements Store {
       .get(`SELECT ${COLLECTION_COLUMNS} FROM collections WHERE api_root = ? ORDER BY id`)
       .all(apiRoot);
     return (rows as CollectionRow[]).map(toCollection);
+  }
+
+  async listCommunityCollections(communityId: string): Promise<CollectionRecord[]> {
+    const rows = this.#statements
+      .get(`SELECT ${COLLECTION_COLUMNS} FROM collections WHERE community_id = ? ORDER BY id`)
+      .all(communityId);
+    return (rows as CollectionRow[]).map(toCollection);
+  }
+
+  async getCollectionById(id: string): Promise<CollectionRecord | undefined> {
+    const row = this.#statements
+      .get(`SELECT ${COLLECTION_COLUMNS} FROM collections WHERE id = ?`)
+      .get(id);
+    return row === undefined ? undefined : toCollection(row as CollectionRow);
   }
 
   async getCollection(apiRoot: string, idOrAlias: string): Promise<CollectionRecord | undefined> {
@@ -258,8 +286,16 @@ export class SqliteStore implements Store {
     return this.#objects.query(query, false);
   }
 
-  async hasObject(collectionId: string, id: string): Promise<boolean> {
-    return this.#objects.has(collectionId, id);
+  async hasObject(collectionId: string, id: string, access?: AccessFilter): Promise<boolean> {
+    return this.#objects.has(collectionId, id, access);
+  }
+
+  async isHeldRestricted(
+    id: string,
+    communityId: string,
+    organisationId: string,
+  ): Promise<boolean> {
+    return this.#objects.isHeldRestricted(id, communityId, organisationId);
   }
 
   async deleteObject(
@@ -306,21 +342,48 @@ export class SqliteStore implements Store {
   }
 
   async createUser(user: UserRecord): Promise<UserRecord> {
-    if (user.role !== 'admin' && user.role !== 'user') {
+    if (!ROLES.includes(user.role)) {
       throw new TypeError(`invalid role "${String(user.role)}" for user "${user.name}"`);
     }
     try {
       this.#statements
-        .get('INSERT INTO users (id, name, role, created_at, disabled) VALUES (?, ?, ?, ?, ?)')
-        .run(user.id, user.name, user.role, user.createdAt, +user.disabled);
+        .get(
+          'INSERT INTO users (id, name, organisation_id, role, created_at, disabled)' +
+            ' VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run(user.id, user.name, user.organisationId, user.role, user.createdAt, +user.disabled);
     } catch (error) {
-      if (constraintKind(error) !== 'unique') throw error;
+      const kind = constraintKind(error);
+      if (kind === 'foreign-key') {
+        throw new StoreConflictError(`organisation "${user.organisationId}" not found`);
+      }
+      if (kind !== 'unique') throw error;
       if (uniqueErrorNames(error, 'users.name')) {
         throw new StoreConflictError(`user name "${user.name}" is already taken`);
       }
       throw new StoreConflictError(`user id "${user.id}" already exists`);
     }
     return { ...user };
+  }
+
+  async updateUser(
+    id: string,
+    change: Partial<Pick<UserRecord, 'role' | 'disabled'>>,
+  ): Promise<UserRecord | undefined> {
+    if (change.role !== undefined && !ROLES.includes(change.role)) {
+      throw new TypeError(`invalid role "${String(change.role)}" for user "${id}"`);
+    }
+    this.#statements
+      .get(
+        'UPDATE users SET role = ifnull(@role, role), disabled = ifnull(@disabled, disabled)' +
+          ' WHERE id = @id',
+      )
+      .run({
+        id,
+        role: change.role ?? null,
+        disabled: change.disabled === undefined ? null : +change.disabled,
+      });
+    return this.getUser(id);
   }
 
   async getUser(id: string): Promise<UserRecord | undefined> {
@@ -333,8 +396,13 @@ export class SqliteStore implements Store {
     return row === undefined ? undefined : toUser(row as UserRow);
   }
 
-  async listUsers(): Promise<UserRecord[]> {
-    const rows = this.#statements.get('SELECT * FROM users ORDER BY name').all();
+  async listUsers(organisationId?: string): Promise<UserRecord[]> {
+    const rows =
+      organisationId === undefined
+        ? this.#statements.get('SELECT * FROM users ORDER BY name').all()
+        : this.#statements
+            .get('SELECT * FROM users WHERE organisation_id = ? ORDER BY name')
+            .all(organisationId);
     return (rows as UserRow[]).map(toUser);
   }
 
@@ -392,39 +460,118 @@ export class SqliteStore implements Store {
       .run({ id, at });
   }
 
-  async setGrant(grant: CollectionGrant): Promise<void> {
-    try {
-      this.#statements
-        .get(
-          'INSERT INTO collection_grants (collection_id, user_id, can_read, can_write)' +
-            ' VALUES (?, ?, ?, ?) ON CONFLICT (collection_id, user_id) DO UPDATE SET' +
-            ' can_read = excluded.can_read, can_write = excluded.can_write',
-        )
-        .run(grant.collectionId, grant.userId, +grant.canRead, +grant.canWrite);
-    } catch (error) {
-      if (constraintKind(error) !== 'foreign-key') throw error;
-      const collection = this.#statements
-        .get('SELECT 1 FROM collections WHERE id = ?')
-        .get(grant.collectionId);
-      if (collection === undefined) {
-        throw new StoreConflictError(`collection "${grant.collectionId}" not found`);
-      }
-      throw new StoreConflictError(`user "${grant.userId}" not found`);
-    }
+  async createOrganisation(organisation: OrganisationRecord): Promise<OrganisationRecord> {
+    return this.#sharing.createOrganisation(organisation);
   }
 
-  async getGrant(collectionId: string, userId: string): Promise<CollectionGrant | undefined> {
-    const row = this.#statements
-      .get('SELECT * FROM collection_grants WHERE collection_id = ? AND user_id = ?')
-      .get(collectionId, userId);
-    return row === undefined ? undefined : toGrant(row as GrantRow);
+  async getOrganisation(id: string): Promise<OrganisationRecord | undefined> {
+    return this.#sharing.getOrganisation('id', id);
   }
 
-  async listGrants(collectionId: string): Promise<CollectionGrant[]> {
-    const rows = this.#statements
-      .get('SELECT * FROM collection_grants WHERE collection_id = ? ORDER BY user_id')
-      .all(collectionId);
-    return (rows as GrantRow[]).map(toGrant);
+  async getOrganisationByName(name: string): Promise<OrganisationRecord | undefined> {
+    return this.#sharing.getOrganisation('name', name);
+  }
+
+  async listOrganisations(): Promise<OrganisationRecord[]> {
+    return this.#sharing.listOrganisations();
+  }
+
+  async addClient(providerId: string, clientId: string): Promise<void> {
+    this.#sharing.addClient(providerId, clientId);
+  }
+
+  async removeClient(providerId: string, clientId: string): Promise<boolean> {
+    return this.#sharing.removeClient(providerId, clientId);
+  }
+
+  async listClients(providerId: string): Promise<string[]> {
+    return this.#sharing.listClients(providerId);
+  }
+
+  async createCommunity(
+    community: CommunityRecord,
+    memberId: string,
+    moderatorId: string | undefined,
+  ): Promise<CommunityRecord> {
+    this.#sharing.createCommunity(community, memberId, moderatorId);
+    return { ...community };
+  }
+
+  async getCommunity(id: string): Promise<CommunityRecord | undefined> {
+    return this.#sharing.getCommunity('id', id);
+  }
+
+  async getCommunityByName(name: string): Promise<CommunityRecord | undefined> {
+    return this.#sharing.getCommunity('name', name);
+  }
+
+  async listCommunities(memberId?: string): Promise<CommunityRecord[]> {
+    return this.#sharing.listCommunities(memberId);
+  }
+
+  async updateCharter(id: string, change: Partial<Charter>): Promise<CommunityRecord | undefined> {
+    return this.#sharing.updateCharter(id, change);
+  }
+
+  async listMembers(communityId: string): Promise<string[]> {
+    return this.#sharing.listMembers(communityId);
+  }
+
+  async addMember(communityId: string, organisationId: string): Promise<void> {
+    this.#sharing.addMember(communityId, organisationId);
+  }
+
+  async removeMember(communityId: string, organisationId: string): Promise<boolean> {
+    return this.#sharing.removeMember(communityId, organisationId);
+  }
+
+  async listModerators(communityId: string): Promise<string[]> {
+    return this.#sharing.listModerators(communityId);
+  }
+
+  async addModerator(communityId: string, userId: string): Promise<void> {
+    this.#sharing.addModerator(communityId, userId);
+  }
+
+  async removeModerator(communityId: string, userId: string): Promise<boolean> {
+    return this.#sharing.removeModerator(communityId, userId);
+  }
+
+  async communityRelation(communityId: string, organisationId: string): Promise<CommunityRelation> {
+    return this.#sharing.communityRelation(communityId, organisationId);
+  }
+
+  async createInvitation(invitation: InvitationRecord): Promise<InvitationRecord> {
+    return this.#sharing.createInvitation(invitation);
+  }
+
+  async getInvitation(id: string): Promise<InvitationRecord | undefined> {
+    return this.#sharing.getInvitation(id);
+  }
+
+  async listInvitations(filter: {
+    communityIds?: string[];
+    organisationId?: string;
+    state?: InvitationRecord['state'];
+  }): Promise<InvitationRecord[]> {
+    return this.#sharing.listInvitations(filter);
+  }
+
+  async answerInvitation(
+    id: string,
+    state: 'accepted' | 'declined',
+    by: string,
+    at: number,
+  ): Promise<InvitationRecord | undefined> {
+    return this.#sharing.answerInvitation(id, state, by, at);
+  }
+
+  async appendAudit(entry: NewAuditRecord): Promise<AuditRecord> {
+    return this.#sharing.appendAudit(entry);
+  }
+
+  async queryAudit(filter: AuditFilter): Promise<AuditRecord[]> {
+    return this.#sharing.queryAudit(filter);
   }
 
   async getSetting(key: string): Promise<string | undefined> {

@@ -15,7 +15,7 @@
  * lists longer than MAX_TYPE_ARMS are checked on each row. The id filter sorts its matches,
  * which are bounded by the versions of the listed objects.
  */
-import type { VersionQuery } from '../store.ts';
+import { AUDIENCES, type AccessFilter, type VersionQuery } from '../store.ts';
 import { idHash } from './id-hash.ts';
 
 /**
@@ -39,6 +39,8 @@ export interface QueryShape {
   first: boolean;
   last: boolean;
   exact: boolean;
+  /** Only versions the reader may see (see ACCESS_CONDITION). */
+  access: boolean;
 }
 
 /** Named parameters of a version query statement. */
@@ -50,7 +52,25 @@ export interface QueryParameters {
   types?: string;
   specVersions?: string;
   exact?: string;
+  widest?: number;
+  user?: string;
   [typeParameter: `type${number}`]: string;
+}
+
+/**
+ * The access rule of docs/sharing.md on one entry row `e`: its audience is within the
+ * reader's widest (an index into AUDIENCES, -1 for none), or the reader contributed it, or
+ * it is a `recipients` entry that names the reader.
+ */
+export const ACCESS_CONDITION =
+  '(e.audience <= @widest OR e.contributor_id = @user OR (e.audience = 3 AND EXISTS' +
+  ' (SELECT 1 FROM entry_recipients AS r WHERE r.collection_seq = e.collection_seq' +
+  ' AND r.date_added = e.date_added AND r.user_id = @user)))';
+
+/** Returns the parameters of ACCESS_CONDITION for a filter. */
+export function accessParameters(access: AccessFilter): { widest: number; user: string } {
+  const widest = access.widest === 'none' ? -1 : AUDIENCES.indexOf(access.widest);
+  return { widest, user: access.userId };
 }
 
 /** Values of a query after removing repeats; empty lists stay empty, meaning "none". */
@@ -124,6 +144,7 @@ export function planQuery(
     first,
     last,
     exact,
+    access: query.access !== undefined,
   };
 
   const parameters: QueryParameters = {
@@ -134,6 +155,7 @@ export function planQuery(
   if (filters.ids) parameters.ids = JSON.stringify(filters.ids.map((id) => [idHash(id), id]));
   if (filters.specVersions) parameters.specVersions = JSON.stringify(filters.specVersions);
   if (exact) parameters.exact = JSON.stringify(filters.exact);
+  if (query.access) Object.assign(parameters, accessParameters(query.access));
   if (shape.typeArms === -1) parameters.types = JSON.stringify(filters.types);
   for (let i = 0; i < shape.typeArms; i++) parameters[`type${i}`] = filters.types![i]!;
 
@@ -240,8 +262,11 @@ export function buildQuerySql(shape: QueryShape): string {
   if (shape.specVersions) {
     shared.push('e.spec_version IN (SELECT value FROM json_each(@specVersions))');
   }
+  if (shape.access) shared.push(ACCESS_CONDITION);
 
-  const columns = shape.withJson ? `${VERSION_COLUMNS}, e.vid` : VERSION_COLUMNS;
+  const columns = shape.withJson
+    ? `${VERSION_COLUMNS}, e.vid, e.granular, e.contributor_id AS contributorId`
+    : VERSION_COLUMNS;
   const selects = arms.map(
     (arm) =>
       `SELECT ${columns} FROM ${arm.from} WHERE ${[...shared, ...arm.conditions].join(' AND ')}`,
@@ -251,7 +276,7 @@ export function buildQuerySql(shape: QueryShape): string {
 
   return (
     'SELECT p.id, p.type, p.specVersion, p.version, p.versionKey, p.dateAdded, p.mediaType,' +
-    ` o.json FROM (${page}) AS p CROSS JOIN object_versions AS o ON o.vid = p.vid` +
+    ` p.granular, p.contributorId, o.json FROM (${page}) AS p CROSS JOIN object_versions AS o ON o.vid = p.vid` +
     ' ORDER BY p.dateAdded'
   );
 }

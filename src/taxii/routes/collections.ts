@@ -3,9 +3,15 @@
  * are listed, each with the caller's own can_read and can_write.
  */
 import type { Hono } from 'hono';
-import { collectionRights, isVisible, type CollectionRights } from '../../sharing/access.ts';
+import type { CollectionRights } from '../../sharing/access.ts';
 import type { CollectionRecord } from '../../store/store.ts';
-import { type TaxiiEnv, loadApiRoot, loadCollection, taxiiJson } from '../context.ts';
+import {
+  type TaxiiEnv,
+  loadApiRoot,
+  loadCollection,
+  taxiiJson,
+  visibleCollections,
+} from '../context.ts';
 
 function collectionResource(collection: CollectionRecord, rights: CollectionRights) {
   return {
@@ -22,12 +28,9 @@ function collectionResource(collection: CollectionRecord, rights: CollectionRigh
 export function registerCollections(app: Hono<TaxiiEnv>): void {
   app.get('/:root/collections', async (c) => {
     const root = await loadApiRoot(c);
-    const { store } = c.var.deps;
-    const visible = [];
-    for (const collection of await store.listCollections(root.name)) {
-      const rights = await collectionRights(store, c.var.caller, collection);
-      if (isVisible(rights)) visible.push(collectionResource(collection, rights));
-    }
+    const visible = (await visibleCollections(c, root.name)).map(({ collection, rights }) =>
+      collectionResource(collection, rights),
+    );
     // An empty list is never sent: no collections is an empty object (section 5.1.1).
     return taxiiJson(200, visible.length > 0 ? { collections: visible } : {});
   });

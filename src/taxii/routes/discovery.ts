@@ -2,13 +2,33 @@
  * Server discovery (TAXII 2.1 section 4.1) and API root information (section 4.2).
  */
 import type { Hono } from 'hono';
-import { type TaxiiEnv, loadApiRoot, taxiiJson } from '../context.ts';
+import {
+  type TaxiiContext,
+  type TaxiiEnv,
+  loadApiRoot,
+  taxiiJson,
+  visibleCollections,
+} from '../context.ts';
 import { TAXII_MEDIA_TYPE } from '../media.ts';
+
+/** API roots in which the caller sees a collection; platform admins see every root. */
+async function visibleApiRoots<T extends { name: string }>(
+  c: TaxiiContext,
+  roots: T[],
+): Promise<T[]> {
+  if (c.var.caller.user.role === 'platform-admin') return roots;
+
+  const visible: T[] = [];
+  for (const root of roots) {
+    if ((await visibleCollections(c, root.name)).length > 0) visible.push(root);
+  }
+  return visible;
+}
 
 export function registerDiscovery(app: Hono<TaxiiEnv>): void {
   app.get('/taxii2', async (c) => {
     const { store, config } = c.var.deps;
-    const roots = await store.listApiRoots();
+    const roots = await visibleApiRoots(c, await store.listApiRoots());
     const base = config.publicUrl?.replace(/\/+$/, '') ?? '';
     const urls = roots.map((root) => `${base}/${root.name}/`);
     const defaultUrl = urls.find((url) => url.endsWith(`/${config.taxii.defaultApiRoot}/`));

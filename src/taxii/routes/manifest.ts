@@ -11,7 +11,7 @@ import { objectIdParam, visibleVersion } from './shared.ts';
 
 export function registerManifest(app: Hono<TaxiiEnv>): void {
   app.get('/:root/collections/:collection/manifest', async (c) => {
-    const { collection } = await loadCollection(c, 'read');
+    const { collection, access } = await loadCollection(c, 'read');
     const { store, config } = c.var.deps;
     const filters = parseObjectFilters(searchParams(c), config.taxii.pageSize, {
       ids: true,
@@ -27,6 +27,7 @@ export function registerManifest(app: Hono<TaxiiEnv>): void {
       ...(filters.specVersions ? { specVersions: filters.specVersions } : {}),
       ...(addedAfter !== undefined ? { addedAfter } : {}),
       limit: filters.limit,
+      access,
     });
     const { members, headers } = pageOutput(c, page, scope);
     if (page.items.length > 0) {
@@ -42,10 +43,10 @@ export function registerManifest(app: Hono<TaxiiEnv>): void {
   });
 
   app.get('/:root/collections/:collection/objects/:object/versions', async (c) => {
-    const { collection } = await loadCollection(c, 'read');
+    const { collection, access } = await loadCollection(c, 'read');
     const id = objectIdParam(c);
     const { store, config } = c.var.deps;
-    if (!(await store.hasObject(collection.id, id))) {
+    if (!(await store.hasObject(collection.id, id, access))) {
       fail('not-found', `object ${id} not found in collection "${collection.id}"`);
     }
     const filters = parseObjectFilters(searchParams(c), config.taxii.pageSize, {});
@@ -57,6 +58,7 @@ export function registerManifest(app: Hono<TaxiiEnv>): void {
       ...(filters.specVersions ? { specVersions: filters.specVersions } : {}),
       ...(addedAfter !== undefined ? { addedAfter } : {}),
       limit: filters.limit,
+      access,
     });
     const { members, headers } = pageOutput(c, page, scope);
     if (page.items.length > 0) {

@@ -6,7 +6,9 @@ import type { Hono } from 'hono';
 import { randomUUID } from 'node:crypto';
 import { submitObjects } from '../../ingest/submit.ts';
 import { nowMicros } from '../../stix/timestamp.ts';
-import type { StatusRecord } from '../../store/store.ts';
+import { auditActor, recordAudit } from '../../sharing/audit.ts';
+import { redactGranular } from '../../sharing/granular.ts';
+import type { AccessFilter, StatusRecord, Store } from '../../store/store.ts';
 import { readJsonBody } from '../body.ts';
 import {
   type TaxiiContext,
@@ -19,14 +21,14 @@ import {
 } from '../context.ts';
 import { isTaxiiContentType } from '../media.ts';
 import { pageOutput, startAfter } from '../paging.ts';
-import { parseObjectFilters } from '../params.ts';
+import { parseObjectFilters, type ObjectFilters } from '../params.ts';
 import { objectIdParam, visibleVersion } from './shared.ts';
 import { statusResource } from './status.ts';
 
 async function getObjects(c: TaxiiContext, objectId?: string): Promise<Response> {
-  const { collection } = await loadCollection(c, 'read');
+  const { collection, rights, access } = await loadCollection(c, 'read');
   const { store, config } = c.var.deps;
-  if (objectId !== undefined && !(await store.hasObject(collection.id, objectId))) {
+  if (objectId !== undefined && !(await store.hasObject(collection.id, objectId, access))) {
     fail('not-found', `object ${objectId} not found in collection "${collection.id}"`);
   }
   const filters = parseObjectFilters(searchParams(c), config.taxii.pageSize, {
@@ -45,17 +47,24 @@ async function getObjects(c: TaxiiContext, objectId?: string): Promise<Response>
     ...(filters.specVersions ? { specVersions: filters.specVersions } : {}),
     ...(addedAfter !== undefined ? { addedAfter } : {}),
     limit: filters.limit,
+    access,
   });
   const { members, headers } = pageOutput(c, page, scope);
-  // Objects go out as stored, without a parse and re-serialise. An empty page is an
-  // envelope without "objects" (section 3.7).
-  if (page.items.length > 0)
-    members.push(`"objects":[${page.items.map((item) => item.json).join(',')}]`);
+  // Objects go out as stored, without a parse and re-serialise, unless granular markings
+  // hide some of their properties from this reader. An empty page is an envelope without
+  // "objects" (section 3.7).
+  const served = page.items.map((item) =>
+    item.granularMarkings
+      ? redactGranular(item.json, { widest: rights.widest, named: item.named })
+      : item.json,
+  );
+  if (served.length > 0) members.push(`"objects":[${served.join(',')}]`);
   return taxiiResponse(200, `{${members.join(',')}}`, headers);
 }
 
 async function addObjects(c: TaxiiContext): Promise<Response> {
   const { root, collection } = await loadCollection(c, 'write');
+  const { caller } = c.var;
   const { store, config, logger } = c.var.deps;
   if (!isTaxiiContentType(c.req.header('content-type'), config.taxii.lenientMediaTypes)) {
     fail(
@@ -65,7 +74,27 @@ async function addObjects(c: TaxiiContext): Promise<Response> {
   }
   const requestTimestamp = nowMicros();
   const objects = await readEnvelope(c, root.maxContentLength);
-  const result = await submitObjects(store, collection.id, objects);
+  const community = collection.communityId
+    ? await store.getCommunity(collection.communityId)
+    : undefined;
+  // TAXII cannot name RED recipients or ask for anonymity; the sharing API can.
+  const result = await submitObjects(store, collection.id, objects, 0, {
+    contributor: { userId: caller.user.id, organisationId: caller.user.organisationId },
+    anonymous: false,
+    recipients: [],
+    ...(community ? { community } : {}),
+  });
+  await recordAudit(
+    store,
+    auditActor(c.var.caller, c.var.sourceAddress),
+    'objects.add',
+    collection.id,
+    {
+      added: result.successes.filter((s) => s.outcome === 'added').map((s) => s.id),
+      duplicates: result.successes.filter((s) => s.outcome === 'duplicate').length,
+      failed: result.failures.length,
+    },
+  );
 
   const status: StatusRecord = {
     id: randomUUID(),
@@ -119,7 +148,7 @@ async function readEnvelope(c: TaxiiContext, maxContentLength: number): Promise<
 }
 
 async function deleteObject(c: TaxiiContext): Promise<Response> {
-  const { collection, rights } = await loadCollection(c, 'any');
+  const { collection, rights, access } = await loadCollection(c, 'any');
   // Section 5.7: both rights are needed; a caller with only one of them gets 403.
   if (!rights.canRead || !rights.canWrite) {
     fail(
@@ -129,21 +158,48 @@ async function deleteObject(c: TaxiiContext): Promise<Response> {
   }
   const id = objectIdParam(c);
   const { store, config, logger } = c.var.deps;
-  if (!(await store.hasObject(collection.id, id))) {
+  if (!(await store.hasObject(collection.id, id, access))) {
     fail('not-found', `object ${id} not found in collection "${collection.id}"`);
   }
   const filters = parseObjectFilters(searchParams(c), config.taxii.pageSize, { versions: true });
-  const removed = await store.deleteObject(
+  const removed = await deleteVisibleVersions(store, collection.id, id, access, filters);
+  await recordAudit(
+    store,
+    auditActor(c.var.caller, c.var.sourceAddress),
+    'objects.delete',
     collection.id,
-    id,
-    filters.versions,
-    filters.specVersions,
+    { object: id, removed },
   );
   logger.info(
     { requestId: c.var.requestId, collection: collection.id, object: id, removed },
     'object deleted',
   );
   return taxiiResponse(200, '');
+}
+
+/**
+ * Deletes the selected versions the caller sees, and no others: versions hidden from the
+ * caller are left alone, because deleting them would reveal that they exist.
+ */
+async function deleteVisibleVersions(
+  store: Store,
+  collectionId: string,
+  id: string,
+  access: AccessFilter,
+  filters: ObjectFilters,
+): Promise<number> {
+  const visible = await store.queryManifest({
+    collectionId,
+    ids: [id],
+    versions: filters.versions ?? { all: true },
+    ...(filters.specVersions ? { specVersions: filters.specVersions } : {}),
+    access,
+    limit: Number.MAX_SAFE_INTEGER - 1,
+  });
+  if (visible.items.length === 0) return 0;
+
+  const exact = visible.items.map((item) => item.versionKey);
+  return store.deleteObject(collectionId, id, { first: false, last: false, exact });
 }
 
 export function registerObjects(app: Hono<TaxiiEnv>): void {

@@ -5,7 +5,7 @@
 import type { Hono } from 'hono';
 import { microsToTaxii } from '../../stix/timestamp.ts';
 import type { StatusRecord } from '../../store/store.ts';
-import { type TaxiiEnv, fail, loadApiRoot, taxiiJson } from '../context.ts';
+import { type TaxiiEnv, fail, taxiiJson } from '../context.ts';
 
 export function statusResource(status: StatusRecord) {
   return {
@@ -24,11 +24,12 @@ export function statusResource(status: StatusRecord) {
 
 export function registerStatus(app: Hono<TaxiiEnv>): void {
   app.get('/:root/status/:status', async (c) => {
-    const root = await loadApiRoot(c);
-    const id = c.req.param('status');
     const { caller, deps } = c.var;
-    const status = await deps.store.getStatus(root.name, id);
-    const mayRead = status && (status.ownerId === caller.user.id || caller.user.role === 'admin');
+    const rootName = c.req.param('root');
+    const id = c.req.param('status');
+    const status = await deps.store.getStatus(rootName, id);
+    const mayRead =
+      status && (status.ownerId === caller.user.id || caller.user.role === 'platform-admin');
     if (!status || !mayRead)
       fail('not-found', `status "${id}" not found (statuses are kept for at least 24 hours)`);
     return taxiiJson(200, statusResource(status));
