@@ -4,6 +4,7 @@
  * `added_after`), manifest, single objects, versions, DELETE, and the JSON API reads.
  * Each disagreement becomes a finding that names the caller, path, object and rule.
  */
+import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { call, type CallResult, type TestServer } from '../testing/server.ts';
 import { api, describeCaller, describeCollection, type BuiltWorld, type Json } from './build.ts';
@@ -11,11 +12,14 @@ import type { Finding } from './findings.ts';
 import {
   authenticate,
   collectionRights,
+  compareVersion,
   finalCharters,
   hiddenObjectIds,
   isMember,
   matchVersions,
   replay,
+  scopeAllows,
+  tokenOf,
   type ServedVersion,
   type ShareIndexEntry,
   type StoredVersion,
@@ -107,6 +111,7 @@ function compareObjects(
   path: string,
   actual: Json[],
   expected: ServedVersion[],
+  optional: ReadonlySet<string> = new Set(),
 ): void {
   const caller = describeCaller(context.world, tokenKey);
   const expectedByKey = new Map(expected.map((v) => [versionKey(v.id, v.version), v]));
@@ -150,7 +155,7 @@ function compareObjects(
     }
   }
   for (const [key, wanted] of expectedByKey) {
-    if (seen.has(key)) continue;
+    if (seen.has(key) || optional.has(key)) continue;
     context.findings.push({
       caller,
       path,
@@ -269,7 +274,17 @@ async function checkReadableCollection(
       continue;
     }
     const expected = matchVersions(world, tokenKey, collection, match ?? 'last', state);
-    compareObjects(context, tokenKey, collection, label, result.json?.objects ?? [], expected);
+    const optional =
+      match === 'first' ? firstOptional(context, collection, expected) : new Set<string>();
+    compareObjects(
+      context,
+      tokenKey,
+      collection,
+      label,
+      result.json?.objects ?? [],
+      expected,
+      optional,
+    );
   }
 
   await checkPagingByNext(context, tokenKey, collection, all);
@@ -319,6 +334,28 @@ async function checkReadableCollection(
   }
 
   await checkObjects(context, tokenKey, collection, all);
+}
+
+/**
+ * Returns the `first` versions that may be missing. The oracle's `first` is the oldest
+ * version the reader may see; an implementation that shows the collection's oldest version
+ * only when it is visible also fits docs/sharing.md, so those versions are optional.
+ */
+function firstOptional(
+  context: Context,
+  collection: string,
+  expected: ServedVersion[],
+): Set<string> {
+  const optional = new Set<string>();
+  for (const version of expected) {
+    const oldest = context.state.stored
+      .filter((v) => v.collection === collection && v.id === version.id)
+      .sort(compareVersion)[0];
+    if (oldest && oldest.version !== version.version) {
+      optional.add(versionKey(version.id, version.version));
+    }
+  }
+  return optional;
 }
 
 /** GET of each object and its versions: 404 when hidden, the visible versions otherwise. */
@@ -572,30 +609,74 @@ async function checkCollections(context: Context, tokenKey: string): Promise<voi
   }
 }
 
-async function checkUnauthenticated(context: Context, tokenKey: string): Promise<void> {
+/**
+ * Failed authentications sent per world. Cairn rate-limits failed attempts per source
+ * address (20 per 5 minutes by default, RATE_LIMIT_DEFAULTS in src/auth/http.ts), and every
+ * request here comes from 127.0.0.1, so the 401 checks stay below that and run last.
+ */
+const FAILED_AUTHENTICATION_BUDGET = 15;
+
+/** Checks that the token gets 401, on one path per token chosen in turn. */
+async function checkUnauthenticated(
+  context: Context,
+  tokenKey: string,
+  index: number,
+): Promise<void> {
   const first = context.world.collections[0];
   const paths = [`${context.server.url}/taxii2/`, `${context.server.url}/api/v1/me`];
   if (first) paths.push(`${collectionPath(context, first.key)}objects/`);
-  for (const path of paths) {
-    const result = await taxii(context, tokenKey, path);
-    if (result.status !== 401) {
-      statusFinding(
-        context,
-        tokenKey,
-        `GET ${path.replace(context.server.url, '')}`,
-        '-',
-        'a disabled user, revoked or expired token gets 401',
-        result,
-        '401',
-      );
-    }
+  const path = paths[index % paths.length] as string;
+  const result = await taxii(context, tokenKey, path);
+  if (result.status !== 401) {
+    statusFinding(
+      context,
+      tokenKey,
+      `GET ${path.replace(context.server.url, '')}`,
+      '-',
+      'a disabled user, revoked or expired token gets 401',
+      result,
+      '401',
+    );
   }
+}
+
+/** Expected access to a JSON API read: allowed, denied, or either when scopes make it open. */
+type Access = 'allowed' | 'denied' | 'either';
+
+/**
+ * Checks a JSON API response status against the expected access. A denial must be 403 or
+ * 404 (`notFound` demands 404, for resources the caller may not know about).
+ */
+function checkAccess(
+  context: Context,
+  tokenKey: string,
+  path: string,
+  object: string,
+  rule: string,
+  result: CallResult,
+  access: Access,
+  notFound = false,
+): boolean {
+  const allowed = result.status === 200;
+  const deniedStatuses = notFound ? [404] : [403, 404];
+  const ok =
+    access === 'either'
+      ? allowed || deniedStatuses.includes(result.status)
+      : access === 'allowed'
+        ? allowed
+        : deniedStatuses.includes(result.status);
+  if (!ok) {
+    const expected = access === 'allowed' ? '200' : deniedStatuses.join(' or ');
+    statusFinding(context, tokenKey, path, object, rule, result, expected);
+  }
+  return allowed;
 }
 
 async function checkJsonApi(context: Context, tokenKey: string): Promise<void> {
   const { world, built } = context;
   const user = authenticate(world, tokenKey);
   if (!user) return;
+  const tokenFact = tokenOf(world, tokenKey);
   const token = built.tokens.get(tokenKey) as string;
   const caller = describeCaller(world, tokenKey);
   const platformAdmin = user.role === 'platform-admin';
@@ -604,19 +685,29 @@ async function checkJsonApi(context: Context, tokenKey: string): Promise<void> {
   const memberOf = world.communities
     .filter((c) => isMember(world, user.organisation, c.key))
     .map((c) => c.key);
+  // A token without the read scope reads nothing; docs/sharing.md does not say which scope
+  // administrative reads (users, audit) need, so a read-only scope may be refused there.
+  const canRead = scopeAllows(tokenFact, 'read');
+  const adminScope = scopeAllows(tokenFact, 'admin');
+  const readAccess = (allowed: boolean): Access => (allowed && canRead ? 'allowed' : 'denied');
+  const adminAccess = (allowed: boolean): Access => {
+    if (!allowed || !canRead) return 'denied';
+    return adminScope ? 'allowed' : 'either';
+  };
 
   const listed = await api(context.server, 'GET', '/communities', token);
-  if (listed.status !== 200) {
-    statusFinding(
+  const listRule = "communities of the caller's organisation (platform admin: all)";
+  if (
+    checkAccess(
       context,
       tokenKey,
       'GET /api/v1/communities',
       '-',
-      'any caller lists communities',
+      listRule,
       listed,
-      '200',
-    );
-  } else {
+      readAccess(true),
+    )
+  ) {
     const keys = ((listed.json ?? []) as Json[])
       .map((c) => worldCommunityIds.get(c.id))
       .filter((k): k is string => !!k)
@@ -629,7 +720,7 @@ async function checkJsonApi(context: Context, tokenKey: string): Promise<void> {
         caller,
         path: 'GET /api/v1/communities',
         object: '-',
-        rule: "communities of the caller's organisation (platform admin: all)",
+        rule: listRule,
         detail: `listed ${keys.join(',')}; expected ${expected.join(',')}`,
       });
     }
@@ -638,112 +729,136 @@ async function checkJsonApi(context: Context, tokenKey: string): Promise<void> {
   for (const community of world.communities) {
     const id = built.communityIds.get(community.key) as string;
     const result = await api(context.server, 'GET', `/communities/${id}`, token);
-    const allowed = platformAdmin || memberOf.includes(community.key);
-    if (allowed !== (result.status === 200) || (!allowed && result.status !== 404)) {
-      statusFinding(
-        context,
-        tokenKey,
-        'GET /api/v1/communities/{id}',
-        community.key,
-        'a community shows to its members and platform admins, and is 404 to others',
-        result,
-        allowed ? '200' : '404',
-      );
+    const member = platformAdmin || memberOf.includes(community.key);
+    const allowed = checkAccess(
+      context,
+      tokenKey,
+      'GET /api/v1/communities/{id}',
+      community.key,
+      'a community shows to its members and platform admins, and is 404 to others',
+      result,
+      readAccess(member),
+      canRead && !member,
+    );
+    if (allowed) {
+      const collections = ((result.json?.collections ?? []) as Json[]).map((c) => c.id).sort();
+      const expected = world.collections
+        .filter((k) => k.community === community.key)
+        .map((k) => built.collections.get(k.key)?.id)
+        .sort();
+      if (!isDeepStrictEqual(collections, expected)) {
+        context.findings.push({
+          caller,
+          path: 'GET /api/v1/communities/{id}',
+          object: community.key,
+          rule: 'a community lists its own collections',
+          detail: `listed ${collections.join(',')}; expected ${expected.join(',')}`,
+        });
+      }
     }
   }
 
   const organisations = await api(context.server, 'GET', '/organisations', token);
-  if (organisations.status === 200) {
-    const ids = new Set([...built.organisationIds.values()]);
-    const listedOrganisations = ((organisations.json ?? []) as Json[]).filter((o) => ids.has(o.id));
-    const leaked = listedOrganisations.filter((o) => !platformAdmin && o.id !== organisationId);
+  const organisationsRule = 'others than platform admins see only their own organisation';
+  if (
+    checkAccess(
+      context,
+      tokenKey,
+      'GET /api/v1/organisations',
+      '-',
+      organisationsRule,
+      organisations,
+      readAccess(true),
+    )
+  ) {
+    const ids = new Set(built.organisationIds.values());
+    const leaked = ((organisations.json ?? []) as Json[]).filter(
+      (o) => ids.has(o.id) && !platformAdmin && o.id !== organisationId,
+    );
     if (leaked.length > 0) {
       context.findings.push({
         caller,
         path: 'GET /api/v1/organisations',
         object: leaked.map((o) => o.name).join(', '),
-        rule: 'others than platform admins see only their own organisation',
+        rule: organisationsRule,
         detail: 'listed',
       });
     }
-  } else {
-    statusFinding(
-      context,
-      tokenKey,
-      'GET /api/v1/organisations',
-      '-',
-      'any caller lists organisations',
-      organisations,
-      '200',
-    );
   }
   for (const organisation of world.organisations) {
     const id = built.organisationIds.get(organisation.key) as string;
+    const own = organisation.key === user.organisation;
     const result = await api(context.server, 'GET', `/organisations/${id}`, token);
-    const allowed = platformAdmin || organisation.key === user.organisation;
-    if (allowed !== (result.status === 200)) {
-      statusFinding(
-        context,
-        tokenKey,
-        'GET /api/v1/organisations/{id}',
-        organisation.key,
-        'an organisation shows to its members and platform admins',
-        result,
-        allowed ? '200' : '404',
-      );
-    }
+    checkAccess(
+      context,
+      tokenKey,
+      'GET /api/v1/organisations/{id}',
+      organisation.key,
+      'an organisation shows to its members and platform admins',
+      result,
+      readAccess(platformAdmin || own),
+    );
     const users = await api(context.server, 'GET', `/organisations/${id}/users`, token);
-    const mayList =
-      platformAdmin || (user.role === 'org-admin' && organisation.key === user.organisation);
-    if (mayList !== (users.status === 200)) {
-      statusFinding(
-        context,
-        tokenKey,
-        'GET /api/v1/organisations/{id}/users',
-        organisation.key,
-        'users are listed to platform admins and the org admin of the organisation',
-        users,
-        mayList ? '200' : '403 or 404',
-      );
-    }
+    checkAccess(
+      context,
+      tokenKey,
+      'GET /api/v1/organisations/{id}/users',
+      organisation.key,
+      'users are listed to platform admins and the org admin of the organisation',
+      users,
+      adminAccess(platformAdmin || (user.role === 'org-admin' && own)),
+    );
   }
 
   const audit = await api(context.server, 'GET', '/audit?limit=1000', token);
-  const mayAudit = platformAdmin || user.role === 'org-admin';
-  if (mayAudit !== (audit.status === 200)) {
-    statusFinding(
-      context,
-      tokenKey,
-      'GET /api/v1/audit',
-      '-',
-      'platform admins and org admins read the audit log',
-      audit,
-      mayAudit ? '200' : '403',
-    );
-  }
-  if (audit.status === 200 && !platformAdmin) {
-    const anonymousIds = context.state.stored.filter((v) => v.anonymous).map((v) => v.id);
-    for (const entry of (audit.json?.entries ?? []) as Json[]) {
-      if (entry.organisationId !== undefined && entry.organisationId !== organisationId) {
-        context.findings.push({
-          caller,
-          path: 'GET /api/v1/audit',
-          object: `entry ${entry.id} ${entry.action}`,
-          rule: "org admins read only their own organisation's actions",
-          detail: `organisationId ${entry.organisationId}`,
-        });
-      }
-      const text = JSON.stringify(entry);
-      const revealed = anonymousIds.filter((id) => text.includes(id));
-      if (revealed.length > 0 && (entry.actorId !== undefined || entry.actorName !== undefined)) {
-        context.findings.push({
-          caller,
-          path: 'GET /api/v1/audit',
-          object: `entry ${entry.id} ${entry.action} on ${revealed.join(', ')}`,
-          rule: 'the real contributors of anonymous shares are for platform admins only',
-          detail: `actor ${entry.actorId ?? ''} ${entry.actorName ?? ''}`,
-        });
-      }
+  const auditAllowed = checkAccess(
+    context,
+    tokenKey,
+    'GET /api/v1/audit',
+    '-',
+    'platform admins and org admins read the audit log',
+    audit,
+    adminAccess(platformAdmin || user.role === 'org-admin'),
+  );
+  if (auditAllowed && !platformAdmin)
+    checkOrganisationAudit(context, tokenKey, audit.json, organisationId);
+}
+
+/** Checks an org admin's audit page: own organisation only, no anonymous contributor. */
+function checkOrganisationAudit(
+  context: Context,
+  tokenKey: string,
+  page: Json | undefined,
+  organisationId: string,
+): void {
+  const { world } = context;
+  const caller = describeCaller(world, tokenKey);
+  // Objects only ever posted anonymously: any other post is a write the log may attribute.
+  const shares = world.events.filter((e) => e.kind === 'share');
+  const anonymousIds = context.state.stored
+    .filter((v) => v.anonymous)
+    .map((v) => v.id)
+    .filter((id) => shares.every((e) => e.object.id !== id || e.anonymous));
+  for (const entry of (page?.entries ?? []) as Json[]) {
+    if (entry.organisationId !== undefined && entry.organisationId !== organisationId) {
+      context.findings.push({
+        caller,
+        path: 'GET /api/v1/audit',
+        object: `entry ${entry.id} ${entry.action}`,
+        rule: "org admins read only their own organisation's actions",
+        detail: `organisationId ${entry.organisationId}`,
+      });
+    }
+    const text = JSON.stringify(entry);
+    const revealed = anonymousIds.filter((id) => text.includes(id));
+    if (revealed.length > 0 && (entry.actorId !== undefined || entry.actorName !== undefined)) {
+      context.findings.push({
+        caller,
+        path: 'GET /api/v1/audit',
+        object: `entry ${entry.id} ${entry.action} on ${revealed.join(', ')}`,
+        rule: 'the real contributors of anonymous shares are for platform admins only',
+        detail: `actor ${entry.actorId ?? ''} ${entry.actorName ?? ''}`,
+      });
     }
   }
 }
@@ -759,25 +874,46 @@ async function checkDeletes(context: Context, tokenKey: string): Promise<void> {
   for (const collection of world.collections) {
     const rights = collectionRights(world, tokenKey, collection.key, charters);
     const path = collectionPath(context, collection.key);
+    const where = describeCollection(world, collection.key);
     const stored = [
       ...new Set(state.stored.filter((v) => v.collection === collection.key).map((v) => v.id)),
     ];
     const hidden = rights ? hiddenObjectIds(world, tokenKey, collection.key, state) : stored;
+    const writer = rights?.canRead === true && rights.canWrite;
+
+    // NOTE: docs/sharing.md says DELETE of a hidden object answers 404. A caller without
+    // write rights may get the 403 of the collection instead, as long as it is the same
+    // answer as for an id that does not exist, so the status reveals nothing.
+    let unknownStatus = 404;
+    if (rights && !writer) {
+      const unknown = `indicator--${randomUUID()}`;
+      unknownStatus = (await taxii(context, tokenKey, `${path}objects/${unknown}/`, 'DELETE'))
+        .status;
+      if (unknownStatus !== 403 && unknownStatus !== 404) {
+        context.findings.push({
+          caller: describeCaller(world, tokenKey),
+          path: 'DELETE objects/{id}/',
+          object: `${unknown} (not stored) in ${where}`,
+          rule: 'a caller without write rights may not delete',
+          detail: `expected 403 or 404, got ${unknownStatus}`,
+        });
+      }
+    }
     for (const id of hidden.slice(0, 2)) {
       const result = await taxii(context, tokenKey, `${path}objects/${id}/`, 'DELETE');
-      if (result.status !== 404) {
+      if (result.status !== unknownStatus) {
         statusFinding(
           context,
           tokenKey,
           'DELETE objects/{id}/',
-          `${id} in ${describeCollection(world, collection.key)}: ${explain(context, collection.key, id)}`,
-          'DELETE of an object the caller may not see answers 404',
+          `${id} in ${where}: ${explain(context, collection.key, id)}`,
+          'DELETE of an object the caller may not see answers as for one that does not exist',
           result,
-          '404',
+          String(unknownStatus),
         );
       }
     }
-    if (rights && !rights.canWrite) {
+    if (rights && !writer) {
       const visible = stored.filter((id) => !hidden.includes(id));
       for (const id of visible.slice(0, 1)) {
         const result = await taxii(context, tokenKey, `${path}objects/${id}/`, 'DELETE');
@@ -786,7 +922,7 @@ async function checkDeletes(context: Context, tokenKey: string): Promise<void> {
             context,
             tokenKey,
             'DELETE objects/{id}/',
-            `${id} in ${describeCollection(world, collection.key)}`,
+            `${id} in ${where}`,
             'a reader without write rights may not delete',
             result,
             '403',
@@ -841,10 +977,7 @@ export async function checkWorld(
     findings: [...built.findings],
   };
   for (const token of world.tokens) {
-    if (!authenticate(world, token.key)) {
-      await checkUnauthenticated(context, token.key);
-      continue;
-    }
+    if (!authenticate(world, token.key)) continue;
     await checkCollections(context, token.key);
     await checkJsonApi(context, token.key);
   }
@@ -853,6 +986,10 @@ export async function checkWorld(
       await checkDeletes(context, token.key);
     }
     await checkNothingDeleted(context);
+  }
+  const rejected = world.tokens.filter((t) => !authenticate(world, t.key));
+  for (const [index, token] of rejected.slice(0, FAILED_AUTHENTICATION_BUDGET).entries()) {
+    await checkUnauthenticated(context, token.key, index);
   }
   return context.findings;
 }

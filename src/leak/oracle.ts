@@ -230,6 +230,17 @@ export function predictShare(
   const community = collectionOf(world, event.collection).community;
   const contributorOrganisation = contributor.organisation;
   let undecided: string | undefined;
+  if (levels.includes('red') && event.via === 'api') {
+    // NOTE: docs/sharing.md does not say whether a recipient outside the collection's readers
+    // or outside the audience of the object's other TLP markings may be named.
+    const draft = draftVersion(world, event, levels);
+    const outsider = event.recipients.some((key) => {
+      const recipient = userOf(world, key);
+      if (!roleRights(world, recipient, event.collection, before.charters)) return true;
+      return levels.some((level) => !satisfiesLevel(world, recipient, level, draft));
+    });
+    if (outsider) undecided = 'RED recipient outside the audience of the other markings';
+  }
   for (const held of before.stored) {
     if (held.id !== event.object.id) continue;
     if (collectionOf(world, held.collection).community === community) continue;
@@ -255,6 +266,23 @@ export function predictShare(
   }
   if (undecided) return { outcome: 'either', rule: undecided };
   return { outcome: 'accepted', rule: 'a writer may share' };
+}
+
+/** Builds the stored version a share would create, before charter defaults apply. */
+function draftVersion(world: World, event: ShareEvent, levels: Tlp[]): StoredVersion {
+  return {
+    collection: event.collection,
+    id: event.object.id,
+    version: event.object.modified,
+    object: event.object,
+    contributor: event.contributor,
+    contributorOrganisation: organisationOf(world, event.contributor),
+    levels,
+    defaulted: false,
+    recipients: [...event.recipients],
+    anonymous: false,
+    sequence: -1,
+  };
 }
 
 /**
