@@ -460,6 +460,20 @@ describe('oracle share rules', () => {
     assert.equal(predictLast(world), 'accepted');
   });
 
+  test('RED recipient outside audience is open', () => {
+    const world = smallWorld();
+    world.events.push(
+      share(indicator([TLP_IDS.red, TLP_IDS.green]), { via: 'api', recipients: ['client'] }),
+    );
+    assert.equal(predictLast(world), 'either');
+    world.events.push(share(indicator([TLP_IDS.red]), { via: 'api', recipients: ['provider'] }));
+    assert.equal(predictLast(world), 'either');
+    world.events.push(
+      share(indicator([TLP_IDS.red, TLP_IDS.amber]), { via: 'api', recipients: ['client'] }),
+    );
+    assert.equal(predictLast(world), 'accepted');
+  });
+
   test('read-only and outsiders cannot share', () => {
     const world = smallWorld({ publishClear: true });
     world.events.push(share(indicator(), { contributor: 'reader' }));
@@ -487,7 +501,7 @@ describe('oracle share rules', () => {
   test('RED re-share fails', () => {
     const world = smallWorld();
     const object = indicator([TLP_IDS.red]);
-    world.events.push(share(object, { via: 'api', recipients: ['outsider'] }));
+    world.events.push(share(object, { via: 'api', recipients: ['analyst2'] }));
     world.events.push(
       share(object, {
         collection: 'kd',
