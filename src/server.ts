@@ -3,13 +3,19 @@
  * application, and a clean stop on SIGINT and SIGTERM.
  */
 import { serve, type ServerType } from '@hono/node-server';
+import { Hono } from 'hono';
 import { STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { createApiApp } from './api/app.ts';
+import { authenticateWith } from './api/auth.ts';
+import { API_BASE } from './api/context.ts';
+import { HttpAuthenticator } from './auth/http.ts';
 import { bootstrap, type BootstrapResult } from './bootstrap.ts';
 import type { CairnConfig } from './config/config.ts';
 import { CairnError } from './errors.ts';
 import type { Logger } from './log/logger.ts';
+import { createSharingServices } from './sharing/service.ts';
 import { nowMicros } from './stix/timestamp.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/store.ts';
@@ -31,7 +37,18 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   const store = await openStore(config.store);
   await store.migrate();
   const setup = await bootstrap(store, config, { createAdmin: true });
-  const app = createTaxiiApp({ store, config, logger, signer: new CursorSigner(setup.signingKey) });
+  // One authenticator, so every transport counts failed attempts against the same limits.
+  const authenticator = new HttpAuthenticator(store, logger);
+  const taxii = createTaxiiApp({
+    store,
+    config,
+    logger,
+    signer: new CursorSigner(setup.signingKey),
+    authenticator,
+  });
+  const services = createSharingServices(store, { defaultApiRoot: config.taxii.defaultApiRoot });
+  const api = createApiApp({ store, config, logger, services }, authenticateWith(authenticator));
+  const app = routeByPath(api, taxii);
 
   const server: ServerType = await new Promise((resolve, reject) => {
     const created = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () =>
@@ -70,6 +87,23 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
       logger.info('server stopped');
     },
   };
+}
+
+interface FetchApp {
+  fetch(request: Request, env: unknown): Response | Promise<Response>;
+}
+
+/**
+ * Sends `/api/v1` and everything under it to the JSON API and every other path to TAXII.
+ * Each application keeps its own logging and error format; the environment is passed on
+ * so both see the client connection.
+ */
+function routeByPath(api: FetchApp, taxii: FetchApp): Hono {
+  const root = new Hono();
+  root.all(API_BASE, (c) => api.fetch(c.req.raw, c.env));
+  root.all(`${API_BASE}/*`, (c) => api.fetch(c.req.raw, c.env));
+  root.all('*', (c) => taxii.fetch(c.req.raw, c.env));
+  return root;
 }
 
 /**

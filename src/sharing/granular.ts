@@ -9,13 +9,16 @@ import { audienceOf, tlpOfMarking, widestAdmits } from './markings.ts';
 /** What decides whether a reader satisfies a TLP level on one version. */
 export interface GranularReader {
   widest: Audience | 'none';
-  /** The reader contributed the version or is one of its recipients, so RED is satisfied. */
-  named: boolean;
+  /** The reader contributed the version, so every level is satisfied. */
+  contributed: boolean;
+  /** The reader is one of the version's RED recipients, so RED is satisfied. */
+  recipient: boolean;
 }
 
 function satisfies(reader: GranularReader, level: TlpLevel): boolean {
-  if (level === 'red') return reader.named;
-  return reader.named || widestAdmits(reader.widest, audienceOf([level]));
+  if (reader.contributed) return true;
+  if (level === 'red') return reader.recipient;
+  return widestAdmits(reader.widest, audienceOf([level]));
 }
 
 /** One step of a selector: a property name or a list index (STIX 2.1 section 7.2.3.1). */

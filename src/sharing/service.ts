@@ -14,6 +14,11 @@
  * Ids are UUID strings. Times are microseconds since the Unix epoch, as in the store.
  */
 import type { SubmitResult } from '../ingest/submit.ts';
+import type { Store } from '../store/store.ts';
+import { CommunityServices } from './community-services.ts';
+import { Guard } from './guard.ts';
+import { OrganisationServices } from './organisation-services.ts';
+import { ShareServices } from './share-services.ts';
 
 /** Roles a user holds within their organisation (see docs/sharing.md). */
 export type UserRole = 'platform-admin' | 'org-admin' | 'analyst' | 'read-only';
@@ -187,10 +192,7 @@ export interface AuditPage {
   next?: string;
 }
 
-/**
- * The services, one object per server. `createSharingServices(store: Store)`, exported from
- * this module, builds them.
- */
+/** The services, one object per server; `createSharingServices` builds them. */
 export interface SharingServices {
   me(actor: Actor): Promise<MeView>;
 
@@ -252,4 +254,59 @@ export interface SharingServices {
     actor: Actor,
     query: Omit<AuditQuery, 'limit' | 'cursor'>,
   ): AsyncIterable<AuditEntryView>;
+}
+
+export interface SharingServiceOptions {
+  /** API root of the collections that communities create; `default` when absent. */
+  defaultApiRoot?: string;
+}
+
+/** Builds the sharing services over a migrated store. */
+export function createSharingServices(
+  store: Store,
+  options: SharingServiceOptions = {},
+): SharingServices {
+  const guard = new Guard(store);
+  const organisations = new OrganisationServices(guard);
+  const communities = new CommunityServices(guard, options.defaultApiRoot ?? 'default');
+  const shares = new ShareServices(guard, organisations);
+  return {
+    me: (actor) => shares.me(actor),
+    createOrganisation: (actor, input) => organisations.createOrganisation(actor, input),
+    listOrganisations: (actor) => organisations.listOrganisations(actor),
+    getOrganisation: (actor, id) => organisations.getOrganisation(actor, id),
+    addClient: (actor, providerId, clientId) =>
+      organisations.addClient(actor, providerId, clientId),
+    removeClient: (actor, providerId, clientId) =>
+      organisations.removeClient(actor, providerId, clientId),
+    createUser: (actor, organisationId, input) =>
+      organisations.createUser(actor, organisationId, input),
+    listUsers: (actor, organisationId) => organisations.listUsers(actor, organisationId),
+    updateUser: (actor, userId, change) => organisations.updateUser(actor, userId, change),
+    createToken: (actor, userId, input) => organisations.createToken(actor, userId, input),
+    listTokens: (actor, userId) => organisations.listTokens(actor, userId),
+    revokeToken: (actor, tokenId) => organisations.revokeToken(actor, tokenId),
+    createCommunity: (actor, input) => communities.createCommunity(actor, input),
+    listCommunities: (actor) => communities.listCommunities(actor),
+    getCommunity: (actor, id) => communities.getCommunity(actor, id),
+    updateCharter: (actor, id, change) => communities.updateCharter(actor, id, change),
+    createCollection: (actor, communityId, input) =>
+      communities.createCollection(actor, communityId, input),
+    addModerator: (actor, communityId, userId) =>
+      communities.addModerator(actor, communityId, userId),
+    removeModerator: (actor, communityId, userId) =>
+      communities.removeModerator(actor, communityId, userId),
+    removeMember: (actor, communityId, organisationId) =>
+      communities.removeMember(actor, communityId, organisationId),
+    invite: (actor, communityId, organisationId) =>
+      communities.invite(actor, communityId, organisationId),
+    requestToJoin: (actor, communityId) => communities.requestToJoin(actor, communityId),
+    listInvitations: (actor) => communities.listInvitations(actor),
+    acceptInvitation: (actor, id) => communities.acceptInvitation(actor, id),
+    declineInvitation: (actor, id) => communities.declineInvitation(actor, id),
+    share: (actor, collectionId, objects, shareOptions) =>
+      shares.share(actor, collectionId, objects, shareOptions),
+    queryAudit: (actor, query) => shares.queryAudit(actor, query),
+    exportAudit: (actor, query) => shares.exportAudit(actor, query),
+  };
 }

@@ -362,15 +362,16 @@ export function runSharingCases(
       const page = await store.queryObjects({ collectionId, limit: 100, access: member });
       const flagged = page.items.find((item) => item.granularMarkings);
       assert.equal(flagged?.id, version(5, {}).id);
-      assert.equal(flagged?.named, true);
-      assert.equal(page.items.filter((item) => item.named).length, 1);
+      assert.equal(flagged?.contributed, true);
+      assert.equal(flagged?.recipient, false);
+      assert.equal(page.items.filter((item) => item.contributed).length, 1);
 
       const other = await store.queryObjects({
         collectionId,
         limit: 100,
         access: { widest: 'members', userId: 'u-9' },
       });
-      assert.equal(other.items.find((item) => item.granularMarkings)?.named, false);
+      assert.equal(other.items.find((item) => item.granularMarkings)?.contributed, false);
       assert.equal('contributorId' in other.items[0]!, false);
     });
 

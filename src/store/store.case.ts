@@ -585,7 +585,13 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
           const entries = await manifest({ versions });
           assert.deepEqual(
             objects.items.map(
-              ({ json: _json, granularMarkings: _granular, named: _named, ...entry }) => entry,
+              ({
+                json: _json,
+                granularMarkings: _granular,
+                contributed: _c,
+                recipient: _r,
+                ...entry
+              }) => entry,
             ),
             entries.items,
           );

@@ -156,8 +156,10 @@ export interface StoredVersionWithJson extends StoredVersion {
   json: string;
   /** Whether the version has granular markings (see EntrySharing). */
   granularMarkings: boolean;
-  /** Whether the reader is the contributor or a named recipient, for granular RED. */
-  named: boolean;
+  /** Whether the reader contributed the version, so every granular marking is satisfied. */
+  contributed: boolean;
+  /** Whether the reader is a named recipient, so granular RED markings are satisfied. */
+  recipient: boolean;
 }
 
 export interface Page<T> {

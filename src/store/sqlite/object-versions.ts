@@ -306,8 +306,9 @@ export class ObjectVersions {
   }
 
   /**
-   * Turns the extra columns of object rows into the granularMarkings and named properties.
-   * Only versions with granular markings need `named`, so only they cost a look-up.
+   * Turns the extra columns of object rows into the granularMarkings, contributed and
+   * recipient properties. Only versions with granular markings need the reader's relation,
+   * so only they cost a look-up.
    */
   #markNamed(
     collection: number,
@@ -319,10 +320,11 @@ export class ObjectVersions {
       const withJson = row as StoredVersion & QueryExtras & Partial<StoredVersionWithJson>;
       const granular = row.granular === 1;
       withJson.granularMarkings = granular;
-      withJson.named =
+      withJson.contributed =
+        granular && (access === undefined || row.contributorId === access.userId);
+      withJson.recipient =
         granular &&
         (access === undefined ||
-          row.contributorId === access.userId ||
           isRecipient.get(collection, row.dateAdded, access.userId) !== undefined);
       delete (row as Partial<QueryExtras>).granular;
       delete (row as Partial<QueryExtras>).contributorId;

@@ -58,14 +58,32 @@ export interface QueryParameters {
 }
 
 /**
- * The access rule of docs/sharing.md on one entry row `e`: its audience is within the
- * reader's widest (an index into AUDIENCES, -1 for none), or the reader contributed it, or
- * it is a `recipients` entry that names the reader.
+ * The access rule of docs/sharing.md on one entry row: its audience is within the reader's
+ * widest (an index into AUDIENCES, -1 for none), or the reader contributed it, or it is a
+ * `recipients` entry that names the reader.
  */
-export const ACCESS_CONDITION =
-  '(e.audience <= @widest OR e.contributor_id = @user OR (e.audience = 3 AND EXISTS' +
-  ' (SELECT 1 FROM entry_recipients AS r WHERE r.collection_seq = e.collection_seq' +
-  ' AND r.date_added = e.date_added AND r.user_id = @user)))';
+function accessCondition(alias: string): string {
+  return (
+    `(${alias}.audience <= @widest OR ${alias}.contributor_id = @user OR` +
+    ` (${alias}.audience = 3 AND EXISTS (SELECT 1 FROM entry_recipients AS r` +
+    ` WHERE r.collection_seq = ${alias}.collection_seq AND r.date_added = ${alias}.date_added` +
+    ` AND r.user_id = @user)))`
+  );
+}
+
+export const ACCESS_CONDITION = accessCondition('e');
+
+/**
+ * `match[version]=first` for a reader: the oldest version of the object that the reader
+ * sees. The collection's first version is that when it is visible; any other visible entry
+ * is, when no older entry of the object is visible.
+ */
+const FIRST_VISIBLE =
+  '(e.is_first = 1 OR NOT EXISTS (SELECT 1 FROM object_versions AS o2' +
+  ' CROSS JOIN object_versions AS v2 ON v2.id_hash = o2.id_hash AND v2.id = o2.id' +
+  ' CROSS JOIN collection_entries AS e2 INDEXED BY entries_by_vid' +
+  ' ON e2.vid = v2.vid AND e2.collection_seq = e.collection_seq' +
+  ` WHERE o2.vid = e.vid AND e2.version_key < e.version_key AND ${accessCondition('e2')}))`;
 
 /** Returns the parameters of ACCESS_CONDITION for a filter. */
 export function accessParameters(access: AccessFilter): { widest: number; user: string } {
@@ -183,7 +201,7 @@ function versionCondition(shape: QueryShape): string | undefined {
   if (shape.all) return undefined;
 
   const parts: string[] = [];
-  if (shape.first) parts.push('e.is_first = 1');
+  if (shape.first) parts.push(shape.access ? FIRST_VISIBLE : 'e.is_first = 1');
   if (shape.last) parts.push('e.is_last = 1');
   if (shape.exact) parts.push('e.version_key IN (SELECT value FROM json_each(@exact))');
   return parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`;
@@ -210,7 +228,8 @@ const FLAG_ARMS = {
 
 /** Builds the arms that walk the whole collection in date_added order. */
 function collectionArms(shape: QueryShape): Arm[] {
-  if (shape.all || shape.exact) {
+  // A reader's first version may be any entry, so it cannot use the first-version indexes.
+  if (shape.all || shape.exact || (shape.first && shape.access)) {
     const conditions = [versionCondition(shape)].filter(isDefined);
     return [{ from: 'collection_entries AS e', conditions }];
   }

@@ -55,7 +55,11 @@ async function getObjects(c: TaxiiContext, objectId?: string): Promise<Response>
   // "objects" (section 3.7).
   const served = page.items.map((item) =>
     item.granularMarkings
-      ? redactGranular(item.json, { widest: rights.widest, named: item.named })
+      ? redactGranular(item.json, {
+          widest: rights.widest,
+          contributed: item.contributed,
+          recipient: item.recipient,
+        })
       : item.json,
   );
   if (served.length > 0) members.push(`"objects":[${served.join(',')}]`);
@@ -149,17 +153,19 @@ async function readEnvelope(c: TaxiiContext, maxContentLength: number): Promise<
 
 async function deleteObject(c: TaxiiContext): Promise<Response> {
   const { collection, rights, access } = await loadCollection(c, 'any');
-  // Section 5.7: both rights are needed; a caller with only one of them gets 403.
-  if (!rights.canRead || !rights.canWrite) {
+  const id = objectIdParam(c);
+  const { store, config, logger } = c.var.deps;
+  // An object the caller cannot see does not exist for them, so its absence is checked
+  // before the rights: a 403 would reveal it. A caller without can_read sees no object.
+  if (!rights.canRead || !(await store.hasObject(collection.id, id, access))) {
+    fail('not-found', `object ${id} not found in collection "${collection.id}"`);
+  }
+  // Section 5.7: deleting needs both can_read and can_write.
+  if (!rights.canWrite) {
     fail(
       'forbidden',
       `deleting from collection "${collection.id}" needs both can_read and can_write`,
     );
-  }
-  const id = objectIdParam(c);
-  const { store, config, logger } = c.var.deps;
-  if (!(await store.hasObject(collection.id, id, access))) {
-    fail('not-found', `object ${id} not found in collection "${collection.id}"`);
   }
   const filters = parseObjectFilters(searchParams(c), config.taxii.pageSize, { versions: true });
   const removed = await deleteVisibleVersions(store, collection.id, id, access, filters);
