@@ -23,6 +23,10 @@ export interface BuiltWorld {
   communityIds: Map<string, string>;
   /** Collection key → TAXII collection id and its API root path segment. */
   collections: Map<string, { id: string; apiRoot: string }>;
+  /** TAXII status resources of share attempts: event index → API root and status id. */
+  statuses: Map<number, { apiRoot: string; id: string }>;
+  /** Server answers to share attempts, by event index, for messages and probes. */
+  shareDetails: Map<number, string>;
   /** Share attempts whose outcome differs from the oracle's prediction. */
   findings: Finding[];
 }
@@ -187,7 +191,7 @@ async function runShare(
   server: TestServer,
   built: BuiltWorld,
   event: ShareEvent,
-): Promise<{ accepted: boolean; detail: string }> {
+): Promise<{ accepted: boolean; detail: string; statusId?: string }> {
   const token = required(built.tokens, event.contributor, 'token');
   const target = required(built.collections, event.collection, 'collection');
   if (event.via === 'taxii') {
@@ -197,7 +201,11 @@ async function runShare(
       { method: 'POST', token, body: { objects: [event.object] } },
     );
     const accepted = result.status === 202 && result.json?.success_count === 1;
-    return { accepted, detail: `TAXII POST ${result.status}: ${result.text.slice(0, 300)}` };
+    return {
+      accepted,
+      detail: `TAXII POST ${result.status}: ${result.text.slice(0, 1000)}`,
+      ...(typeof result.json?.id === 'string' ? { statusId: result.json.id as string } : {}),
+    };
   }
   const result = await api(server, 'POST', `/collections/${target.id}/shares`, token, {
     objects: [event.object],
@@ -208,7 +216,7 @@ async function runShare(
   });
   const accepted =
     result.status >= 200 && result.status < 300 && result.json?.successes?.length === 1;
-  return { accepted, detail: `share API ${result.status}: ${result.text.slice(0, 300)}` };
+  return { accepted, detail: `share API ${result.status}: ${result.text.slice(0, 1000)}` };
 }
 
 /**
@@ -223,6 +231,8 @@ export async function buildWorld(server: TestServer, world: World): Promise<Buil
     tokens: new Map(),
     communityIds: new Map(),
     collections: new Map(),
+    statuses: new Map(),
+    shareDetails: new Map(),
     findings: [],
   };
   await buildPeople(server, built);
@@ -237,8 +247,13 @@ export async function buildWorld(server: TestServer, world: World): Promise<Buil
       continue;
     }
     const prediction = predictShare(world, event, replay(world, index));
-    const { accepted, detail } = await runShare(server, built, event);
+    const { accepted, detail, statusId } = await runShare(server, built, event);
     event.outcome = accepted ? 'accepted' : 'rejected';
+    built.shareDetails.set(index, detail);
+    if (statusId) {
+      const apiRoot = required(built.collections, event.collection, 'collection').apiRoot;
+      built.statuses.set(index, { apiRoot, id: statusId });
+    }
     if (prediction.outcome !== 'either' && prediction.outcome !== event.outcome) {
       built.findings.push({
         caller: event.contributor,

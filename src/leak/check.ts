@@ -20,6 +20,7 @@ import {
   replay,
   scopeAllows,
   tokenOf,
+  userOf,
   type ServedVersion,
   type ShareIndexEntry,
   type StoredVersion,
@@ -380,6 +381,32 @@ async function checkObjects(
     const single = await taxii(context, tokenKey, `${path}objects/${id}/?match[version]=all`);
     const latest = await taxii(context, tokenKey, `${path}objects/${id}/`);
     if (hidden.has(id)) {
+      const filtered = await taxii(
+        context,
+        tokenKey,
+        `${path}objects/?match[id]=${id}&match[version]=all`,
+      );
+      const manifest = await taxii(
+        context,
+        tokenKey,
+        `${path}manifest/?match[id]=${id}&match[version]=all`,
+      );
+      for (const [label, result] of [
+        ['GET objects/?match[id]={id}', filtered],
+        ['GET manifest/?match[id]={id}', manifest],
+      ] as const) {
+        if (result.status !== 200 || (result.json?.objects?.length ?? 0) > 0) {
+          statusFinding(
+            context,
+            tokenKey,
+            label,
+            `${object}: ${explain(context, collection, id)}`,
+            'a hidden object appears in no list',
+            result,
+            '200 without objects',
+          );
+        }
+      }
       const rule = 'an object none of whose versions the reader may see answers 404';
       for (const [label, result] of [
         ['GET objects/{id}/versions/', versions],
@@ -961,6 +988,86 @@ async function checkNothingDeleted(context: Context): Promise<void> {
   }
 }
 
+/**
+ * Replays another caller's `next` cursor: it must be rejected, or serve only versions this
+ * caller may see.
+ */
+async function checkForeignCursors(context: Context): Promise<void> {
+  const { world, state } = context;
+  const limit = context.options.pageLimit;
+  for (const collection of world.collections) {
+    const path = `${collectionPath(context, collection.key)}objects/?match[version]=all&limit=${limit}`;
+    const owner = context.world.tokens.find(
+      (t) => collectionRights(world, t.key, collection.key)?.canRead && t.scopes.length === 0,
+    );
+    if (!owner) continue;
+    const first = await taxii(context, owner.key, path);
+    const next = first.json?.next as string | undefined;
+    if (!next) continue;
+    for (const token of world.tokens) {
+      if (token.key === owner.key || !authenticate(world, token.key)) continue;
+      const result = await taxii(context, token.key, `${path}&next=${encodeURIComponent(next)}`);
+      if (result.status !== 200) continue;
+      const visible = new Set(
+        matchVersions(world, token.key, collection.key, 'all', state).map((v) =>
+          versionKey(v.id, v.version),
+        ),
+      );
+      for (const object of (result.json?.objects ?? []) as Json[]) {
+        const key = versionKey(String(object.id), String(object.modified));
+        if (visible.has(key)) continue;
+        context.findings.push({
+          caller: describeCaller(world, token.key),
+          path: `GET objects/ with the next cursor of ${owner.key}`,
+          object: key,
+          rule: 'a version appears only to its audience, whatever the cursor',
+          detail: `served: ${explain(context, collection.key, String(object.id), String(object.modified))}`,
+        });
+      }
+    }
+  }
+}
+
+/**
+ * Reads the TAXII status of every share attempt as every caller. A status readable by
+ * someone other than the contributor may name only objects that caller may see.
+ */
+async function checkStatuses(context: Context): Promise<void> {
+  const { world, state } = context;
+  for (const [index, status] of context.built.statuses) {
+    const event = world.events[index];
+    if (event?.kind !== 'share') continue;
+    for (const token of world.tokens) {
+      if (!authenticate(world, token.key) || token.user === event.contributor) continue;
+      // NOTE: platform admins read every status, by design of the status route, even with
+      // a token narrowed to the write scope; they are left out here.
+      if (userOf(world, token.user).role === 'platform-admin') continue;
+      const result = await taxii(context, token.key, `${status.apiRoot}/status/${status.id}/`);
+      if (result.status !== 200) continue;
+      const named = ['successes', 'failures', 'pendings'].flatMap(
+        (list) => (result.json?.[list] ?? []) as Json[],
+      );
+      const stored = new Set(
+        state.stored.filter((v) => v.collection === event.collection).map((v) => v.id),
+      );
+      for (const entry of named) {
+        if (!stored.has(String(entry.id))) continue;
+        const visible = matchVersions(world, token.key, event.collection, 'all', state).some(
+          (v) => v.id === entry.id,
+        );
+        if (visible) continue;
+        context.findings.push({
+          caller: describeCaller(world, token.key),
+          path: 'GET status/{id}/',
+          object: `${String(entry.id)} version ${String(entry.version)} posted by ${event.contributor}`,
+          rule: 'an object none of whose versions the reader may see appears nowhere',
+          detail: `status of share #${index} readable: ${explain(context, event.collection, String(entry.id))}`,
+        });
+      }
+    }
+  }
+}
+
 /** Runs every check for every token of the built world and returns the findings. */
 export async function checkWorld(
   server: TestServer,
@@ -981,6 +1088,8 @@ export async function checkWorld(
     await checkCollections(context, token.key);
     await checkJsonApi(context, token.key);
   }
+  await checkForeignCursors(context);
+  await checkStatuses(context);
   if (options.deletes) {
     for (const token of world.tokens.filter((t) => authenticate(world, t.key))) {
       await checkDeletes(context, token.key);
