@@ -58,7 +58,7 @@ export interface PreparedObject {
   versionKey: string;
   /** The object serialised as JSON, exactly as it will be served. */
   json: string;
-  /** Who may read the version in its collection; see EntrySharing. */
+  /** The sharing facts that decide its readers in the collection; see EntrySharing. */
   sharing?: EntrySharing;
 }
 
@@ -66,9 +66,9 @@ export interface PreparedObject {
 export type TlpLevel = 'clear' | 'green' | 'amber' | 'amber+strict' | 'red';
 
 /**
- * Who may read a version in its collection, widest first: everyone who may read the
+ * The readers of a version in its collection, widest first: everyone who may read the
  * collection, users of member organisations and their clients, users of member
- * organisations, or only the named recipients. The contributor always may.
+ * organisations, or only the named recipients. The contributor always reads it.
  */
 export type Audience = 'everyone' | 'members-and-clients' | 'members' | 'recipients';
 
@@ -94,9 +94,9 @@ export interface EntrySharing {
 }
 
 /**
- * What a reader may see of a collection's versions: the versions whose audience is at
- * most `widest` (in AUDIENCES order; `none` admits no audience), the versions they
- * contributed, and the `recipients` versions that name them.
+ * A reader's view of a collection's versions. It admits the versions whose audience is at
+ * most `widest` in AUDIENCES order (`none` admits no audience), the versions the reader
+ * contributed, and the `recipients` versions that name the reader.
  */
 export interface AccessFilter {
   widest: Audience | 'none';
@@ -235,7 +235,7 @@ export interface CommunityRecord extends Charter {
   createdAt: number;
 }
 
-/** How an organisation stands to a community, for the access rules. */
+/** The relation of an organisation to a community, for the access rules. */
 export interface CommunityRelation {
   member: boolean;
   /** A client of at least one member organisation. */
@@ -244,7 +244,7 @@ export interface CommunityRelation {
 
 export interface InvitationRecord {
   id: string;
-  /** `invitation`: a moderator invites the organisation; `request`: it asks to join. */
+  /** `invitation`: a moderator invites the organisation; `request`: it requests to join. */
   kind: 'invitation' | 'request';
   communityId: string;
   organisationId: string;
@@ -340,7 +340,7 @@ export interface Store {
   /** Whether any version of the object is in the collection, and visible through `access`. */
   hasObject(collectionId: string, id: string, access?: AccessFilter): Promise<boolean>;
   /**
-   * Whether a collection of another community than `communityId` holds a version of the
+   * Whether a collection of another community than `communityId` contains a version of the
    * object marked AMBER, AMBER+STRICT or RED and contributed by another organisation than
    * `organisationId`: such objects may not be re-shared.
    */
@@ -428,7 +428,7 @@ export interface Store {
     state?: InvitationRecord['state'];
   }): Promise<InvitationRecord[]>;
   /**
-   * Answers a pending invitation; accepting adds the member in the same transaction.
+   * Records the answer to a pending invitation. Accepting adds the member in the same transaction.
    * Returns undefined when there is no pending invitation with this id.
    */
   answerInvitation(

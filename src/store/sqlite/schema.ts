@@ -152,13 +152,13 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  * Applies the migrations the database lacks. Throws when the database was written by a newer
  * Cairn, because this code cannot know what that schema means.
  */
-export function migrateSchema(db: Database.Database): void {
+export function migrateSchema(db: Database.Database, target = SCHEMA_VERSION): void {
   // Rebuilding a table that others reference needs foreign key enforcement off, which
   // SQLite only allows outside a transaction; checkForeignKeys verifies each migration.
   const enforced = db.pragma('foreign_keys', { simple: true }) as number;
   db.pragma('foreign_keys = OFF');
   try {
-    applyMigrations(db);
+    applyMigrations(db, target);
   } finally {
     db.pragma(`foreign_keys = ${enforced}`);
   }
@@ -173,7 +173,8 @@ function checkForeignKeys(db: Database.Database): void {
   }
 }
 
-function applyMigrations(db: Database.Database): void {
+/** Applies migrations up to `target`, an earlier version only in upgrade tests. */
+function applyMigrations(db: Database.Database, target: number): void {
   for (;;) {
     const applied = db
       .transaction(() => {
@@ -184,7 +185,7 @@ function applyMigrations(db: Database.Database): void {
               `Cairn supports: upgrade Cairn or open another database file`,
           );
         }
-        const next = MIGRATIONS[current];
+        const next = current < target ? MIGRATIONS[current] : undefined;
         if (next === undefined) return false;
 
         if (typeof next === 'string') db.exec(next);

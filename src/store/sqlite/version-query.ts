@@ -58,9 +58,9 @@ export interface QueryParameters {
 }
 
 /**
- * The access rule of docs/sharing.md on one entry row: its audience is within the reader's
- * widest (an index into AUDIENCES, -1 for none), or the reader contributed it, or it is a
- * `recipients` entry that names the reader.
+ * Returns the access rule of docs/sharing.md as SQL on one entry row: its audience is
+ * within the reader's widest (an index into AUDIENCES, -1 for none), or the reader
+ * contributed it, or it is a `recipients` entry that names the reader.
  */
 function accessCondition(alias: string): string {
   return (
