@@ -7,6 +7,23 @@ import type { Caller } from '../auth/tokens.ts';
 import { nowMicros } from '../stix/timestamp.ts';
 import type { AuditRecord, Store } from '../store/store.ts';
 
+/** Most object ids listed in one audit entry; the count covers the rest. */
+export const MAX_AUDIT_IDS = 1000;
+
+/** The audit details of a batch of writes: counts, and the ids of added objects up to a cap. */
+export function writeDetails(result: {
+  successes: ReadonlyArray<{ id: string; outcome: 'added' | 'duplicate' }>;
+  failures: readonly unknown[];
+}): Record<string, unknown> {
+  const added = result.successes.filter((s) => s.outcome === 'added').map((s) => s.id);
+  return {
+    added: added.slice(0, MAX_AUDIT_IDS),
+    addedCount: added.length,
+    duplicates: result.successes.length - added.length,
+    failed: result.failures.length,
+  };
+}
+
 /** Who acted, as the audit log records it. */
 export interface AuditActor {
   userId: string;

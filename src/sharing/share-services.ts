@@ -5,6 +5,7 @@ import { CairnError } from '../errors.ts';
 import { submitObjects, type SubmitResult } from '../ingest/submit.ts';
 import type { AuditFilter, AuditRecord } from '../store/store.ts';
 import { collectionRights, isVisible, loadCollectionContext } from './access.ts';
+import { writeDetails } from './audit.ts';
 import { communityView } from './community-services.ts';
 import { forbidden, invalid, notFound, type Acting, type Guard } from './guard.ts';
 import { userView, type OrganisationServices } from './organisation-services.ts';
@@ -136,9 +137,7 @@ export class ShareServices {
     anonymous: boolean,
   ): Promise<void> {
     const details = {
-      added: result.successes.filter((s) => s.outcome === 'added').map((s) => s.id),
-      duplicates: result.successes.filter((s) => s.outcome === 'duplicate').length,
-      failed: result.failures.length,
+      ...writeDetails(result),
       anonymous,
       recipients: options.recipients ?? [],
     };

@@ -6,7 +6,7 @@ import type { Hono } from 'hono';
 import { randomUUID } from 'node:crypto';
 import { submitObjects } from '../../ingest/submit.ts';
 import { nowMicros } from '../../stix/timestamp.ts';
-import { auditActor, recordAudit } from '../../sharing/audit.ts';
+import { auditActor, recordAudit, writeDetails } from '../../sharing/audit.ts';
 import { redactGranular } from '../../sharing/granular.ts';
 import type { AccessFilter, StatusRecord, Store } from '../../store/store.ts';
 import { readJsonBody } from '../body.ts';
@@ -93,11 +93,7 @@ async function addObjects(c: TaxiiContext): Promise<Response> {
     auditActor(c.var.caller, c.var.sourceAddress),
     'objects.add',
     collection.id,
-    {
-      added: result.successes.filter((s) => s.outcome === 'added').map((s) => s.id),
-      duplicates: result.successes.filter((s) => s.outcome === 'duplicate').length,
-      failed: result.failures.length,
-    },
+    writeDetails(result),
   );
 
   const status: StatusRecord = {
@@ -110,6 +106,8 @@ async function addObjects(c: TaxiiContext): Promise<Response> {
     successCount: result.successes.length,
     failureCount: result.failures.length,
     pendingCount: 0,
+    // NOTE: a duplicate of a version the poster cannot see is reported like any other, so
+    // posting a known id and version tells whether a hidden copy of it is stored here.
     successes: result.successes.map(({ id, version, outcome, dateAdded }) => ({
       id,
       version: visibleVersion({ version, dateAdded }),
