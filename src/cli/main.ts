@@ -1,14 +1,17 @@
 /**
  * The `cairn` command line: a server, imports and exports, and administration of
- * collections, users and tokens.
+ * collections, organisations, users, tokens, communities and invitations.
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/config.ts';
 import { CairnError } from '../errors.ts';
 import { StoreConflictError } from '../store/store.ts';
 import { registerAdmin } from './commands/admin.ts';
+import { registerCommunity } from './commands/community.ts';
 import { registerExport } from './commands/export.ts';
 import { registerImport } from './commands/import.ts';
+import { registerInvite } from './commands/invite.ts';
+import { registerOrg } from './commands/org.ts';
 import { registerServe } from './commands/serve.ts';
 
 const program = new Command()
@@ -28,6 +31,9 @@ registerServe(program);
 registerImport(program);
 registerExport(program);
 registerAdmin(program);
+registerOrg(program);
+registerCommunity(program);
+registerInvite(program);
 
 try {
   await program.parseAsync(process.argv);

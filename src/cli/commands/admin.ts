@@ -1,17 +1,25 @@
 /**
- * Administration commands: collections, users, tokens and collection grants.
- * They work on the store directly, so they run with or without a server.
+ * Administration commands: collections, users and tokens. They work on the store
+ * directly, so they run with or without a server. Who may use a collection follows from
+ * the community that owns it (`cairn community`). A collection made here belongs to no
+ * community, so only platform admins may use it.
  */
 import type { Command } from 'commander';
-import { issueToken } from '../../auth/tokens.ts';
-import { addUser } from '../../auth/users.ts';
 import { CairnError } from '../../errors.ts';
+import type { TokenScope, TokenView, UserRole } from '../../sharing/service.ts';
 import { microsToTaxii, nowMicros } from '../../stix/timestamp.ts';
-import type { TokenScope } from '../../store/store.ts';
 import { STIX_MEDIA_TYPE } from '../../taxii/media.ts';
-import { findCollection, withStore, type GlobalOptions } from '../context.ts';
+import { withStore, type GlobalOptions } from '../context.ts';
+import {
+  actingOption,
+  findUser,
+  parseChoice,
+  withServices,
+  type SharingOptions,
+} from './sharing-context.ts';
 
 const SCOPES: TokenScope[] = ['read', 'write', 'admin'];
+const ROLES: readonly UserRole[] = ['platform-admin', 'org-admin', 'analyst', 'read-only'];
 
 function print(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -31,6 +39,7 @@ function parseScopes(raw: string | undefined): TokenScope[] {
   return scopes as TokenScope[];
 }
 
+/** Reads `--expires-in` as a number of days. */
 function parseDays(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const days = Number(raw);
@@ -40,7 +49,7 @@ function parseDays(raw: string | undefined): number | undefined {
       `--expires-in ${JSON.stringify(raw)} must be a number of days greater than 0`,
     );
   }
-  return nowMicros() + Math.round(days * 86_400_000_000);
+  return days;
 }
 
 function registerCollection(program: Command): void {
@@ -84,133 +93,137 @@ function registerCollection(program: Command): void {
         }
       });
     });
-
-  collection
-    .command('grant <collection> <user>')
-    .description('set what a user may do in a collection (admins may do everything)')
-    .option('--read', 'allow reading')
-    .option('--write', 'allow adding objects')
-    .option('--api-root <name>', 'API root of the collection')
-    .action(async (idOrAlias: string, userName: string, _options, command: Command) => {
-      const options = command.optsWithGlobals<
-        GlobalOptions & { read?: boolean; write?: boolean; apiRoot?: string }
-      >();
-      await withStore(options, async (context) => {
-        const target = await findCollection(context, idOrAlias, options.apiRoot);
-        const user = await context.store.getUserByName(userName);
-        if (!user)
-          throw new CairnError(
-            'not-found',
-            `user ${JSON.stringify(userName)} not found: run \`cairn user list\``,
-          );
-        const grant = {
-          collectionId: target.id,
-          userId: user.id,
-          canRead: !!options.read,
-          canWrite: !!options.write,
-        };
-        await context.store.setGrant(grant);
-        print(`${userName} on ${target.id}: can_read=${grant.canRead} can_write=${grant.canWrite}`);
-      });
-    });
 }
 
 function registerUser(program: Command): void {
-  const user = program.command('user').description('manage users');
-  user
-    .command('add <name>')
-    .description('create a user; give them a token with `cairn token create`')
-    .option('--admin', 'make the user an administrator (all collections, all rights)')
-    .action(async (name: string, _options, command: Command) => {
-      const options = command.optsWithGlobals<GlobalOptions & { admin?: boolean }>();
-      await withStore(options, async ({ store }) => {
-        const created = await addUser(store, name, options.admin ? 'admin' : 'user');
-        print(`${created.name}\t${created.id}\t${created.role}`);
-      });
-    });
+  const user = program
+    .command('user')
+    .description('list and change users; `cairn org user add` creates them');
+
   user
     .command('list')
-    .description('list users')
+    .description('list every user with their organisation and role')
     .action(async (_options, command: Command) => {
       await withStore(command.optsWithGlobals<GlobalOptions>(), async ({ store }) => {
+        const organisations = new Map(
+          (await store.listOrganisations()).map((item) => [item.id, item.name]),
+        );
         for (const item of await store.listUsers()) {
-          print(`${item.name}\t${item.id}\t${item.role}${item.disabled ? '\tdisabled' : ''}`);
+          const organisation = organisations.get(item.organisationId) ?? item.organisationId;
+          print(
+            `${item.name}\t${item.id}\t${organisation}\t${item.role}${item.disabled ? '\tdisabled' : ''}`,
+          );
         }
       });
     });
+
+  actingOption(
+    user
+      .command('set <user>')
+      .description("change a user's role, or disable or enable them (name or id)")
+      .option('--role <role>', 'the new role: platform-admin, org-admin, analyst or read-only')
+      .option('--disable', 'stop the user: their tokens fail with 401 until enabled again')
+      .option('--enable', 'let a disabled user sign in again'),
+  ).action(async (reference: string, _options, command: Command) => {
+    const options = command.optsWithGlobals<
+      SharingOptions & { role?: string; disable?: boolean; enable?: boolean }
+    >();
+    if (options.disable && options.enable) {
+      throw new CairnError('invalid-parameter', 'pass --disable or --enable, not both');
+    }
+    const role =
+      options.role === undefined ? undefined : parseChoice('--role', options.role, ROLES);
+    let disabled: boolean | undefined;
+    if (options.disable) disabled = true;
+    if (options.enable) disabled = false;
+    if (role === undefined && disabled === undefined) {
+      throw new CairnError(
+        'invalid-parameter',
+        'nothing to change: pass --role, --disable or --enable',
+      );
+    }
+    await withServices(options, async (context) => {
+      const target = await findUser(context, reference);
+      const changed = await context.services.updateUser(context.actor, target.id, {
+        ...(role !== undefined ? { role } : {}),
+        ...(disabled !== undefined ? { disabled } : {}),
+      });
+      print(
+        `${changed.name}\t${changed.id}\t${changed.role}${changed.disabled ? '\tdisabled' : ''}`,
+      );
+    });
+  });
+}
+
+function tokenState(token: TokenView): string {
+  if (token.revokedAt !== undefined) return 'revoked';
+  if (token.expiresAt !== undefined && token.expiresAt < nowMicros()) return 'expired';
+  return 'active';
 }
 
 function registerToken(program: Command): void {
   const token = program.command('token').description('manage API tokens');
-  token
-    .command('create <user>')
-    .description('create an API token for a user and print it once')
-    .option('--label <text>', 'a note saying what the token is for')
-    .option(
-      '--scopes <list>',
-      "comma-separated subset of read,write,admin (default: all of the user's rights)",
-    )
-    .option('--expires-in <days>', 'days until the token stops working (default: never)')
-    .action(async (userName: string, _options, command: Command) => {
-      const options = command.optsWithGlobals<
-        GlobalOptions & { label?: string; scopes?: string; expiresIn?: string }
-      >();
-      const scopes = parseScopes(options.scopes);
-      const expiresAt = parseDays(options.expiresIn);
-      await withStore(options, async ({ store }) => {
-        const owner = await store.getUserByName(userName);
-        if (!owner)
-          throw new CairnError(
-            'not-found',
-            `user ${JSON.stringify(userName)} not found: run \`cairn user add ${userName}\` first`,
-          );
-        const issued = await issueToken(store, owner, {
-          scopes,
-          ...(options.label ? { label: options.label } : {}),
-          ...(expiresAt !== undefined ? { expiresAt } : {}),
-        });
-        process.stderr.write(
-          `token ${issued.record.id} for ${owner.name}; it is shown only this once:\n`,
-        );
-        print(issued.token);
+
+  actingOption(
+    token
+      .command('create <user>')
+      .description('create an API token for a user (name or id) and print it once')
+      .option('--label <text>', 'a note saying what the token is for')
+      .option(
+        '--scopes <list>',
+        "comma-separated subset of read,write,admin (default: all of the user's rights)",
+      )
+      .option('--expires-in <days>', 'days until the token stops working (default: never)'),
+  ).action(async (reference: string, _options, command: Command) => {
+    const options = command.optsWithGlobals<
+      SharingOptions & { label?: string; scopes?: string; expiresIn?: string }
+    >();
+    const scopes = parseScopes(options.scopes);
+    const expiresInDays = parseDays(options.expiresIn);
+    await withServices(options, async (context) => {
+      const owner = await findUser(context, reference);
+      const issued = await context.services.createToken(context.actor, owner.id, {
+        ...(scopes.length > 0 ? { scopes } : {}),
+        ...(options.label ? { label: options.label } : {}),
+        ...(expiresInDays !== undefined ? { expiresInDays } : {}),
       });
+      process.stderr.write(
+        `token ${issued.record.id} for ${owner.name}; it is shown only this once:\n`,
+      );
+      print(issued.token);
     });
-  token
-    .command('list [user]')
-    .description('list tokens (never their secrets)')
-    .action(async (userName: string | undefined, _options, command: Command) => {
-      await withStore(command.optsWithGlobals<GlobalOptions>(), async ({ store }) => {
-        const owner = userName ? await store.getUserByName(userName) : undefined;
-        if (userName && !owner)
-          throw new CairnError('not-found', `user ${JSON.stringify(userName)} not found`);
-        const users = new Map((await store.listUsers()).map((item) => [item.id, item.name]));
-        for (const item of await store.listTokens(owner?.id)) {
-          const state = item.revokedAt
-            ? 'revoked'
-            : item.expiresAt && item.expiresAt < nowMicros()
-              ? 'expired'
-              : 'active';
+  });
+
+  actingOption(
+    token
+      .command('list [user]')
+      .description("list tokens (never their secrets): one user's, or everyone's"),
+  ).action(async (reference: string | undefined, _options, command: Command) => {
+    await withServices(command.optsWithGlobals<SharingOptions>(), async (context) => {
+      const owners = reference
+        ? [await findUser(context, reference)]
+        : await context.store.listUsers();
+      for (const owner of owners) {
+        for (const item of await context.services.listTokens(context.actor, owner.id)) {
           const used = item.lastUsedAt ? microsToTaxii(item.lastUsedAt) : 'never used';
           print(
-            `${item.id}\t${users.get(item.userId) ?? item.userId}\t${state}\t${item.scopes.join(',') || 'all'}\t${used}\t${item.label}`,
+            `${item.id}\t${owner.name}\t${tokenState(item)}\t${item.scopes.join(',') || 'all'}\t${used}\t${item.label}`,
           );
         }
-      });
+      }
     });
-  token
-    .command('revoke <id>')
-    .description('revoke a token at once')
-    .action(async (id: string, _options, command: Command) => {
-      await withStore(command.optsWithGlobals<GlobalOptions>(), async ({ store }) => {
-        if (!(await store.revokeToken(id, nowMicros()))) {
-          throw new CairnError(
-            'not-found',
-            `token ${JSON.stringify(id)} not found: \`cairn token list\` shows token ids`,
-          );
-        }
-        print(`revoked ${id}`);
-      });
+  });
+
+  actingOption(
+    token
+      .command('revoke <id>')
+      .description('revoke a token at once; `cairn token list` shows ids'),
+  ).action(async (id: string, _options, command: Command) => {
+    await withServices(command.optsWithGlobals<SharingOptions>(), async (context) => {
+      await context.services.revokeToken(context.actor, id);
+      print(`revoked ${id}`);
     });
+  });
 }
 
 export function registerAdmin(program: Command): void {
