@@ -316,6 +316,17 @@ async function checkReadableCollection(
     );
   }
 
+  const manifestLast = await taxii(context, tokenKey, `${path}manifest/`);
+  if (manifestLast.status === 200) {
+    const entries = (manifestLast.json?.objects ?? []) as Json[];
+    const asObjects = entries.map((entry) => ({ id: entry.id, modified: entry.version }));
+    const expected = matchVersions(world, tokenKey, collection, 'last', state).map((v) => ({
+      ...v,
+      object: { id: v.id, modified: v.version },
+    }));
+    compareObjects(context, tokenKey, collection, 'GET manifest/', asObjects, expected);
+  }
+
   const types = [
     ...new Set(state.stored.filter((v) => v.collection === collection).map((v) => v.object.type)),
   ];
@@ -469,6 +480,29 @@ async function checkObjects(
         'GET objects/{id}/?match[version]=all',
         single.json?.objects ?? [],
         mine,
+      );
+    }
+    const hiddenVersions = state.stored.filter(
+      (v) =>
+        v.collection === collection &&
+        v.id === id &&
+        !mine.some((visible) => visible.version === v.version),
+    );
+    for (const version of hiddenVersions) {
+      const exact = await taxii(
+        context,
+        tokenKey,
+        `${path}objects/${id}/?match[version]=${encodeURIComponent(version.version)}`,
+      );
+      if (exact.status === 404 || (exact.status === 200 && !exact.json?.objects?.length)) continue;
+      statusFinding(
+        context,
+        tokenKey,
+        'GET objects/{id}/?match[version]={hidden version}',
+        `${versionKey(id, version.version)}: ${explain(context, collection, id, version.version)}`,
+        'a hidden version is served under no filter',
+        exact,
+        '404 or 200 without objects',
       );
     }
     // NOTE: when only the newest version is hidden, docs/sharing.md shows no "last" version;

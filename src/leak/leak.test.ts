@@ -9,18 +9,16 @@ import { startTestServer } from '../testing/server.ts';
 import { buildWorld } from './build.ts';
 import { checkWorld } from './check.ts';
 import { formatFindings } from './findings.ts';
-import { DEFAULT_SIZE, generateWorld } from './generate.ts';
+import { DEFAULT_SIZE, generateWorld, SMALL_SIZE } from './generate.ts';
+import type { ShareEvent } from './world.ts';
 
 const FIXED_SEED = 20261204;
 const seed = process.env.LEAK_SEED === undefined ? FIXED_SEED : Number(process.env.LEAK_SEED);
 
 describe('leak suite', () => {
   test(`no leak in world ${seed}`, async () => {
-    assert.ok(
-      Number.isSafeInteger(seed),
-      `LEAK_SEED must be an integer, got ${process.env.LEAK_SEED}`,
-    );
-    const server = await startTestServer({ taxii: { pageSize: 1000 } });
+    assert.ok(Number.isSafeInteger(seed), `LEAK_SEED must be an integer, got ${seed}`);
+    const server = await startTestServer();
     try {
       const world = generateWorld(seed, DEFAULT_SIZE);
       const built = await buildWorld(server, world);
@@ -29,6 +27,42 @@ describe('leak suite', () => {
         findings.length,
         0,
         `world ${seed}: ${findings.length} findings (caller | path | object | rule | detail)\n${formatFindings(findings)}`,
+      );
+    } finally {
+      await server.dispose();
+    }
+  });
+
+  // The checks must be able to fail: facts changed after the build make the server's
+  // correct answers look like leaks and omissions.
+  test('planted disagreements are found', async () => {
+    const server = await startTestServer();
+    try {
+      const world = generateWorld(FIXED_SEED + 1, SMALL_SIZE);
+      const built = await buildWorld(server, world);
+      const options = { pageLimit: 2, maxObjectsPerCollection: 3, deletes: false };
+      assert.deepEqual(await checkWorld(server, built, options), []);
+
+      const accepted = world.events.find(
+        (e): e is ShareEvent => e.kind === 'share' && e.outcome === 'accepted',
+      );
+      assert.ok(accepted, 'the world has an accepted share');
+      accepted.outcome = 'rejected';
+      const served = await checkWorld(server, built, options);
+      assert.ok(
+        served.some((f) => f.detail.startsWith('served but must be hidden')),
+        `an unexpected version is reported:\n${formatFindings(served)}`,
+      );
+      accepted.outcome = 'accepted';
+
+      const community = world.communities.find((c) => c.members.length > 1);
+      assert.ok(community, 'the world has a community with two members');
+      const removed = community.members.pop() as string;
+      const listed = await checkWorld(server, built, options);
+      community.members.push(removed);
+      assert.ok(
+        listed.some((f) => f.path.endsWith('/collections/') && f.rule.includes('only collections')),
+        `a listed collection is reported:\n${formatFindings(listed)}`,
       );
     } finally {
       await server.dispose();
