@@ -139,14 +139,21 @@ function pickObjects(random: Random, count: number): StixObject[] {
 
 /** Optional properties that a granular marking may select, as STIX 2.1 selectors. */
 function selectableProperties(object: StixObject): string[] {
-  const selectors = ['description'];
-  for (const list of ['labels', 'external_references', 'aliases', 'kill_chain_phases']) {
+  const selectors = ['description', 'created_by_ref'];
+  const lists = [
+    'labels',
+    'external_references',
+    'aliases',
+    'kill_chain_phases',
+    'indicator_types',
+  ];
+  for (const list of lists) {
     const value = object[list];
     if (!Array.isArray(value)) continue;
     selectors.push(list);
     value.forEach((_item, index) => selectors.push(`${list}.[${index}]`));
     if (list === 'external_references' && value.length > 0) {
-      selectors.push(`${list}.[0].source_name`);
+      selectors.push(`${list}.[0].source_name`, `${list}.[0].url`);
     }
   }
   for (const key of Object.keys(object)) {
