@@ -1,11 +1,10 @@
 /** Reads the OASIS pattern test vectors kept next to the repository (one JSON record a line). */
 
 import { readFileSync } from 'node:fs';
-
-const VECTORS_DIR = new URL('../../../shared/data/vectors/', import.meta.url);
+import { dataPath } from '../testing/data.ts';
 
 export function readVectors<T>(fileName: string): T[] {
-  const text = readFileSync(new URL(fileName, VECTORS_DIR), 'utf8');
+  const text = readFileSync(dataPath(`vectors/${fileName}`), 'utf8');
   return text
     .split('\n')
     .filter((line) => line.trim() !== '')

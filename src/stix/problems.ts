@@ -23,6 +23,7 @@ export const STIX_RULES = {
   'modified-before-created': 'modified is earlier than created',
   'time-order': 'two timestamps of the object are in the wrong order',
   range: 'a number is outside its allowed range',
+  'inexact-number': 'a number is not finite or is an integer too large to store exactly',
   enum: 'a value is not one of the values of an enumeration',
   format: 'a string does not follow the format its property requires',
   empty: 'a list or dictionary is empty',

@@ -84,7 +84,7 @@ export const count: ValueCheck = integer(0);
 /** Builds the check of a float (section 2.6), optionally within `[min, max]`. */
 export function float(min = -Infinity, max = Infinity): ValueCheck {
   return (value, path, problems) => {
-    // NaN and Infinity cannot come from JSON, but a caller may build objects in code.
+    // JSON.parse returns Infinity for literals such as 1e400, and code may build NaN.
     if (typeof value !== 'number' || !Number.isFinite(value)) {
       expected(problems, path, 'a finite number', value);
       return;

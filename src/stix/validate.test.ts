@@ -625,3 +625,38 @@ describe('robustness', () => {
     }
   });
 });
+
+describe('numbers stored exactly', () => {
+  const cases: Array<[string, string]> = [
+    ['overflowing float', '1e400'],
+    ['negative overflow', '-1e400'],
+    ['huge integer', '123456789012345678901234567890'],
+    ['integer past 2^53', '9007199254740993'],
+  ];
+  for (const [name, literal] of cases) {
+    test(`rejects ${name}`, () => {
+      const text = JSON.stringify(minimal('malware')).replace(/}$/, `,"x_n":${literal}}`);
+      const result = validateObject(JSON.parse(text));
+      assert.equal(result.ok, false);
+      if (result.ok) return;
+      assert.equal(result.problems[0]?.rule, 'inexact-number');
+      assert.equal(result.problems[0]?.property, 'x_n');
+    });
+  }
+
+  test('rejects them inside lists', () => {
+    const text = JSON.stringify(minimal('malware')).replace(/}$/, ',"x_list":[1,[2,1e999]]}');
+    const result = validateObject(JSON.parse(text));
+    assert.equal(result.ok, false);
+    if (result.ok) return;
+    assert.equal(result.problems[0]?.property, 'x_list[1][1]');
+  });
+
+  test('accepts safe numbers', () => {
+    const object = {
+      ...minimal('malware'),
+      x_values: [9007199254740991, -9007199254740991, 1.5e-300, 0.1, 12345.678],
+    };
+    assert.equal(validateObject(object).ok, true);
+  });
+});

@@ -131,6 +131,8 @@ function checkKeys(value: unknown, path: string, depth: number, problems: Proble
       const item: unknown = value[i];
       if (item !== null && typeof item === 'object') {
         if (!checkKeys(item, `${path}[${i}]`, depth + 1, problems)) return false;
+      } else if (typeof item === 'number' && !isExactNumber(item)) {
+        reportInexact(`${path}[${i}]`, item, problems);
       }
     }
     return true;
@@ -145,9 +147,28 @@ function checkKeys(value: unknown, path: string, depth: number, problems: Proble
     const item = object[key];
     if (item !== null && typeof item === 'object') {
       if (!checkKeys(item, at, depth + 1, problems)) return false;
+    } else if (typeof item === 'number' && !isExactNumber(item)) {
+      reportInexact(at, item, problems);
     }
   }
   return true;
+}
+
+/**
+ * Whether a number survives storage unchanged. JSON.parse turns 1e400 into Infinity, which
+ * JSON.stringify writes as null, and integers beyond 2^53 lose digits (STIX 2.1 section
+ * 2.10 limits integers to that range), so both would be stored as something else.
+ */
+function isExactNumber(value: number): boolean {
+  if (!Number.isFinite(value)) return false;
+  return !Number.isInteger(value) || Math.abs(value) <= Number.MAX_SAFE_INTEGER;
+}
+
+function reportInexact(path: string, value: number, problems: ProblemList): void {
+  const reason = Number.isFinite(value)
+    ? `is an integer beyond ±${Number.MAX_SAFE_INTEGER}, which cannot be stored exactly: send it as a string`
+    : 'is not a finite number (JSON numbers such as 1e400 overflow)';
+  problems.add(path, 'inexact-number', reason);
 }
 
 /**

@@ -4,11 +4,11 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { dataPath } from '../../testing/data.ts';
 
-/** Resolves the absolute path of a file in the reference data folder `../shared/data`. */
+/** Resolves the absolute path of a file in the reference data folder (see testing/data.ts). */
 export function sharedData(relative: string): string {
-  return fileURLToPath(new URL(`../../../../shared/data/${relative}`, import.meta.url));
+  return dataPath(relative);
 }
 
 export function readSharedJson(relative: string): unknown {
