@@ -159,6 +159,16 @@ describe('mayRead', () => {
     assert.equal(mayRead(reader, member, { ...entry, recipients: ['u-caller'] }), true);
   });
 
+  test('red recipient meets other levels', () => {
+    const entry = {
+      audience: 'recipients' as const,
+      recipients: ['u-caller'],
+      recipientsWithin: 'members' as const,
+    };
+    assert.equal(mayRead(reader, member, entry), true);
+    assert.equal(mayRead(reader, client, entry), false);
+  });
+
   test('no read right sees nothing', () => {
     const entry = { audience: 'everyone' as const, contributorId: 'u-caller', recipients: [] };
     assert.equal(mayRead(reader, { ...member, canRead: false, widest: 'none' }, entry), false);
@@ -201,6 +211,7 @@ describe('predicate and SQL agree', () => {
         tlp: [],
         audience,
         recipients: audience === 'recipients' ? users.filter(() => next() < 0.3) : [],
+        recipientsWithin: pick(['everyone', 'members-and-clients', 'members'] as const),
         granularMarkings: false,
         ...(contributor ? { contributorId: contributor } : {}),
       };

@@ -91,16 +91,23 @@ export interface VersionAudience {
   audience: Audience;
   contributorId?: string;
   recipients: readonly string[];
+  /** The audience recipients must also belong to; `everyone` when absent. */
+  recipientsWithin?: Audience;
 }
 
 /**
  * Whether the caller sees one version: it is in the caller's audience, or the caller
- * contributed it, or it is a RED version that names the caller. A caller who may not read
- * the collection sees nothing, not even their own contributions.
+ * contributed it, or it is a RED version that names the caller and whose other TLP levels
+ * the caller meets. A caller who may not read the collection sees nothing, not even their
+ * own contributions.
  */
 export function mayRead(caller: Caller, rights: CollectionRights, entry: VersionAudience): boolean {
   if (!rights.canRead) return false;
   if (widestAdmits(rights.widest, entry.audience)) return true;
   if (entry.contributorId === caller.user.id) return true;
-  return entry.audience === 'recipients' && entry.recipients.includes(caller.user.id);
+  return (
+    entry.audience === 'recipients' &&
+    entry.recipients.includes(caller.user.id) &&
+    widestAdmits(rights.widest, entry.recipientsWithin ?? 'everyone')
+  );
 }

@@ -573,20 +573,23 @@ describe('sharing services', () => {
         absentAnswer.json.description.replace(absent, 'X'),
       );
 
-      const median = async (id: string): Promise<number> => {
-        const times: number[] = [];
-        for (let i = 0; i < 40; i++) {
+      // Requests alternate, so drift in machine load affects both sides alike.
+      const times: Record<'hidden' | 'absent', number[]> = { hidden: [], absent: [] };
+      for (let i = 0; i < 50; i++) {
+        for (const [side, id] of [
+          ['hidden', hidden.id],
+          ['absent', absent],
+        ] as const) {
           const start = performance.now();
           await call(server, url(id), { token: tokens['client-analyst']! });
-          times.push(performance.now() - start);
+          if (i >= 10) times[side].push(performance.now() - start);
         }
-        return times.sort((a, b) => a - b)[20]!;
-      };
-      await median(absent);
-      const hiddenTime = await median(hidden.id);
-      const absentTime = await median(absent);
-      // Loopback HTTP varies by a fraction of a millisecond. The bound therefore catches
-      // only gross differences, such as reading a hidden object and then discarding it.
+      }
+      // The lower quartile, because load from other processes only adds spikes of several
+      // milliseconds on top of the cost of the request itself.
+      const quartile = (values: number[]) => values.sort((a, b) => a - b)[values.length >> 2]!;
+      const hiddenTime = quartile(times.hidden);
+      const absentTime = quartile(times.absent);
       assert.ok(
         Math.abs(hiddenTime - absentTime) < Math.max(1, 0.5 * absentTime),
         `hidden ${hiddenTime.toFixed(2)} ms, absent ${absentTime.toFixed(2)} ms`,

@@ -133,6 +133,7 @@ export async function applySharing(
       tlp,
       audience,
       recipients: audience === 'recipients' ? [...new Set(contribution.recipients)] : [],
+      recipientsWithin: audienceOf(tlp.filter((level) => level !== 'red')),
       granularMarkings: hasTlpGranularMarkings(value),
       ...(contributor
         ? {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -78,6 +78,16 @@ describe('openStore', () => {
     const store = await openStore(path);
 
     assert.ok(existsSync(path));
+    await store.close();
+  });
+
+  test('new files private to owner', async () => {
+    const folder = join(directory, 'private');
+    const path = join(folder, 'x.db');
+    const store = await openStore(path);
+
+    assert.equal(statSync(folder).mode & 0o777, 0o700);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
     await store.close();
   });
 

@@ -4,7 +4,7 @@
  * implementation from a URL, so only the place that assembles the server names a backend.
  * This folder imports only `stix/`.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite/index.ts';
 import type { Store } from './store.ts';
@@ -25,7 +25,7 @@ export async function openStore(url: string, options: SqliteStoreOptions = {}): 
   const path = sqlitePath(url);
   let store: SqliteStore;
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') createPrivately(path);
     store = new SqliteStore(path, options);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
@@ -38,6 +38,17 @@ export async function openStore(url: string, options: SqliteStoreOptions = {}): 
     throw error;
   }
   return store;
+}
+
+/**
+ * Creates a missing database file readable by its owner only, in a folder to match, because
+ * it contains every shared object, token hashes and the cursor signing key. SQLite gives the
+ * -wal and -shm files the permissions of the database file. Existing files are left as
+ * they are.
+ */
+function createPrivately(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
 }
 
 /** Returns the SQLite path of a store URL, or throws when the URL names another backend. */

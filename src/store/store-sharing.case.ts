@@ -325,13 +325,25 @@ export function runSharingCases(
       assert.deepEqual(await visible({ widest: 'members', userId: 'u-9' }), [1, 2, 3, 5]);
     });
 
+    test('recipients within an audience', async () => {
+      await store.addObjects(collectionId, [
+        version(6, {
+          audience: 'recipients',
+          recipients: ['u-8'],
+          recipientsWithin: 'members-and-clients',
+        }),
+      ]);
+      assert.deepEqual(await visible({ widest: 'everyone', userId: 'u-8' }), [1]);
+      assert.deepEqual(await visible({ widest: 'members-and-clients', userId: 'u-8' }), [1, 2, 6]);
+    });
+
     test('none sees nothing of others', async () => {
       await store.addObjects(collectionId, [version(6, { audience: 'members' })]);
       assert.deepEqual(await visible({ widest: 'none', userId: 'u-8' }), []);
     });
 
     test('recipients and contributor see red', async () => {
-      assert.deepEqual(await visible({ widest: 'none', userId: 'u-2' }), [4]);
+      assert.deepEqual(await visible({ widest: 'everyone', userId: 'u-2' }), [1, 4]);
       assert.deepEqual(await visible({ widest: 'members', userId: 'u-1' }), [1, 2, 3, 4, 5]);
       assert.deepEqual(await visible({ widest: 'everyone', userId: 'u-3' }), [1, 5]);
     });
@@ -346,7 +358,7 @@ export function runSharingCases(
       assert.equal(await store.hasObject(collectionId, red), true);
       assert.equal(await store.hasObject(collectionId, red, member), false);
       assert.equal(
-        await store.hasObject(collectionId, red, { widest: 'none', userId: 'u-2' }),
+        await store.hasObject(collectionId, red, { widest: 'everyone', userId: 'u-2' }),
         true,
       );
     });
@@ -376,13 +388,11 @@ export function runSharingCases(
     });
 
     test('delete drops recipients', async () => {
-      const red = version(4, {});
+      const red = version(4, { audience: 'recipients', contributorId: 'u-1' });
       await store.deleteObject(collectionId, red.id);
-      await store.addObjects(collectionId, [
-        { ...red, sharing: { ...red.sharing!, recipients: [] } },
-      ]);
+      await store.addObjects(collectionId, [red]);
       assert.equal(
-        await store.hasObject(collectionId, red.id, { widest: 'none', userId: 'u-2' }),
+        await store.hasObject(collectionId, red.id, { widest: 'everyone', userId: 'u-2' }),
         false,
       );
     });

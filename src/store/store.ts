@@ -89,6 +89,11 @@ export interface EntrySharing {
   audience: Audience;
   /** User ids that may read a `recipients` version besides the contributor. */
   recipients: string[];
+  /**
+   * The audience that recipients must also belong to, from the version's TLP levels other
+   * than RED (the audience is their intersection); `everyone` when absent.
+   */
+  recipientsWithin?: Audience;
   /** Whether the version has granular markings, so reads must check its properties. */
   granularMarkings: boolean;
 }

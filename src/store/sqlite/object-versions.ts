@@ -44,8 +44,8 @@ const SQL = {
   insertEntry:
     'INSERT INTO collection_entries (collection_seq, date_added, id, version, version_key,' +
     ' type, spec_version, media_type, is_first, is_last, vid, audience, contributor_id,' +
-    ' contributor_organisation_id, tlp, granular)' +
-    ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ' contributor_organisation_id, tlp, granular, recipients_within)' +
+    ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   insertRecipient: 'INSERT OR IGNORE INTO entry_recipients VALUES (?, ?, ?)',
   isRecipient:
     'SELECT 1 FROM entry_recipients WHERE collection_seq = ? AND date_added = ? AND user_id = ?',
@@ -252,6 +252,7 @@ export class ObjectVersions {
         sharing.contributorOrganisationId ?? null,
         sharing.tlp.join(','),
         +sharing.granularMarkings,
+        AUDIENCES.indexOf(sharing.recipientsWithin ?? 'everyone'),
       );
       for (const userId of new Set(sharing.recipients)) {
         s.get(SQL.insertRecipient).run(collection, dateAdded, userId);

@@ -280,6 +280,8 @@ const SHARING_TABLES = `
   -- The TLP levels that applied, comma-separated; empty for entries older than this schema.
   ALTER TABLE collection_entries ADD COLUMN tlp TEXT NOT NULL DEFAULT '';
   ALTER TABLE collection_entries ADD COLUMN granular INTEGER NOT NULL DEFAULT 0;
+  -- For audience 3: the audience, as an index, that a recipient must also belong to.
+  ALTER TABLE collection_entries ADD COLUMN recipients_within INTEGER NOT NULL DEFAULT 0;
 
   -- Users named as recipients of a RED entry, besides its contributor.
   CREATE TABLE entry_recipients (

@@ -60,12 +60,14 @@ export interface QueryParameters {
 /**
  * Returns the access rule of docs/sharing.md as SQL on one entry row: its audience is
  * within the reader's widest (an index into AUDIENCES, -1 for none), or the reader
- * contributed it, or it is a `recipients` entry that names the reader.
+ * contributed it, or it is a `recipients` entry that names the reader and whose other TLP
+ * levels the reader meets.
  */
 function accessCondition(alias: string): string {
   return (
     `(${alias}.audience <= @widest OR ${alias}.contributor_id = @user OR` +
-    ` (${alias}.audience = 3 AND EXISTS (SELECT 1 FROM entry_recipients AS r` +
+    ` (${alias}.audience = 3 AND ${alias}.recipients_within <= @widest` +
+    ` AND EXISTS (SELECT 1 FROM entry_recipients AS r` +
     ` WHERE r.collection_seq = ${alias}.collection_seq AND r.date_added = ${alias}.date_added` +
     ` AND r.user_id = @user)))`
   );
