@@ -2,7 +2,7 @@
  * `cairn export`: writes a collection as one STIX 2.1 bundle to a file or standard output,
  * with progress and a summary on standard error.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, lstatSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -101,7 +101,9 @@ async function expectedCount(store: Store, options: ExportOptions): Promise<numb
 
 /**
  * Writes to standard output, or to `file` through a temporary file renamed at the end, so
- * a failed export leaves no partial bundle under the requested name.
+ * a failed export leaves no partial bundle under the requested name. A `file` that exists
+ * and is not a regular file (a device, a pipe, a symbolic link) is written in place,
+ * because renaming over it would replace the device or the link itself.
  */
 async function exportTo(
   store: Store,
@@ -112,6 +114,17 @@ async function exportTo(
   if (file === undefined) {
     try {
       return await writeBundle(store, process.stdout, options);
+    } finally {
+      progress.stop();
+    }
+  }
+
+  if (!isRegularOrAbsent(file)) {
+    const direct = createWriteStream(file, { flags: 'w' });
+    try {
+      const summary = await writeBundle(store, direct, options);
+      await closeFile(direct);
+      return summary;
     } finally {
       progress.stop();
     }
@@ -134,6 +147,15 @@ async function exportTo(
     throw error;
   } finally {
     progress.stop();
+  }
+}
+
+function isRegularOrAbsent(file: string): boolean {
+  try {
+    return lstatSync(file).isFile();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw error;
   }
 }
 
