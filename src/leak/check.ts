@@ -370,6 +370,36 @@ function firstOptional(
   return optional;
 }
 
+/**
+ * Compares the 404 for a hidden object with the 404 for an id that was never stored: the
+ * bodies must match once the ids are masked, or the message tells the two apart.
+ */
+async function checkSameAsUnknown(
+  context: Context,
+  tokenKey: string,
+  collection: string,
+  id: string,
+  hidden: CallResult,
+): Promise<void> {
+  const type = id.slice(0, id.indexOf('--'));
+  const unknownId = `${type}--${randomUUID()}`;
+  const unknown = await taxii(
+    context,
+    tokenKey,
+    `${collectionPath(context, collection)}objects/${unknownId}/`,
+  );
+  const hiddenText = hidden.text.replaceAll(id, '<id>');
+  const unknownText = unknown.text.replaceAll(unknownId, '<id>');
+  if (hidden.status === unknown.status && hiddenText === unknownText) return;
+  context.findings.push({
+    caller: describeCaller(context.world, tokenKey),
+    path: 'GET objects/{id}/',
+    object: `${id} in ${describeCollection(context.world, collection)}`,
+    rule: 'a hidden object answers exactly like one that does not exist',
+    detail: `hidden: ${hidden.status} ${hiddenText.slice(0, 200)}; unknown: ${unknown.status} ${unknownText.slice(0, 200)}`,
+  });
+}
+
 /** GET of each object and its versions: 404 when hidden, the visible versions otherwise. */
 async function checkObjects(
   context: Context,
@@ -406,15 +436,16 @@ async function checkObjects(
         ['GET objects/?match[id]={id}', filtered],
         ['GET manifest/?match[id]={id}', manifest],
       ] as const) {
-        if (result.status !== 200 || (result.json?.objects?.length ?? 0) > 0) {
+        const dated = result.headers.get('x-taxii-date-added-first') !== null;
+        if (result.status !== 200 || (result.json?.objects?.length ?? 0) > 0 || dated) {
           statusFinding(
             context,
             tokenKey,
             label,
             `${object}: ${explain(context, collection, id)}`,
-            'a hidden object appears in no list',
+            'a hidden object appears in no list, count or header',
             result,
-            '200 without objects',
+            '200 without objects or X-TAXII-Date-Added headers',
           );
         }
       }
@@ -436,6 +467,7 @@ async function checkObjects(
           );
         }
       }
+      await checkSameAsUnknown(context, tokenKey, collection, id, latest);
       continue;
     }
 
@@ -609,6 +641,23 @@ async function checkCollections(context: Context, tokenKey: string): Promise<voi
     const path = collectionPath(context, collection.key);
     const result = await taxii(context, tokenKey, path);
     if (!rights) {
+      const builtCollection = context.built.collections.get(collection.key);
+      const unknownId = randomUUID();
+      const unknown = await taxii(
+        context,
+        tokenKey,
+        `${builtCollection?.apiRoot}/collections/${unknownId}/`,
+      );
+      const hiddenText = result.text.replaceAll(builtCollection?.id ?? '-', '<id>');
+      if (hiddenText !== unknown.text.replaceAll(unknownId, '<id>')) {
+        context.findings.push({
+          caller,
+          path: 'GET collections/{id}/',
+          object: describeCollection(world, collection.key),
+          rule: 'a hidden collection answers exactly like one that does not exist',
+          detail: `hidden: ${hiddenText.slice(0, 200)}; unknown: ${unknown.text.slice(0, 200)}`,
+        });
+      }
       if (result.status !== 404) {
         statusFinding(
           context,
@@ -801,6 +850,20 @@ async function checkJsonApi(context: Context, tokenKey: string): Promise<void> {
       readAccess(member),
       canRead && !member,
     );
+    if (!allowed && canRead) {
+      const unknownId = randomUUID();
+      const unknown = await api(context.server, 'GET', `/communities/${unknownId}`, token);
+      const hiddenText = result.text.replaceAll(id, '<id>');
+      if (hiddenText !== unknown.text.replaceAll(unknownId, '<id>')) {
+        context.findings.push({
+          caller,
+          path: 'GET /api/v1/communities/{id}',
+          object: community.key,
+          rule: 'a community the caller may not see answers exactly like one that does not exist',
+          detail: `hidden: ${hiddenText.slice(0, 200)}; unknown: ${unknown.text.slice(0, 200)}`,
+        });
+      }
+    }
     if (allowed) {
       const collections = ((result.json?.collections ?? []) as Json[]).map((c) => c.id).sort();
       const expected = world.collections
