@@ -6,6 +6,18 @@ import { createLogger } from '../../log/logger.ts';
 import { startServer } from '../../server.ts';
 import { configFrom, type GlobalOptions } from '../context.ts';
 
+/** How long a stop may take before the process exits anyway, in milliseconds. */
+const STOP_TIMEOUT_MS = 10_000;
+
+/** Runs a logging call whose failure (for instance EPIPE on stdout) must not stop shutdown. */
+function quietly(log: () => void): void {
+  try {
+    log();
+  } catch {
+    // The log destination is gone; there is nowhere left to report this.
+  }
+}
+
 interface ServeOptions extends GlobalOptions {
   host?: string;
   port?: string;
@@ -33,11 +45,14 @@ export function registerServe(program: Command): void {
       printWelcome(server.url, config.taxii.defaultApiRoot, server.setup);
 
       const stop = (signal: string) => {
-        logger.info({ signal }, 'stopping');
+        // A log destination that has gone away (a closed pipe) must not keep the process
+        // alive, so the exit does not wait on logging, and a timer ends a stuck close.
+        setTimeout(() => process.exit(1), STOP_TIMEOUT_MS);
+        quietly(() => logger.info({ signal }, 'stopping'));
         server.close().then(
           () => process.exit(0),
           (error: unknown) => {
-            logger.error({ err: error }, 'stop failed');
+            quietly(() => logger.error({ err: error }, 'stop failed'));
             process.exit(1);
           },
         );
