@@ -223,6 +223,22 @@ describe('cairn community and invite', () => {
   });
 });
 
+describe('cairn user', () => {
+  test('list and set', async () => {
+    assert.match(await ok('user', 'list'), /^bob\t.*\tAcme\tanalyst$/m);
+    assert.match(
+      await ok('user', 'set', 'bob', '--role', 'read-only', '--disable'),
+      /\tread-only\tdisabled$/,
+    );
+    assert.match(await ok('user', 'set', 'bob', '--role', 'analyst', '--enable'), /\tanalyst$/);
+  });
+
+  test('set needs a change', async () => {
+    await fails(/nothing to change/, 'user', 'set', 'bob');
+    await fails(/--disable or --enable, not both/, 'user', 'set', 'bob', '--disable', '--enable');
+  });
+});
+
 describe('cairn token', () => {
   test('create, list, revoke', async () => {
     const result = await cairn('token', 'create', 'olga', '--label', 'feed', '--scopes', 'read');
