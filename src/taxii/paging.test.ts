@@ -50,6 +50,11 @@ describe('TAXII paging', () => {
     const result = await call(server, `${OBJECTS}?limit=1000`);
     assert.equal(result.json.objects.length, 10);
     assert.equal(result.json.more, true);
+    for (const huge of ['9007199254740991', '1'.repeat(40), '0007']) {
+      const capped = await call(server, `${OBJECTS}?limit=${huge}`);
+      assert.equal(capped.status, 200, huge);
+      assert.equal(capped.json.objects.length, huge === '0007' ? 7 : 10, huge);
+    }
     const { seen } = await walkNext(server, OBJECTS, '');
     assert.equal(seen.length, TOTAL);
   });

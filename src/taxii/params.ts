@@ -95,10 +95,11 @@ export function parseVersionSelector(raw: string): VersionSelector {
 
 function parseLimit(raw: string | undefined, pageSize: number): number {
   if (raw === undefined) return pageSize;
-  if (!/^[0-9]{1,12}$/.test(raw) || Number(raw) < 1) {
+  // Any count of digits is a valid limit; the server's page size caps it (section 3.4).
+  if (!/^[0-9]+$/.test(raw) || /^0+$/.test(raw)) {
     throw invalid('limit', raw, 'must be a whole number greater than 0');
   }
-  return Math.min(Number(raw), pageSize);
+  return raw.length > 15 ? pageSize : Math.min(Number(raw), pageSize);
 }
 
 function parseAddedAfter(raw: string | undefined): number | undefined {
