@@ -89,9 +89,10 @@ export function createApiApp(deps: ApiDeps, authenticate: MiddlewareHandler<ApiE
     return authenticate(c, next);
   });
   app.use(`${API_BASE}/collections/:id/shares`, limitBody(deps.config.taxii.maxContentLength));
+  const adminBodyLimit = limitBody(MAX_ADMIN_BODY);
   app.use('*', async (c, next) => {
     if (/\/shares\/?$/.test(c.req.path)) return next();
-    return limitBody(MAX_ADMIN_BODY)(c, next);
+    return adminBodyLimit(c, next);
   });
 
   const api = app.basePath(API_BASE);

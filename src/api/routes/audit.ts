@@ -58,7 +58,16 @@ export function registerAudit(app: OpenAPIHono<ApiEnv>): void {
           return;
         }
         controller.enqueue(encoder.encode(`${JSON.stringify(auditEntryJson(current.value))}\n`));
-        current = await iterator.next();
+        try {
+          current = await iterator.next();
+        } catch (error) {
+          // The status line is already sent, so the client sees a cut-off body.
+          c.var.deps.logger.error(
+            { err: error, requestId: c.get('requestId') },
+            'audit export failed',
+          );
+          controller.error(error);
+        }
       },
       async cancel() {
         await iterator.return?.();
