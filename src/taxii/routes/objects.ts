@@ -106,12 +106,12 @@ async function addObjects(c: TaxiiContext): Promise<Response> {
     successCount: result.successes.length,
     failureCount: result.failures.length,
     pendingCount: 0,
-    // NOTE: a duplicate of a version the poster cannot see is reported like any other, so
-    // posting a known id and version tells whether a hidden copy of it is stored here.
-    successes: result.successes.map(({ id, version, outcome, dateAdded }) => ({
+    // A duplicate is reported exactly like a new version, so a poster cannot learn that a
+    // copy they may not read is stored here. NOTE: an object without created or modified
+    // (an SCO) still shows its original date_added as its version when it is a duplicate.
+    successes: result.successes.map(({ id, version, dateAdded }) => ({
       id,
       version: visibleVersion({ version, dateAdded }),
-      ...(outcome === 'duplicate' ? { message: 'already in the collection; unchanged' } : {}),
     })),
     failures: result.failures.map(({ id, version, message }) => ({ id, version, message })),
     pendings: [],
