@@ -25,7 +25,7 @@ export interface BuiltWorld {
   collections: Map<string, { id: string; apiRoot: string }>;
   /** TAXII status resources of share attempts: event index → API root and status id. */
   statuses: Map<number, { apiRoot: string; id: string }>;
-  /** Server answers to share attempts, by event index, for messages and probes. */
+  /** Server responses to share attempts, by event index, for messages and probes. */
   shareDetails: Map<number, string>;
   /** Share attempts whose outcome differs from the oracle's prediction. */
   findings: Finding[];

@@ -350,7 +350,7 @@ async function checkReadableCollection(
 
 /**
  * Returns the `first` versions that may be missing. The oracle's `first` is the oldest
- * version the reader may see; an implementation that shows the collection's oldest version
+ * version the reader may see. An implementation that shows the collection's oldest version
  * only when it is visible also fits docs/sharing.md, so those versions are optional.
  */
 function firstOptional(
@@ -372,7 +372,7 @@ function firstOptional(
 
 /**
  * Compares the 404 for a hidden object with the 404 for an id that was never stored: the
- * bodies must match once the ids are masked, or the message tells the two apart.
+ * bodies must match once the ids are masked, or the message reveals which one exists.
  */
 async function checkSameAsUnknown(
   context: Context,
@@ -1005,7 +1005,7 @@ async function checkDeletes(context: Context, tokenKey: string): Promise<void> {
     const hidden = rights ? hiddenObjectIds(world, tokenKey, collection.key, state) : stored;
     const writer = rights?.canRead === true && rights.canWrite;
 
-    // NOTE: docs/sharing.md says DELETE of a hidden object answers 404. A caller without
+    // NOTE: docs/sharing.md requires 404 for DELETE of a hidden object. A caller without
     // write rights may get the 403 of the collection instead, as long as it is the same
     // answer as for an id that does not exist, so the status reveals nothing.
     let unknownStatus = 404;
@@ -1057,7 +1057,7 @@ async function checkDeletes(context: Context, tokenKey: string): Promise<void> {
   }
 }
 
-/** Checks that DELETE attempts removed nothing: each contributor still sees their versions. */
+/** Checks that DELETE attempts removed nothing: each contributor still reads their versions. */
 async function checkNothingDeleted(context: Context): Promise<void> {
   const { world, state } = context;
   for (const version of state.stored) {

@@ -34,7 +34,7 @@ describe('leak suite', () => {
   });
 
   // The checks must be able to fail: facts changed after the build make the server's
-  // correct answers look like leaks and omissions.
+  // correct responses look like leaks and omissions.
   test('planted disagreements are found', async () => {
     const server = await startTestServer();
     try {

@@ -111,7 +111,7 @@ export interface ShareEvent {
   /** User keys named as RED recipients. */
   recipients: string[];
   object: StixObject;
-  /** What happened when the builder ran it; the oracle counts only accepted shares. */
+  /** Outcome of the attempt when the builder ran it; the oracle counts only accepted shares. */
   outcome?: 'accepted' | 'rejected';
 }
 
