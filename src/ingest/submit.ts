@@ -76,9 +76,16 @@ async function operatorContribution(store: Store, collectionId: string): Promise
 }
 
 /**
+ * Objects validated and stored per step. Between steps the event loop runs other requests,
+ * so one large POST does not stall the server for seconds.
+ */
+const SUBMIT_CHUNK = 1000;
+
+/**
  * Validates, applies the sharing rules and stores a batch. Store errors propagate;
  * validation and sharing-rule failures are reported per object. Without a contribution
- * the batch is an operator's import.
+ * the batch is an operator's import. A batch larger than SUBMIT_CHUNK is stored in several
+ * transactions, so a store error can leave its first chunks stored.
  */
 export async function submitObjects(
   store: Store,
@@ -87,20 +94,20 @@ export async function submitObjects(
   offset = 0,
   contribution?: Contribution,
 ): Promise<SubmitResult> {
-  const validated = prepareObjects(objects, offset);
-  const shared = await applySharing(
-    store,
-    contribution ?? (await operatorContribution(store, collectionId)),
-    validated.prepared,
-  );
-  const prepared = shared.accepted;
-  const failures = [...validated.failures, ...shared.failures];
-  const results = prepared.length > 0 ? await store.addObjects(collectionId, prepared) : [];
-  const successes = results.map(({ id, version, outcome, dateAdded }) => ({
-    id,
-    version,
-    outcome,
-    dateAdded,
-  }));
-  return { successes, failures };
+  const sharing = contribution ?? (await operatorContribution(store, collectionId));
+  const result: SubmitResult = { successes: [], failures: [] };
+  for (let start = 0; start < objects.length; start += SUBMIT_CHUNK) {
+    if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+    const chunk = objects.slice(start, start + SUBMIT_CHUNK);
+    const validated = prepareObjects(chunk, offset + start);
+    const shared = await applySharing(store, sharing, validated.prepared);
+    result.failures.push(...validated.failures, ...shared.failures);
+    if (shared.accepted.length === 0) continue;
+
+    const added = await store.addObjects(collectionId, shared.accepted);
+    for (const { id, version, outcome, dateAdded } of added) {
+      result.successes.push({ id, version, outcome, dateAdded });
+    }
+  }
+  return result;
 }
