@@ -310,14 +310,14 @@ describe('cairn import command', () => {
     assert.match(result.stdout, /^added 10191, duplicates 38, rejected 0$/m);
   });
 
-  test('standard input with rejections exits 0', async () => {
+  test('standard input with rejections exits 2', async () => {
     const store = `sqlite:${join(dir, 'cli-stdin.db')}`;
     const objects = [indicator(1), { ...indicator(2), spec_version: '2.0' }, 5, indicator(3)];
     const result = await runCli(
       ['--store', store, 'import', '-', '--quiet'],
       JSON.stringify({ objects }),
     );
-    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.code, 2, result.stderr);
     assert.match(result.stdout, /^added 2, duplicates 0, rejected 2$/m);
     assert.match(result.stdout, /^ {2}spec-version: 1 rejected, /m);
     assert.match(result.stdout, /^ {4}indicator--00000000-0000-4000-8000-000000000002 property/m);

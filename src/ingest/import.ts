@@ -71,11 +71,9 @@ export class ImportStoppedError extends CairnError {
 }
 
 function describeStop(summary: ImportSummary): string {
-  return (
-    `the import stopped after ${summary.read} objects: ${summary.added} added, ` +
-    `${summary.duplicates} duplicates and ${summary.rejected} rejected; ` +
-    'the added objects stay in the collection'
-  );
+  const counts = `${summary.added} added, ${summary.duplicates} duplicates and ${summary.rejected} rejected`;
+  const kept = summary.added > 0 ? '; the added objects stay in the collection' : '';
+  return `the import stopped after ${summary.read} objects: ${counts}${kept}`;
 }
 
 /**

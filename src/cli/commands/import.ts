@@ -70,6 +70,8 @@ export function registerImport(program: Command): void {
           });
           progress.stop();
           printSummary(summary, performance.now() - started);
+          // Exit status 2: the file was read to its end, but some objects were rejected.
+          if (summary.rejected > 0) process.exitCode = 2;
         } catch (error) {
           progress.stop();
           if (error instanceof ImportStoppedError) {
