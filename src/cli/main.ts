@@ -47,6 +47,12 @@ try {
     process.stderr.write(`cairn: ${error.message}\n`);
     process.exit(1);
   }
+  if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    process.stderr.write(
+      `cairn: ${(error as Error).message}: another program uses that port; choose another with --port or CAIRN_PORT\n`,
+    );
+    process.exit(1);
+  }
   // Anything else is unexpected: its message still comes first, then the stack for a report.
   process.stderr.write(`cairn: ${(error as Error).message ?? String(error)}\n`);
   if (process.env.CAIRN_DEBUG) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
