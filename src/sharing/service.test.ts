@@ -328,6 +328,27 @@ describe('sharing services', () => {
       assert.equal((await post('alpha-analyst', [amber], own.id)).failure_count, 0);
     });
 
+    test('share needs a visible writable collection', async () => {
+      await assert.rejects(
+        services.share(actors['outsider-analyst']!, trust.collection, [indicator()]),
+        rejectsWith('not-found'),
+      );
+      await assert.rejects(
+        services.share(actors['alpha-read-only']!, trust.collection, [indicator()]),
+        rejectsWith('forbidden'),
+      );
+      await assert.rejects(
+        services.share(actors['alpha-analyst']!, randomUUID(), [indicator()]),
+        rejectsWith('not-found'),
+      );
+      await assert.rejects(
+        services.share(actors['alpha-analyst']!, trust.collection, [indicator()], {
+          recipients: 'everyone' as unknown as string[],
+        }),
+        rejectsWith('invalid-parameter'),
+      );
+    });
+
     test('anonymous needs the charter', async () => {
       await assert.rejects(
         services.share(actors['alpha-analyst']!, trust.collection, [indicator()], {
