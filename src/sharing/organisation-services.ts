@@ -266,16 +266,24 @@ export class OrganisationServices {
   async revokeToken(actor: Actor, tokenId: string): Promise<void> {
     const acting = await this.guard.resolve(actor, 'admin');
     const token = await this.store.getToken(tokenId);
-    if (!token) throw notFound(`token "${tokenId}" not found`);
+    if (!token) throw notFound(`token ${describeTokenId(tokenId)} not found`);
     try {
       await this.#managedUser(acting, token.userId, true);
     } catch (error) {
       // A token of a user the caller may not see is reported as absent, not as its user.
       if (error instanceof CairnError && error.code === 'not-found')
-        throw notFound(`token "${tokenId}" not found`);
+        throw notFound(`token ${describeTokenId(tokenId)} not found`);
       throw error;
     }
     await this.store.revokeToken(token.id, nowMicros());
     await this.guard.audit(acting, 'token.revoke', token.id, { userId: token.userId });
   }
+}
+
+/**
+ * Names a token id in a message. A value that is not an id may be a pasted secret, so it is
+ * not repeated.
+ */
+function describeTokenId(tokenId: string): string {
+  return /^[0-9a-f]{32}$/.test(tokenId) ? `"${tokenId}"` : '(the given value is not a token id)';
 }

@@ -26,7 +26,13 @@ function print(line: string): void {
 }
 
 function parseScopes(raw: string | undefined): TokenScope[] {
-  if (!raw) return [];
+  if (raw === undefined) return [];
+  if (raw.trim() === '') {
+    throw new CairnError(
+      'invalid-parameter',
+      `--scopes is empty: name at least one of ${SCOPES.join(', ')}, or leave the option out for all of the user's rights`,
+    );
+  }
   const scopes = raw.split(',').map((scope) => scope.trim());
   for (const scope of scopes) {
     if (!SCOPES.includes(scope as TokenScope)) {
@@ -39,17 +45,25 @@ function parseScopes(raw: string | undefined): TokenScope[] {
   return scopes as TokenScope[];
 }
 
-/** Reads `--expires-in` as a number of days. */
+/** The longest token lifetime `--expires-in` accepts, in days (about 100 years). */
+const MAX_EXPIRY_DAYS = 36_500;
+
+/** Reads `--expires-in` as a whole number of days. */
 function parseDays(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const days = Number(raw);
-  if (!Number.isFinite(days) || days <= 0) {
+  if (!/^[0-9]+$/.test(raw.trim()) || days < 1 || days > MAX_EXPIRY_DAYS) {
     throw new CairnError(
       'invalid-parameter',
-      `--expires-in ${JSON.stringify(raw)} must be a number of days greater than 0`,
+      `--expires-in ${JSON.stringify(raw)} must be a whole number of days from 1 to ${MAX_EXPIRY_DAYS}`,
     );
   }
   return days;
+}
+
+/** Reads a token id, or takes the id out of a whole token so its secret is never echoed. */
+function tokenIdOf(value: string): string {
+  return /^cairn_([0-9a-f]{32})_/.exec(value)?.[1] ?? value;
 }
 
 function registerCollection(program: Command): void {
@@ -217,11 +231,12 @@ function registerToken(program: Command): void {
   actingOption(
     token
       .command('revoke <id>')
-      .description('revoke a token at once; `cairn token list` shows ids'),
+      .description('revoke a token at once, given its id (`cairn token list`) or the whole token'),
   ).action(async (id: string, _options, command: Command) => {
     await withServices(command.optsWithGlobals<SharingOptions>(), async (context) => {
-      await context.services.revokeToken(context.actor, id);
-      print(`revoked ${id}`);
+      const tokenId = tokenIdOf(id);
+      await context.services.revokeToken(context.actor, tokenId);
+      print(`revoked ${tokenId}`);
     });
   });
 }

@@ -277,6 +277,38 @@ describe('cairn token', () => {
   test('unknown token', async () => {
     await fails(/token "0{32}" not found/, 'token', 'revoke', '0'.repeat(32));
   });
+
+  test('revoke by whole token', async () => {
+    const created = await cairn('token', 'create', 'olga');
+    const whole = created.stdout.trim();
+    const tokenId = /^cairn_([0-9a-f]{32})_/.exec(whole)?.[1];
+    assert.ok(tokenId, created.stderr);
+    assert.equal(await ok('token', 'revoke', whole), `revoked ${tokenId}`);
+  });
+
+  test('secret never echoed', async () => {
+    const secret = 'S3cretS3cretS3cretS3cretS3cretS3cretS3cre';
+    const result = await cairn('token', 'revoke', `cairn_${'f'.repeat(32)}_${secret}`);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /not found/);
+    const garbled = await cairn('token', 'revoke', `oops${secret}`);
+    assert.equal(garbled.code, 1);
+    assert.ok(!`${result.stderr}${garbled.stderr}`.includes(secret));
+  });
+
+  test('bad expiry and scopes', async () => {
+    for (const days of ['0', '0.5', '1e9', 'abc', '36501']) {
+      await fails(
+        /--expires-in .* must be a whole number of days/,
+        'token',
+        'create',
+        'olga',
+        '--expires-in',
+        days,
+      );
+    }
+    await fails(/--scopes is empty/, 'token', 'create', 'olga', '--scopes', '');
+  });
 });
 
 describe('cairn help', () => {
