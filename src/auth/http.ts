@@ -135,11 +135,24 @@ export class HttpAuthenticator {
   }
 
   /**
-   * Checks the Authorization header of a request from `address`. Too many recent failures
-   * from the address or for the user name answer 429 before the token is looked at.
+   * Checks the Authorization header of a request from `address`. Once an address or a user
+   * name has too many recent failures, its further failures answer 429 instead of 401.
+   * Valid credentials always pass: many clients can share one address behind a proxy, and
+   * one client with a bad token must not lock the others out. Guessing a token stays out of
+   * reach because its secret has 256 random bits.
    */
   async authenticate(header: string | undefined, address: string): Promise<AuthOutcome> {
     const credentials = readCredentials(header);
+    if (credentials) {
+      const caller = await verifyToken(this.#store, credentials.token);
+      const nameMatches =
+        credentials.userName === undefined || credentials.userName === caller?.user.name;
+      if (caller && nameMatches) {
+        this.#touch(caller);
+        return { ok: true, caller };
+      }
+    }
+
     const limited = this.#retryAfter(address, credentials?.userName);
     if (limited > 0) {
       return {
@@ -151,15 +164,8 @@ export class HttpAuthenticator {
     }
     if (!credentials) return { ok: false, status: 401, message: MISSING };
 
-    const caller = await verifyToken(this.#store, credentials.token);
-    const nameMatches =
-      credentials.userName === undefined || credentials.userName === caller?.user.name;
-    if (!caller || !nameMatches) {
-      await this.#recordFailure(address, credentials.userName);
-      return { ok: false, status: 401, message: INVALID };
-    }
-    this.#touch(caller);
-    return { ok: true, caller };
+    await this.#recordFailure(address, credentials.userName);
+    return { ok: false, status: 401, message: INVALID };
   }
 
   #retryAfter(address: string, userName: string | undefined): number {

@@ -151,6 +151,11 @@ describe('TAXII access control', () => {
     assert.equal(other.status, 404);
     const admin = await call(server, `status/${posted.json.id}/`);
     assert.equal(admin.status, 200);
+    const store = server.server.store;
+    const adminUser = (await store.listUsers()).find((user) => user.role === 'platform-admin')!;
+    const writeOnly = await issueToken(store, adminUser, { scopes: ['write'] });
+    const narrowed = await call(server, `status/${posted.json.id}/`, { token: writeOnly.token });
+    assert.equal(narrowed.status, 404);
   });
 
   test('basic auth with user and token', async () => {

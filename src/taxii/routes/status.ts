@@ -3,6 +3,7 @@
  * admin, may read a status; anyone else gets the same 404 as for an unknown id.
  */
 import type { Hono } from 'hono';
+import { tokenAllows } from '../../auth/tokens.ts';
 import { microsToTaxii } from '../../stix/timestamp.ts';
 import type { StatusRecord } from '../../store/store.ts';
 import { type TaxiiEnv, fail, taxiiJson } from '../context.ts';
@@ -28,8 +29,12 @@ export function registerStatus(app: Hono<TaxiiEnv>): void {
     const rootName = c.req.param('root');
     const id = c.req.param('status');
     const status = await deps.store.getStatus(rootName, id);
+    // The poster reads its own status with any token, since polling follows a write. A
+    // platform admin reads others' statuses only with a token that may read.
     const mayRead =
-      status && (status.ownerId === caller.user.id || caller.user.role === 'platform-admin');
+      status &&
+      (status.ownerId === caller.user.id ||
+        (caller.user.role === 'platform-admin' && tokenAllows(caller.token, 'read')));
     if (!status || !mayRead)
       fail('not-found', `status "${id}" not found (statuses are kept for at least 24 hours)`);
     return taxiiJson(200, statusResource(status));
