@@ -91,6 +91,14 @@ describe('openStore', () => {
     await store.close();
   });
 
+  test('folder under /proc fails fast', { timeout: 5000 }, async (t) => {
+    if (!existsSync('/proc/self')) {
+      t.skip('no /proc on this system');
+      return;
+    }
+    await assert.rejects(openStore('sqlite:/proc/cairn-absent/x.db'), /\/proc\/cairn-absent/);
+  });
+
   test('unopenable path rejected', async () => {
     const file = join(directory, 'a-file');
     writeFileSync(file, 'not a folder');

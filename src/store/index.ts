@@ -47,8 +47,20 @@ export async function openStore(url: string, options: SqliteStoreOptions = {}): 
  * they are.
  */
 function createPrivately(path: string): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  makeFolders(dirname(path));
   if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+}
+
+/**
+ * Creates a folder and its missing parents one level at a time. Node 20's recursive
+ * mkdirSync never returns for some paths under /proc, while a single-level mkdir fails at
+ * once with an error that names the path.
+ */
+function makeFolders(folder: string): void {
+  if (existsSync(folder)) return;
+  const parent = dirname(folder);
+  if (parent !== folder) makeFolders(parent);
+  mkdirSync(folder, { mode: 0o700 });
 }
 
 /** Returns the SQLite path of a store URL, or throws when the URL names another backend. */
