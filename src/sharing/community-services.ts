@@ -14,6 +14,7 @@ import type {
   InvitationRecord,
 } from '../store/store.ts';
 import {
+  checkAlias,
   checkName,
   conflictsAs409,
   forbidden,
@@ -215,11 +216,7 @@ export class CommunityServices {
     const acting = await this.guard.resolve(actor, 'admin');
     await this.#moderated(acting, communityId, 'create its collections');
     const title = checkName(input.title, 'collection title');
-    if (input.alias !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(input.alias)) {
-      throw invalid(
-        `alias ${JSON.stringify(input.alias)} is not valid: use 1 to 64 letters, digits, ".", "_" or "-"`,
-      );
-    }
+    if (input.alias !== undefined) checkAlias(input.alias);
     if (input.description !== undefined && typeof input.description !== 'string') {
       throw invalid('description must be a string');
     }

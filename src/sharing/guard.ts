@@ -122,6 +122,22 @@ export class Guard {
   }
 }
 
+/**
+ * Checks a collection alias: a URL path segment that cannot be mistaken for a collection
+ * id, because TAXII paths take either.
+ */
+export function checkAlias(value: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(value)) {
+    throw invalid(
+      `alias ${JSON.stringify(value)} is not valid: use 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+    );
+  }
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)) {
+    throw invalid(`alias ${JSON.stringify(value)} looks like a collection id: choose a name`);
+  }
+  return value;
+}
+
 /** Names of organisations, communities and collections: 1 to 200 characters, trimmed. */
 export function checkName(value: unknown, what: string): string {
   if (

@@ -180,6 +180,24 @@ describe('sharing services', () => {
   });
 
   describe('communities', () => {
+    test('bad collection aliases', async () => {
+      const aliases = [
+        '..',
+        'has space',
+        'a/b',
+        '',
+        '-lead',
+        '2f0e4bd4-7c8e-4d55-8c7c-2d5b8c21b9a1',
+      ];
+      for (const alias of aliases) {
+        await assert.rejects(
+          services.createCollection(actors['alpha-org-admin']!, trust.id, { title: 'x', alias }),
+          rejectsWith('invalid-parameter'),
+          alias,
+        );
+      }
+    });
+
     test('duplicate community name', async () => {
       await assert.rejects(
         services.createCommunity(actors['beta-org-admin']!, { name: 'trust' }),

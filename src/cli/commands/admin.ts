@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { CairnError } from '../../errors.ts';
 import type { TokenScope, TokenView, UserRole } from '../../sharing/service.ts';
+import { checkAlias, checkName } from '../../sharing/guard.ts';
 import { microsToTaxii, nowMicros } from '../../stix/timestamp.ts';
 import { STIX_MEDIA_TYPE } from '../../taxii/media.ts';
 import { withStore, type GlobalOptions } from '../context.ts';
@@ -79,10 +80,12 @@ function registerCollection(program: Command): void {
       const options = command.optsWithGlobals<
         GlobalOptions & { alias?: string; description?: string; apiRoot?: string }
       >();
+      const checkedTitle = checkName(title, 'collection title');
+      if (options.alias !== undefined) checkAlias(options.alias);
       await withStore(options, async ({ store, config }) => {
         const created = await store.createCollection({
           apiRoot: options.apiRoot ?? config.taxii.defaultApiRoot,
-          title,
+          title: checkedTitle,
           ...(options.alias ? { alias: options.alias } : {}),
           ...(options.description ? { description: options.description } : {}),
           mediaTypes: [STIX_MEDIA_TYPE],
