@@ -86,6 +86,8 @@ function logRequests(): MiddlewareHandler<TaxiiEnv> {
         status,
         ms: Math.round((performance.now() - started) * 10) / 10,
         user: c.get('caller')?.user.name,
+        tokenId: c.get('caller')?.token.id,
+        sourceAddress: c.get('sourceAddress'),
       },
       'request',
     );
