@@ -1,6 +1,6 @@
 /**
- * The store: where collections, object versions, statuses, users, tokens, grants and
- * settings live. Callers program against the `Store` interface; `openStore` picks the
+ * The store, which keeps collections, object versions, statuses, organisations, users,
+ * tokens, communities, the audit log and settings. Callers program against the `Store` interface; `openStore` picks the
  * implementation from a URL, so only the place that assembles the server names a backend.
  * This folder imports only `stix/`.
  */
