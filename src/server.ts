@@ -107,7 +107,7 @@ function routeByPath(api: FetchApp, taxii: FetchApp): Hono {
 }
 
 /**
- * Answers a request that Node.js rejected before Cairn saw it (a malformed request line,
+ * Responds to a request that Node.js rejected before Cairn saw it (a malformed request line,
  * headers over the 16 KiB limit, a timeout) with a TAXII error message, because TAXII 2.1
  * section 3.1 gives every response the TAXII media type.
  */

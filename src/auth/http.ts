@@ -136,7 +136,7 @@ export class HttpAuthenticator {
 
   /**
    * Checks the Authorization header of a request from `address`. Once an address or a user
-   * name has too many recent failures, its further failures answer 429 instead of 401.
+   * name has too many recent failures, its further failures get 429 instead of 401.
    * Valid credentials always pass: many clients can share one address behind a proxy, and
    * one client with a bad token must not lock the others out. Guessing a token stays out of
    * reach because its secret has 256 random bits.

@@ -9,6 +9,11 @@ import { nowMicros } from '../stix/timestamp.ts';
 
 const TOKEN_PATTERN = /^cairn_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
 
+/** Returns the id part of a whole token, or undefined when the value is not shaped like one. */
+export function tokenIdOf(token: string): string | undefined {
+  return /^cairn_([0-9a-f]{32})_/.exec(token)?.[1];
+}
+
 export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }

@@ -2,7 +2,7 @@
  * The storage contract every Cairn store implements (SQLite now, PostgreSQL later).
  *
  * Callers only see this interface, so a new backend is added without changing them.
- * Every method is async even where SQLite could answer synchronously, because a networked
+ * Every method is async even where SQLite could return synchronously, because a networked
  * store cannot. Times in the store are integers of microseconds since the Unix epoch;
  * they fit in a double until the year 2255.
  */

@@ -15,7 +15,7 @@ import { registerManifest } from './routes/manifest.ts';
 import { registerObjects } from './routes/objects.ts';
 import { registerStatus } from './routes/status.ts';
 
-/** Paths and the methods they serve, for 405 answers with an Allow header. */
+/** Paths and the methods they serve, for 405 responses with an Allow header. */
 const ROUTES: Array<[string, string[]]> = [
   ['/taxii2', ['GET']],
   ['/:root', ['GET']],

@@ -100,7 +100,7 @@ export async function visibleCollections(
 }
 
 /**
- * Finds the API root in the path. API roots are not hidden: each answers with its
+ * Finds the API root in the path. API roots are not hidden: each returns the
  * collections that the caller may see, possibly none.
  */
 export async function loadApiRoot(c: TaxiiContext): Promise<ApiRootRecord> {

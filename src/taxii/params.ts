@@ -19,11 +19,12 @@ export interface ObjectFilters {
   canonicalQuery: string;
 }
 
-const ID_PATTERN =
+/** A STIX identifier, `type--UUID` (STIX 2.1 section 2.9); shared by the path and `match[id]`. */
+export const ID_PATTERN =
   /^[a-z0-9][a-z0-9-]*--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 const TYPE_PATTERN = /^[a-z0-9][a-z0-9-]{0,249}$/;
 const SPEC_VERSION_PATTERN = /^[0-9]+\.[0-9]+$/;
-/** The longest parameter value read; longer ones are rejected rather than split. */
+/** Maximum length of a parameter value; longer ones are rejected rather than split. */
 const MAX_VALUE_LENGTH = 64 * 1024;
 
 function invalid(name: string, value: string, rule: string): CairnError {
@@ -165,6 +166,13 @@ export function parseObjectFilters(
 
 function canonicalQuery(params: URLSearchParams): string {
   const entries = [...params.entries()].filter(([name]) => name !== 'next' && name !== 'limit');
-  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  entries.sort(([a], [b]) => compareCodePoints(a, b));
   return new URLSearchParams(entries).toString();
+}
+
+/** Orders two strings by UTF-16 code units, the same way on every node and locale. */
+function compareCodePoints(a: string, b: string): number {
+  if (a < b) return -1;
+  if (a > b) return 1;
+  return 0;
 }

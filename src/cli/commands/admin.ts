@@ -5,6 +5,7 @@
  * community, so only platform admins may use it.
  */
 import type { Command } from 'commander';
+import { tokenIdOf } from '../../auth/tokens.ts';
 import { CairnError } from '../../errors.ts';
 import type { TokenScope, TokenView, UserRole } from '../../sharing/service.ts';
 import { checkAlias, checkName } from '../../sharing/guard.ts';
@@ -60,11 +61,6 @@ function parseDays(raw: string | undefined): number | undefined {
     );
   }
   return days;
-}
-
-/** Reads a token id, or takes the id out of a whole token so its secret is never echoed. */
-function tokenIdOf(value: string): string {
-  return /^cairn_([0-9a-f]{32})_/.exec(value)?.[1] ?? value;
 }
 
 function registerCollection(program: Command): void {
@@ -237,7 +233,8 @@ function registerToken(program: Command): void {
       .description('revoke a token at once, given its id (`cairn token list`) or the whole token'),
   ).action(async (id: string, _options, command: Command) => {
     await withServices(command.optsWithGlobals<SharingOptions>(), async (context) => {
-      const tokenId = tokenIdOf(id);
+      // A whole token is reduced to its id, so its secret is never echoed.
+      const tokenId = tokenIdOf(id) ?? id;
       await context.services.revokeToken(context.actor, tokenId);
       print(`revoked ${tokenId}`);
     });

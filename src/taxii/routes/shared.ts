@@ -5,13 +5,11 @@
 import { microsToTaxii } from '../../stix/timestamp.ts';
 import type { StoredVersion } from '../../store/store.ts';
 import { type TaxiiContext, fail } from '../context.ts';
-
-const OBJECT_ID =
-  /^[a-z0-9][a-z0-9-]*--[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+import { ID_PATTERN } from '../params.ts';
 
 export function objectIdParam(c: TaxiiContext): string {
   const id = c.req.param('object') ?? '';
-  if (!OBJECT_ID.test(id)) {
+  if (!ID_PATTERN.test(id)) {
     fail(
       'invalid-parameter',
       `${JSON.stringify(id.slice(0, 200))} is not a STIX identifier such as indicator--<UUID>`,
