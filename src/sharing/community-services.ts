@@ -374,7 +374,7 @@ export class CommunityServices {
       (invitation.createdBy === acting.user.id || (await this.#mayAnswer(acting, invitation)));
     if (!invitation || !mayKnow) throw notFound(`invitation "${id}" not found`);
     if (!(await this.#mayAnswer(acting, invitation))) {
-      throw forbidden(`invitation "${id}" is answered by the other side`);
+      throw forbidden(`invitation "${id}" can only be accepted or declined by the other side`);
     }
     if (invitation.state !== 'pending')
       throw conflict(`invitation "${id}" is already ${invitation.state}`);
@@ -382,7 +382,7 @@ export class CommunityServices {
     const answered = await conflictsAs409(
       this.store.answerInvitation(id, state, acting.user.id, nowMicros()),
     );
-    if (!answered) throw conflict(`invitation "${id}" was answered meanwhile`);
+    if (!answered) throw conflict(`invitation "${id}" was accepted or declined in the meantime`);
     await this.guard.audit(
       acting,
       `community.${invitation.kind}.${state}`,

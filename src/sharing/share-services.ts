@@ -111,7 +111,9 @@ export class ShareServices {
       throw invalid('objects must be a non-empty list of STIX objects');
     }
     if (objects.length > MAX_SHARE_OBJECTS) {
-      throw invalid(`a share holds at most ${MAX_SHARE_OBJECTS} objects; got ${objects.length}`);
+      throw invalid(
+        `a share may contain at most ${MAX_SHARE_OBJECTS} objects, got ${objects.length}: split it`,
+      );
     }
     if (options.anonymous !== undefined && typeof options.anonymous !== 'boolean') {
       throw invalid('anonymous must be true or false');
