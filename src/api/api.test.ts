@@ -727,6 +727,40 @@ describe('hostile input', () => {
     assert.ok(!listed.text.includes('Proto'));
   });
 
+  test('proto key in shared object', async () => {
+    const object = JSON.stringify(indicator()).replace('{', '{"__proto__":{"x":1},');
+    const reply = await api(
+      token('bob'),
+      'POST',
+      `/collections/${world.collection}/shares`,
+      `{"objects":[${object}]}`,
+    );
+    expectStatus(reply, 200, 'share');
+    assert.equal(reply.json.successes.length, 0);
+    assert.equal(reply.json.failures.length, 1);
+    assert.match(reply.json.failures[0].message, /__proto__/);
+  });
+
+  test('deep nesting is 400', async () => {
+    const depth = 200_000;
+    const nested = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    const share = await api(
+      token('bob'),
+      'POST',
+      `/collections/${world.collection}/shares`,
+      nested,
+    );
+    assert.equal(share.status, 400, share.text);
+    const name = await api(
+      world.admin,
+      'POST',
+      '/communities',
+      `{"name":${'['.repeat(20_000)}${']'.repeat(20_000)}}`,
+    );
+    assert.equal(name.status, 400, name.text);
+    assert.match(name.json.error.message, /deeply nested/);
+  });
+
   test('oversized share', async () => {
     const limit = server.config.taxii.maxContentLength;
     const reply = await api(token('bob'), 'POST', `/collections/${world.collection}/shares`, {

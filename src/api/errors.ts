@@ -33,7 +33,8 @@ export function quote(value: unknown): string {
   try {
     text = JSON.stringify(value) ?? String(value);
   } catch {
-    text = String(value);
+    // Too deep to serialise: String() of a nested list recurses as deeply, so name the type.
+    text = Array.isArray(value) ? 'a deeply nested list' : 'a deeply nested object';
   }
   return text.length > MAX_QUOTED_VALUE ? `${text.slice(0, MAX_QUOTED_VALUE)}…` : text;
 }

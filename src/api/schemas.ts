@@ -107,7 +107,16 @@ export const NewInvitation = z.strictObject({ organisationId: Id }).openapi('New
 export const NewShare = z
   .strictObject({
     objects: z
-      .array(z.record(z.string(), z.unknown()).openapi({ description: 'STIX 2.1 object' }))
+      // z.unknown passes each object through as parsed. z.record would copy it, and the copy
+      // loses a "__proto__" key, which the STIX validator must see to reject the object.
+      .array(
+        z
+          .unknown()
+          .refine((value) => typeof value === 'object' && value !== null && !Array.isArray(value), {
+            message: 'must be a JSON object (a STIX object)',
+          })
+          .openapi({ type: 'object', description: 'STIX 2.1 object' }),
+      )
       .min(1, 'must contain at least one STIX object'),
     anonymous: z.boolean().optional(),
     recipients: z.array(Id).max(1000).optional().openapi({
