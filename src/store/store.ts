@@ -311,6 +311,88 @@ export interface TokenRecord {
   revokedAt?: number;
 }
 
+/**
+ * What happened to an object version in a collection. `created` is the first version of the
+ * object in the collection, `updated` a later one, `revoked` a version with `revoked: true`,
+ * `deleted` a version removed from the collection.
+ */
+export type EventKind = 'created' | 'updated' | 'revoked' | 'deleted';
+
+/**
+ * One entry of the event log. The store appends events in the same transaction as the change
+ * they describe, so the log and the collections never disagree, and within one collection
+ * events follow date_added order: a TAXII poll and a stream see the same order.
+ */
+export interface EventRecord {
+  /** Strictly increasing over the whole store; assigned by the store, never reused. */
+  seq: number;
+  /** When the change was committed (microseconds). */
+  at: number;
+  kind: EventKind;
+  collectionId: string;
+  /** The community that owns the collection, when one does. */
+  communityId?: string;
+  objectId: string;
+  objectType: string;
+  specVersion: string;
+  version: string;
+  versionKey: string;
+  /** The date_added of the version in the collection (of the removed entry for deletes). */
+  dateAdded: number;
+  /** The version as JSON; absent for deletes. */
+  json?: string;
+  /** The sharing facts of the version, so each subscriber's access is checked per event. */
+  sharing: EntrySharing;
+}
+
+export interface EventQuery {
+  /** Only events with a seq strictly greater than this. */
+  afterSeq: number;
+  limit: number;
+  /** Only events of these collections (ORed). */
+  collectionIds?: string[];
+}
+
+/** What the event log keeps; older events are pruned. */
+export interface EventRetention {
+  /** Prune events committed before this time (microseconds). */
+  before?: number;
+  /** Keep at most this many of the newest events. */
+  maxEvents?: number;
+}
+
+/**
+ * A small JSON document of a feature that needs no tables of its own: webhooks and their
+ * deliveries, watch lists and alerts, connectors and their checkpoints. Documents are
+ * grouped by `kind`; `id` is unique within a kind, and so is `key` when present.
+ */
+export interface DocumentRecord {
+  kind: string;
+  id: string;
+  /** Who owns it (a user or organisation id); list queries filter on it. */
+  owner?: string;
+  /** A second unique name within the kind, such as a de-duplication key. */
+  key?: string;
+  /** When the document next needs work (microseconds); see claimDocuments. */
+  due?: number;
+  /** The document body as JSON. */
+  body: string;
+  /** Increased by the store on every write, starting at 1; see putDocument. */
+  revision: number;
+  /** When it was last written (microseconds). */
+  updatedAt: number;
+}
+
+export type NewDocument = Omit<DocumentRecord, 'revision' | 'updatedAt'>;
+
+export interface DocumentQuery {
+  kind: string;
+  owner?: string;
+  /** Only documents whose id sorts after this one, for paging by id. */
+  afterId?: string;
+  limit: number;
+}
+
 export interface Store {
   /** Creates or upgrades the schema. Safe to call on every start. */
   migrate(): Promise<void>;
@@ -362,6 +444,18 @@ export interface Store {
   ): Promise<number>;
   /** Number of distinct objects and of versions in a collection. */
   countCollection(collectionId: string): Promise<{ objects: number; versions: number }>;
+
+  /** Events in seq order. */
+  readEvents(query: EventQuery): Promise<EventRecord[]>;
+  /**
+   * The oldest retained and the newest seq; both 0 when the log is empty. A reader whose
+   * cursor is below `first - 1` missed pruned events and must re-sync.
+   */
+  eventBounds(): Promise<{ first: number; last: number }>;
+  /** The seq of the last event committed before `at` (microseconds), or 0. */
+  eventSeqBefore(at: number): Promise<number>;
+  /** Deletes events outside the retention; returns how many. The newest event always stays. */
+  pruneEvents(retention: EventRetention): Promise<number>;
 
   saveStatus(status: StatusRecord): Promise<void>;
   getStatus(apiRoot: string, id: string): Promise<StatusRecord | undefined>;
@@ -453,6 +547,33 @@ export interface Store {
   /** Marks the token revoked; returns false when there is no such token. */
   revokeToken(id: string, at: number): Promise<boolean>;
   touchToken(id: string, at: number): Promise<void>;
+
+  /**
+   * Creates or replaces a document. With `expectRevision`, the write happens only when the
+   * stored revision is that number (0: only when absent) and otherwise throws
+   * StoreConflictError, so two nodes never both apply a change. Throws StoreConflictError
+   * when `key` is taken by another document of the kind. Returns the stored document.
+   */
+  putDocument(document: NewDocument, expectRevision?: number): Promise<DocumentRecord>;
+  getDocument(kind: string, id: string): Promise<DocumentRecord | undefined>;
+  getDocumentByKey(kind: string, key: string): Promise<DocumentRecord | undefined>;
+  /** Documents sorted by id. */
+  listDocuments(query: DocumentQuery): Promise<DocumentRecord[]>;
+  /** Returns false when there was no such document. */
+  deleteDocument(kind: string, id: string): Promise<boolean>;
+  /**
+   * Claims up to `limit` documents of the kind whose `due` is at or before `now`, by setting
+   * their `due` to `leaseUntil` in the same step, and returns them with the new due. Two
+   * callers (on any node) never claim the same document for the same due time, so work such
+   * as a webhook delivery or a scheduled run happens once; a claimer that dies leaves the
+   * document due again at `leaseUntil`.
+   */
+  claimDocuments(
+    kind: string,
+    now: number,
+    leaseUntil: number,
+    limit: number,
+  ): Promise<DocumentRecord[]>;
 
   /** A small key-value table for server-wide settings such as the cursor signing key. */
   getSetting(key: string): Promise<string | undefined>;
