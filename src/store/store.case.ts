@@ -18,6 +18,7 @@ import {
   type VersionQuery,
   type VersionSelector,
 } from './store.ts';
+import { runDocumentCases } from './store-documents.case.ts';
 import { organisation, runSharingCases } from './store-sharing.case.ts';
 
 const STIX_21 = 'application/stix+json;version=2.1';
@@ -1340,6 +1341,7 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
     });
 
     runSharingCases(() => ({ store, root, collection }));
+    runDocumentCases(() => ({ store }));
 
     describe('settings', () => {
       test('unknown key is undefined', async () => {

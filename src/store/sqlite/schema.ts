@@ -143,6 +143,7 @@ const MIGRATIONS: readonly Migration[] = [
   ) STRICT, WITHOUT ROWID;
   `,
   migrateToSharingModel,
+  createDocumentsTable,
 ];
 
 /** The schema version this code writes: the number of migrations. */
@@ -362,4 +363,30 @@ function migrateToSharingModel(db: Database.Database): void {
     ).run(communityId);
     db.prepare('UPDATE collections SET community_id = ?').run(communityId);
   }
+}
+
+/**
+ * Documents of features that need no tables of their own (see DocumentRecord). Ordinary
+ * rowid table rather than WITHOUT ROWID, because bodies such as a webhook delivery's payload
+ * may span several pages. The partial index on due holds only documents that wait for
+ * work, so claiming them is a short range scan however many finished ones there are.
+ * A function, like the sharing migration, so the list above can name it before this point.
+ */
+function createDocumentsTable(db: Database.Database): void {
+  db.exec(`
+  CREATE TABLE documents (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    owner TEXT,
+    key TEXT,
+    due INTEGER,
+    body TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (kind, id)
+  ) STRICT;
+  CREATE UNIQUE INDEX documents_by_key ON documents (kind, key) WHERE key IS NOT NULL;
+  CREATE INDEX documents_by_owner ON documents (kind, owner, id) WHERE owner IS NOT NULL;
+  CREATE INDEX documents_by_due ON documents (kind, due, id) WHERE due IS NOT NULL;
+  `);
 }

@@ -319,6 +319,25 @@ describe('SqliteStore specifics', () => {
     });
   });
 
+  test('two processes never claim the same document', async () => {
+    const store = await openFresh();
+    const total = 300;
+    for (let i = 0; i < total; i++) {
+      await store.putDocument({ kind: 'job', id: `job-${i}`, due: i % 10, body: '{}' });
+    }
+    const [fromA = [], fromB = []] = await runReleased<string[]>('claim-worker.fixture.ts', [
+      [store.database.name, 'job'],
+      [store.database.name, 'job'],
+    ]);
+
+    const combined = [...fromA, ...fromB];
+    assert.equal(new Set(combined).size, combined.length, 'a document was claimed twice');
+    assert.equal(combined.length, total);
+    assert.ok(fromA.length > 0, 'the second process claimed everything');
+    assert.ok(fromB.length > 0, 'the first process claimed everything');
+    await store.close();
+  });
+
   test('spec versions recorded per collection', async () => {
     const { store, collectionId } = await withCollection();
     const specVersions = () =>
@@ -338,20 +357,31 @@ describe('SqliteStore specifics', () => {
 });
 
 /** Starts one writer process per label, releases them together and returns their dates. */
-async function runWriters(
+function runWriters(
   path: string,
   collectionId: string,
   labels: string[],
   batches: number,
   size: number,
 ): Promise<number[][]> {
-  const script = fileURLToPath(new URL('./concurrent-writer.fixture.ts', import.meta.url));
-  const children = labels.map((label) =>
-    spawn(
-      process.execPath,
-      ['--import', 'tsx', script, path, collectionId, label, String(batches), String(size)],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    ),
+  return runReleased<number[]>(
+    'concurrent-writer.fixture.ts',
+    labels.map((label) => [path, collectionId, label, String(batches), String(size)]),
+  );
+}
+
+/**
+ * Starts one fixture process per argument list, waits until each reports "ready", releases
+ * them together and returns the JSON line each prints at its end. A child that runs past the
+ * test timeout is killed with the test.
+ */
+async function runReleased<T>(fixture: string, argLists: string[][]): Promise<T[]> {
+  const script = fileURLToPath(new URL(`./${fixture}`, import.meta.url));
+  const children = argLists.map((args) =>
+    spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      timeout: 60_000,
+    }),
   );
   const outputs = children.map((child) => {
     let text = '';
@@ -360,7 +390,7 @@ async function runWriters(
     const exited = new Promise<string>((resolve, reject) => {
       child.on('error', reject);
       child.on('exit', (code) =>
-        code === 0 ? resolve(text) : reject(new Error(`writer exited with code ${code}`)),
+        code === 0 ? resolve(text) : reject(new Error(`${fixture} exited with code ${code}`)),
       );
     });
     const ready = new Promise<void>((resolve) => {
@@ -373,5 +403,5 @@ async function runWriters(
   await Promise.all(outputs.map((output) => output.ready));
   for (const { child } of outputs) child.stdin.write('go\n');
   const texts = await Promise.all(outputs.map((output) => output.exited));
-  return texts.map((text) => JSON.parse(text.slice('ready\n'.length)) as number[]);
+  return texts.map((text) => JSON.parse(text.slice('ready\n'.length)) as T);
 }

@@ -25,7 +25,10 @@ import {
   type CollectionRecord,
   type CommunityRecord,
   type CommunityRelation,
+  type DocumentQuery,
+  type DocumentRecord,
   type InvitationRecord,
+  type NewDocument,
   type NewAuditRecord,
   type OrganisationRecord,
   ROLES,
@@ -42,6 +45,7 @@ import {
   type VersionSelector,
 } from '../store.ts';
 import { constraintKind, uniqueErrorNames } from './constraints.ts';
+import { DocumentTable } from './documents.ts';
 import { ObjectVersions } from './object-versions.ts';
 import {
   toApiRoot,
@@ -125,6 +129,7 @@ export class SqliteStore implements Store {
   readonly #statements: StatementCache;
   readonly #objects: ObjectVersions;
   readonly #sharing: SharingTables;
+  readonly #documents: DocumentTable;
 
   /** Opens (or creates) the database file; ':memory:' gives a private in-memory database. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -139,6 +144,7 @@ export class SqliteStore implements Store {
     this.#statements = new StatementCache(this.#db);
     this.#objects = new ObjectVersions(this.#db, this.#statements);
     this.#sharing = new SharingTables(this.#db, this.#statements);
+    this.#documents = new DocumentTable(this.#db, this.#statements);
   }
 
   /** The underlying connection, for SQLite-specific checks such as tests of pragmas. */
@@ -572,6 +578,35 @@ export class SqliteStore implements Store {
 
   async queryAudit(filter: AuditFilter): Promise<AuditRecord[]> {
     return this.#sharing.queryAudit(filter);
+  }
+
+  async putDocument(document: NewDocument, expectRevision?: number): Promise<DocumentRecord> {
+    return this.#documents.put(document, expectRevision);
+  }
+
+  async getDocument(kind: string, id: string): Promise<DocumentRecord | undefined> {
+    return this.#documents.get(kind, id);
+  }
+
+  async getDocumentByKey(kind: string, key: string): Promise<DocumentRecord | undefined> {
+    return this.#documents.getByKey(kind, key);
+  }
+
+  async listDocuments(query: DocumentQuery): Promise<DocumentRecord[]> {
+    return this.#documents.list(query);
+  }
+
+  async deleteDocument(kind: string, id: string): Promise<boolean> {
+    return this.#documents.delete(kind, id);
+  }
+
+  async claimDocuments(
+    kind: string,
+    now: number,
+    leaseUntil: number,
+    limit: number,
+  ): Promise<DocumentRecord[]> {
+    return this.#documents.claim(kind, now, leaseUntil, limit);
   }
 
   async getSetting(key: string): Promise<string | undefined> {

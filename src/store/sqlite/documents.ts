@@ -1,0 +1,225 @@
+/**
+ * The documents table: small JSON documents grouped by kind, with optimistic revisions and
+ * leases for work that must happen once (see Store.putDocument and Store.claimDocuments).
+ *
+ * SQLite has one writer at a time per database file. BEGIN IMMEDIATE takes the write lock
+ * before a revision check reads, so two processes never both pass the check.
+ */
+import type Database from 'better-sqlite3';
+
+import { nowMicros } from '../../stix/timestamp.ts';
+import {
+  StoreConflictError,
+  type DocumentQuery,
+  type DocumentRecord,
+  type NewDocument,
+} from '../store.ts';
+import { constraintKind } from './constraints.ts';
+import type { StatementCache } from './statements.ts';
+
+interface DocumentRow {
+  kind: string;
+  id: string;
+  owner: string | null;
+  key: string | null;
+  due: number | null;
+  body: string;
+  revision: number;
+  updated_at: number;
+}
+
+const COLUMNS = 'kind, id, owner, key, due, body, revision, updated_at';
+
+function toDocument(row: DocumentRow): DocumentRecord {
+  const record: DocumentRecord = {
+    kind: row.kind,
+    id: row.id,
+    body: row.body,
+    revision: row.revision,
+    updatedAt: row.updated_at,
+  };
+  if (row.owner !== null) record.owner = row.owner;
+  if (row.key !== null) record.key = row.key;
+  if (row.due !== null) record.due = row.due;
+  return record;
+}
+
+/** Orders documents by id in code unit order, close to SQLite's BINARY collation. */
+function compareIds(a: DocumentRecord, b: DocumentRecord): number {
+  if (a.id === b.id) return 0;
+  return a.id < b.id ? -1 : 1;
+}
+
+function checkName(value: unknown, field: string): void {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(
+      `invalid document ${field} ${JSON.stringify(value)}: expected a non-empty string`,
+    );
+  }
+}
+
+function checkCount(value: number, name: string, minimum: number): void {
+  if (!Number.isSafeInteger(value) || value < minimum) {
+    throw new RangeError(`invalid ${name} ${value}: expected an integer of ${minimum} or more`);
+  }
+}
+
+function checkTime(value: number, name: string): void {
+  if (!Number.isSafeInteger(value)) {
+    throw new RangeError(`invalid ${name} ${value}: expected microseconds since the epoch`);
+  }
+}
+
+/** Rejects a document the table would store altered, or whose body is not JSON. */
+function checkDocument(document: NewDocument): void {
+  checkName(document.kind, 'kind');
+  checkName(document.id, 'id');
+  if (document.owner !== undefined) checkName(document.owner, 'owner');
+  if (document.key !== undefined) checkName(document.key, 'key');
+  if (document.due !== undefined) checkTime(document.due, 'due time');
+  if (typeof document.body !== 'string') {
+    throw new TypeError(
+      `invalid body of document ${document.kind}/${document.id}: expected JSON text`,
+    );
+  }
+  // SQLite stores text as UTF-8, which cannot encode a lone surrogate. isWellFormed is in
+  // Node 20 but not in the ES2023 library that TypeScript is configured with.
+  if (!(document.body as string & { isWellFormed(): boolean }).isWellFormed()) {
+    throw new TypeError(
+      `invalid body of document ${document.kind}/${document.id}: it contains a lone UTF-16 ` +
+        'surrogate, which cannot be stored; escape it as \\uXXXX',
+    );
+  }
+  try {
+    JSON.parse(document.body);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new TypeError(`invalid body of document ${document.kind}/${document.id}: ${reason}`, {
+      cause: error,
+    });
+  }
+}
+
+export class DocumentTable {
+  readonly #db: Database.Database;
+  readonly #statements: StatementCache;
+
+  constructor(db: Database.Database, statements: StatementCache) {
+    this.#db = db;
+    this.#statements = statements;
+  }
+
+  put(document: NewDocument, expectRevision?: number): DocumentRecord {
+    checkDocument(document);
+    if (expectRevision !== undefined) checkCount(expectRevision, 'expected revision', 0);
+    const current = this.#statements.get(
+      'SELECT revision FROM documents WHERE kind = ? AND id = ?',
+    );
+    const upsert = this.#statements.get(
+      `INSERT INTO documents (${COLUMNS}) VALUES` +
+        ' (@kind, @id, @owner, @key, @due, @body, 1, @updated_at)' +
+        ' ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, key = excluded.key,' +
+        ' due = excluded.due, body = excluded.body, revision = revision + 1,' +
+        ` updated_at = excluded.updated_at RETURNING ${COLUMNS}`,
+    );
+    const row = {
+      kind: document.kind,
+      id: document.id,
+      owner: document.owner ?? null,
+      key: document.key ?? null,
+      due: document.due ?? null,
+      body: document.body,
+      updated_at: nowMicros(),
+    };
+    const write = () => {
+      if (expectRevision !== undefined) {
+        const revision =
+          (current.pluck().get(document.kind, document.id) as number | undefined) ?? 0;
+        if (revision !== expectRevision) {
+          throw new StoreConflictError(
+            `document ${document.kind}/${document.id} is at revision ${revision}, not the ` +
+              `expected ${expectRevision}: read it again and reapply the change`,
+          );
+        }
+      }
+      return upsert.get(row) as DocumentRow;
+    };
+    try {
+      return toDocument(this.#db.transaction(write).immediate());
+    } catch (error) {
+      if (constraintKind(error) === 'unique') {
+        throw new StoreConflictError(
+          `document key "${document.key}" is already used by another ${document.kind} document`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  get(kind: string, id: string): DocumentRecord | undefined {
+    const row = this.#statements
+      .get(`SELECT ${COLUMNS} FROM documents WHERE kind = ? AND id = ?`)
+      .get(kind, id);
+    return row === undefined ? undefined : toDocument(row as DocumentRow);
+  }
+
+  getByKey(kind: string, key: string): DocumentRecord | undefined {
+    const row = this.#statements
+      .get(`SELECT ${COLUMNS} FROM documents WHERE kind = ? AND key = ?`)
+      .get(kind, key);
+    return row === undefined ? undefined : toDocument(row as DocumentRow);
+  }
+
+  list(query: DocumentQuery): DocumentRecord[] {
+    checkCount(query.limit, 'limit', 0);
+    const owner = query.owner === undefined ? '' : ' AND owner = @owner';
+    const after = query.afterId === undefined ? '' : ' AND id > @afterId';
+    const rows = this.#statements
+      .get(
+        `SELECT ${COLUMNS} FROM documents WHERE kind = @kind${owner}${after}` +
+          ' ORDER BY id LIMIT @limit',
+      )
+      .all({
+        kind: query.kind,
+        limit: query.limit,
+        ...(query.owner === undefined ? {} : { owner: query.owner }),
+        ...(query.afterId === undefined ? {} : { afterId: query.afterId }),
+      });
+    return (rows as DocumentRow[]).map(toDocument);
+  }
+
+  delete(kind: string, id: string): boolean {
+    return (
+      this.#statements.get('DELETE FROM documents WHERE kind = ? AND id = ?').run(kind, id)
+        .changes > 0
+    );
+  }
+
+  /**
+   * One UPDATE statement selects and leases the due documents, so it runs under the write
+   * lock, and a second claimer, in this process or another, reads the new due times.
+   */
+  claim(kind: string, now: number, leaseUntil: number, limit: number): DocumentRecord[] {
+    checkTime(now, 'claim time');
+    checkTime(leaseUntil, 'lease end');
+    checkCount(limit, 'limit', 0);
+    if (leaseUntil <= now) {
+      throw new RangeError(
+        `invalid lease end ${leaseUntil}: it must be after the claim time ${now}`,
+      );
+    }
+    if (limit === 0) return [];
+    const rows = this.#statements
+      .get(
+        'UPDATE documents SET due = @leaseUntil, revision = revision + 1,' +
+          ' updated_at = @updatedAt WHERE rowid IN (SELECT rowid FROM documents' +
+          ' WHERE kind = @kind AND due <= @now ORDER BY due, id LIMIT @limit)' +
+          ` RETURNING ${COLUMNS}`,
+      )
+      .all({ kind, now, leaseUntil, limit, updatedAt: nowMicros() }) as DocumentRow[];
+    // RETURNING gives rows in no defined order; sort them by id as listDocuments does.
+    const claimed = rows.map(toDocument);
+    claimed.sort(compareIds);
+    return claimed;
+  }
+}
