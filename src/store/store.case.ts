@@ -18,6 +18,7 @@ import {
   type VersionQuery,
   type VersionSelector,
 } from './store.ts';
+import { runCorrelationCases } from './store-correlation.case.ts';
 import { runDocumentCases } from './store-documents.case.ts';
 import { organisation, runSharingCases } from './store-sharing.case.ts';
 
@@ -1342,6 +1343,7 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
 
     runSharingCases(() => ({ store, root, collection }));
     runDocumentCases(() => ({ store }));
+    runCorrelationCases(() => ({ store }));
 
     describe('settings', () => {
       test('unknown key is undefined', async () => {

@@ -393,6 +393,35 @@ export interface DocumentQuery {
   limit: number;
 }
 
+/**
+ * One mention of an observable value by an object in a collection, from one source; the
+ * correlation index is made of them (see src/correlation).
+ */
+export interface ObservableRef {
+  /** `type:value`, such as `domain:example.com`; see correlation/observables.ts. */
+  value: string;
+  objectId: string;
+  collectionId: string;
+  /** Who supplied the object: `connector:<id>`, `org:<id>` or `operator`. */
+  source: string;
+}
+
+/** How many references a value has, and whether it reached the cap and stopped growing. */
+export interface ObservableStats {
+  value: string;
+  refs: number;
+  capped: boolean;
+}
+
+/** Sighting and false-positive reports counted for an object (see src/scoring). */
+export interface ObjectFeedback {
+  objectId: string;
+  sightings: number;
+  falsePositives: number;
+  /** The last reported sighting (microseconds). */
+  lastSightingAt?: number;
+}
+
 export interface Store {
   /** Creates or upgrades the schema. Safe to call on every start. */
   migrate(): Promise<void>;
@@ -574,6 +603,28 @@ export interface Store {
     leaseUntil: number,
     limit: number,
   ): Promise<DocumentRecord[]>;
+
+  /**
+   * Adds correlation references in one transaction; a reference already stored is left
+   * alone. A value that has `capPerValue` references takes no more and is marked capped.
+   * Returns how many references were added.
+   */
+  addObservableRefs(refs: readonly ObservableRef[], capPerValue: number): Promise<number>;
+  /** Removes every reference of an object in a collection; returns how many went. */
+  removeObjectRefs(collectionId: string, objectId: string): Promise<number>;
+  /** References of one value, sorted by collection id, object id and source. */
+  findObservableRefs(value: string, limit: number): Promise<ObservableRef[]>;
+  /** References of these objects, sorted by object id, collection id, value and source. */
+  objectRefs(objectIds: readonly string[]): Promise<ObservableRef[]>;
+  /** Counts of the values that have references, sorted by value; unknown values are left out. */
+  observableStats(values: readonly string[]): Promise<ObservableStats[]>;
+  /** Adds to an object's counters (non-negative integers) and returns the new totals. */
+  addFeedback(
+    objectId: string,
+    change: { sightings?: number; falsePositives?: number; at: number },
+  ): Promise<ObjectFeedback>;
+  /** Counters of the objects that have any, sorted by object id. */
+  getFeedback(objectIds: readonly string[]): Promise<ObjectFeedback[]>;
 
   /** A small key-value table for server-wide settings such as the cursor signing key. */
   getSetting(key: string): Promise<string | undefined>;

@@ -11,6 +11,7 @@ import type Database from 'better-sqlite3';
 
 import { nowMicros } from '../../stix/timestamp.ts';
 import { buildIdentity } from '../identity.ts';
+import { createCorrelationTables } from './correlation.ts';
 
 /** A migration: SQL text, or a function for steps that need values computed in JavaScript. */
 type Migration = string | ((db: Database.Database) => void);
@@ -144,6 +145,7 @@ const MIGRATIONS: readonly Migration[] = [
   `,
   migrateToSharingModel,
   createDocumentsTable,
+  createCorrelationTables,
 ];
 
 /** The schema version this code writes: the number of migrations. */

@@ -29,6 +29,9 @@ import {
   type DocumentRecord,
   type InvitationRecord,
   type NewDocument,
+  type ObjectFeedback,
+  type ObservableRef,
+  type ObservableStats,
   type NewAuditRecord,
   type OrganisationRecord,
   ROLES,
@@ -45,6 +48,7 @@ import {
   type VersionSelector,
 } from '../store.ts';
 import { constraintKind, uniqueErrorNames } from './constraints.ts';
+import { CorrelationTables } from './correlation.ts';
 import { DocumentTable } from './documents.ts';
 import { ObjectVersions } from './object-versions.ts';
 import {
@@ -130,6 +134,7 @@ export class SqliteStore implements Store {
   readonly #objects: ObjectVersions;
   readonly #sharing: SharingTables;
   readonly #documents: DocumentTable;
+  readonly #correlation: CorrelationTables;
 
   /** Opens (or creates) the database file; ':memory:' gives a private in-memory database. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -145,6 +150,7 @@ export class SqliteStore implements Store {
     this.#objects = new ObjectVersions(this.#db, this.#statements);
     this.#sharing = new SharingTables(this.#db, this.#statements);
     this.#documents = new DocumentTable(this.#db, this.#statements);
+    this.#correlation = new CorrelationTables(this.#db, this.#statements);
   }
 
   /** The underlying connection, for SQLite-specific checks such as tests of pragmas. */
@@ -607,6 +613,37 @@ export class SqliteStore implements Store {
     limit: number,
   ): Promise<DocumentRecord[]> {
     return this.#documents.claim(kind, now, leaseUntil, limit);
+  }
+
+  async addObservableRefs(refs: readonly ObservableRef[], capPerValue: number): Promise<number> {
+    return this.#correlation.addRefs(refs, capPerValue);
+  }
+
+  async removeObjectRefs(collectionId: string, objectId: string): Promise<number> {
+    return this.#correlation.removeObjectRefs(collectionId, objectId);
+  }
+
+  async findObservableRefs(value: string, limit: number): Promise<ObservableRef[]> {
+    return this.#correlation.findRefs(value, limit);
+  }
+
+  async objectRefs(objectIds: readonly string[]): Promise<ObservableRef[]> {
+    return this.#correlation.objectRefs(objectIds);
+  }
+
+  async observableStats(values: readonly string[]): Promise<ObservableStats[]> {
+    return this.#correlation.stats(values);
+  }
+
+  async addFeedback(
+    objectId: string,
+    change: { sightings?: number; falsePositives?: number; at: number },
+  ): Promise<ObjectFeedback> {
+    return this.#correlation.addFeedback(objectId, change);
+  }
+
+  async getFeedback(objectIds: readonly string[]): Promise<ObjectFeedback[]> {
+    return this.#correlation.getFeedback(objectIds);
   }
 
   async getSetting(key: string): Promise<string | undefined> {

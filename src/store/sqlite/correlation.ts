@@ -1,0 +1,219 @@
+/**
+ * Correlation tables: which objects, in which collections and from which sources, mention
+ * each observable value, and the sighting and false-positive counters of objects (see
+ * Store.addObservableRefs and Store.addFeedback).
+ *
+ * A value's references stop growing at the cap the caller gives; the value is then marked
+ * capped, so a value every feed mentions (a public resolver, an empty-file hash) costs a
+ * bounded number of rows however much data arrives.
+ */
+import type Database from 'better-sqlite3';
+
+import type { ObjectFeedback, ObservableRef, ObservableStats } from '../store.ts';
+import type { StatementCache } from './statements.ts';
+
+/** Creates the tables; a migration in schema.ts. */
+export function createCorrelationTables(db: Database.Database): void {
+  db.exec(`
+  CREATE TABLE observable_values (
+    vid INTEGER PRIMARY KEY,
+    value TEXT NOT NULL UNIQUE,
+    refs INTEGER NOT NULL,
+    capped INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE observable_refs (
+    vid INTEGER NOT NULL REFERENCES observable_values (vid),
+    object_id TEXT NOT NULL,
+    collection_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (vid, collection_id, object_id, source)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX observable_refs_by_object ON observable_refs (object_id, collection_id);
+  CREATE TABLE object_feedback (
+    object_id TEXT PRIMARY KEY,
+    sightings INTEGER NOT NULL,
+    false_positives INTEGER NOT NULL,
+    last_sighting_at INTEGER
+  ) STRICT, WITHOUT ROWID;
+  `);
+}
+
+interface RefRow {
+  value: string;
+  object_id: string;
+  collection_id: string;
+  source: string;
+}
+
+interface FeedbackRow {
+  object_id: string;
+  sightings: number;
+  false_positives: number;
+  last_sighting_at: number | null;
+}
+
+function toRef(row: RefRow): ObservableRef {
+  return {
+    value: row.value,
+    objectId: row.object_id,
+    collectionId: row.collection_id,
+    source: row.source,
+  };
+}
+
+function toFeedback(row: FeedbackRow): ObjectFeedback {
+  const feedback: ObjectFeedback = {
+    objectId: row.object_id,
+    sightings: row.sightings,
+    falsePositives: row.false_positives,
+  };
+  if (row.last_sighting_at !== null) feedback.lastSightingAt = row.last_sighting_at;
+  return feedback;
+}
+
+/**
+ * Lists of ids or values are bound as one JSON array read with json_each, so one prepared
+ * statement serves every list length.
+ */
+const IN_LIST = 'SELECT value FROM json_each(?)';
+
+function checkCount(value: number, what: string, minimum: number): void {
+  if (!Number.isSafeInteger(value) || value < minimum) {
+    throw new RangeError(`invalid ${what} ${value}: expected an integer of ${minimum} or more`);
+  }
+}
+
+export class CorrelationTables {
+  readonly #db: Database.Database;
+  readonly #statements: StatementCache;
+
+  constructor(db: Database.Database, statements: StatementCache) {
+    this.#db = db;
+    this.#statements = statements;
+  }
+
+  addRefs(refs: readonly ObservableRef[], capPerValue: number): number {
+    checkCount(capPerValue, 'cap per value', 1);
+    const upsertValue = this.#statements.get(
+      'INSERT INTO observable_values (value, refs, capped) VALUES (?, 0, 0)' +
+        ' ON CONFLICT (value) DO UPDATE SET value = excluded.value RETURNING vid, refs, capped',
+    );
+    const insertRef = this.#statements.get(
+      'INSERT OR IGNORE INTO observable_refs (vid, object_id, collection_id, source)' +
+        ' VALUES (?, ?, ?, ?)',
+    );
+    const countRef = this.#statements.get(
+      'UPDATE observable_values SET refs = refs + 1 WHERE vid = ?',
+    );
+    const markCapped = this.#statements.get(
+      'UPDATE observable_values SET capped = 1 WHERE vid = ?',
+    );
+    const add = (): number => {
+      let added = 0;
+      for (const ref of refs) {
+        const value = upsertValue.get(ref.value) as { vid: number; refs: number; capped: number };
+        if (value.refs >= capPerValue) {
+          if (!value.capped) markCapped.run(value.vid);
+          continue;
+        }
+        if (insertRef.run(value.vid, ref.objectId, ref.collectionId, ref.source).changes > 0) {
+          countRef.run(value.vid);
+          added++;
+        }
+      }
+      return added;
+    };
+    return this.#db.transaction(add).immediate();
+  }
+
+  removeObjectRefs(collectionId: string, objectId: string): number {
+    const remove = (): number => {
+      const vids = this.#statements
+        .get('SELECT vid FROM observable_refs WHERE object_id = ? AND collection_id = ?')
+        .pluck()
+        .all(objectId, collectionId) as number[];
+      const removed = this.#statements
+        .get('DELETE FROM observable_refs WHERE object_id = ? AND collection_id = ?')
+        .run(objectId, collectionId).changes;
+      const uncount = this.#statements.get(
+        'UPDATE observable_values SET refs = refs - 1 WHERE vid = ?',
+      );
+      for (const vid of vids) uncount.run(vid);
+      return removed;
+    };
+    return this.#db.transaction(remove).immediate();
+  }
+
+  findRefs(value: string, limit: number): ObservableRef[] {
+    checkCount(limit, 'limit', 0);
+    return (
+      this.#statements
+        .get(
+          'SELECT v.value, r.object_id, r.collection_id, r.source FROM observable_values v' +
+            ' JOIN observable_refs r ON r.vid = v.vid WHERE v.value = ?' +
+            ' ORDER BY r.collection_id, r.object_id, r.source LIMIT ?',
+        )
+        .all(value, limit) as RefRow[]
+    ).map(toRef);
+  }
+
+  objectRefs(objectIds: readonly string[]): ObservableRef[] {
+    const rows = this.#statements
+      .get(
+        'SELECT v.value, r.object_id, r.collection_id, r.source FROM observable_refs r' +
+          ` JOIN observable_values v ON v.vid = r.vid WHERE r.object_id IN (${IN_LIST})` +
+          ' ORDER BY r.object_id, r.collection_id, v.value, r.source',
+      )
+      .all(JSON.stringify(objectIds)) as RefRow[];
+    return rows.map(toRef);
+  }
+
+  stats(values: readonly string[]): ObservableStats[] {
+    const rows = this.#statements
+      .get(
+        `SELECT value, refs, capped FROM observable_values WHERE value IN (${IN_LIST})` +
+          ' ORDER BY value',
+      )
+      .all(JSON.stringify(values)) as Array<{ value: string; refs: number; capped: number }>;
+    return rows.map((row) => ({ value: row.value, refs: row.refs, capped: row.capped === 1 }));
+  }
+
+  addFeedback(
+    objectId: string,
+    change: { sightings?: number; falsePositives?: number; at: number },
+  ): ObjectFeedback {
+    const sightings = change.sightings ?? 0;
+    const falsePositives = change.falsePositives ?? 0;
+    checkCount(sightings, 'sightings change', 0);
+    checkCount(falsePositives, 'false positives change', 0);
+    const row = this.#statements
+      .get(
+        'INSERT INTO object_feedback (object_id, sightings, false_positives, last_sighting_at)' +
+          ' VALUES (@objectId, @sightings, @falsePositives, @lastSighting)' +
+          ' ON CONFLICT (object_id) DO UPDATE SET' +
+          ' sightings = sightings + excluded.sightings,' +
+          ' false_positives = false_positives + excluded.false_positives,' +
+          ' last_sighting_at = max(coalesce(last_sighting_at, 0),' +
+          ' coalesce(excluded.last_sighting_at, 0))' +
+          ' RETURNING object_id, sightings, false_positives, last_sighting_at',
+      )
+      .get({
+        objectId,
+        sightings,
+        falsePositives,
+        lastSighting: sightings > 0 ? change.at : null,
+      }) as FeedbackRow;
+    // max(coalesce(...)) turns a never-sighted object's NULL into 0; read 0 back as absent.
+    return toFeedback({ ...row, last_sighting_at: row.last_sighting_at || null });
+  }
+
+  getFeedback(objectIds: readonly string[]): ObjectFeedback[] {
+    const rows = this.#statements
+      .get(
+        'SELECT object_id, sightings, false_positives, last_sighting_at FROM object_feedback' +
+          ` WHERE object_id IN (${IN_LIST}) ORDER BY object_id`,
+      )
+      .all(JSON.stringify(objectIds)) as FeedbackRow[];
+    return rows.map(toFeedback);
+  }
+}

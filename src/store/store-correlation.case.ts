@@ -1,0 +1,147 @@
+/**
+ * Shared Store cases for the correlation index and object feedback counters. runStoreSuite
+ * calls runCorrelationCases inside its own describe, so every store runs them.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+
+import type { ObservableRef, Store } from './store.ts';
+
+const IND_A = 'indicator--00000000-0000-4000-8000-00000000000a';
+const IND_B = 'indicator--00000000-0000-4000-8000-00000000000b';
+const IND_C = 'indicator--00000000-0000-4000-8000-00000000000c';
+const COL_1 = '00000000-0000-4000-8000-000000000001';
+const COL_2 = '00000000-0000-4000-8000-000000000002';
+
+function ref(value: string, objectId: string, collectionId = COL_1, source = 'operator') {
+  return { value, objectId, collectionId, source } satisfies ObservableRef;
+}
+
+/** Adds the cases; `context` returns the suite's current store. */
+export function runCorrelationCases(context: () => { store: Store }): void {
+  describe('correlation', () => {
+    test('refs are found by value and by object', async () => {
+      const { store } = context();
+      const added = await store.addObservableRefs(
+        [
+          ref('domain:evil.example', IND_A, COL_1, 'connector:x'),
+          ref('domain:evil.example', IND_B, COL_2, 'org:o1'),
+          ref('ipv4:198.51.100.7', IND_A, COL_1, 'connector:x'),
+        ],
+        100,
+      );
+      assert.equal(added, 3);
+
+      const byValue = await store.findObservableRefs('domain:evil.example', 10);
+      assert.deepEqual(byValue, [
+        ref('domain:evil.example', IND_A, COL_1, 'connector:x'),
+        ref('domain:evil.example', IND_B, COL_2, 'org:o1'),
+      ]);
+      const byObject = await store.objectRefs([IND_A]);
+      assert.deepEqual(byObject, [
+        ref('domain:evil.example', IND_A, COL_1, 'connector:x'),
+        ref('ipv4:198.51.100.7', IND_A, COL_1, 'connector:x'),
+      ]);
+      assert.deepEqual(await store.findObservableRefs('domain:other.example', 10), []);
+    });
+
+    test('adding a ref twice counts it once', async () => {
+      const { store } = context();
+      const one = ref('md5:d41d8cd98f00b204e9800998ecf8427e', IND_A);
+      assert.equal(await store.addObservableRefs([one, one], 100), 1);
+      assert.equal(await store.addObservableRefs([one], 100), 0);
+      assert.deepEqual(await store.observableStats([one.value]), [
+        { value: one.value, refs: 1, capped: false },
+      ]);
+    });
+
+    test('a value stops growing at the cap', async () => {
+      const { store } = context();
+      const refs = [IND_A, IND_B, IND_C].map((id) => ref('ipv4:8.8.8.8', id));
+      assert.equal(await store.addObservableRefs(refs, 2), 2);
+
+      const stats = await store.observableStats(['ipv4:8.8.8.8', 'ipv4:unknown']);
+      assert.deepEqual(stats, [{ value: 'ipv4:8.8.8.8', refs: 2, capped: true }]);
+      assert.equal((await store.findObservableRefs('ipv4:8.8.8.8', 10)).length, 2);
+    });
+
+    test('findObservableRefs honours the limit', async () => {
+      const { store } = context();
+      await store.addObservableRefs(
+        [IND_A, IND_B, IND_C].map((id) => ref('domain:a.example', id)),
+        100,
+      );
+      const page = await store.findObservableRefs('domain:a.example', 2);
+      assert.deepEqual(
+        page.map((item) => item.objectId),
+        [IND_A, IND_B],
+      );
+    });
+
+    test('removeObjectRefs removes one collection only', async () => {
+      const { store } = context();
+      await store.addObservableRefs(
+        [
+          ref('domain:a.example', IND_A, COL_1),
+          ref('domain:a.example', IND_A, COL_2),
+          ref('domain:b.example', IND_A, COL_1),
+        ],
+        100,
+      );
+      assert.equal(await store.removeObjectRefs(COL_1, IND_A), 2);
+      assert.deepEqual(await store.objectRefs([IND_A]), [ref('domain:a.example', IND_A, COL_2)]);
+      assert.deepEqual(await store.observableStats(['domain:a.example', 'domain:b.example']), [
+        { value: 'domain:a.example', refs: 1, capped: false },
+        { value: 'domain:b.example', refs: 0, capped: false },
+      ]);
+      assert.equal(await store.removeObjectRefs(COL_1, IND_A), 0);
+    });
+
+    test('values with quotes and non-ASCII text round-trip', async () => {
+      const { store } = context();
+      const odd = ref("url:http://xn--e1afmkfd.example/'a\"b'?q=✓", IND_A);
+      await store.addObservableRefs([odd], 10);
+      assert.deepEqual(await store.findObservableRefs(odd.value, 10), [odd]);
+    });
+
+    test('rejects a cap below 1', async () => {
+      const { store } = context();
+      await assert.rejects(store.addObservableRefs([ref('ipv4:1.2.3.4', IND_A)], 0), RangeError);
+    });
+  });
+
+  describe('feedback', () => {
+    test('counters add up and remember the last sighting', async () => {
+      const { store } = context();
+      assert.deepEqual(await store.addFeedback(IND_A, { sightings: 2, at: 100 }), {
+        objectId: IND_A,
+        sightings: 2,
+        falsePositives: 0,
+        lastSightingAt: 100,
+      });
+      await store.addFeedback(IND_A, { falsePositives: 1, at: 300 });
+      const latest = await store.addFeedback(IND_A, { sightings: 1, at: 200 });
+      assert.deepEqual(latest, {
+        objectId: IND_A,
+        sightings: 3,
+        falsePositives: 1,
+        lastSightingAt: 200,
+      });
+    });
+
+    test('false positives alone leave no sighting time', async () => {
+      const { store } = context();
+      const counted = await store.addFeedback(IND_B, { falsePositives: 1, at: 50 });
+      assert.equal(counted.lastSightingAt, undefined);
+      assert.deepEqual(await store.getFeedback([IND_B, IND_C]), [
+        { objectId: IND_B, sightings: 0, falsePositives: 1 },
+      ]);
+    });
+
+    test('rejects negative changes', async () => {
+      const { store } = context();
+      await assert.rejects(store.addFeedback(IND_A, { sightings: -1, at: 1 }), RangeError);
+      assert.deepEqual(await store.getFeedback([IND_A]), []);
+    });
+  });
+}
