@@ -1,0 +1,153 @@
+/**
+ * Observable values named by STIX objects, in the types correlation, scoring and exports
+ * work with: IPv4 and IPv6 addresses or blocks, domains, URLs, e-mail addresses, file hashes
+ * and AS numbers. Values are found and normalised by src/watch/observables.ts (which uses
+ * src/normalise), so one value from two sources compares equal everywhere.
+ */
+import type { Observable as Normalised } from '../normalise/index.ts';
+import { parsePattern, type ComparisonExpression } from '../pattern/index.ts';
+import type { ObservationExpression } from '../pattern/index.ts';
+import { patternMentions, scoObservables } from '../watch/observables.ts';
+
+export const OBSERVABLE_TYPES = [
+  'ipv4',
+  'ipv6',
+  'domain',
+  'url',
+  'email',
+  'md5',
+  'sha1',
+  'sha256',
+  'sha512',
+  'asn',
+] as const;
+
+export type ObservableType = (typeof OBSERVABLE_TYPES)[number];
+
+export interface Observable {
+  type: ObservableType;
+  /** The normalised value: an address or `address/prefix`, a lower-case hex digest, `AS64500`. */
+  value: string;
+}
+
+export interface PatternObservables {
+  observables: Observable[];
+  /**
+   * True when the pattern matches exactly when one of `observables` is seen: one
+   * observation, or several joined by OR, without qualifiers, each comparing supported
+   * values with `=`, IN or (for addresses) ISSUBSET, joined by OR. Only such indicators
+   * become blocklist entries and rules; other patterns' values still count for correlation.
+   */
+  exact: boolean;
+}
+
+const HASH_TYPES: Record<string, ObservableType | undefined> = {
+  MD5: 'md5',
+  'SHA-1': 'sha1',
+  'SHA-256': 'sha256',
+  'SHA-512': 'sha512',
+};
+
+/** Maps a normalised value to Cairn's observable types; hashes of other algorithms give none. */
+function fromNormalised(value: Normalised): Observable | undefined {
+  switch (value.kind) {
+    case 'ip':
+    case 'cidr':
+      return { type: value.version === 4 ? 'ipv4' : 'ipv6', value: value.value };
+    case 'hash': {
+      const type = HASH_TYPES[value.algorithm];
+      return type === undefined ? undefined : { type, value: value.value };
+    }
+    default:
+      return { type: value.kind, value: value.value };
+  }
+}
+
+/** The key under which correlation stores a value: `type:value`. */
+export function observableKey(observable: Observable): string {
+  return `${observable.type}:${observable.value}`;
+}
+
+/** Splits a correlation key back into its type and value. */
+export function parseObservableKey(key: string): Observable | undefined {
+  const colon = key.indexOf(':');
+  const type = key.slice(0, colon) as ObservableType;
+  if (colon < 1 || !(OBSERVABLE_TYPES as readonly string[]).includes(type)) return undefined;
+  return { type, value: key.slice(colon + 1) };
+}
+
+function collect(found: Iterable<{ observable: Normalised }>): Observable[] {
+  const unique = new Map<string, Observable>();
+  for (const { observable } of found) {
+    const mapped = fromNormalised(observable);
+    if (mapped) unique.set(observableKey(mapped), mapped);
+  }
+  return [...unique.values()];
+}
+
+/** Object paths whose values an exact pattern may compare, and the operators allowed on them. */
+const EXACT_PATHS: Record<string, ReadonlySet<string>> = {
+  'ipv4-addr:value': new Set(['=', 'IN', 'ISSUBSET']),
+  'ipv6-addr:value': new Set(['=', 'IN', 'ISSUBSET']),
+  'domain-name:value': new Set(['=', 'IN']),
+  'url:value': new Set(['=', 'IN']),
+  'email-addr:value': new Set(['=', 'IN']),
+  'file:hashes': new Set(['=', 'IN']),
+};
+
+/** Whether the pattern's shape makes it match exactly its values; see PatternObservables. */
+function isExactShape(expression: ObservationExpression): boolean {
+  switch (expression.type) {
+    case 'observation':
+      return isExactComparison(expression.comparison);
+    case 'observation-group':
+      return expression.operator === 'OR' && expression.operands.every(isExactShape);
+    case 'qualified':
+      return false;
+  }
+}
+
+function isExactComparison(expression: ComparisonExpression): boolean {
+  if (expression.type === 'comparison-group') {
+    return expression.operator === 'OR' && expression.operands.every(isExactComparison);
+  }
+  if (expression.negated) return false;
+  const { objectType, steps } = expression.path;
+  const first = steps[0];
+  if (first?.kind !== 'key') return false;
+  const hashed = objectType === 'file' && first.key === 'hashes';
+  if (steps.length !== (hashed ? 2 : 1)) return false;
+  if (hashed && steps[1]?.kind !== 'key') return false;
+  return EXACT_PATHS[`${objectType}:${first.key}`]?.has(expression.operator) ?? false;
+}
+
+/**
+ * Returns the observable values an indicator pattern mentions and whether it matches
+ * exactly those. A pattern that does not parse gives none.
+ */
+export function patternObservables(pattern: string): PatternObservables {
+  let ast;
+  try {
+    ast = parsePattern(pattern, { allowDuplicateQualifiers: true });
+  } catch {
+    return { observables: [], exact: false };
+  }
+  const mentions = patternMentions(ast);
+  const observables = collect(mentions);
+  // Every comparison of an exact pattern must have given a value: a literal the normaliser
+  // rejected would leave part of the pattern out of the blocklist.
+  const exact = isExactShape(ast.expression) && observables.length > 0;
+  return { observables, exact: exact && mentions.length === observables.length };
+}
+
+/**
+ * Returns the observable values of any STIX object: those of a STIX-pattern indicator, or of
+ * an address, domain, URL, e-mail, file or AS SCO. Other objects give none.
+ */
+export function objectObservables(object: Readonly<Record<string, unknown>>): Observable[] {
+  if (object.type === 'indicator') {
+    if (object.pattern_type !== 'stix' || typeof object.pattern !== 'string') return [];
+    return patternObservables(object.pattern).observables;
+  }
+  return collect(scoObservables(object));
+}
