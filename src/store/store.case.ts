@@ -20,6 +20,7 @@ import {
 } from './store.ts';
 import { runCorrelationCases } from './store-correlation.case.ts';
 import { runDocumentCases } from './store-documents.case.ts';
+import { runEventCases } from './store-events.case.ts';
 import { organisation, runSharingCases } from './store-sharing.case.ts';
 
 const STIX_21 = 'application/stix+json;version=2.1';
@@ -1343,6 +1344,7 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
 
     runSharingCases(() => ({ store, root, collection }));
     runDocumentCases(() => ({ store }));
+    runEventCases(() => ({ store, root, collection }));
     runCorrelationCases(() => ({ store }));
 
     describe('settings', () => {

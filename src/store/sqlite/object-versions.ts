@@ -17,6 +17,7 @@ import {
   type VersionQuery,
   type VersionSelector,
 } from '../store.ts';
+import { EventAppender, isRevoked } from './event-log.ts';
 import { idHash } from './id-hash.ts';
 import type { StatementCache } from './statements.ts';
 import {
@@ -28,7 +29,8 @@ import {
 } from './version-query.ts';
 
 const SQL = {
-  collection: 'SELECT seq, last_date_added, spec_versions FROM collections WHERE id = ?',
+  collection:
+    'SELECT seq, id, community_id, last_date_added, spec_versions FROM collections WHERE id = ?',
   setHighWater: 'UPDATE collections SET last_date_added = ? WHERE seq = ?',
   setSpecVersions: 'UPDATE collections SET spec_versions = ? WHERE seq = ?',
   // Every stored version of one object, with its entry in the collection when it has one.
@@ -102,6 +104,8 @@ interface QueryExtras {
 
 interface CollectionRow {
   seq: number;
+  id: string;
+  community_id: string | null;
   last_date_added: number;
   spec_versions: string;
 }
@@ -201,6 +205,7 @@ export class ObjectVersions {
     const insertJson = s.get(SQL.insertJson);
     const insertEntry = s.get(SQL.insertEntry);
     const { seq: collection, last_date_added: highWater } = collectionRow;
+    const events = this.#appender(collectionRow);
     const specVersions = JSON.parse(collectionRow.spec_versions) as string[];
     const specVersionCount = specVersions.length;
 
@@ -257,6 +262,21 @@ export class ObjectVersions {
       for (const userId of new Set(sharing.recipients)) {
         s.get(SQL.insertRecipient).run(collection, dateAdded, userId);
       }
+      const kind = isRevoked(object.json)
+        ? 'revoked'
+        : state.first === undefined
+          ? 'created'
+          : 'updated';
+      events.append(kind, {
+        objectId: id,
+        objectType: object.type,
+        specVersion: object.specVersion,
+        version: object.version,
+        versionKey,
+        dateAdded,
+        vid,
+        sharing,
+      });
       if (!specVersions.includes(object.specVersion)) specVersions.push(object.specVersion);
       results.push({ id, version: object.version, outcome: 'added', dateAdded });
     }
@@ -266,6 +286,11 @@ export class ObjectVersions {
       s.get(SQL.setSpecVersions).run(JSON.stringify(specVersions.sort()), collection);
     }
     return results;
+  }
+
+  #appender(collection: CollectionRow): EventAppender {
+    const target = { seq: collection.seq, id: collection.id, communityId: collection.community_id };
+    return new EventAppender(this.#statements, target);
   }
 
   /** Returns the vid of a stored copy whose JSON equals `json`, if there is one. */
@@ -350,22 +375,28 @@ export class ObjectVersions {
     return this.#db
       .transaction(() => {
         const collection = this.#collection(collectionId);
-        return collection ? this.#deleteInTransaction(collection.seq, id, isDoomed) : 0;
+        return collection ? this.#deleteInTransaction(collection, id, isDoomed) : 0;
       })
       .immediate();
   }
 
   #deleteInTransaction(
-    collection: number,
+    collectionRow: CollectionRow,
     id: string,
     isDoomed: (entry: Entry) => boolean,
   ): number {
     const s = this.#statements;
+    const collection = collectionRow.seq;
     const rows = s.get(SQL.versionsOfObject).raw().all(collection, idHash(id), id) as VersionRow[];
     const entries = rows.map(toEntry).filter((entry) => entry !== undefined);
     const doomed = entries.filter(isDoomed);
     if (doomed.length === 0) return 0;
 
+    // Events in date_added order, as the versions were added.
+    const events = this.#appender(collectionRow);
+    for (const entry of [...doomed].sort((a, b) => a.dateAdded - b.dateAdded)) {
+      events.appendDeleted(id, entry.dateAdded, entry.versionKey);
+    }
     for (const entry of doomed) {
       s.get(SQL.deleteEntry).run(collection, entry.dateAdded);
       s.get(SQL.deleteRecipients).run(collection, entry.dateAdded);
@@ -378,7 +409,10 @@ export class ObjectVersions {
     if (first && !first.isFirst) s.get(SQL.setFirst).run(1, collection, first.dateAdded);
     if (last && !last.isLast) s.get(SQL.setLast).run(1, collection, last.dateAdded);
 
-    for (const entry of doomed) s.get(SQL.deleteOrphanJson).run(entry.vid, entry.vid);
+    for (const entry of doomed) {
+      events.keepJson(entry.vid);
+      s.get(SQL.deleteOrphanJson).run(entry.vid, entry.vid);
+    }
     return doomed.length;
   }
 

@@ -146,6 +146,7 @@ const MIGRATIONS: readonly Migration[] = [
   migrateToSharingModel,
   createDocumentsTable,
   createCorrelationTables,
+  createEventLog,
 ];
 
 /** The schema version this code writes: the number of migrations. */
@@ -390,5 +391,37 @@ function createDocumentsTable(db: Database.Database): void {
   CREATE UNIQUE INDEX documents_by_key ON documents (kind, key) WHERE key IS NOT NULL;
   CREATE INDEX documents_by_owner ON documents (kind, owner, id) WHERE owner IS NOT NULL;
   CREATE INDEX documents_by_due ON documents (kind, due, id) WHERE due IS NOT NULL;
+  `);
+}
+
+/**
+ * The event log (see EventRecord). An event refers to the stored JSON of its version by
+ * `vid` while a collection contains that version, so the log does not store every object twice.
+ * Before the last entry of a version goes, deleteObject copies the JSON into `json` and
+ * clears `vid`, so deletes never break the log. Events refer to no other table by foreign
+ * key. seq is never reused without AUTOINCREMENT, because pruning always keeps the newest
+ * event and SQLite gives a new row the largest seq plus one. `sharing` is the EntrySharing
+ * of the version as JSON. `at` grows with seq (see EventAppender), so eventSeqBefore is a
+ * binary search over seq and needs no index.
+ */
+function createEventLog(db: Database.Database): void {
+  db.exec(`
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('created', 'updated', 'revoked', 'deleted')),
+    collection_id TEXT NOT NULL,
+    community_id TEXT,
+    object_id TEXT NOT NULL,
+    object_type TEXT NOT NULL,
+    spec_version TEXT NOT NULL,
+    version TEXT NOT NULL,
+    version_key TEXT NOT NULL,
+    date_added INTEGER NOT NULL,
+    vid INTEGER,
+    json TEXT,
+    sharing TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX events_by_vid ON events (vid) WHERE vid IS NOT NULL;
   `);
 }

@@ -25,6 +25,9 @@ import {
   type CollectionRecord,
   type CommunityRecord,
   type CommunityRelation,
+  type EventQuery,
+  type EventRecord,
+  type EventRetention,
   type DocumentQuery,
   type DocumentRecord,
   type InvitationRecord,
@@ -48,6 +51,7 @@ import {
   type VersionSelector,
 } from '../store.ts';
 import { constraintKind, uniqueErrorNames } from './constraints.ts';
+import { EventLog } from './event-log.ts';
 import { CorrelationTables } from './correlation.ts';
 import { DocumentTable } from './documents.ts';
 import { ObjectVersions } from './object-versions.ts';
@@ -133,6 +137,7 @@ export class SqliteStore implements Store {
   readonly #statements: StatementCache;
   readonly #objects: ObjectVersions;
   readonly #sharing: SharingTables;
+  readonly #events: EventLog;
   readonly #documents: DocumentTable;
   readonly #correlation: CorrelationTables;
 
@@ -149,6 +154,7 @@ export class SqliteStore implements Store {
     this.#statements = new StatementCache(this.#db);
     this.#objects = new ObjectVersions(this.#db, this.#statements);
     this.#sharing = new SharingTables(this.#db, this.#statements);
+    this.#events = new EventLog(this.#db, this.#statements);
     this.#documents = new DocumentTable(this.#db, this.#statements);
     this.#correlation = new CorrelationTables(this.#db, this.#statements);
   }
@@ -321,6 +327,22 @@ export class SqliteStore implements Store {
 
   async countCollection(collectionId: string): Promise<{ objects: number; versions: number }> {
     return this.#objects.count(collectionId);
+  }
+
+  async readEvents(query: EventQuery): Promise<EventRecord[]> {
+    return this.#events.read(query);
+  }
+
+  async eventBounds(): Promise<{ first: number; last: number }> {
+    return this.#events.bounds();
+  }
+
+  async eventSeqBefore(at: number): Promise<number> {
+    return this.#events.seqBefore(at);
+  }
+
+  async pruneEvents(retention: EventRetention): Promise<number> {
+    return this.#events.prune(retention);
   }
 
   async saveStatus(status: StatusRecord): Promise<void> {
