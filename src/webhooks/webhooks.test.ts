@@ -1,0 +1,458 @@
+/**
+ * Webhook delivery end to end on a real SQLite file, with real HTTP receivers on loopback
+ * addresses: signatures, retries and dead letters, hanging receivers, redirects, access
+ * rules, deletion and restarts.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, afterEach, beforeEach, describe, test } from 'node:test';
+
+import { CairnError } from '../errors.ts';
+import { createLogger } from '../log/logger.ts';
+import { makeCommunity, makeOrganisation, makeUser } from '../sharing/fixtures.test-helper.ts';
+import { createSharingServices, type SharingServices } from '../sharing/service.ts';
+import { openStore } from '../store/index.ts';
+import type { CollectionRecord, Store, UserRecord } from '../store/store.ts';
+import { indicator } from '../testing/stix.ts';
+import { Receiver, eventually } from './receiver.test-helper.ts';
+import { deliveryKind } from './records.ts';
+import { WebhookService, type DeliveryView, type WebhookSettings } from './service.ts';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from './signature.ts';
+
+const directory = mkdtempSync(join(tmpdir(), 'cairn-webhooks-test-'));
+after(() => rmSync(directory, { recursive: true, force: true }));
+let fileCount = 0;
+
+/** Short timings so retries and timeouts happen within a test. */
+const FAST: Partial<WebhookSettings> = {
+  timeoutMs: 400,
+  baseDelayMs: 30,
+  maxDelayMs: 200,
+  maxAttempts: 3,
+  pollMs: 50,
+  refreshMs: 100,
+  fallbackMs: 30,
+  concurrencyPerEndpoint: 2,
+};
+
+interface World {
+  path: string;
+  store: Store;
+  sharing: SharingServices;
+  logs: string[];
+  acme: { admin: UserRecord; analyst: UserRecord; readOnly: UserRecord };
+  beta: { admin: UserRecord };
+  ring: CollectionRecord;
+  betaFeed: CollectionRecord;
+}
+
+async function buildWorld(): Promise<World> {
+  fileCount += 1;
+  const path = join(directory, `store-${fileCount}.db`);
+  const store = await openStore(`sqlite:${path}`);
+  await store.createApiRoot({ name: 'default', title: 'Default', maxContentLength: 1 << 20 });
+  const acmeOrg = await makeOrganisation(store, 'Acme');
+  const betaOrg = await makeOrganisation(store, 'Beta');
+  const admin = (await makeUser(store, acmeOrg, 'acme-admin', 'org-admin')).user;
+  const analyst = (await makeUser(store, acmeOrg, 'acme-analyst', 'analyst')).user;
+  const readOnly = (await makeUser(store, acmeOrg, 'acme-reader', 'read-only')).user;
+  const betaAdmin = (await makeUser(store, betaOrg, 'beta-admin', 'org-admin')).user;
+  const ring = (await makeCommunity(store, 'ring', [acmeOrg], admin)).collection;
+  const betaFeed = (await makeCommunity(store, 'beta-feed', [betaOrg], betaAdmin)).collection;
+  return {
+    path,
+    store,
+    sharing: createSharingServices(store),
+    logs: [],
+    acme: { admin, analyst, readOnly },
+    beta: { admin: betaAdmin },
+    ring,
+    betaFeed,
+  };
+}
+
+function serviceFor(world: World, settings: Partial<WebhookSettings> = {}): WebhookService {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      world.logs.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return new WebhookService(world.store, createLogger('debug', sink), { ...FAST, ...settings });
+}
+
+async function share(world: World, user: UserRecord, collection: CollectionRecord, count = 1) {
+  const objects = Array.from({ length: count }, () => indicator());
+  const result = await world.sharing.share({ userId: user.id }, collection.id, objects);
+  assert.equal(result.failures.length, 0, JSON.stringify(result.failures));
+  return objects;
+}
+
+async function deliveriesOf(
+  service: WebhookService,
+  user: UserRecord,
+  webhookId: string,
+  state?: DeliveryView['state'],
+): Promise<DeliveryView[]> {
+  const page = await service.listDeliveries({ userId: user.id }, webhookId, {
+    ...(state ? { state } : {}),
+    limit: 100,
+  });
+  return page.deliveries;
+}
+
+describe('webhook delivery', () => {
+  let world: World;
+  let service: WebhookService;
+  const receivers: Receiver[] = [];
+
+  async function receiver(...args: Parameters<typeof Receiver.start>): Promise<Receiver> {
+    const started = await Receiver.start(...args);
+    receivers.push(started);
+    return started;
+  }
+
+  beforeEach(async () => {
+    world = await buildWorld();
+    service = serviceFor(world);
+    await service.start();
+  });
+
+  afterEach(async () => {
+    await service.stop();
+    await world.store.close();
+    await Promise.all(receivers.splice(0).map((started) => started.close()));
+  });
+
+  test('signature verifies', { timeout: 20_000 }, async () => {
+    const hook = await receiver();
+    const { webhook, secret } = await service.create(
+      { userId: world.acme.analyst.id },
+      { url: hook.url, description: 'SOC' },
+    );
+    assert.match(secret, /^whsec_[A-Za-z0-9_-]{43}$/);
+    const [shared] = await share(world, world.acme.analyst, world.ring);
+
+    const [request] = await hook.waitFor(1);
+    const headers = {
+      timestamp: request!.headers[TIMESTAMP_HEADER.toLowerCase()] as string,
+      signature: request!.headers[SIGNATURE_HEADER.toLowerCase()] as string,
+    };
+    const now = Math.floor(Date.now() / 1000);
+    assert.equal(verifySignature(secret, headers, request!.body, now), true);
+    assert.equal(verifySignature('whsec_wrong', headers, request!.body, now), false);
+    assert.equal(verifySignature(secret, headers, `${request!.body} `, now), false);
+    assert.equal(verifySignature(secret, headers, request!.body, now + 3600), false);
+
+    const body = JSON.parse(request!.body);
+    assert.equal(body.kind, 'created');
+    assert.equal(body.collection, world.ring.id);
+    assert.equal(body.objectId, shared!.id);
+    assert.equal(body.object.id, shared!.id);
+    assert.equal(body.object.pattern, shared!.pattern);
+    assert.match(body.eventId, /^\d+$/);
+    assert.equal(request!.headers['cairn-webhook-delivery'], body.deliveryId);
+    assert.equal(request!.headers['content-type'], 'application/json');
+
+    const delivered = await eventually(async () => {
+      const [first] = await deliveriesOf(service, world.acme.analyst, webhook.id, 'delivered');
+      return first;
+    }, 'delivered state');
+    assert.equal(delivered.attempts, 1);
+    assert.equal(delivered.history[0]?.status, 204);
+    for (const line of world.logs) assert.ok(!line.includes(secret), `secret logged: ${line}`);
+  });
+
+  test('receiver answering 500 is retried then dead-lettered', { timeout: 20_000 }, async () => {
+    await service.stop();
+    // The largest jitter draw, so each delay is close to its ceiling and measurable.
+    service = serviceFor(world, { random: () => 0.999, baseDelayMs: 100, maxDelayMs: 1000 });
+    await service.start();
+    const hook = await receiver((_request, response) => response.writeHead(500).end('broken'));
+    const { webhook } = await service.create({ userId: world.acme.admin.id }, { url: hook.url });
+    await share(world, world.acme.admin, world.ring);
+
+    const requests = await hook.waitFor(3);
+    const dead = await eventually(async () => {
+      const [first] = await deliveriesOf(service, world.acme.admin, webhook.id, 'dead');
+      return first;
+    }, 'dead letter');
+    assert.equal(dead.attempts, 3);
+    assert.deepEqual(
+      dead.history.map((attempt) => attempt.status),
+      [500, 500, 500],
+    );
+    assert.equal(dead.lastError, 'receiver answered HTTP 500');
+    assert.equal(dead.history[0]?.responseExcerpt, 'broken');
+    assert.equal(dead.nextAttemptAt, undefined);
+    // Delays of about 100 ms then 200 ms: each at least its ceiling times the draw.
+    const firstGap = requests[1]!.at - requests[0]!.at;
+    const secondGap = requests[2]!.at - requests[1]!.at;
+    assert.ok(firstGap >= 95, `first retry after ${firstGap} ms`);
+    assert.ok(secondGap >= 190, `second retry after ${secondGap} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(hook.requests.length, 3, 'a dead letter was sent again');
+
+    hook.respond = (_request, response) => response.writeHead(200).end();
+    const retried = await service.retry({ userId: world.acme.admin.id }, webhook.id, dead.id);
+    assert.equal(retried.state, 'pending');
+    assert.equal(retried.attempts, 0);
+    await hook.waitFor(4);
+    const redelivered = await eventually(async () => {
+      const [first] = await deliveriesOf(service, world.acme.admin, webhook.id, 'delivered');
+      return first;
+    }, 'redelivery');
+    assert.equal(redelivered.id, dead.id);
+    assert.deepEqual(await deliveriesOf(service, world.acme.admin, webhook.id, 'dead'), []);
+    await assert.rejects(
+      service.retry({ userId: world.acme.admin.id }, webhook.id, dead.id),
+      /is delivered, not dead/,
+    );
+  });
+
+  test('hanging receiver times out, others at full speed', { timeout: 20_000 }, async () => {
+    const hanging = await receiver(() => {
+      // Never answers.
+    });
+    const fast = await receiver();
+    const stuck = await service.create({ userId: world.acme.admin.id }, { url: hanging.url });
+    await service.create({ userId: world.acme.admin.id }, { url: fast.url });
+
+    const started = performance.now();
+    await share(world, world.acme.admin, world.ring, 20);
+    await fast.waitFor(20, 5_000);
+    const fastMs = performance.now() - started;
+    assert.ok(fastMs < 2_000, `the fast receiver needed ${fastMs} ms for 20 deliveries`);
+    assert.equal(service.inFlight().get(stuck.webhook.id), 2, 'hanging lane uses its 2 slots');
+    assert.ok(hanging.requests.length <= 2, 'more requests to the hanging receiver than its slots');
+
+    const timedOut = await eventually(async () => {
+      const list = await deliveriesOf(service, world.acme.admin, stuck.webhook.id);
+      return list.find((delivery) => delivery.history.length > 0);
+    }, 'a timed-out attempt');
+    assert.equal(timedOut.history[0]?.error, 'timed out after 400 ms');
+    assert.ok(timedOut.history[0]!.durationMs >= 390, `${timedOut.history[0]!.durationMs} ms`);
+  });
+
+  test('redirect to another host not followed', { timeout: 20_000 }, async () => {
+    const elsewhere = await receiver(undefined, '127.0.0.2');
+    const redirecting = await receiver((_request, response) =>
+      response.writeHead(307, { Location: elsewhere.url }).end(),
+    );
+    const { webhook } = await service.create(
+      { userId: world.acme.admin.id },
+      { url: redirecting.url },
+    );
+    await share(world, world.acme.admin, world.ring);
+    await redirecting.waitFor(3);
+
+    const dead = await eventually(async () => {
+      const [first] = await deliveriesOf(service, world.acme.admin, webhook.id, 'dead');
+      return first;
+    }, 'dead letter');
+    assert.equal(dead.history[0]?.status, 307);
+    assert.equal(dead.history[0]?.redirectHost, elsewhere.host);
+    assert.match(dead.lastError ?? '', /redirect to 127\.0\.0\.2:\d+ not followed/);
+    assert.equal(elsewhere.requests.length, 0, 'the redirect was followed');
+  });
+
+  test('non-loopback http URL rejected', async () => {
+    const actor = { userId: world.acme.admin.id };
+    for (const url of [
+      'http://hooks.example.com/cairn',
+      'http://10.0.0.7/cairn',
+      'http://localhost:8080/cairn',
+      'http://[fe80::1]/cairn',
+    ]) {
+      await assert.rejects(
+        service.create(actor, { url }),
+        (error: unknown) =>
+          error instanceof CairnError &&
+          error.code === 'invalid-parameter' &&
+          error.message.includes(JSON.stringify(url)) &&
+          error.message.includes('use https://'),
+        url,
+      );
+    }
+    await assert.rejects(service.create(actor, { url: 'ftp://127.0.0.1/x' }), /scheme ftp/);
+    await assert.rejects(
+      service.create(actor, { url: 'https://user:pw@hooks.example.com/' }),
+      /user name or password/,
+    );
+    await assert.rejects(service.create(actor, { url: 'not a url' }), /not an absolute URL/);
+    for (const url of ['http://127.0.0.1:9/x', 'http://127.8.9.10/x', 'http://[::1]:9/x']) {
+      const created = await service.create(actor, { url });
+      await service.remove(actor, created.webhook.id);
+    }
+    assert.deepEqual(await service.list(actor), []);
+  });
+
+  test(
+    'webhook of an org that may not see an object never gets it',
+    { timeout: 20_000 },
+    async () => {
+      const acmeHook = await receiver();
+      const betaHook = await receiver();
+      await service.create({ userId: world.acme.analyst.id }, { url: acmeHook.url });
+      const beta = await service.create({ userId: world.beta.admin.id }, { url: betaHook.url });
+      await assert.rejects(
+        service.create(
+          { userId: world.beta.admin.id },
+          { url: betaHook.url, filter: { collections: [world.ring.id] } },
+        ),
+        /collection .* not found/,
+      );
+
+      await share(world, world.acme.analyst, world.ring, 3);
+      const [betaObject] = await share(world, world.beta.admin, world.betaFeed);
+      await acmeHook.waitFor(3);
+      await betaHook.waitFor(1);
+      await service.dispatchNow();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+
+      assert.equal(acmeHook.requests.length, 3, 'acme received beta data or missed its own');
+      assert.equal(betaHook.requests.length, 1);
+      assert.equal(JSON.parse(betaHook.requests[0]!.body).objectId, betaObject!.id);
+      const betaDeliveries = await deliveriesOf(service, world.beta.admin, beta.webhook.id);
+      assert.equal(betaDeliveries.length, 1, 'deliveries made for objects beta may not read');
+    },
+  );
+
+  test('user disabled before sending gets nothing', { timeout: 20_000 }, async () => {
+    await service.stop();
+    const hook = await receiver();
+    const { webhook } = await service.create({ userId: world.acme.analyst.id }, { url: hook.url });
+    await share(world, world.acme.admin, world.ring);
+    await service.dispatchNow();
+    await world.store.updateUser(world.acme.analyst.id, { disabled: true });
+
+    service = serviceFor(world);
+    await service.start();
+    const dead = await eventually(async () => {
+      const [first] = await deliveriesOf(service, world.acme.admin, webhook.id, 'dead');
+      return first;
+    }, 'dead letter');
+    assert.equal(dead.lastError, 'the webhook user is disabled');
+    assert.equal(dead.attempts, 0);
+    assert.equal(hook.requests.length, 0);
+  });
+
+  test('filter narrows deliveries', { timeout: 20_000 }, async () => {
+    const hook = await receiver();
+    await service.create(
+      { userId: world.acme.admin.id },
+      { url: hook.url, filter: { types: ['malware'] } },
+    );
+    await share(world, world.acme.admin, world.ring, 2);
+    await service.dispatchNow();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(hook.requests.length, 0);
+  });
+
+  test('deleting a webhook stops deliveries', { timeout: 20_000 }, async () => {
+    const hook = await receiver((_request, response) => response.writeHead(503).end());
+    const actor = { userId: world.acme.admin.id };
+    const { webhook } = await service.create(actor, { url: hook.url });
+    await service.stop();
+    service = serviceFor(world, { maxAttempts: 100, baseDelayMs: 20, maxDelayMs: 40 });
+    await service.start();
+    await share(world, world.acme.admin, world.ring, 2);
+    await hook.waitFor(4);
+
+    await service.remove(actor, webhook.id);
+    const countAtDelete = hook.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.ok(
+      hook.requests.length <= countAtDelete + 2,
+      `${hook.requests.length - countAtDelete} requests after the delete`,
+    );
+    const settled = hook.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(hook.requests.length, settled, 'requests continue after the delete');
+    assert.deepEqual(
+      await world.store.listDocuments({ kind: deliveryKind(webhook.id), limit: 10 }),
+      [],
+    );
+    await assert.rejects(service.get(actor, webhook.id), /not found/);
+  });
+
+  test('restart resumes pending deliveries', { timeout: 20_000 }, async () => {
+    const hook = await receiver(() => {
+      // Hangs until the restart.
+    });
+    const actor = { userId: world.acme.admin.id };
+    const { webhook } = await service.create(actor, { url: hook.url });
+    await share(world, world.acme.admin, world.ring, 3);
+    await hook.waitFor(2);
+    await service.stop();
+    await world.store.close();
+
+    hook.respond = (_request, response) => response.writeHead(200).end();
+    world.store = await openStore(`sqlite:${world.path}`);
+    service = serviceFor(world);
+    await service.start();
+    const delivered = await eventually(async () => {
+      const list = await deliveriesOf(service, world.acme.admin, webhook.id, 'delivered');
+      return list.length === 3 ? list : undefined;
+    }, 'three deliveries after the restart');
+    // The two attempts cut off by the stop were not counted.
+    for (const delivery of delivered) assert.equal(delivery.attempts, 1);
+    const ids = new Set(hook.requests.map((request) => JSON.parse(request.body).objectId));
+    assert.equal(ids.size, 3);
+  });
+
+  test('roles decide who manages which webhook', async () => {
+    const analyst = { userId: world.acme.analyst.id };
+    const admin = { userId: world.acme.admin.id };
+    const other = { userId: world.beta.admin.id };
+    const url = 'http://127.0.0.1:9/unused';
+    const mine = await service.create(analyst, { url });
+    const theirs = await service.create(admin, { url });
+
+    assert.deepEqual(
+      (await service.list(analyst)).map((webhook) => webhook.id),
+      [mine.webhook.id],
+    );
+    assert.equal((await service.list(admin)).length, 2);
+    assert.deepEqual(await service.list(other), []);
+    await assert.rejects(service.get(analyst, theirs.webhook.id), /not found/);
+    await assert.rejects(service.remove(other, mine.webhook.id), /not found/);
+    await assert.rejects(
+      service.create({ userId: world.acme.readOnly.id }, { url }),
+      /read-only users may not register webhooks/,
+    );
+    const shown = await service.get(admin, mine.webhook.id);
+    assert.equal(JSON.stringify(shown).includes(mine.secret), false, 'secret shown after creation');
+    await service.remove(admin, mine.webhook.id);
+    await service.remove(admin, theirs.webhook.id);
+  });
+
+  test('test ping is signed and recorded', { timeout: 20_000 }, async () => {
+    const hook = await receiver();
+    const actor = { userId: world.acme.admin.id };
+    const { webhook, secret } = await service.create(actor, { url: hook.url });
+    const ping = await service.test(actor, webhook.id);
+    assert.equal(ping.state, 'delivered');
+    assert.equal(ping.kind, 'ping');
+    const [request] = hook.requests;
+    const headers = {
+      timestamp: request!.headers[TIMESTAMP_HEADER.toLowerCase()] as string,
+      signature: request!.headers[SIGNATURE_HEADER.toLowerCase()] as string,
+    };
+    assert.ok(verifySignature(secret, headers, request!.body, Math.floor(Date.now() / 1000)));
+    assert.equal(JSON.parse(request!.body).kind, 'ping');
+
+    await hook.close();
+    const failed = await service.test(actor, webhook.id);
+    assert.equal(failed.state, 'failed');
+    assert.equal(failed.lastError, 'connection refused');
+    const { recentDeliveries } = await service.get(actor, webhook.id);
+    assert.deepEqual(
+      recentDeliveries.map((delivery) => delivery.id),
+      [failed.id, ping.id],
+    );
+  });
+});

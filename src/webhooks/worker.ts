@@ -1,0 +1,492 @@
+/**
+ * Sends due deliveries. Each webhook has a lane that claims at most `concurrencyPerEndpoint`
+ * of its deliveries at a time, so a receiver that hangs occupies its own lane only and
+ * never delays the others. Claims go through the store (claimDocuments), so across a
+ * cluster each attempt is made by one node; a node that dies mid-attempt leaves the
+ * delivery due again when its lease ends, which makes delivery at-least-once.
+ */
+import type { Logger } from '../log/logger.ts';
+import { microsToTaxii, nowMicros } from '../stix/timestamp.ts';
+import { StoreConflictError, type DocumentRecord, type Store } from '../store/store.ts';
+import { AudienceCheck } from './audience.ts';
+import { loadWebhooks } from './dispatcher.ts';
+import {
+  deliveryKind,
+  HISTORY_LENGTH,
+  WEBHOOK_KIND,
+  type AttemptRecord,
+  type DeliveryBody,
+  type WebhookBody,
+} from './records.ts';
+import type { AttemptOutcome, WebhookSender } from './sender.ts';
+import {
+  DELIVERY_HEADER,
+  EVENT_HEADER,
+  SIGNATURE_HEADER,
+  signatureHeader,
+  TIMESTAMP_HEADER,
+} from './signature.ts';
+
+export interface WorkerOptions {
+  /** Requests in flight to one webhook at most. */
+  concurrencyPerEndpoint: number;
+  /** Deadline of one request, in milliseconds. */
+  timeoutMs: number;
+  /** Bytes of a response body read at most. */
+  maxResponseBytes: number;
+  /** Attempts before a delivery becomes a dead letter. */
+  maxAttempts: number;
+  /** Backoff: the cap of the first retry delay, doubled on each later retry (ms). */
+  baseDelayMs: number;
+  /** Backoff: the largest retry delay (ms). */
+  maxDelayMs: number;
+  /** How often an idle lane looks for due deliveries made on other nodes (ms). */
+  pollMs: number;
+  /** How often the list of webhooks is reread, for webhooks made on other nodes (ms). */
+  refreshMs: number;
+  /** Delivered deliveries and failed pings kept per webhook for the delivery log. */
+  keepFinished: number;
+  /** Source of randomness for the backoff jitter, in [0, 1). */
+  random: () => number;
+}
+
+/** Extra lease time beyond the request deadline, for the store writes around a send. */
+const LEASE_MARGIN_MS = 30_000;
+
+/** Finished deliveries between two prunes of the delivery log of a lane. */
+const PRUNE_EVERY = 50;
+
+/**
+ * The retry delay after `attempts` failed attempts: exponential backoff with full jitter,
+ * a uniform draw between 0 and min(maxDelayMs, baseDelayMs * 2^(attempts - 1)).
+ */
+export function retryDelayMs(attempts: number, options: WorkerOptions): number {
+  const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (attempts - 1));
+  return Math.floor(options.random() * ceiling);
+}
+
+/** The JSON body a receiver gets for a delivery. */
+export function deliveryPayload(deliveryId: string, body: DeliveryBody, json?: string): string {
+  const event = body.event;
+  if (event === undefined) {
+    return JSON.stringify({
+      deliveryId,
+      kind: 'ping',
+      at: microsToTaxii(body.createdAt),
+      webhookId: body.webhookId,
+    });
+  }
+  // The object is spliced in as stored text, so the receiver gets it byte for byte.
+  const head = JSON.stringify({
+    deliveryId,
+    eventId: String(event.seq),
+    kind: event.kind,
+    at: microsToTaxii(event.at),
+    collection: event.collectionId,
+    ...(event.communityId === undefined ? {} : { community: event.communityId }),
+    objectId: event.objectId,
+    objectType: event.objectType,
+    version: event.version,
+  });
+  return `${head.slice(0, -1)},"object":${json ?? 'null'}}`;
+}
+
+/** Builds the signed headers of one request. */
+export function signedHeaders(
+  secret: string,
+  deliveryId: string,
+  kind: string,
+  payload: string,
+): Record<string, string> {
+  const timestamp = Math.floor(Date.now() / 1000);
+  return {
+    [TIMESTAMP_HEADER]: String(timestamp),
+    [SIGNATURE_HEADER]: signatureHeader(secret, timestamp, payload),
+    [DELIVERY_HEADER]: deliveryId,
+    [EVENT_HEADER]: kind,
+  };
+}
+
+/** Turns an outcome into the history entry kept with the delivery. */
+export function attemptRecord(at: number, outcome: AttemptOutcome): AttemptRecord {
+  return {
+    at,
+    durationMs: outcome.durationMs,
+    ...(outcome.status === undefined ? {} : { status: outcome.status }),
+    ...(outcome.error === undefined ? {} : { error: outcome.error }),
+    ...(outcome.redirectHost === undefined ? {} : { redirectHost: outcome.redirectHost }),
+    ...(outcome.responseExcerpt === undefined ? {} : { responseExcerpt: outcome.responseExcerpt }),
+  };
+}
+
+export class WebhookWorker {
+  readonly #store: Store;
+  readonly #sender: WebhookSender;
+  readonly #logger: Logger;
+  readonly #options: WorkerOptions;
+  readonly #lanes = new Map<string, Lane>();
+  #refreshTimer: NodeJS.Timeout | undefined;
+  #stopped = true;
+
+  constructor(store: Store, sender: WebhookSender, logger: Logger, options: WorkerOptions) {
+    this.#store = store;
+    this.#sender = sender;
+    this.#logger = logger;
+    this.#options = options;
+  }
+
+  async start(): Promise<void> {
+    this.#stopped = false;
+    this.#refreshTimer = setInterval(() => void this.refresh(), this.#options.refreshMs);
+    this.#refreshTimer.unref();
+    await this.refresh();
+  }
+
+  /** Stops every lane; attempts in flight are cut off and left due, not counted. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#refreshTimer);
+    await Promise.all([...this.#lanes.values()].map((lane) => lane.stop()));
+    this.#lanes.clear();
+  }
+
+  /** Rereads the webhooks: opens lanes for new ones and closes those of deleted ones. */
+  async refresh(): Promise<void> {
+    if (this.#stopped) return;
+    let webhooks;
+    try {
+      webhooks = await loadWebhooks(this.#store);
+    } catch (error) {
+      this.#logger.error({ err: error }, 'webhook list read failed; retrying at the next refresh');
+      return;
+    }
+    if (this.#stopped) return;
+    const current = new Set(webhooks.map((webhook) => webhook.document.id));
+    for (const [id, lane] of this.#lanes) {
+      if (!current.has(id)) {
+        this.#lanes.delete(id);
+        void lane.stop();
+      }
+    }
+    for (const id of current) {
+      if (!this.#lanes.has(id)) {
+        const lane = new Lane(id, this.#store, this.#sender, this.#logger, this.#options);
+        this.#lanes.set(id, lane);
+        lane.wake();
+      }
+    }
+  }
+
+  /** Makes the lanes of these webhooks look for due deliveries now. */
+  wake(webhookIds: Iterable<string>): void {
+    let unknown = false;
+    for (const id of webhookIds) {
+      const lane = this.#lanes.get(id);
+      if (lane) lane.wake();
+      else unknown = true;
+    }
+    if (unknown) void this.refresh();
+  }
+
+  /** Closes the lane of a webhook that was deleted on this node, without waiting. */
+  forget(webhookId: string): void {
+    const lane = this.#lanes.get(webhookId);
+    this.#lanes.delete(webhookId);
+    void lane?.stop();
+  }
+
+  /** Deliveries in flight on this node, per webhook id; for tests and the benchmark. */
+  inFlight(): Map<string, number> {
+    return new Map([...this.#lanes].map(([id, lane]) => [id, lane.inFlight]));
+  }
+}
+
+/** The sending side of one webhook on this node. */
+class Lane {
+  readonly #webhookId: string;
+  readonly #kind: string;
+  readonly #store: Store;
+  readonly #sender: WebhookSender;
+  readonly #logger: Logger;
+  readonly #options: WorkerOptions;
+  readonly #abort = new AbortController();
+  readonly #attempts = new Set<Promise<void>>();
+  #inFlight = 0;
+  #pumping = false;
+  #again = false;
+  #stopped = false;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
+  #finishedSincePrune = PRUNE_EVERY;
+
+  constructor(
+    webhookId: string,
+    store: Store,
+    sender: WebhookSender,
+    logger: Logger,
+    options: WorkerOptions,
+  ) {
+    this.#webhookId = webhookId;
+    this.#kind = deliveryKind(webhookId);
+    this.#store = store;
+    this.#sender = sender;
+    this.#logger = logger;
+    this.#options = options;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#pumping) {
+      this.#again = true;
+      return;
+    }
+    void this.#pump();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#abort.abort();
+    await Promise.all([...this.#attempts]);
+  }
+
+  /** Claims due deliveries while the lane has free slots, and starts their attempts. */
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      do {
+        this.#again = false;
+        await this.#claimWhileFree();
+      } while (this.#again && !this.#stopped);
+      await this.#pruneFinished();
+    } catch (error) {
+      this.#logger.error(
+        { err: error, webhookId: this.#webhookId },
+        'webhook delivery claim failed; retrying at the next poll',
+      );
+    } finally {
+      this.#pumping = false;
+      this.#wakeAt(Date.now() + this.#options.pollMs);
+    }
+  }
+
+  async #claimWhileFree(): Promise<void> {
+    while (!this.#stopped && this.#inFlight < this.#options.concurrencyPerEndpoint) {
+      const free = this.#options.concurrencyPerEndpoint - this.#inFlight;
+      const now = nowMicros();
+      const lease = (this.#options.timeoutMs + LEASE_MARGIN_MS) * 1000;
+      const claimed = await this.#store.claimDocuments(this.#kind, now, now + lease, free);
+      for (const document of claimed) this.#start(document);
+      if (claimed.length < free) return;
+    }
+  }
+
+  #start(document: DocumentRecord): void {
+    this.#inFlight += 1;
+    const attempt = this.#attempt(document)
+      .catch((error: unknown) => {
+        this.#logger.error(
+          { err: error, webhookId: this.#webhookId, deliveryId: document.id },
+          'webhook delivery attempt failed; it is retried when its lease ends',
+        );
+      })
+      .finally(() => {
+        this.#inFlight -= 1;
+        this.#attempts.delete(attempt);
+        this.wake();
+      });
+    this.#attempts.add(attempt);
+  }
+
+  /** Sets the lane's timer to `at` (ms since the epoch) unless it is set sooner. */
+  #wakeAt(at: number): void {
+    if (this.#stopped) return;
+    const now = Date.now();
+    if (this.#timer !== undefined && this.#timerAt <= at && this.#timerAt > now) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = Infinity;
+        this.wake();
+      },
+      Math.max(0, at - now),
+    );
+    this.#timer.unref();
+  }
+
+  /** Makes one attempt of a claimed delivery and records its outcome. */
+  async #attempt(claimed: DocumentRecord): Promise<void> {
+    const body = JSON.parse(claimed.body) as DeliveryBody;
+    const webhookDocument = await this.#store.getDocument(WEBHOOK_KIND, this.#webhookId);
+    if (webhookDocument === undefined) {
+      await this.#store.deleteDocument(this.#kind, claimed.id);
+      return;
+    }
+    const webhook = JSON.parse(webhookDocument.body) as WebhookBody;
+
+    let json: string | undefined;
+    if (body.event !== undefined) {
+      const visibility = await new AudienceCheck(this.#store).check(webhook.createdBy, body.event);
+      if (!visibility.visible) {
+        await this.#finish(claimed, body, 'dead', undefined, visibility.reason);
+        return;
+      }
+      json = visibility.json;
+    }
+
+    const payload = deliveryPayload(claimed.id, body, json);
+    const headers = signedHeaders(webhook.secret, claimed.id, body.kind, payload);
+    const startedAt = nowMicros();
+    const outcome = await this.#sender.send(new URL(webhook.url), payload, headers, {
+      timeoutMs: this.#options.timeoutMs,
+      maxResponseBytes: this.#options.maxResponseBytes,
+      signal: this.#abort.signal,
+    });
+    if (outcome.aborted) {
+      await this.#release(claimed);
+      return;
+    }
+    const record = attemptRecord(startedAt, outcome);
+    if (outcome.ok) {
+      await this.#finish(claimed, body, 'delivered', record);
+      return;
+    }
+    const attempts = body.attempts + 1;
+    const host = new URL(webhook.url).host;
+    if (attempts >= this.#options.maxAttempts) {
+      this.#logger.warn(
+        {
+          webhookId: this.#webhookId,
+          deliveryId: claimed.id,
+          host,
+          attempts,
+          status: outcome.status,
+          error: outcome.error,
+        },
+        'webhook delivery failed for the last time; kept as a dead letter',
+      );
+      await this.#finish(claimed, body, 'dead', record, outcome.error);
+      return;
+    }
+    const delayMs = retryDelayMs(attempts, this.#options);
+    this.#logger.info(
+      {
+        webhookId: this.#webhookId,
+        deliveryId: claimed.id,
+        host,
+        attempts,
+        status: outcome.status,
+        error: outcome.error,
+        retryInMs: delayMs,
+      },
+      'webhook delivery failed; retrying',
+    );
+    await this.#retry(claimed, body, record, delayMs);
+  }
+
+  async #write(claimed: DocumentRecord, body: DeliveryBody, due?: number): Promise<void> {
+    try {
+      await this.#store.putDocument(
+        {
+          kind: claimed.kind,
+          id: claimed.id,
+          owner: body.state,
+          ...(claimed.key === undefined ? {} : { key: claimed.key }),
+          ...(due === undefined ? {} : { due }),
+          body: JSON.stringify(body),
+        },
+        claimed.revision,
+      );
+    } catch (error) {
+      if (!(error instanceof StoreConflictError)) throw error;
+      // The webhook was deleted meanwhile, or the lease ran out and another node took the
+      // delivery: its outcome is theirs to record.
+      this.#logger.info(
+        { webhookId: this.#webhookId, deliveryId: claimed.id },
+        'webhook delivery changed during its attempt; outcome not recorded',
+      );
+    }
+  }
+
+  /** Puts a delivery whose attempt was cut off back as due now, without counting it. */
+  async #release(claimed: DocumentRecord): Promise<void> {
+    const body = JSON.parse(claimed.body) as DeliveryBody;
+    await this.#write(claimed, { ...body, nextAttemptAt: nowMicros() }, nowMicros());
+  }
+
+  async #retry(
+    claimed: DocumentRecord,
+    body: DeliveryBody,
+    record: AttemptRecord,
+    delayMs: number,
+  ): Promise<void> {
+    const due = nowMicros() + delayMs * 1000;
+    const next: DeliveryBody = {
+      ...body,
+      state: 'pending',
+      attempts: body.attempts + 1,
+      history: [...body.history, record].slice(-HISTORY_LENGTH),
+      nextAttemptAt: due,
+      ...(record.error === undefined ? {} : { lastError: record.error }),
+    };
+    await this.#write(claimed, next, due);
+    this.#wakeAt(Date.now() + delayMs);
+  }
+
+  async #finish(
+    claimed: DocumentRecord,
+    body: DeliveryBody,
+    state: 'delivered' | 'dead',
+    record: AttemptRecord | undefined,
+    error?: string,
+  ): Promise<void> {
+    const { nextAttemptAt: _dropped, ...rest } = body;
+    const next: DeliveryBody = {
+      ...rest,
+      state,
+      attempts: body.attempts + (record === undefined ? 0 : 1),
+      history:
+        record === undefined ? body.history : [...body.history, record].slice(-HISTORY_LENGTH),
+      finishedAt: nowMicros(),
+      ...(error === undefined ? {} : { lastError: error }),
+    };
+    await this.#write(claimed, next);
+    this.#finishedSincePrune += 1;
+  }
+
+  /** Deletes delivered deliveries beyond the newest `keepFinished`, now and then. */
+  async #pruneFinished(): Promise<void> {
+    if (this.#finishedSincePrune < PRUNE_EVERY) return;
+    this.#finishedSincePrune = 0;
+    await pruneFinished(this.#store, this.#webhookId, this.#options.keepFinished);
+  }
+}
+
+/** Deletes delivered deliveries and failed pings beyond the newest `keep` of each. */
+export async function pruneFinished(
+  store: Store,
+  webhookId: string,
+  keep: number,
+): Promise<number> {
+  const kind = deliveryKind(webhookId);
+  let deleted = 0;
+  for (const owner of ['delivered', 'failed']) {
+    const newest = await store.listDocuments({ kind, owner, limit: keep });
+    if (newest.length < keep) continue;
+    const afterId = newest.at(-1)!.id;
+    for (;;) {
+      const older = await store.listDocuments({ kind, owner, afterId, limit: 500 });
+      for (const document of older) {
+        if (await store.deleteDocument(kind, document.id)) deleted += 1;
+      }
+      if (older.length < 500) break;
+    }
+  }
+  return deleted;
+}
