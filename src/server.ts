@@ -13,6 +13,8 @@ import { API_BASE } from './api/context.ts';
 import { HttpAuthenticator } from './auth/http.ts';
 import { bootstrap, type BootstrapResult } from './bootstrap.ts';
 import type { CairnConfig } from './config/config.ts';
+import { ConnectorScheduler } from './connectors/scheduler.ts';
+import { sourceFor } from './connectors/sources.ts';
 import { CairnError } from './errors.ts';
 import type { Logger } from './log/logger.ts';
 import { createSharingServices } from './sharing/service.ts';
@@ -70,6 +72,16 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   }, STATUS_PURGE_INTERVAL_MS);
   purge.unref();
 
+  const connectors = new ConnectorScheduler(
+    { store, logger, sourceFor },
+    {
+      pollMs: config.connectors.pollSeconds * 1000,
+      leaseMs: config.connectors.maxRunMinutes * 60_000,
+      concurrency: config.connectors.concurrency,
+    },
+  );
+  if (config.connectors.scheduler) connectors.start();
+
   logger.info({ url, store: describeStore(config.store) }, 'server started');
   return {
     url,
@@ -78,6 +90,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
     setup,
     async close() {
       clearInterval(purge);
+      await connectors.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Keep-alive connections would hold close() open; end them.

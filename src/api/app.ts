@@ -13,6 +13,7 @@ import { errorJson, handleError, validationHook } from './errors.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerAudit } from './routes/audit.ts';
 import { registerCommunities } from './routes/communities.ts';
+import { registerConnectors } from './routes/connectors.ts';
 import { registerInvitations } from './routes/invitations.ts';
 import { registerMe } from './routes/me.ts';
 import { registerOrganisations } from './routes/organisations.ts';
@@ -103,6 +104,7 @@ export function createApiApp(deps: ApiDeps, authenticate: MiddlewareHandler<ApiE
   registerInvitations(api);
   registerShares(api);
   registerAudit(api);
+  registerConnectors(api);
   registerOpenApi(api, '/openapi.json');
   registerMethodNotAllowed(app);
 

@@ -35,6 +35,18 @@ const configSchema = z
         statusRetentionHours: z.number().min(24),
       })
       .strict(),
+    connectors: z
+      .object({
+        /** Whether this server runs due connectors; any number of servers may. */
+        scheduler: z.boolean(),
+        /** Seconds between two looks for due connectors. */
+        pollSeconds: z.number().min(0.05).max(3600),
+        /** Longest connector run, in minutes; a longer one is stopped and resumed later. */
+        maxRunMinutes: z.number().int().min(1).max(1440),
+        /** Connector runs at once on this server. */
+        concurrency: z.number().int().min(1).max(64),
+      })
+      .strict(),
   })
   .strict();
 
@@ -54,6 +66,7 @@ export const DEFAULT_CONFIG: CairnConfig = {
     lenientMediaTypes: true,
     statusRetentionHours: 24,
   },
+  connectors: { scheduler: true, pollSeconds: 5, maxRunMinutes: 60, concurrency: 2 },
 };
 
 /** Environment variables and the configuration path each one sets. */
@@ -67,6 +80,7 @@ const ENVIRONMENT: Record<string, { path: string[]; kind: 'string' | 'number' | 
   CAIRN_TAXII_PAGE_SIZE: { path: ['taxii', 'pageSize'], kind: 'number' },
   CAIRN_TAXII_MAX_CONTENT_LENGTH: { path: ['taxii', 'maxContentLength'], kind: 'number' },
   CAIRN_TAXII_LENIENT: { path: ['taxii', 'lenientMediaTypes'], kind: 'boolean' },
+  CAIRN_CONNECTORS_SCHEDULER: { path: ['connectors', 'scheduler'], kind: 'boolean' },
 };
 
 export class ConfigError extends Error {

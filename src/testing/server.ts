@@ -32,6 +32,7 @@ export interface TestServerOptions {
   /** Reuse the data directory of an earlier server (for restart tests). */
   dataDir?: string;
   taxii?: Partial<CairnConfig['taxii']>;
+  connectors?: Partial<CairnConfig['connectors']>;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -42,6 +43,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     store: `sqlite:${join(dataDir, 'cairn.db')}`,
     log: { level: 'info' },
     taxii: { ...DEFAULT_CONFIG.taxii, ...options.taxii },
+    connectors: { ...DEFAULT_CONFIG.connectors, ...options.connectors },
   };
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({

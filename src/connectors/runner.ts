@@ -1,0 +1,256 @@
+/**
+ * Runs one connector once: reads its source from the stored checkpoint, filters warning-listed
+ * values, stores each batch through the same validation and sharing rules as a TAXII POST,
+ * indexes the stored objects for correlation, counts sightings, and writes the checkpoint and
+ * health after each committed batch.
+ *
+ * Objects are contributed as the connector's creating user, so its runs never write where
+ * that user may not, and stop when the user loses the right.
+ */
+import type { Caller } from '../auth/tokens.ts';
+import { objectObservables, type Observable } from '../correlation/observables.ts';
+import { indexObjects } from '../correlation/indexer.ts';
+import { CairnError } from '../errors.ts';
+import { submitObjects, type SubmitResult } from '../ingest/submit.ts';
+import type { Logger } from '../log/logger.ts';
+import { collectionRights, loadCollectionContext } from '../sharing/access.ts';
+import type { Contribution } from '../sharing/share.ts';
+import { nowMicros } from '../stix/timestamp.ts';
+import type { Store } from '../store/store.ts';
+import { connectorSource, type Connector } from './definition.ts';
+import type { ConnectorSource, SourceBatch } from './source.ts';
+import {
+  MAX_KEPT_FAILURES,
+  MAX_KEPT_MESSAGES,
+  emptyHealth,
+  loadState,
+  saveState,
+  type ConnectorState,
+  type RunHealth,
+} from './state.ts';
+
+/** Returns the name of the warning list a value is on, or undefined. */
+export type WarningListCheck = (observable: Observable) => string | undefined;
+
+export interface RunnerDeps {
+  store: Store;
+  logger: Logger;
+  /** Builds the source for a connector; see sources.ts. */
+  sourceFor: (connector: Connector) => ConnectorSource;
+  /** Warning lists; without them every policy checks nothing. */
+  warningLists?: WarningListCheck;
+}
+
+/** Builds the contribution of a run, or throws when the creating user may not write. */
+async function runContribution(store: Store, connector: Connector): Promise<Contribution> {
+  const collection = await store.getCollectionById(connector.collection);
+  if (collection === undefined) {
+    throw new CairnError(
+      'not-found',
+      `the target collection ${connector.collection} no longer exists: change the connector's collection`,
+    );
+  }
+  const user = await store.getUser(connector.createdBy);
+  if (user === undefined || user.disabled) {
+    throw new CairnError(
+      'forbidden',
+      `user ${connector.createdBy}, whose rights the connector uses, is disabled or gone: recreate the connector as an active user`,
+    );
+  }
+  // The user's own rights, not narrowed by any token: the connector acts for the user.
+  const caller: Caller = {
+    user,
+    token: {
+      id: 'connector',
+      userId: user.id,
+      label: '',
+      secretHash: '',
+      scopes: [],
+      createdAt: 0,
+    },
+  };
+  const context = await loadCollectionContext(store, caller, collection);
+  if (!collectionRights(caller, context).canWrite) {
+    throw new CairnError(
+      'forbidden',
+      `user ${user.name} may no longer write to collection ${collection.id}: grant the right or change the target`,
+    );
+  }
+  return {
+    contributor: { userId: user.id, organisationId: user.organisationId },
+    anonymous: false,
+    recipients: [],
+    ...(context.community ? { community: context.community } : {}),
+  };
+}
+
+function keepMessage(list: string[], message: string): void {
+  if (list.length < MAX_KEPT_MESSAGES) list.push(message);
+}
+
+function reject(health: RunHealth, id: string, message: string, reason: string): void {
+  health.rejected++;
+  health.rejectedByReason[reason] = (health.rejectedByReason[reason] ?? 0) + 1;
+  if (health.failures.length < MAX_KEPT_FAILURES) health.failures.push({ id, message });
+}
+
+/** Splits out objects whose values are on a warning list, under the connector's policy. */
+function applyWarningLists(
+  connector: Connector,
+  objects: unknown[],
+  check: WarningListCheck | undefined,
+  health: RunHealth,
+): unknown[] {
+  if (connector.warningLists === 'off' || check === undefined) return objects;
+  const kept: unknown[] = [];
+  for (const object of objects) {
+    const record = object !== null && typeof object === 'object' ? object : undefined;
+    const listed = record
+      ? objectObservables(record as Record<string, unknown>)
+          .map(check)
+          .find((name) => name !== undefined)
+      : undefined;
+    if (listed === undefined) {
+      kept.push(object);
+      continue;
+    }
+    if (connector.warningLists !== 'drop') {
+      health.flagged++;
+      kept.push(object);
+      continue;
+    }
+    const id = String((record as Record<string, unknown>).id ?? 'object');
+    reject(health, id, `${id} has a value on the warning list "${listed}"`, 'warning-list');
+  }
+  return kept;
+}
+
+/** Adds the stored sightings to the counters of the objects they sight. */
+async function countSightings(store: Store, objects: unknown[], added: Set<string>): Promise<void> {
+  const at = nowMicros();
+  for (const object of objects) {
+    const record = object as Record<string, unknown>;
+    if (record?.type !== 'sighting' || !added.has(String(record.id))) continue;
+    if (typeof record.sighting_of_ref !== 'string') continue;
+    const count = Number.isSafeInteger(record.count) ? Math.max(1, record.count as number) : 1;
+    await store.addFeedback(record.sighting_of_ref, { sightings: count, at });
+  }
+}
+
+function tally(health: RunHealth, result: SubmitResult): Set<string> {
+  const added = new Set<string>();
+  for (const success of result.successes) {
+    if (success.outcome === 'added') {
+      health.added++;
+      added.add(success.id);
+    } else {
+      health.duplicates++;
+    }
+  }
+  for (const failure of result.failures) {
+    const rules = [...new Set(failure.problems.map((problem) => problem.rule))];
+    reject(health, failure.id, failure.message, rules[0] ?? 'sharing-rule');
+  }
+  return added;
+}
+
+export interface RunResult {
+  health: RunHealth;
+  state: ConnectorState;
+}
+
+/**
+ * Runs the connector to the end of its source, or until `signal` aborts it, and returns the
+ * health. Never throws for a failure of the source or of the rights: those end the run as
+ * `failed` with the message. Store errors while saving the state propagate.
+ */
+export async function runConnector(
+  deps: RunnerDeps,
+  connector: Connector,
+  signal: AbortSignal,
+): Promise<RunResult> {
+  const { store, logger } = deps;
+  const loaded = await loadState(store, connector.id);
+  let revision = loaded.revision;
+  const state = loaded.state;
+  const health = emptyHealth(nowMicros());
+  state.current = health;
+  revision = await saveState(store, connector.id, connector.organisationId, state, revision);
+  logger.info({ connector: connector.id, kind: connector.kind }, 'connector run started');
+
+  let contribution: Contribution | undefined;
+  const commit = async (batch: SourceBatch): Promise<void> => {
+    // Without a contribution submitObjects would store as the operator, with no contributor.
+    if (contribution === undefined) throw new Error('a batch came before the run was set up');
+    health.batches++;
+    health.objectsIn += batch.objects.length + (batch.rejections?.length ?? 0);
+    for (const rejection of batch.rejections ?? []) {
+      reject(health, rejection.id, rejection.message, rejection.rule);
+    }
+    for (const warning of batch.warnings ?? []) keepMessage(health.warnings, warning);
+    const kept = applyWarningLists(connector, batch.objects, deps.warningLists, health);
+    if (kept.length > 0) {
+      const result = await submitObjects(store, connector.collection, kept, 0, contribution);
+      const added = tally(health, result);
+      const stored = new Set(result.successes.map((success) => success.id));
+      const storedObjects = kept.filter((object) =>
+        stored.has(String((object as Record<string, unknown>)?.id)),
+      );
+      await indexObjects(store, connector.collection, connectorSource(connector.id), storedObjects);
+      await countSightings(store, storedObjects, added);
+    }
+    state.checkpoint = batch.checkpoint;
+    revision = await saveState(store, connector.id, connector.organisationId, state, revision);
+  };
+
+  try {
+    contribution = await runContribution(store, connector);
+    const source = deps.sourceFor(connector);
+    for await (const batch of source.read({
+      connector,
+      checkpoint: state.checkpoint,
+      signal,
+      logger,
+      onRetry: (message) => {
+        health.retries++;
+        keepMessage(health.warnings, message);
+        logger.warn({ connector: connector.id, message }, 'connector request retried');
+      },
+    })) {
+      await commit(batch);
+      if (signal.aborted) throw signal.reason as Error;
+    }
+    health.outcome = health.rejected > 0 ? 'partial' : 'succeeded';
+  } catch (error) {
+    if (error instanceof Error && error.name === 'StoreConflictError') throw error;
+    health.outcome = 'failed';
+    health.error = signal.aborted
+      ? `the run was stopped: ${(signal.reason as Error)?.message ?? 'aborted'}`
+      : (error as Error).message;
+    logger.error({ connector: connector.id, err: health.error }, 'connector run failed');
+  }
+
+  health.finishedAt = nowMicros();
+  state.current = undefined;
+  state.lastRun = health;
+  state.runs++;
+  if (health.outcome === 'failed') state.consecutiveFailures++;
+  else {
+    state.consecutiveFailures = 0;
+    state.lastSuccessAt = health.finishedAt;
+  }
+  await saveState(store, connector.id, connector.organisationId, state, revision);
+  logger.info(
+    {
+      connector: connector.id,
+      outcome: health.outcome,
+      objectsIn: health.objectsIn,
+      added: health.added,
+      duplicates: health.duplicates,
+      rejected: health.rejected,
+      ms: Math.round((health.finishedAt - health.startedAt) / 1000),
+    },
+    'connector run finished',
+  );
+  return { health, state };
+}

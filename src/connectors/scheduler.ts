@@ -1,0 +1,156 @@
+/**
+ * Runs due connectors. Every node of a deployment may run a scheduler: each pass claims due
+ * connector documents with Store.claimDocuments, which moves their due time to the end of a
+ * lease in the same step, so a run happens on one node only. A node that dies mid-run leaves
+ * the connector due again when the lease ends, and the next run resumes from the checkpoint.
+ */
+import type { Logger } from '../log/logger.ts';
+import { nowMicros } from '../stix/timestamp.ts';
+import { StoreConflictError, type DocumentRecord, type Store } from '../store/store.ts';
+import { CONNECTOR_DOCUMENT, type Connector } from './definition.ts';
+import { runConnector, type RunnerDeps } from './runner.ts';
+import { connectorOf } from './service.ts';
+
+export interface SchedulerOptions {
+  /** Milliseconds between two claim passes. */
+  pollMs: number;
+  /** Longest run, in milliseconds; the claim lasts this long and the run is stopped after it. */
+  leaseMs: number;
+  /** Runs at once on this node. */
+  concurrency: number;
+}
+
+export const SCHEDULER_DEFAULTS: SchedulerOptions = {
+  pollMs: 5000,
+  leaseMs: 60 * 60 * 1000,
+  concurrency: 2,
+};
+
+/** Attempts to write the next due time when the definition changes under the scheduler. */
+const RESCHEDULE_ATTEMPTS = 5;
+
+export class ConnectorScheduler {
+  private readonly options: SchedulerOptions;
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly stopping = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private passing: Promise<number> | undefined;
+
+  constructor(
+    private readonly deps: RunnerDeps,
+    options: Partial<SchedulerOptions> = {},
+  ) {
+    this.options = { ...SCHEDULER_DEFAULTS, ...options };
+  }
+
+  get store(): Store {
+    return this.deps.store;
+  }
+
+  get logger(): Logger {
+    return this.deps.logger;
+  }
+
+  start(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => void this.pass(), this.options.pollMs);
+    this.timer.unref();
+    void this.pass();
+  }
+
+  /** Claims the due connectors this node has room for and starts their runs; returns how many. */
+  pass(): Promise<number> {
+    this.passing ??= this.claimAndStart().finally(() => {
+      this.passing = undefined;
+    });
+    return this.passing;
+  }
+
+  /** Waits until no run is in progress on this node. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0 || this.passing) {
+      await Promise.allSettled([...this.running.values(), this.passing]);
+    }
+  }
+
+  /** Stops claiming, aborts the runs in progress and waits for them to save their state. */
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    this.stopping.abort(new Error('the server is stopping'));
+    await this.idle();
+  }
+
+  private async claimAndStart(): Promise<number> {
+    if (this.stopping.signal.aborted) return 0;
+    const room = this.options.concurrency - this.running.size;
+    if (room <= 0) return 0;
+    const now = nowMicros();
+    let claimed: DocumentRecord[];
+    try {
+      claimed = await this.store.claimDocuments(
+        CONNECTOR_DOCUMENT,
+        now,
+        now + this.options.leaseMs * 1000,
+        room,
+      );
+    } catch (error) {
+      this.logger.error({ err: error }, 'claiming due connectors failed');
+      return 0;
+    }
+    for (const document of claimed) {
+      const run = this.runClaimed(document).finally(() => this.running.delete(document.id));
+      this.running.set(document.id, run);
+    }
+    return claimed.length;
+  }
+
+  private async runClaimed(document: DocumentRecord): Promise<void> {
+    const connector = connectorOf(document);
+    if (!connector.enabled) {
+      await this.reschedule(connector.id, undefined);
+      return;
+    }
+    const signal = AbortSignal.any([
+      this.stopping.signal,
+      AbortSignal.timeout(Math.max(1000, this.options.leaseMs - 5000)),
+    ]);
+    try {
+      await runConnector(this.deps, connector, signal);
+    } catch (error) {
+      this.logger.error(
+        { err: error, connector: connector.id },
+        'connector run could not save its state',
+      );
+    }
+    // A run cut short by a stop is picked up again at once, here or on another node.
+    const next = this.stopping.signal.aborted ? nowMicros() : undefined;
+    await this.reschedule(connector.id, next);
+  }
+
+  /** Sets the next due time from the stored definition, which may have changed meanwhile. */
+  private async reschedule(connectorId: string, dueAt: number | undefined): Promise<void> {
+    for (let attempt = 1; attempt <= RESCHEDULE_ATTEMPTS; attempt++) {
+      const current = await this.store.getDocument(CONNECTOR_DOCUMENT, connectorId);
+      if (current === undefined) return;
+      const connector: Connector = connectorOf(current);
+      const due = connector.enabled
+        ? (dueAt ?? nowMicros() + connector.intervalSeconds * 1_000_000)
+        : undefined;
+      const { due: _lease, revision, updatedAt: _updated, ...rest } = current;
+      try {
+        await this.store.putDocument({ ...rest, ...(due !== undefined ? { due } : {}) }, revision);
+        return;
+      } catch (error) {
+        if (!(error instanceof StoreConflictError) || /document key/.test(error.message)) {
+          this.logger.error(
+            { err: error, connector: connectorId },
+            'rescheduling a connector failed',
+          );
+          return;
+        }
+      }
+    }
+    this.logger.error({ connector: connectorId }, 'rescheduling a connector kept conflicting');
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * The contract between the connector runner and each kind of source. A source reads its
+ * input from where the previous run stopped (its checkpoint) and yields batches of STIX
+ * objects, each with the checkpoint to store once the batch is committed. A crash between
+ * the commit and the checkpoint write makes the next run read that batch again, which only
+ * yields duplicates.
+ */
+import type { Logger } from '../log/logger.ts';
+import type { Connector } from './definition.ts';
+
+/** An input record that could not become a STIX object, with the reason. */
+export interface SourceRejection {
+  /** Where it was: a line number, an event uuid, `objects[3]`. */
+  id: string;
+  message: string;
+  /** A short code counted in the health: `csv-row`, `misp-attribute`, `missing-event`. */
+  rule: string;
+}
+
+export interface SourceBatch {
+  objects: unknown[];
+  rejections?: SourceRejection[];
+  /** Problems that did not stop the run, such as a MISP event missing from its feed. */
+  warnings?: string[];
+  /** The checkpoint that holds once this batch is stored; JSON-serialisable. */
+  checkpoint: unknown;
+}
+
+export interface SourceContext {
+  connector: Connector;
+  /** The checkpoint stored after the last committed batch, or undefined on a first run. */
+  checkpoint: unknown;
+  signal: AbortSignal;
+  logger: Logger;
+  /** Called before an HTTP retry, so the health can show it. */
+  onRetry: (message: string) => void;
+}
+
+export interface ConnectorSource {
+  read(context: SourceContext): AsyncIterable<SourceBatch>;
+}
+
+/** A checkpoint that is not what the source wrote: the run starts over. */
+export function objectCheckpoint(checkpoint: unknown): Record<string, unknown> {
+  return checkpoint !== null && typeof checkpoint === 'object' && !Array.isArray(checkpoint)
+    ? (checkpoint as Record<string, unknown>)
+    : {};
+}
