@@ -24,6 +24,7 @@ import type { Store } from './store/store.ts';
 import { createTaxiiApp } from './taxii/app.ts';
 import { CursorSigner } from './taxii/cursor.ts';
 import { TAXII_MEDIA_TYPE } from './taxii/media.ts';
+import { WebhookService } from './webhooks/service.ts';
 
 const STATUS_PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
@@ -49,7 +50,11 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
     authenticator,
   });
   const services = createSharingServices(store, { defaultApiRoot: config.taxii.defaultApiRoot });
-  const api = createApiApp({ store, config, logger, services }, authenticateWith(authenticator));
+  const webhooks = new WebhookService(store, logger, webhookSettings(config));
+  const api = createApiApp(
+    { store, config, logger, services, webhooks },
+    authenticateWith(authenticator),
+  );
   const app = routeByPath(api, taxii);
 
   const server: ServerType = await new Promise((resolve, reject) => {
@@ -81,6 +86,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
     },
   );
   if (config.connectors.scheduler) connectors.start();
+  if (config.webhooks.deliver) await webhooks.start();
 
   logger.info({ url, store: describeStore(config.store) }, 'server started');
   return {
@@ -91,6 +97,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
     async close() {
       clearInterval(purge);
       await connectors.stop();
+      await webhooks.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Keep-alive connections would hold close() open; end them.
@@ -99,6 +106,19 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
       await store.close();
       logger.info('server stopped');
     },
+  };
+}
+
+/** The webhook settings of the configuration, in the units the service takes. */
+function webhookSettings(config: CairnConfig) {
+  const settings = config.webhooks;
+  return {
+    timeoutMs: settings.timeoutSeconds * 1000,
+    maxAttempts: settings.maxAttempts,
+    baseDelayMs: settings.retryBaseSeconds * 1000,
+    maxDelayMs: settings.retryMaxSeconds * 1000,
+    concurrencyPerEndpoint: settings.concurrencyPerEndpoint,
+    maxPerOrganisation: settings.maxPerOrganisation,
   };
 }
 

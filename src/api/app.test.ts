@@ -223,7 +223,7 @@ describe('OpenAPI document', () => {
         .map((route) => `${route.method} ${route.path}`),
     );
     assert.deepEqual([...documented].sort(), [...registered].sort());
-    assert.equal(registered.size, 28);
+    assert.equal(registered.size, 41);
   });
 
   test('matches docs/api.md', async () => {
@@ -285,7 +285,7 @@ describe('OpenAPI document', () => {
     const ids = Object.values(document.paths).flatMap((operations) =>
       Object.values(operations).map((operation) => operation.operationId),
     );
-    assert.equal(ids.length, 28);
+    assert.equal(ids.length, 41);
     assert.equal(new Set(ids).size, ids.length);
     assert.ok(ids.every((id) => typeof id === 'string'));
   });

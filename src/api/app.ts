@@ -19,6 +19,7 @@ import { registerMe } from './routes/me.ts';
 import { registerOrganisations } from './routes/organisations.ts';
 import { registerShares } from './routes/shares.ts';
 import { registerUsers } from './routes/users.ts';
+import { registerWebhooks } from './routes/webhooks.ts';
 
 /** Max body of an administration request, in octets. Shares use the TAXII maxContentLength. */
 export const MAX_ADMIN_BODY = 64 * 1024;
@@ -105,6 +106,7 @@ export function createApiApp(deps: ApiDeps, authenticate: MiddlewareHandler<ApiE
   registerShares(api);
   registerAudit(api);
   registerConnectors(api);
+  registerWebhooks(api);
   registerOpenApi(api, '/openapi.json');
   registerMethodNotAllowed(app);
 

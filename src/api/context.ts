@@ -9,12 +9,15 @@ import type { CairnConfig } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Actor, SharingServices } from '../sharing/service.ts';
 import type { Store } from '../store/store.ts';
+import type { WebhookService } from '../webhooks/service.ts';
 
 export interface ApiDeps {
   store: Store;
   config: CairnConfig;
   logger: Logger;
   services: SharingServices;
+  /** Absent in applications built without webhooks; their routes then answer 503. */
+  webhooks?: WebhookService;
 }
 
 export interface ApiEnv {

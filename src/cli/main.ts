@@ -13,6 +13,7 @@ import { registerImport } from './commands/import.ts';
 import { registerInvite } from './commands/invite.ts';
 import { registerOrg } from './commands/org.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerWebhook } from './commands/webhook.ts';
 
 const program = new Command()
   .name('cairn')
@@ -34,6 +35,7 @@ registerAdmin(program);
 registerOrg(program);
 registerCommunity(program);
 registerInvite(program);
+registerWebhook(program);
 
 try {
   await program.parseAsync(process.argv);

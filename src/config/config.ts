@@ -47,6 +47,24 @@ const configSchema = z
         concurrency: z.number().int().min(1).max(64),
       })
       .strict(),
+    webhooks: z
+      .object({
+        /** Whether this server dispatches events and sends deliveries; any number may. */
+        deliver: z.boolean(),
+        /** Deadline of one delivery request, in seconds. */
+        timeoutSeconds: z.number().min(0.05).max(300),
+        /** Attempts before a delivery becomes a dead letter. */
+        maxAttempts: z.number().int().min(1).max(100),
+        /** Backoff cap of the first retry, in seconds; doubled on each later retry. */
+        retryBaseSeconds: z.number().min(0.01).max(3600),
+        /** Largest retry delay, in seconds. */
+        retryMaxSeconds: z.number().min(0.01).max(86_400),
+        /** Requests in flight to one endpoint at most, per server. */
+        concurrencyPerEndpoint: z.number().int().min(1).max(64),
+        /** Webhooks one organisation may register. */
+        maxPerOrganisation: z.number().int().min(1).max(10_000),
+      })
+      .strict(),
   })
   .strict();
 
@@ -67,6 +85,15 @@ export const DEFAULT_CONFIG: CairnConfig = {
     statusRetentionHours: 24,
   },
   connectors: { scheduler: true, pollSeconds: 5, maxRunMinutes: 60, concurrency: 2 },
+  webhooks: {
+    deliver: true,
+    timeoutSeconds: 10,
+    maxAttempts: 8,
+    retryBaseSeconds: 2,
+    retryMaxSeconds: 3600,
+    concurrencyPerEndpoint: 4,
+    maxPerOrganisation: 250,
+  },
 };
 
 /** Environment variables and the configuration path each one sets. */
@@ -81,6 +108,7 @@ const ENVIRONMENT: Record<string, { path: string[]; kind: 'string' | 'number' | 
   CAIRN_TAXII_MAX_CONTENT_LENGTH: { path: ['taxii', 'maxContentLength'], kind: 'number' },
   CAIRN_TAXII_LENIENT: { path: ['taxii', 'lenientMediaTypes'], kind: 'boolean' },
   CAIRN_CONNECTORS_SCHEDULER: { path: ['connectors', 'scheduler'], kind: 'boolean' },
+  CAIRN_WEBHOOKS_DELIVER: { path: ['webhooks', 'deliver'], kind: 'boolean' },
 };
 
 export class ConfigError extends Error {

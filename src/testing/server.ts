@@ -33,6 +33,7 @@ export interface TestServerOptions {
   dataDir?: string;
   taxii?: Partial<CairnConfig['taxii']>;
   connectors?: Partial<CairnConfig['connectors']>;
+  webhooks?: Partial<CairnConfig['webhooks']>;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -44,6 +45,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     log: { level: 'info' },
     taxii: { ...DEFAULT_CONFIG.taxii, ...options.taxii },
     connectors: { ...DEFAULT_CONFIG.connectors, ...options.connectors },
+    webhooks: { ...DEFAULT_CONFIG.webhooks, ...options.webhooks },
   };
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
