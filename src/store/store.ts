@@ -639,3 +639,15 @@ export class StoreConflictError extends Error {
     this.name = 'StoreConflictError';
   }
 }
+
+/**
+ * The store cannot be reached: its database server is down, restarting or refusing
+ * connections. Nothing was changed by the failed call, or it cannot be known whether the
+ * change was committed; the same call may succeed once the server is back.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * Correlation tables on PostgreSQL: which objects, in which collections and from which
+ * sources, mention each observable value, and the sighting and false-positive counters of
+ * objects (see Store.addObservableRefs and Store.addFeedback).
+ *
+ * A value's references stop growing at the cap the caller gives; the value is then marked
+ * capped. Adding references locks the rows of their values (in value order, so two writers
+ * cannot deadlock) before counting, so writers on several nodes never pass the cap together.
+ */
+import type { ObjectFeedback, ObservableRef, ObservableStats } from '../store.ts';
+import type { Connection } from './connection.ts';
+
+const REF_COLUMNS = 'v.value, r.object_id, r.collection_id, r.source';
+const FEEDBACK_COLUMNS = 'object_id, sightings, false_positives, last_sighting_at';
+
+const SQL = {
+  // The no-op update locks a value that exists, and RETURNING reports every value.
+  lockValues:
+    'INSERT INTO observable_values (value, refs, capped)' +
+    ' SELECT value, 0, false FROM unnest($1::text[]) AS value ORDER BY value' +
+    ' ON CONFLICT (value) DO UPDATE SET refs = observable_values.refs' +
+    ' RETURNING vid, value, refs, capped',
+  existingRefs:
+    'SELECT r.vid, r.collection_id, r.object_id, r.source FROM observable_refs AS r' +
+    ' JOIN unnest($1::bigint[], $2::text[], $3::text[], $4::text[])' +
+    ' AS u (vid, collection_id, object_id, source) USING (vid, collection_id, object_id, source)',
+  insertRefs:
+    'INSERT INTO observable_refs (vid, collection_id, object_id, source)' +
+    ' SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])' +
+    ' ON CONFLICT DO NOTHING',
+  setCounts:
+    'UPDATE observable_values AS v SET refs = u.refs, capped = u.capped' +
+    ' FROM unnest($1::bigint[], $2::integer[], $3::boolean[]) AS u (vid, refs, capped)' +
+    ' WHERE v.vid = u.vid',
+  removeRefs:
+    'WITH gone AS (DELETE FROM observable_refs WHERE object_id = $1 AND collection_id = $2' +
+    ' RETURNING vid), counted AS (UPDATE observable_values AS v SET refs = v.refs - g.n' +
+    ' FROM (SELECT vid, count(*) AS n FROM gone GROUP BY vid) AS g WHERE v.vid = g.vid)' +
+    ' SELECT count(*) AS removed FROM gone',
+  findRefs:
+    `SELECT ${REF_COLUMNS} FROM observable_values AS v JOIN observable_refs AS r` +
+    ' ON r.vid = v.vid WHERE v.value = $1 ORDER BY r.collection_id, r.object_id, r.source' +
+    ' LIMIT $2',
+  objectRefs:
+    `SELECT ${REF_COLUMNS} FROM observable_refs AS r JOIN observable_values AS v` +
+    ' ON v.vid = r.vid WHERE r.object_id = ANY ($1::text[])' +
+    ' ORDER BY r.object_id, r.collection_id, v.value, r.source',
+  stats:
+    'SELECT value, refs, capped FROM observable_values WHERE value = ANY ($1::text[])' +
+    ' ORDER BY value',
+  // greatest() ignores NULL, so a change without a sighting keeps the last sighting time.
+  addFeedback:
+    `INSERT INTO object_feedback (${FEEDBACK_COLUMNS}) VALUES ($1, $2, $3, $4)` +
+    ' ON CONFLICT (object_id) DO UPDATE SET' +
+    ' sightings = object_feedback.sightings + excluded.sightings,' +
+    ' false_positives = object_feedback.false_positives + excluded.false_positives,' +
+    ' last_sighting_at = greatest(object_feedback.last_sighting_at, excluded.last_sighting_at)' +
+    ` RETURNING ${FEEDBACK_COLUMNS}`,
+  getFeedback:
+    `SELECT ${FEEDBACK_COLUMNS} FROM object_feedback WHERE object_id = ANY ($1::text[])` +
+    ' ORDER BY object_id',
+} as const;
+
+interface RefRow {
+  value: string;
+  object_id: string;
+  collection_id: string;
+  source: string;
+}
+
+interface FeedbackRow {
+  object_id: string;
+  sightings: number;
+  false_positives: number;
+  last_sighting_at: number | null;
+}
+
+interface ValueState {
+  vid: number;
+  refs: number;
+  capped: boolean;
+  changed: boolean;
+}
+
+function toRef(row: RefRow): ObservableRef {
+  return {
+    value: row.value,
+    objectId: row.object_id,
+    collectionId: row.collection_id,
+    source: row.source,
+  };
+}
+
+function toFeedback(row: FeedbackRow): ObjectFeedback {
+  const feedback: ObjectFeedback = {
+    objectId: row.object_id,
+    sightings: row.sightings,
+    falsePositives: row.false_positives,
+  };
+  if (row.last_sighting_at !== null) feedback.lastSightingAt = row.last_sighting_at;
+  return feedback;
+}
+
+function checkCount(value: number, what: string, minimum: number): void {
+  if (!Number.isSafeInteger(value) || value < minimum) {
+    throw new RangeError(`invalid ${what} ${value}: expected an integer of ${minimum} or more`);
+  }
+}
+
+function refKey(vid: number, ref: ObservableRef): string {
+  return JSON.stringify([vid, ref.collectionId, ref.objectId, ref.source]);
+}
+
+export class CorrelationTables {
+  readonly #connection: Connection;
+
+  constructor(connection: Connection) {
+    this.#connection = connection;
+  }
+
+  /**
+   * Adds references in one transaction and returns how many were new. The references are
+   * taken in the order given: once a value has `capPerValue` references, later ones of that
+   * value are dropped and the value is marked capped.
+   */
+  async addRefs(refs: readonly ObservableRef[], capPerValue: number): Promise<number> {
+    checkCount(capPerValue, 'cap per value', 1);
+    if (refs.length === 0) return 0;
+    return this.#connection.transaction(async (client) => {
+      const values = [...new Set(refs.map((ref) => ref.value))];
+      const locked = await client.query<{
+        vid: number;
+        value: string;
+        refs: number;
+        capped: boolean;
+      }>({ name: 'cairn_lock_values', text: SQL.lockValues, values: [values] });
+      const states = new Map<string, ValueState>(
+        locked.map((row) => [row.value, { ...row, changed: false }]),
+      );
+
+      const candidates = refs.map((ref) => ({ ref, state: states.get(ref.value)! }));
+      const existing = await client.query<{
+        vid: number;
+        collection_id: string;
+        object_id: string;
+        source: string;
+      }>({
+        name: 'cairn_existing_refs',
+        text: SQL.existingRefs,
+        values: [
+          candidates.map(({ state }) => state.vid),
+          candidates.map(({ ref }) => ref.collectionId),
+          candidates.map(({ ref }) => ref.objectId),
+          candidates.map(({ ref }) => ref.source),
+        ],
+      });
+      const present = new Set(
+        existing.map((row) =>
+          JSON.stringify([row.vid, row.collection_id, row.object_id, row.source]),
+        ),
+      );
+
+      const added: Array<{ ref: ObservableRef; state: ValueState }> = [];
+      for (const candidate of candidates) {
+        const { ref, state } = candidate;
+        if (state.refs >= capPerValue) {
+          if (!state.capped) state.capped = state.changed = true;
+          continue;
+        }
+        const key = refKey(state.vid, ref);
+        if (present.has(key)) continue;
+        present.add(key);
+        state.refs++;
+        state.changed = true;
+        added.push(candidate);
+      }
+      if (added.length > 0) {
+        await client.run({
+          name: 'cairn_insert_refs',
+          text: SQL.insertRefs,
+          values: [
+            added.map(({ state }) => state.vid),
+            added.map(({ ref }) => ref.collectionId),
+            added.map(({ ref }) => ref.objectId),
+            added.map(({ ref }) => ref.source),
+          ],
+        });
+      }
+      const changed = [...states.values()].filter((state) => state.changed);
+      if (changed.length > 0) {
+        await client.run({
+          name: 'cairn_set_value_counts',
+          text: SQL.setCounts,
+          values: [
+            changed.map((state) => state.vid),
+            changed.map((state) => state.refs),
+            changed.map((state) => state.capped),
+          ],
+        });
+      }
+      return added.length;
+    });
+  }
+
+  async removeObjectRefs(collectionId: string, objectId: string): Promise<number> {
+    const [row] = await this.#connection.query<{ removed: number }>({
+      name: 'cairn_remove_refs',
+      text: SQL.removeRefs,
+      values: [objectId, collectionId],
+    });
+    return row?.removed ?? 0;
+  }
+
+  async findRefs(value: string, limit: number): Promise<ObservableRef[]> {
+    checkCount(limit, 'limit', 0);
+    const rows = await this.#connection.query<RefRow>({
+      name: 'cairn_find_refs',
+      text: SQL.findRefs,
+      values: [value, limit],
+    });
+    return rows.map(toRef);
+  }
+
+  async objectRefs(objectIds: readonly string[]): Promise<ObservableRef[]> {
+    const rows = await this.#connection.query<RefRow>({
+      name: 'cairn_object_refs',
+      text: SQL.objectRefs,
+      values: [objectIds],
+    });
+    return rows.map(toRef);
+  }
+
+  async stats(values: readonly string[]): Promise<ObservableStats[]> {
+    return this.#connection.query<ObservableStats>({
+      name: 'cairn_value_stats',
+      text: SQL.stats,
+      values: [values],
+    });
+  }
+
+  async addFeedback(
+    objectId: string,
+    change: { sightings?: number; falsePositives?: number; at: number },
+  ): Promise<ObjectFeedback> {
+    const sightings = change.sightings ?? 0;
+    const falsePositives = change.falsePositives ?? 0;
+    checkCount(sightings, 'sightings change', 0);
+    checkCount(falsePositives, 'false positives change', 0);
+    const [row] = await this.#connection.query<FeedbackRow>({
+      name: 'cairn_add_feedback',
+      text: SQL.addFeedback,
+      values: [objectId, sightings, falsePositives, sightings > 0 ? change.at : null],
+    });
+    return toFeedback(row!);
+  }
+
+  async getFeedback(objectIds: readonly string[]): Promise<ObjectFeedback[]> {
+    const rows = await this.#connection.query<FeedbackRow>({
+      name: 'cairn_get_feedback',
+      text: SQL.getFeedback,
+      values: [objectIds],
+    });
+    return rows.map(toFeedback);
+  }
+}

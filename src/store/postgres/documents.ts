@@ -1,0 +1,227 @@
+/**
+ * The documents table on PostgreSQL: small JSON documents grouped by kind, with optimistic
+ * revisions and leases for work that must happen once (see Store.putDocument and
+ * Store.claimDocuments).
+ *
+ * Each write is one statement, so its revision check and its change are atomic on any
+ * number of nodes: a conditional UPDATE applies only on the expected revision, an INSERT
+ * ... ON CONFLICT DO NOTHING creates only an absent document, and a claim selects the due
+ * documents FOR UPDATE SKIP LOCKED, so concurrent claimers take disjoint sets without
+ * waiting for each other.
+ */
+import { nowMicros } from '../../stix/timestamp.ts';
+import {
+  StoreConflictError,
+  type DocumentQuery,
+  type DocumentRecord,
+  type NewDocument,
+} from '../store.ts';
+import type { Connection } from './connection.ts';
+import { constraintKind } from './constraints.ts';
+import { DOCUMENT_COLUMNS, toDocument, type DocumentRow } from './records.ts';
+
+const SQL = {
+  upsert:
+    `INSERT INTO documents (${DOCUMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)` +
+    ' ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, key = excluded.key,' +
+    ' due = excluded.due, body = excluded.body, revision = documents.revision + 1,' +
+    ` updated_at = excluded.updated_at RETURNING ${DOCUMENT_COLUMNS}`,
+  create:
+    `INSERT INTO documents (${DOCUMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 1, $7)` +
+    ` ON CONFLICT (kind, id) DO NOTHING RETURNING ${DOCUMENT_COLUMNS}`,
+  replace:
+    'UPDATE documents SET owner = $3, key = $4, due = $5, body = $6, revision = revision + 1,' +
+    ` updated_at = $7 WHERE kind = $1 AND id = $2 AND revision = $8 RETURNING ${DOCUMENT_COLUMNS}`,
+  revision: 'SELECT revision FROM documents WHERE kind = $1 AND id = $2',
+  get: `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE kind = $1 AND id = $2`,
+  getByKey: `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE kind = $1 AND key = $2`,
+  delete: 'DELETE FROM documents WHERE kind = $1 AND id = $2',
+  claim:
+    'WITH due AS (SELECT kind, id FROM documents WHERE kind = $1 AND due <= $2' +
+    ' ORDER BY due, id LIMIT $4 FOR UPDATE SKIP LOCKED)' +
+    ' UPDATE documents AS d SET due = $3, revision = d.revision + 1, updated_at = $5' +
+    ` FROM due WHERE d.kind = due.kind AND d.id = due.id RETURNING ${prefixed('d')}`,
+} as const;
+
+function prefixed(alias: string): string {
+  return DOCUMENT_COLUMNS.split(', ')
+    .map((column) => `${alias}.${column}`)
+    .join(', ');
+}
+
+function checkName(value: unknown, field: string): void {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(
+      `invalid document ${field} ${JSON.stringify(value)}: expected a non-empty string`,
+    );
+  }
+}
+
+function checkCount(value: number, name: string, minimum: number): void {
+  if (!Number.isSafeInteger(value) || value < minimum) {
+    throw new RangeError(`invalid ${name} ${value}: expected an integer of ${minimum} or more`);
+  }
+}
+
+function checkTime(value: number, name: string): void {
+  if (!Number.isSafeInteger(value)) {
+    throw new RangeError(`invalid ${name} ${value}: expected microseconds since the epoch`);
+  }
+}
+
+/** Rejects a document the table would store altered, or whose body is not JSON. */
+function checkDocument(document: NewDocument): void {
+  checkName(document.kind, 'kind');
+  checkName(document.id, 'id');
+  if (document.owner !== undefined) checkName(document.owner, 'owner');
+  if (document.key !== undefined) checkName(document.key, 'key');
+  if (document.due !== undefined) checkTime(document.due, 'due time');
+  if (typeof document.body !== 'string') {
+    throw new TypeError(
+      `invalid body of document ${document.kind}/${document.id}: expected JSON text`,
+    );
+  }
+  // PostgreSQL stores text as UTF-8, which cannot encode a lone surrogate. isWellFormed is
+  // in Node 20 but not in the ES2023 library that TypeScript is configured with.
+  if (!(document.body as string & { isWellFormed(): boolean }).isWellFormed()) {
+    throw new TypeError(
+      `invalid body of document ${document.kind}/${document.id}: it contains a lone UTF-16 ` +
+        'surrogate, which cannot be stored; escape it as \\uXXXX',
+    );
+  }
+  try {
+    JSON.parse(document.body);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new TypeError(`invalid body of document ${document.kind}/${document.id}: ${reason}`, {
+      cause: error,
+    });
+  }
+}
+
+/** Orders documents by id in code unit order, as the "C" collation orders ASCII ids. */
+function compareIds(a: DocumentRecord, b: DocumentRecord): number {
+  if (a.id === b.id) return 0;
+  return a.id < b.id ? -1 : 1;
+}
+
+export class DocumentTable {
+  readonly #connection: Connection;
+
+  constructor(connection: Connection) {
+    this.#connection = connection;
+  }
+
+  async put(document: NewDocument, expectRevision?: number): Promise<DocumentRecord> {
+    checkDocument(document);
+    if (expectRevision !== undefined) checkCount(expectRevision, 'expected revision', 0);
+    const fields = [
+      document.kind,
+      document.id,
+      document.owner ?? null,
+      document.key ?? null,
+      document.due ?? null,
+      document.body,
+      nowMicros(),
+    ];
+    let rows: DocumentRow[];
+    try {
+      if (expectRevision === undefined) {
+        rows = await this.#connection.query<DocumentRow>({ text: SQL.upsert, values: fields });
+      } else if (expectRevision === 0) {
+        rows = await this.#connection.query<DocumentRow>({ text: SQL.create, values: fields });
+      } else {
+        rows = await this.#connection.query<DocumentRow>({
+          text: SQL.replace,
+          values: [...fields, expectRevision],
+        });
+      }
+    } catch (error) {
+      if (constraintKind(error) === 'unique') {
+        throw new StoreConflictError(
+          `document key "${document.key}" is already used by another ${document.kind} document`,
+        );
+      }
+      throw error;
+    }
+    const [row] = rows;
+    if (row === undefined) {
+      // Read only for the message: the write was already refused atomically.
+      const [current] = await this.#connection.query<{ revision: number }>({
+        text: SQL.revision,
+        values: [document.kind, document.id],
+      });
+      throw new StoreConflictError(
+        `document ${document.kind}/${document.id} is at revision ${current?.revision ?? 0}, ` +
+          `not the expected ${expectRevision}: read it again and reapply the change`,
+      );
+    }
+    return toDocument(row);
+  }
+
+  async get(kind: string, id: string): Promise<DocumentRecord | undefined> {
+    const [row] = await this.#connection.query<DocumentRow>({
+      name: 'cairn_document',
+      text: SQL.get,
+      values: [kind, id],
+    });
+    return row === undefined ? undefined : toDocument(row);
+  }
+
+  async getByKey(kind: string, key: string): Promise<DocumentRecord | undefined> {
+    const [row] = await this.#connection.query<DocumentRow>({
+      name: 'cairn_document_by_key',
+      text: SQL.getByKey,
+      values: [kind, key],
+    });
+    return row === undefined ? undefined : toDocument(row);
+  }
+
+  async list(query: DocumentQuery): Promise<DocumentRecord[]> {
+    checkCount(query.limit, 'limit', 0);
+    const values: unknown[] = [query.kind];
+    let where = 'kind = $1';
+    if (query.owner !== undefined) {
+      values.push(query.owner);
+      where += ` AND owner = $${values.length}`;
+    }
+    if (query.afterId !== undefined) {
+      values.push(query.afterId);
+      where += ` AND id > $${values.length}`;
+    }
+    values.push(query.limit);
+    const rows = await this.#connection.query<DocumentRow>({
+      text: `SELECT ${DOCUMENT_COLUMNS} FROM documents WHERE ${where} ORDER BY id LIMIT $${values.length}`,
+      values,
+    });
+    return rows.map(toDocument);
+  }
+
+  async delete(kind: string, id: string): Promise<boolean> {
+    return (await this.#connection.run({ text: SQL.delete, values: [kind, id] })) > 0;
+  }
+
+  async claim(
+    kind: string,
+    now: number,
+    leaseUntil: number,
+    limit: number,
+  ): Promise<DocumentRecord[]> {
+    checkTime(now, 'claim time');
+    checkTime(leaseUntil, 'lease end');
+    checkCount(limit, 'limit', 0);
+    if (leaseUntil <= now) {
+      throw new RangeError(
+        `invalid lease end ${leaseUntil}: it must be after the claim time ${now}`,
+      );
+    }
+    if (limit === 0) return [];
+    const rows = await this.#connection.query<DocumentRow>({
+      name: 'cairn_claim_documents',
+      text: SQL.claim,
+      values: [kind, now, leaseUntil, limit, nowMicros()],
+    });
+    // RETURNING gives rows in no defined order; sort them by id as listDocuments does.
+    return rows.map(toDocument).sort(compareIds);
+  }
+}
