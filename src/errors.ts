@@ -28,6 +28,16 @@ export const ERROR_CATALOG = {
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
 
+/**
+ * The client message of a request that failed because the store could not be reached. It
+ * names no host: the server log has the details.
+ */
+export const STORE_UNAVAILABLE_MESSAGE =
+  'the data store is unavailable for the moment: retry in a few seconds';
+
+/** Seconds that 503 responses for an unavailable store ask clients to wait (Retry-After). */
+export const STORE_RETRY_AFTER_SECONDS = 5;
+
 /** An error meant for the client: its message is safe to send. */
 export class CairnError extends Error {
   readonly status: number;

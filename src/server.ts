@@ -37,8 +37,7 @@ export interface RunningServer {
 }
 
 export async function startServer(config: CairnConfig, logger: Logger): Promise<RunningServer> {
-  const store = await openStore(config.store);
-  await store.migrate();
+  const store = await openStore(config.store, { migrate: config.migrateOnStart });
   const setup = await bootstrap(store, config, { createAdmin: true });
   // One authenticator, so every transport counts failed attempts against the same limits.
   const authenticator = new HttpAuthenticator(store, logger);
@@ -175,7 +174,11 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, logger:
   );
 }
 
-/** The store location without credentials, for logs. */
+/**
+ * The store location without credentials, for logs: the user information of a URL and any
+ * password, sslpassword or sslkey parameter (which pg accepts in the query) are left out.
+ */
 export function describeStore(location: string): string {
-  return location.replace(/\/\/[^@/]*@/, '//');
+  const withoutUser = location.replace(/\/\/[^@/]*@/, '//');
+  return withoutUser.replace(/([?&](?:password|sslpassword|sslkey)=)[^&#]*/gi, '$1***');
 }

@@ -6,7 +6,8 @@
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { z } from 'zod';
-import { CairnError } from '../errors.ts';
+import { CairnError, STORE_RETRY_AFTER_SECONDS, STORE_UNAVAILABLE_MESSAGE } from '../errors.ts';
+import { StoreUnavailableError } from '../store/store.ts';
 import type { ApiEnv } from './context.ts';
 
 /** The longest excerpt of a rejected value quoted back in an error message, in characters. */
@@ -97,6 +98,15 @@ export function validationHook(result: HookResult): void {
 export function handleError(error: Error, c: Context<ApiEnv>): Response {
   if (error instanceof CairnError) return errorJson(error);
   if (error instanceof HTTPException) return errorJson(fromHttpException(error));
+  if (error instanceof StoreUnavailableError) {
+    c.var.deps.logger.warn(
+      { err: error.message, requestId: c.get('requestId'), path: c.req.path },
+      'store unavailable',
+    );
+    return errorJson(new CairnError('unavailable', STORE_UNAVAILABLE_MESSAGE), {
+      'Retry-After': String(STORE_RETRY_AFTER_SECONDS),
+    });
+  }
   c.var.deps.logger.error(
     { err: error, requestId: c.get('requestId'), path: c.req.path },
     'request failed',

@@ -34,9 +34,8 @@ export async function withStore<T>(
   run: (context: CliContext) => Promise<T>,
 ): Promise<T> {
   const config = configFrom(options);
-  const store = await openStore(config.store);
+  const store = await openStore(config.store, { migrate: config.migrateOnStart });
   try {
-    await store.migrate();
     await bootstrap(store, config, { createAdmin: false });
     return await run({ config, store });
   } finally {

@@ -11,8 +11,13 @@ const configSchema = z
     host: z.string().min(1),
     /** TCP port; 0 picks a free one. */
     port: z.number().int().min(0).max(65535),
-    /** Store location: `sqlite:PATH` or a bare file path. */
+    /** Store location: `sqlite:PATH`, a bare file path, or a `postgres://` URL. */
     store: z.string().min(1),
+    /**
+     * Whether opening the store applies pending schema migrations. When off, a store whose
+     * schema is behind is rejected until `cairn migrate` has run.
+     */
+    migrateOnStart: z.boolean(),
     /** Base URL clients use, when the server sits behind a proxy; printed at start. */
     publicUrl: z.string().url().optional(),
     log: z
@@ -74,6 +79,7 @@ export const DEFAULT_CONFIG: CairnConfig = {
   host: '127.0.0.1',
   port: 8470,
   store: 'sqlite:./data/cairn.db',
+  migrateOnStart: true,
   log: { level: 'info' },
   taxii: {
     title: 'Cairn',
@@ -101,6 +107,7 @@ const ENVIRONMENT: Record<string, { path: string[]; kind: 'string' | 'number' | 
   CAIRN_HOST: { path: ['host'], kind: 'string' },
   CAIRN_PORT: { path: ['port'], kind: 'number' },
   CAIRN_STORE: { path: ['store'], kind: 'string' },
+  CAIRN_MIGRATE_ON_START: { path: ['migrateOnStart'], kind: 'boolean' },
   CAIRN_PUBLIC_URL: { path: ['publicUrl'], kind: 'string' },
   CAIRN_LOG_LEVEL: { path: ['log', 'level'], kind: 'string' },
   CAIRN_TAXII_TITLE: { path: ['taxii', 'title'], kind: 'string' },

@@ -1,16 +1,30 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 
-import { openStore } from './index.ts';
+import { openStore, StoreUnavailableError } from './index.ts';
+import { createTestDatabase, type TestDatabase } from './postgres/database.test-helper.ts';
 
 const directory = mkdtempSync(join(tmpdir(), 'cairn-open-store-'));
+const postgres = await createTestDatabase();
+const pgSkip = typeof postgres === 'string' ? postgres : false;
 
-after(() => {
+after(async () => {
   rmSync(directory, { recursive: true, force: true });
+  if (typeof postgres !== 'string') await postgres.drop();
 });
+
+/** Returns a loopback port that nothing listens on: one just freed by a closed server. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 describe('openStore', () => {
   test('sqlite URL creates a migrated file', async () => {
@@ -48,15 +62,50 @@ describe('openStore', () => {
     await store.close();
   });
 
-  test('postgres not supported yet', async () => {
-    for (const url of ['postgres://cairn:hunter2@db/cairn', 'postgresql://db/cairn']) {
-      await assert.rejects(openStore(url), (error: unknown) => {
-        assert.ok(error instanceof Error);
-        assert.match(error.message, /PostgreSQL stores are not supported yet/);
-        assert.doesNotMatch(error.message, /hunter2/);
-        return true;
-      });
+  test('postgres URL opens a migrated store', { skip: pgSkip }, async () => {
+    const database = postgres as TestDatabase;
+    for (const scheme of ['postgres', 'postgresql']) {
+      const url = (await database.freshSchema()).replace(/^postgres/, scheme);
+      const store = await openStore(url);
+
+      await store.createApiRoot({ name: 'api1', title: 'API root', maxContentLength: 1 });
+      assert.equal((await store.listApiRoots()).length, 1);
+      await store.close();
     }
+  });
+
+  test('unreachable postgres hides password', async () => {
+    const port = await closedPort();
+    const url = `postgres://cairn:hunter2@127.0.0.1:${port}/cairn`;
+
+    await assert.rejects(openStore(url), (error: unknown) => {
+      assert.ok(error instanceof StoreUnavailableError);
+      assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${port}/cairn is unavailable`));
+      assert.doesNotMatch(error.message, /hunter2/);
+      assert.doesNotMatch(error.message, /cairn:/);
+      return true;
+    });
+  });
+
+  test('postgres schema behind rejected', { skip: pgSkip }, async () => {
+    const url = await (postgres as TestDatabase).freshSchema();
+
+    await assert.rejects(openStore(url, { migrate: false }), /run `cairn migrate` first/);
+    const store = await openStore(url);
+    await store.close();
+    const again = await openStore(url, { migrate: false });
+    await again.close();
+  });
+
+  test('sqlite schema behind rejected', async () => {
+    const path = join(directory, 'behind.db');
+    writeFileSync(path, '');
+
+    await assert.rejects(openStore(path, { migrate: false }), /run `cairn migrate` first/);
+    const store = await openStore(path);
+    await store.close();
+    const again = await openStore(path, { migrate: false });
+    await again.close();
   });
 
   test('other scheme rejected', async () => {

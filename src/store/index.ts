@@ -6,11 +6,27 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { SqliteStore, type SqliteStoreOptions } from './sqlite/index.ts';
+import { PostgresStore, type PostgresStoreOptions } from './postgres/index.ts';
+import {
+  SCHEMA_VERSION as SQLITE_SCHEMA_VERSION,
+  SqliteStore,
+  type SqliteStoreOptions,
+} from './sqlite/index.ts';
 import type { Store } from './store.ts';
 
 export * from './store.ts';
 export type { SqliteStoreOptions } from './sqlite/index.ts';
+export type { PostgresStoreOptions } from './postgres/index.ts';
+
+export interface OpenStoreOptions extends SqliteStoreOptions {
+  /**
+   * Whether to apply pending schema migrations (the default). When false, a store whose
+   * schema is behind this code's is rejected with a message that says to run `cairn migrate`.
+   */
+  migrate?: boolean;
+  /** Connection pool settings of a PostgreSQL store. */
+  postgres?: PostgresStoreOptions;
+}
 
 /**
  * Opens the store at `url` and applies any pending migrations.
@@ -19,9 +35,14 @@ export type { SqliteStoreOptions } from './sqlite/index.ts';
  *   missing. The path is relative to the working directory unless absolute;
  *   `sqlite:///var/lib/cairn.db` is the absolute path `/var/lib/cairn.db`.
  *   `sqlite::memory:` is a private in-memory database, gone when the store closes.
- * - `postgres://` and `postgresql://` URLs are recognised but not supported yet.
+ * - `postgres://` and `postgresql://` URLs: a PostgreSQL database, which must exist. Cairn
+ *   creates its tables in the connection's current schema (the first one of search_path).
+ *   The URL takes pg's parameters, such as `?sslmode=require` or
+ *   `?options=-c%20search_path%3Dcairn`.
  */
-export async function openStore(url: string, options: SqliteStoreOptions = {}): Promise<Store> {
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
+  if (isPostgresUrl(url)) return openPostgres(url, options);
+
   const path = sqlitePath(url);
   let store: SqliteStore;
   try {
@@ -32,12 +53,46 @@ export async function openStore(url: string, options: SqliteStoreOptions = {}): 
     throw new Error(`failed to open the SQLite store at ${path}: ${reason}`, { cause: error });
   }
   try {
-    await store.migrate();
+    if (options.migrate === false) checkSqliteSchema(store, path);
+    else await store.migrate();
   } catch (error) {
     await store.close();
     throw error;
   }
   return store;
+}
+
+/** Whether a store URL names a PostgreSQL database. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url);
+}
+
+async function openPostgres(url: string, options: OpenStoreOptions): Promise<Store> {
+  const store = new PostgresStore(url, options.postgres);
+  try {
+    if (options.migrate === false) await store.checkSchema();
+    else await store.migrate();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}
+
+function checkSqliteSchema(store: SqliteStore, path: string): void {
+  const version = store.database.pragma('user_version', { simple: true }) as number;
+  if (version > SQLITE_SCHEMA_VERSION) {
+    throw new Error(
+      `database schema version ${version} is newer than the ${SQLITE_SCHEMA_VERSION} this ` +
+        'Cairn supports: upgrade Cairn or open another database file',
+    );
+  }
+  if (version < SQLITE_SCHEMA_VERSION) {
+    throw new Error(
+      `the SQLite store at ${path} has schema version ${version} and this Cairn needs ` +
+        `${SQLITE_SCHEMA_VERSION}: run \`cairn migrate\` first`,
+    );
+  }
 }
 
 /**
@@ -64,24 +119,24 @@ function makeFolders(folder: string): void {
 }
 
 /** Returns the SQLite path of a store URL, or throws when the URL names another backend. */
-function sqlitePath(url: string): string {
+export function sqlitePath(url: string): string {
   if (url.startsWith('sqlite:')) {
     const rest = url.slice('sqlite:'.length);
     const path = rest.startsWith('//') ? rest.slice(2) : rest;
     if (path === '') throw new Error(`invalid store URL "${url}": the database path is missing`);
     return path;
   }
-  if (/^postgres(ql)?:\/\//i.test(url)) {
-    throw new Error(
-      'PostgreSQL stores are not supported yet: use a SQLite URL such as sqlite:cairn.db',
-    );
-  }
   // A scheme of two or more letters followed by "://"; one letter is a Windows drive. The
   // message leaves out the rest of the URL, which may carry a password.
   const scheme = /^([a-z][a-z0-9+.-]+):\/\//i.exec(url);
   if (scheme) {
-    throw new Error(`unsupported store URL scheme "${scheme[1]}:": use sqlite:PATH or a file path`);
+    throw new Error(
+      `unsupported store URL scheme "${scheme[1]}:": use sqlite:PATH, a file path or a ` +
+        'postgres:// URL',
+    );
   }
-  if (url === '') throw new Error('invalid store URL "": expected sqlite:PATH or a file path');
+  if (url === '') {
+    throw new Error('invalid store URL "": expected sqlite:PATH, a file path or a postgres:// URL');
+  }
   return url;
 }

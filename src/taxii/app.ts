@@ -6,7 +6,8 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { randomUUID } from 'node:crypto';
 import { CHALLENGE, HttpAuthenticator, sourceAddress } from '../auth/http.ts';
-import { CairnError } from '../errors.ts';
+import { CairnError, STORE_RETRY_AFTER_SECONDS, STORE_UNAVAILABLE_MESSAGE } from '../errors.ts';
+import { StoreUnavailableError } from '../store/store.ts';
 import { type TaxiiDeps, type TaxiiEnv, errorResponse } from './context.ts';
 import { acceptsTaxii } from './media.ts';
 import { registerCollections } from './routes/collections.ts';
@@ -138,6 +139,15 @@ export function createTaxiiApp(deps: TaxiiDeps): Hono<TaxiiEnv> {
         return errorResponse(error, { Allow: allowed.join(', ') });
       }
       return errorResponse(error);
+    }
+    if (error instanceof StoreUnavailableError) {
+      deps.logger.warn(
+        { err: error.message, requestId: c.get('requestId'), path: c.req.path },
+        'store unavailable',
+      );
+      return errorResponse(new CairnError('unavailable', STORE_UNAVAILABLE_MESSAGE), {
+        'Retry-After': String(STORE_RETRY_AFTER_SECONDS),
+      });
     }
     deps.logger.error(
       { err: error, requestId: c.get('requestId'), path: c.req.path },
