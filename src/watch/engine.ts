@@ -1,8 +1,8 @@
 /**
  * The matching engine: an in-memory inverted index over the entries of every loaded watch
- * list. An incoming object is turned into look-up keys (its observables, the values its
- * indicator pattern mentions, probes of its properties, its names and labels), each key
- * finds the entries filed under it, and only those candidates get a full check: a STIX
+ * list. An incoming object is turned into look-up keys: its observables, the values its
+ * indicator pattern mentions, probes of its properties, its names and labels. Each key
+ * finds the entries filed under it, and only those candidates get a full check, a STIX
  * pattern evaluation or an object filter test. Lists are added, replaced and removed one at
  * a time, so a change to one list never rebuilds the others.
  */
@@ -64,14 +64,14 @@ export interface MatchInput {
   communityId?: string;
 }
 
-/** Whether an object is a cyber-observable: a STIX 2.1 SCO type or a custom type without `created`. */
+/** Checks whether an object is an SCO: a STIX 2.1 SCO type, or a custom type without `created`. */
 export function isSco(object: Readonly<Record<string, unknown>>): boolean {
   const type = object.type;
   if (typeof type !== 'string') return false;
   return SCO_TYPES.has(type) || (!DEFINED_TYPES.has(type) && object.created === undefined);
 }
 
-/** The matcher key of a value entry. */
+/** Returns the matcher key of a value entry. */
 export function entryValueKey(entry: WatchEntry): ValueKey | undefined {
   switch (entry.type) {
     case 'pattern':
@@ -123,7 +123,7 @@ export class WatchIndex {
     return this.lists.get(id);
   }
 
-  /** The revision of each loaded list, for reloading the ones changed elsewhere. */
+  /** Returns the revision of each loaded list, for reloading the ones changed elsewhere. */
   revisions(): Map<string, number> {
     return new Map([...this.lists].map(([id, indexed]) => [id, indexed.revision]));
   }

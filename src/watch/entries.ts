@@ -1,7 +1,7 @@
 /**
  * Turning entry input (from the JSON API or the CLI) into stored watch entries: values are
  * normalised with src/normalise, patterns parsed and compiled with src/pattern, filters
- * checked field by field. Every rejection names the value and says what is expected.
+ * checked field by field. Every rejection names the value and what is expected instead.
  */
 import { randomUUID } from 'node:crypto';
 import { classify, normalise, type Observable } from '../normalise/index.ts';
@@ -17,7 +17,7 @@ import {
   type WatchEntry,
 } from './model.ts';
 
-/** Longest comment of an entry and longest text value of a filter, in characters. */
+/** Maximum length of an entry comment and of a filter text value, in characters. */
 export const MAX_COMMENT = 1_000;
 const MAX_FILTER_TEXT = 200;
 
@@ -217,7 +217,7 @@ function filterEntry(
   };
 }
 
-/** A key that is equal for two entries watching the same thing, to skip duplicates. */
+/** Returns a key equal for two entries that watch the same thing, to skip duplicates. */
 export function entryIdentity(entry: WatchEntry): string {
   switch (entry.type) {
     case 'pattern':

@@ -1,7 +1,8 @@
 /**
  * Object filters (watch entries of type `filter`): checking one object against a filter,
- * and an index that files each filter under the values of its most selective field, so an
- * incoming object is checked only against filters that one of its own values names.
+ * and an index of filters. The index files each filter under the values of its most
+ * selective field, so an incoming object is checked only against the filters that one of
+ * its own values names.
  */
 import type { TlpLevel } from '../store/store.ts';
 import type { ObjectFilter } from './model.ts';
@@ -10,7 +11,7 @@ import { MultiMap } from './multimap.ts';
 /** Object types whose `name` and `aliases` a `names` filter compares. */
 export const NAMED_TYPES: ReadonlySet<string> = new Set(['malware', 'intrusion-set', 'campaign']);
 
-/** What the filter needs to know besides the object. */
+/** The facts of the version a filter reads besides the object. */
 export interface FilterContext {
   /** TLP levels of the version. */
   tlp: readonly TlpLevel[];
@@ -67,7 +68,7 @@ function objectPhases(object: Readonly<Record<string, unknown>>): string[] {
   return found;
 }
 
-/** The object's values of one indexed field, in the case the filter values are stored in. */
+/** Returns the object's values of one indexed field, in the case filter values are stored in. */
 function fieldValues(field: IndexedField, object: Readonly<Record<string, unknown>>): string[] {
   switch (field) {
     case 'names':

@@ -1,9 +1,9 @@
 /**
  * The observable values a STIX object carries, normalised with src/normalise so that they
- * compare with watch entries and with values read from logs: the value of an address,
- * domain, URL or e-mail SCO, the hashes of a file, artifact or certificate, the number of an
- * autonomous system, and the values an indicator's pattern compares for equality or
- * containment.
+ * compare with watch entries and with values read from logs. They are the value of an
+ * address, domain, URL or e-mail SCO, the hashes of a file, artifact or certificate, the
+ * number of an autonomous system, and the values an indicator's pattern compares for
+ * equality or containment.
  */
 import {
   classify,
@@ -19,7 +19,7 @@ import type { ValueKey } from './value-matcher.ts';
 
 export interface FoundObservable {
   observable: Observable;
-  /** Where the value sits: a property path of an SCO, or `type:path` of a pattern comparison. */
+  /** The location of the value: a property path of an SCO, or `type:path` of a pattern comparison. */
   path: string;
 }
 
@@ -180,7 +180,7 @@ function accepted(result: { ok: true; value: Observable } | { ok: false }): Obse
   return result.ok ? result.value : undefined;
 }
 
-/** The matcher key of a normalised observable. */
+/** Returns the matcher key of a normalised observable. */
 export function valueKeyOf(observable: Observable, subdomains = false): ValueKey {
   switch (observable.kind) {
     case 'ip':

@@ -24,7 +24,7 @@ export interface Probe {
 
 /** Most probes taken from one object, so a hostile object cannot make look-ups slow. */
 export const MAX_PROBES = 2_000;
-/** How deep probes follow `_ref` and `_refs` properties into referenced SCOs. */
+/** Maximum depth of `_ref` and `_refs` properties that probes follow into referenced SCOs. */
 const MAX_REF_DEPTH = 3;
 /** List elements probed by position as well as through `[*]`. */
 const INDEXED_ELEMENTS = 4;

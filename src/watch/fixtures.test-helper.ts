@@ -1,0 +1,115 @@
+/**
+ * A small sharing world on a temporary SQLite store for watch list tests. Organisations
+ * alpha and beta share the community Ring, and gamma has a community of its own. Each
+ * organisation has an org admin, an analyst and a read-only user.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { issueToken } from '../auth/tokens.ts';
+import { bootstrap } from '../bootstrap.ts';
+import { DEFAULT_CONFIG } from '../config/config.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
+import { createSharingServices, type Actor, type SharingServices } from '../sharing/service.ts';
+import { openStore } from '../store/index.ts';
+import type { Store, UserRecord } from '../store/store.ts';
+
+export interface WatchWorld {
+  store: Store;
+  services: SharingServices;
+  logger: Logger;
+  logs: Array<Record<string, unknown>>;
+  platform: Actor;
+  /** Actors by `<organisation>-<role>`, each with a token. */
+  actors: Record<string, Actor>;
+  users: Record<string, UserRecord>;
+  tokens: Record<string, string>;
+  organisations: Record<string, string>;
+  /** Collection ids: `ring` (alpha and beta) and `den` (gamma). */
+  collections: Record<string, string>;
+  dispose(): Promise<void>;
+}
+
+export async function makeWatchWorld(): Promise<WatchWorld> {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-watch-'));
+  const store = await openStore(`sqlite:${join(dir, 'cairn.db')}`);
+  await bootstrap(store, DEFAULT_CONFIG, { createAdmin: true });
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) {
+        if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  const logger = createLogger('info', sink);
+  const services = createSharingServices(store);
+  const admin = (await store.getUserByName('admin'))!;
+  const platform: Actor = { userId: admin.id };
+  const world: WatchWorld = {
+    store,
+    services,
+    logger,
+    logs,
+    platform,
+    actors: {},
+    users: {},
+    tokens: {},
+    organisations: {},
+    collections: {},
+    async dispose() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+
+  for (const name of ['alpha', 'beta', 'gamma']) {
+    const organisation = await services.createOrganisation(platform, { name });
+    world.organisations[name] = organisation.id;
+    for (const role of ['org-admin', 'analyst', 'read-only'] as const) {
+      const userName = `${name}-${role}`;
+      const created = await services.createUser(platform, organisation.id, {
+        name: userName,
+        role,
+      });
+      const user = (await store.getUser(created.id))!;
+      const issued = await issueToken(store, user);
+      world.users[userName] = user;
+      world.tokens[userName] = issued.token;
+      world.actors[userName] = { userId: user.id, tokenId: issued.record.id };
+    }
+  }
+
+  const ring = await services.createCommunity(world.actors['alpha-org-admin']!, {
+    name: 'Ring',
+    defaultTlp: 'green',
+  });
+  const invitation = await services.invite(
+    world.actors['alpha-org-admin']!,
+    ring.id,
+    world.organisations.beta!,
+  );
+  await services.acceptInvitation(world.actors['beta-org-admin']!, invitation.id);
+  const ringCollection = await services.createCollection(
+    world.actors['alpha-org-admin']!,
+    ring.id,
+    {
+      title: 'Ring feed',
+      alias: 'ring',
+    },
+  );
+  world.collections.ring = ringCollection.id;
+
+  const den = await services.createCommunity(world.actors['gamma-org-admin']!, {
+    name: 'Den',
+    defaultTlp: 'amber',
+  });
+  const denCollection = await services.createCollection(world.actors['gamma-org-admin']!, den.id, {
+    title: 'Den feed',
+    alias: 'den',
+  });
+  world.collections.den = denCollection.id;
+  return world;
+}

@@ -1,0 +1,134 @@
+/**
+ * Watch lists in a running server: the matching engine loaded with every list, the event
+ * log follower that raises alerts, the retro-hunt runner, and the bus that delivers alerts.
+ * The engine applies changes made on this node at once. Changes made on other nodes arrive
+ * through a timer that reads the generation document and reloads the lists whose revision
+ * moved.
+ */
+import type { EventNotifier } from '../events/notifier.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Store } from '../store/store.ts';
+import { WatchAccess } from './access.ts';
+import { AlertBus } from './bus.ts';
+import { WatchIndex } from './engine.ts';
+import { AlertFollower, type FollowerOptions } from './follower.ts';
+import { HuntRunner, type HuntOptions } from './hunt.ts';
+import type { WatchList } from './model.ts';
+import { WatchService, type ListChangeListener } from './service.ts';
+
+export interface WatchRuntimeOptions {
+  /** How often the generation document is read for changes made on other nodes (ms). */
+  reloadMs: number;
+  follower: Partial<FollowerOptions>;
+  hunt: Partial<HuntOptions>;
+}
+
+export const RUNTIME_DEFAULTS: WatchRuntimeOptions = { reloadMs: 2_000, follower: {}, hunt: {} };
+
+/** Loads every stored list into a new engine. */
+export async function loadEngine(service: WatchService): Promise<WatchIndex> {
+  const engine = new WatchIndex();
+  for await (const stored of service.repository.allLists()) {
+    engine.setList(stored.list, stored.revision);
+  }
+  return engine;
+}
+
+export class WatchRuntime implements ListChangeListener {
+  readonly engine = new WatchIndex();
+  readonly bus = new AlertBus();
+  readonly service: WatchService;
+  readonly access: WatchAccess;
+  readonly follower: AlertFollower;
+  readonly hunter: HuntRunner;
+  private readonly options: WatchRuntimeOptions;
+  private generation = -1;
+  private reloading: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    notifier?: EventNotifier,
+    options: Partial<WatchRuntimeOptions> = {},
+  ) {
+    this.options = { ...RUNTIME_DEFAULTS, ...options };
+    this.service = new WatchService(store, this);
+    this.access = new WatchAccess(store);
+    const deps = {
+      store,
+      repository: this.service.repository,
+      access: this.access,
+      bus: this.bus,
+      logger,
+    };
+    this.follower = new AlertFollower(
+      { ...deps, engine: this.engine, ...(notifier ? { notifier } : {}) },
+      this.options.follower,
+    );
+    this.hunter = new HuntRunner(deps, this.options.hunt);
+  }
+
+  async start(): Promise<void> {
+    await this.reload();
+    this.timer = setInterval(() => {
+      this.reload().catch((error: unknown) =>
+        this.logger.error({ err: error }, 'watch list reload failed'),
+      );
+    }, this.options.reloadMs);
+    this.timer.unref();
+    this.follower.start();
+    this.hunter.start();
+    this.logger.info(
+      { lists: this.engine.listCount, entries: this.engine.entryCount },
+      'watch lists loaded',
+    );
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.reloading;
+    await Promise.all([this.follower.stop(), this.hunter.stop()]);
+  }
+
+  listChanged(list: WatchList, revision: number): void {
+    const loaded = this.engine.getList(list.id);
+    if (!loaded || loaded.revision < revision) this.engine.setList(list, revision);
+    this.hunter.wake();
+  }
+
+  listDeleted(id: string): void {
+    this.engine.removeList(id);
+  }
+
+  /** Reloads the lists changed since the last reload; does nothing when none changed. */
+  reload(): Promise<void> {
+    this.reloading ??= this.reloadChanged().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private async reloadChanged(): Promise<void> {
+    const repository = this.service.repository;
+    const generation = await repository.generation();
+    if (generation === this.generation) return;
+    const loaded = this.engine.revisions();
+    const present = new Set<string>();
+    let changed = 0;
+    for await (const stored of repository.allLists()) {
+      present.add(stored.list.id);
+      if (loaded.get(stored.list.id) === stored.revision) continue;
+      this.engine.setList(stored.list, stored.revision);
+      changed++;
+    }
+    for (const id of loaded.keys()) {
+      if (!present.has(id)) {
+        this.engine.removeList(id);
+        changed++;
+      }
+    }
+    this.generation = generation;
+    if (changed > 0) this.hunter.wake();
+  }
+}
