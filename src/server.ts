@@ -12,13 +12,14 @@ import { authenticateWith } from './api/auth.ts';
 import { API_BASE } from './api/context.ts';
 import { HttpAuthenticator } from './auth/http.ts';
 import { bootstrap, type BootstrapResult } from './bootstrap.ts';
+import { createFailureCounter, createNotifier, startHousekeeping } from './cluster/index.ts';
 import type { CairnConfig } from './config/config.ts';
 import { ConnectorScheduler } from './connectors/scheduler.ts';
 import { sourceFor } from './connectors/sources.ts';
 import { CairnError } from './errors.ts';
+import type { EventNotifier } from './events/notifier.ts';
 import type { Logger } from './log/logger.ts';
 import { createSharingServices } from './sharing/service.ts';
-import { nowMicros } from './stix/timestamp.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/store.ts';
 import { createTaxiiApp } from './taxii/app.ts';
@@ -26,21 +27,23 @@ import { CursorSigner } from './taxii/cursor.ts';
 import { TAXII_MEDIA_TYPE } from './taxii/media.ts';
 import { WebhookService } from './webhooks/service.ts';
 
-const STATUS_PURGE_INTERVAL_MS = 10 * 60 * 1000;
-
 export interface RunningServer {
   url: string;
   port: number;
   store: Store;
   setup: BootstrapResult;
+  /** Tells this node's followers of the event log, and the other nodes', of new events. */
+  notifier: EventNotifier;
   close(): Promise<void>;
 }
 
 export async function startServer(config: CairnConfig, logger: Logger): Promise<RunningServer> {
   const store = await openStore(config.store, { migrate: config.migrateOnStart });
   const setup = await bootstrap(store, config, { createAdmin: true });
+  const notifier = createNotifier(config, store, logger);
   // One authenticator, so every transport counts failed attempts against the same limits.
-  const authenticator = new HttpAuthenticator(store, logger);
+  const failures = createFailureCounter(config, store);
+  const authenticator = new HttpAuthenticator(store, logger, failures);
   const taxii = createTaxiiApp({
     store,
     config,
@@ -49,7 +52,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
     authenticator,
   });
   const services = createSharingServices(store, { defaultApiRoot: config.taxii.defaultApiRoot });
-  const webhooks = new WebhookService(store, logger, webhookSettings(config));
+  const webhooks = new WebhookService(store, logger, webhookSettings(config), notifier);
   const api = createApiApp(
     { store, config, logger, services, webhooks },
     authenticateWith(authenticator),
@@ -68,13 +71,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
-  const purge = setInterval(() => {
-    store
-      .purgeStatuses(nowMicros())
-      .then((count: number) => count > 0 && logger.info({ count }, 'expired statuses purged'))
-      .catch((error: unknown) => logger.error({ err: error }, 'status purge failed'));
-  }, STATUS_PURGE_INTERVAL_MS);
-  purge.unref();
+  const housekeeping = startHousekeeping(store, logger, failures);
 
   const connectors = new ConnectorScheduler(
     { store, logger, sourceFor },
@@ -93,8 +90,9 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
     port,
     store,
     setup,
+    notifier,
     async close() {
-      clearInterval(purge);
+      await housekeeping.stop();
       await connectors.stop();
       await webhooks.stop();
       await new Promise<void>((resolve) => {
@@ -102,6 +100,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
         // Keep-alive connections would hold close() open; end them.
         if ('closeAllConnections' in server) server.closeAllConnections();
       });
+      await notifier.close();
       await store.close();
       logger.info('server stopped');
     },

@@ -68,12 +68,22 @@ export const RATE_LIMIT_DEFAULTS: RateLimitOptions = {
 };
 
 /**
- * Failed authentication attempts in a sliding window, per key.
- *
- * NOTE: the counts live in this process's memory, so they restart with the server and are
- * not shared between processes that serve the same database.
+ * Counts failed authentication attempts per key in a sliding window. FailureLimiter keeps
+ * them in memory, for one server on its own store; nodes that share a store share the
+ * counts through it (see src/cluster/failure-counts.ts).
  */
-export class FailureLimiter {
+export interface FailureCounter {
+  readonly options: RateLimitOptions;
+  /** Seconds until the key may try again, or 0 when it may now. */
+  retryAfter(key: string, max: number): number | Promise<number>;
+  record(key: string): void | Promise<void>;
+}
+
+/**
+ * Failed authentication attempts in a sliding window, per key, in this process's memory:
+ * the counts restart with the server and are not shared with other processes.
+ */
+export class FailureLimiter implements FailureCounter {
   readonly #options: RateLimitOptions;
   readonly #failures = new Map<string, number[]>();
 
@@ -126,9 +136,9 @@ const INVALID =
 export class HttpAuthenticator {
   readonly #store: Store;
   readonly #logger: Logger;
-  readonly #limiter: FailureLimiter;
+  readonly #limiter: FailureCounter;
 
-  constructor(store: Store, logger: Logger, limiter = new FailureLimiter()) {
+  constructor(store: Store, logger: Logger, limiter: FailureCounter = new FailureLimiter()) {
     this.#store = store;
     this.#logger = logger;
     this.#limiter = limiter;
@@ -153,7 +163,7 @@ export class HttpAuthenticator {
       }
     }
 
-    const limited = this.#retryAfter(address, credentials?.userName);
+    const limited = await this.#retryAfter(address, credentials?.userName);
     if (limited > 0) {
       return {
         ok: false,
@@ -168,17 +178,24 @@ export class HttpAuthenticator {
     return { ok: false, status: 401, message: INVALID };
   }
 
-  #retryAfter(address: string, userName: string | undefined): number {
+  async #retryAfter(address: string, userName: string | undefined): Promise<number> {
     const { maxPerAddress, maxPerUserName } = this.#limiter.options;
-    const byAddress = this.#limiter.retryAfter(`address:${address}`, maxPerAddress);
-    const byName =
-      userName === undefined ? 0 : this.#limiter.retryAfter(`user:${userName}`, maxPerUserName);
+    const [byAddress, byName] = await Promise.all([
+      this.#limiter.retryAfter(`address:${address}`, maxPerAddress),
+      userName === undefined ? 0 : this.#limiter.retryAfter(`user:${userName}`, maxPerUserName),
+    ]);
     return Math.max(byAddress, byName);
   }
 
   async #recordFailure(address: string, userName: string | undefined): Promise<void> {
-    this.#limiter.record(`address:${address}`);
-    if (userName !== undefined) this.#limiter.record(`user:${userName}`);
+    try {
+      await Promise.all([
+        this.#limiter.record(`address:${address}`),
+        userName === undefined ? undefined : this.#limiter.record(`user:${userName}`),
+      ]);
+    } catch (error) {
+      this.#logger.error({ err: error, sourceAddress: address }, 'could not count a failure');
+    }
     this.#logger.info({ sourceAddress: address, userName }, 'authentication failed');
     try {
       await this.#store.appendAudit({

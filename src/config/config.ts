@@ -70,8 +70,38 @@ const configSchema = z
         maxPerOrganisation: z.number().int().min(1).max(10_000),
       })
       .strict(),
+    /** Announcements between nodes that share a store; without a URL, none leave the process. */
+    nats: z
+      .object({
+        /** NATS server URLs, comma-separated: `nats://host:4222` or `tls://host:4222`. */
+        url: z
+          .string()
+          .refine(isNatsServerList, {
+            message: 'expected nats://HOST:PORT or tls://HOST:PORT, separated by commas',
+          })
+          .optional(),
+        /** Names the JetStream stream (`<prefix>-events`) and its subject (`<prefix>.events.committed`). */
+        prefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, {
+          message: 'use 1 to 32 letters, digits, dashes or underscores',
+        }),
+        /** Seconds between two reads of the store in case announcements were lost. */
+        fallbackPollSeconds: z.number().min(0.05).max(3600),
+      })
+      .strict(),
   })
   .strict();
+
+/** Whether every comma-separated entry is a nats:// or tls:// URL with a host. */
+function isNatsServerList(value: string): boolean {
+  return value.split(',').every((entry) => {
+    try {
+      const url = new URL(entry.trim());
+      return (url.protocol === 'nats:' || url.protocol === 'tls:') && url.hostname !== '';
+    } catch {
+      return false;
+    }
+  });
+}
 
 export type CairnConfig = z.infer<typeof configSchema>;
 
@@ -100,6 +130,7 @@ export const DEFAULT_CONFIG: CairnConfig = {
     concurrencyPerEndpoint: 4,
     maxPerOrganisation: 250,
   },
+  nats: { prefix: 'cairn', fallbackPollSeconds: 10 },
 };
 
 /** Environment variables and the configuration path each one sets. */
@@ -115,6 +146,8 @@ const ENVIRONMENT: Record<string, { path: string[]; kind: 'string' | 'number' | 
   CAIRN_TAXII_MAX_CONTENT_LENGTH: { path: ['taxii', 'maxContentLength'], kind: 'number' },
   CAIRN_TAXII_LENIENT: { path: ['taxii', 'lenientMediaTypes'], kind: 'boolean' },
   CAIRN_CONNECTORS_SCHEDULER: { path: ['connectors', 'scheduler'], kind: 'boolean' },
+  CAIRN_NATS_URL: { path: ['nats', 'url'], kind: 'string' },
+  CAIRN_NATS_PREFIX: { path: ['nats', 'prefix'], kind: 'string' },
   CAIRN_WEBHOOKS_DELIVER: { path: ['webhooks', 'deliver'], kind: 'boolean' },
 };
 

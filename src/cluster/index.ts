@@ -1,0 +1,95 @@
+/**
+ * The parts that change when Cairn runs as several nodes on one shared store. Announcements
+ * go over NATS instead of staying within the process. Failed-authentication counts live in
+ * the store instead of in memory. Housekeeping runs on one node per interval.
+ * The server calls these once at start; nothing else names NATS.
+ */
+import { FailureLimiter, type FailureCounter } from '../auth/http.ts';
+import type { CairnConfig } from '../config/config.ts';
+import { NatsNotifier } from '../events/nats-notifier.ts';
+import { LocalNotifier, type EventNotifier } from '../events/notifier.ts';
+import type { Logger } from '../log/logger.ts';
+import { nowMicros } from '../stix/timestamp.ts';
+import type { Store } from '../store/store.ts';
+import { ClusterTask } from './cluster-task.ts';
+import { StoreFailureCounter } from './failure-counts.ts';
+
+export { ClusterTask } from './cluster-task.ts';
+export { StoreFailureCounter } from './failure-counts.ts';
+
+/** Returns the stream and subject of the announcements for a configured prefix. */
+export function natsNames(prefix: string): { stream: string; subject: string } {
+  return { stream: `${prefix}-events`, subject: `${prefix}.events.committed` };
+}
+
+/**
+ * Returns whether other server processes may share the store. A database server may serve
+ * several nodes, while a SQLite file serves one server process.
+ */
+export function isSharedStore(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
+}
+
+/** NATS when a URL is configured, else announcements within this process only. */
+export function createNotifier(config: CairnConfig, store: Store, logger: Logger): EventNotifier {
+  const { url, prefix, fallbackPollSeconds } = config.nats;
+  if (url === undefined) return new LocalNotifier();
+  const notifier = new NatsNotifier({
+    servers: url,
+    ...natsNames(prefix),
+    latestSeq: async () => (await store.eventBounds()).last,
+    logger,
+    fallbackMs: fallbackPollSeconds * 1000,
+  });
+  notifier.start();
+  return notifier;
+}
+
+/**
+ * Creates failure counts in the store when it is shared, so every node applies the same
+ * limits. With SQLite one server process serves the file, so memory is enough and faster.
+ */
+export function createFailureCounter(config: CairnConfig, store: Store): FailureCounter {
+  return isSharedStore(config.store) ? new StoreFailureCounter(store) : new FailureLimiter();
+}
+
+const STATUS_PURGE_INTERVAL_MS = 10 * 60 * 1000;
+const FAILURE_SWEEP_INTERVAL_MS = 5 * 60 * 1000;
+
+export interface Housekeeping {
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the periodic jobs that keep the store small, each claimed so that one node runs
+ * it per interval: the status purge and, with shared counts, the sweep of expired
+ * authentication failures.
+ */
+export function startHousekeeping(
+  store: Store,
+  logger: Logger,
+  failures: FailureCounter,
+): Housekeeping {
+  const tasks = [
+    new ClusterTask(store, logger, {
+      name: 'status-purge',
+      intervalMs: STATUS_PURGE_INTERVAL_MS,
+      run: () => store.purgeStatuses(nowMicros()),
+    }),
+  ];
+  if (failures instanceof StoreFailureCounter) {
+    tasks.push(
+      new ClusterTask(store, logger, {
+        name: 'auth-failure-sweep',
+        intervalMs: FAILURE_SWEEP_INTERVAL_MS,
+        run: () => failures.sweep(),
+      }),
+    );
+  }
+  for (const task of tasks) task.start();
+  return {
+    async stop() {
+      await Promise.all(tasks.map((task) => task.stop()));
+    },
+  };
+}

@@ -1,0 +1,430 @@
+/**
+ * Announcements between nodes over NATS JetStream, for Cairn running as several nodes on
+ * one shared store.
+ *
+ * A node that commits events publishes the newest seq on one subject of a small stream.
+ * Every node reads that stream with an ordered consumer that delivers only messages
+ * published after it started. It passes each seq to its local listeners (stream pump,
+ * webhook dispatcher, watch engine). The store stays the log of record: a message is only
+ * a hint to read it now. A node that missed messages (its link to NATS dropped, NATS
+ * restarted) fills the gap from the store: on every (re)connection it announces the
+ * store's newest seq locally, and a slow poll of the store does the same whatever NATS does.
+ */
+import { randomUUID } from 'node:crypto';
+
+import {
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerMessages,
+  type JetStreamClient,
+} from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+
+import type { Logger } from '../log/logger.ts';
+import type { EventNotifier } from './notifier.ts';
+
+export interface NatsNotifierOptions {
+  /** NATS server URLs, separated by commas: `nats://127.0.0.1:4222`. */
+  servers: string;
+  /** JetStream stream that carries the announcements; created when missing. */
+  stream: string;
+  /** Subject of the announcements; must not be used by anything else. */
+  subject: string;
+  /** Returns the newest committed seq from the store (its eventBounds().last). */
+  latestSeq: () => Promise<number>;
+  logger: Logger;
+  /** How often the store is read in case announcements were lost (ms). */
+  fallbackMs?: number;
+  /** Maximum wait between two connection attempts (ms); waits start at 100 ms and double. */
+  maxBackoffMs?: number;
+  /** Name of the connection, shown by the NATS server's monitoring. */
+  connectionName?: string;
+}
+
+/** The connection state of the notifier, for logs and tests. */
+export type NatsNotifierState = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+const DEFAULT_FALLBACK_MS = 10_000;
+const DEFAULT_MAX_BACKOFF_MS = 5_000;
+const FIRST_BACKOFF_MS = 100;
+const PUBLISH_TIMEOUT_MS = 2_000;
+/** Announcements the stream keeps; a new consumer reads none of them, so few are enough. */
+const STREAM_MAX_MESSAGES = 1_000;
+const STREAM_MAX_AGE_NS = 60 * 60 * 1e9;
+
+/** The body of an announcement: the newest committed seq and the node that committed it. */
+interface Announcement {
+  seq: number;
+  node: string;
+}
+
+/** Reads an announcement, or returns undefined for anything malformed. */
+export function parseAnnouncement(data: Uint8Array): Announcement | undefined {
+  if (data.length > 256) return undefined;
+  try {
+    const value = JSON.parse(new TextDecoder().decode(data)) as unknown;
+    if (typeof value !== 'object' || value === null) return undefined;
+    const { seq, node } = value as Record<string, unknown>;
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return undefined;
+    if (typeof node !== 'string') return undefined;
+    return { seq, node };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Returns the server list without user names, passwords or tokens, for logs. */
+export function describeServers(servers: string): string {
+  return servers
+    .split(',')
+    .map((server) => server.trim().replace(/\/\/[^@/]*@/, '//'))
+    .join(',');
+}
+
+export class NatsNotifier implements EventNotifier {
+  /** Identifies this node's announcements, so it skips its own when they come back. */
+  readonly node = randomUUID();
+  readonly #options: Required<Omit<NatsNotifierOptions, 'connectionName'>> & {
+    connectionName: string;
+  };
+  readonly #logger: Logger;
+  readonly #listeners = new Set<(lastSeq: number) => void>();
+  #state: NatsNotifierState = 'connecting';
+  #connection: NatsConnection | undefined;
+  #js: JetStreamClient | undefined;
+  #messages: ConsumerMessages | undefined;
+  /** The highest seq announced here or heard from another node. */
+  #known = 0;
+  /** The highest seq waiting to be published, or 0. */
+  #toPublish = 0;
+  #publishing = false;
+  #publishFailing = false;
+  #closed = false;
+  #run: Promise<void> | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  /** Ends the backoff waits in progress, when the notifier closes. */
+  readonly #wakers = new Set<() => void>();
+  #listening: { promise: Promise<void>; resolve: () => void };
+
+  constructor(options: NatsNotifierOptions) {
+    this.#options = {
+      fallbackMs: DEFAULT_FALLBACK_MS,
+      maxBackoffMs: DEFAULT_MAX_BACKOFF_MS,
+      connectionName: `cairn-${this.node.slice(0, 8)}`,
+      ...options,
+    };
+    this.#logger = options.logger.child({
+      component: 'nats',
+      servers: describeServers(options.servers),
+      stream: options.stream,
+    });
+    this.#listening = deferred();
+  }
+
+  /**
+   * Starts connecting in the background and returns at once: a node serves requests while
+   * NATS is unreachable, and its fallback poll keeps it up to date meanwhile.
+   */
+  start(): void {
+    if (this.#run || this.#closed) return;
+    this.#poll = setInterval(() => void this.#catchUp('poll', false), this.#options.fallbackMs);
+    this.#poll.unref();
+    this.#run = this.#connectForever();
+  }
+
+  get state(): NatsNotifierState {
+    return this.#state;
+  }
+
+  /** Resolves once the notifier receives announcements from other nodes; for tests and tools. */
+  listening(): Promise<void> {
+    return this.#listening.promise;
+  }
+
+  announce(lastSeq: number): void {
+    if (this.#closed) return;
+    this.#deliver(lastSeq);
+    if (lastSeq > this.#toPublish) this.#toPublish = lastSeq;
+    void this.#flush();
+  }
+
+  listen(listener: (lastSeq: number) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#poll);
+    for (const wake of this.#wakers) wake();
+    this.#messages?.stop();
+    const connection = this.#connection;
+    if (connection && !connection.isClosed()) {
+      await connection.close().catch(() => undefined);
+    }
+    await this.#run;
+    this.#listeners.clear();
+    this.#setState('closed');
+  }
+
+  #deliver(seq: number): void {
+    if (seq > this.#known) this.#known = seq;
+    for (const listener of this.#listeners) {
+      try {
+        listener(seq);
+      } catch (error) {
+        this.#logger.error({ err: error, seq }, 'event listener failed');
+      }
+    }
+  }
+
+  #setState(state: NatsNotifierState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.#logger.info({ state }, `nats ${state}`);
+  }
+
+  /**
+   * Connects, follows the stream until the connection closes for good, and starts over,
+   * waiting longer after each failure. The client reconnects by itself after a drop; this
+   * loop covers a first connection that fails and a client that gives up.
+   */
+  async #connectForever(): Promise<void> {
+    let backoff = FIRST_BACKOFF_MS;
+    while (!this.#closed) {
+      let connection: NatsConnection;
+      try {
+        connection = await connect({
+          servers: this.#options.servers.split(',').map((server) => server.trim()),
+          name: this.#options.connectionName,
+          reconnect: true,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: FIRST_BACKOFF_MS * 5,
+          timeout: 2_000,
+          pingInterval: 10_000,
+        });
+      } catch (error) {
+        if (this.#closed) break;
+        this.#setState('disconnected');
+        this.#logger.warn(
+          { err: error, retryInMs: backoff },
+          'could not connect to NATS; the store is polled until it answers',
+        );
+        await this.#sleep(backoff);
+        backoff = Math.min(backoff * 2, this.#options.maxBackoffMs);
+        continue;
+      }
+      if (this.#closed) {
+        await connection.close().catch(() => undefined);
+        break;
+      }
+      backoff = FIRST_BACKOFF_MS;
+      this.#connection = connection;
+      this.#js = jetstream(connection);
+      this.#setState('connected');
+      const watching = this.#watchStatus(connection);
+      const following = this.#follow(connection);
+      const closedWith = await connection.closed();
+      this.#js = undefined;
+      this.#messages?.stop();
+      await Promise.allSettled([watching, following]);
+      if (this.#closed) break;
+      this.#setState('disconnected');
+      this.#logger.warn({ err: closedWith }, 'NATS connection closed; connecting again');
+      await this.#sleep(backoff);
+    }
+  }
+
+  /** Logs the client's state changes and catches up from the store after each reconnection. */
+  async #watchStatus(connection: NatsConnection): Promise<void> {
+    for await (const status of connection.status()) {
+      switch (status.type) {
+        case 'disconnect':
+          this.#setState('disconnected');
+          break;
+        case 'reconnect':
+          this.#setState('connected');
+          void this.#catchUp('reconnect', true);
+          break;
+        case 'error':
+          this.#logger.warn({ err: status.error }, 'NATS reported an error');
+          break;
+        case 'ldm':
+          this.#logger.info('NATS server entering lame duck mode; moving to another');
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  /**
+   * Makes sure the stream exists and reads it with an ordered consumer that starts at the
+   * next message published. Any failure (stream deleted, JetStream not ready after a
+   * restart) is retried while the connection lasts.
+   */
+  async #follow(connection: NatsConnection): Promise<void> {
+    let backoff = FIRST_BACKOFF_MS;
+    while (!this.#closed && !connection.isClosed()) {
+      try {
+        await this.#ensureStream(connection);
+        const js = jetstream(connection);
+        const consumer = await js.consumers.get(this.#options.stream, {
+          filter_subjects: this.#options.subject,
+          deliver_policy: DeliverPolicy.New,
+        });
+        const messages = await consumer.consume({ max_messages: 100 });
+        this.#messages = messages;
+        this.#logger.info({ subject: this.#options.subject }, 'following NATS announcements');
+        // Events committed before the consumer existed are in the store: announce them.
+        void this.#catchUp('subscribed', true);
+        this.#listening.resolve();
+        backoff = FIRST_BACKOFF_MS;
+        for await (const message of messages) {
+          const announcement = parseAnnouncement(message.data);
+          if (!announcement) {
+            this.#logger.warn(
+              { subject: message.subject, bytes: message.data.length },
+              'ignored a malformed announcement',
+            );
+            continue;
+          }
+          if (announcement.node === this.node) continue;
+          this.#deliver(announcement.seq);
+        }
+      } catch (error) {
+        if (this.#closed || connection.isClosed()) break;
+        this.#logger.warn(
+          { err: error, retryInMs: backoff },
+          'could not follow NATS announcements; retrying',
+        );
+      }
+      if (this.#closed || connection.isClosed()) break;
+      await this.#sleep(backoff);
+      backoff = Math.min(backoff * 2, this.#options.maxBackoffMs);
+    }
+  }
+
+  async #ensureStream(connection: NatsConnection): Promise<void> {
+    const manager = await jetstreamManager(connection);
+    try {
+      await manager.streams.info(this.#options.stream);
+      return;
+    } catch (error) {
+      if (!/stream not found/i.test((error as Error).message)) throw error;
+    }
+    try {
+      await manager.streams.add({
+        name: this.#options.stream,
+        subjects: [this.#options.subject],
+        retention: RetentionPolicy.Limits,
+        storage: StorageType.File,
+        discard: DiscardPolicy.Old,
+        max_msgs: STREAM_MAX_MESSAGES,
+        max_age: STREAM_MAX_AGE_NS,
+        num_replicas: 1,
+      });
+      this.#logger.info({ subject: this.#options.subject }, 'NATS stream created');
+    } catch (error) {
+      // Another node created it at the same moment.
+      await manager.streams.info(this.#options.stream).catch(() => {
+        throw error;
+      });
+    }
+  }
+
+  /**
+   * Reads the store's newest seq and announces it locally when it is new. After a
+   * reconnection it also publishes it, so nodes that missed this node's messages catch up.
+   */
+  async #catchUp(reason: string, publish: boolean): Promise<void> {
+    if (this.#closed) return;
+    let last: number;
+    try {
+      last = await this.#options.latestSeq();
+    } catch (error) {
+      this.#logger.warn({ err: error, reason }, 'could not read the newest event from the store');
+      return;
+    }
+    if (this.#closed) return;
+    if (last > this.#known) {
+      this.#logger.info({ reason, seq: last, previous: this.#known }, 'caught up from the store');
+      this.#deliver(last);
+    }
+    if (publish && last > 0) {
+      if (last > this.#toPublish) this.#toPublish = last;
+      void this.#flush();
+    }
+  }
+
+  /**
+   * Publishes the highest pending seq, one message at a time: a burst of commits becomes
+   * a few messages, never a queue. While NATS is unreachable the pending seq is dropped;
+   * other nodes catch up through their poll and the publish after a reconnection.
+   */
+  async #flush(): Promise<void> {
+    if (this.#publishing) return;
+    this.#publishing = true;
+    try {
+      while (this.#toPublish > 0 && !this.#closed) {
+        const seq = this.#toPublish;
+        this.#toPublish = 0;
+        const js = this.#js;
+        if (!js || this.#state !== 'connected') return;
+        try {
+          const body: Announcement = { seq, node: this.node };
+          await js.publish(this.#options.subject, JSON.stringify(body), {
+            timeout: PUBLISH_TIMEOUT_MS,
+          });
+          if (this.#publishFailing) {
+            this.#publishFailing = false;
+            this.#logger.info({ seq }, 'NATS announcements published again');
+          }
+        } catch (error) {
+          if (!this.#publishFailing && !this.#closed) {
+            this.#publishFailing = true;
+            this.#logger.warn({ err: error, seq }, 'could not publish an announcement to NATS');
+          }
+        }
+      }
+    } finally {
+      this.#publishing = false;
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wakers.add(done);
+    });
+  }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
+
+/** Removes a stream; for tests and for operators tearing down a cluster. */
+export async function deleteStream(servers: string, stream: string): Promise<void> {
+  const connection = await connect({ servers: servers.split(',').map((s) => s.trim()) });
+  try {
+    const manager = await jetstreamManager(connection);
+    await manager.streams.delete(stream).catch(() => undefined);
+  } finally {
+    await connection.close();
+  }
+}
