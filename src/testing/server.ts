@@ -34,6 +34,9 @@ export interface TestServerOptions {
   taxii?: Partial<CairnConfig['taxii']>;
   connectors?: Partial<CairnConfig['connectors']>;
   webhooks?: Partial<CairnConfig['webhooks']>;
+  /** A store URL in place of the SQLite file in the data directory, such as postgres://…. */
+  store?: string;
+  nats?: Partial<CairnConfig['nats']>;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -41,11 +44,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const config: CairnConfig = {
     ...DEFAULT_CONFIG,
     port: 0,
-    store: `sqlite:${join(dataDir, 'cairn.db')}`,
+    store: options.store ?? `sqlite:${join(dataDir, 'cairn.db')}`,
     log: { level: 'info' },
     taxii: { ...DEFAULT_CONFIG.taxii, ...options.taxii },
     connectors: { ...DEFAULT_CONFIG.connectors, ...options.connectors },
     webhooks: { ...DEFAULT_CONFIG.webhooks, ...options.webhooks },
+    nats: { ...DEFAULT_CONFIG.nats, ...options.nats },
   };
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
