@@ -6,7 +6,7 @@
  */
 import { CairnError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
-import { BundleReader, BundleReadError, type BundleReaderOptions } from './bundle-reader.ts';
+import { BundleReader, type BundleEntry, type BundleReaderOptions } from './bundle-reader.ts';
 import { submitObjects, type SubmitResult } from './submit.ts';
 
 export interface ImportOptions {
@@ -57,7 +57,7 @@ export interface ImportSummary extends ImportProgress {
  */
 export class ImportStoppedError extends CairnError {
   constructor(
-    override readonly cause: BundleReadError,
+    override readonly cause: CairnError,
     readonly summary: ImportSummary,
   ) {
     super(cause.code, `${cause.message} (${describeStop(summary)})`, {
@@ -88,9 +88,39 @@ export async function importObjects(
   source: AsyncIterable<Uint8Array | string>,
   options: ImportOptions = {},
 ): Promise<ImportSummary> {
+  const reader = new BundleReader(source, options.limits);
+  return importEntries(store, collectionId, reader, () => reader.bytesRead, options);
+}
+
+/**
+ * Adds STIX objects from a converter (another format turned into STIX 2.1) to the
+ * collection, in the same batches, with the same validation and the same summary as
+ * importObjects. A CairnError thrown by `objects` stops the import like an unreadable
+ * bundle does: ImportStoppedError, with the objects stored so far kept.
+ */
+export async function importConverted(
+  store: Store,
+  collectionId: string,
+  objects: AsyncIterable<unknown>,
+  options: ImportOptions & { bytesRead?: () => number } = {},
+): Promise<ImportSummary> {
+  return importEntries(store, collectionId, numbered(objects), options.bytesRead, options);
+}
+
+async function* numbered(objects: AsyncIterable<unknown>): AsyncGenerator<BundleEntry> {
+  let index = 0;
+  for await (const value of objects) yield { index: index++, value };
+}
+
+async function importEntries(
+  store: Store,
+  collectionId: string,
+  entries: AsyncIterable<BundleEntry>,
+  bytesRead: (() => number) | undefined,
+  options: ImportOptions,
+): Promise<ImportSummary> {
   const batchSize = options.batchSize ?? IMPORT_DEFAULTS.batchSize;
   const tally = new Tally(options.maxFailures ?? IMPORT_DEFAULTS.maxFailures);
-  const reader = new BundleReader(source, options.limits);
 
   let batch: unknown[] = [];
   let batchStart = 0;
@@ -99,29 +129,35 @@ export async function importObjects(
       tally.addResult(await submitObjects(store, collectionId, batch, batchStart), batch.length);
     }
     batch = [];
-    tally.bytesRead = reader.bytesRead;
+    tally.bytesRead = bytesRead?.() ?? 0;
     options.onProgress?.(tally.progress());
   };
 
-  try {
-    for await (const entry of reader) {
-      if ('skipped' in entry) {
-        // Batches stay contiguous, so submitObjects numbers objects without an id correctly.
-        await flush();
-        tally.addSkipped(`objects[${entry.index}]`, entry.skipped, entry.rule);
-        batchStart = entry.index + 1;
-        continue;
-      }
-      if (batch.length === 0) batchStart = entry.index;
-      batch.push(entry.value);
-      if (batch.length >= batchSize) await flush();
+  const iterator = entries[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<BundleEntry>;
+    try {
+      next = await iterator.next();
+    } catch (error) {
+      // Only input errors stop the import with a summary; store errors propagate unchanged.
+      if (!(error instanceof CairnError)) throw error;
+      await flush();
+      throw new ImportStoppedError(error, tally.summary());
     }
-    await flush();
-  } catch (error) {
-    if (!(error instanceof BundleReadError)) throw error;
-    await flush();
-    throw new ImportStoppedError(error, tally.summary());
+    if (next.done) break;
+    const entry = next.value;
+    if ('skipped' in entry) {
+      // Batches stay contiguous, so submitObjects numbers objects without an id correctly.
+      await flush();
+      tally.addSkipped(`objects[${entry.index}]`, entry.skipped, entry.rule);
+      batchStart = entry.index + 1;
+      continue;
+    }
+    if (batch.length === 0) batchStart = entry.index;
+    batch.push(entry.value);
+    if (batch.length >= batchSize) await flush();
   }
+  await flush();
   return tally.summary();
 }
 

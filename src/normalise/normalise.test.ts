@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { matchPattern, parsePattern } from '../pattern/index.ts';
-import { validateObject } from '../stix/index.ts';
+import { deterministicScoId, validateObject } from '../stix/index.ts';
+import { v5 as referenceUuidv5 } from 'uuid';
+import { uuidBytes, uuidv5 } from './uuid5.ts';
 import {
   MAX_INPUT_LENGTH,
   classify,
@@ -362,6 +364,7 @@ describe('toSco and toIndicator', () => {
       const sco = toSco(observable);
       const result = validateObject(sco);
       assert.ok(result.ok, JSON.stringify(result));
+      assert.equal(sco.id, deterministicScoId(sco));
     });
 
     it(`builds a matching indicator for ${label}`, () => {
@@ -426,4 +429,19 @@ describe('toSco and toIndicator', () => {
     assert.equal(indicator.confidence, 40);
     assert.equal((indicator.object_marking_refs as string[]).length, 1);
   });
+});
+
+describe('uuidv5', () => {
+  const namespace = '6ba7b810-9dad-11d1-80b4-00c04fd430c8';
+  for (const name of [
+    '',
+    'www.example.com',
+    'bücher',
+    '{"value":"example.com"}',
+    'x'.repeat(10_000),
+  ]) {
+    it(`matches the uuid package for ${name.slice(0, 20) || 'empty'}`, () => {
+      assert.equal(uuidv5(name, uuidBytes(namespace)), referenceUuidv5(name, namespace));
+    });
+  }
 });

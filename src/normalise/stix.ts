@@ -2,9 +2,10 @@
  * STIX 2.1 objects for observables: the Cyber-observable Object with its deterministic id
  * (STIX 2.1 section 2.9), and an indicator whose pattern matches it.
  */
-import { v4 as uuidv4, v5 as uuidv5 } from 'uuid';
-import { deterministicScoId } from '../stix/ids.ts';
+import { randomUUID } from 'node:crypto';
+import { SCO_ID_NAMESPACE } from '../stix/ids.ts';
 import type { Observable } from './observable.ts';
+import { uuidBytes, uuidv5 } from './uuid5.ts';
 
 export type StixObject = Record<string, unknown> & { type: string; id: string };
 
@@ -14,6 +15,9 @@ export type StixObject = Record<string, unknown> & { type: string; id: string };
  * pattern so that importing the same feed again gives the same ids.
  */
 export const INDICATOR_ID_NAMESPACE = '91429ea7-f323-4870-a8c9-5455b38e7413';
+
+const INDICATOR_NAMESPACE_BYTES = uuidBytes(INDICATOR_ID_NAMESPACE);
+const SCO_NAMESPACE_BYTES = uuidBytes(SCO_ID_NAMESPACE);
 
 /** The STIX type of the SCO an observable becomes. */
 export function scoType(observable: Observable): string {
@@ -41,25 +45,22 @@ export function scoType(observable: Observable): string {
  */
 export function toSco(observable: Observable): StixObject {
   const type = scoType(observable);
-  const object: Record<string, unknown> = { type, spec_version: '2.1' };
+  // The id contributing properties in RFC 8785 canonical JSON. Each object has one member,
+  // and RFC 8785 writes strings and integers as JSON.stringify does, so no canonicaliser
+  // is needed; a test checks the ids against deterministicScoId.
+  let contributing: Record<string, unknown>;
   switch (observable.kind) {
     case 'hash':
-      object.hashes = { [observable.algorithm]: observable.value };
+      contributing = { hashes: { [observable.algorithm]: observable.value } };
       break;
     case 'asn':
-      object.number = observable.number;
+      contributing = { number: observable.number };
       break;
     default:
-      object.value = observable.value;
+      contributing = { value: observable.value };
   }
-  // Every field above is an id contributing property, so the id always exists.
-  const id = deterministicScoId(object)!;
-  return { type, spec_version: '2.1', id, ...withoutType(object) };
-}
-
-function withoutType(object: Record<string, unknown>): Record<string, unknown> {
-  const { type: _type, spec_version: _version, ...rest } = object;
-  return rest;
+  const id = `${type}--${uuidv5(JSON.stringify(contributing), SCO_NAMESPACE_BYTES)}`;
+  return { type, spec_version: '2.1', id, ...contributing };
 }
 
 /** Escapes a string for a STIX pattern literal: backslash and quote (STIX 2.1 section 9.5). */
@@ -123,8 +124,8 @@ export function toIndicator(observable: Observable, options: IndicatorOptions = 
   const created = options.created ?? new Date().toISOString();
   const uuid =
     options.source === undefined
-      ? uuidv4()
-      : uuidv5(`${options.source}\n${pattern}`, INDICATOR_ID_NAMESPACE);
+      ? randomUUID()
+      : uuidv5(`${options.source}\n${pattern}`, INDICATOR_NAMESPACE_BYTES);
   const indicator: StixObject = {
     type: 'indicator',
     spec_version: '2.1',

@@ -7,16 +7,25 @@ import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { CairnError } from '../../errors.ts';
+import { convert } from '../../ingest/formats/index.ts';
 import {
   IMPORT_DEFAULTS,
+  importConverted,
   importObjects,
   ImportStoppedError,
+  type ImportProgress,
   type ImportSummary,
 } from '../../ingest/import.ts';
 import { STIX_RULES } from '../../stix/problems.ts';
 import { findCollection, withStore, type GlobalOptions } from '../context.ts';
+import {
+  addFormatOptions,
+  formatOptions,
+  printConversion,
+  type FormatCommandOptions,
+} from './import-formats.ts';
 
-interface ImportCommandOptions extends GlobalOptions {
+interface ImportCommandOptions extends GlobalOptions, FormatCommandOptions {
   collection: string;
   apiRoot?: string;
   batchSize: string;
@@ -34,10 +43,10 @@ const READER_RULES: Record<string, string> = {
 };
 
 export function registerImport(program: Command): void {
-  program
+  const command = program
     .command('import <file>')
     .description(
-      'import a STIX bundle or TAXII envelope from a file, or from standard input with -',
+      'import a STIX bundle or TAXII envelope, or another format with --format, from a file or from standard input with -',
     )
     .option('--collection <id|alias>', 'collection to import into', 'default')
     .option(
@@ -49,38 +58,49 @@ export function registerImport(program: Command): void {
       'objects validated and stored per transaction',
       String(IMPORT_DEFAULTS.batchSize),
     )
-    .option('-q, --quiet', 'print no progress, only the summary')
-    .action(async (file: string, _options, command: Command) => {
-      const options = command.optsWithGlobals<ImportCommandOptions>();
-      const batchSize = parseCount('--batch-size', options.batchSize, MAX_BATCH_SIZE);
-      await withStore(options, async (context) => {
-        const target = await findCollection(context, options.collection, options.apiRoot);
-        const input = await openInput(file);
-        const progress = startProgress({
-          label: 'importing',
-          unit: 'bytes',
-          total: input.size,
-          quiet: options.quiet ?? false,
-        });
-        const started = performance.now();
-        try {
-          const summary = await importObjects(context.store, target.id, input.stream, {
-            batchSize,
-            onProgress: (totals) => progress.update(totals.bytesRead, totals.read),
-          });
-          progress.stop();
-          printSummary(summary, performance.now() - started);
-          // Exit status 2: the file was read to its end, but some objects were rejected.
-          if (summary.rejected > 0) process.exitCode = 2;
-        } catch (error) {
-          progress.stop();
-          if (error instanceof ImportStoppedError) {
-            printSummary(error.summary, performance.now() - started);
-          }
-          throw error;
-        }
+    .option('-q, --quiet', 'print no progress, only the summary');
+  addFormatOptions(command).action(async (file: string, _options, command: Command) => {
+    const options = command.optsWithGlobals<ImportCommandOptions>();
+    const batchSize = parseCount('--batch-size', options.batchSize, MAX_BATCH_SIZE);
+    await withStore(options, async (context) => {
+      const target = await findCollection(context, options.collection, options.apiRoot);
+      const input = await openInput(file);
+      const conversionOptions = formatOptions(options, file, input.modified);
+      const conversion =
+        conversionOptions && convert(options.format as never, input, conversionOptions);
+      const progress = startProgress({
+        label: 'importing',
+        unit: 'bytes',
+        total: input.size,
+        quiet: options.quiet ?? false,
       });
+      const started = performance.now();
+      try {
+        const importOptions = {
+          batchSize,
+          onProgress: (totals: ImportProgress) => progress.update(totals.bytesRead, totals.read),
+        };
+        const summary = conversion
+          ? await importConverted(context.store, target.id, conversion.objects, {
+              ...importOptions,
+              bytesRead: conversion.bytesRead,
+            })
+          : await importObjects(context.store, target.id, input.stream, importOptions);
+        progress.stop();
+        if (conversion) printConversion(conversion.report.summary());
+        printSummary(summary, performance.now() - started);
+        // Exit status 2: the file was read to its end, but some objects were rejected.
+        if (summary.rejected > 0) process.exitCode = 2;
+      } catch (error) {
+        progress.stop();
+        if (conversion) printConversion(conversion.report.summary());
+        if (error instanceof ImportStoppedError) {
+          printSummary(error.summary, performance.now() - started);
+        }
+        throw error;
+      }
     });
+  });
 }
 
 /** Parses a positive integer option no larger than `max`, or fails naming the option. */
@@ -95,24 +115,31 @@ export function parseCount(option: string, raw: string, max: number): number {
   return value;
 }
 
+/**
+ * Opens the input file, or standard input for `-`. `modified` is the file's modification
+ * time, the `created` of indicators made from it, so an unchanged file imports as
+ * duplicates the second time.
+ */
 async function openInput(
   file: string,
-): Promise<{ stream: AsyncIterable<Uint8Array>; size?: number }> {
+): Promise<{ stream: AsyncIterable<Uint8Array>; size?: number; modified?: string }> {
   if (file === '-') return { stream: process.stdin };
 
   let size: number;
+  let modified: string;
   try {
     const info = await stat(file);
     if (!info.isFile())
       throw new CairnError('invalid-parameter', `cannot read ${file}: not a regular file`);
     size = info.size;
+    modified = info.mtime.toISOString();
   } catch (error) {
     if (error instanceof CairnError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'file not found' : (code ?? String(error));
     throw new CairnError('not-found', `cannot read ${file}: ${reason}`);
   }
-  return { stream: createReadStream(file), size };
+  return { stream: createReadStream(file), size, modified };
 }
 
 function printSummary(summary: ImportSummary, elapsedMs: number): void {

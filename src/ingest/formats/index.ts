@@ -1,0 +1,77 @@
+/**
+ * Converters from other formats into STIX 2.1. Each reads its input as a stream, yields
+ * STIX objects for the import pipeline (src/ingest/import.ts), and fills a
+ * ConversionReport with what it skipped or could not carry over. All of them normalise
+ * values through src/normalise, so one observable from two feeds is one SCO.
+ */
+import { CairnError } from '../../errors.ts';
+import type { StixObject } from '../../normalise/index.ts';
+import { CsvConverter, type CsvMapping } from './csv.ts';
+import { convertFreeText } from './freetext.ts';
+import { LineReader } from './lines.ts';
+import type { ConvertOptions } from './options.ts';
+import { ConversionReport } from './report.ts';
+import { convertText } from './text.ts';
+
+export { ConversionReport, type ConversionNote, type ConversionSummary } from './report.ts';
+export { type ConvertOptions } from './options.ts';
+export {
+  LOWERED_CONFIDENCE,
+  type WarninglistAction,
+  type WarninglistLookup,
+  type WarninglistPolicy,
+} from './emit.ts';
+export { type CsvMapping, parseCsvMapping } from './csv.ts';
+export { extractIndicators } from './freetext.ts';
+
+/** Input formats `cairn import --format` accepts besides STIX 2.1 (`stix`). */
+export const CONVERTED_FORMATS = ['csv', 'text', 'freetext'] as const;
+
+export type ConvertedFormat = (typeof CONVERTED_FORMATS)[number];
+
+export function isConvertedFormat(format: string): format is ConvertedFormat {
+  return (CONVERTED_FORMATS as readonly string[]).includes(format);
+}
+
+export interface ConversionInput {
+  /** The input as a byte stream (a file or standard input). */
+  stream: AsyncIterable<Uint8Array | string>;
+}
+
+export interface FormatOptions extends ConvertOptions {
+  csvMapping?: CsvMapping;
+}
+
+/** A conversion under way: the objects to import, its report, and input bytes read so far. */
+export interface Conversion {
+  objects: AsyncIterable<StixObject>;
+  report: ConversionReport;
+  bytesRead(): number;
+}
+
+/** Starts converting `input` from `format`; the objects are produced as they are read. */
+export function convert(
+  format: ConvertedFormat,
+  input: ConversionInput,
+  options: FormatOptions,
+): Conversion {
+  const report = new ConversionReport();
+  switch (format) {
+    case 'text':
+    case 'freetext': {
+      const lines = new LineReader(input.stream);
+      const run = format === 'text' ? convertText : convertFreeText;
+      return { objects: run(lines, options, report), report, bytesRead: () => lines.bytesRead };
+    }
+    case 'csv': {
+      const converter = new CsvConverter(
+        input.stream,
+        { ...options, mapping: options.csvMapping },
+        report,
+      );
+      return { objects: converter, report, bytesRead: () => converter.bytesRead };
+    }
+    default:
+      throw new CairnError('invalid-parameter', `unknown format ${JSON.stringify(format)}`);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The account of a conversion into STIX 2.1: records read, objects produced, and what was
+ * left out. Every converter fills one,
+ * and `cairn import` prints it beside the import summary.
+ */
+
+/** One input record that was skipped, or one part of a record that could not be carried over. */
+export interface ConversionNote {
+  /** Position in the input: `line 12`, `event 5f1c…, attribute 9a0e…`, `indicator example:Indicator-1`. */
+  where: string;
+  /** A short stable code, such as `invalid-value` or `unsupported-type`. */
+  code: string;
+  message: string;
+}
+
+/** Plain counts and examples, as printed and serialised. */
+export interface ConversionSummary {
+  /** Input records read: lines, rows, attributes, objects. */
+  records: number;
+  /** STIX objects produced. */
+  objects: number;
+  /** Records left out entirely. */
+  skipped: number;
+  skippedByCode: Record<string, number>;
+  /** Parts of imported records that STIX 2.1 or the converter could not carry over. */
+  notCarried: number;
+  notCarriedByCode: Record<string, number>;
+  /** Observables found on a warning list, per list name. */
+  warninglistHits: Record<string, number>;
+  /** The first notes of each kind, in input order. */
+  examples: ConversionNote[];
+}
+
+export const MAX_REPORT_EXAMPLES = 100;
+
+export class ConversionReport {
+  records = 0;
+  objects = 0;
+  skipped = 0;
+  notCarried = 0;
+  private readonly skippedByCode = new Map<string, number>();
+  private readonly notCarriedByCode = new Map<string, number>();
+  private readonly warninglistHits = new Map<string, number>();
+  private readonly examples: ConversionNote[] = [];
+
+  constructor(private readonly maxExamples = MAX_REPORT_EXAMPLES) {}
+
+  /** Records that a whole input record was left out, and why. */
+  skip(where: string, code: string, message: string): void {
+    this.skipped++;
+    increment(this.skippedByCode, code);
+    this.keep({ where, code, message });
+  }
+
+  /** Records that part of an imported record was dropped, and why. */
+  lose(where: string, code: string, message: string): void {
+    this.notCarried++;
+    increment(this.notCarriedByCode, code);
+    this.keep({ where, code, message });
+  }
+
+  warninglistHit(names: readonly string[]): void {
+    for (const name of names) increment(this.warninglistHits, name);
+  }
+
+  summary(): ConversionSummary {
+    return {
+      records: this.records,
+      objects: this.objects,
+      skipped: this.skipped,
+      skippedByCode: Object.fromEntries(this.skippedByCode),
+      notCarried: this.notCarried,
+      notCarriedByCode: Object.fromEntries(this.notCarriedByCode),
+      warninglistHits: Object.fromEntries(this.warninglistHits),
+      examples: [...this.examples],
+    };
+  }
+
+  private keep(note: ConversionNote): void {
+    if (this.examples.length < this.maxExamples) this.examples.push(note);
+  }
+}
+
+function increment(counts: Map<string, number>, key: string): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
