@@ -1,9 +1,9 @@
 /**
  * A map from a key to one or more items that stores a lone item without an array around
- * it. Most keys of the watch and value indexes hold a single item, and an array per key
- * would double their memory. Items must not themselves be arrays.
+ * it. Most keys of the watch and value indexes have a single item, and an array per key
+ * would double their memory. Items are objects or numbers, never arrays.
  */
-export class MultiMap<K, T extends object> {
+export class MultiMap<K, T extends object | number> {
   private readonly map = new Map<K, T | T[]>();
 
   /** Number of keys. */

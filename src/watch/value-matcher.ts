@@ -41,7 +41,7 @@ export interface ValueKey {
 export type MatchVisitor<T> = (item: T, how: MatchHow, watched: string) => void;
 
 /** Blocks of one address family, one map per prefix length. */
-class BlockMaps<A extends number | bigint, T extends object> {
+class BlockMaps<A extends number | bigint, T extends object | number> {
   private readonly byLength = new Map<number, MultiMap<A, T>>();
   /** Prefix lengths present, longest first, so exact addresses are reported first. */
   private lengths: number[] = [];
@@ -115,7 +115,7 @@ function formatV6(address: bigint, prefixLength: number): string {
   return prefixLength === 128 ? text : `${text}/${prefixLength}`;
 }
 
-export class ValueMatcher<T extends object> {
+export class ValueMatcher<T extends object | number> {
   private readonly exact = new Map<ValueKind, MultiMap<string, T>>();
   private readonly domainTrees = new MultiMap<string, T>();
   private readonly v4 = new BlockMaps<number, T>(32, maskIpv4, formatV4);
