@@ -14,6 +14,7 @@ import { registerOpenApi } from './openapi.ts';
 import { registerAudit } from './routes/audit.ts';
 import { registerCommunities } from './routes/communities.ts';
 import { registerConnectors } from './routes/connectors.ts';
+import { registerExports } from './routes/exports.ts';
 import { registerInvitations } from './routes/invitations.ts';
 import { registerMe } from './routes/me.ts';
 import { registerOrganisations } from './routes/organisations.ts';
@@ -106,6 +107,7 @@ export function createApiApp(deps: ApiDeps, authenticate: MiddlewareHandler<ApiE
   registerShares(api);
   registerAudit(api);
   registerConnectors(api);
+  registerExports(api);
   registerWebhooks(api);
   registerOpenApi(api, '/openapi.json');
   registerMethodNotAllowed(app);

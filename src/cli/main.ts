@@ -8,6 +8,7 @@ import { CairnError } from '../errors.ts';
 import { StoreConflictError } from '../store/store.ts';
 import { registerAdmin } from './commands/admin.ts';
 import { registerCommunity } from './commands/community.ts';
+import { registerConnector } from './commands/connector.ts';
 import { registerExport } from './commands/export.ts';
 import { registerImport } from './commands/import.ts';
 import { registerInvite } from './commands/invite.ts';
@@ -35,6 +36,7 @@ registerAdmin(program);
 registerOrg(program);
 registerCommunity(program);
 registerInvite(program);
+registerConnector(program);
 registerWebhook(program);
 
 try {

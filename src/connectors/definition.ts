@@ -60,17 +60,6 @@ export const RetryPolicy = z.strictObject({
 });
 export type RetryPolicy = z.infer<typeof RetryPolicy>;
 
-/** Column numbers are 1-based, as spreadsheet users count them. */
-export const CsvOptions = z.strictObject({
-  /** Column holding the value; by default the converter looks for a known header. */
-  valueColumn: z.number().int().min(1).max(1000).optional(),
-  /** Column holding the value's type (ip, domain, url, ...), when the file has one. */
-  typeColumn: z.number().int().min(1).max(1000).optional(),
-  delimiter: z.string().length(1).optional(),
-  /** Whether the first row names the columns. */
-  header: z.boolean().optional(),
-});
-
 const DEFAULT_RETRY = { attempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 };
 
 /** The fields of a definition, without defaults, so that a change names only what it sets. */
@@ -100,7 +89,11 @@ const FIELDS = {
   retry: RetryPolicy,
   /** Seconds one HTTP request may take to send its headers before it is retried. */
   timeoutSeconds: z.number().int().min(1).max(3600),
-  csv: CsvOptions,
+  /**
+   * How to read a CSV source, in the `key=column,...` form of `cairn import --csv-map`,
+   * such as `value=indicator,type=type`.
+   */
+  csvMapping: z.string().min(1).max(2000),
   /** Labels added to indicators that CSV and text sources produce. */
   labels: z.array(z.string().min(1).max(100)).max(20),
 };
@@ -116,7 +109,7 @@ export const NewConnector = z.strictObject({
   batchSize: FIELDS.batchSize.default(500),
   retry: FIELDS.retry.default(DEFAULT_RETRY),
   timeoutSeconds: FIELDS.timeoutSeconds.default(60),
-  csv: FIELDS.csv.optional(),
+  csvMapping: FIELDS.csvMapping.optional(),
   labels: FIELDS.labels.optional(),
 });
 export type NewConnector = z.input<typeof NewConnector>;

@@ -8,7 +8,8 @@
  * that user may not, and stop when the user loses the right.
  */
 import type { Caller } from '../auth/tokens.ts';
-import { objectObservables, type Observable } from '../correlation/observables.ts';
+import { objectObservables, warninglistKind } from '../correlation/observables.ts';
+import type { WarninglistLookup } from '../ingest/formats/index.ts';
 import { indexObjects } from '../correlation/indexer.ts';
 import { CairnError } from '../errors.ts';
 import { submitObjects, type SubmitResult } from '../ingest/submit.ts';
@@ -29,8 +30,14 @@ import {
   type RunHealth,
 } from './state.ts';
 
-/** Returns the name of the warning list a value is on, or undefined. */
-export type WarningListCheck = (observable: Observable) => string | undefined;
+/** Returns the first warning list one of the object's values is on, or undefined. */
+function listedOn(lookup: WarninglistLookup, object: Record<string, unknown>): string | undefined {
+  for (const observable of objectObservables(object)) {
+    const lists = lookup.match(warninglistKind(observable), observable.value);
+    if (lists.length > 0) return lists[0];
+  }
+  return undefined;
+}
 
 export interface RunnerDeps {
   store: Store;
@@ -38,7 +45,7 @@ export interface RunnerDeps {
   /** Builds the source for a connector; see sources.ts. */
   sourceFor: (connector: Connector) => ConnectorSource;
   /** Warning lists; without them every policy checks nothing. */
-  warningLists?: WarningListCheck;
+  warninglists?: WarninglistLookup;
 }
 
 /** Builds the contribution of a run, or throws when the creating user may not write. */
@@ -98,18 +105,14 @@ function reject(health: RunHealth, id: string, message: string, reason: string):
 function applyWarningLists(
   connector: Connector,
   objects: unknown[],
-  check: WarningListCheck | undefined,
+  lookup: WarninglistLookup | undefined,
   health: RunHealth,
 ): unknown[] {
-  if (connector.warningLists === 'off' || check === undefined) return objects;
+  if (connector.warningLists === 'off' || lookup === undefined) return objects;
   const kept: unknown[] = [];
   for (const object of objects) {
     const record = object !== null && typeof object === 'object' ? object : undefined;
-    const listed = record
-      ? objectObservables(record as Record<string, unknown>)
-          .map(check)
-          .find((name) => name !== undefined)
-      : undefined;
+    const listed = record ? listedOn(lookup, record as Record<string, unknown>) : undefined;
     if (listed === undefined) {
       kept.push(object);
       continue;
@@ -134,6 +137,20 @@ async function countSightings(store: Store, objects: unknown[], added: Set<strin
     if (typeof record.sighting_of_ref !== 'string') continue;
     const count = Number.isSafeInteger(record.count) ? Math.max(1, record.count as number) : 1;
     await store.addFeedback(record.sighting_of_ref, { sightings: count, at });
+  }
+}
+
+/** Adds a converter's rejection totals; their examples are kept but not counted again. */
+function countRejections(health: RunHealth, counts: SourceBatch['rejectedCounts']): void {
+  if (counts === undefined) return;
+  for (const [reason, count] of Object.entries(counts.byReason)) {
+    health.rejected += count;
+    health.objectsIn += count;
+    health.rejectedByReason[reason] = (health.rejectedByReason[reason] ?? 0) + count;
+  }
+  for (const example of counts.examples) {
+    if (health.failures.length >= MAX_KEPT_FAILURES) break;
+    health.failures.push({ id: example.id, message: example.message });
   }
 }
 
@@ -187,8 +204,11 @@ export async function runConnector(
     for (const rejection of batch.rejections ?? []) {
       reject(health, rejection.id, rejection.message, rejection.rule);
     }
+    countRejections(health, batch.rejectedCounts);
     for (const warning of batch.warnings ?? []) keepMessage(health.warnings, warning);
-    const kept = applyWarningLists(connector, batch.objects, deps.warningLists, health);
+    const kept = batch.warningListsApplied
+      ? batch.objects
+      : applyWarningLists(connector, batch.objects, deps.warninglists, health);
     if (kept.length > 0) {
       const result = await submitObjects(store, connector.collection, kept, 0, contribution);
       const added = tally(health, result);
@@ -211,6 +231,7 @@ export async function runConnector(
       checkpoint: state.checkpoint,
       signal,
       logger,
+      ...(deps.warninglists ? { warninglists: deps.warninglists } : {}),
       onRetry: (message) => {
         health.retries++;
         keepMessage(health.warnings, message);

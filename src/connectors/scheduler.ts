@@ -4,12 +4,14 @@
  * lease in the same step, so a run happens on one node only. A node that dies mid-run leaves
  * the connector due again when the lease ends, and the next run resumes from the checkpoint.
  */
+import { CairnError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { nowMicros } from '../stix/timestamp.ts';
+import { microsToTaxii, nowMicros } from '../stix/timestamp.ts';
 import { StoreConflictError, type DocumentRecord, type Store } from '../store/store.ts';
 import { CONNECTOR_DOCUMENT, type Connector } from './definition.ts';
-import { runConnector, type RunnerDeps } from './runner.ts';
+import { runConnector, type RunnerDeps, type RunResult } from './runner.ts';
 import { connectorOf } from './service.ts';
+import { loadState } from './state.ts';
 
 export interface SchedulerOptions {
   /** Milliseconds between two claim passes. */
@@ -79,6 +81,50 @@ export class ConnectorScheduler {
     this.timer = undefined;
     this.stopping.abort(new Error('the server is stopping'));
     await this.idle();
+  }
+
+  /**
+   * Runs one connector now, whether due or not, as `cairn connector run` does. Takes the
+   * same lease a scheduler pass takes, so a scheduler on a server never runs it at the same
+   * time; throws 409 when a run holds it already.
+   */
+  async runNow(connectorId: string): Promise<RunResult> {
+    const now = nowMicros();
+    const document = await this.store.getDocument(CONNECTOR_DOCUMENT, connectorId);
+    if (document === undefined) {
+      throw new CairnError('not-found', `connector ${connectorId} not found`);
+    }
+    if (document.due !== undefined && document.due > now) {
+      const { state } = await loadState(this.store, connectorId);
+      if (state.current !== undefined) {
+        throw new CairnError(
+          'conflict',
+          `connector ${connectorId} is running elsewhere until ${microsToTaxii(document.due)} at the latest: wait for that run to end`,
+        );
+      }
+    }
+    const { revision, updatedAt: _updated, due: _due, ...rest } = document;
+    try {
+      await this.store.putDocument({ ...rest, due: now + this.options.leaseMs * 1000 }, revision);
+    } catch (error) {
+      if (error instanceof StoreConflictError) {
+        throw new CairnError(
+          'conflict',
+          `connector ${connectorId} was just claimed by a scheduler`,
+        );
+      }
+      throw error;
+    }
+    const connector = connectorOf(document);
+    const signal = AbortSignal.any([
+      this.stopping.signal,
+      AbortSignal.timeout(Math.max(1000, this.options.leaseMs - 5000)),
+    ]);
+    try {
+      return await runConnector(this.deps, connector, signal);
+    } finally {
+      await this.reschedule(connector.id, undefined);
+    }
   }
 
   private async claimAndStart(): Promise<number> {

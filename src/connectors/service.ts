@@ -187,6 +187,12 @@ export class ConnectorService {
     }
   }
 
+  /** Whether the actor may change, run or remove the connector. */
+  async mayManage(actor: Actor, connector: Connector): Promise<boolean> {
+    const acting = await this.guard.resolve(actor, 'write');
+    return this.guard.administers(acting, connector.organisationId);
+  }
+
   private definitionOf(connector: Connector): Record<string, unknown> {
     const {
       id: _id,

@@ -5,6 +5,7 @@
  * the commit and the checkpoint write makes the next run read that batch again, which only
  * yields duplicates.
  */
+import type { WarninglistLookup } from '../ingest/formats/index.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Connector } from './definition.ts';
 
@@ -19,7 +20,17 @@ export interface SourceRejection {
 
 export interface SourceBatch {
   objects: unknown[];
+  /** Input records that gave no object, each counted once. */
   rejections?: SourceRejection[];
+  /**
+   * Records a converter left out, counted per reason; `examples` give some of their
+   * messages and are not counted again.
+   */
+  rejectedCounts?: { byReason: Record<string, number>; examples: SourceRejection[] };
+  /** Input records read besides `objects`, for the health's objectsIn. */
+  recordsRead?: number;
+  /** The source applied the warning-list policy itself (the converters do). */
+  warningListsApplied?: boolean;
   /** Problems that did not stop the run, such as a MISP event missing from its feed. */
   warnings?: string[];
   /** The checkpoint that holds once this batch is stored; JSON-serialisable. */
@@ -32,6 +43,8 @@ export interface SourceContext {
   checkpoint: unknown;
   signal: AbortSignal;
   logger: Logger;
+  /** Warning lists for converters, under the connector's policy. */
+  warninglists?: WarninglistLookup;
   /** Called before an HTTP retry, so the health can show it. */
   onRetry: (message: string) => void;
 }

@@ -4,7 +4,7 @@
  * and AS numbers. Values are found and normalised by src/watch/observables.ts (which uses
  * src/normalise), so one value from two sources compares equal everywhere.
  */
-import type { Observable as Normalised } from '../normalise/index.ts';
+import type { Observable as Normalised, ObservableKind } from '../normalise/index.ts';
 import { parsePattern, type ComparisonExpression } from '../pattern/index.ts';
 import type { ObservationExpression } from '../pattern/index.ts';
 import { patternMentions, scoObservables } from '../watch/observables.ts';
@@ -150,4 +150,20 @@ export function objectObservables(object: Readonly<Record<string, unknown>>): Ob
     return patternObservables(object.pattern).observables;
   }
   return collect(scoObservables(object));
+}
+
+/** The normaliser's kind of an observable, as warning lists and converters name it. */
+export function warninglistKind(observable: Observable): ObservableKind {
+  switch (observable.type) {
+    case 'ipv4':
+    case 'ipv6':
+      return observable.value.includes('/') ? 'cidr' : 'ip';
+    case 'md5':
+    case 'sha1':
+    case 'sha256':
+    case 'sha512':
+      return 'hash';
+    default:
+      return observable.type;
+  }
 }

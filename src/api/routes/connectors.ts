@@ -1,9 +1,8 @@
 /** Connectors (docs/connectors.md): definitions, run requests and health. */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { ConnectorChange, NewConnector } from '../../connectors/definition.ts';
-import { ConnectorService, type ConnectorView } from '../../connectors/service.ts';
-import type { RunHealth } from '../../connectors/state.ts';
-import { microsToTaxii } from '../../stix/timestamp.ts';
+import { ConnectorService } from '../../connectors/service.ts';
+import { connectorJson } from '../../connectors/views.ts';
 import { actorOf, type ApiContext, type ApiEnv } from '../context.ts';
 import { errorResponses, jsonBody, jsonResponse, NO_CONTENT } from '../openapi-parts.ts';
 
@@ -90,33 +89,6 @@ const runConnector = createRoute({
     ...errorResponses(403, 404, 409),
   },
 });
-
-function time(micros: number | undefined): string | undefined {
-  return micros === undefined ? undefined : microsToTaxii(micros);
-}
-
-function healthJson(health: RunHealth | undefined): Record<string, unknown> | undefined {
-  if (health === undefined) return undefined;
-  return { ...health, startedAt: time(health.startedAt), finishedAt: time(health.finishedAt) };
-}
-
-export function connectorJson(view: ConnectorView): Record<string, unknown> {
-  const { connector, state } = view;
-  return {
-    ...connector,
-    createdAt: time(connector.createdAt),
-    nextRunAt: time(view.nextRunAt),
-    running: view.running,
-    health: {
-      lastRun: healthJson(state.lastRun),
-      current: healthJson(state.current),
-      lastSuccessAt: time(state.lastSuccessAt),
-      consecutiveFailures: state.consecutiveFailures,
-      runs: state.runs,
-    },
-    checkpoint: state.checkpoint,
-  };
-}
 
 function connectors(c: ApiContext): ConnectorService {
   return new ConnectorService(c.var.deps.store);

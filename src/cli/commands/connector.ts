@@ -1,0 +1,229 @@
+/**
+ * `cairn connector`: add, list, show, run and remove connectors on the store directly. `run`
+ * runs the connector in this process at once, taking the same lease a server's scheduler
+ * takes, so the two never run it together.
+ */
+import type { Command } from 'commander';
+import { CairnError } from '../../errors.ts';
+import { createLogger } from '../../log/logger.ts';
+import { ConnectorScheduler } from '../../connectors/scheduler.ts';
+import { ConnectorService } from '../../connectors/service.ts';
+import { sourceFor } from '../../connectors/sources.ts';
+import {
+  CONNECTOR_KINDS,
+  WARNING_LIST_POLICIES,
+  type ConnectorAuth,
+} from '../../connectors/definition.ts';
+import type { RunHealth } from '../../connectors/state.ts';
+import { connectorJson } from '../../connectors/views.ts';
+import { microsToTaxii } from '../../stix/timestamp.ts';
+import { findCollection } from '../context.ts';
+import {
+  actingOption,
+  parseChoice,
+  parseList,
+  print,
+  withServices,
+  type SharingOptions,
+} from './sharing-context.ts';
+
+interface AddOptions extends SharingOptions {
+  kind: string;
+  url: string;
+  collection: string;
+  apiRoot?: string;
+  interval: string;
+  tokenEnv?: string;
+  username?: string;
+  passwordEnv?: string;
+  warningLists?: string;
+  reliability?: string;
+  types?: string;
+  pageSize?: string;
+  disabled?: boolean;
+}
+
+function parseInteger(option: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^[0-9]+$/.test(raw)) {
+    throw new CairnError(
+      'invalid-parameter',
+      `${option} ${JSON.stringify(raw)} is not a whole number`,
+    );
+  }
+  return Number(raw);
+}
+
+/** Reads a secret from the named environment variable, so it never shows in a process list. */
+function secretFrom(option: string, variable: string): string {
+  const value = process.env[variable];
+  if (value === undefined || value === '') {
+    throw new CairnError(
+      'invalid-parameter',
+      `${option} ${variable}: the environment variable is not set or empty`,
+    );
+  }
+  return value;
+}
+
+function authFrom(options: AddOptions): ConnectorAuth {
+  if (options.tokenEnv !== undefined && options.username !== undefined) {
+    throw new CairnError('invalid-parameter', 'give either --token-env or --username, not both');
+  }
+  if (options.tokenEnv !== undefined) {
+    return { type: 'bearer', token: secretFrom('--token-env', options.tokenEnv) };
+  }
+  if (options.username !== undefined) {
+    if (options.passwordEnv === undefined) {
+      throw new CairnError('invalid-parameter', '--username needs --password-env VARIABLE');
+    }
+    return {
+      type: 'basic',
+      username: options.username,
+      password: secretFrom('--password-env', options.passwordEnv),
+    };
+  }
+  return { type: 'none' };
+}
+
+function describeHealth(health: RunHealth | undefined): string {
+  if (health === undefined) return 'never run';
+  const when = microsToTaxii(health.finishedAt ?? health.startedAt);
+  const counts = `${health.objectsIn} in, ${health.added} added, ${health.duplicates} duplicates, ${health.rejected} rejected`;
+  return `${health.outcome} at ${when} (${counts})${health.error ? `: ${health.error}` : ''}`;
+}
+
+function printRun(health: RunHealth): void {
+  print(describeHealth(health));
+  for (const [reason, count] of Object.entries(health.rejectedByReason)) {
+    print(`  rejected ${count} × ${reason}`);
+  }
+  for (const failure of health.failures.slice(0, 10)) print(`  ${failure.id}: ${failure.message}`);
+  for (const warning of health.warnings.slice(0, 10)) print(`  warning: ${warning}`);
+}
+
+export function registerConnector(program: Command): void {
+  const connector = program
+    .command('connector')
+    .description('pull threat data from TAXII servers, MISP feeds, CSV files and text lists');
+
+  actingOption(
+    connector
+      .command('add <name>')
+      .description('add a connector; it runs at once when a server schedules connectors')
+      .requiredOption('--kind <kind>', `one of ${CONNECTOR_KINDS.join(', ')}`)
+      .requiredOption('--url <url>', 'source URL (http or https), or absolute file path')
+      .requiredOption('--collection <id|alias>', 'collection the objects go to')
+      .option('--api-root <name>', 'API root of the collection (default: the default root)')
+      .requiredOption('--interval <seconds>', 'seconds between the end of a run and the next')
+      .option('--token-env <variable>', 'environment variable holding a Bearer token')
+      .option('--username <name>', 'user name for HTTP Basic authentication')
+      .option('--password-env <variable>', 'environment variable holding the Basic password')
+      .option('--warning-lists <policy>', `one of ${WARNING_LIST_POLICIES.join(', ')}`, 'drop')
+      .option('--reliability <grade>', 'Admiralty source reliability, A to F', 'F')
+      .option('--types <types>', 'TAXII only: STIX types to request, separated by commas')
+      .option('--page-size <n>', 'TAXII only: objects to request per page')
+      .option('--disabled', 'add it without scheduling it'),
+  ).action(async (name: string, _options, command: Command) => {
+    const options = command.optsWithGlobals<AddOptions>();
+    await withServices(options, async (context) => {
+      const collection = await findCollection(context, options.collection, options.apiRoot);
+      const service = new ConnectorService(context.store);
+      const types = parseList(options.types);
+      const pageSize = parseInteger('--page-size', options.pageSize);
+      const view = await service.create(context.actor, {
+        name,
+        kind: parseChoice('--kind', options.kind, CONNECTOR_KINDS),
+        url: options.url,
+        auth: authFrom(options),
+        collection: collection.id,
+        intervalSeconds: parseInteger('--interval', options.interval),
+        enabled: !options.disabled,
+        warningLists: parseChoice(
+          '--warning-lists',
+          options.warningLists ?? 'drop',
+          WARNING_LIST_POLICIES,
+        ),
+        reliability: parseChoice('--reliability', options.reliability ?? 'F', [
+          'A',
+          'B',
+          'C',
+          'D',
+          'E',
+          'F',
+        ] as const),
+        ...(types ? { types } : {}),
+        ...(pageSize !== undefined ? { pageSize } : {}),
+      });
+      print(view.connector.id);
+    });
+  });
+
+  actingOption(
+    connector.command('list').description('connectors with their last run, one per line'),
+  ).action(async (_options, command: Command) => {
+    await withServices(command.optsWithGlobals<SharingOptions>(), async (context) => {
+      const views = await new ConnectorService(context.store).list(context.actor);
+      for (const view of views) {
+        const next =
+          view.nextRunAt === undefined ? 'disabled' : `next ${microsToTaxii(view.nextRunAt)}`;
+        print(
+          [
+            view.connector.id,
+            view.connector.name,
+            view.connector.kind,
+            view.running ? 'running' : next,
+            describeHealth(view.state.lastRun),
+          ].join('\t'),
+        );
+      }
+    });
+  });
+
+  actingOption(
+    connector
+      .command('show <connector>')
+      .description('one connector (id or name) as JSON, with its checkpoint and health'),
+  ).action(async (reference: string, _options, command: Command) => {
+    await withServices(command.optsWithGlobals<SharingOptions>(), async (context) => {
+      const view = await new ConnectorService(context.store).show(context.actor, reference);
+      print(JSON.stringify(connectorJson(view), null, 2));
+    });
+  });
+
+  actingOption(
+    connector
+      .command('run <connector>')
+      .description('run a connector (id or name) now in this process and print its health'),
+  ).action(async (reference: string, _options, command: Command) => {
+    await withServices(command.optsWithGlobals<SharingOptions>(), async (context) => {
+      const service = new ConnectorService(context.store);
+      // Checks the acting user may manage it before running it.
+      const view = await service.show(context.actor, reference);
+      if (!(await service.mayManage(context.actor, view.connector))) {
+        throw new CairnError(
+          'forbidden',
+          'only platform admins and org admins of its organisation may run a connector',
+        );
+      }
+      const scheduler = new ConnectorScheduler(
+        { store: context.store, logger: createLogger('warn', process.stderr), sourceFor },
+        { leaseMs: context.config.connectors.maxRunMinutes * 60_000 },
+      );
+      const result = await scheduler.runNow(view.connector.id);
+      printRun(result.health);
+      if (result.health.outcome === 'failed') process.exitCode = 1;
+      else if (result.health.outcome === 'partial') process.exitCode = 2;
+    });
+  });
+
+  actingOption(
+    connector
+      .command('remove <connector>')
+      .description('remove a connector (id or name) and its run state; stored objects stay'),
+  ).action(async (reference: string, _options, command: Command) => {
+    await withServices(command.optsWithGlobals<SharingOptions>(), async (context) => {
+      await new ConnectorService(context.store).remove(context.actor, reference);
+    });
+  });
+}

@@ -1,0 +1,174 @@
+/**
+ * CSV and text connectors on real published lists: a local file, and the same data over
+ * HTTP with an ETag, so an unchanged feed is not read again; a run stopped after one batch
+ * resumes after it.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { createLogger } from '../log/logger.ts';
+import { dataPath } from '../testing/data.ts';
+import { startTestServer, type TestServer } from '../testing/server.ts';
+import type { Connector, NewConnector } from './definition.ts';
+import { runConnector, type RunnerDeps } from './runner.ts';
+import { ConnectorService } from './service.ts';
+import type { ConnectorSource } from './source.ts';
+import { sourceFor } from './sources.ts';
+import { defaultCollectionId } from './testing.ts';
+
+const QUAD9 = dataPath('stalkerware-indicators/generated/quad9_blocklist.txt');
+const NETWORK_CSV = dataPath('stalkerware-indicators/generated/network.csv');
+
+let local: TestServer;
+let deps: RunnerDeps;
+let service: ConnectorService;
+let adminId: string;
+let target: string;
+let feed: Server;
+let feedUrl: string;
+let feedRequests: Array<string | undefined> = [];
+
+before(async () => {
+  local = await startTestServer({ connectors: { scheduler: false } });
+  deps = { store: local.server.store, logger: createLogger('silent'), sourceFor };
+  service = new ConnectorService(local.server.store);
+  adminId = (await local.server.store.listUsers()).find((u) => u.role === 'platform-admin')!.id;
+  target = await defaultCollectionId(local);
+
+  const csv = readFileSync(NETWORK_CSV);
+  feed = createServer((request, response) => {
+    feedRequests.push(request.headers['if-none-match']);
+    if (request.headers['if-none-match'] === '"v1"') {
+      response.writeHead(304).end();
+      return;
+    }
+    response.writeHead(200, { 'Content-Type': 'text/csv', ETag: '"v1"' }).end(csv);
+  });
+  await new Promise<void>((resolve) => feed.listen(0, '127.0.0.1', resolve));
+  feedUrl = `http://127.0.0.1:${(feed.address() as AddressInfo).port}/network.csv`;
+});
+
+after(async () => {
+  await new Promise((resolve) => feed.close(resolve));
+  await local.dispose();
+});
+
+let created = 0;
+
+async function connector(extra: Partial<NewConnector>): Promise<Connector> {
+  const view = await service.create(
+    { userId: adminId },
+    {
+      name: `list ${++created}`,
+      kind: 'text',
+      url: QUAD9,
+      collection: target,
+      intervalSeconds: 3600,
+      warningLists: 'off',
+      ...extra,
+    },
+  );
+  const stored = await local.server.store.getDocument('connector', view.connector.id);
+  return JSON.parse(stored!.body) as Connector;
+}
+
+/** Values of a list, one per line, and how many are distinct in lower case. */
+function listValues(path: string): { lines: number; distinct: number } {
+  const lines = readFileSync(path, 'utf8')
+    .split('\n')
+    .map((line) => line.trim().toLowerCase())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+  return { lines: lines.length, distinct: new Set(lines).size };
+}
+
+describe('list connectors', () => {
+  test('text list from a file', async () => {
+    const definition = await connector({ kind: 'text', url: QUAD9 });
+    const result = await runConnector(deps, definition, new AbortController().signal);
+
+    assert.equal(result.health.outcome === 'failed', false, result.health.error);
+    // One SCO per distinct domain and one indicator per line; a repeated line repeats its
+    // indicator, which the store counts as a duplicate. The list has no invalid line.
+    const { lines, distinct } = listValues(QUAD9);
+    assert.equal(result.health.rejected, 0);
+    assert.equal(result.health.objectsIn, distinct + lines);
+    assert.equal(result.health.added, 2 * distinct);
+    assert.equal(result.health.duplicates, lines - distinct);
+    const indicators = await local.server.store.queryObjects({
+      collectionId: target,
+      types: ['indicator'],
+      limit: 5,
+    });
+    assert.ok(indicators.items.length > 0);
+    const first = JSON.parse(indicators.items[0]!.json) as Record<string, unknown>;
+    assert.match(String(first.pattern), /^\[domain-name:value = '/);
+
+    // An unchanged file is not read again.
+    const again = await runConnector(deps, definition, new AbortController().signal);
+    assert.equal(again.health.objectsIn, 0);
+    assert.equal(again.health.outcome, 'succeeded');
+  });
+
+  test('CSV over HTTP honours the ETag', async () => {
+    feedRequests = [];
+    const definition = await connector({
+      kind: 'csv',
+      url: feedUrl,
+      csvMapping: 'value=indicator,type=type',
+    });
+    const first = await runConnector(deps, definition, new AbortController().signal);
+
+    assert.notEqual(first.health.outcome, 'failed', first.health.error);
+    assert.ok(first.health.added > 0);
+    assert.deepEqual(first.state.checkpoint, {
+      validator: 'etag:"v1"',
+      position: first.health.objectsIn - first.health.rejected,
+      complete: true,
+    });
+
+    const second = await runConnector(deps, definition, new AbortController().signal);
+    assert.equal(second.health.outcome, 'succeeded');
+    assert.equal(second.health.objectsIn, 0);
+    assert.deepEqual(feedRequests, [undefined, '"v1"']);
+  });
+
+  test('a stopped run resumes after its last batch', async () => {
+    const definition = await connector({
+      kind: 'text',
+      url: QUAD9,
+      batchSize: 100,
+      name: 'resume',
+    });
+    const stop = new AbortController();
+    const stopping: RunnerDeps = {
+      ...deps,
+      sourceFor: (connector): ConnectorSource => ({
+        async *read(context) {
+          for await (const batch of sourceFor(connector).read(context)) {
+            // The runner stores the batch, then sees the abort and stops.
+            stop.abort(new Error('test stop'));
+            yield batch;
+          }
+        },
+      }),
+    };
+    const broken = await runConnector(stopping, definition, stop.signal);
+    assert.equal(broken.health.outcome, 'failed');
+    assert.match(broken.health.error ?? '', /test stop/);
+    assert.equal((broken.state.checkpoint as { position: number }).position, 100);
+
+    const resumed = await runConnector(deps, definition, new AbortController().signal);
+    assert.notEqual(resumed.health.outcome, 'failed', resumed.health.error);
+    const { lines, distinct } = listValues(QUAD9);
+    assert.equal(resumed.health.objectsIn, distinct + lines - 100);
+  });
+
+  test('a missing file fails the run with its path', async () => {
+    const definition = await connector({ kind: 'text', url: '/nonexistent/list.txt' });
+    const result = await runConnector(deps, definition, new AbortController().signal);
+    assert.equal(result.health.outcome, 'failed');
+    assert.match(result.health.error ?? '', /\/nonexistent\/list\.txt: ENOENT/);
+  });
+});

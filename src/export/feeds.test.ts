@@ -1,0 +1,364 @@
+/**
+ * Exports of a collection holding indicators of every kind an export must sort out:
+ * blocklists, CSV, Suricata rules checked with `suricata -T`, Snort rules, MISP event JSON
+ * and STIX bundles read back through Cairn's own readers, and the HTTP feeds with their
+ * access rules.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { BundleReader } from '../ingest/bundle-reader.ts';
+import { validateObject } from '../stix/index.ts';
+import { nowMicros } from '../stix/timestamp.ts';
+import { call, startTestServer, type TestServer } from '../testing/server.ts';
+import { exportFeed, type FeedOptions } from './feeds.ts';
+import type { Selection } from './selection.ts';
+import { SidAllocator } from './rules.ts';
+
+let server: TestServer;
+let collectionId: string;
+
+const ISO_PAST = '2020-01-01T00:00:00.000Z';
+
+function indicator(n: number, pattern: string, extra: Record<string, unknown> = {}) {
+  const id = `indicator--00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+  const now = new Date().toISOString();
+  return {
+    type: 'indicator',
+    spec_version: '2.1',
+    id,
+    created: now,
+    modified: now,
+    name: `test indicator ${n}`,
+    pattern_type: 'stix',
+    pattern,
+    valid_from: now,
+    confidence: 80,
+    ...extra,
+  };
+}
+
+const SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/** The fixture: what each indicator tests, and whether an export writes it. */
+const FIXTURE = [
+  indicator(1, "[ipv4-addr:value = '198.51.100.7']"),
+  indicator(2, "[ipv6-addr:value = '2001:db8::1'] OR [ipv4-addr:value ISSUBSET '203.0.113.0/24']"),
+  indicator(3, "[domain-name:value = 'evil.example']"),
+  indicator(4, "[url:value = 'http://bad.example/a;b?x=1']", { name: 'say "hi", then go' }),
+  indicator(5, `[file:hashes.'SHA-256' = '${SHA256}']`),
+  // Left out: not exact, expired, revoked, low confidence, warning-listed.
+  indicator(6, "[ipv4-addr:value = '198.51.100.66' AND ipv4-addr:x_port = 80]"),
+  indicator(7, "[ipv4-addr:value = '198.51.100.77']", {
+    valid_from: ISO_PAST,
+    valid_until: '2021-01-01T00:00:00Z',
+  }),
+  indicator(8, "[ipv4-addr:value = '198.51.100.88']", { revoked: true }),
+  indicator(9, "[ipv4-addr:value = '198.51.100.99']", { confidence: 0 }),
+  indicator(10, "[domain-name:value = 'google.com']", { labels: ['warninglist:tranco'] }),
+];
+
+before(async () => {
+  server = await startTestServer({ connectors: { scheduler: false } });
+  const result = await call(server, 'collections/default/objects/', {
+    method: 'POST',
+    body: { objects: FIXTURE },
+  });
+  assert.equal(result.json?.failure_count, 0, result.text);
+  collectionId = (await server.server.store.getCollection('default', 'default'))!.id;
+});
+
+after(async () => {
+  await server.dispose();
+});
+
+interface ExportRequest {
+  format: FeedOptions['format'];
+  minScore?: number;
+  types?: Selection['types'];
+}
+
+async function exportText(request: ExportRequest) {
+  const feed = exportFeed(server.server.store, {
+    profile: `test:${collectionId}`,
+    format: request.format,
+    selection: {
+      collections: [{ collectionId }],
+      minScore: request.minScore ?? 0,
+      now: nowMicros(),
+      ...(request.types ? { types: request.types } : {}),
+    },
+  });
+  let text = '';
+  for await (const chunk of feed.chunks) text += chunk;
+  return { text, counts: feed.counts };
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+describe('export feeds', () => {
+  test('IP blocklist holds active exact values only', async () => {
+    const { text, counts } = await exportText({
+      format: 'blocklist',
+      types: ['ipv4', 'ipv6'],
+    });
+    assert.deepEqual(lines(text).sort(), [
+      '198.51.100.7',
+      '198.51.100.99',
+      '2001:db8::1',
+      '203.0.113.0/24',
+    ]);
+    assert.equal(counts.inexact, 1);
+    assert.equal(counts.inactive, 2);
+  });
+
+  test('minimum score drops weak indicators', async () => {
+    const low = await exportText({
+      format: 'blocklist',
+      types: ['ipv4'],
+    });
+    assert.ok(lines(low.text).includes('198.51.100.99'));
+    const high = await exportText({
+      format: 'blocklist',
+      minScore: 60,
+      types: ['ipv4'],
+    });
+    assert.equal(lines(high.text).includes('198.51.100.99'), false);
+    assert.ok(lines(high.text).includes('198.51.100.7'));
+    assert.ok(high.counts.lowScore >= 1);
+  });
+
+  test('CSV quotes values with commas and quotes', async () => {
+    const { text, counts } = await exportText({ format: 'csv' });
+    assert.equal(counts.warningListed, 1);
+    const rows = text.trimEnd().split('\n');
+    assert.equal(
+      rows[0],
+      'indicator_id,type,value,score,valid_from,valid_until,name,labels,collection',
+    );
+    const url = rows.find((row) => row.includes('bad.example'));
+    assert.ok(url?.includes(',"say ""hi"", then go",'), url);
+    assert.equal(rows.length, 1 + 7);
+  });
+
+  test('STIX bundle reads back as the same valid indicators', async () => {
+    const { text } = await exportText({ format: 'stix' });
+    const ids: string[] = [];
+    for await (const entry of new BundleReader(Readable.from([text]))) {
+      assert.ok('value' in entry);
+      const result = validateObject(entry.value);
+      assert.ok(result.ok, JSON.stringify(result));
+      ids.push((entry.value as { id: string }).id);
+    }
+    const expected = [...FIXTURE.slice(0, 5), FIXTURE[8]!].map((item) => item.id).sort();
+    assert.deepEqual(ids.sort(), expected);
+  });
+
+  test('empty STIX export has no objects list', async () => {
+    const { text } = await exportText({
+      format: 'stix',
+      minScore: 101,
+    });
+    const bundle = JSON.parse(text) as Record<string, unknown>;
+    assert.equal(bundle.type, 'bundle');
+    assert.equal('objects' in bundle, false);
+  });
+
+  test('MISP event lists one attribute per value', async () => {
+    const { text } = await exportText({ format: 'misp' });
+    const event = (JSON.parse(text) as { Event: Record<string, unknown> }).Event;
+    const attributes = event.Attribute as Array<Record<string, unknown>>;
+    const byValue = new Map(attributes.map((a) => [a.value, a]));
+    assert.equal(attributes.length, 7);
+    assert.equal(byValue.get('198.51.100.7')?.type, 'ip-dst');
+    assert.equal(byValue.get('evil.example')?.type, 'domain');
+    assert.equal(byValue.get(SHA256)?.type, 'sha256');
+    assert.equal(byValue.get(SHA256)?.category, 'Payload delivery');
+    assert.ok(attributes.every((a) => a.to_ids === true));
+    const again = JSON.parse((await exportText({ format: 'misp' })).text) as typeof event;
+    assert.equal((again.Event as Record<string, unknown>).uuid, event.uuid, 'stable event uuid');
+  });
+
+  test('Suricata rules keep sid and rev across runs', async () => {
+    const first = lines((await exportText({ format: 'suricata' })).text);
+    const second = lines((await exportText({ format: 'suricata' })).text);
+    assert.deepEqual(second, first);
+    // Addresses, the domain and the URL; the hash has no inline rule.
+    assert.equal(first.length, 6);
+    const sids = first.map((rule) => Number(/sid:(\d+);/.exec(rule)?.[1]));
+    assert.equal(new Set(sids).size, sids.length);
+    assert.ok(sids.every((sid) => sid >= 1_000_000 && sid <= 1_999_999));
+  });
+
+  test('a new version raises rev and keeps sid', async () => {
+    const before = lines((await exportText({ format: 'suricata' })).text).find((r) =>
+      r.includes('evil.example'),
+    )!;
+    const changed = {
+      ...FIXTURE[2]!,
+      modified: new Date(Date.now() + 5000).toISOString(),
+      name: 'renamed',
+    };
+    const result = await call(server, 'collections/default/objects/', {
+      method: 'POST',
+      body: { objects: [changed] },
+    });
+    assert.equal(result.json?.failure_count, 0, result.text);
+    const after = lines((await exportText({ format: 'suricata' })).text).find((r) =>
+      r.includes('evil.example'),
+    )!;
+    const sid = (rule: string) => /sid:(\d+);/.exec(rule)?.[1];
+    const rev = (rule: string) => Number(/rev:(\d+);/.exec(rule)?.[1]);
+    assert.equal(sid(after), sid(before));
+    assert.ok(rev(after) > rev(before), `${rev(after)} > ${rev(before)}`);
+  });
+
+  test('Suricata accepts the rules', async (context) => {
+    if (spawnSync('suricata', ['-V']).error) {
+      context.skip('suricata is not installed (apt-get install suricata)');
+      return;
+    }
+    const { text } = await exportText({ format: 'suricata' });
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-suricata-'));
+    try {
+      writeFileSync(join(dir, 'cairn.rules'), text);
+      writeFileSync(
+        join(dir, 'suricata.yaml'),
+        [
+          '%YAML 1.1',
+          '---',
+          'vars:',
+          '  address-groups:',
+          '    HOME_NET: "any"',
+          '    EXTERNAL_NET: "any"',
+          `default-rule-path: ${dir}`,
+          'rule-files:',
+          '  - cairn.rules',
+          'classification-file: /etc/suricata/classification.config',
+          'reference-config-file: /etc/suricata/reference.config',
+          `default-log-dir: ${dir}`,
+          'app-layer:',
+          '  protocols:',
+          '    dns:',
+          '      tcp:',
+          '        enabled: yes',
+          '      udp:',
+          '        enabled: yes',
+          '    http:',
+          '      enabled: yes',
+          '',
+        ].join('\n'),
+      );
+      // Throws with suricata's output when a rule fails to load.
+      execFileSync('suricata', ['-T', '-c', join(dir, 'suricata.yaml'), '-l', dir], {
+        timeout: 60_000,
+        stdio: 'pipe',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('Snort rules name sid, rev and content', async () => {
+    const rules = lines((await exportText({ format: 'snort' })).text);
+    assert.equal(rules.length, 6);
+    for (const rule of rules) {
+      assert.match(
+        rule,
+        /^alert (ip|udp|tcp) any any (<>|->) \S+ \S+ \(msg:"[^";]*";.* sid:\d+; rev:\d+;.*\)$/,
+      );
+    }
+    const dns = rules.find((rule) => rule.startsWith('alert udp'));
+    assert.match(dns ?? '', /content:"\|04\|evil\|07\|example\|00\|"/);
+  });
+});
+
+describe('sid allocation', () => {
+  test('collisions probe and stay stable', async () => {
+    const store = server.server.store;
+    const range = { start: 100, end: 109 };
+    const keys = Array.from({ length: 10 }, (_, i) => `key-${i}`);
+    const first = await SidAllocator.load(store, 'tiny', range);
+    const sids = keys.map((key) => first.sid(key));
+    assert.equal(new Set(sids).size, 10, 'every key has its own sid');
+    await first.save();
+
+    // Another run, in the reverse order and without the first key, gives the same sids.
+    const second = await SidAllocator.load(store, 'tiny', range);
+    const again = keys
+      .slice(1)
+      .reverse()
+      .map((key) => second.sid(key));
+    assert.deepEqual(again.reverse(), sids.slice(1));
+  });
+
+  test('a full range is an error', async () => {
+    const allocator = await SidAllocator.load(server.server.store, 'full', { start: 1, end: 2 });
+    allocator.sid('a');
+    allocator.sid('b');
+    assert.throws(() => allocator.sid('c'), /sid range 1-2 is full/);
+  });
+});
+
+describe('HTTP export feeds', () => {
+  test('blocklist feed with token auth', async () => {
+    const result = await call(
+      server,
+      `${server.url}/api/v1/exports/collections/default/blocklist?type=domain`,
+      {
+        accept: null,
+      },
+    );
+    assert.equal(result.status, 200, result.text);
+    assert.match(result.headers.get('content-type') ?? '', /^text\/plain/);
+    assert.deepEqual(lines(result.text), ['evil.example']);
+  });
+
+  test('no token is 401', async () => {
+    const result = await call(server, `${server.url}/api/v1/exports/collections/default/csv`, {
+      token: null,
+      accept: null,
+    });
+    assert.equal(result.status, 401);
+  });
+
+  test('unknown format and missing type are errors', async () => {
+    const unknown = await call(server, `${server.url}/api/v1/exports/collections/default/pdf`, {
+      accept: null,
+    });
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.json?.error?.message ?? '', /blocklist, csv/);
+    const untyped = await call(
+      server,
+      `${server.url}/api/v1/exports/collections/default/blocklist`,
+      {
+        accept: null,
+      },
+    );
+    assert.equal(untyped.status, 400);
+    assert.match(untyped.json?.error?.message ?? '', /type=/);
+  });
+
+  test('saved export serves its filter', async () => {
+    const created = await call(server, `${server.url}/api/v1/exports/saved`, {
+      method: 'POST',
+      accept: null,
+      contentType: 'application/json',
+      body: { name: 'hashes', collections: [collectionId], types: ['sha256'] },
+    });
+    assert.equal(created.status, 201, created.text);
+    const feed = await call(
+      server,
+      `${server.url}/api/v1/exports/saved/${created.json.id}/blocklist`,
+      { accept: null },
+    );
+    assert.equal(feed.status, 200, feed.text);
+    assert.deepEqual(lines(feed.text), [SHA256]);
+  });
+});
