@@ -139,14 +139,15 @@ export class Connection implements Queryable {
   /**
    * Runs `work` in one READ COMMITTED transaction on one connection and commits. A deadlock
    * or serialization failure runs it again, up to MAX_ATTEMPTS times, so `work` must do
-   * nothing outside the transaction that cannot be repeated.
+   * nothing outside the transaction that cannot be repeated. `begin` is the SQL that starts
+   * the transaction, which may add SET LOCAL statements after BEGIN.
    */
-  async transaction<T>(work: (client: Queryable) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (client: Queryable) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.#connect();
       let broken: Error | undefined;
       try {
-        await client.query('BEGIN');
+        await client.query(begin);
         const result = await work(wrap(client));
         await client.query('COMMIT');
         return result;
@@ -191,8 +192,20 @@ export class Connection implements Queryable {
     }
   }
 
-  /** Turns a connection failure into a StoreUnavailableError; returns other errors as they are. */
+  /**
+   * Turns a connection failure into a StoreUnavailableError and text PostgreSQL cannot store
+   * into a TypeError; returns other errors as they are.
+   */
   unavailable(error: unknown): unknown {
+    if ((error as { code?: unknown } | null)?.code === '22021') {
+      // UTF-8 text in PostgreSQL cannot contain NUL; SQLite stores it, so callers get no
+      // earlier check. JSON text is unaffected, because JSON escapes NUL as \u0000.
+      return new TypeError(
+        'invalid text: it contains the NUL character (U+0000), which PostgreSQL cannot ' +
+          'store; remove it',
+        { cause: error },
+      );
+    }
     if (error instanceof StoreUnavailableError || !isConnectionError(error)) return error;
     const reason = error instanceof Error ? error.message : String(error);
     return new StoreUnavailableError(

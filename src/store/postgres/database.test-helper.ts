@@ -32,11 +32,18 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** Returns the URL of another database on the same server as `base`. */
+/**
+ * Returns the URL of another database on the same server as `base`, optionally with a
+ * search path. Test connections do not wait for the WAL flush at commit
+ * (synchronous_commit off): that changes durability after a server crash only, not what
+ * other connections see, and it makes the many small commits of tests several times faster.
+ */
 export function databaseUrl(base: string, database: string, searchPath?: string): string {
   const url = new URL(base);
   url.pathname = `/${database}`;
-  if (searchPath !== undefined) url.searchParams.set('options', `-c search_path=${searchPath}`);
+  if (searchPath !== undefined) {
+    url.searchParams.set('options', `-c search_path=${searchPath} -c synchronous_commit=off`);
+  }
   return url.toString();
 }
 

@@ -39,6 +39,7 @@ import {
 import {
   accessCondition,
   buildVersionQuery,
+  ORDERED_SCANS,
   toStoredVersion,
   toStoredVersionWithJson,
   widestIndex,
@@ -381,7 +382,10 @@ export class ObjectVersions {
     const statement = buildVersionQuery(query, withJson);
     if (statement === undefined) return { items: [], more: false };
 
-    const rows = await this.#connection.query<ObjectRow>(statement);
+    const { ordered, ...sql } = statement;
+    const rows = ordered
+      ? await this.#connection.transaction((client) => client.query<ObjectRow>(sql), ORDERED_SCANS)
+      : await this.#connection.query<ObjectRow>(sql);
     const more = rows.length > query.limit;
     if (more) rows.length = query.limit;
     const items = withJson

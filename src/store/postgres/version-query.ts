@@ -3,9 +3,9 @@
  * object versions of a collection match the filters, in date_added order, one page at a
  * time.
  *
- * A query is split into arms, each reading one index in (collection, date_added) order.
- * Several arms are joined with UNION ALL under one ORDER BY and LIMIT, which PostgreSQL runs
- * as a Merge Append of ordered index scans that stops after `limit + 1` rows. The arms select
+ * A query is split into arms, each reading one index in (collection, date_added) order and
+ * stopping after `limit + 1` rows. Several arms are joined with UNION ALL under one ORDER BY
+ * and LIMIT, which PostgreSQL runs as a Merge Append of the ordered index scans. The arms select
  * disjoint rows, so no row comes twice. A page of the latest versions thus reads about
  * `limit` entries however large the collection is.
  *
@@ -14,8 +14,13 @@
  * the (collection, id, version_key) index and sorts its matches, which are bounded by the
  * versions of the listed objects.
  *
- * The collection is named by its id and looked up inside the statement, so a page is one
- * round trip. When spec versions are requested, the lookup also checks that the collection
+ * The ordered index scan is what keeps a page's cost independent of the collection's size,
+ * so pages run with sorts, sequential scans and bitmap scans disabled (ORDERED_SCANS). The
+ * planner would otherwise pick a scan and sort whenever its row estimate for a collection
+ * is low, which it is for a large collection among many small ones, and read every entry of
+ * the large one. Id queries are left to the planner: they sort only the listed objects.
+ *
+ * The collection is named by its id and looked up inside the statement. When spec versions are requested, the lookup also checks that the collection
  * ever held one of them; otherwise the statement returns at once instead of scanning the
  * whole collection for rows that cannot match.
  */
@@ -30,6 +35,11 @@ import {
   type VersionQuery,
 } from '../store.ts';
 import type { Statement } from './connection.ts';
+
+/** Starts the read-only transaction of a page query that must read indexes in order. */
+export const ORDERED_SCANS =
+  'BEGIN READ ONLY; SET LOCAL enable_sort = off; SET LOCAL enable_seqscan = off;' +
+  ' SET LOCAL enable_bitmapscan = off';
 
 /** Maximum number of types that get one index arm each; longer lists are checked row by row. */
 export const MAX_TYPE_ARMS = 8;
@@ -101,7 +111,10 @@ interface ObjectRow extends PageRow {
  * id, type or spec version list, or a selector that selects nothing). The statement is
  * named after a hash of its text, so each shape is prepared once per connection.
  */
-export function buildVersionQuery(query: VersionQuery, withJson: boolean): Statement | undefined {
+export function buildVersionQuery(
+  query: VersionQuery,
+  withJson: boolean,
+): (Statement & { ordered: boolean }) | undefined {
   const selector = query.versions ?? LATEST_VERSION;
   const all = selector.all === true;
   const first = !all && selector.first;
@@ -165,14 +178,17 @@ export function buildVersionQuery(query: VersionQuery, withJson: boolean): State
   const columns = withJson
     ? `${ENTRY_COLUMNS}, e.vid, e.granular, e.contributor_id`
     : ENTRY_COLUMNS;
+  // Each arm stops after `limit` rows of its own. PostgreSQL 15 merges the arms of a UNION
+  // ALL (Merge Append) only when each arm is ordered and limited itself.
+  const limit = p.add(query.limit + 1, 'bigint');
   const selects = arms.map(
     (arm) =>
-      `SELECT ${columns} FROM collection_entries AS e WHERE ${[...shared, ...arm].join(' AND ')}`,
+      `SELECT ${columns} FROM collection_entries AS e WHERE ${[...shared, ...arm].join(' AND ')}` +
+      ` ORDER BY e.date_added LIMIT ${limit}`,
   );
-  const limit = p.add(query.limit + 1, 'bigint');
   const page =
     selects.length === 1
-      ? `${selects[0]} ORDER BY e.date_added LIMIT ${limit}`
+      ? selects[0]!
       : `${selects.map((select) => `(${select})`).join(' UNION ALL ')} ORDER BY date_added LIMIT ${limit}`;
 
   let text = page;
@@ -189,7 +205,7 @@ export function buildVersionQuery(query: VersionQuery, withJson: boolean): State
       ' ORDER BY p.date_added';
   }
   const name = `cairn_versions_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
-  return { name, text, values: p.values };
+  return { name, text, values: p.values, ordered: ids === undefined };
 }
 
 /**
