@@ -11,8 +11,13 @@ import { createApiApp } from './api/app.ts';
 import { authenticateWith } from './api/auth.ts';
 import { API_BASE } from './api/context.ts';
 import { HttpAuthenticator } from './auth/http.ts';
-import { bootstrap, type BootstrapResult } from './bootstrap.ts';
-import { createFailureCounter, createNotifier, startHousekeeping } from './cluster/index.ts';
+import type { BootstrapResult } from './bootstrap.ts';
+import {
+  bootstrapNode,
+  createFailureCounter,
+  createNotifier,
+  startHousekeeping,
+} from './cluster/index.ts';
 import type { CairnConfig } from './config/config.ts';
 import { ConnectorScheduler } from './connectors/scheduler.ts';
 import { sourceFor } from './connectors/sources.ts';
@@ -39,7 +44,7 @@ export interface RunningServer {
 
 export async function startServer(config: CairnConfig, logger: Logger): Promise<RunningServer> {
   const store = await openStore(config.store, { migrate: config.migrateOnStart });
-  const setup = await bootstrap(store, config, { createAdmin: true });
+  const setup = await bootstrapNode(store, config, logger);
   const notifier = createNotifier(config, store, logger);
   // One authenticator, so every transport counts failed attempts against the same limits.
   const failures = createFailureCounter(config, store);

@@ -5,12 +5,13 @@
  * The server calls these once at start; nothing else names NATS.
  */
 import { FailureLimiter, type FailureCounter } from '../auth/http.ts';
+import { bootstrap, type BootstrapResult } from '../bootstrap.ts';
 import type { CairnConfig } from '../config/config.ts';
 import { NatsNotifier } from '../events/nats-notifier.ts';
 import { LocalNotifier, type EventNotifier } from '../events/notifier.ts';
 import type { Logger } from '../log/logger.ts';
 import { nowMicros } from '../stix/timestamp.ts';
-import type { Store } from '../store/store.ts';
+import { StoreConflictError, type Store } from '../store/store.ts';
 import { ClusterTask } from './cluster-task.ts';
 import { StoreFailureCounter } from './failure-counts.ts';
 
@@ -28,6 +29,52 @@ export function natsNames(prefix: string): { stream: string; subject: string } {
  */
 export function isSharedStore(location: string): boolean {
   return /^postgres(ql)?:\/\//i.test(location);
+}
+
+const SETUP_KIND = 'cluster.setup';
+const SETUP_ID = 'first-start';
+/** How long a node may take over first-start setup before another node takes over. */
+const SETUP_LEASE_MS = 30_000;
+const SETUP_WAIT_MS = 100;
+
+/**
+ * Runs first-start setup on one node at a time. Nodes starting together on an empty store
+ * would otherwise both find no admin and no default collection and both create them. A
+ * document claim serializes them: the first node sets up and marks the document done, and
+ * the others then run setup, which finds every record and creates nothing. A node that
+ * dies during setup leaves the claim to expire after SETUP_LEASE_MS.
+ */
+export async function bootstrapNode(
+  store: Store,
+  config: CairnConfig,
+  logger: Logger,
+): Promise<BootstrapResult> {
+  try {
+    await store.putDocument({ kind: SETUP_KIND, id: SETUP_ID, due: 0, body: '{}' }, 0);
+  } catch (error) {
+    if (!(error instanceof StoreConflictError)) throw error;
+  }
+  const deadline = Date.now() + 2 * SETUP_LEASE_MS;
+  for (;;) {
+    const now = nowMicros();
+    const [claimed] = await store.claimDocuments(SETUP_KIND, now, now + SETUP_LEASE_MS * 1000, 1);
+    if (claimed) {
+      const result = await bootstrap(store, config, { createAdmin: true });
+      await store.putDocument({ kind: SETUP_KIND, id: SETUP_ID, body: '{"done":true}' });
+      return result;
+    }
+    const setup = await store.getDocument(SETUP_KIND, SETUP_ID);
+    if (setup && (JSON.parse(setup.body) as { done?: boolean }).done === true) {
+      return bootstrap(store, config, { createAdmin: true });
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        "first-start setup is held by another node that does not finish: check the other nodes' logs, then start again",
+      );
+    }
+    logger.debug('waiting for another node to finish first-start setup');
+    await new Promise((resolve) => setTimeout(resolve, SETUP_WAIT_MS));
+  }
 }
 
 /** NATS when a URL is configured, else announcements within this process only. */

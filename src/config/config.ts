@@ -70,6 +70,34 @@ const configSchema = z
         maxPerOrganisation: z.number().int().min(1).max(10_000),
       })
       .strict(),
+    /** What the event log keeps; older events are pruned. */
+    events: z
+      .object({
+        /** Days an event is kept. */
+        maxAgeDays: z.number().min(0.001).max(36_500),
+        /** Events kept at most; the oldest beyond this are pruned. */
+        maxEvents: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+        /** Minutes between two prunes anywhere in the cluster. */
+        pruneIntervalMinutes: z.number().min(0.001).max(1440),
+      })
+      .strict(),
+    /** Event streams (Server-Sent Events and WebSocket) under /api/v1/streams. */
+    streams: z
+      .object({
+        /** Seconds between heartbeats, which carry the cursor of the last event examined. */
+        heartbeatSeconds: z.number().min(0.01).max(3600),
+        /** Seconds between two checks of every reader's token, user and memberships. */
+        recheckSeconds: z.number().min(0.01).max(3600),
+        /** Open streams per token. */
+        maxPerToken: z.number().int().min(1).max(100_000),
+        /** Open streams per source address. */
+        maxPerAddress: z.number().int().min(1).max(1_000_000),
+        /** Messages queued for one client at most, in KiB; a client further behind is closed. */
+        bufferKiB: z.number().int().min(16).max(1_048_576),
+        /** Seconds between two looks at the event log when no announcement came. */
+        pollSeconds: z.number().min(0.01).max(60),
+      })
+      .strict(),
     /** Announcements between nodes that share a store; without a URL, none leave the process. */
     nats: z
       .object({
@@ -131,6 +159,15 @@ export const DEFAULT_CONFIG: CairnConfig = {
     maxPerOrganisation: 250,
   },
   nats: { prefix: 'cairn', fallbackPollSeconds: 10 },
+  events: { maxAgeDays: 30, maxEvents: 5_000_000, pruneIntervalMinutes: 10 },
+  streams: {
+    heartbeatSeconds: 15,
+    recheckSeconds: 5,
+    maxPerToken: 10,
+    maxPerAddress: 100,
+    bufferKiB: 4096,
+    pollSeconds: 1,
+  },
 };
 
 /** Environment variables and the configuration path each one sets. */
@@ -149,6 +186,11 @@ const ENVIRONMENT: Record<string, { path: string[]; kind: 'string' | 'number' | 
   CAIRN_NATS_URL: { path: ['nats', 'url'], kind: 'string' },
   CAIRN_NATS_PREFIX: { path: ['nats', 'prefix'], kind: 'string' },
   CAIRN_WEBHOOKS_DELIVER: { path: ['webhooks', 'deliver'], kind: 'boolean' },
+  CAIRN_EVENTS_MAX_AGE: { path: ['events', 'maxAgeDays'], kind: 'number' },
+  CAIRN_EVENTS_MAX: { path: ['events', 'maxEvents'], kind: 'number' },
+  CAIRN_STREAMS_HEARTBEAT: { path: ['streams', 'heartbeatSeconds'], kind: 'number' },
+  CAIRN_STREAMS_MAX_PER_TOKEN: { path: ['streams', 'maxPerToken'], kind: 'number' },
+  CAIRN_STREAMS_MAX_PER_ADDRESS: { path: ['streams', 'maxPerAddress'], kind: 'number' },
 };
 
 export class ConfigError extends Error {

@@ -37,19 +37,25 @@ export interface TestServerOptions {
   /** A store URL in place of the SQLite file in the data directory, such as postgres://…. */
   store?: string;
   nats?: Partial<CairnConfig['nats']>;
+  events?: Partial<CairnConfig['events']>;
+  streams?: Partial<CairnConfig['streams']>;
+  /** Listen on this port, such as the port of a stopped server that restarts; else a free one. */
+  port?: number;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'cairn-test-'));
   const config: CairnConfig = {
     ...DEFAULT_CONFIG,
-    port: 0,
+    port: options.port ?? 0,
     store: options.store ?? `sqlite:${join(dataDir, 'cairn.db')}`,
     log: { level: 'info' },
     taxii: { ...DEFAULT_CONFIG.taxii, ...options.taxii },
     connectors: { ...DEFAULT_CONFIG.connectors, ...options.connectors },
     webhooks: { ...DEFAULT_CONFIG.webhooks, ...options.webhooks },
     nats: { ...DEFAULT_CONFIG.nats, ...options.nats },
+    events: { ...DEFAULT_CONFIG.events, ...options.events },
+    streams: { ...DEFAULT_CONFIG.streams, ...options.streams },
   };
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({

@@ -1,0 +1,276 @@
+/**
+ * Several Cairn nodes on one PostgreSQL database and one NATS stream, as in production:
+ * in-process servers from src/testing/server.ts and `cairn serve` child processes, each
+ * test on a schema of its own in a database of this run.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+
+import { createTestDatabase } from '../store/postgres/database.test-helper.ts';
+import { deleteStream } from '../events/nats-notifier.ts';
+import { call, startTestServer, type TestServer } from '../testing/server.ts';
+import { natsNames } from './index.ts';
+import { natsAvailable, TEST_NATS_URL } from './nats.test-helper.ts';
+import { startNodeProcess, type NodeProcess } from './node-process.test-helper.ts';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.test-helper.ts';
+
+const database = await createTestDatabase();
+const natsSkip = await natsAvailable();
+const skip = typeof database === 'string' ? database : natsSkip;
+const prefix = `cairn-test-${randomBytes(6).toString('hex')}`;
+
+const servers: TestServer[] = [];
+const processes: NodeProcess[] = [];
+const proxies: TcpProxy[] = [];
+
+after(async () => {
+  for (const child of processes) child.child.kill('SIGKILL');
+  await Promise.all(servers.map((server) => server.dispose()));
+  await Promise.all(proxies.map((proxy) => proxy.close()));
+  if (typeof database !== 'string') await database.drop();
+  if (!natsSkip) await deleteStream(TEST_NATS_URL, natsNames(prefix).stream);
+});
+
+/** Starts an in-process node on the store URL, announcing through the run's NATS stream. */
+async function node(store: string): Promise<TestServer> {
+  const server = await startTestServer({
+    store,
+    nats: { url: TEST_NATS_URL, prefix, fallbackPollSeconds: 1 },
+    webhooks: { deliver: false },
+  });
+  servers.push(server);
+  return server;
+}
+
+/** Two nodes on a fresh schema, and the admin token the first one created. */
+async function cluster(): Promise<{ a: TestServer; b: TestServer; token: string; url: string }> {
+  if (typeof database === 'string') throw new Error(database);
+  const url = await database.freshSchema();
+  const a = await node(url);
+  const b = await node(url);
+  assert.ok(a.adminToken, 'the first node created the admin');
+  assert.equal(b.adminToken, '', 'the second node found the admin');
+  return { a, b, token: a.adminToken, url };
+}
+
+/** Returns a valid STIX 2.1 indicator under a new id. */
+function indicator(modified = '2024-05-01T10:00:00.000Z'): Record<string, unknown> {
+  return {
+    type: 'indicator',
+    spec_version: '2.1',
+    id: `indicator--${randomUUID()}`,
+    created: '2024-05-01T10:00:00.000Z',
+    modified,
+    name: 'C2 address',
+    pattern_type: 'stix',
+    valid_from: '2024-05-01T10:00:00Z',
+    pattern: "[ipv4-addr:value = '198.51.100.7']",
+  };
+}
+
+const OBJECTS = 'collections/default/objects/';
+
+describe('Cairn on several nodes', { skip, timeout: 180_000 }, () => {
+  test('an object posted to one node is read on the other', async () => {
+    const { a, b, token } = await cluster();
+    const object = indicator();
+    const posted = await call(a, OBJECTS, { token, method: 'POST', body: { objects: [object] } });
+    assert.equal(posted.status, 202, posted.text);
+    assert.equal(posted.json.success_count, 1);
+
+    const read = await call(b, `${OBJECTS}${String(object.id)}/`, { token });
+    assert.equal(read.status, 200, read.text);
+    assert.deepEqual(read.json.objects, [object]);
+    const status = await call(b, `status/${String(posted.json.id)}/`, { token });
+    assert.equal(status.status, 200, 'the status resource is readable on the other node');
+  });
+
+  test('a next token from one node pages on the other', async () => {
+    const { a, b, token } = await cluster();
+    const objects = Array.from({ length: 5 }, () => indicator());
+    await call(a, OBJECTS, { token, method: 'POST', body: { objects } });
+
+    const seen: string[] = [];
+    let page = await call(a, `${OBJECTS}?limit=2`, { token });
+    const nodes = [b, a, b];
+    for (let i = 0; page.json.more === true; i++) {
+      for (const object of page.json.objects) seen.push(object.id as string);
+      const next = encodeURIComponent(page.json.next as string);
+      page = await call(nodes[i % nodes.length]!, `${OBJECTS}?limit=2&next=${next}`, { token });
+      assert.equal(page.status, 200, page.text);
+    }
+    for (const object of page.json.objects) seen.push(object.id as string);
+    assert.deepEqual(
+      seen,
+      objects.map((object) => object.id),
+    );
+
+    const tampered = await call(b, `${OBJECTS}?limit=2&next=zz.AAAAAAAAAAAAAAAAAAAAAA`, {
+      token,
+    });
+    assert.equal(tampered.status, 400, 'a forged token is still rejected');
+  });
+
+  test('one version is stored when two nodes post it at once', async () => {
+    const { a, b, token } = await cluster();
+    const objects = Array.from({ length: 20 }, () => indicator());
+    const [onA, onB] = await Promise.all(
+      [a, b].map((server) => call(server, OBJECTS, { token, method: 'POST', body: { objects } })),
+    );
+    for (const result of [onA!, onB!]) {
+      assert.equal(result.status, 202, result.text);
+      assert.equal(result.json.success_count, 20, 'both nodes report every object stored');
+      assert.equal(result.json.failure_count, 0);
+    }
+    for (const object of objects) {
+      const versions = await call(a, `${OBJECTS}${String(object.id)}/versions/`, { token });
+      assert.deepEqual(versions.json.versions, [object.modified], String(object.id));
+    }
+    const counts = await a.server.store.countCollection(
+      (await a.server.store.getCollection('default', 'default'))!.id,
+    );
+    assert.deepEqual(counts, { objects: 20, versions: 20 });
+  });
+
+  test('failed authentication is limited across nodes', async () => {
+    const { a, b } = await cluster();
+    const basic = (token: string) => ({
+      token: null,
+      headers: { Authorization: `Basic ${Buffer.from(`mallory:${token}`).toString('base64')}` },
+    });
+    // The user-name limit is 10 failures in 5 minutes: spread them over both nodes.
+    for (let i = 0; i < 10; i++) {
+      const result = await call(i % 2 === 0 ? a : b, 'collections/', basic(`wrong-${i}`));
+      assert.equal(result.status, 401, `attempt ${i}`);
+    }
+    for (const server of [a, b]) {
+      const limited = await call(server, 'collections/', basic('wrong-again'));
+      assert.equal(limited.status, 429, 'both nodes apply the shared count');
+      assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    }
+  });
+
+  test('two nodes starting at once on an empty database agree on one setup', async () => {
+    if (typeof database === 'string') throw new Error(database);
+    const url = await database.freshSchema();
+    const [a, b] = await Promise.all([node(url), node(url)]);
+    const tokens = [a.adminToken, b.adminToken].filter(Boolean);
+    assert.equal(
+      tokens.length,
+      1,
+      `one admin token was created: ${JSON.stringify([a.adminToken, b.adminToken, await a.server.store.listUsers()])}`,
+    );
+    const token = tokens[0]!;
+    const objects = [indicator(), indicator()];
+    await call(a, OBJECTS, { token, method: 'POST', body: { objects } });
+    const page = await call(b, `${OBJECTS}?limit=1`, { token });
+    assert.equal(page.status, 200);
+    assert.equal(page.json.more, true);
+    const next = encodeURIComponent(page.json.next as string);
+    const rest = await call(a, `${OBJECTS}?limit=1&next=${next}`, { token });
+    assert.equal(rest.status, 200, 'both nodes sign next tokens with one key');
+    assert.equal(rest.json.objects[0].id, objects[1]!.id);
+  });
+
+  test('PostgreSQL unreachable gives 503, then the node recovers by itself', async () => {
+    if (typeof database === 'string') throw new Error(database);
+    const direct = await database.freshSchema();
+    const first = await node(direct);
+    const token = first.adminToken;
+    const proxy = await startTcpProxy('127.0.0.1', Number(new URL(direct).port || 5432));
+    proxies.push(proxy);
+    const relayed = new URL(direct);
+    relayed.port = String(proxy.port);
+    const behind = await node(relayed.toString());
+
+    assert.equal((await call(behind, OBJECTS, { token })).status, 200);
+    proxy.cut();
+    const down = await call(behind, OBJECTS, { token });
+    assert.equal(down.status, 503, down.text);
+    assert.match(down.json.description, /unavailable|retry/i);
+    assert.ok(Number(down.headers.get('retry-after')) > 0, 'Retry-After tells when');
+    const posting = await call(behind, OBJECTS, {
+      token,
+      method: 'POST',
+      body: { objects: [indicator()] },
+    });
+    assert.equal(posting.status, 503, 'a POST during the outage is not acknowledged');
+    assert.equal((await call(first, OBJECTS, { token })).status, 200, 'the other node serves');
+
+    proxy.restore();
+    const object = indicator();
+    const back = await call(behind, OBJECTS, {
+      token,
+      method: 'POST',
+      body: { objects: [object] },
+    });
+    assert.equal(back.status, 202, back.text);
+    const read = await call(first, `${OBJECTS}${String(object.id)}/`, { token });
+    assert.equal(read.status, 200);
+  });
+
+  test('a node killed mid-ingest loses no acknowledged object', async () => {
+    if (typeof database === 'string') throw new Error(database);
+    const url = await database.freshSchema();
+    const victim = await startNodeProcess({
+      CAIRN_STORE: url,
+      CAIRN_NATS_URL: TEST_NATS_URL,
+      CAIRN_NATS_PREFIX: prefix,
+    });
+    processes.push(victim);
+    const token = victim.token;
+    assert.ok(token, victim.output());
+    const survivor = await node(url);
+    const headers = {
+      Authorization: `Bearer ${token}`,
+      Accept: 'application/taxii+json;version=2.1',
+      'Content-Type': 'application/taxii+json;version=2.1',
+    };
+
+    const acknowledged: string[] = [];
+    const unacknowledged: Array<Record<string, unknown>> = [];
+    let killed = false;
+    // Envelopes of 200 objects, two in flight, until the node dies under them.
+    const post = async (): Promise<void> => {
+      while (!killed) {
+        const objects = Array.from({ length: 200 }, () => indicator());
+        try {
+          const response = await fetch(`${victim.url}/default/${OBJECTS}`, {
+            method: 'POST',
+            headers,
+            body: JSON.stringify({ objects }),
+          });
+          const status = (await response.json()) as { successes?: Array<{ id: string }> };
+          assert.equal(response.status, 202);
+          acknowledged.push(...(status.successes ?? []).map((success) => success.id));
+        } catch {
+          unacknowledged.push(...objects);
+        }
+      }
+    };
+    const clients = [post(), post()];
+    while (acknowledged.length < 1_000) await new Promise((resolve) => setTimeout(resolve, 5));
+    victim.child.kill('SIGKILL');
+    killed = true;
+    await Promise.all(clients);
+    assert.equal(await victim.exited, 'SIGKILL');
+    assert.ok(unacknowledged.length > 0, 'some envelopes were in flight when the node died');
+
+    const collection = (await survivor.server.store.getCollection('default', 'default'))!;
+    for (const id of acknowledged) {
+      assert.ok(await survivor.server.store.hasObject(collection.id, id), `acknowledged ${id}`);
+    }
+    // Posting the unacknowledged envelopes again is safe: each object ends up stored once.
+    for (let i = 0; i < unacknowledged.length; i += 200) {
+      const objects = unacknowledged.slice(i, i + 200);
+      const again = await call(survivor, OBJECTS, { token, method: 'POST', body: { objects } });
+      assert.equal(again.status, 202, again.text);
+      assert.equal(again.json.success_count, objects.length);
+      assert.equal(again.json.failure_count, 0);
+    }
+    const counts = await survivor.server.store.countCollection(collection.id);
+    const total = acknowledged.length + unacknowledged.length;
+    assert.deepEqual(counts, { objects: total, versions: total });
+  });
+});

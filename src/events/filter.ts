@@ -1,0 +1,340 @@
+/**
+ * What a subscriber of the event log receives: its filter (collections, community, STIX
+ * types, labels, TLP levels, minimum confidence), and a per-event access check for one
+ * caller under the rules of docs/sharing.md, the same rules TAXII reads use
+ * (src/sharing/access.ts), with granular markings redacted as TAXII redacts them.
+ */
+import type { Caller } from '../auth/tokens.ts';
+import { CairnError } from '../errors.ts';
+import {
+  accessFilter,
+  collectionRights,
+  mayRead,
+  NO_RIGHTS,
+  type CollectionRights,
+} from '../sharing/access.ts';
+import { redactGranular } from '../sharing/granular.ts';
+import { nowMicros } from '../stix/timestamp.ts';
+import type {
+  CollectionRecord,
+  CommunityRecord,
+  CommunityRelation,
+  EventKind,
+  EventRecord,
+  Store,
+  TlpLevel,
+} from '../store/store.ts';
+
+export const TLP_LEVELS: readonly TlpLevel[] = ['clear', 'green', 'amber', 'amber+strict', 'red'];
+
+/** Most values in one list of a filter. */
+export const MAX_FILTER_VALUES = 100;
+
+/** Conditions on events; every given condition must hold, values within one are ORed. */
+export interface EventFilter {
+  /** Only events of these collections (ids). */
+  collections?: string[];
+  /** Only events of collections owned by this community. */
+  communityId?: string;
+  /** Only objects of these STIX types. */
+  types?: string[];
+  /** Only objects with at least one of these labels. */
+  labels?: string[];
+  /** Only versions marked with at least one of these TLP levels. */
+  tlp?: TlpLevel[];
+  /** Only objects whose `confidence` is at least this (0 to 100). */
+  minConfidence?: number;
+}
+
+function invalid(message: string): CairnError {
+  return new CairnError('invalid-parameter', message);
+}
+
+/** Splits a query parameter given once with commas or several times; empty parts are dropped. */
+function listParameter(params: URLSearchParams, name: string): string[] | undefined {
+  const values = params
+    .getAll(name)
+    .flatMap((value) => value.split(','))
+    .map((value) => value.trim())
+    .filter((value) => value !== '');
+  if (values.length === 0) return undefined;
+  if (values.length > MAX_FILTER_VALUES) {
+    throw invalid(`${name} has ${values.length} values: send at most ${MAX_FILTER_VALUES}`);
+  }
+  const tooLong = values.find((value) => value.length > 250);
+  if (tooLong !== undefined) {
+    throw invalid(`${name} value "${tooLong.slice(0, 40)}…" is longer than 250 characters`);
+  }
+  return [...new Set(values)];
+}
+
+/**
+ * Reads a filter from query parameters: `collections`, `community`, `types`, `labels`,
+ * `tlp` (comma-separated or repeated) and `min_confidence`. Unknown parameters are left to
+ * the caller.
+ */
+export function filterFromQuery(params: URLSearchParams): EventFilter {
+  const filter: EventFilter = {};
+  const collections = listParameter(params, 'collections');
+  if (collections) filter.collections = collections;
+  const community = params.get('community');
+  if (community !== null && community !== '') filter.communityId = community;
+  const types = listParameter(params, 'types');
+  if (types) {
+    const wrong = types.find((type) => !/^[a-z0-9][a-z0-9-]{1,249}$/.test(type));
+    if (wrong !== undefined) {
+      throw invalid(`types value "${wrong.slice(0, 60)}" is not a STIX type such as indicator`);
+    }
+    filter.types = types;
+  }
+  const labels = listParameter(params, 'labels');
+  if (labels) filter.labels = labels;
+  const tlp = listParameter(params, 'tlp');
+  if (tlp) {
+    const levels = tlp.map((level) => level.toLowerCase().replace(/^tlp:/, ''));
+    const wrong = levels.find((level) => !TLP_LEVELS.includes(level as TlpLevel));
+    if (wrong !== undefined) {
+      throw invalid(`tlp value "${wrong.slice(0, 40)}" is not one of ${TLP_LEVELS.join(', ')}`);
+    }
+    filter.tlp = [...new Set(levels)] as TlpLevel[];
+  }
+  const confidence = params.get('min_confidence');
+  if (confidence !== null) {
+    const value = Number(confidence);
+    if (confidence.trim() === '' || !Number.isInteger(value) || value < 0 || value > 100) {
+      throw invalid(
+        `min_confidence "${confidence.slice(0, 20)}" is not valid: send an integer from 0 to 100`,
+      );
+    }
+    filter.minConfidence = value;
+  }
+  return filter;
+}
+
+/** The properties of an object version that filters read, parsed once per event. */
+interface Content {
+  labels: readonly unknown[];
+  confidence: number | undefined;
+}
+
+const contents = new WeakMap<EventRecord, Content>();
+
+function contentOf(event: EventRecord, json: string): Content {
+  let content = contents.get(event);
+  if (content === undefined) {
+    const object = JSON.parse(json) as { labels?: unknown; confidence?: unknown };
+    content = {
+      labels: Array.isArray(object.labels) ? object.labels : [],
+      confidence: typeof object.confidence === 'number' ? object.confidence : undefined,
+    };
+    contents.set(event, content);
+  }
+  return content;
+}
+
+/** Whether the event's collection, community and STIX type pass the filter. */
+export function matchesScope(filter: EventFilter, event: EventRecord): boolean {
+  if (filter.collections && !filter.collections.includes(event.collectionId)) return false;
+  if (filter.communityId !== undefined && filter.communityId !== event.communityId) return false;
+  return !filter.types || filter.types.includes(event.objectType);
+}
+
+/**
+ * Whether an event passes the filter. A delete carries no object, so the label and
+ * confidence conditions do not apply to it: a subscriber who received the object learns
+ * that it is gone.
+ */
+export function matchesFilter(filter: EventFilter, event: EventRecord): boolean {
+  if (!matchesScope(filter, event)) return false;
+  if (filter.tlp && !event.sharing.tlp.some((level) => filter.tlp!.includes(level))) return false;
+  if (event.json === undefined) return true;
+  if (filter.labels === undefined && filter.minConfidence === undefined) return true;
+
+  const content = contentOf(event, event.json);
+  if (filter.labels && !content.labels.some((label) => filter.labels!.includes(label as string))) {
+    return false;
+  }
+  if (filter.minConfidence !== undefined) {
+    return content.confidence !== undefined && content.confidence >= filter.minConfidence;
+  }
+  return true;
+}
+
+/** What one reader receives of an event. */
+export interface EventView {
+  event: EventRecord;
+  /** `deleted` also when a version the reader cannot see hides the object (`leftView`). */
+  kind: EventKind;
+  /**
+   * The reader could see the object, but its newest version is hidden from them, so the
+   * object left their view, as it leaves a TAXII `match[version]=last` read.
+   */
+  leftView: boolean;
+  /** The version as the reader may see it; absent for deletes. */
+  json?: string;
+  /** Whether granular markings changed `json`, so it differs from the stored version. */
+  redacted: boolean;
+}
+
+/**
+ * Community records and relations read during one access check round, shared by the
+ * readers checked in that round so that a thousand subscribers of one community cost one
+ * look-up each.
+ */
+export class AccessLookups {
+  readonly #store: Store;
+  readonly #collections = new Map<string, Promise<CollectionRecord | undefined>>();
+  readonly #communities = new Map<string, Promise<CommunityRecord | undefined>>();
+  readonly #relations = new Map<string, Promise<CommunityRelation>>();
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  collection(id: string): Promise<CollectionRecord | undefined> {
+    return cached(this.#collections, id, () => this.#store.getCollectionById(id));
+  }
+
+  community(id: string): Promise<CommunityRecord | undefined> {
+    return cached(this.#communities, id, () => this.#store.getCommunity(id));
+  }
+
+  relation(communityId: string, organisationId: string): Promise<CommunityRelation> {
+    return cached(this.#relations, `${communityId} ${organisationId}`, () =>
+      this.#store.communityRelation(communityId, organisationId),
+    );
+  }
+}
+
+function cached<T>(map: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = load();
+    map.set(key, value);
+  }
+  return value;
+}
+
+/** Why a reader may read no more: its token or user is no longer valid. */
+export type ReaderEnd = 'token-revoked' | 'token-expired' | 'user-disabled';
+
+/**
+ * The access of one caller to events: its rights on each collection, loaded before use and
+ * reloaded by `refresh`, so that a reader whose membership or token changes sees the change
+ * at the next refresh. `view` is synchronous for every event but a hidden newer version,
+ * which needs a store read.
+ */
+export class EventReader {
+  readonly #store: Store;
+  #caller: Caller;
+  #rights = new Map<string, CollectionRights>();
+
+  constructor(store: Store, caller: Caller) {
+    this.#store = store;
+    this.#caller = caller;
+  }
+
+  get caller(): Caller {
+    return this.#caller;
+  }
+
+  /** The loaded rights on a collection; NO_RIGHTS when unknown or not loaded. */
+  rights(collectionId: string): CollectionRights {
+    return this.#rights.get(collectionId) ?? NO_RIGHTS;
+  }
+
+  /** Whether rights on the collection are loaded. */
+  knows(collectionId: string): boolean {
+    return this.#rights.has(collectionId);
+  }
+
+  /** Loads the rights on collections not loaded yet. */
+  async load(collectionIds: Iterable<string>, lookups: AccessLookups): Promise<void> {
+    for (const id of collectionIds) {
+      if (!this.#rights.has(id)) this.#rights.set(id, await this.#loadRights(id, lookups));
+    }
+  }
+
+  async #loadRights(collectionId: string, lookups: AccessLookups): Promise<CollectionRights> {
+    const collection = await lookups.collection(collectionId);
+    if (collection === undefined) return NO_RIGHTS;
+    const communityId = collection.communityId;
+    const community = communityId === undefined ? undefined : await lookups.community(communityId);
+    const relation =
+      community === undefined
+        ? { member: false, client: false }
+        : await lookups.relation(community.id, this.#caller.user.organisationId);
+    return collectionRights(this.#caller, {
+      collection,
+      ...(community ? { community } : {}),
+      relation,
+    });
+  }
+
+  /**
+   * Reloads the token, the user and the rights on every loaded collection. Returns why the
+   * reader must stop, or undefined when it may go on.
+   */
+  async refresh(lookups: AccessLookups): Promise<ReaderEnd | undefined> {
+    const [token, user] = await Promise.all([
+      this.#store.getToken(this.#caller.token.id),
+      this.#store.getUser(this.#caller.user.id),
+    ]);
+    if (token === undefined || token.revokedAt !== undefined) return 'token-revoked';
+    if (token.expiresAt !== undefined && token.expiresAt <= nowMicros()) return 'token-expired';
+    if (user === undefined || user.disabled) return 'user-disabled';
+    this.#caller = { user, token };
+
+    // The new rights replace the old ones in one step, so that events checked meanwhile
+    // still meet loaded rights.
+    const fresh = new Map<string, CollectionRights>();
+    for (const id of this.#rights.keys()) fresh.set(id, await this.#loadRights(id, lookups));
+    this.#rights = fresh;
+    return undefined;
+  }
+
+  /**
+   * What the reader receives of an event, or undefined when nothing. Load the rights on the
+   * event's collection first. A hidden version reaches the reader only as a `deleted`
+   * reference, when it is the newest version of an object whose older versions the reader
+   * sees; that case needs a store read, so it is returned as a promise.
+   */
+  view(event: EventRecord): EventView | undefined | Promise<EventView | undefined> {
+    const rights = this.rights(event.collectionId);
+    if (!rights.canRead) return undefined;
+    if (mayRead(this.#caller, rights, event.sharing)) return this.#visible(event, rights);
+    // A first version has no older one in the collection, and a hidden delete removes
+    // nothing the reader saw.
+    if (event.kind === 'created' || event.kind === 'deleted') return undefined;
+    return this.#leftView(event, rights);
+  }
+
+  #visible(event: EventRecord, rights: CollectionRights): EventView {
+    const view: EventView = { event, kind: event.kind, leftView: false, redacted: false };
+    if (event.json === undefined) return view;
+    view.json = event.json;
+    if (event.sharing.granularMarkings) {
+      const userId = this.#caller.user.id;
+      view.json = redactGranular(event.json, {
+        widest: rights.widest,
+        contributed: event.sharing.contributorId === userId,
+        recipient: event.sharing.recipients.includes(userId),
+      });
+      view.redacted = view.json !== event.json;
+    }
+    return view;
+  }
+
+  async #leftView(event: EventRecord, rights: CollectionRights): Promise<EventView | undefined> {
+    const visible = await this.#store.queryManifest({
+      collectionId: event.collectionId,
+      ids: [event.objectId],
+      versions: { all: true },
+      access: accessFilter(this.#caller, rights),
+      limit: 10_000,
+    });
+    if (visible.items.length === 0) return undefined;
+    if (visible.items.some((item) => item.versionKey > event.versionKey)) return undefined;
+    return { event, kind: 'deleted', leftView: true, redacted: false };
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * The event stream endpoints under /api/v1/streams (docs/streams.md), as Server-Sent Events
+ * or, when the request asks to upgrade, as a WebSocket carrying the same messages:
+ *
+ * - `GET /api/v1/streams`: every collection the caller may read, narrowed by the query;
+ * - `GET /api/v1/streams/collections/{id}`: one collection;
+ * - `GET /api/v1/streams/communities/{id}`: the collections of one community.
+ *
+ * Errors use the JSON API format, and authentication is the one every transport shares.
+ */
+import { upgradeWebSocket, type HttpBindings, type WebSocketLike } from '@hono/node-server';
+import { Hono, type Context } from 'hono';
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import { errorJson } from '../api/errors.ts';
+import { CHALLENGE, sourceAddress, type HttpAuthenticator } from '../auth/http.ts';
+import type { Caller } from '../auth/tokens.ts';
+import { CairnError } from '../errors.ts';
+import { filterFromQuery, type EventFilter } from '../events/filter.ts';
+import type { Logger } from '../log/logger.ts';
+import { LIMIT_RETRY_SECONDS, type StreamHub } from './hub.ts';
+import type { StreamSink } from './subscription.ts';
+import type { WireFormat } from './wire.ts';
+
+export const STREAMS_BASE = '/api/v1/streams';
+
+/** How long an EventSource client waits before reconnecting, in milliseconds. */
+const SSE_RETRY_MS = 2_000;
+
+const QUERY_PARAMETERS = new Set([
+  'collections',
+  'community',
+  'types',
+  'labels',
+  'tlp',
+  'min_confidence',
+  'from',
+]);
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface StreamAppDeps {
+  hub: StreamHub;
+  authenticator: HttpAuthenticator;
+  logger: Logger;
+}
+
+interface StreamEnv {
+  Bindings: HttpBindings;
+  Variables: { caller: Caller; sourceAddress: string };
+}
+
+type StreamContext = Context<StreamEnv>;
+
+function invalid(message: string): CairnError {
+  return new CairnError('invalid-parameter', message);
+}
+
+/** The filter of a request: its path scope, narrowed by the query parameters. */
+function requestFilter(c: StreamContext, scope: EventFilter): EventFilter {
+  const params = new URL(c.req.url).searchParams;
+  const unknown = [...params.keys()].find((name) => !QUERY_PARAMETERS.has(name));
+  if (unknown !== undefined) {
+    throw invalid(
+      `unknown query parameter ${JSON.stringify(unknown.slice(0, 40))}: use ${[...QUERY_PARAMETERS].join(', ')}`,
+    );
+  }
+  const filter = filterFromQuery(params);
+  if (scope.collections) {
+    const outside = filter.collections?.find((id) => !scope.collections!.includes(id));
+    if (outside !== undefined) {
+      throw invalid(`collection "${outside}" is not the collection of this stream`);
+    }
+    filter.collections = scope.collections;
+  }
+  if (scope.communityId !== undefined) {
+    if (filter.communityId !== undefined && filter.communityId !== scope.communityId) {
+      throw invalid(`community "${filter.communityId}" is not the community of this stream`);
+    }
+    filter.communityId = scope.communityId;
+  }
+  return filter;
+}
+
+function sseSink(stream: SSEStreamingApi, wire: WireFormat, bindings: HttpBindings): StreamSink {
+  return {
+    encode: (message) => wire.sseFrame(message),
+    write: async (messages) => {
+      await stream.write(messages.length === 1 ? messages[0]! : messages.join(''));
+    },
+    end: () => void stream.close(),
+    destroy: () => {
+      stream.abort();
+      bindings.outgoing.destroy();
+    },
+  };
+}
+
+function webSocketSink(socket: WebSocketLike, wire: WireFormat): StreamSink {
+  return {
+    encode: (message) => wire.wsFrame(message),
+    write: (messages) =>
+      new Promise((resolve) => {
+        if (socket.readyState !== 1) {
+          resolve();
+          return;
+        }
+        const last = messages.length - 1;
+        messages.forEach((message, index) => {
+          // ws calls back once the frame is written to the socket, or with an error when the
+          // socket closed; the close handler ends the subscription in that case.
+          (socket as unknown as { send(data: string, done?: () => void): void }).send(
+            message,
+            index === last ? () => resolve() : undefined,
+          );
+        });
+      }),
+    end: () => socket.close(1000, 'stream closed'),
+    destroy: () => (socket as unknown as { terminate(): void }).terminate(),
+  };
+}
+
+export function createStreamApp(deps: StreamAppDeps): Hono<StreamEnv> {
+  const { hub, authenticator, logger } = deps;
+  const app = new Hono<StreamEnv>({ strict: false });
+
+  app.use('*', async (c, next) => {
+    const address = sourceAddress(c);
+    c.set('sourceAddress', address);
+    const outcome = await authenticator.authenticate(c.req.header('authorization'), address);
+    if (outcome.ok) {
+      c.set('caller', outcome.caller);
+      await next();
+      return;
+    }
+    if (outcome.status === 429) {
+      return errorJson(new CairnError('too-many-requests', outcome.message), {
+        'Retry-After': String(outcome.retryAfterSeconds),
+      });
+    }
+    return errorJson(new CairnError('unauthenticated', outcome.message), {
+      'WWW-Authenticate': CHALLENGE,
+    });
+  });
+
+  async function openStream(c: StreamContext, scope: EventFilter): Promise<Response> {
+    const filter = requestFilter(c, scope);
+    const subscription = await hub.open({
+      caller: c.var.caller,
+      sourceAddress: c.var.sourceAddress,
+      filter,
+      ...(c.req.query('from') !== undefined ? { from: c.req.query('from')! } : {}),
+      ...(c.req.header('last-event-id') !== undefined
+        ? { lastEventId: c.req.header('last-event-id')! }
+        : {}),
+    });
+
+    if (c.req.header('upgrade')?.toLowerCase() === 'websocket') {
+      return upgradeWebSocket(c, {
+        onOpen: (_event, ws) => hub.attach(subscription, webSocketSink(ws.raw!, hub.wire)),
+        onClose: () => subscription.stop(),
+        onError: () => subscription.stop(),
+      });
+    }
+    c.header('X-Accel-Buffering', 'no');
+    return streamSSE(c, async (stream) => {
+      stream.onAbort(() => subscription.stop());
+      await stream.write(`retry: ${SSE_RETRY_MS}\n\n`);
+      hub.attach(subscription, sseSink(stream, hub.wire, c.env));
+      await subscription.done;
+    });
+  }
+
+  app.get(STREAMS_BASE, (c) => openStream(c, {}));
+  app.get(`${STREAMS_BASE}/collections/:id`, (c) => {
+    const id = c.req.param('id');
+    if (!UUID.test(id))
+      throw new CairnError('not-found', `collection "${id.slice(0, 80)}" not found`);
+    return openStream(c, { collections: [id] });
+  });
+  app.get(`${STREAMS_BASE}/communities/:id`, (c) => {
+    const id = c.req.param('id');
+    if (!UUID.test(id))
+      throw new CairnError('not-found', `community "${id.slice(0, 80)}" not found`);
+    return openStream(c, { communityId: id });
+  });
+  app.all('*', (c) =>
+    c.req.method === 'GET'
+      ? errorJson(new CairnError('not-found', `no stream at ${c.req.path}: see docs/streams.md`))
+      : errorJson(new CairnError('method-not-allowed', 'streams support GET only'), {
+          Allow: 'GET',
+        }),
+  );
+
+  app.onError((error, c) => {
+    if (error instanceof CairnError) {
+      if (error.status >= 400) {
+        logger.info(
+          { path: c.req.path, status: error.status, user: c.get('caller')?.user.name },
+          'stream rejected',
+        );
+      }
+      return errorJson(
+        error,
+        error.code === 'too-many-requests' ? { 'Retry-After': String(LIMIT_RETRY_SECONDS) } : {},
+      );
+    }
+    logger.error({ err: error, path: c.req.path }, 'stream request failed');
+    return errorJson(new CairnError('internal', 'the server could not open the stream'));
+  });
+  return app;
+}
