@@ -21,6 +21,7 @@ import {
 import type { CairnConfig } from './config/config.ts';
 import { ConnectorScheduler } from './connectors/scheduler.ts';
 import { sourceFor } from './connectors/sources.ts';
+import { EventIndexer } from './correlation/event-indexer.ts';
 import { CairnError } from './errors.ts';
 import type { EventNotifier } from './events/notifier.ts';
 import type { Logger } from './log/logger.ts';
@@ -87,6 +88,9 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
     },
   );
   if (config.connectors.scheduler) connectors.start();
+  // Indexes every write for correlation; nodes take turns through a claimed cursor.
+  const correlation = new EventIndexer(store, logger);
+  correlation.start();
   if (config.webhooks.deliver) await webhooks.start();
 
   logger.info({ url, store: describeStore(config.store) }, 'server started');
@@ -99,6 +103,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
     async close() {
       await housekeeping.stop();
       await connectors.stop();
+      await correlation.stop();
       await webhooks.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

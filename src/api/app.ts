@@ -14,6 +14,7 @@ import { registerOpenApi } from './openapi.ts';
 import { registerAudit } from './routes/audit.ts';
 import { registerCommunities } from './routes/communities.ts';
 import { registerConnectors } from './routes/connectors.ts';
+import { registerCorrelation } from './routes/correlation.ts';
 import { registerExports } from './routes/exports.ts';
 import { registerInvitations } from './routes/invitations.ts';
 import { registerMe } from './routes/me.ts';
@@ -108,6 +109,7 @@ export function createApiApp(deps: ApiDeps, authenticate: MiddlewareHandler<ApiE
   registerAudit(api);
   registerConnectors(api);
   registerExports(api);
+  registerCorrelation(api);
   registerWebhooks(api);
   registerOpenApi(api, '/openapi.json');
   registerMethodNotAllowed(app);

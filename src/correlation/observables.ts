@@ -7,6 +7,7 @@
 import type { Observable as Normalised, ObservableKind } from '../normalise/index.ts';
 import { parsePattern, type ComparisonExpression } from '../pattern/index.ts';
 import type { ObservationExpression } from '../pattern/index.ts';
+import { normalise } from '../normalise/index.ts';
 import { patternMentions, scoObservables } from '../watch/observables.ts';
 
 export const OBSERVABLE_TYPES = [
@@ -166,4 +167,20 @@ export function warninglistKind(observable: Observable): ObservableKind {
     default:
       return observable.type;
   }
+}
+
+const HASH_ALGORITHMS: Partial<Record<ObservableType, string>> = {
+  md5: 'MD5',
+  sha1: 'SHA-1',
+  sha256: 'SHA-256',
+  sha512: 'SHA-512',
+};
+
+/** Normalises a value of a given type as the index stores it; undefined when it is invalid. */
+export function normaliseObservable(type: ObservableType, value: string): Observable | undefined {
+  const kind = type === 'ipv4' || type === 'ipv6' ? 'ip' : HASH_ALGORITHMS[type] ? 'hash' : type;
+  const result = normalise(kind as ObservableKind, value, HASH_ALGORITHMS[type]);
+  if (!result.ok) return undefined;
+  const mapped = fromNormalised(result.value);
+  return mapped?.type === type ? mapped : undefined;
 }

@@ -1,0 +1,151 @@
+/**
+ * Keeps the correlation index current for every write, not only connector runs: it follows
+ * the event log and indexes each created, updated or revoked version under the source that
+ * contributed it (`org:<id>`, or `operator` for CLI imports). A deleted object leaves the
+ * index of its collection once no version of it remains there.
+ *
+ * One node at a time does the work: each pass claims the cursor document with
+ * claimDocuments, reads a page of events after the stored cursor, indexes it and stores the
+ * new cursor, so the index is built once and linear in the events. Objects a connector
+ * stored are already indexed under the connector and are not counted again under the
+ * connector owner's organisation.
+ */
+import type { Logger } from '../log/logger.ts';
+import { nowMicros } from '../stix/timestamp.ts';
+import type { EventRecord, ObservableRef, Store } from '../store/store.ts';
+import { OPERATOR_SOURCE, VALUE_CAP, observableRefs, organisationSource } from './indexer.ts';
+
+export const CURSOR_DOCUMENT = 'correlation-cursor';
+const CURSOR_ID = 'events';
+
+export interface EventIndexerOptions {
+  /** Milliseconds between passes when the log had nothing new. */
+  pollMs: number;
+  /** Events read per pass. */
+  pageSize: number;
+  /** Lease of one pass, in milliseconds. */
+  leaseMs: number;
+}
+
+export const EVENT_INDEXER_DEFAULTS: EventIndexerOptions = {
+  pollMs: 2000,
+  pageSize: 1000,
+  leaseMs: 60_000,
+};
+
+function sourceOf(event: EventRecord): string {
+  const organisation = event.sharing.contributorOrganisationId;
+  return organisation === undefined ? OPERATOR_SOURCE : organisationSource(organisation);
+}
+
+/** Whether a connector already indexed the object in the collection. */
+function connectorRefKey(ref: Pick<ObservableRef, 'collectionId' | 'objectId'>): string {
+  return `${ref.collectionId}|${ref.objectId}`;
+}
+
+export class EventIndexer {
+  private readonly options: EventIndexerOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    options: Partial<EventIndexerOptions> = {},
+  ) {
+    this.options = { ...EVENT_INDEXER_DEFAULTS, ...options };
+  }
+
+  start(): void {
+    this.stopped = false;
+    const loop = async (): Promise<void> => {
+      if (this.stopped) return;
+      let indexed = 0;
+      try {
+        indexed = await this.pass();
+      } catch (error) {
+        this.logger.error({ err: error }, 'correlation indexing failed');
+      }
+      if (this.stopped) return;
+      this.timer = setTimeout(() => void loop(), indexed > 0 ? 0 : this.options.pollMs);
+      this.timer.unref();
+    };
+    void loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Indexes one page of events if this node wins the cursor; returns how many it read. */
+  pass(): Promise<number> {
+    this.running ??= this.indexPage().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async indexPage(): Promise<number> {
+    const now = nowMicros();
+    let cursor = await this.store.getDocument(CURSOR_DOCUMENT, CURSOR_ID);
+    if (cursor === undefined) {
+      try {
+        cursor = await this.store.putDocument(
+          { kind: CURSOR_DOCUMENT, id: CURSOR_ID, due: now, body: '{"afterSeq":0}' },
+          0,
+        );
+      } catch {
+        // Another node created it first; claim it below like any other pass.
+      }
+    }
+    const [claimed] = await this.store.claimDocuments(
+      CURSOR_DOCUMENT,
+      now,
+      now + this.options.leaseMs * 1000,
+      1,
+    );
+    if (claimed === undefined) return 0;
+    const { afterSeq } = JSON.parse(claimed.body) as { afterSeq: number };
+    const events = await this.store.readEvents({ afterSeq, limit: this.options.pageSize });
+    await this.indexEvents(events);
+    const last = events[events.length - 1]?.seq ?? afterSeq;
+    await this.store.putDocument(
+      {
+        kind: CURSOR_DOCUMENT,
+        id: CURSOR_ID,
+        due: nowMicros(),
+        body: JSON.stringify({ afterSeq: last }),
+      },
+      claimed.revision,
+    );
+    if (events.length > 0)
+      this.logger.debug({ events: events.length, afterSeq: last }, 'correlation indexed');
+    return events.length;
+  }
+
+  private async indexEvents(events: EventRecord[]): Promise<void> {
+    const written = events.filter((event) => event.kind !== 'deleted' && event.json !== undefined);
+    const existing = await this.store.objectRefs([
+      ...new Set(written.map((event) => event.objectId)),
+    ]);
+    const byConnector = new Set(
+      existing.filter((ref) => ref.source.startsWith('connector:')).map(connectorRefKey),
+    );
+    const refs: ObservableRef[] = [];
+    for (const event of written) {
+      if (byConnector.has(connectorRefKey(event))) continue;
+      refs.push(...observableRefs(event.collectionId, sourceOf(event), [JSON.parse(event.json!)]));
+    }
+    if (refs.length > 0) await this.store.addObservableRefs(refs, VALUE_CAP);
+
+    for (const event of events) {
+      if (event.kind !== 'deleted') continue;
+      if (!(await this.store.hasObject(event.collectionId, event.objectId))) {
+        await this.store.removeObjectRefs(event.collectionId, event.objectId);
+      }
+    }
+  }
+}
