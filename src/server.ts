@@ -7,6 +7,7 @@ import { Hono } from 'hono';
 import { STATUS_CODES } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
 import { createApiApp } from './api/app.ts';
 import { authenticateWith } from './api/auth.ts';
 import { API_BASE } from './api/context.ts';
@@ -23,13 +24,18 @@ import { ConnectorScheduler } from './connectors/scheduler.ts';
 import { sourceFor } from './connectors/sources.ts';
 import { EventIndexer } from './correlation/event-indexer.ts';
 import { CairnError } from './errors.ts';
+import { AccessChanges, announcingStore } from './events/announcing-store.ts';
+import { CursorCodec } from './events/cursor.ts';
 import type { EventNotifier } from './events/notifier.ts';
+import { createEventPruneTask } from './events/retention.ts';
 import type { Logger } from './log/logger.ts';
 import { createSharingServices } from './sharing/service.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/store.ts';
 import { createTaxiiApp } from './taxii/app.ts';
 import { CursorSigner } from './taxii/cursor.ts';
+import { createStreamApp, STREAMS_BASE } from './stream/app.ts';
+import { StreamHub, type StreamSettings } from './stream/hub.ts';
 import { TAXII_MEDIA_TYPE } from './taxii/media.ts';
 import { WebhookService } from './webhooks/service.ts';
 
@@ -40,13 +46,18 @@ export interface RunningServer {
   setup: BootstrapResult;
   /** Tells this node's followers of the event log, and the other nodes', of new events. */
   notifier: EventNotifier;
+  /** The event streams of this node. */
+  streams: StreamHub;
   close(): Promise<void>;
 }
 
 export async function startServer(config: CairnConfig, logger: Logger): Promise<RunningServer> {
-  const store = await openStore(config.store, { migrate: config.migrateOnStart });
+  const opened = await openStore(config.store, { migrate: config.migrateOnStart });
+  const notifier = createNotifier(config, opened, logger);
+  const accessChanges = new AccessChanges();
+  // Every write through this store announces its events, or signals an access change.
+  const store = announcingStore(opened, notifier, accessChanges, logger);
   const setup = await bootstrapNode(store, config, logger);
-  const notifier = createNotifier(config, store, logger);
   // One authenticator, so every transport counts failed attempts against the same limits.
   const failures = createFailureCounter(config, store);
   const authenticator = new HttpAuthenticator(store, logger, failures);
@@ -63,11 +74,18 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
     { store, config, logger, services, webhooks },
     authenticateWith(authenticator),
   );
-  const app = routeByPath(api, taxii);
+  const streams = new StreamHub(
+    { store, notifier, accessChanges, logger, codec: await CursorCodec.load(store) },
+    streamSettings(config),
+  );
+  await streams.start();
+  const app = routeByPath(api, taxii, createStreamApp({ hub: streams, authenticator, logger }));
 
   const server: ServerType = await new Promise((resolve, reject) => {
-    const created = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () =>
-      resolve(created),
+    const websocket = { server: new WebSocketServer({ noServer: true }) };
+    const created = serve(
+      { fetch: app.fetch, hostname: config.host, port: config.port, websocket },
+      () => resolve(created),
     );
     created.once('error', reject);
   });
@@ -78,6 +96,8 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
   const housekeeping = startHousekeeping(store, logger, failures);
+  const eventPrune = createEventPruneTask(store, logger, config.events);
+  eventPrune.start();
 
   const connectors = new ConnectorScheduler(
     { store, logger, sourceFor },
@@ -100,8 +120,12 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
     store,
     setup,
     notifier,
+    streams,
     async close() {
       await housekeeping.stop();
+      await eventPrune.stop();
+      // Streams end first, so their clients get a final message with their cursor.
+      await streams.close();
       await connectors.stop();
       await correlation.stop();
       await webhooks.stop();
@@ -114,6 +138,19 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
       await store.close();
       logger.info('server stopped');
     },
+  };
+}
+
+/** The stream settings of the configuration, in the units the hub takes. */
+function streamSettings(config: CairnConfig): Partial<StreamSettings> {
+  const settings = config.streams;
+  return {
+    heartbeatMs: settings.heartbeatSeconds * 1000,
+    recheckMs: settings.recheckSeconds * 1000,
+    maxPerToken: settings.maxPerToken,
+    maxPerAddress: settings.maxPerAddress,
+    maxBufferBytes: settings.bufferKiB * 1024,
+    pollMs: settings.pollSeconds * 1000,
   };
 }
 
@@ -135,12 +172,15 @@ interface FetchApp {
 }
 
 /**
- * Sends `/api/v1` and everything under it to the JSON API and every other path to TAXII.
- * Each application keeps its own logging and error format; the environment is passed on
- * so both see the client connection.
+ * Sends `/api/v1/streams` and everything under it to the event streams, the rest of
+ * `/api/v1` to the JSON API and every other path to TAXII. Each application keeps its own
+ * logging and error format; the environment is passed on so all see the client connection
+ * (and the streams can upgrade it to a WebSocket).
  */
-function routeByPath(api: FetchApp, taxii: FetchApp): Hono {
+function routeByPath(api: FetchApp, taxii: FetchApp, streams: FetchApp): Hono {
   const root = new Hono();
+  root.all(STREAMS_BASE, (c) => streams.fetch(c.req.raw, c.env));
+  root.all(`${STREAMS_BASE}/*`, (c) => streams.fetch(c.req.raw, c.env));
   root.all(API_BASE, (c) => api.fetch(c.req.raw, c.env));
   root.all(`${API_BASE}/*`, (c) => api.fetch(c.req.raw, c.env));
   root.all('*', (c) => taxii.fetch(c.req.raw, c.env));
