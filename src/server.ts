@@ -164,6 +164,7 @@ function webhookSettings(config: CairnConfig) {
     maxDelayMs: settings.retryMaxSeconds * 1000,
     concurrencyPerEndpoint: settings.concurrencyPerEndpoint,
     maxPerOrganisation: settings.maxPerOrganisation,
+    allowPrivateTargets: settings.allowPrivateTargets,
   };
 }
 

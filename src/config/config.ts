@@ -68,6 +68,8 @@ const configSchema = z
         concurrencyPerEndpoint: z.number().int().min(1).max(64),
         /** Webhooks one organisation may register. */
         maxPerOrganisation: z.number().int().min(1).max(10_000),
+        /** Whether deliveries may go to loopback, private and other non-public addresses. */
+        allowPrivateTargets: z.boolean(),
       })
       .strict(),
     /** What the event log keeps; older events are pruned. */
@@ -157,6 +159,7 @@ export const DEFAULT_CONFIG: CairnConfig = {
     retryMaxSeconds: 3600,
     concurrencyPerEndpoint: 4,
     maxPerOrganisation: 250,
+    allowPrivateTargets: false,
   },
   nats: { prefix: 'cairn', fallbackPollSeconds: 10 },
   events: { maxAgeDays: 30, maxEvents: 5_000_000, pruneIntervalMinutes: 10 },
@@ -186,6 +189,10 @@ const ENVIRONMENT: Record<string, { path: string[]; kind: 'string' | 'number' | 
   CAIRN_NATS_URL: { path: ['nats', 'url'], kind: 'string' },
   CAIRN_NATS_PREFIX: { path: ['nats', 'prefix'], kind: 'string' },
   CAIRN_WEBHOOKS_DELIVER: { path: ['webhooks', 'deliver'], kind: 'boolean' },
+  CAIRN_WEBHOOKS_ALLOW_PRIVATE_TARGETS: {
+    path: ['webhooks', 'allowPrivateTargets'],
+    kind: 'boolean',
+  },
   CAIRN_EVENTS_MAX_AGE: { path: ['events', 'maxAgeDays'], kind: 'number' },
   CAIRN_EVENTS_MAX: { path: ['events', 'maxEvents'], kind: 'number' },
   CAIRN_STREAMS_HEARTBEAT: { path: ['streams', 'heartbeatSeconds'], kind: 'number' },

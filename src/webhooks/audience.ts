@@ -1,18 +1,16 @@
 /**
- * Whether the user who registered a webhook may receive an event, and the object as that
- * user may see it. The dispatcher asks when it creates a delivery and the worker asks
- * again just before each attempt, so a user who was disabled or left a community since
- * receives nothing more.
+ * Whether the user who registered a webhook may receive an event, and the event as that
+ * user sees it, through the same per-event access check as event streams
+ * (events/filter.ts). The dispatcher checks when it creates a delivery and the worker
+ * checks again just before each attempt, so a user who was disabled or left a community
+ * since receives nothing more.
  */
-import type { Caller } from '../auth/tokens.ts';
-import { collectionRights, loadCollectionContext, mayRead } from '../sharing/access.ts';
-import { redactGranular } from '../sharing/granular.ts';
-import type { Store, TokenRecord, UserRecord } from '../store/store.ts';
-import type { DeliveryEvent } from './records.ts';
+import { AccessLookups, EventReader } from '../events/filter.ts';
+import type { EventKind, EventRecord, Store, TokenRecord, UserRecord } from '../store/store.ts';
 
 /**
- * The token a webhook's deliveries act under: read access with every right of the user,
- * because a webhook outlives the API token that created it.
+ * Builds the token a webhook's deliveries act under: read access with every right of the
+ * user, because a webhook outlives the API token that created it.
  */
 function deliveryToken(user: UserRecord): TokenRecord {
   return {
@@ -25,62 +23,56 @@ function deliveryToken(user: UserRecord): TokenRecord {
   };
 }
 
-export type Visibility = { visible: true; json?: string } | { visible: false; reason: string };
+export type Visibility =
+  | {
+      visible: true;
+      /** `deleted` also when the object's newest version left the user's view. */
+      kind: EventKind;
+      /** The version as the user may see it; absent for deletes. */
+      json?: string;
+    }
+  | { visible: false; reason: string };
 
 /**
- * Decides what one user may receive of events. It caches users and collection rights for
- * its lifetime, so create one per batch of events or per attempt, not per server.
+ * Decides what users may receive of events. It caches users, community relations and
+ * rights for its lifetime, so create one per batch of events or per attempt.
  */
 export class AudienceCheck {
   readonly #store: Store;
-  readonly #users = new Map<string, Promise<UserRecord | undefined>>();
-  readonly #rights = new Map<string, Promise<ReturnType<typeof collectionRights> | undefined>>();
+  readonly #lookups: AccessLookups;
+  readonly #readers = new Map<string, Promise<EventReader | string>>();
 
   constructor(store: Store) {
     this.#store = store;
+    this.#lookups = new AccessLookups(store);
   }
 
-  async check(userId: string, event: DeliveryEvent): Promise<Visibility> {
-    const user = await this.#user(userId);
-    if (user === undefined) return { visible: false, reason: 'the webhook user no longer exists' };
-    if (user.disabled) return { visible: false, reason: 'the webhook user is disabled' };
-
-    const caller: Caller = { user, token: deliveryToken(user) };
-    const rights = await this.#collectionRights(caller, event.collectionId);
-    if (rights === undefined || !mayRead(caller, rights, event.sharing)) {
+  async check(userId: string, event: EventRecord): Promise<Visibility> {
+    const reader = await this.#reader(userId);
+    if (typeof reader === 'string') return { visible: false, reason: reader };
+    await reader.load([event.collectionId], this.#lookups);
+    const view = await reader.view(event);
+    if (view === undefined) {
       return { visible: false, reason: 'the webhook user may not read this object' };
     }
-    if (event.json === undefined || !event.sharing.granularMarkings) {
-      return { visible: true, ...(event.json === undefined ? {} : { json: event.json }) };
-    }
-    const json = redactGranular(event.json, {
-      widest: rights.widest,
-      contributed: event.sharing.contributorId === user.id,
-      recipient: event.sharing.recipients.includes(user.id),
-    });
-    return { visible: true, json };
+    return {
+      visible: true,
+      kind: view.kind,
+      ...(view.json === undefined ? {} : { json: view.json }),
+    };
   }
 
-  #user(userId: string): Promise<UserRecord | undefined> {
-    let user = this.#users.get(userId);
-    if (user === undefined) {
-      user = this.#store.getUser(userId);
-      this.#users.set(userId, user);
-    }
-    return user;
-  }
-
-  #collectionRights(caller: Caller, collectionId: string) {
-    const cacheKey = `${caller.user.id} ${collectionId}`;
-    let rights = this.#rights.get(cacheKey);
-    if (rights === undefined) {
-      rights = this.#store.getCollectionById(collectionId).then(async (collection) => {
-        if (collection === undefined) return undefined;
-        const context = await loadCollectionContext(this.#store, caller, collection);
-        return collectionRights(caller, context);
+  /** Returns the reader of a user, or why the user may read nothing. */
+  #reader(userId: string): Promise<EventReader | string> {
+    let reader = this.#readers.get(userId);
+    if (reader === undefined) {
+      reader = this.#store.getUser(userId).then((user) => {
+        if (user === undefined) return 'the webhook user no longer exists';
+        if (user.disabled) return 'the webhook user is disabled';
+        return new EventReader(this.#store, { user, token: deliveryToken(user) });
       });
-      this.#rights.set(cacheKey, rights);
+      this.#readers.set(userId, reader);
     }
-    return rights;
+    return reader;
   }
 }

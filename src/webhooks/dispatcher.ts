@@ -3,28 +3,34 @@
  * passes and whose user may read it. Deliveries are documents that workers claim later, so
  * this loop never waits on a receiver.
  *
- * Each webhook keeps its own cursor. Every node may run a dispatcher: two nodes that handle
- * the same event create its delivery once, because the delivery key is unique, and the
- * cursor moves by a revision-checked write, so the slower node rereads and skips ahead.
+ * The position in the log is one checkpoint document for all webhooks. Every node may run
+ * a dispatcher: two nodes that handle the same event create its delivery once, because the
+ * delivery key is unique, and the checkpoint moves by a revision-checked write, so the
+ * slower node rereads and skips ahead. A webhook created while a batch runs may miss that
+ * batch, so each new webhook first catches up from its creation to the checkpoint alone
+ * (see #join).
  */
 import type { Logger } from '../log/logger.ts';
 import { nowMicros } from '../stix/timestamp.ts';
 import {
   StoreConflictError,
   type DocumentRecord,
+  type EventKind,
   type EventRecord,
   type Store,
 } from '../store/store.ts';
+import type { CursorCodec } from '../events/cursor.ts';
+import { matchesFilter } from '../events/filter.ts';
 import type { EventNotifier } from '../events/notifier.ts';
 import { AudienceCheck } from './audience.ts';
-import { matchesFilter } from './filter.ts';
 import {
+  CHECKPOINT_ID,
+  CHECKPOINT_KIND,
   deliveryKind,
   eventKey,
   newDeliveryId,
   WEBHOOK_KIND,
   type DeliveryBody,
-  type DeliveryEvent,
   type WebhookBody,
 } from './records.ts';
 
@@ -62,28 +68,12 @@ export async function loadWebhooks(store: Store): Promise<LoadedWebhook[]> {
   }
 }
 
-/** The parts of an event a delivery keeps. */
-export function deliveryEventOf(event: EventRecord): DeliveryEvent {
-  return {
-    seq: event.seq,
-    at: event.at,
-    kind: event.kind,
-    collectionId: event.collectionId,
-    ...(event.communityId === undefined ? {} : { communityId: event.communityId }),
-    objectId: event.objectId,
-    objectType: event.objectType,
-    specVersion: event.specVersion,
-    version: event.version,
-    ...(event.json === undefined ? {} : { json: event.json }),
-    sharing: event.sharing,
-  };
-}
-
 export class WebhookDispatcher {
   readonly #store: Store;
   readonly #notifier: EventNotifier | undefined;
   readonly #logger: Logger;
   readonly #options: DispatcherOptions;
+  readonly #cursors: () => Promise<CursorCodec>;
   /** Called with the ids of webhooks that got new deliveries. */
   readonly #onDeliveries: (webhookIds: Set<string>) => void;
   #stopListening: (() => void) | undefined;
@@ -97,9 +87,11 @@ export class WebhookDispatcher {
     notifier: EventNotifier | undefined,
     logger: Logger,
     options: DispatcherOptions,
+    cursors: () => Promise<CursorCodec>,
     onDeliveries: (webhookIds: Set<string>) => void,
   ) {
     this.#store = store;
+    this.#cursors = cursors;
     this.#notifier = notifier;
     this.#logger = logger;
     this.#options = options;
@@ -154,76 +146,156 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Dispatches batches until every webhook's cursor is at the end of the log, or until
-   * stop() unless `evenWhenStopped`. Returns the ids of webhooks that got deliveries.
+   * Dispatches batches until the checkpoint is at the end of the log, or until stop()
+   * unless `evenWhenStopped`. Returns the ids of webhooks that got deliveries.
    */
   async #dispatchAll(evenWhenStopped: boolean): Promise<Set<string>> {
     const touched = new Set<string>();
     while (evenWhenStopped || !this.#stopped) {
+      const checkpoint = await this.#checkpoint();
       const webhooks = await loadWebhooks(this.#store);
-      if (webhooks.length === 0) break;
-      const from = Math.min(...webhooks.map((webhook) => webhook.body.cursor));
+      const joined: LoadedWebhook[] = [];
+      for (const webhook of webhooks) {
+        if (webhook.body.joined || (await this.#join(webhook, checkpoint.seq, touched))) {
+          joined.push(webhook);
+        }
+      }
       const events = await this.#store.readEvents({
-        afterSeq: from,
+        afterSeq: checkpoint.seq,
         limit: this.#options.batchSize,
       });
       if (events.length === 0) break;
-      await this.#reportMissed(webhooks, events[0]!.seq);
-      for (const id of await this.#dispatchBatch(webhooks, events)) touched.add(id);
+      if (events[0]!.seq > checkpoint.seq + 1) await this.#reportMissed(checkpoint.seq);
+      const created = await this.#dispatchBatch(joined, events);
+      for (const id of created.keys()) touched.add(id);
+      if (!(await this.#moveCheckpoint(checkpoint, events.at(-1)!.seq))) continue;
       if (events.length < this.#options.batchSize) break;
     }
     return touched;
   }
 
-  /** Logs webhooks whose cursor is behind the oldest event the log still keeps. */
-  async #reportMissed(webhooks: LoadedWebhook[], firstRead: number): Promise<void> {
-    for (const webhook of webhooks) {
-      if (webhook.body.cursor >= firstRead - 1) continue;
-      const bounds = await this.#store.eventBounds();
-      if (webhook.body.cursor >= bounds.first - 1) continue;
-      this.#logger.warn(
-        {
-          webhookId: webhook.document.id,
-          cursor: webhook.body.cursor,
-          firstKept: bounds.first,
-          missed: bounds.first - 1 - webhook.body.cursor,
-        },
-        'webhook missed events pruned from the log before dispatch',
-      );
+  /** Reads the shared checkpoint, creating it at the end of the log on first use. */
+  async #checkpoint(): Promise<{ seq: number; revision: number }> {
+    for (;;) {
+      const document = await this.#store.getDocument(CHECKPOINT_KIND, CHECKPOINT_ID);
+      if (document !== undefined) {
+        const body = JSON.parse(document.body) as { seq: number };
+        return { seq: body.seq, revision: document.revision };
+      }
+      const { last } = await this.#store.eventBounds();
+      try {
+        const created = await this.#store.putDocument(
+          { kind: CHECKPOINT_KIND, id: CHECKPOINT_ID, body: JSON.stringify({ seq: last }) },
+          0,
+        );
+        return { seq: last, revision: created.revision };
+      } catch (error) {
+        // Another node created it first; read theirs.
+        if (!(error instanceof StoreConflictError)) throw error;
+      }
     }
   }
 
-  async #dispatchBatch(webhooks: LoadedWebhook[], events: EventRecord[]): Promise<Set<string>> {
-    const audience = new AudienceCheck(this.#store);
-    const touched = new Set<string>();
-    const lastSeq = events.at(-1)!.seq;
-    for (const webhook of webhooks) {
-      if (webhook.body.cursor >= lastSeq) continue;
-      const created: string[] = [];
-      for (const event of events) {
-        if (event.seq <= webhook.body.cursor) continue;
-        if (!matchesFilter(webhook.body.filter, event)) continue;
-        const deliveryEvent = deliveryEventOf(event);
-        const visibility = await audience.check(webhook.body.createdBy, deliveryEvent);
-        if (!visibility.visible) continue;
-        const id = await this.#createDelivery(webhook.document.id, deliveryEvent);
-        if (id !== undefined) created.push(id);
-      }
-      if (await this.#advance(webhook, lastSeq, created)) {
-        if (created.length > 0) touched.add(webhook.document.id);
+  /**
+   * Moves the checkpoint past a dispatched batch. Returns false when another node moved it
+   * meanwhile; the batch is then read again, and its deliveries exist already.
+   */
+  async #moveCheckpoint(checkpoint: { revision: number }, seq: number): Promise<boolean> {
+    try {
+      await this.#store.putDocument(
+        { kind: CHECKPOINT_KIND, id: CHECKPOINT_ID, body: JSON.stringify({ seq }) },
+        checkpoint.revision,
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof StoreConflictError) return false;
+      throw error;
+    }
+  }
+
+  /** Logs how many events were pruned from the log before the dispatcher reached them. */
+  async #reportMissed(checkpoint: number): Promise<void> {
+    const bounds = await this.#store.eventBounds();
+    if (checkpoint >= bounds.first - 1) return;
+    this.#logger.warn(
+      { checkpoint, firstKept: bounds.first, missed: bounds.first - 1 - checkpoint },
+      'webhook events pruned from the log before dispatch were not delivered',
+    );
+  }
+
+  /**
+   * Brings a new webhook up to the checkpoint: dispatches to it alone the events from its
+   * creation to the checkpoint, which the dispatcher may have passed before it saw the
+   * webhook, then marks it joined. Returns false when the webhook was deleted meanwhile.
+   */
+  async #join(webhook: LoadedWebhook, checkpoint: number, touched: Set<string>): Promise<boolean> {
+    const created: string[] = [];
+    let after = webhook.body.startSeq;
+    while (after < checkpoint) {
+      const events = (
+        await this.#store.readEvents({ afterSeq: after, limit: this.#options.batchSize })
+      ).filter((event) => event.seq <= checkpoint);
+      if (events.length === 0) break;
+      const made = await this.#dispatchBatch([webhook], events);
+      created.push(...(made.get(webhook.document.id) ?? []));
+      after = events.at(-1)!.seq;
+    }
+    const { document } = webhook;
+    const body: WebhookBody = { ...webhook.body, joined: true };
+    try {
+      await this.#store.putDocument(
+        { kind: document.kind, id: document.id, owner: document.owner, body: JSON.stringify(body) },
+        document.revision,
+      );
+    } catch (error) {
+      if (!(error instanceof StoreConflictError)) throw error;
+      // Another node joined it, or it was deleted: then its new deliveries go too.
+      if ((await this.#store.getDocument(WEBHOOK_KIND, document.id)) === undefined) {
+        const kind = deliveryKind(document.id);
+        for (const id of created) await this.#store.deleteDocument(kind, id);
+        return false;
       }
     }
-    return touched;
+    if (created.length > 0) touched.add(document.id);
+    return true;
+  }
+
+  /** Creates the deliveries of a batch; returns their ids per webhook. */
+  async #dispatchBatch(
+    webhooks: LoadedWebhook[],
+    events: EventRecord[],
+  ): Promise<Map<string, string[]>> {
+    const audience = new AudienceCheck(this.#store);
+    const created = new Map<string, string[]>();
+    for (const webhook of webhooks) {
+      for (const event of events) {
+        if (event.seq <= webhook.body.startSeq) continue;
+        if (!matchesFilter(webhook.body.filter, event)) continue;
+        const visibility = await audience.check(webhook.body.createdBy, event);
+        if (!visibility.visible) continue;
+        const id = await this.#createDelivery(webhook.document.id, event, visibility.kind);
+        if (id === undefined) continue;
+        const list = created.get(webhook.document.id) ?? [];
+        list.push(id);
+        created.set(webhook.document.id, list);
+      }
+    }
+    return created;
   }
 
   /** Creates the delivery of an event; returns undefined when it exists already. */
-  async #createDelivery(webhookId: string, event: DeliveryEvent): Promise<string | undefined> {
+  async #createDelivery(
+    webhookId: string,
+    event: EventRecord,
+    kind: EventKind,
+  ): Promise<string | undefined> {
     const now = nowMicros();
     const body: DeliveryBody = {
       webhookId,
       state: 'pending',
-      kind: event.kind,
+      kind,
       event,
+      eventId: (await this.#cursors()).encode(event.seq),
       createdAt: now,
       attempts: 0,
       history: [],
@@ -247,30 +319,5 @@ export class WebhookDispatcher {
       if (error instanceof StoreConflictError) return undefined;
       throw error;
     }
-  }
-
-  /**
-   * Moves the webhook's cursor to `seq`. When the webhook changed meanwhile (another node
-   * moved the cursor, or the webhook was deleted) the write fails; the deliveries just
-   * made for a deleted webhook are removed, since no worker would ever send them.
-   */
-  async #advance(webhook: LoadedWebhook, seq: number, created: string[]): Promise<boolean> {
-    const { document } = webhook;
-    const body: WebhookBody = { ...webhook.body, cursor: seq };
-    try {
-      await this.#store.putDocument(
-        { kind: document.kind, id: document.id, owner: document.owner, body: JSON.stringify(body) },
-        document.revision,
-      );
-      return true;
-    } catch (error) {
-      if (!(error instanceof StoreConflictError)) throw error;
-    }
-    const current = await this.#store.getDocument(WEBHOOK_KIND, webhook.document.id);
-    if (current === undefined) {
-      for (const id of created)
-        await this.#store.deleteDocument(deliveryKind(webhook.document.id), id);
-    }
-    return current !== undefined;
   }
 }

@@ -1,8 +1,19 @@
 /**
- * Checks of webhook endpoint URLs. Deliveries carry shared threat intelligence, so they go
- * over HTTPS. Plain HTTP is accepted only for a loopback address written as an IP literal,
- * for receivers on the same machine and for tests: a host name could resolve elsewhere.
+ * Checks of webhook endpoint URLs and of the addresses deliveries connect to.
+ *
+ * Deliveries carry shared threat intelligence, so they go over HTTPS. Plain HTTP is
+ * accepted only for a loopback address written as an IP literal, for receivers on the same
+ * machine and for tests, because a host name could resolve elsewhere.
+ *
+ * Users of other organisations register the URLs, so by default no delivery goes to a
+ * loopback, private, link-local or other non-public address: otherwise a webhook could
+ * reach services inside the server's network. The sender checks every address a host name
+ * resolves to when it connects, so a name that later resolves inward is stopped too.
+ * `allowPrivateTargets` lifts the rule for single-machine setups and tests.
  */
+import dns from 'node:dns';
+import type { LookupFunction } from 'node:net';
+
 import ipaddr from 'ipaddr.js';
 
 import { CairnError } from '../errors.ts';
@@ -15,19 +26,39 @@ function invalidUrl(text: string, reason: string): CairnError {
   return new CairnError('invalid-parameter', `webhook URL ${JSON.stringify(shown)} ${reason}`);
 }
 
-/** Whether a URL host (as WHATWG URL normalises it) is a loopback IP literal. */
-export function isLoopbackHost(hostname: string): boolean {
+/** Returns the IP address a URL host (as WHATWG URL normalises it) is, if it is one. */
+function ipLiteral(hostname: string): string | undefined {
   const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
-  if (!ipaddr.isValid(bare)) return false;
-  // process() turns an IPv4-mapped IPv6 address such as ::ffff:127.0.0.1 into IPv4.
-  return ipaddr.process(bare).range() === 'loopback';
+  return ipaddr.isValid(bare) ? bare : undefined;
 }
+
+/** Tells whether an IP address is a public unicast address. */
+export function isPublicAddress(address: string): boolean {
+  // process() turns an IPv4-mapped IPv6 address such as ::ffff:10.0.0.1 into IPv4.
+  return ipaddr.isValid(address) && ipaddr.process(address).range() === 'unicast';
+}
+
+/** Tells whether a URL host is a loopback IP literal. */
+export function isLoopbackHost(hostname: string): boolean {
+  const address = ipLiteral(hostname);
+  return address !== undefined && ipaddr.process(address).range() === 'loopback';
+}
+
+/** Tells whether a URL host is an IP literal that is not a public address. */
+export function isNonPublicLiteral(hostname: string): boolean {
+  const address = ipLiteral(hostname);
+  return address !== undefined && !isPublicAddress(address);
+}
+
+const PRIVATE_TARGETS_OFF =
+  'is a loopback, private or other non-public address, and this server sends webhooks only ' +
+  'to public addresses: use a public https:// URL, or set webhooks.allowPrivateTargets';
 
 /**
  * Parses an endpoint URL, or throws a 400 CairnError that names the URL and the fix.
  * The URL may not carry credentials, because they would be stored and shown in lists.
  */
-export function parseEndpointUrl(text: unknown): URL {
+export function parseEndpointUrl(text: unknown, allowPrivateTargets: boolean): URL {
   if (typeof text !== 'string' || text.length === 0) {
     throw new CairnError('invalid-parameter', 'webhook URL is missing: send an https:// URL');
   }
@@ -47,14 +78,44 @@ export function parseEndpointUrl(text: unknown): URL {
     );
   }
   if (url.hash !== '') throw invalidUrl(text, 'has a #fragment: remove it');
-  if (url.protocol === 'https:') return url;
-  if (url.protocol === 'http:') {
-    if (isLoopbackHost(url.hostname)) return url;
-    throw invalidUrl(
-      text,
-      'uses plain http:// to a host that is not a loopback address: use https://, ' +
-        'or http://127.0.0.1 or http://[::1] for a receiver on this machine',
-    );
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw invalidUrl(text, `has scheme ${url.protocol.slice(0, -1)}: use https://`);
   }
-  throw invalidUrl(text, `has scheme ${url.protocol.slice(0, -1)}: use https://`);
+  if (!allowPrivateTargets && isNonPublicLiteral(url.hostname)) {
+    throw invalidUrl(text, PRIVATE_TARGETS_OFF);
+  }
+  if (url.protocol === 'https:') return url;
+  if (isLoopbackHost(url.hostname)) return url;
+  throw invalidUrl(
+    text,
+    'uses plain http:// to a host that is not a loopback address: use https://, ' +
+      'or http://127.0.0.1 or http://[::1] for a receiver on this machine',
+  );
+}
+
+/**
+ * Builds a `lookup` for node:http that resolves like the default but fails when an
+ * address the name resolves to is not public, so no connection is made to it.
+ */
+export function publicOnlyLookup(): LookupFunction {
+  return (hostname, options, callback) => {
+    dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error) {
+        callback(error, '', 0);
+        return;
+      }
+      const blocked = addresses.find((entry) => !isPublicAddress(entry.address));
+      if (blocked !== undefined) {
+        const refusal = new Error(
+          `${hostname} resolves to the non-public address ${blocked.address}, and this ` +
+            'server sends webhooks only to public addresses',
+        ) as NodeJS.ErrnoException;
+        refusal.code = 'ENONPUBLIC';
+        callback(refusal, '', 0);
+        return;
+      }
+      if (options.all) callback(null, addresses);
+      else callback(null, addresses[0]!.address, addresses[0]!.family);
+    });
+  };
 }

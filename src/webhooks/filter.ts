@@ -1,63 +1,24 @@
 /**
- * Checks and matching of webhook filters (see WebhookFilter).
+ * Checks of webhook filters sent as JSON. Matching is the event streams' (events/filter.ts);
+ * this module only reads the JSON form, where streams read query parameters.
  */
 import { CairnError } from '../errors.ts';
-import type { EventRecord, TlpLevel } from '../store/store.ts';
+import { MAX_FILTER_VALUES, TLP_LEVELS } from '../events/filter.ts';
+import type { TlpLevel } from '../store/store.ts';
 import type { WebhookFilter } from './records.ts';
-
-const TLP_LEVELS: readonly TlpLevel[] = ['clear', 'green', 'amber', 'amber+strict', 'red'];
-const MAX_FILTER_ENTRIES = 100;
-
-/** The fields of an object that filters read, parsed once per event. */
-interface FilteredFields {
-  labels: unknown;
-  confidence: unknown;
-}
-
-function parseFields(json: string | undefined): FilteredFields | undefined {
-  if (json === undefined) return undefined;
-  const object = JSON.parse(json) as Record<string, unknown>;
-  return { labels: object.labels, confidence: object.confidence };
-}
-
-/**
- * Whether an event passes the filter. A delete carries no object, so the label and
- * confidence conditions cannot apply to it and it passes them: a receiver that got the
- * object learns that it is gone.
- */
-export function matchesFilter(filter: WebhookFilter, event: EventRecord): boolean {
-  if (filter.collections && !filter.collections.includes(event.collectionId)) return false;
-  if (filter.communityId !== undefined && filter.communityId !== event.communityId) return false;
-  if (filter.types && !filter.types.includes(event.objectType)) return false;
-  if (filter.tlp && !event.sharing.tlp.some((level) => filter.tlp!.includes(level))) return false;
-  if (filter.labels === undefined && filter.minConfidence === undefined) return true;
-
-  const fields = parseFields(event.json);
-  if (fields === undefined) return true;
-  if (filter.labels) {
-    const labels = Array.isArray(fields.labels) ? fields.labels : [];
-    if (!labels.some((label) => filter.labels!.includes(label as string))) return false;
-  }
-  if (filter.minConfidence !== undefined) {
-    if (typeof fields.confidence !== 'number' || fields.confidence < filter.minConfidence) {
-      return false;
-    }
-  }
-  return true;
-}
 
 function stringList(value: unknown, field: string): string[] | undefined {
   if (value === undefined) return undefined;
   if (
     !Array.isArray(value) ||
     value.length === 0 ||
-    value.length > MAX_FILTER_ENTRIES ||
+    value.length > MAX_FILTER_VALUES ||
     !value.every((entry) => typeof entry === 'string' && entry.length > 0 && entry.length <= 250)
   ) {
     throw new CairnError(
       'invalid-parameter',
       `filter.${field} ${JSON.stringify(value).slice(0, 120)} is not valid: send a list of 1 to ` +
-        `${MAX_FILTER_ENTRIES} non-empty strings, or leave the field out`,
+        `${MAX_FILTER_VALUES} non-empty strings, or leave the field out`,
     );
   }
   return [...new Set(value as string[])];

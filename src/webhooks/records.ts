@@ -2,6 +2,7 @@
  * How webhooks and their deliveries are kept as store documents (see DocumentRecord).
  *
  * - A webhook is a document of kind `webhook`, owned by its organisation.
+ * - The dispatcher's position in the event log is the document `webhook-checkpoint/events`.
  * - Deliveries of one webhook are documents of kind `webhook-delivery:<webhook id>`, so a
  *   worker claims the due deliveries of one endpoint at a time and a slow endpoint never
  *   takes the slots of another. Their `owner` is the delivery state, so the dead letters
@@ -10,30 +11,20 @@
  */
 import { randomBytes } from 'node:crypto';
 
-import type { EntrySharing, EventKind, TlpLevel } from '../store/store.ts';
+import type { EventFilter } from '../events/filter.ts';
+import type { EventKind, EventRecord } from '../store/store.ts';
 
 export const WEBHOOK_KIND = 'webhook';
+export const CHECKPOINT_KIND = 'webhook-checkpoint';
+export const CHECKPOINT_ID = 'events';
 
 /** The document kind that holds the deliveries of one webhook. */
 export function deliveryKind(webhookId: string): string {
   return `webhook-delivery:${webhookId}`;
 }
 
-/** Which events a webhook receives; every field narrows, and an empty filter takes all. */
-export interface WebhookFilter {
-  /** Only events of these collections (ids). */
-  collections?: string[];
-  /** Only events of collections owned by this community. */
-  communityId?: string;
-  /** Only objects of these STIX types. */
-  types?: string[];
-  /** Only objects with at least one of these labels. */
-  labels?: string[];
-  /** Only versions marked with at least one of these TLP levels. */
-  tlp?: TlpLevel[];
-  /** Only objects whose `confidence` is at least this (0 to 100). */
-  minConfidence?: number;
-}
+/** The events a webhook receives; the same filter as event streams. */
+export type WebhookFilter = EventFilter;
 
 /** The body of a `webhook` document. */
 export interface WebhookBody {
@@ -50,13 +41,13 @@ export interface WebhookBody {
   /** The user who registered the webhook; deliveries carry only what this user may read. */
   createdBy: string;
   createdAt: number;
+  /** The newest event seq when the webhook was created; it receives only later events. */
+  startSeq: number;
   /**
-   * The last event seq the dispatcher has turned into deliveries for this webhook. It
-   * starts at the newest seq when the webhook is created, so a webhook receives only
-   * later events, and each webhook keeps its own position so one created while the
-   * dispatcher runs misses nothing.
+   * Set once the dispatcher has sent the webhook the events from its creation up to the
+   * shared checkpoint; from then on it follows the checkpoint with the others.
    */
-  cursor: number;
+  joined: boolean;
 }
 
 export type DeliveryState = 'pending' | 'delivered' | 'dead' | 'failed';
@@ -71,22 +62,6 @@ export interface AttemptRecord {
   responseExcerpt?: string;
 }
 
-/** The event a delivery carries, with what the access check at send time needs. */
-export interface DeliveryEvent {
-  seq: number;
-  at: number;
-  kind: EventKind;
-  collectionId: string;
-  communityId?: string;
-  objectId: string;
-  objectType: string;
-  specVersion: string;
-  version: string;
-  /** The version as stored, before redaction for the webhook's user; absent for deletes. */
-  json?: string;
-  sharing: EntrySharing;
-}
-
 /**
  * The body of a delivery document. `state` repeats the document's owner. Pings are sent
  * once and end `delivered` or `failed`; event deliveries are retried and end `delivered`
@@ -95,9 +70,18 @@ export interface DeliveryEvent {
 export interface DeliveryBody {
   webhookId: string;
   state: DeliveryState;
-  /** `ping` for a test delivery, else the event kind. */
+  /**
+   * `ping` for a test delivery, else the event kind as the webhook's user saw it when the
+   * delivery was made (see EventView.kind); each attempt checks it again.
+   */
   kind: EventKind | 'ping';
-  event?: DeliveryEvent;
+  /**
+   * The event as the log stored it, before redaction for the webhook's user, so the access
+   * check before each attempt works on the original.
+   */
+  event?: EventRecord;
+  /** The event's cursor, as event streams give it, for receivers to resume a stream. */
+  eventId?: string;
   createdAt: number;
   attempts: number;
   /** The latest attempts, newest last; older ones are dropped. */

@@ -8,6 +8,8 @@
 import http from 'node:http';
 import https from 'node:https';
 
+import { isNonPublicLiteral, publicOnlyLookup } from './endpoint-url.ts';
+
 /** Result of one attempt; `ok` is true for a 2xx status. */
 export interface AttemptOutcome {
   ok: boolean;
@@ -55,6 +57,8 @@ function describeError(error: NodeJS.ErrnoException, timeoutMs: number): string 
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return `host name not found (${error.code})`;
+    case 'ENONPUBLIC':
+      return error.message;
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
       return `host unreachable (${error.code})`;
@@ -73,10 +77,22 @@ function locationHost(location: string | undefined, base: URL): string {
   }
 }
 
-/** Posts webhook requests through its own keep-alive agents. */
+/**
+ * Posts webhook requests through its own keep-alive agents. Unless `allowPrivateTargets`,
+ * it connects to public addresses only (see endpoint-url.ts).
+ */
 export class WebhookSender {
-  readonly #httpAgent = new http.Agent(AGENT_OPTIONS);
-  readonly #httpsAgent = new https.Agent(AGENT_OPTIONS);
+  readonly #httpAgent: http.Agent;
+  readonly #httpsAgent: https.Agent;
+  readonly #allowPrivateTargets: boolean;
+
+  constructor(allowPrivateTargets: boolean) {
+    this.#allowPrivateTargets = allowPrivateTargets;
+    // The agents resolve host names, so the address check sits in their lookup.
+    const lookup = allowPrivateTargets ? {} : { lookup: publicOnlyLookup() };
+    this.#httpAgent = new http.Agent({ ...AGENT_OPTIONS, ...lookup });
+    this.#httpsAgent = new https.Agent({ ...AGENT_OPTIONS, ...lookup });
+  }
 
   /** Posts `body` to `url` with the headers; resolves with the outcome, also on failure. */
   send(
@@ -85,6 +101,13 @@ export class WebhookSender {
     headers: Record<string, string>,
     options: SendOptions,
   ): Promise<AttemptOutcome> {
+    if (!this.#allowPrivateTargets && isNonPublicLiteral(url.hostname)) {
+      return Promise.resolve({
+        ok: false,
+        error: `${url.hostname} is not a public address, and this server sends webhooks only to public addresses`,
+        durationMs: 0,
+      });
+    }
     const agent = url.protocol === 'https:' ? this.#httpsAgent : this.#httpAgent;
     return sendRequest(url, body, headers, options, agent);
   }

@@ -14,6 +14,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { CairnError } from '../errors.ts';
+import { CursorCodec } from '../events/cursor.ts';
 import type { EventNotifier } from '../events/notifier.ts';
 import type { Logger } from '../log/logger.ts';
 import { collectionRights, loadCollectionContext } from '../sharing/access.ts';
@@ -54,6 +55,8 @@ import {
 export interface WebhookSettings extends WorkerOptions, DispatcherOptions {
   /** Webhooks one organisation may register at most. */
   maxPerOrganisation: number;
+  /** Whether deliveries may go to loopback, private and other non-public addresses. */
+  allowPrivateTargets: boolean;
 }
 
 export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
@@ -70,6 +73,7 @@ export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
   batchSize: 200,
   fallbackMs: 2_000,
   maxPerOrganisation: 250,
+  allowPrivateTargets: false,
 };
 
 export interface NewWebhook {
@@ -87,8 +91,6 @@ export interface WebhookView {
   organisationId: string;
   createdBy: string;
   createdAt: number;
-  /** The last event seq turned into deliveries. */
-  cursor: number;
 }
 
 export interface DeliveryView {
@@ -129,7 +131,6 @@ export function webhookView(document: DocumentRecord): WebhookView {
     organisationId: body.organisationId,
     createdBy: body.createdBy,
     createdAt: body.createdAt,
-    cursor: body.cursor,
   };
 }
 
@@ -144,7 +145,7 @@ export function deliveryView(document: DocumentRecord): DeliveryView {
     ...(event === undefined
       ? {}
       : {
-          eventId: String(event.seq),
+          ...(body.eventId === undefined ? {} : { eventId: body.eventId }),
           collectionId: event.collectionId,
           objectId: event.objectId,
           objectType: event.objectType,
@@ -163,9 +164,10 @@ export class WebhookService {
   readonly #guard: Guard;
   readonly #logger: Logger;
   readonly #settings: WebhookSettings;
-  readonly #sender = new WebhookSender();
+  readonly #sender: WebhookSender;
   readonly #worker: WebhookWorker;
   readonly #dispatcher: WebhookDispatcher;
+  #cursors: Promise<CursorCodec> | undefined;
 
   constructor(
     store: Store,
@@ -177,9 +179,15 @@ export class WebhookService {
     this.#guard = new Guard(store);
     this.#logger = logger;
     this.#settings = { ...DEFAULT_WEBHOOK_SETTINGS, ...settings };
+    this.#sender = new WebhookSender(this.#settings.allowPrivateTargets);
     this.#worker = new WebhookWorker(store, this.#sender, logger, this.#settings);
-    this.#dispatcher = new WebhookDispatcher(store, notifier, logger, this.#settings, (ids) =>
-      this.#worker.wake(ids),
+    this.#dispatcher = new WebhookDispatcher(
+      store,
+      notifier,
+      logger,
+      this.#settings,
+      () => this.#cursorCodec(),
+      (ids) => this.#worker.wake(ids),
     );
   }
 
@@ -211,7 +219,7 @@ export class WebhookService {
     if (acting.user.role === 'read-only') {
       throw forbidden('read-only users may not register webhooks: ask an org admin');
     }
-    const url = parseEndpointUrl(input.url);
+    const url = parseEndpointUrl(input.url, this.#settings.allowPrivateTargets);
     const description = input.description ?? '';
     if (typeof description !== 'string' || description.length > MAX_DESCRIPTION) {
       throw invalid(`description is not valid: send text of at most ${MAX_DESCRIPTION} characters`);
@@ -241,7 +249,8 @@ export class WebhookService {
       organisationId,
       createdBy: acting.user.id,
       createdAt: nowMicros(),
-      cursor: (await this.#store.eventBounds()).last,
+      startSeq: (await this.#store.eventBounds()).last,
+      joined: false,
     };
     const document = await conflictsAs409(
       this.#store.putDocument(
@@ -418,6 +427,15 @@ export class WebhookService {
     await this.#guard.audit(acting, 'webhook.retry', id, { deliveryId });
     this.#worker.wake([id]);
     return deliveryView(stored);
+  }
+
+  /** Returns the server's event cursor codec, loading it from the store on first use. */
+  #cursorCodec(): Promise<CursorCodec> {
+    this.#cursors ??= CursorCodec.load(this.#store).catch((error: unknown) => {
+      this.#cursors = undefined;
+      throw error;
+    });
+    return this.#cursors;
   }
 
   /** Loads a webhook the caller manages, or throws 404. */

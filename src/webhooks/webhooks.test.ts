@@ -11,14 +11,17 @@ import { Writable } from 'node:stream';
 import { after, afterEach, beforeEach, describe, test } from 'node:test';
 
 import { CairnError } from '../errors.ts';
+import { CursorCodec } from '../events/cursor.ts';
 import { createLogger } from '../log/logger.ts';
 import { makeCommunity, makeOrganisation, makeUser } from '../sharing/fixtures.test-helper.ts';
 import { createSharingServices, type SharingServices } from '../sharing/service.ts';
 import { openStore } from '../store/index.ts';
 import type { CollectionRecord, Store, UserRecord } from '../store/store.ts';
 import { indicator } from '../testing/stix.ts';
+import { parseEndpointUrl } from './endpoint-url.ts';
 import { Receiver, eventually } from './receiver.test-helper.ts';
 import { deliveryKind } from './records.ts';
+import { WebhookSender } from './sender.ts';
 import { WebhookService, type DeliveryView, type WebhookSettings } from './service.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from './signature.ts';
 
@@ -36,6 +39,7 @@ const FAST: Partial<WebhookSettings> = {
   refreshMs: 100,
   fallbackMs: 30,
   concurrencyPerEndpoint: 2,
+  allowPrivateTargets: true,
 };
 
 interface World {
@@ -153,7 +157,10 @@ describe('webhook delivery', () => {
     assert.equal(body.objectId, shared!.id);
     assert.equal(body.object.id, shared!.id);
     assert.equal(body.object.pattern, shared!.pattern);
-    assert.match(body.eventId, /^\d+$/);
+    const seq = (await CursorCodec.load(world.store)).decode(body.eventId);
+    const [event] = await world.store.readEvents({ afterSeq: (seq ?? 1) - 1, limit: 1 });
+    assert.equal(event?.seq, seq, 'eventId is not the cursor of the event');
+    assert.equal(event?.objectId, shared!.id);
     assert.equal(request!.headers['cairn-webhook-delivery'], body.deliveryId);
     assert.equal(request!.headers['content-type'], 'application/json');
 
@@ -454,5 +461,39 @@ describe('webhook delivery', () => {
       recentDeliveries.map((delivery) => delivery.id),
       [failed.id, ping.id],
     );
+  });
+});
+
+describe('non-public targets', () => {
+  test('registration rejects non-public literals', () => {
+    for (const url of ['https://10.0.0.7/x', 'https://[::1]/x', 'http://127.0.0.1:9/x']) {
+      assert.throws(
+        () => parseEndpointUrl(url, false),
+        /non-public address, and this server sends webhooks only to public addresses/,
+        url,
+      );
+    }
+    assert.equal(parseEndpointUrl('https://hooks.example.com/x', false).host, 'hooks.example.com');
+    assert.equal(parseEndpointUrl('http://127.0.0.1:9/x', true).port, '9');
+  });
+
+  test('sender connects to public addresses only', async () => {
+    const sender = new WebhookSender(false);
+    const options = { timeoutMs: 2_000, maxResponseBytes: 1024 };
+    const listener = await Receiver.start();
+    try {
+      const literal = await sender.send(new URL(listener.url), '{}', {}, options);
+      assert.equal(literal.ok, false);
+      assert.match(literal.error ?? '', /127\.0\.0\.1 is not a public address/);
+      // localhost resolves through the system resolver (hosts file) to a loopback address.
+      const named = new URL(listener.url.replace('127.0.0.1', 'localhost'));
+      const resolved = await sender.send(named, '{}', {}, options);
+      assert.equal(resolved.ok, false);
+      assert.match(resolved.error ?? '', /localhost resolves to the non-public address/);
+      assert.equal(listener.requests.length, 0, 'a request reached a loopback receiver');
+    } finally {
+      sender.close();
+      await listener.close();
+    }
   });
 });

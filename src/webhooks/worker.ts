@@ -79,8 +79,8 @@ export function deliveryPayload(deliveryId: string, body: DeliveryBody, json?: s
   // The object is spliced in as stored text, so the receiver gets it byte for byte.
   const head = JSON.stringify({
     deliveryId,
-    eventId: String(event.seq),
-    kind: event.kind,
+    eventId: body.eventId,
+    kind: body.kind,
     at: microsToTaxii(event.at),
     collection: event.collectionId,
     ...(event.communityId === undefined ? {} : { community: event.communityId }),
@@ -214,6 +214,11 @@ class Lane {
   #inFlight = 0;
   #pumping = false;
   #again = false;
+  /**
+   * Set when a claim found fewer due deliveries than free slots, so finished attempts do
+   * not claim again until something may have become due (a wake-up or a timer).
+   */
+  #drained = false;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
@@ -238,13 +243,19 @@ class Lane {
     return this.#inFlight;
   }
 
+  /** Makes the lane claim due deliveries now. */
   wake(): void {
+    this.#drained = false;
+    this.#pump();
+  }
+
+  #pump(): void {
     if (this.#stopped) return;
     if (this.#pumping) {
       this.#again = true;
       return;
     }
-    void this.#pump();
+    void this.#claimUntilIdle();
   }
 
   async stop(): Promise<void> {
@@ -255,7 +266,7 @@ class Lane {
   }
 
   /** Claims due deliveries while the lane has free slots, and starts their attempts. */
-  async #pump(): Promise<void> {
+  async #claimUntilIdle(): Promise<void> {
     this.#pumping = true;
     try {
       do {
@@ -281,7 +292,10 @@ class Lane {
       const lease = (this.#options.timeoutMs + LEASE_MARGIN_MS) * 1000;
       const claimed = await this.#store.claimDocuments(this.#kind, now, now + lease, free);
       for (const document of claimed) this.#start(document);
-      if (claimed.length < free) return;
+      if (claimed.length < free) {
+        this.#drained = true;
+        return;
+      }
     }
   }
 
@@ -297,7 +311,7 @@ class Lane {
       .finally(() => {
         this.#inFlight -= 1;
         this.#attempts.delete(attempt);
-        this.wake();
+        if (!this.#drained) this.#pump();
       });
     this.#attempts.add(attempt);
   }
@@ -331,6 +345,7 @@ class Lane {
     const webhook = JSON.parse(webhookDocument.body) as WebhookBody;
 
     let json: string | undefined;
+    let kind = body.kind;
     if (body.event !== undefined) {
       const visibility = await new AudienceCheck(this.#store).check(webhook.createdBy, body.event);
       if (!visibility.visible) {
@@ -338,10 +353,11 @@ class Lane {
         return;
       }
       json = visibility.json;
+      kind = visibility.kind;
     }
 
-    const payload = deliveryPayload(claimed.id, body, json);
-    const headers = signedHeaders(webhook.secret, claimed.id, body.kind, payload);
+    const payload = deliveryPayload(claimed.id, { ...body, kind }, json);
+    const headers = signedHeaders(webhook.secret, claimed.id, kind, payload);
     const startedAt = nowMicros();
     const outcome = await this.#sender.send(new URL(webhook.url), payload, headers, {
       timeoutMs: this.#options.timeoutMs,

@@ -52,7 +52,6 @@ const Webhook = z
     organisationId: Id,
     createdBy: Id.openapi({ description: 'the user whose access decides what is delivered' }),
     createdAt: Timestamp,
-    cursor: z.string().openapi({ description: 'the last event id turned into deliveries' }),
   })
   .openapi('Webhook');
 
@@ -214,7 +213,7 @@ function time(micros: number | undefined): string | undefined {
 }
 
 function webhookJson(view: WebhookView) {
-  return { ...view, createdAt: microsToTaxii(view.createdAt), cursor: String(view.cursor) };
+  return { ...view, createdAt: microsToTaxii(view.createdAt) };
 }
 
 function attemptJson(attempt: AttemptRecord) {
