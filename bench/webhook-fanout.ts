@@ -38,7 +38,7 @@ function wallMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-/** The receiver side: 100 servers; the first hangs when `hang` is set. */
+/** Runs the receiver side: 100 servers, of which the first hangs when `hang` is set. */
 async function runReceivers(hang: boolean): Promise<void> {
   const arrivals: Array<[number, string, number]> = [];
   const servers: http.Server[] = [];
@@ -121,7 +121,7 @@ async function runScenario(hang: boolean, events: number, rate: number): Promise
       notifier.announce((await store.eventBounds()).last);
     }
 
-    // Wait until every answering endpoint has every event, or 60 s.
+    // Wait until every responding endpoint has every event, or 60 s.
     const expected = events * (hang ? ENDPOINTS - 1 : ENDPOINTS);
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {

@@ -18,7 +18,7 @@ import ipaddr from 'ipaddr.js';
 
 import { CairnError } from '../errors.ts';
 
-/** Longest endpoint URL accepted, in characters. */
+/** Maximum length of an endpoint URL, in characters. */
 export const MAX_URL_LENGTH = 2048;
 
 function invalidUrl(text: string, reason: string): CairnError {

@@ -1,6 +1,6 @@
 /**
  * A webhook receiver for tests: a real HTTP server on a loopback address and a free port
- * that records each request and answers as the test sets.
+ * that records each request and responds as the test sets.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +11,7 @@ export interface ReceivedRequest {
   body: string;
 }
 
-/** Answers one request; the default answers 204. */
+/** Responds to one request; the default responds 204. */
 export type Responder = (request: ReceivedRequest, response: http.ServerResponse) => void;
 
 export class Receiver {
@@ -81,7 +81,7 @@ export class Receiver {
     return this.requests;
   }
 
-  /** Stops the server and drops every connection, answered or not. */
+  /** Stops the server and drops every connection, including those still waiting. */
   async close(): Promise<void> {
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));

@@ -1,5 +1,5 @@
 /**
- * How webhooks and their deliveries are kept as store documents (see DocumentRecord).
+ * Webhooks and their deliveries as store documents (see DocumentRecord).
  *
  * - A webhook is a document of kind `webhook`, owned by its organisation.
  * - The dispatcher's position in the event log is the document `webhook-checkpoint/events`.
@@ -18,7 +18,7 @@ export const WEBHOOK_KIND = 'webhook';
 export const CHECKPOINT_KIND = 'webhook-checkpoint';
 export const CHECKPOINT_ID = 'events';
 
-/** The document kind that holds the deliveries of one webhook. */
+/** Returns the document kind that contains the deliveries of one webhook. */
 export function deliveryKind(webhookId: string): string {
   return `webhook-delivery:${webhookId}`;
 }
@@ -33,7 +33,7 @@ export interface WebhookBody {
   filter: WebhookFilter;
   /**
    * The signing secret. HMAC needs the secret itself, so it is stored as it is, unlike API
-   * tokens; the API shows it only in the response that creates the webhook, and it is
+   * tokens. The API shows it only in the response that creates the webhook, and it is
    * never logged.
    */
   secret: string;
@@ -52,7 +52,7 @@ export interface WebhookBody {
 
 export type DeliveryState = 'pending' | 'delivered' | 'dead' | 'failed';
 
-/** What one attempt to send a delivery did. */
+/** The outcome of one attempt to send a delivery. */
 export interface AttemptRecord {
   at: number;
   durationMs: number;
@@ -98,7 +98,7 @@ export const HISTORY_LENGTH = 10;
 const ID_EPOCH_END = Number.MAX_SAFE_INTEGER;
 
 /**
- * A new delivery id. It starts with the time counted down from a far date, so ids sort
+ * Returns a new delivery id. It starts with the time counted down from a far date, so ids sort
  * newest first and a plain list of a webhook's deliveries starts with the most recent.
  */
 export function newDeliveryId(nowMicros: number): string {
@@ -106,7 +106,7 @@ export function newDeliveryId(nowMicros: number): string {
   return `${countdown}-${randomBytes(5).toString('hex')}`;
 }
 
-/** The de-duplication key of the delivery of an event. */
+/** Returns the de-duplication key of the delivery of an event. */
 export function eventKey(seq: number): string {
   return `event:${seq}`;
 }

@@ -15,7 +15,7 @@ export interface AttemptOutcome {
   ok: boolean;
   /** HTTP status, when a response arrived. */
   status?: number;
-  /** What went wrong, for failures. */
+  /** The reason of a failure. */
   error?: string;
   /** The host a 3xx response pointed to, which was not followed. */
   redirectHost?: string;
@@ -67,7 +67,7 @@ function describeError(error: NodeJS.ErrnoException, timeoutMs: number): string 
   }
 }
 
-/** The host a Location header names, resolved against the request URL. */
+/** Returns the host a Location header names, resolved against the request URL. */
 function locationHost(location: string | undefined, base: URL): string {
   if (location === undefined) return '(no Location header)';
   try {
@@ -217,7 +217,7 @@ function sendRequest(
 
     const abort = () => {
       request.destroy();
-      finish({ ok: false, aborted: true, error: 'stopped by the server before an answer came' });
+      finish({ ok: false, aborted: true, error: 'stopped by the server before a response arrived' });
     };
 
     issue();

@@ -9,7 +9,8 @@
  * - analysts register webhooks and manage those they registered;
  * - read-only users manage none.
  * Deliveries carry only what the registering user may read, checked again before each
- * attempt. Webhooks a caller may not manage answer 404, like ones that do not exist.
+ * attempt. A webhook the caller may not manage is reported as not found (404), like one
+ * that does not exist.
  */
 import { randomUUID } from 'node:crypto';
 

@@ -16,7 +16,7 @@ export const EVENT_HEADER = 'Cairn-Webhook-Event';
 
 const SIGNATURE_PREFIX = 'sha256=';
 
-/** A new webhook secret: 32 random bytes, base64url, with a prefix that makes it findable. */
+/** Returns a new webhook secret: 32 random bytes in base64url, with a recognisable prefix. */
 export function newWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('base64url')}`;
 }

@@ -2,7 +2,7 @@
  * Sends due deliveries. Each webhook has a lane that claims at most `concurrencyPerEndpoint`
  * of its deliveries at a time, so a receiver that hangs occupies its own lane only and
  * never delays the others. Claims go through the store (claimDocuments), so across a
- * cluster each attempt is made by one node; a node that dies mid-attempt leaves the
+ * cluster each attempt is made by one node. A node that dies mid-attempt leaves the
  * delivery due again when its lease ends, which makes delivery at-least-once.
  */
 import type { Logger } from '../log/logger.ts';
@@ -57,15 +57,16 @@ const LEASE_MARGIN_MS = 30_000;
 const PRUNE_EVERY = 50;
 
 /**
- * The retry delay after `attempts` failed attempts: exponential backoff with full jitter,
- * a uniform draw between 0 and min(maxDelayMs, baseDelayMs * 2^(attempts - 1)).
+ * Computes the retry delay after `attempts` failed attempts, in milliseconds: exponential
+ * backoff with full jitter, a uniform draw between 0 and
+ * min(maxDelayMs, baseDelayMs * 2^(attempts - 1)).
  */
 export function retryDelayMs(attempts: number, options: WorkerOptions): number {
   const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (attempts - 1));
   return Math.floor(options.random() * ceiling);
 }
 
-/** The JSON body a receiver gets for a delivery. */
+/** Builds the JSON body a receiver gets for a delivery. */
 export function deliveryPayload(deliveryId: string, body: DeliveryBody, json?: string): string {
   const event = body.event;
   if (event === undefined) {
