@@ -37,6 +37,7 @@ import { CursorSigner } from './taxii/cursor.ts';
 import { createStreamApp, STREAMS_BASE } from './stream/app.ts';
 import { StreamHub, type StreamSettings } from './stream/hub.ts';
 import { TAXII_MEDIA_TYPE } from './taxii/media.ts';
+import { WatchRuntime } from './watch/runtime.ts';
 import { WebhookService } from './webhooks/service.ts';
 
 export interface RunningServer {
@@ -48,6 +49,8 @@ export interface RunningServer {
   notifier: EventNotifier;
   /** The event streams of this node. */
   streams: StreamHub;
+  /** Watch lists, alerts and the bulk look-up of this node. */
+  watch: WatchRuntime;
   close(): Promise<void>;
 }
 
@@ -70,8 +73,9 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   });
   const services = createSharingServices(store, { defaultApiRoot: config.taxii.defaultApiRoot });
   const webhooks = new WebhookService(store, logger, webhookSettings(config), notifier);
+  const watch = new WatchRuntime(store, logger, notifier);
   const api = createApiApp(
-    { store, config, logger, services, webhooks },
+    { store, config, logger, services, webhooks, watch },
     authenticateWith(authenticator),
   );
   const streams = new StreamHub(
@@ -112,6 +116,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   const correlation = new EventIndexer(store, logger);
   correlation.start();
   if (config.webhooks.deliver) await webhooks.start();
+  await watch.start();
 
   logger.info({ url, store: describeStore(config.store) }, 'server started');
   return {
@@ -121,6 +126,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
     setup,
     notifier,
     streams,
+    watch,
     async close() {
       await housekeeping.stop();
       await eventPrune.stop();
@@ -129,6 +135,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
       await connectors.stop();
       await correlation.stop();
       await webhooks.stop();
+      await watch.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         // Keep-alive connections would hold close() open; end them.

@@ -21,12 +21,18 @@ import { registerMe } from './routes/me.ts';
 import { registerOrganisations } from './routes/organisations.ts';
 import { registerShares } from './routes/shares.ts';
 import { registerUsers } from './routes/users.ts';
+import { registerWatchLists } from './routes/watch.ts';
+import { registerAlerts } from './routes/watch-alerts.ts';
+import { registerCheck } from './routes/watch-check.ts';
 import { registerWebhooks } from './routes/webhooks.ts';
 
 /** Max body of an administration request, in octets. Shares use the TAXII maxContentLength. */
 export const MAX_ADMIN_BODY = 64 * 1024;
 
 export const OPENAPI_PATH = `${API_BASE}/openapi.json`;
+
+/** Paths whose bodies the administration limit does not apply to (see createApiApp). */
+const WATCH_BODY_PATHS = /^\/api\/v1\/(?:watchlists(?:\/|$)|check\/?$)/;
 
 function logRequests(): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
@@ -93,9 +99,13 @@ export function createApiApp(deps: ApiDeps, authenticate: MiddlewareHandler<ApiE
     return authenticate(c, next);
   });
   app.use(`${API_BASE}/collections/:id/shares`, limitBody(deps.config.taxii.maxContentLength));
+  // Watch lists take thousands of entries at once; the bulk look-up streams any size of body.
+  const watchBodyLimit = limitBody(deps.config.taxii.maxContentLength);
+  app.use(`${API_BASE}/watchlists`, watchBodyLimit);
+  app.use(`${API_BASE}/watchlists/*`, watchBodyLimit);
   const adminBodyLimit = limitBody(MAX_ADMIN_BODY);
   app.use('*', async (c, next) => {
-    if (/\/shares\/?$/.test(c.req.path)) return next();
+    if (/\/shares\/?$/.test(c.req.path) || WATCH_BODY_PATHS.test(c.req.path)) return next();
     return adminBodyLimit(c, next);
   });
 
@@ -111,6 +121,9 @@ export function createApiApp(deps: ApiDeps, authenticate: MiddlewareHandler<ApiE
   registerExports(api);
   registerCorrelation(api);
   registerWebhooks(api);
+  registerWatchLists(api);
+  registerAlerts(api);
+  registerCheck(api);
   registerOpenApi(api, '/openapi.json');
   registerMethodNotAllowed(app);
 

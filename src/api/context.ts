@@ -9,6 +9,7 @@ import type { CairnConfig } from '../config/config.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Actor, SharingServices } from '../sharing/service.ts';
 import type { Store } from '../store/store.ts';
+import type { WatchRuntime } from '../watch/runtime.ts';
 import type { WebhookService } from '../webhooks/service.ts';
 
 export interface ApiDeps {
@@ -18,6 +19,8 @@ export interface ApiDeps {
   services: SharingServices;
   /** Absent in applications built without webhooks; their routes then answer 503. */
   webhooks?: WebhookService;
+  /** Absent in applications built without watch lists; their routes then answer 503. */
+  watch?: WatchRuntime;
 }
 
 export interface ApiEnv {

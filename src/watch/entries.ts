@@ -21,18 +21,21 @@ import {
 export const MAX_COMMENT = 1_000;
 const MAX_FILTER_TEXT = 200;
 
-export type EntryInput =
-  | {
-      /** Omitted or `auto`: the value's form decides (see classify in src/normalise). */
-      type?: ValueEntryType | 'auto';
-      value: string;
-      subdomains?: boolean;
-      /** For hashes: the algorithm, when the digest length does not tell it. */
-      algorithm?: string;
-      comment?: string;
-    }
-  | { type: 'pattern'; pattern: string; comment?: string }
-  | { type: 'filter'; filter: ObjectFilter; comment?: string };
+/** One entry as a request gives it: a value, a STIX pattern or an object filter. */
+export interface EntryInput {
+  /** Omitted or `auto` with a value: the value's form decides (see classify in src/normalise). */
+  type?: ValueEntryType | 'auto' | 'pattern' | 'filter';
+  value?: string;
+  /** For domains: also every subdomain. */
+  subdomains?: boolean;
+  /** For hashes: the algorithm, when the digest length does not tell it. */
+  algorithm?: string;
+  /** For `type: pattern`. */
+  pattern?: string;
+  /** For `type: filter`. */
+  filter?: ObjectFilter;
+  comment?: string;
+}
 
 export type EntryResult = { ok: true; entry: WatchEntry } | { ok: false; reason: string };
 
@@ -69,10 +72,11 @@ export function buildEntry(input: EntryInput, now: number): EntryResult {
 }
 
 function valueEntry(
-  input: Extract<EntryInput, { value: string }>,
+  input: EntryInput,
   base: { id: string; addedAt: number; comment?: string },
 ): EntryResult {
-  const { type = 'auto', value, subdomains, algorithm } = input;
+  const { value, subdomains, algorithm } = input;
+  const type = input.type ?? 'auto';
   if (typeof value !== 'string' || value.trim() === '') {
     return fail('the entry has no value: give a value, a pattern or a filter');
   }
@@ -84,7 +88,8 @@ function valueEntry(
   if (algorithm !== undefined && typeof algorithm !== 'string') {
     return fail('the hash algorithm must be text such as SHA-256');
   }
-  const result = type === 'auto' ? classify(value) : normalise(type, value, algorithm);
+  const result =
+    type === 'auto' ? classify(value) : normalise(type as ValueEntryType, value, algorithm);
   if (!result.ok) return fail(result.reason);
   const observable: Observable = result.value;
 

@@ -14,16 +14,24 @@ import { WatchIndex } from './engine.ts';
 import { AlertFollower, type FollowerOptions } from './follower.ts';
 import { HuntRunner, type HuntOptions } from './hunt.ts';
 import type { WatchList } from './model.ts';
+import { ValueIndexFeed } from './value-index.ts';
 import { WatchService, type ListChangeListener } from './service.ts';
 
 export interface WatchRuntimeOptions {
   /** How often the generation document is read for changes made on other nodes (ms). */
   reloadMs: number;
+  /** Whether to build the value index of the bulk look-up when the runtime starts. */
+  valueIndex: boolean;
   follower: Partial<FollowerOptions>;
   hunt: Partial<HuntOptions>;
 }
 
-export const RUNTIME_DEFAULTS: WatchRuntimeOptions = { reloadMs: 2_000, follower: {}, hunt: {} };
+export const RUNTIME_DEFAULTS: WatchRuntimeOptions = {
+  reloadMs: 2_000,
+  valueIndex: true,
+  follower: {},
+  hunt: {},
+};
 
 /** Loads every stored list into a new engine. */
 export async function loadEngine(service: WatchService): Promise<WatchIndex> {
@@ -41,6 +49,9 @@ export class WatchRuntime implements ListChangeListener {
   readonly access: WatchAccess;
   readonly follower: AlertFollower;
   readonly hunter: HuntRunner;
+  /** The value index of the bulk look-up; `state` says whether it is ready. */
+  readonly values: ValueIndexFeed;
+  private valuesBuilt: Promise<void> | undefined;
   private readonly options: WatchRuntimeOptions;
   private generation = -1;
   private reloading: Promise<void> | undefined;
@@ -67,6 +78,7 @@ export class WatchRuntime implements ListChangeListener {
       this.options.follower,
     );
     this.hunter = new HuntRunner(deps, this.options.hunt);
+    this.values = new ValueIndexFeed(store, logger, notifier);
   }
 
   async start(): Promise<void> {
@@ -79,6 +91,12 @@ export class WatchRuntime implements ListChangeListener {
     this.timer.unref();
     this.follower.start();
     this.hunter.start();
+    if (this.options.valueIndex) {
+      // Built in the background: the bulk look-up answers 503 until it is ready.
+      this.valuesBuilt = this.values
+        .start()
+        .catch((error: unknown) => this.logger.error({ err: error }, 'value index build failed'));
+    }
     this.logger.info(
       { lists: this.engine.listCount, entries: this.engine.entryCount },
       'watch lists loaded',
@@ -88,7 +106,8 @@ export class WatchRuntime implements ListChangeListener {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.reloading;
-    await Promise.all([this.follower.stop(), this.hunter.stop()]);
+    await Promise.all([this.follower.stop(), this.hunter.stop(), this.values.stop()]);
+    await this.valuesBuilt;
   }
 
   listChanged(list: WatchList, revision: number): void {

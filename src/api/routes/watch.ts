@@ -1,0 +1,348 @@
+/**
+ * Watch lists (docs/watch.md): lists and their entries, retro-hunt jobs, and the alert
+ * stream of one list as Server-Sent Events.
+ */
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import type { AlertNotice } from '../../watch/bus.ts';
+import { actorOf, type ApiEnv } from '../context.ts';
+import { errorResponses, jsonBody, jsonResponse, NO_CONTENT } from '../openapi-parts.ts';
+import { Id, IdParam } from '../schemas.ts';
+import {
+  alertJson,
+  CreatedWatchList,
+  EntriesResult,
+  EntryPage,
+  entryJson,
+  HuntJobView,
+  jobJson,
+  listJson,
+  NewEntries,
+  NewWatchList,
+  WatchList,
+  WatchListChange,
+  watchRuntime,
+} from './watch-schemas.ts';
+
+const TAGS = ['Watch lists'];
+
+/** Time between heartbeats and access re-checks of an alert stream (ms). */
+export const ALERT_STREAM_HEARTBEAT_MS = 15_000;
+/** Alerts waiting for a slow stream client before the stream is closed. */
+const MAX_STREAM_BACKLOG = 1_000;
+/** How long an EventSource client waits before reconnecting (ms). */
+const SSE_RETRY_MS = 2_000;
+
+const EntryParams = z.object({
+  id: Id.openapi({ param: { name: 'id', in: 'path' } }),
+  entryId: Id.openapi({ param: { name: 'entryId', in: 'path' } }),
+});
+
+const JobParams = z.object({
+  id: Id.openapi({ param: { name: 'id', in: 'path' } }),
+  jobId: Id.openapi({ param: { name: 'jobId', in: 'path' } }),
+});
+
+const EntryQuery = z.strictObject({
+  after: Id.optional().openapi({ description: 'the id of the last entry of the previous page' }),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+});
+
+const createList = createRoute({
+  operationId: 'createWatchList',
+  method: 'post',
+  path: '/watchlists',
+  tags: TAGS,
+  summary:
+    'Create a watch list owned by the caller or, for org admins and analysts, by their organisation; a retro-hunt over stored data starts at once',
+  request: { body: jsonBody(NewWatchList) },
+  responses: {
+    201: jsonResponse(CreatedWatchList, 'the list and the outcome of each entry'),
+    ...errorResponses(403, 409, 413, 415),
+  },
+});
+
+const listLists = createRoute({
+  operationId: 'listWatchLists',
+  method: 'get',
+  path: '/watchlists',
+  tags: TAGS,
+  summary: "The caller's lists and those shared with the caller's organisation",
+  responses: {
+    200: jsonResponse(z.array(WatchList), 'lists, without entries'),
+    ...errorResponses(),
+  },
+});
+
+const getList = createRoute({
+  operationId: 'getWatchList',
+  method: 'get',
+  path: '/watchlists/{id}',
+  tags: TAGS,
+  summary: 'One watch list, without its entries',
+  request: { params: IdParam },
+  responses: { 200: jsonResponse(WatchList, 'the list'), ...errorResponses(404) },
+});
+
+const updateList = createRoute({
+  operationId: 'updateWatchList',
+  method: 'patch',
+  path: '/watchlists/{id}',
+  tags: TAGS,
+  summary: 'Rename, describe, share, enable or disable a list',
+  request: { params: IdParam, body: jsonBody(WatchListChange) },
+  responses: { 200: jsonResponse(WatchList, 'the changed list'), ...errorResponses(403, 404, 409) },
+});
+
+const deleteList = createRoute({
+  operationId: 'deleteWatchList',
+  method: 'delete',
+  path: '/watchlists/{id}',
+  tags: TAGS,
+  summary: 'Delete a list with its alerts and retro-hunt jobs',
+  request: { params: IdParam },
+  responses: { 204: NO_CONTENT, ...errorResponses(403, 404) },
+});
+
+const listEntries = createRoute({
+  operationId: 'listWatchEntries',
+  method: 'get',
+  path: '/watchlists/{id}/entries',
+  tags: TAGS,
+  summary: 'Entries of a list in the order they were added',
+  request: { params: IdParam, query: EntryQuery },
+  responses: { 200: jsonResponse(EntryPage, 'one page'), ...errorResponses(404) },
+});
+
+const addEntries = createRoute({
+  operationId: 'addWatchEntries',
+  method: 'post',
+  path: '/watchlists/{id}/entries',
+  tags: TAGS,
+  summary:
+    'Add entries: each is checked alone, duplicates are skipped, and a retro-hunt of the list starts',
+  request: { params: IdParam, body: jsonBody(NewEntries) },
+  responses: {
+    200: jsonResponse(EntriesResult, 'the outcome of each entry'),
+    ...errorResponses(403, 404, 409, 413, 415),
+  },
+});
+
+const deleteEntry = createRoute({
+  operationId: 'deleteWatchEntry',
+  method: 'delete',
+  path: '/watchlists/{id}/entries/{entryId}',
+  tags: TAGS,
+  summary: 'Remove one entry; its alerts stay',
+  request: { params: EntryParams },
+  responses: { 204: NO_CONTENT, ...errorResponses(403, 404, 409) },
+});
+
+const startHunt = createRoute({
+  operationId: 'startRetroHunt',
+  method: 'post',
+  path: '/watchlists/{id}/hunts',
+  tags: TAGS,
+  summary: 'Run the list over the stored data again; earlier unfinished runs are cancelled',
+  request: { params: IdParam },
+  responses: { 202: jsonResponse(HuntJobView, 'the queued job'), ...errorResponses(403, 404) },
+});
+
+const listHunts = createRoute({
+  operationId: 'listRetroHunts',
+  method: 'get',
+  path: '/watchlists/{id}/hunts',
+  tags: TAGS,
+  summary: 'Retro-hunt jobs of a list, newest first, with their progress counters',
+  request: { params: IdParam },
+  responses: { 200: jsonResponse(z.array(HuntJobView), 'jobs'), ...errorResponses(404) },
+});
+
+const getHunt = createRoute({
+  operationId: 'getRetroHunt',
+  method: 'get',
+  path: '/watchlists/{id}/hunts/{jobId}',
+  tags: TAGS,
+  summary: 'One retro-hunt job with its progress counters',
+  request: { params: JobParams },
+  responses: { 200: jsonResponse(HuntJobView, 'the job'), ...errorResponses(404) },
+});
+
+const alertStream = createRoute({
+  operationId: 'streamWatchListAlerts',
+  method: 'get',
+  path: '/watchlists/{id}/alerts/stream',
+  tags: TAGS,
+  summary:
+    'New and updated alerts of a list as Server-Sent Events (`alert`, `alert-updated`), with heartbeats',
+  request: { params: IdParam },
+  responses: {
+    200: {
+      description:
+        'an event stream; each `data` is an Alert. It ends with an `end` event when the list is gone or the caller may no longer see it, or `overflow` when the client reads too slowly',
+      content: { 'text/event-stream': { schema: z.string() } },
+    },
+    ...errorResponses(404),
+  },
+});
+
+export function registerWatchLists(app: OpenAPIHono<ApiEnv>): void {
+  app.openapi(createList, async (c) => {
+    const created = await watchRuntime(c).service.createList(actorOf(c), c.req.valid('json'));
+    return c.json(
+      {
+        watchlist: listJson(created.list),
+        entries: { ...created.entries, added: created.entries.added.map(entryJson) },
+      },
+      201,
+    );
+  });
+
+  app.openapi(listLists, async (c) => {
+    const lists = await watchRuntime(c).service.listLists(actorOf(c));
+    return c.json(lists.map(listJson), 200);
+  });
+
+  app.openapi(getList, async (c) => {
+    const stored = await watchRuntime(c).service.getList(actorOf(c), c.req.valid('param').id);
+    const { entries, ...rest } = stored.list;
+    return c.json(
+      listJson({ ...rest, entryCount: entries.length, revision: stored.revision }),
+      200,
+    );
+  });
+
+  app.openapi(updateList, async (c) => {
+    const changed = await watchRuntime(c).service.updateList(
+      actorOf(c),
+      c.req.valid('param').id,
+      c.req.valid('json'),
+    );
+    return c.json(listJson(changed), 200);
+  });
+
+  app.openapi(deleteList, async (c) => {
+    await watchRuntime(c).service.deleteList(actorOf(c), c.req.valid('param').id);
+    return c.body(null, 204);
+  });
+
+  app.openapi(listEntries, async (c) => {
+    const { after, limit = 1_000 } = c.req.valid('query');
+    const stored = await watchRuntime(c).service.getList(actorOf(c), c.req.valid('param').id);
+    const entries = stored.list.entries;
+    const start = after === undefined ? 0 : entries.findIndex((entry) => entry.id === after) + 1;
+    const page = start > 0 || after === undefined ? entries.slice(start, start + limit) : [];
+    const more = start + page.length < entries.length && page.length > 0;
+    return c.json(
+      { entries: page.map(entryJson), ...(more ? { next: page.at(-1)!.id } : {}) },
+      200,
+    );
+  });
+
+  app.openapi(addEntries, async (c) => {
+    const result = await watchRuntime(c).service.addEntries(
+      actorOf(c),
+      c.req.valid('param').id,
+      c.req.valid('json').entries,
+    );
+    return c.json({ ...result, added: result.added.map(entryJson) }, 200);
+  });
+
+  app.openapi(deleteEntry, async (c) => {
+    const { id, entryId } = c.req.valid('param');
+    await watchRuntime(c).service.removeEntries(actorOf(c), id, [entryId]);
+    return c.body(null, 204);
+  });
+
+  app.openapi(startHunt, async (c) => {
+    const job = await watchRuntime(c).service.startHunt(actorOf(c), c.req.valid('param').id);
+    return c.json(jobJson(job), 202);
+  });
+
+  app.openapi(listHunts, async (c) => {
+    const jobs = await watchRuntime(c).service.listJobs(actorOf(c), c.req.valid('param').id);
+    return c.json(jobs.map(jobJson), 200);
+  });
+
+  app.openapi(getHunt, async (c) => {
+    const { id, jobId } = c.req.valid('param');
+    const job = await watchRuntime(c).service.getJob(actorOf(c), id, jobId);
+    return c.json(jobJson(job), 200);
+  });
+
+  app.openapi(alertStream, async (c) => {
+    const runtime = watchRuntime(c);
+    const actor = actorOf(c);
+    const { id } = c.req.valid('param');
+    // Fails with 404 before the stream opens when the caller may not see the list.
+    await runtime.service.getList(actor, id);
+    c.header('X-Accel-Buffering', 'no');
+    c.header('Cache-Control', 'no-store');
+    const response = streamSSE(c, async (stream) => {
+      await pumpAlerts(stream, runtime, actor, id);
+    });
+    return response as unknown as ReturnType<typeof c.json<never, 200>>;
+  });
+}
+
+/** Writes the list's alerts to the stream until the client goes or may no longer see the list. */
+async function pumpAlerts(
+  stream: SSEStreamingApi,
+  runtime: ReturnType<typeof watchRuntime>,
+  actor: ReturnType<typeof actorOf>,
+  watchlistId: string,
+): Promise<void> {
+  const backlog: AlertNotice[] = [];
+  let overflow = false;
+  let closed = false;
+  let wake: (() => void) | undefined;
+  const unsubscribe = runtime.bus.subscribeList(watchlistId, (notice) => {
+    if (backlog.length >= MAX_STREAM_BACKLOG) overflow = true;
+    else backlog.push(notice);
+    wake?.();
+  });
+  stream.onAbort(() => {
+    closed = true;
+    wake?.();
+  });
+  try {
+    await stream.write(`retry: ${SSE_RETRY_MS}\n\n`);
+    let nextCheck = Date.now() + ALERT_STREAM_HEARTBEAT_MS;
+    while (!closed) {
+      if (backlog.length === 0 && !overflow) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, Math.max(0, nextCheck - Date.now())).unref();
+        });
+        wake = undefined;
+      }
+      if (closed) break;
+      if (overflow) {
+        await stream.writeSSE({
+          event: 'overflow',
+          data: '{"reason":"the client read too slowly"}',
+        });
+        break;
+      }
+      for (const notice of backlog.splice(0)) {
+        await stream.writeSSE({
+          event: notice.change === 'created' ? 'alert' : 'alert-updated',
+          id: notice.alert.id,
+          data: JSON.stringify(alertJson(notice.alert)),
+        });
+      }
+      if (Date.now() >= nextCheck) {
+        nextCheck = Date.now() + ALERT_STREAM_HEARTBEAT_MS;
+        try {
+          await runtime.service.getList(actor, watchlistId);
+        } catch {
+          await stream.writeSSE({ event: 'end', data: '{"reason":"the list is gone or hidden"}' });
+          break;
+        }
+        await stream.write(': heartbeat\n\n');
+      }
+    }
+  } finally {
+    unsubscribe();
+  }
+}
