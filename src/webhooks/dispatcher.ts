@@ -129,16 +129,14 @@ export class WebhookDispatcher {
   /** Waits until the log is dispatched up to its end as of this call; for tests and tools. */
   async settle(): Promise<void> {
     while (this.#running) await this.#running;
-    const touched = await this.#dispatchAll(true);
-    if (touched.size > 0) this.#onDeliveries(touched);
+    await this.#dispatchAll(true);
   }
 
   async #runUntilIdle(): Promise<void> {
     do {
       this.#again = false;
       try {
-        const touched = await this.#dispatchAll(false);
-        if (touched.size > 0) this.#onDeliveries(touched);
+        await this.#dispatchAll(false);
       } catch (error) {
         this.#logger.error({ err: error }, 'webhook dispatch failed; retrying at the next event');
       }
@@ -147,11 +145,12 @@ export class WebhookDispatcher {
 
   /**
    * Dispatches batches until the checkpoint is at the end of the log, or until stop()
-   * unless `evenWhenStopped`. Returns the ids of webhooks that got deliveries.
+   * unless `evenWhenStopped`. After each batch it reports the webhooks that got deliveries,
+   * so their lanes start sending while later batches are dispatched.
    */
-  async #dispatchAll(evenWhenStopped: boolean): Promise<Set<string>> {
-    const touched = new Set<string>();
+  async #dispatchAll(evenWhenStopped: boolean): Promise<void> {
     while (evenWhenStopped || !this.#stopped) {
+      const touched = new Set<string>();
       const checkpoint = await this.#checkpoint();
       const webhooks = await loadWebhooks(this.#store);
       const joined: LoadedWebhook[] = [];
@@ -160,18 +159,28 @@ export class WebhookDispatcher {
           joined.push(webhook);
         }
       }
+      if (joined.length === 0) {
+        // Nothing to dispatch to: leave the checkpoint, and let new webhooks skip ahead.
+        if (touched.size > 0) this.#onDeliveries(touched);
+        break;
+      }
+      // Events before every webhook's creation concern none of them.
+      const from = Math.max(
+        checkpoint.seq,
+        Math.min(...joined.map((webhook) => webhook.body.startSeq)),
+      );
       const events = await this.#store.readEvents({
-        afterSeq: checkpoint.seq,
+        afterSeq: from,
         limit: this.#options.batchSize,
       });
-      if (events.length === 0) break;
-      if (events[0]!.seq > checkpoint.seq + 1) await this.#reportMissed(checkpoint.seq);
+      if (events.length > 0 && events[0]!.seq > from + 1) await this.#reportMissed(from);
       const created = await this.#dispatchBatch(joined, events);
       for (const id of created.keys()) touched.add(id);
-      if (!(await this.#moveCheckpoint(checkpoint, events.at(-1)!.seq))) continue;
-      if (events.length < this.#options.batchSize) break;
+      if (touched.size > 0) this.#onDeliveries(touched);
+      if (events.length === 0) break;
+      const moved = await this.#moveCheckpoint(checkpoint, events.at(-1)!.seq);
+      if (moved && events.length < this.#options.batchSize) break;
     }
-    return touched;
   }
 
   /** Reads the shared checkpoint, creating it at the end of the log on first use. */

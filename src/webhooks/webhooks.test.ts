@@ -411,6 +411,35 @@ describe('webhook delivery', () => {
     assert.equal(ids.size, 3);
   });
 
+  test('webhook created during a batch catches up', { timeout: 20_000 }, async () => {
+    const early = await receiver();
+    const late = await receiver();
+    const actor = { userId: world.acme.admin.id };
+    await service.create(actor, { url: early.url });
+    const before = (await world.store.eventBounds()).last;
+    const shared = await share(world, world.acme.admin, world.ring, 2);
+    await early.waitFor(2);
+    await service.dispatchNow();
+
+    // A webhook whose creation read the log's end before those events, but that the
+    // dispatcher only sees after it moved past them, as when both happen at once.
+    const { webhook } = await service.create(actor, { url: late.url });
+    const document = await world.store.getDocument('webhook', webhook.id);
+    const body = { ...JSON.parse(document!.body), startSeq: before, joined: false };
+    await world.store.putDocument(
+      { kind: 'webhook', id: webhook.id, owner: document!.owner, body: JSON.stringify(body) },
+      document!.revision,
+    );
+    await service.dispatchNow();
+    await late.waitFor(2);
+    assert.deepEqual(
+      late.requests.map((request) => JSON.parse(request.body).objectId).sort(),
+      shared.map((object) => object.id).sort(),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(early.requests.length, 2, 'the early webhook got the events twice');
+  });
+
   test('roles decide who manages which webhook', async () => {
     const analyst = { userId: world.acme.analyst.id };
     const admin = { userId: world.acme.admin.id };
