@@ -14,6 +14,7 @@ import { registerImport } from './commands/import.ts';
 import { registerInvite } from './commands/invite.ts';
 import { registerOrg } from './commands/org.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerStream } from './commands/stream.ts';
 import { registerWebhook } from './commands/webhook.ts';
 
 const program = new Command()
@@ -32,6 +33,7 @@ const program = new Command()
 registerServe(program);
 registerImport(program);
 registerExport(program);
+registerStream(program);
 registerAdmin(program);
 registerOrg(program);
 registerCommunity(program);
