@@ -5,13 +5,14 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/config.ts';
 import { CairnError } from '../errors.ts';
-import { StoreConflictError } from '../store/store.ts';
+import { StoreConflictError, StoreUnavailableError } from '../store/store.ts';
 import { registerAdmin } from './commands/admin.ts';
 import { registerCommunity } from './commands/community.ts';
 import { registerConnector } from './commands/connector.ts';
 import { registerExport } from './commands/export.ts';
 import { registerImport } from './commands/import.ts';
 import { registerInvite } from './commands/invite.ts';
+import { registerMigrate } from './commands/migrate.ts';
 import { registerOrg } from './commands/org.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerStream } from './commands/stream.ts';
@@ -38,6 +39,7 @@ registerAdmin(program);
 registerOrg(program);
 registerCommunity(program);
 registerInvite(program);
+registerMigrate(program);
 registerConnector(program);
 registerWebhook(program);
 
@@ -48,7 +50,8 @@ try {
   if (
     error instanceof CairnError ||
     error instanceof ConfigError ||
-    error instanceof StoreConflictError
+    error instanceof StoreConflictError ||
+    error instanceof StoreUnavailableError
   ) {
     process.stderr.write(`cairn: ${error.message}\n`);
     process.exit(1);

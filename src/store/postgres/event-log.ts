@@ -14,7 +14,8 @@
  *
  * `at` comes from the database server's clock, one clock for every node, and never goes
  * below the last event's, so the log is ordered by time as well as by seq and
- * eventSeqBefore is one index seek.
+ * eventSeqBefore is one index seek. An added version's event refers to its stored JSON by
+ * vid (see schema version 2).
  */
 import {
   AUDIENCES,
@@ -35,7 +36,12 @@ const PRUNE_CHUNK = 10_000;
 
 const EVENT_COLUMNS =
   'seq, at, kind, collection_id, community_id, object_id, object_type, spec_version, version,' +
-  ' version_key, date_added, json, sharing';
+  ' version_key, date_added, vid, json, sharing';
+/** The columns of EventRow, with the JSON of events that refer to a stored version. */
+const READ_COLUMNS =
+  'e.seq, e.at, e.kind, e.collection_id, e.community_id, e.object_id, e.object_type,' +
+  ' e.spec_version, e.version, e.version_key, e.date_added, coalesce(e.json, v.json) AS json,' +
+  ' e.sharing FROM events AS e LEFT JOIN object_versions AS v ON v.vid = e.vid';
 
 const SQL = {
   // The key is combined with the schema's oid, so stores in different schemas of one
@@ -47,15 +53,16 @@ const SQL = {
     `INSERT INTO events (${EVENT_COLUMNS}) SELECT last.seq + u.n,` +
     ' greatest((extract(epoch FROM clock_timestamp()) * 1000000)::bigint, last.at),' +
     ' u.kind, $1::text, $2::text, u.object_id, u.object_type, u.spec_version, u.version,' +
-    ' u.version_key, u.date_added, u.json, u.sharing' +
+    ' u.version_key, u.date_added, u.vid, u.json, u.sharing' +
     ' FROM (SELECT coalesce(max(seq), 0) AS seq, coalesce(max(at), 0) AS at FROM events) AS last' +
     ' CROSS JOIN unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],' +
-    ' $9::bigint[], $10::text[], $11::text[]) WITH ORDINALITY AS u (kind, object_id,' +
-    ' object_type, spec_version, version, version_key, date_added, json, sharing, n)',
-  readAll: `SELECT ${EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+    ' $9::bigint[], $10::bigint[], $11::text[], $12::text[]) WITH ORDINALITY AS u (kind,' +
+    ' object_id, object_type, spec_version, version, version_key, date_added, vid, json,' +
+    ' sharing, n)',
+  readAll: `SELECT ${READ_COLUMNS} WHERE e.seq > $1 ORDER BY e.seq LIMIT $2`,
   readSome:
-    `SELECT ${EVENT_COLUMNS} FROM events WHERE seq > $1 AND collection_id = ANY ($2::text[])` +
-    ' ORDER BY seq LIMIT $3',
+    `SELECT ${READ_COLUMNS} WHERE e.seq > $1 AND e.collection_id = ANY ($2::text[])` +
+    ' ORDER BY e.seq LIMIT $3',
   bounds: 'SELECT coalesce(min(seq), 0) AS first, coalesce(max(seq), 0) AS last FROM events',
   seqBefore: 'SELECT seq FROM events WHERE at < $1 ORDER BY at DESC, seq DESC LIMIT 1',
   // The seq of the newest event that the count limit drops, or nothing when none is dropped.
@@ -116,7 +123,8 @@ export interface EventVersion {
   version: string;
   versionKey: string;
   dateAdded: number;
-  json?: string;
+  /** The stored JSON of an added version, which the event refers to. */
+  vid?: number;
   sharing: EntrySharing;
 }
 
@@ -144,7 +152,8 @@ export async function appendEvents(
     versions: [] as string[],
     versionKeys: [] as string[],
     datesAdded: [] as number[],
-    jsons: [] as (string | null)[],
+    vids: [] as (number | null)[],
+    jsons: [] as null[],
     sharings: [] as string[],
   };
   // Versions of one batch usually share one sharing object, so it is serialised once.
@@ -162,7 +171,8 @@ export async function appendEvents(
     columns.versions.push(event.version);
     columns.versionKeys.push(event.versionKey);
     columns.datesAdded.push(event.dateAdded);
-    columns.jsons.push(event.json ?? null);
+    columns.vids.push(event.vid ?? null);
+    columns.jsons.push(null);
     columns.sharings.push(lastSharingJson);
   }
   await client.query({ name: 'cairn_event_lock', text: SQL.lock });
@@ -179,6 +189,7 @@ export async function appendEvents(
       columns.versions,
       columns.versionKeys,
       columns.datesAdded,
+      columns.vids,
       columns.jsons,
       columns.sharings,
     ],

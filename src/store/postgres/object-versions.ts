@@ -103,9 +103,14 @@ const SQL = {
   lockJson:
     'SELECT vid FROM object_versions WHERE vid = ANY ($1::bigint[])' +
     ' ORDER BY id, version_key FOR UPDATE',
+  // Events that refer to JSON no collection contains any more get a copy of it first.
   deleteOrphanJson:
-    'DELETE FROM object_versions AS o WHERE o.vid = ANY ($1::bigint[])' +
-    ' AND NOT EXISTS (SELECT 1 FROM collection_entries AS e WHERE e.vid = o.vid)',
+    'WITH orphans AS (SELECT o.vid, o.json FROM object_versions AS o' +
+    ' WHERE o.vid = ANY ($1::bigint[])' +
+    ' AND NOT EXISTS (SELECT 1 FROM collection_entries AS e WHERE e.vid = o.vid)),' +
+    ' kept AS (UPDATE events AS ev SET json = orphans.json, vid = NULL FROM orphans' +
+    ' WHERE ev.vid = orphans.vid)' +
+    ' DELETE FROM object_versions AS o USING orphans WHERE o.vid = orphans.vid',
   hasObject:
     'SELECT 1 FROM collection_entries AS e WHERE e.collection_seq =' +
     ' (SELECT seq FROM collections WHERE id = $1) AND e.id = $2 LIMIT 1',
@@ -292,7 +297,6 @@ export class ObjectVersions {
         version: object.version,
         versionKey,
         dateAdded: entry.dateAdded,
-        json: object.json,
         sharing: object.sharing ?? UNSPECIFIED_SHARING,
       });
       results.push({ id, version: object.version, outcome: 'added', dateAdded: entry.dateAdded });
@@ -309,6 +313,7 @@ export class ObjectVersions {
         specVersions.size > specVersionCount ? spec : collection.spec_versions,
       ]),
     });
+    for (const event of events) event.vid = vids.get(event.dateAdded);
     await appendEvents(client, { id: collection.id, communityId: collection.community_id }, events);
     return results;
   }

@@ -280,7 +280,18 @@ const VERSION_1 = `
   );
 `;
 
-const MIGRATIONS: readonly string[] = [VERSION_1];
+/**
+ * Version 2: an event refers to the stored JSON of its version by `vid` while a collection
+ * contains that version, so the log does not keep every object twice. Before the last entry
+ * of a version goes, deleteObject copies the JSON into `json` and clears `vid`; the foreign
+ * key makes a delete that skipped that step fail instead of losing the JSON.
+ */
+const VERSION_2 = `
+  ALTER TABLE events ADD COLUMN vid bigint REFERENCES object_versions (vid);
+  CREATE INDEX events_by_vid ON events (vid) WHERE vid IS NOT NULL;
+`;
+
+const MIGRATIONS: readonly string[] = [VERSION_1, VERSION_2];
 
 /** The schema version this code writes: the number of migrations. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
