@@ -526,3 +526,63 @@ describe('non-public targets', () => {
     }
   });
 });
+
+describe('sender limits', () => {
+  test('endless response body read only in part', { timeout: 20_000 }, async () => {
+    let writer: NodeJS.Timeout | undefined;
+    const endless = await Receiver.start((_request, response) => {
+      response.writeHead(200, { 'Content-Type': 'text/plain' });
+      const chunk = 'x'.repeat(1024);
+      writer = setInterval(() => response.write(chunk), 1);
+    });
+    const sender = new WebhookSender(true);
+    try {
+      const outcome = await sender.send(
+        new URL(endless.url),
+        '{}',
+        {},
+        {
+          timeoutMs: 5_000,
+          maxResponseBytes: 4096,
+        },
+      );
+      assert.equal(outcome.ok, true, outcome.error);
+      assert.equal(outcome.status, 200);
+      assert.equal(outcome.responseExcerpt, 'x'.repeat(200));
+      assert.ok(outcome.durationMs < 2_000, `took ${outcome.durationMs} ms`);
+    } finally {
+      clearInterval(writer);
+      sender.close();
+      await endless.close();
+    }
+  });
+
+  test('stopped attempt reports aborted', { timeout: 20_000 }, async () => {
+    const hanging = await Receiver.start(() => {
+      // Never responds.
+    });
+    const sender = new WebhookSender(true);
+    const controller = new AbortController();
+    try {
+      const pending = sender.send(
+        new URL(hanging.url),
+        '{}',
+        {},
+        {
+          timeoutMs: 10_000,
+          maxResponseBytes: 4096,
+          signal: controller.signal,
+        },
+      );
+      await hanging.waitFor(1);
+      controller.abort();
+      const outcome = await pending;
+      assert.equal(outcome.ok, false);
+      assert.equal(outcome.aborted, true);
+      assert.ok(outcome.durationMs < 5_000);
+    } finally {
+      sender.close();
+      await hanging.close();
+    }
+  });
+});
