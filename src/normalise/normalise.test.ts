@@ -175,6 +175,12 @@ describe('normaliseUrl', () => {
     ['http://user:pw@Example.com/', 'http://user:pw@example.com/'],
     ['http://example.com/a b', 'http://example.com/a%20b'],
     ['http://[2001:DB8::1]:8080/', 'http://[2001:db8::1]:8080/'],
+    [
+      'https://a.example/w.php?email={victim@e.example}|x^',
+      'https://a.example/w.php?email=%7Bvictim@e.example%7D%7Cx%5E',
+    ],
+    ['http://a.example/[x]?q=[1]#`', 'http://a.example/%5Bx%5D?q=%5B1%5D#%60'],
+    ['http://a.example/100%', 'http://a.example/100%25'],
   ];
   for (const [input, expected] of good) {
     it(`accepts ${input}`, () => assert.equal(accepted(normaliseUrl(input), input), expected));
@@ -193,6 +199,13 @@ describe('normaliseUrl', () => {
       assert.match(rejected(normaliseUrl(input), input), reason);
     });
   }
+
+  it('gives URLs the STIX validator accepts', () => {
+    for (const [, expected] of good) {
+      const result = validateObject(toSco({ kind: 'url', value: expected }));
+      assert.ok(result.ok, `${expected}: ${JSON.stringify(result)}`);
+    }
+  });
 
   it('is stable when applied twice', () => {
     for (const [input] of good) {

@@ -116,6 +116,8 @@ export interface IndicatorOptions {
    * without it the id is random.
    */
   source?: string;
+  /** The indicator's id, when the source has a stable one of its own (a MISP attribute uuid). */
+  id?: string;
 }
 
 /** Builds an indicator (STIX 2.1 section 4.7) whose pattern matches the observable. */
@@ -129,7 +131,7 @@ export function toIndicator(observable: Observable, options: IndicatorOptions = 
   const indicator: StixObject = {
     type: 'indicator',
     spec_version: '2.1',
-    id: `indicator--${uuid}`,
+    id: options.id ?? `indicator--${uuid}`,
     created,
     modified: options.modified ?? created,
     name: options.name ?? observable.value,

@@ -45,7 +45,26 @@ export function normaliseUrl(input: string): Normalised<string> {
     return reject(`${quote(input)} has no host`);
   }
   if (url.hostname.endsWith('.')) url.hostname = url.hostname.slice(0, -1);
-  return accept(url.href.replace(PERCENT_ESCAPE, normaliseEscape));
+  const authority = `${url.protocol}//${url.username || url.password ? `${url.username}${url.password ? `:${url.password}` : ''}@` : ''}${url.host}`;
+  const rest = url.href.slice(authority.length);
+  return accept(
+    `${authority}${encodeOutsideRfc3986(rest)}`.replace(PERCENT_ESCAPE, normaliseEscape),
+  );
+}
+
+/**
+ * Characters RFC 3986 allows after the authority: unreserved, sub-delims, `:@/?#` and
+ * `%` escapes. WHATWG serialisation leaves some others as they are (`{`, `}`, `|`, `^`,
+ * `[`, `]` and backquote in a query), and STIX requires an RFC 3986 URL.
+ */
+const OUTSIDE_RFC3986 = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/?#%]|%(?![0-9A-Fa-f]{2})/g;
+
+function encodeOutsideRfc3986(text: string): string {
+  return text.replace(OUTSIDE_RFC3986, (character) =>
+    [...Buffer.from(character, 'utf8')]
+      .map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)
+      .join(''),
+  );
 }
 
 /**

@@ -2,13 +2,16 @@
  * The format options of `cairn import`: converting CSV, plain-text lists, prose, MISP and
  * older STIX into STIX 2.1 before the usual import, and printing what the conversion left out.
  */
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { CairnError } from '../../errors.ts';
 import {
   CONVERTED_FORMATS,
   type ConversionSummary,
+  type FeedCheckpoint,
   type FormatOptions,
+  PATH_FORMATS,
   isConvertedFormat,
   parseCsvMapping,
 } from '../../ingest/formats/index.ts';
@@ -20,6 +23,7 @@ export interface FormatCommandOptions {
   indicators: boolean;
   label?: string[];
   confidence?: string;
+  checkpoint?: string;
 }
 
 export const IMPORT_FORMATS = ['stix', ...CONVERTED_FORMATS] as const;
@@ -38,22 +42,85 @@ export function addFormatOptions(command: Command): Command {
     )
     .option('--no-indicators', 'create only observables (SCOs), no indicators, from lists')
     .option('--label <label>', 'label added to every created indicator (repeatable)', collect)
-    .option('--confidence <n>', 'confidence 0-100 of created indicators that state none');
+    .option('--confidence <n>', 'confidence 0-100 of created indicators that state none')
+    .option(
+      '--checkpoint <file>',
+      'misp-feed: JSON file of the events already imported; read before and updated after a complete import',
+    );
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
+/** Whether the format reads a file or folder by path rather than as a stream. */
+export function isPathFormat(format: string): boolean {
+  return isConvertedFormat(format) && PATH_FORMATS.has(format);
+}
+
+/**
+ * Opens a MISP file or folder. The size is that of the file, or of the `.json` files
+ * directly in the folder (the events of a feed); the stream is never read.
+ */
+export async function openPath(
+  file: string,
+): Promise<{ stream: AsyncIterable<Uint8Array>; path: string; size?: number; modified?: string }> {
+  if (file === '-') return { stream: process.stdin, path: file };
+  let info;
+  try {
+    info = await stat(file);
+  } catch {
+    throw new CairnError('not-found', `cannot read ${file}: file or folder not found`);
+  }
+  const stream = (async function* () {})();
+  if (!info.isDirectory()) {
+    return { stream, path: file, size: info.size, modified: info.mtime.toISOString() };
+  }
+  return { stream, path: file };
+}
+
+async function readCheckpoint(file: string): Promise<FeedCheckpoint> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { events: {} };
+    throw new CairnError('invalid-parameter', `cannot read --checkpoint ${file}: ${String(error)}`);
+  }
+  try {
+    const parsed = JSON.parse(text) as FeedCheckpoint;
+    if (parsed && typeof parsed.events === 'object' && parsed.events !== null) return parsed;
+  } catch {
+    // Reported below with the fix.
+  }
+  throw new CairnError(
+    'invalid-parameter',
+    `--checkpoint ${file} is not a checkpoint written by cairn import; delete it to import the whole feed`,
+  );
+}
+
+/** Writes the updated checkpoint of a misp-feed import, when --checkpoint names a file. */
+export async function saveCheckpoint(
+  options: FormatCommandOptions,
+  converted: FormatOptions,
+): Promise<void> {
+  if (options.checkpoint === undefined || converted.checkpoint === undefined) return;
+  await writeFile(options.checkpoint, `${JSON.stringify(converted.checkpoint, null, 2)}\n`);
+}
+
 /** Checks the format options and turns them into converter options. */
-export function formatOptions(
+export async function formatOptions(
   options: FormatCommandOptions,
   file: string,
-  created: string | undefined,
-): FormatOptions | undefined {
+  input: { path?: string; modified?: string },
+): Promise<FormatOptions | undefined> {
+  const created = input.modified;
   if (options.format === 'stix') {
-    if (options.csvMap !== undefined) {
-      throw new CairnError('invalid-parameter', '--csv-map applies only to --format csv');
+    if (options.csvMap !== undefined || options.checkpoint !== undefined) {
+      throw new CairnError(
+        'invalid-parameter',
+        '--csv-map and --checkpoint do not apply to STIX 2.1 input',
+      );
     }
     return undefined;
   }
@@ -83,6 +150,12 @@ export function formatOptions(
     result.confidence = confidence;
   }
   if (options.csvMap !== undefined) result.csvMapping = parseCsvMapping(options.csvMap);
+  if (options.checkpoint !== undefined) {
+    if (options.format !== 'misp-feed') {
+      throw new CairnError('invalid-parameter', '--checkpoint applies only to --format misp-feed');
+    }
+    result.checkpoint = await readCheckpoint(options.checkpoint);
+  }
   return result;
 }
 

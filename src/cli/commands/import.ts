@@ -21,7 +21,10 @@ import { findCollection, withStore, type GlobalOptions } from '../context.ts';
 import {
   addFormatOptions,
   formatOptions,
+  isPathFormat,
+  openPath,
   printConversion,
+  saveCheckpoint,
   type FormatCommandOptions,
 } from './import-formats.ts';
 
@@ -64,8 +67,8 @@ export function registerImport(program: Command): void {
     const batchSize = parseCount('--batch-size', options.batchSize, MAX_BATCH_SIZE);
     await withStore(options, async (context) => {
       const target = await findCollection(context, options.collection, options.apiRoot);
-      const input = await openInput(file);
-      const conversionOptions = formatOptions(options, file, input.modified);
+      const input = isPathFormat(options.format) ? await openPath(file) : await openInput(file);
+      const conversionOptions = await formatOptions(options, file, input);
       const conversion =
         conversionOptions && convert(options.format as never, input, conversionOptions);
       const progress = startProgress({
@@ -89,6 +92,7 @@ export function registerImport(program: Command): void {
         progress.stop();
         if (conversion) printConversion(conversion.report.summary());
         printSummary(summary, performance.now() - started);
+        if (conversionOptions) await saveCheckpoint(options, conversionOptions);
         // Exit status 2: the file was read to its end, but some objects were rejected.
         if (summary.rejected > 0) process.exitCode = 2;
       } catch (error) {

@@ -4,6 +4,7 @@
  * ConversionReport with what it skipped or could not carry over. All of them normalise
  * values through src/normalise, so one observable from two feeds is one SCO.
  */
+import { stat } from 'node:fs/promises';
 import { CairnError } from '../../errors.ts';
 import type { StixObject } from '../../normalise/index.ts';
 import { CsvConverter, type CsvMapping } from './csv.ts';
@@ -12,6 +13,13 @@ import { LineReader } from './lines.ts';
 import type { ConvertOptions } from './options.ts';
 import { ConversionReport } from './report.ts';
 import { convertText } from './text.ts';
+import {
+  type FeedCheckpoint,
+  type FeedProgress,
+  convertMispFeed,
+  convertMispFiles,
+  listJsonFiles,
+} from './misp-feed.ts';
 
 export { ConversionReport, type ConversionNote, type ConversionSummary } from './report.ts';
 export { type ConvertOptions } from './options.ts';
@@ -23,9 +31,10 @@ export {
 } from './emit.ts';
 export { type CsvMapping, parseCsvMapping } from './csv.ts';
 export { extractIndicators } from './freetext.ts';
+export { type FeedCheckpoint } from './misp-feed.ts';
 
 /** Input formats `cairn import --format` accepts besides STIX 2.1 (`stix`). */
-export const CONVERTED_FORMATS = ['csv', 'text', 'freetext'] as const;
+export const CONVERTED_FORMATS = ['misp', 'misp-feed', 'csv', 'text', 'freetext'] as const;
 
 export type ConvertedFormat = (typeof CONVERTED_FORMATS)[number];
 
@@ -36,11 +45,18 @@ export function isConvertedFormat(format: string): format is ConvertedFormat {
 export interface ConversionInput {
   /** The input as a byte stream (a file or standard input). */
   stream: AsyncIterable<Uint8Array | string>;
+  /** The file or folder the stream comes from; MISP formats read files, not streams. */
+  path?: string;
 }
 
 export interface FormatOptions extends ConvertOptions {
   csvMapping?: CsvMapping;
+  /** For misp-feed: the state of the last import, updated as events are imported. */
+  checkpoint?: FeedCheckpoint;
 }
+
+/** Formats whose input is a file or folder read more than once, not a stream. */
+export const PATH_FORMATS: ReadonlySet<ConvertedFormat> = new Set(['misp', 'misp-feed']);
 
 /** A conversion under way: the objects to import, its report, and input bytes read so far. */
 export interface Conversion {
@@ -71,7 +87,35 @@ export function convert(
       );
       return { objects: converter, report, bytesRead: () => converter.bytesRead };
     }
+    case 'misp':
+    case 'misp-feed': {
+      const path = input.path;
+      if (path === undefined) {
+        throw new CairnError(
+          'invalid-parameter',
+          `--format ${format} reads a file or folder, not standard input: save the input to a file first`,
+        );
+      }
+      const progress = { bytesRead: 0 };
+      const objects =
+        format === 'misp'
+          ? mispPath(path, options, report, progress)
+          : convertMispFeed(path, options, report, options.checkpoint ?? { events: {} }, progress);
+      return { objects, report, bytesRead: () => progress.bytesRead };
+    }
     default:
       throw new CairnError('invalid-parameter', `unknown format ${JSON.stringify(format)}`);
   }
+}
+
+/** Converts one MISP event file, or every `.json` file under a folder. */
+async function* mispPath(
+  path: string,
+  options: FormatOptions,
+  report: ConversionReport,
+  progress: FeedProgress,
+): AsyncGenerator<StixObject> {
+  const info = await stat(path);
+  const files = info.isDirectory() ? await listJsonFiles(path) : [path];
+  yield* convertMispFiles(files, path, options, report, progress);
 }

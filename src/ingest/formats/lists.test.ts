@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { classify, toSco } from '../../normalise/index.ts';
 import { validateObject } from '../../stix/index.ts';
-import { openStore } from '../../store/index.ts';
 import { dataPath } from '../../testing/data.ts';
 import { importConverted } from '../import.ts';
 import { parseCsvMapping } from './csv.ts';
@@ -13,7 +12,7 @@ import { extractIndicators } from './freetext.ts';
 import { convert, type FormatOptions } from './index.ts';
 import { LineReader } from './lines.ts';
 import { lineIndicator } from './text.ts';
-import { bytesOf, collect, ofType } from './testing.test-helper.ts';
+import { bytesOf, collect, ofType, withCollection } from './testing.test-helper.ts';
 
 const OPTIONS: FormatOptions = { source: 'test', created: '2024-05-01T00:00:00.000Z' };
 
@@ -330,38 +329,29 @@ describe('importConverted', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('stores a text list and counts a re-import as duplicates', async () => {
-    const store = await openStore(`sqlite:${join(dir, 'lists.db')}`);
-    try {
-      await store.createApiRoot({ name: 'default', title: 'Test', maxContentLength: 10_000_000 });
-      const collection = await store.createCollection({
-        apiRoot: 'default',
-        title: 'Test',
-        alias: 'default',
-      });
+    await withCollection(join(dir, 'lists.db'), async (store, collectionId) => {
       const text = 'evil.example\n198.51.100.7\nnot an indicator\n';
       const first = await importConverted(
         store,
-        collection.id,
+        collectionId,
         convert('text', { stream: bytesOf(text) }, OPTIONS).objects,
       );
       assert.equal(first.added, 4, JSON.stringify(first));
       assert.equal(first.rejected, 0);
       const second = await importConverted(
         store,
-        collection.id,
+        collectionId,
         convert('text', { stream: bytesOf(text) }, OPTIONS).objects,
       );
       assert.equal(second.added, 0, JSON.stringify(second));
       assert.equal(second.duplicates, 4);
       const sco = toSco((classify('evil.example') as { ok: true; value: never }).value);
       const stored = await store.queryObjects({
-        collectionId: collection.id,
+        collectionId: collectionId,
         ids: [sco.id],
         limit: 10,
       });
       assert.equal(stored.items.length, 1);
-    } finally {
-      await store.close();
-    }
+    });
   });
 });

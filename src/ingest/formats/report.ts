@@ -27,11 +27,12 @@ export interface ConversionSummary {
   notCarriedByCode: Record<string, number>;
   /** Observables found on a warning list, per list name. */
   warninglistHits: Record<string, number>;
-  /** The first notes of each kind, in input order. */
+  /** The first notes of each code, in input order. */
   examples: ConversionNote[];
 }
 
-export const MAX_REPORT_EXAMPLES = 100;
+/** Notes kept with their message for each code; the rest are only counted. */
+export const MAX_EXAMPLES_PER_CODE = 20;
 
 export class ConversionReport {
   records = 0;
@@ -43,7 +44,9 @@ export class ConversionReport {
   private readonly warninglistHits = new Map<string, number>();
   private readonly examples: ConversionNote[] = [];
 
-  constructor(private readonly maxExamples = MAX_REPORT_EXAMPLES) {}
+  private readonly examplesByCode = new Map<string, number>();
+
+  constructor(private readonly maxExamplesPerCode = MAX_EXAMPLES_PER_CODE) {}
 
   /** Records that a whole input record was left out, and why. */
   skip(where: string, code: string, message: string): void {
@@ -77,7 +80,10 @@ export class ConversionReport {
   }
 
   private keep(note: ConversionNote): void {
-    if (this.examples.length < this.maxExamples) this.examples.push(note);
+    const kept = this.examplesByCode.get(note.code) ?? 0;
+    if (kept >= this.maxExamplesPerCode) return;
+    this.examplesByCode.set(note.code, kept + 1);
+    this.examples.push(note);
   }
 }
 

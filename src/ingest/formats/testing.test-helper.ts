@@ -1,4 +1,5 @@
 /** Helpers shared by the converter tests. */
+import { openStore, type Store } from '../../store/index.ts';
 import type { StixObject } from '../../normalise/index.ts';
 
 export async function* bytesOf(...chunks: Array<string | Uint8Array>): AsyncGenerator<Uint8Array> {
@@ -44,4 +45,26 @@ export function scoIds(objects: readonly StixObject[]): Set<string> {
     'language-content',
   ]);
   return new Set(objects.filter((object) => !nonSco.has(object.type)).map((object) => object.id));
+}
+
+/**
+ * Opens a fresh SQLite store at `path` with one API root and one collection, runs `use`,
+ * and closes the store.
+ */
+export async function withCollection(
+  path: string,
+  use: (store: Store, collectionId: string) => Promise<void>,
+): Promise<void> {
+  const store = await openStore(`sqlite:${path}`);
+  try {
+    await store.createApiRoot({ name: 'default', title: 'Test', maxContentLength: 10_000_000 });
+    const collection = await store.createCollection({
+      apiRoot: 'default',
+      title: 'Test',
+      alias: 'default',
+    });
+    await use(store, collection.id);
+  } finally {
+    await store.close();
+  }
 }
