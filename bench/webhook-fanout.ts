@@ -80,6 +80,8 @@ interface RunResult {
   max: number;
   delivered: number;
   expected: number;
+  /** CPU time of this process (the Cairn side) per delivery, in milliseconds. */
+  cpuMsPerDelivery: number;
 }
 
 async function runScenario(hang: boolean, events: number, rate: number): Promise<RunResult> {
@@ -110,6 +112,7 @@ async function runScenario(hang: boolean, events: number, rate: number): Promise
     await service.start();
 
     const published = new Map<string, number>();
+    const cpuBefore = process.cpuUsage();
     const interval = 1000 / rate;
     const start = wallMs();
     for (let index = 0; index < events; index++) {
@@ -135,6 +138,7 @@ async function runScenario(hang: boolean, events: number, rate: number): Promise
       { arrivals: Array<[number, string, number]> },
     ];
     const arrivals = report.arrivals;
+    const cpu = process.cpuUsage(cpuBefore);
 
     const latencies = arrivals
       .filter(([endpoint]) => !(hang && endpoint === 0))
@@ -146,6 +150,7 @@ async function runScenario(hang: boolean, events: number, rate: number): Promise
       max: latencies.at(-1) ?? NaN,
       delivered: latencies.length,
       expected,
+      cpuMsPerDelivery: (cpu.user + cpu.system) / 1000 / arrivals.length,
     };
   } finally {
     await service.stop();
@@ -172,7 +177,8 @@ if (process.argv[2] === 'receivers') {
     const label = hang ? 'one endpoint hangs' : 'all endpoints answer';
     console.log(
       `${label}: ${result.delivered}/${result.expected} deliveries to answering endpoints, ` +
-        `p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, max ${result.max.toFixed(1)} ms`,
+        `p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, max ${result.max.toFixed(1)} ms, ` +
+        `${result.cpuMsPerDelivery.toFixed(2)} ms CPU per delivery`,
     );
   }
 }

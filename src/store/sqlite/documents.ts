@@ -2,11 +2,9 @@
  * The documents table: small JSON documents grouped by kind, with optimistic revisions and
  * leases for work that must happen once (see Store.putDocument and Store.claimDocuments).
  *
- * SQLite has one writer at a time per database file. BEGIN IMMEDIATE takes the write lock
- * before a revision check reads, so two processes never both pass the check.
+ * SQLite has one writer at a time per database file, and each write here is one statement
+ * that checks and changes together, so two processes never both pass a revision check.
  */
-import type Database from 'better-sqlite3';
-
 import { nowMicros } from '../../stix/timestamp.ts';
 import {
   StoreConflictError,
@@ -29,6 +27,24 @@ interface DocumentRow {
 }
 
 const COLUMNS = 'kind, id, owner, key, due, body, revision, updated_at';
+
+const VALUES = '(@kind, @id, @owner, @key, @due, @body, 1, @updated_at)';
+
+const SQL = {
+  upsert:
+    `INSERT INTO documents (${COLUMNS}) VALUES ${VALUES}` +
+    ' ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, key = excluded.key,' +
+    ' due = excluded.due, body = excluded.body, revision = revision + 1,' +
+    ` updated_at = excluded.updated_at RETURNING ${COLUMNS}`,
+  create:
+    `INSERT INTO documents (${COLUMNS}) VALUES ${VALUES}` +
+    ` ON CONFLICT (kind, id) DO NOTHING RETURNING ${COLUMNS}`,
+  replace:
+    'UPDATE documents SET owner = @owner, key = @key, due = @due, body = @body,' +
+    ' revision = revision + 1, updated_at = @updated_at' +
+    ` WHERE kind = @kind AND id = @id AND revision = @expected RETURNING ${COLUMNS}`,
+  revision: 'SELECT revision FROM documents WHERE kind = ? AND id = ?',
+} as const;
 
 function toDocument(row: DocumentRow): DocumentRecord {
   const record: DocumentRecord = {
@@ -101,27 +117,21 @@ function checkDocument(document: NewDocument): void {
 }
 
 export class DocumentTable {
-  readonly #db: Database.Database;
   readonly #statements: StatementCache;
 
-  constructor(db: Database.Database, statements: StatementCache) {
-    this.#db = db;
+  constructor(statements: StatementCache) {
     this.#statements = statements;
   }
 
+  /**
+   * Writes with one statement, whose revision condition and change SQLite applies under
+   * the write lock: an upsert without `expectRevision`, an insert that does nothing on an
+   * existing document for 0, and an update conditioned on the revision otherwise. A
+   * statement that changed nothing means the revision did not match.
+   */
   put(document: NewDocument, expectRevision?: number): DocumentRecord {
     checkDocument(document);
     if (expectRevision !== undefined) checkCount(expectRevision, 'expected revision', 0);
-    const current = this.#statements.get(
-      'SELECT revision FROM documents WHERE kind = ? AND id = ?',
-    );
-    const upsert = this.#statements.get(
-      `INSERT INTO documents (${COLUMNS}) VALUES` +
-        ' (@kind, @id, @owner, @key, @due, @body, 1, @updated_at)' +
-        ' ON CONFLICT (kind, id) DO UPDATE SET owner = excluded.owner, key = excluded.key,' +
-        ' due = excluded.due, body = excluded.body, revision = revision + 1,' +
-        ` updated_at = excluded.updated_at RETURNING ${COLUMNS}`,
-    );
     const row = {
       kind: document.kind,
       id: document.id,
@@ -131,21 +141,16 @@ export class DocumentTable {
       body: document.body,
       updated_at: nowMicros(),
     };
-    const write = () => {
-      if (expectRevision !== undefined) {
-        const revision =
-          (current.pluck().get(document.kind, document.id) as number | undefined) ?? 0;
-        if (revision !== expectRevision) {
-          throw new StoreConflictError(
-            `document ${document.kind}/${document.id} is at revision ${revision}, not the ` +
-              `expected ${expectRevision}: read it again and reapply the change`,
-          );
-        }
-      }
-      return upsert.get(row) as DocumentRow;
-    };
+    let written: DocumentRow | undefined;
     try {
-      return toDocument(this.#db.transaction(write).immediate());
+      if (expectRevision === undefined) {
+        written = this.#statements.get(SQL.upsert).get(row) as DocumentRow;
+      } else if (expectRevision === 0) {
+        written = this.#statements.get(SQL.create).get(row) as DocumentRow | undefined;
+      } else {
+        written = this.#statements.get(SQL.replace).get({ ...row, expected: expectRevision }) as
+          DocumentRow | undefined;
+      }
     } catch (error) {
       if (constraintKind(error) === 'unique') {
         throw new StoreConflictError(
@@ -154,6 +159,15 @@ export class DocumentTable {
       }
       throw error;
     }
+    if (written !== undefined) return toDocument(written);
+
+    const revision =
+      (this.#statements.get(SQL.revision).pluck().get(document.kind, document.id) as
+        number | undefined) ?? 0;
+    throw new StoreConflictError(
+      `document ${document.kind}/${document.id} is at revision ${revision}, not the ` +
+        `expected ${expectRevision}: read it again and reapply the change`,
+    );
   }
 
   get(kind: string, id: string): DocumentRecord | undefined {

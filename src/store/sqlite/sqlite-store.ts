@@ -155,7 +155,7 @@ export class SqliteStore implements Store {
     this.#objects = new ObjectVersions(this.#db, this.#statements);
     this.#sharing = new SharingTables(this.#db, this.#statements);
     this.#events = new EventLog(this.#db, this.#statements);
-    this.#documents = new DocumentTable(this.#db, this.#statements);
+    this.#documents = new DocumentTable(this.#statements);
     this.#correlation = new CorrelationTables(this.#db, this.#statements);
   }
 
