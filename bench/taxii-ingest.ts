@@ -17,7 +17,10 @@ const clients = Number(process.argv[3] ?? 2);
 const ENVELOPE = 1000;
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-bench-'));
-const server = await startServerProcess(`sqlite:${join(dir, 'bench.db')}`);
+// CAIRN_BENCH_STORE names another, empty store, such as a PostgreSQL database
+// (taxii-ingest-postgres.ts).
+const location = process.env.CAIRN_BENCH_STORE ?? `sqlite:${join(dir, 'bench.db')}`;
+const server = await startServerProcess(location);
 const templates = realIndicators();
 const url = `${server.url}/default/collections/default/objects/`;
 const headers = {
@@ -70,6 +73,7 @@ rmSync(dir, { recursive: true, force: true });
 console.log(
   JSON.stringify({
     benchmark: 'taxii-post-ingest',
+    store: location.split(':')[0],
     machine: machine(),
     clients,
     envelope: ENVELOPE,

@@ -22,7 +22,8 @@ const REQUESTS = 300;
 const PAGE = 1000;
 
 const dir = mkdtempSync(join(tmpdir(), 'cairn-bench-'));
-const location = `sqlite:${join(dir, 'bench.db')}`;
+// CAIRN_BENCH_STORE names another store, such as a PostgreSQL database (taxii-page-postgres.ts).
+const location = process.env.CAIRN_BENCH_STORE ?? `sqlite:${join(dir, 'bench.db')}`;
 const templates = realIndicators();
 
 async function fill(
@@ -93,6 +94,7 @@ rmSync(dir, { recursive: true, force: true });
 console.log(
   JSON.stringify({
     benchmark: 'taxii-page-1000',
+    store: location.split(':')[0],
     machine: machine(),
     fillSeconds: Math.round(fillSeconds),
     ...results,

@@ -19,6 +19,8 @@
  * planner would otherwise pick a scan and sort whenever its row estimate for a collection
  * is low, which it is for a large collection among many small ones, and read every entry of
  * the large one. Id queries are left to the planner: they sort only the listed objects.
+ * JIT compilation is off for pages too: the disabled plan types raise the estimated cost
+ * of the whole statement above jit_above_cost, and compiling took longer than the page.
  *
  * The collection is named by its id and looked up inside the statement. When spec versions are requested, the lookup also checks that the collection
  * ever held one of them; otherwise the statement returns at once instead of scanning the
@@ -39,7 +41,7 @@ import type { Statement } from './connection.ts';
 /** Starts the read-only transaction of a page query that must read indexes in order. */
 export const ORDERED_SCANS =
   'BEGIN READ ONLY; SET LOCAL enable_sort = off; SET LOCAL enable_seqscan = off;' +
-  ' SET LOCAL enable_bitmapscan = off';
+  ' SET LOCAL enable_bitmapscan = off; SET LOCAL jit = off';
 
 /** Maximum number of types that get one index arm each; longer lists are checked row by row. */
 export const MAX_TYPE_ARMS = 8;
