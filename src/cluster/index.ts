@@ -7,7 +7,7 @@
 import { FailureLimiter, type FailureCounter } from '../auth/http.ts';
 import { bootstrap, type BootstrapResult } from '../bootstrap.ts';
 import type { CairnConfig } from '../config/config.ts';
-import { NatsNotifier } from '../events/nats-notifier.ts';
+import { NatsNotifier, type LocalSignal } from '../events/nats-notifier.ts';
 import { LocalNotifier, type EventNotifier } from '../events/notifier.ts';
 import type { Logger } from '../log/logger.ts';
 import { nowMicros } from '../stix/timestamp.ts';
@@ -19,8 +19,16 @@ export { ClusterTask } from './cluster-task.ts';
 export { StoreFailureCounter } from './failure-counts.ts';
 
 /** Returns the stream and subject of the announcements for a configured prefix. */
-export function natsNames(prefix: string): { stream: string; subject: string } {
-  return { stream: `${prefix}-events`, subject: `${prefix}.events.committed` };
+export function natsNames(prefix: string): {
+  stream: string;
+  subject: string;
+  accessSubject: string;
+} {
+  return {
+    stream: `${prefix}-events`,
+    subject: `${prefix}.events.committed`,
+    accessSubject: `${prefix}.access.changed`,
+  };
 }
 
 /**
@@ -77,8 +85,16 @@ export async function bootstrapNode(
   }
 }
 
-/** NATS when a URL is configured, else announcements within this process only. */
-export function createNotifier(config: CairnConfig, store: Store, logger: Logger): EventNotifier {
+/**
+ * Creates the notifier: NATS when a URL is configured, else announcements within this
+ * process only. With NATS, `accessChanges` (when given) is relayed between the nodes too.
+ */
+export function createNotifier(
+  config: CairnConfig,
+  store: Store,
+  logger: Logger,
+  accessChanges?: LocalSignal,
+): EventNotifier {
   const { url, prefix, fallbackPollSeconds } = config.nats;
   if (url === undefined) return new LocalNotifier();
   const notifier = new NatsNotifier({
@@ -88,6 +104,7 @@ export function createNotifier(config: CairnConfig, store: Store, logger: Logger
     logger,
     fallbackMs: fallbackPollSeconds * 1000,
   });
+  if (accessChanges) notifier.relayAccessChanges(accessChanges);
   notifier.start();
   return notifier;
 }

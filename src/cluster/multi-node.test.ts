@@ -5,10 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { after, describe, test } from 'node:test';
+import { after, afterEach, describe, test } from 'node:test';
 
 import { createTestDatabase } from '../store/postgres/database.test-helper.ts';
 import { deleteStream } from '../events/nats-notifier.ts';
+import { openStream } from '../stream/client.ts';
+import { Receiver } from '../webhooks/receiver.test-helper.ts';
 import { call, startTestServer, type TestServer } from '../testing/server.ts';
 import { natsNames } from './index.ts';
 import { natsAvailable, TEST_NATS_URL } from './nats.test-helper.ts';
@@ -24,31 +26,42 @@ const servers: TestServer[] = [];
 const processes: NodeProcess[] = [];
 const proxies: TcpProxy[] = [];
 
+/** Stops what a test started, so its database connections are closed before the next. */
+async function stopAll(): Promise<void> {
+  for (const child of processes.splice(0)) child.child.kill('SIGKILL');
+  await Promise.all(servers.splice(0).map((server) => server.dispose()));
+  await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
+}
+
+afterEach(stopAll);
+
 after(async () => {
-  for (const child of processes) child.child.kill('SIGKILL');
-  await Promise.all(servers.map((server) => server.dispose()));
-  await Promise.all(proxies.map((proxy) => proxy.close()));
+  await stopAll();
   if (typeof database !== 'string') await database.drop();
   if (!natsSkip) await deleteStream(TEST_NATS_URL, natsNames(prefix).stream);
 });
 
 /** Starts an in-process node on the store URL, announcing through the run's NATS stream. */
-async function node(store: string): Promise<TestServer> {
+async function node(store: string, deliverWebhooks = false): Promise<TestServer> {
   const server = await startTestServer({
     store,
-    nats: { url: TEST_NATS_URL, prefix, fallbackPollSeconds: 1 },
-    webhooks: { deliver: false },
+    nats: { url: TEST_NATS_URL, prefix, fallbackPollSeconds: 30 },
+    webhooks: { deliver: deliverWebhooks, allowPrivateTargets: true, retryBaseSeconds: 0.05 },
+    // Streams recheck their readers only on a signal here, so a quick close proves the relay.
+    streams: { recheckSeconds: 600 },
   });
   servers.push(server);
   return server;
 }
 
 /** Two nodes on a fresh schema, and the admin token the first one created. */
-async function cluster(): Promise<{ a: TestServer; b: TestServer; token: string; url: string }> {
+async function cluster(
+  deliverWebhooks = false,
+): Promise<{ a: TestServer; b: TestServer; token: string; url: string }> {
   if (typeof database === 'string') throw new Error(database);
   const url = await database.freshSchema();
-  const a = await node(url);
-  const b = await node(url);
+  const a = await node(url, deliverWebhooks);
+  const b = await node(url, deliverWebhooks);
   assert.ok(a.adminToken, 'the first node created the admin');
   assert.equal(b.adminToken, '', 'the second node found the admin');
   return { a, b, token: a.adminToken, url };
@@ -133,6 +146,139 @@ describe('Cairn on several nodes', { skip, timeout: 180_000 }, () => {
     assert.deepEqual(counts, { objects: 20, versions: 20 });
   });
 
+  test('a stream on one node sees objects posted on the other', async () => {
+    const { a, b, token } = await cluster();
+    const collection = (await a.server.store.getCollection('default', 'default'))!;
+    const controller = new AbortController();
+    const messages = openStream(`${b.url}/api/v1/streams/collections/${collection.id}`, {
+      token,
+      signal: controller.signal,
+    });
+    const received = new Map<string, number>();
+    const reading = (async () => {
+      try {
+        for await (const message of messages) {
+          if (message.event !== 'heartbeat' && typeof message.data.id === 'string') {
+            received.set(message.data.id, performance.now());
+          }
+        }
+      } catch (error) {
+        if (!controller.signal.aborted) throw error;
+      }
+    })();
+    // Let the subscription start and the first announcement settle.
+    const warmUp = indicator();
+    await call(a, OBJECTS, { token, method: 'POST', body: { objects: [warmUp] } });
+    const warmDeadline = Date.now() + 5_000;
+    while (!received.has(warmUp.id as string) && Date.now() < warmDeadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.ok(received.has(warmUp.id as string), 'the stream on B got the first object');
+
+    const latencies: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const object = indicator();
+      const posted = await call(a, OBJECTS, { token, method: 'POST', body: { objects: [object] } });
+      const acknowledged = performance.now();
+      assert.equal(posted.status, 202);
+      const deadline = acknowledged + 2_000;
+      while (!received.has(object.id as string) && performance.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      const at = received.get(object.id as string);
+      assert.ok(at !== undefined, `object ${i} reached the stream on B`);
+      latencies.push(Math.max(0, at - acknowledged));
+    }
+    controller.abort();
+    await reading;
+    latencies.sort((x, y) => x - y);
+    // The fallback polls run every 30 s (NATS) and 1 s (stream hub), so delivery within
+    // 100 ms comes through NATS.
+    assert.ok(latencies[4]! < 100, `median ${latencies[4]!.toFixed(1)} ms after the 202`);
+    assert.ok(latencies[9]! < 500, `slowest ${latencies[9]!.toFixed(1)} ms after the 202`);
+  });
+
+  test('a token revoked on one node ends its stream on the other', async () => {
+    const { a, b, token } = await cluster();
+    const api = `${a.url}/api/v1`;
+    const json = { token, accept: 'application/json', contentType: 'application/json' };
+    const me = await call(a, `${api}/me`, json);
+    const issued = await call(a, `${api}/users/${String(me.json.user.id)}/tokens`, {
+      ...json,
+      method: 'POST',
+      body: {},
+    });
+    assert.equal(issued.status, 201, issued.text);
+
+    const messages: Array<{ event: string; data: Record<string, unknown> }> = [];
+    const reading = (async () => {
+      for await (const message of openStream(`${b.url}/api/v1/streams`, {
+        token: issued.json.token as string,
+      })) {
+        messages.push(message);
+      }
+    })();
+    // The stream is open once its first heartbeat or event could be sent: post one object.
+    const object = indicator();
+    await call(a, OBJECTS, { token, method: 'POST', body: { objects: [object] } });
+    const opened = Date.now() + 5_000;
+    while (!messages.some((m) => m.data.id === object.id) && Date.now() < opened) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.ok(
+      messages.some((m) => m.data.id === object.id),
+      'the stream on B is live',
+    );
+
+    const revokedAt = performance.now();
+    const revoked = await call(a, `${api}/tokens/${String(issued.json.record.id)}`, {
+      ...json,
+      method: 'DELETE',
+    });
+    assert.equal(revoked.status, 204, revoked.text);
+    await Promise.race([reading, new Promise((resolve) => setTimeout(resolve, 3_000))]);
+    const closed = messages.find((m) => m.event === 'closed');
+    assert.ok(closed, 'B closed the stream');
+    assert.equal(closed.data.reason, 'token-revoked');
+    assert.ok(performance.now() - revokedAt < 3_000);
+  });
+
+  test('webhook deliveries are sent once by two nodes', async () => {
+    const { a, b, token } = await cluster(true);
+    const receiver = await Receiver.start();
+    try {
+      const created = await call(a, `${a.url}/api/v1/webhooks`, {
+        token,
+        method: 'POST',
+        accept: 'application/json',
+        contentType: 'application/json',
+        body: { url: `${receiver.url}/hook` },
+      });
+      assert.equal(created.status, 201, created.text);
+      const objects = Array.from({ length: 30 }, () => indicator());
+      for (let i = 0; i < objects.length; i += 5) {
+        const target = (i / 5) % 2 === 0 ? a : b;
+        const body = { objects: objects.slice(i, i + 5) };
+        const posted = await call(target, OBJECTS, { token, method: 'POST', body });
+        assert.equal(posted.status, 202);
+      }
+      const deadline = Date.now() + 20_000;
+      while (receiver.requests.length < objects.length && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // Time for a second delivery of any event to arrive, if a node were to send one.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const events = receiver.requests.map(
+        (request) => JSON.parse(request.body) as { eventId?: string; objectId?: string },
+      );
+      const objectIds = events.map((event) => event.objectId).sort();
+      assert.deepEqual(objectIds, objects.map((object) => object.id as string).sort());
+      assert.equal(new Set(events.map((event) => event.eventId)).size, objects.length);
+    } finally {
+      await receiver.close();
+    }
+  });
+
   test('failed authentication is limited across nodes', async () => {
     const { a, b } = await cluster();
     const basic = (token: string) => ({
@@ -156,11 +302,8 @@ describe('Cairn on several nodes', { skip, timeout: 180_000 }, () => {
     const url = await database.freshSchema();
     const [a, b] = await Promise.all([node(url), node(url)]);
     const tokens = [a.adminToken, b.adminToken].filter(Boolean);
-    assert.equal(
-      tokens.length,
-      1,
-      `one admin token was created: ${JSON.stringify([a.adminToken, b.adminToken, await a.server.store.listUsers()])}`,
-    );
+    assert.equal(tokens.length, 1, 'one admin token was created');
+    assert.equal((await a.server.store.listUsers()).length, 1, 'one admin user exists');
     const token = tokens[0]!;
     const objects = [indicator(), indicator()];
     await call(a, OBJECTS, { token, method: 'POST', body: { objects } });

@@ -124,7 +124,7 @@ describe('NatsNotifier', { skip, timeout: 60_000 }, () => {
     rmSync(folder, { recursive: true, force: true });
   });
 
-  test('an announcement on one node reaches the others once, and not its own echo', async () => {
+  test('announcement reaches other nodes once', async () => {
     const a = notifier();
     const b = notifier();
     await Promise.all([a.notifier.listening(), b.notifier.listening()]);
@@ -178,6 +178,60 @@ describe('NatsNotifier', { skip, timeout: 60_000 }, () => {
     );
   });
 
+  test('access changes travel to the other nodes without echo', async () => {
+    const accessSubject = `${subject}.access`;
+    const signal = () => {
+      const listeners = new Set<() => void>();
+      return {
+        emitted: 0,
+        emit() {
+          this.emitted += 1;
+          for (const listener of listeners) listener();
+        },
+        listen(listener: () => void) {
+          listeners.add(listener);
+          return () => listeners.delete(listener);
+        },
+      };
+    };
+    const onA = signal();
+    const onB = signal();
+    const a = new NatsNotifier({
+      servers: TEST_NATS_URL,
+      stream,
+      subject,
+      accessSubject,
+      latestSeq: () => Promise.resolve(0),
+      logger: captureLogger().logger,
+    });
+    const b = new NatsNotifier({
+      servers: TEST_NATS_URL,
+      stream,
+      subject,
+      accessSubject,
+      latestSeq: () => Promise.resolve(0),
+      logger: captureLogger().logger,
+    });
+    notifiers.push(a, b);
+    a.relayAccessChanges(onA);
+    b.relayAccessChanges(onB);
+    a.start();
+    b.start();
+    await Promise.all([a.listening(), b.listening()]);
+
+    onA.emit();
+    await eventually(() => onB.emitted === 1, 2_000, 'node B to hear the access change');
+    onB.emit();
+    await eventually(() => onA.emitted === 2, 2_000, 'node A to hear B’s access change');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(onA.emitted, 2, 'A: its own signal and B’s, nothing bounced back');
+    assert.equal(onB.emitted, 2, 'B: A’s signal and its own');
+    assert.throws(
+      () => notifier().notifier.relayAccessChanges(signal()),
+      /needs the accessSubject option/,
+    );
+  });
+
   test('a listener that throws does not stop the others', async () => {
     const a = notifier();
     const heard: number[] = [];
@@ -190,7 +244,7 @@ describe('NatsNotifier', { skip, timeout: 60_000 }, () => {
     assert.ok(a.lines.some((line) => line.msg === 'event listener failed'));
   });
 
-  test('a node cut off from NATS misses nothing: it fills the gap from the store', async () => {
+  test('cut-off node fills the gap from the store', async () => {
     const file = join(folder, 'shared.db');
     const writerStore = await openStore(`sqlite:${file}`);
     const readerStore = await openStore(`sqlite:${file}`);

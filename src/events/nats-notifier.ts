@@ -7,7 +7,7 @@
  * published after it started. It passes each seq to its local listeners (stream pump,
  * webhook dispatcher, watch engine). The store stays the log of record: a message is only
  * a hint to read it now. A node that missed messages (its link to NATS dropped, NATS
- * restarted) fills the gap from the store: on every (re)connection it announces the
+ * restarted) fills the gap from the store. On every (re)connection it announces the
  * store's newest seq locally, and a slow poll of the store does the same whatever NATS does.
  */
 import { randomUUID } from 'node:crypto';
@@ -34,6 +34,8 @@ export interface NatsNotifierOptions {
   stream: string;
   /** Subject of the announcements; must not be used by anything else. */
   subject: string;
+  /** Subject of access-change signals (see relayAccessChanges); plain NATS, not stored. */
+  accessSubject?: string;
   /** Returns the newest committed seq from the store (its eventBounds().last). */
   latestSeq: () => Promise<number>;
   logger: Logger;
@@ -43,6 +45,12 @@ export interface NatsNotifierOptions {
   maxBackoffMs?: number;
   /** Name of the connection, shown by the NATS server's monitoring. */
   connectionName?: string;
+}
+
+/** A signal within one process, such as the access changes of the event streams. */
+export interface LocalSignal {
+  emit(): void;
+  listen(listener: () => void): () => void;
 }
 
 /** The connection state of the notifier, for logs and tests. */
@@ -88,8 +96,9 @@ export function describeServers(servers: string): string {
 export class NatsNotifier implements EventNotifier {
   /** Identifies this node's announcements, so it skips its own when they come back. */
   readonly node = randomUUID();
-  readonly #options: Required<Omit<NatsNotifierOptions, 'connectionName'>> & {
+  readonly #options: Required<Omit<NatsNotifierOptions, 'connectionName' | 'accessSubject'>> & {
     connectionName: string;
+    accessSubject: string | undefined;
   };
   readonly #logger: Logger;
   readonly #listeners = new Set<(lastSeq: number) => void>();
@@ -109,12 +118,16 @@ export class NatsNotifier implements EventNotifier {
   /** Ends the backoff waits in progress, when the notifier closes. */
   readonly #wakers = new Set<() => void>();
   #listening: { promise: Promise<void>; resolve: () => void };
+  #accessChanges: LocalSignal | undefined;
+  /** Set while a signal from another node is passed on, so it is not sent back out. */
+  #relaying = false;
 
   constructor(options: NatsNotifierOptions) {
     this.#options = {
       fallbackMs: DEFAULT_FALLBACK_MS,
       maxBackoffMs: DEFAULT_MAX_BACKOFF_MS,
       connectionName: `cairn-${this.node.slice(0, 8)}`,
+      accessSubject: undefined,
       ...options,
     };
     this.#logger = options.logger.child({
@@ -155,6 +168,62 @@ export class NatsNotifier implements EventNotifier {
   listen(listener: (lastSeq: number) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Sends this node's access-change signals to the other nodes and emits theirs on
+   * `changes`, so streams everywhere check their readers again at once after a membership,
+   * user or token change. A lost signal only delays that check to the streams' own timer.
+   * Call it before start(). Returns a function that stops sending.
+   */
+  relayAccessChanges(changes: LocalSignal): () => void {
+    const subject = this.#options.accessSubject;
+    if (subject === undefined) throw new Error('relayAccessChanges needs the accessSubject option');
+    this.#accessChanges = changes;
+    return changes.listen(() => {
+      if (this.#relaying || this.#closed) return;
+      const connection = this.#connection;
+      if (!connection || connection.isClosed() || this.#state !== 'connected') return;
+      try {
+        connection.publish(subject, JSON.stringify({ node: this.node }));
+      } catch (error) {
+        this.#logger.warn({ err: error }, 'could not publish an access change to NATS');
+      }
+    });
+  }
+
+  /** Emits the access-change signals of other nodes locally, for the life of the connection. */
+  #followAccessChanges(connection: NatsConnection): void {
+    const subject = this.#options.accessSubject;
+    const changes = this.#accessChanges;
+    if (subject === undefined || changes === undefined) return;
+    connection.subscribe(subject, {
+      callback: (error, message) => {
+        if (error) {
+          this.#logger.warn({ err: error }, 'access-change subscription failed');
+          return;
+        }
+        let node: unknown;
+        try {
+          node = (JSON.parse(message.string()) as { node?: unknown }).node;
+        } catch {
+          node = undefined;
+        }
+        if (typeof node !== 'string') {
+          this.#logger.warn({ bytes: message.data.length }, 'ignored a malformed access change');
+          return;
+        }
+        if (node === this.node) return;
+        this.#relaying = true;
+        try {
+          changes.emit();
+        } catch (emitError) {
+          this.#logger.error({ err: emitError }, 'access-change listener failed');
+        } finally {
+          this.#relaying = false;
+        }
+      },
+    });
   }
 
   async close(): Promise<void> {
@@ -227,6 +296,7 @@ export class NatsNotifier implements EventNotifier {
       this.#connection = connection;
       this.#js = jetstream(connection);
       this.#setState('connected');
+      this.#followAccessChanges(connection);
       const watching = this.#watchStatus(connection);
       const following = this.#follow(connection);
       const closedWith = await connection.closed();
