@@ -172,7 +172,7 @@ if (process.argv[2] === 'receivers') {
     throw new Error(`invalid events per second "${process.argv[3]}": give a positive number`);
   }
   console.log(`${machine()}; ${ENDPOINTS} endpoints, ${events} events at ${rate}/s`);
-  for (const hang of [false, true]) {
+  for (const hang of process.argv[4] === undefined ? [false, true] : [process.argv[4] === 'hang']) {
     const result = await runScenario(hang, events, rate);
     const label = hang ? 'one endpoint hangs' : 'all endpoints answer';
     console.log(

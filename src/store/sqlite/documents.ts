@@ -223,6 +223,13 @@ export class DocumentTable {
       );
     }
     if (limit === 0) return [];
+    // Most claims of a busy worker find nothing due. A read finds that out without taking
+    // the write lock and committing; when it finds something, the UPDATE checks again.
+    const anyDue = this.#statements
+      .get('SELECT 1 FROM documents WHERE kind = ? AND due <= ? LIMIT 1')
+      .pluck()
+      .get(kind, now);
+    if (anyDue === undefined) return [];
     const rows = this.#statements
       .get(
         'UPDATE documents SET due = @leaseUntil, revision = revision + 1,' +
