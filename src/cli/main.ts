@@ -17,6 +17,8 @@ import { registerOrg } from './commands/org.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerStream } from './commands/stream.ts';
 import { registerWebhook } from './commands/webhook.ts';
+import { registerAlerts, registerWatch } from './commands/watch.ts';
+import { registerCheck } from './commands/check.ts';
 
 const program = new Command()
   .name('cairn')
@@ -42,6 +44,9 @@ registerInvite(program);
 registerMigrate(program);
 registerConnector(program);
 registerWebhook(program);
+registerWatch(program);
+registerAlerts(program);
+registerCheck(program);
 
 try {
   await program.parseAsync(process.argv);

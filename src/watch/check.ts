@@ -16,6 +16,7 @@ import { accessFilter } from '../sharing/access.ts';
 import { redactGranular } from '../sharing/granular.ts';
 import type { Store } from '../store/store.ts';
 import { describeEntry, type WatchIndex } from './engine.ts';
+import { formatIpv4, parseIpv4 } from './ip.ts';
 import type { WatchList } from './model.ts';
 import { valueKeyOf } from './observables.ts';
 import { mentionedObservables, type ValueIndex } from './value-index.ts';
@@ -131,15 +132,22 @@ export function lineObservables(
   const found = new Map<string, Observable>();
   const tokens = text.split(SEPARATORS);
   for (let i = 0; i < tokens.length && i < MAX_TOKENS_PER_LINE; i++) {
-    let token = tokens[i]!;
+    let token: string | undefined = tokens[i]!;
     if (token.length < 4) continue;
     const equals = token.indexOf('=');
     if (equals >= 0 && !token.includes('://')) token = token.slice(equals + 1);
-    if (!maybeObservable(token)) continue;
+    token = candidate(token);
+    if (token === undefined || token.length < 4) continue;
     let observable = cache?.get(token);
     if (observable === undefined) {
-      const result = classify(token);
-      observable = result.ok ? result.value : null;
+      // A canonical dotted quad is its own normal form, so classify is skipped for it.
+      const address = parseIpv4(token);
+      if (address >= 0 && formatIpv4(address) === token) {
+        observable = { kind: 'ip', version: 4, value: token };
+      } else {
+        const result = classify(token);
+        observable = result.ok ? result.value : null;
+      }
       cache?.set(token, observable);
     }
     if (observable) found.set(`${observable.kind}|${observable.value}`, observable);
@@ -147,15 +155,32 @@ export function lineObservables(
   return [...found.values()];
 }
 
-function maybeObservable(token: string): boolean {
-  if (token.length < 4) return false;
+/**
+ * Returns the part of a token worth classifying, or undefined when it cannot be an
+ * observable. This runs before classify, which is the costly step, and whose slowest path
+ * is a token that is neither host nor URL, such as squid's `DIRECT/203.0.113.5`.
+ */
+function candidate(token: string): string | undefined {
+  let marked = false;
+  let slash = -1;
   for (let i = 0; i < token.length; i++) {
     const code = token.charCodeAt(i);
     // '.', ':' and '@' appear in every address, domain, URL and e-mail address.
-    if (code === 46 || code === 58 || code === 64) return true;
+    if (code === 46 || code === 58 || code === 64) marked = true;
+    else if (code === 47 && slash < 0) slash = i;
   }
-  // Hashes and AS numbers have none of them.
-  return /^(?:[0-9a-fA-F]{32,128}|[Aa][Ss][Nn]?\s*[0-9]+)$/.test(token);
+  if (!marked) {
+    // Hashes and AS numbers have none of them.
+    return /^(?:[0-9a-fA-F]{32,128}|[Aa][Ss][Nn]?[0-9]+)$/.test(token) ? token : undefined;
+  }
+  if (slash > 0 && !token.includes('://')) {
+    const head = token.slice(0, slash);
+    // `host/path` is a URL and `10.0.0.0/8` a block; `WORD/value` is a label and a value.
+    if (!/[.:]/.test(head)) return candidate(token.slice(token.lastIndexOf('/') + 1));
+  }
+  // Digits with one or two dots are numbers and times, not addresses or names.
+  if (/^[0-9]+(?:\.[0-9]+){0,2}$/.test(token)) return undefined;
+  return token;
 }
 
 interface ResolvedObject {

@@ -17,6 +17,8 @@ import type { Store, UserRecord } from '../store/store.ts';
 
 export interface WatchWorld {
   store: Store;
+  /** The store location, for CLI commands run on the same store. */
+  storeUrl: string;
   services: SharingServices;
   logger: Logger;
   logs: Array<Record<string, unknown>>;
@@ -33,7 +35,8 @@ export interface WatchWorld {
 
 export async function makeWatchWorld(): Promise<WatchWorld> {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-watch-'));
-  const store = await openStore(`sqlite:${join(dir, 'cairn.db')}`);
+  const storeUrl = `sqlite:${join(dir, 'cairn.db')}`;
+  const store = await openStore(storeUrl);
   await bootstrap(store, DEFAULT_CONFIG, { createAdmin: true });
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -50,6 +53,7 @@ export async function makeWatchWorld(): Promise<WatchWorld> {
   const platform: Actor = { userId: admin.id };
   const world: WatchWorld = {
     store,
+    storeUrl,
     services,
     logger,
     logs,
