@@ -14,7 +14,10 @@ import {
   PATH_FORMATS,
   isConvertedFormat,
   parseCsvMapping,
+  type WarninglistAction,
+  type WarninglistPolicy,
 } from '../../ingest/formats/index.ts';
+import { WarninglistMatcher, loadWarninglists } from '../../warninglists/index.ts';
 
 export interface FormatCommandOptions {
   format: string;
@@ -24,6 +27,8 @@ export interface FormatCommandOptions {
   label?: string[];
   confidence?: string;
   checkpoint?: string;
+  warninglists?: string;
+  onWarning: string;
 }
 
 export const IMPORT_FORMATS = ['stix', ...CONVERTED_FORMATS] as const;
@@ -43,6 +48,15 @@ export function addFormatOptions(command: Command): Command {
     .option('--no-indicators', 'create only observables (SCOs), no indicators, from lists')
     .option('--label <label>', 'label added to every created indicator (repeatable)', collect)
     .option('--confidence <n>', 'confidence 0-100 of created indicators that state none')
+    .option(
+      '--warninglists <folder>',
+      'check observables against the MISP warning lists in this folder (lists/<name>/list.json)',
+    )
+    .option(
+      '--on-warning <action>',
+      'what to do with an observable on a warning list: drop, label or lower (its confidence)',
+      'label',
+    )
     .option(
       '--checkpoint <file>',
       'misp-feed: JSON file of the events already imported; read before and updated after a complete import',
@@ -99,6 +113,26 @@ async function readCheckpoint(file: string): Promise<FeedCheckpoint> {
   );
 }
 
+const WARNING_ACTIONS: readonly WarninglistAction[] = ['drop', 'label', 'lower'];
+
+/** Loads the warning lists named by --warninglists and pairs them with --on-warning. */
+async function warninglistPolicy(options: FormatCommandOptions): Promise<WarninglistPolicy> {
+  const action = options.onWarning as WarninglistAction;
+  if (!WARNING_ACTIONS.includes(action)) {
+    throw new CairnError(
+      'invalid-parameter',
+      `--on-warning ${JSON.stringify(options.onWarning)} must be drop, label or lower`,
+    );
+  }
+  const matcher = new WarninglistMatcher(await loadWarninglists(options.warninglists!));
+  for (const problem of matcher.problems.slice(0, 5)) {
+    process.stderr.write(
+      `warning list ${problem.list}: entry ${JSON.stringify(problem.entry)} ignored: ${problem.reason}\n`,
+    );
+  }
+  return { lists: matcher, action };
+}
+
 /** Writes the updated checkpoint of a misp-feed import, when --checkpoint names a file. */
 export async function saveCheckpoint(
   options: FormatCommandOptions,
@@ -150,6 +184,7 @@ export async function formatOptions(
     result.confidence = confidence;
   }
   if (options.csvMap !== undefined) result.csvMapping = parseCsvMapping(options.csvMap);
+  if (options.warninglists !== undefined) result.warninglists = await warninglistPolicy(options);
   if (options.checkpoint !== undefined) {
     if (options.format !== 'misp-feed') {
       throw new CairnError('invalid-parameter', '--checkpoint applies only to --format misp-feed');
