@@ -19,6 +19,7 @@ import {
   createNotifier,
   startHousekeeping,
 } from './cluster/index.ts';
+import { HEALTH_PATH, healthCheck } from './cluster/health.ts';
 import type { CairnConfig } from './config/config.ts';
 import { ConnectorScheduler } from './connectors/scheduler.ts';
 import { sourceFor } from './connectors/sources.ts';
@@ -83,7 +84,12 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
     streamSettings(config),
   );
   await streams.start();
-  const app = routeByPath(api, taxii, createStreamApp({ hub: streams, authenticator, logger }));
+  const app = routeByPath(
+    api,
+    taxii,
+    createStreamApp({ hub: streams, authenticator, logger }),
+    healthCheck(store, notifier, logger),
+  );
 
   const server: ServerType = await new Promise((resolve, reject) => {
     const websocket = { server: new WebSocketServer({ noServer: true }) };
@@ -180,13 +186,20 @@ interface FetchApp {
 }
 
 /**
- * Sends `/api/v1/streams` and everything under it to the event streams, the rest of
- * `/api/v1` to the JSON API and every other path to TAXII. Each application keeps its own
- * logging and error format; the environment is passed on so all see the client connection
- * (and the streams can upgrade it to a WebSocket).
+ * Answers the health path, which needs no credentials. Sends `/api/v1/streams` and
+ * everything under it to the event streams, the rest of `/api/v1` to the JSON API and every
+ * other path to TAXII. Each application keeps its own logging and error format; the
+ * environment is passed on so all see the client connection (and the streams can upgrade
+ * it to a WebSocket).
  */
-function routeByPath(api: FetchApp, taxii: FetchApp, streams: FetchApp): Hono {
+function routeByPath(
+  api: FetchApp,
+  taxii: FetchApp,
+  streams: FetchApp,
+  health: () => Promise<Response>,
+): Hono {
   const root = new Hono();
+  root.get(HEALTH_PATH, () => health());
   root.all(STREAMS_BASE, (c) => streams.fetch(c.req.raw, c.env));
   root.all(`${STREAMS_BASE}/*`, (c) => streams.fetch(c.req.raw, c.env));
   root.all(API_BASE, (c) => api.fetch(c.req.raw, c.env));

@@ -340,8 +340,19 @@ describe('Cairn on several nodes', { skip, timeout: 180_000 }, () => {
     });
     assert.equal(posting.status, 503, 'a POST during the outage is not acknowledged');
     assert.equal((await call(first, OBJECTS, { token })).status, 200, 'the other node serves');
+    const unhealthy = await fetch(`${behind.url}/api/v1/health`);
+    assert.equal(unhealthy.status, 503, 'the balancer takes the node out');
+    assert.deepEqual(await unhealthy.json(), {
+      status: 'unavailable',
+      store: 'unavailable',
+      nats: 'connected',
+    });
+    assert.equal((await fetch(`${first.url}/api/v1/health`)).status, 200);
 
     proxy.restore();
+    // The health result is kept for a second; after that the node reports itself healthy.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    assert.equal((await fetch(`${behind.url}/api/v1/health`)).status, 200);
     const object = indicator();
     const back = await call(behind, OBJECTS, {
       token,
