@@ -1,7 +1,7 @@
 /** The source of each connector kind. */
-import { CairnError } from '../errors.ts';
 import type { Connector } from './definition.ts';
 import { ListSource } from './list-source.ts';
+import { MispSource } from './misp-source.ts';
 import type { ConnectorSource } from './source.ts';
 import { TaxiiSource } from './taxii-source.ts';
 
@@ -12,10 +12,8 @@ export function sourceFor(connector: Connector): ConnectorSource {
     case 'csv':
     case 'text':
       return new ListSource(connector.kind);
-    default:
-      throw new CairnError(
-        'invalid-parameter',
-        `connectors of kind "${connector.kind}" cannot run on this server yet`,
-      );
+    case 'misp-feed':
+    case 'misp-event':
+      return new MispSource(connector.kind);
   }
 }
