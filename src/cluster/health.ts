@@ -2,9 +2,9 @@
  * `GET /api/v1/health`: whether this node can serve, for load balancers and orchestrators.
  * It needs no credentials and reports only states, never addresses or counts.
  *
- * - 200 when the store answers. NATS being down keeps 200 with `"nats": "disconnected"`,
+ * - 200 when the store responds. NATS being down keeps 200 with `"nats": "disconnected"`,
  *   because the node still serves every request and catches up by polling the store.
- * - 503 with `Retry-After` when the store does not answer within STORE_TIMEOUT_MS, so the
+ * - 503 with `Retry-After` when the store does not respond within STORE_TIMEOUT_MS, so the
  *   balancer sends requests to other nodes until this one reaches its store again.
  *
  * A result is reused for CACHE_MS, so frequent checks from several balancers cost the store
@@ -37,21 +37,18 @@ export function healthCheck(
   let cached: { at: number; storeOk: boolean } | undefined;
   let failing = false;
 
-  const storeAnswers = async (): Promise<boolean> => {
+  const storeResponds = async (): Promise<boolean> => {
     const now = Date.now();
     if (cached && now - cached.at < CACHE_MS) return cached.storeOk;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new Error('the store did not answer in time')),
-        STORE_TIMEOUT_MS,
-      );
+      timer = setTimeout(() => reject(new Error('the store query timed out')), STORE_TIMEOUT_MS);
     });
     let storeOk: boolean;
     try {
       await Promise.race([store.eventBounds(), timeout]);
       storeOk = true;
-      if (failing) logger.info('health check: the store answers again');
+      if (failing) logger.info('health check: the store responds again');
       failing = false;
     } catch (error) {
       storeOk = false;
@@ -65,7 +62,7 @@ export function healthCheck(
   };
 
   return async () => {
-    const storeOk = await storeAnswers();
+    const storeOk = await storeResponds();
     const report: HealthReport = {
       status: storeOk ? 'ok' : 'unavailable',
       store: storeOk ? 'ok' : 'unavailable',

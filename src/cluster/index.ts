@@ -95,7 +95,7 @@ export function createNotifier(
   logger: Logger,
   accessChanges?: LocalSignal,
 ): EventNotifier {
-  const { url, prefix, fallbackPollSeconds } = config.nats;
+  const { url, prefix, fallbackPollSeconds, replicas } = config.nats;
   if (url === undefined) return new LocalNotifier();
   const notifier = new NatsNotifier({
     servers: url,
@@ -103,6 +103,7 @@ export function createNotifier(
     latestSeq: async () => (await store.eventBounds()).last,
     logger,
     fallbackMs: fallbackPollSeconds * 1000,
+    replicas,
   });
   if (accessChanges) notifier.relayAccessChanges(accessChanges);
   notifier.start();

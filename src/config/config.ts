@@ -116,6 +116,8 @@ const configSchema = z
         }),
         /** Seconds between two reads of the store in case announcements were lost. */
         fallbackPollSeconds: z.number().min(0.05).max(3600),
+        /** Copies of the stream a NATS cluster keeps when Cairn creates it: 3 on three servers. */
+        replicas: z.number().int().min(1).max(5),
       })
       .strict(),
   })
@@ -161,7 +163,7 @@ export const DEFAULT_CONFIG: CairnConfig = {
     maxPerOrganisation: 250,
     allowPrivateTargets: false,
   },
-  nats: { prefix: 'cairn', fallbackPollSeconds: 10 },
+  nats: { prefix: 'cairn', fallbackPollSeconds: 10, replicas: 1 },
   events: { maxAgeDays: 30, maxEvents: 5_000_000, pruneIntervalMinutes: 10 },
   streams: {
     heartbeatSeconds: 15,
@@ -188,6 +190,7 @@ const ENVIRONMENT: Record<string, { path: string[]; kind: 'string' | 'number' | 
   CAIRN_CONNECTORS_SCHEDULER: { path: ['connectors', 'scheduler'], kind: 'boolean' },
   CAIRN_NATS_URL: { path: ['nats', 'url'], kind: 'string' },
   CAIRN_NATS_PREFIX: { path: ['nats', 'prefix'], kind: 'string' },
+  CAIRN_NATS_REPLICAS: { path: ['nats', 'replicas'], kind: 'number' },
   CAIRN_WEBHOOKS_DELIVER: { path: ['webhooks', 'deliver'], kind: 'boolean' },
   CAIRN_WEBHOOKS_ALLOW_PRIVATE_TARGETS: {
     path: ['webhooks', 'allowPrivateTargets'],

@@ -36,6 +36,8 @@ export interface NatsNotifierOptions {
   subject: string;
   /** Subject of access-change signals (see relayAccessChanges); plain NATS, not stored. */
   accessSubject?: string;
+  /** Copies of the stream when this notifier creates it; an existing stream is left as is. */
+  replicas?: number;
   /** Returns the newest committed seq from the store (its eventBounds().last). */
   latestSeq: () => Promise<number>;
   logger: Logger;
@@ -125,6 +127,7 @@ export class NatsNotifier implements EventNotifier {
   constructor(options: NatsNotifierOptions) {
     this.#options = {
       fallbackMs: DEFAULT_FALLBACK_MS,
+      replicas: 1,
       maxBackoffMs: DEFAULT_MAX_BACKOFF_MS,
       connectionName: `cairn-${this.node.slice(0, 8)}`,
       accessSubject: undefined,
@@ -397,7 +400,7 @@ export class NatsNotifier implements EventNotifier {
         discard: DiscardPolicy.Old,
         max_msgs: STREAM_MAX_MESSAGES,
         max_age: STREAM_MAX_AGE_NS,
-        num_replicas: 1,
+        num_replicas: this.#options.replicas,
       });
       this.#logger.info({ subject: this.#options.subject }, 'NATS stream created');
     } catch (error) {
