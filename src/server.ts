@@ -23,6 +23,7 @@ import { HEALTH_PATH, healthCheck } from './cluster/health.ts';
 import type { CairnConfig } from './config/config.ts';
 import { ConnectorScheduler } from './connectors/scheduler.ts';
 import { sourceFor } from './connectors/sources.ts';
+import { configuredWarninglists } from './connectors/warninglists.ts';
 import { EventIndexer } from './correlation/event-indexer.ts';
 import { CairnError } from './errors.ts';
 import { AccessChanges, announcingStore } from './events/announcing-store.ts';
@@ -75,8 +76,9 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   const services = createSharingServices(store, { defaultApiRoot: config.taxii.defaultApiRoot });
   const webhooks = new WebhookService(store, logger, webhookSettings(config), notifier);
   const watch = new WatchRuntime(store, logger, notifier);
+  const warninglists = await configuredWarninglists(config, logger);
   const api = createApiApp(
-    { store, config, logger, services, webhooks, watch },
+    { store, config, logger, services, webhooks, watch, ...(warninglists ? { warninglists } : {}) },
     authenticateWith(authenticator),
   );
   const streams = new StreamHub(
@@ -110,7 +112,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   eventPrune.start();
 
   const connectors = new ConnectorScheduler(
-    { store, logger, sourceFor },
+    { store, logger, sourceFor, ...(warninglists ? { warninglists } : {}) },
     {
       pollMs: config.connectors.pollSeconds * 1000,
       leaseMs: config.connectors.maxRunMinutes * 60_000,

@@ -6,6 +6,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import type { Caller } from '../auth/tokens.ts';
 import type { CairnConfig } from '../config/config.ts';
+import type { WarninglistLookup } from '../ingest/formats/index.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Actor, SharingServices } from '../sharing/service.ts';
 import type { Store } from '../store/store.ts';
@@ -21,6 +22,8 @@ export interface ApiDeps {
   webhooks?: WebhookService;
   /** Absent in applications built without watch lists; their routes then answer 503. */
   watch?: WatchRuntime;
+  /** Warning lists that exports leave out; absent when none are configured. */
+  warninglists?: WarninglistLookup;
 }
 
 export interface ApiEnv {

@@ -50,6 +50,11 @@ const configSchema = z
         maxRunMinutes: z.number().int().min(1).max(1440),
         /** Connector runs at once on this server. */
         concurrency: z.number().int().min(1).max(64),
+        /**
+         * Folder of MISP warning lists (`<name>/list.json`) that connectors check values
+         * against and exports leave out; none when absent.
+         */
+        warninglists: z.string().min(1).optional(),
       })
       .strict(),
     webhooks: z
@@ -188,6 +193,7 @@ const ENVIRONMENT: Record<string, { path: string[]; kind: 'string' | 'number' | 
   CAIRN_TAXII_MAX_CONTENT_LENGTH: { path: ['taxii', 'maxContentLength'], kind: 'number' },
   CAIRN_TAXII_LENIENT: { path: ['taxii', 'lenientMediaTypes'], kind: 'boolean' },
   CAIRN_CONNECTORS_SCHEDULER: { path: ['connectors', 'scheduler'], kind: 'boolean' },
+  CAIRN_WARNINGLISTS: { path: ['connectors', 'warninglists'], kind: 'string' },
   CAIRN_NATS_URL: { path: ['nats', 'url'], kind: 'string' },
   CAIRN_NATS_PREFIX: { path: ['nats', 'prefix'], kind: 'string' },
   CAIRN_NATS_REPLICAS: { path: ['nats', 'replicas'], kind: 'number' },

@@ -4,12 +4,15 @@
  * resumes after it.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../log/logger.ts';
 import { dataPath } from '../testing/data.ts';
+import { WarninglistMatcher, loadWarninglists } from '../warninglists/index.ts';
 import { startTestServer, type TestServer } from '../testing/server.ts';
 import type { Connector, NewConnector } from './definition.ts';
 import { runConnector, type RunnerDeps } from './runner.ts';
@@ -163,6 +166,34 @@ describe('list connectors', () => {
     assert.notEqual(resumed.health.outcome, 'failed', resumed.health.error);
     const { lines, distinct } = listValues(QUAD9);
     assert.equal(resumed.health.objectsIn, distinct + lines - 100);
+  });
+
+  test('warning lists drop known-benign values', async () => {
+    const matcher = new WarninglistMatcher(
+      await loadWarninglists(dataPath('misp-warninglists/lists')),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-list-'));
+    const file = join(dir, 'mixed.txt');
+    writeFileSync(file, 'google.com\n8.8.8.8\nunlisted-c2.example\n');
+    try {
+      const definition = await connector({
+        kind: 'text',
+        url: file,
+        warningLists: 'drop',
+        name: 'benign',
+      });
+      const result = await runConnector(
+        { ...deps, warninglists: matcher },
+        definition,
+        new AbortController().signal,
+      );
+      assert.notEqual(result.health.outcome, 'failed', result.health.error);
+      assert.equal(result.health.rejectedByReason.warninglist, 2);
+      // The SCO and the indicator of the one unlisted value.
+      assert.equal(result.health.added, 2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a missing file fails the run with its path', async () => {

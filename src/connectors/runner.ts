@@ -123,7 +123,7 @@ function applyWarningLists(
       continue;
     }
     const id = String((record as Record<string, unknown>).id ?? 'object');
-    reject(health, id, `${id} has a value on the warning list "${listed}"`, 'warning-list');
+    reject(health, id, `${id} has a value on the warning list "${listed}"`, 'warninglist');
   }
   return kept;
 }

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Caller } from '../auth/tokens.ts';
 import { OBSERVABLE_TYPES } from '../correlation/observables.ts';
 import { CairnError } from '../errors.ts';
+import type { WarninglistLookup } from '../ingest/formats/index.ts';
 import {
   accessFilter,
   collectionRights,
@@ -95,6 +96,7 @@ export function feedFor(
   query: FeedQuery & { types?: readonly (typeof OBSERVABLE_TYPES)[number][] },
   profile: string,
   title: string,
+  warninglists?: WarninglistLookup,
 ): Feed {
   if (format === 'blocklist' && query.type === undefined && query.types === undefined) {
     throw new CairnError(
@@ -116,6 +118,7 @@ export function feedFor(
       collections,
       minScore: query.min_score ?? 0,
       now: nowMicros(),
+      ...(warninglists ? { warninglists } : {}),
       ...(types ? { types } : {}),
     },
   });

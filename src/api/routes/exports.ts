@@ -163,6 +163,7 @@ export function registerExports(app: OpenAPIHono<ApiEnv>): void {
       c.req.valid('query'),
       `collection:${source.collectionId}`,
       `Cairn export of ${source.collection.title}`,
+      c.var.deps.warninglists,
     );
     // The stream type is not one @hono/zod-openapi 1.6.3 can describe in the route.
     return (await streamFeed(c, feed, format)) as never;
@@ -197,6 +198,7 @@ export function registerExports(app: OpenAPIHono<ApiEnv>): void {
       },
       `${EXPORT_DOCUMENT}:${saved.id}`,
       saved.name,
+      c.var.deps.warninglists,
     );
     return (await streamFeed(c, feed, format)) as never;
   });

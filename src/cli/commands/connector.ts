@@ -9,6 +9,7 @@ import { createLogger } from '../../log/logger.ts';
 import { ConnectorScheduler } from '../../connectors/scheduler.ts';
 import { ConnectorService } from '../../connectors/service.ts';
 import { sourceFor } from '../../connectors/sources.ts';
+import { configuredWarninglists } from '../../connectors/warninglists.ts';
 import {
   CONNECTOR_KINDS,
   WARNING_LIST_POLICIES,
@@ -206,8 +207,10 @@ export function registerConnector(program: Command): void {
           'only platform admins and org admins of its organisation may run a connector',
         );
       }
+      const logger = createLogger('warn', process.stderr);
+      const warninglists = await configuredWarninglists(context.config, logger);
       const scheduler = new ConnectorScheduler(
-        { store: context.store, logger: createLogger('warn', process.stderr), sourceFor },
+        { store: context.store, logger, sourceFor, ...(warninglists ? { warninglists } : {}) },
         { leaseMs: context.config.connectors.maxRunMinutes * 60_000 },
       );
       const result = await scheduler.runNow(view.connector.id);
