@@ -6,12 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { observableKey, patternObservables } from '../correlation/observables.ts';
 import { BundleReader } from '../ingest/bundle-reader.ts';
+import { ConversionReport } from '../ingest/formats/index.ts';
+import { MispConverter } from '../ingest/formats/misp.ts';
+import { importObjects } from '../ingest/import.ts';
 import { validateObject } from '../stix/index.ts';
 import { nowMicros } from '../stix/timestamp.ts';
 import { call, startTestServer, type TestServer } from '../testing/server.ts';
@@ -183,6 +187,49 @@ describe('export feeds', () => {
     assert.ok(attributes.every((a) => a.to_ids === true));
     const again = JSON.parse((await exportText({ format: 'misp' })).text) as typeof event;
     assert.equal((again.Event as Record<string, unknown>).uuid, event.uuid, 'stable event uuid');
+  });
+
+  test('MISP event converts back to the same values', async () => {
+    const { text } = await exportText({ format: 'misp' });
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-misp-'));
+    try {
+      const file = join(dir, 'event.json');
+      writeFileSync(file, text);
+      const report = new ConversionReport();
+      const converter = new MispConverter({ source: 'round trip' }, report);
+      const values = new Set<string>();
+      for await (const object of converter.convertDocument(() => createReadStream(file))) {
+        if (object.type !== 'indicator') continue;
+        for (const observable of patternObservables(String(object.pattern)).observables) {
+          values.add(observableKey(observable));
+        }
+      }
+      const exported = JSON.parse(text) as { Event: { Attribute: Array<{ value: string }> } };
+      const expected = (await exportText({ format: 'csv' })).text
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map((row) => row.split(','))
+        .map(([, type, value]) => `${type}:${value}`);
+      assert.equal(exported.Event.Attribute.length, expected.length);
+      assert.deepEqual([...values].sort(), expected.sort());
+      assert.equal(report.skipped, 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('STIX bundle imports back unchanged', async () => {
+    const { text } = await exportText({ format: 'stix' });
+    const store = server.server.store;
+    const copy = await store.createCollection({ apiRoot: 'default', title: 'round trip' });
+    const summary = await importObjects(store, copy.id, Readable.from([text]));
+    assert.equal(summary.rejected, 0);
+    const original = await store.queryObjects({ collectionId, types: ['indicator'], limit: 100 });
+    const imported = await store.queryObjects({ collectionId: copy.id, limit: 100 });
+    const byId = new Map(original.items.map((item) => [item.id, item.json]));
+    assert.equal(imported.items.length, summary.added);
+    for (const item of imported.items) assert.equal(item.json, byId.get(item.id));
   });
 
   test('Suricata rules keep sid and rev across runs', async () => {
