@@ -41,6 +41,25 @@ export interface DispatcherOptions {
   fallbackMs: number;
 }
 
+/**
+ * A sending slot of this node, reserved for a delivery about to be created: the delivery
+ * is stored already leased to this node until `leaseUntil`, and `start` sends it at once,
+ * which saves the claim a worker would otherwise make.
+ */
+export interface SlotReservation {
+  leaseUntil: number;
+  start(document: DocumentRecord): void;
+  cancel(): void;
+}
+
+/** How the dispatcher hands new deliveries to this node's worker. */
+export interface DeliveryHandoff {
+  /** Reserves a free sending slot of the webhook on this node, if it has one. */
+  reserve(webhookId: string): SlotReservation | undefined;
+  /** Tells the worker that these webhooks have new due deliveries to claim. */
+  wake(webhookIds: Set<string>): void;
+}
+
 /** A webhook document with its body parsed. */
 export interface LoadedWebhook {
   document: DocumentRecord;
@@ -74,8 +93,7 @@ export class WebhookDispatcher {
   readonly #logger: Logger;
   readonly #options: DispatcherOptions;
   readonly #cursors: () => Promise<CursorCodec>;
-  /** Called with the ids of webhooks that got new deliveries. */
-  readonly #onDeliveries: (webhookIds: Set<string>) => void;
+  readonly #handoff: DeliveryHandoff;
   #stopListening: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -88,14 +106,14 @@ export class WebhookDispatcher {
     logger: Logger,
     options: DispatcherOptions,
     cursors: () => Promise<CursorCodec>,
-    onDeliveries: (webhookIds: Set<string>) => void,
+    handoff: DeliveryHandoff,
   ) {
     this.#store = store;
     this.#cursors = cursors;
     this.#notifier = notifier;
     this.#logger = logger;
     this.#options = options;
-    this.#onDeliveries = onDeliveries;
+    this.#handoff = handoff;
   }
 
   start(): void {
@@ -161,7 +179,7 @@ export class WebhookDispatcher {
       }
       if (joined.length === 0) {
         // Nothing to dispatch to: leave the checkpoint, and let new webhooks skip ahead.
-        if (touched.size > 0) this.#onDeliveries(touched);
+        if (touched.size > 0) this.#handoff.wake(touched);
         break;
       }
       // Events before every webhook's creation concern none of them.
@@ -175,8 +193,8 @@ export class WebhookDispatcher {
       });
       if (events.length > 0 && events[0]!.seq > from + 1) await this.#reportMissed(from);
       const created = await this.#dispatchBatch(joined, events);
-      for (const id of created.keys()) touched.add(id);
-      if (touched.size > 0) this.#onDeliveries(touched);
+      for (const [id, made] of created) if (made.due) touched.add(id);
+      if (touched.size > 0) this.#handoff.wake(touched);
       if (events.length === 0) break;
       const moved = await this.#moveCheckpoint(checkpoint, events.at(-1)!.seq);
       if (moved && events.length < this.#options.batchSize) break;
@@ -239,6 +257,7 @@ export class WebhookDispatcher {
    */
   async #join(webhook: LoadedWebhook, checkpoint: number, touched: Set<string>): Promise<boolean> {
     const created: string[] = [];
+    let due = false;
     let after = webhook.body.startSeq;
     while (after < checkpoint) {
       const events = (
@@ -246,7 +265,9 @@ export class WebhookDispatcher {
       ).filter((event) => event.seq <= checkpoint);
       if (events.length === 0) break;
       const made = await this.#dispatchBatch([webhook], events);
-      created.push(...(made.get(webhook.document.id) ?? []));
+      const mine = made.get(webhook.document.id);
+      created.push(...(mine?.ids ?? []));
+      due ||= mine?.due ?? false;
       after = events.at(-1)!.seq;
     }
     const { document } = webhook;
@@ -265,27 +286,31 @@ export class WebhookDispatcher {
         return false;
       }
     }
-    if (created.length > 0) touched.add(document.id);
+    if (due) touched.add(document.id);
     return true;
   }
 
-  /** Creates the deliveries of a batch; returns their ids per webhook. */
+  /**
+   * Creates the deliveries of a batch. Returns, per webhook, their ids and whether some
+   * were left due for a worker to claim rather than handed to this node's worker.
+   */
   async #dispatchBatch(
     webhooks: LoadedWebhook[],
     events: EventRecord[],
-  ): Promise<Map<string, string[]>> {
+  ): Promise<Map<string, { ids: string[]; due: boolean }>> {
     const audience = new AudienceCheck(this.#store);
-    const created = new Map<string, string[]>();
+    const created = new Map<string, { ids: string[]; due: boolean }>();
     for (const webhook of webhooks) {
       for (const event of events) {
         if (event.seq <= webhook.body.startSeq) continue;
         if (!matchesFilter(webhook.body.filter, event)) continue;
         const visibility = await audience.check(webhook.body.createdBy, event);
         if (!visibility.visible) continue;
-        const id = await this.#createDelivery(webhook.document.id, event, visibility.kind);
-        if (id === undefined) continue;
-        const list = created.get(webhook.document.id) ?? [];
-        list.push(id);
+        const made = await this.#createDelivery(webhook.document.id, event, visibility.kind);
+        if (made === undefined) continue;
+        const list = created.get(webhook.document.id) ?? { ids: [], due: false };
+        list.ids.push(made.id);
+        list.due ||= !made.handedOver;
         created.set(webhook.document.id, list);
       }
     }
@@ -297,7 +322,7 @@ export class WebhookDispatcher {
     webhookId: string,
     event: EventRecord,
     kind: EventKind,
-  ): Promise<string | undefined> {
+  ): Promise<{ id: string; handedOver: boolean } | undefined> {
     const now = nowMicros();
     const body: DeliveryBody = {
       webhookId,
@@ -311,22 +336,27 @@ export class WebhookDispatcher {
       nextAttemptAt: now,
     };
     const id = newDeliveryId(now);
+    const reservation = this.#handoff.reserve(webhookId);
+    let document: DocumentRecord;
     try {
-      await this.#store.putDocument(
+      document = await this.#store.putDocument(
         {
           kind: deliveryKind(webhookId),
           id,
           owner: 'pending',
           key: eventKey(event.seq),
-          due: now,
+          due: reservation?.leaseUntil ?? now,
           body: JSON.stringify(body),
         },
         0,
       );
-      return id;
     } catch (error) {
+      reservation?.cancel();
       if (error instanceof StoreConflictError) return undefined;
       throw error;
     }
+    if (reservation === undefined) return { id, handedOver: false };
+    reservation.start(document);
+    return { id, handedOver: true };
   }
 }

@@ -217,7 +217,11 @@ function sendRequest(
 
     const abort = () => {
       request.destroy();
-      finish({ ok: false, aborted: true, error: 'stopped by the server before a response arrived' });
+      finish({
+        ok: false,
+        aborted: true,
+        error: 'stopped by the server before a response arrived',
+      });
     };
 
     issue();

@@ -188,7 +188,7 @@ export class WebhookService {
       logger,
       this.#settings,
       () => this.#cursorCodec(),
-      (ids) => this.#worker.wake(ids),
+      this.#worker,
     );
   }
 

@@ -9,7 +9,7 @@ import type { Logger } from '../log/logger.ts';
 import { microsToTaxii, nowMicros } from '../stix/timestamp.ts';
 import { StoreConflictError, type DocumentRecord, type Store } from '../store/store.ts';
 import { AudienceCheck } from './audience.ts';
-import { loadWebhooks } from './dispatcher.ts';
+import { loadWebhooks, type SlotReservation } from './dispatcher.ts';
 import {
   deliveryKind,
   HISTORY_LENGTH,
@@ -178,6 +178,12 @@ export class WebhookWorker {
     }
   }
 
+  /** Reserves a free sending slot of the webhook's lane on this node (see SlotReservation). */
+  reserve(webhookId: string): SlotReservation | undefined {
+    if (this.#stopped) return undefined;
+    return this.#lanes.get(webhookId)?.reserve();
+  }
+
   /** Makes the lanes of these webhooks look for due deliveries now. */
   wake(webhookIds: Iterable<string>): void {
     let unknown = false;
@@ -244,6 +250,27 @@ class Lane {
     return this.#inFlight;
   }
 
+  /** Takes a free slot for a delivery the dispatcher is creating, if one is free. */
+  reserve(): SlotReservation | undefined {
+    if (this.#stopped || this.#inFlight >= this.#options.concurrencyPerEndpoint) return undefined;
+    this.#inFlight += 1;
+    let settled = false;
+    return {
+      leaseUntil: nowMicros() + this.#leaseMicros(),
+      start: (document) => {
+        if (settled) return;
+        settled = true;
+        this.#begin(document);
+      },
+      cancel: () => {
+        if (settled) return;
+        settled = true;
+        this.#inFlight -= 1;
+        if (!this.#drained) this.#pump();
+      },
+    };
+  }
+
   /** Makes the lane claim due deliveries now. */
   wake(): void {
     this.#drained = false;
@@ -290,8 +317,12 @@ class Lane {
     while (!this.#stopped && this.#inFlight < this.#options.concurrencyPerEndpoint) {
       const free = this.#options.concurrencyPerEndpoint - this.#inFlight;
       const now = nowMicros();
-      const lease = (this.#options.timeoutMs + LEASE_MARGIN_MS) * 1000;
-      const claimed = await this.#store.claimDocuments(this.#kind, now, now + lease, free);
+      const claimed = await this.#store.claimDocuments(
+        this.#kind,
+        now,
+        now + this.#leaseMicros(),
+        free,
+      );
       for (const document of claimed) this.#start(document);
       if (claimed.length < free) {
         this.#drained = true;
@@ -300,8 +331,17 @@ class Lane {
     }
   }
 
+  #leaseMicros(): number {
+    return (this.#options.timeoutMs + LEASE_MARGIN_MS) * 1000;
+  }
+
   #start(document: DocumentRecord): void {
     this.#inFlight += 1;
+    this.#begin(document);
+  }
+
+  /** Runs the attempt of a claimed delivery in a slot already counted in #inFlight. */
+  #begin(document: DocumentRecord): void {
     const attempt = this.#attempt(document)
       .catch((error: unknown) => {
         this.#logger.error(
