@@ -1,7 +1,9 @@
 /**
  * Follows the event log and turns each event into one delivery per webhook whose filter it
- * passes and whose user may read it. Deliveries are documents that workers claim later, so
- * this loop never waits on a receiver.
+ * passes and whose user may read it. Deliveries are documents that workers send later, so
+ * this loop never waits on a receiver. A delivery whose webhook has a free sending slot on
+ * this node is stored leased to this node and handed to its worker at once; the others
+ * stay due for any node's worker to claim.
  *
  * The position in the log is one checkpoint document for all webhooks. Every node may run
  * a dispatcher: two nodes that handle the same event create its delivery once, because the
@@ -52,7 +54,7 @@ export interface SlotReservation {
   cancel(): void;
 }
 
-/** How the dispatcher hands new deliveries to this node's worker. */
+/** The link from the dispatcher to this node's worker, for new deliveries. */
 export interface DeliveryHandoff {
   /** Reserves a free sending slot of the webhook on this node, if it has one. */
   reserve(webhookId: string): SlotReservation | undefined;
