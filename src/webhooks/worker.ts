@@ -415,35 +415,24 @@ class Lane {
       return;
     }
     const attempts = body.attempts + 1;
-    const host = new URL(webhook.url).host;
+    const failure = {
+      webhookId: this.#webhookId,
+      deliveryId: claimed.id,
+      host: new URL(webhook.url).host,
+      attempts,
+      status: outcome.status,
+      error: outcome.error,
+    };
     if (attempts >= this.#options.maxAttempts) {
       this.#logger.warn(
-        {
-          webhookId: this.#webhookId,
-          deliveryId: claimed.id,
-          host,
-          attempts,
-          status: outcome.status,
-          error: outcome.error,
-        },
+        failure,
         'webhook delivery failed for the last time; kept as a dead letter',
       );
       await this.#finish(claimed, body, 'dead', record, outcome.error);
       return;
     }
     const delayMs = retryDelayMs(attempts, this.#options);
-    this.#logger.info(
-      {
-        webhookId: this.#webhookId,
-        deliveryId: claimed.id,
-        host,
-        attempts,
-        status: outcome.status,
-        error: outcome.error,
-        retryInMs: delayMs,
-      },
-      'webhook delivery failed; retrying',
-    );
+    this.#logger.info({ ...failure, retryInMs: delayMs }, 'webhook delivery failed; retrying');
     await this.#retry(claimed, body, record, delayMs);
   }
 
