@@ -1,8 +1,8 @@
 /**
  * A Store that announces its own writes. The server wraps its store in it, so every write
  * path (TAXII POST and DELETE, API shares, webhooks, connectors) announces new events after
- * the commit, and every change to memberships, users or tokens signals the followers of the
- * log to check their readers' access again, without any write path having to remember to.
+ * the commit. Every change to memberships, users or tokens signals the followers of the log
+ * to check their readers' access again. No write path has to remember either.
  */
 import type { Logger } from '../log/logger.ts';
 import type { Store } from '../store/store.ts';

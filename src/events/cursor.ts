@@ -8,7 +8,7 @@
  * random nonce, so a reader cannot tell from two heartbeats whether hidden events happened
  * between them. A changed cursor decrypts to a wrong check value with probability
  * 1 - 2^-32 and is rejected. A forged cursor that slipped through would only move the
- * reader to some position of the log, where it still sees only what it may read.
+ * reader to some position of the log, where it still receives only what it may read.
  *
  * Why one raw block rather than AES-GCM: a single 16-byte block under a block cipher is a
  * pseudorandom permutation, which is exactly what hiding a counter needs, and the cursor
@@ -36,7 +36,7 @@ export class CursorCodec {
     return new CursorCodec(Buffer.from(stored, 'hex'));
   }
 
-  /** The cursor of a position; the same string for the same seq unless `random` is set. */
+  /** Encodes a position; the same seq gives the same string unless `random` is set. */
   encode(seq: number, random = false): string {
     if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`invalid seq ${seq}`);
     const block = Buffer.alloc(BLOCK);
@@ -46,7 +46,7 @@ export class CursorCodec {
     return Buffer.concat([cipher.update(block), cipher.final()]).toString('base64url');
   }
 
-  /** The seq of a cursor, or undefined when the text is not a cursor of this server. */
+  /** Decodes a cursor to its seq, or undefined when the text is not a cursor of this server. */
   decode(cursor: string): number | undefined {
     if (!PATTERN.test(cursor)) return undefined;
     const encrypted = Buffer.from(cursor, 'base64url');

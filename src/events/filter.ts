@@ -1,8 +1,8 @@
 /**
- * What a subscriber of the event log receives: its filter (collections, community, STIX
- * types, labels, TLP levels, minimum confidence), and a per-event access check for one
- * caller under the rules of docs/sharing.md, the same rules TAXII reads use
- * (src/sharing/access.ts), with granular markings redacted as TAXII redacts them.
+ * The events a subscriber of the event log receives. A filter selects them by collection,
+ * community, STIX type, label, TLP level and minimum confidence. A per-event access check
+ * applies the rules of docs/sharing.md to one caller, through the same functions as TAXII
+ * reads (src/sharing/access.ts), and redacts granular markings as TAXII does.
  */
 import type { Caller } from '../auth/tokens.ts';
 import { CairnError } from '../errors.ts';
@@ -27,7 +27,7 @@ import type {
 
 export const TLP_LEVELS: readonly TlpLevel[] = ['clear', 'green', 'amber', 'amber+strict', 'red'];
 
-/** Most values in one list of a filter. */
+/** Maximum number of values in one list of a filter. */
 export const MAX_FILTER_VALUES = 100;
 
 /** Conditions on events; every given condition must hold, values within one are ORed. */
@@ -79,6 +79,7 @@ export function filterFromQuery(params: URLSearchParams): EventFilter {
   if (collections) filter.collections = collections;
   const community = params.get('community');
   if (community !== null && community !== '') filter.communityId = community;
+
   const types = listParameter(params, 'types');
   if (types) {
     const wrong = types.find((type) => !/^[a-z0-9][a-z0-9-]{1,249}$/.test(type));
@@ -89,6 +90,7 @@ export function filterFromQuery(params: URLSearchParams): EventFilter {
   }
   const labels = listParameter(params, 'labels');
   if (labels) filter.labels = labels;
+
   const tlp = listParameter(params, 'tlp');
   if (tlp) {
     const levels = tlp.map((level) => level.toLowerCase().replace(/^tlp:/, ''));
@@ -98,6 +100,7 @@ export function filterFromQuery(params: URLSearchParams): EventFilter {
     }
     filter.tlp = [...new Set(levels)] as TlpLevel[];
   }
+
   const confidence = params.get('min_confidence');
   if (confidence !== null) {
     const value = Number(confidence);
@@ -132,7 +135,7 @@ function contentOf(event: EventRecord, json: string): Content {
   return content;
 }
 
-/** Whether the event's collection, community and STIX type pass the filter. */
+/** Returns whether the event's collection, community and STIX type pass the filter. */
 export function matchesScope(filter: EventFilter, event: EventRecord): boolean {
   if (filter.collections && !filter.collections.includes(event.collectionId)) return false;
   if (filter.communityId !== undefined && filter.communityId !== event.communityId) return false;
@@ -140,7 +143,7 @@ export function matchesScope(filter: EventFilter, event: EventRecord): boolean {
 }
 
 /**
- * Whether an event passes the filter. A delete carries no object, so the label and
+ * Returns whether an event passes the filter. A delete carries no object, so the label and
  * confidence conditions do not apply to it: a subscriber who received the object learns
  * that it is gone.
  */
@@ -160,7 +163,7 @@ export function matchesFilter(filter: EventFilter, event: EventRecord): boolean 
   return true;
 }
 
-/** What one reader receives of an event. */
+/** The part of an event that one reader receives. */
 export interface EventView {
   event: EventRecord;
   /** `deleted` also when a version the reader cannot see hides the object (`leftView`). */
@@ -220,8 +223,8 @@ export type ReaderEnd = 'token-revoked' | 'token-expired' | 'user-disabled';
 
 /**
  * The access of one caller to events: its rights on each collection, loaded before use and
- * reloaded by `refresh`, so that a reader whose membership or token changes sees the change
- * at the next refresh. `view` is synchronous for every event but a hidden newer version,
+ * reloaded by `refresh`, so that a change of the reader's membership or token applies at
+ * the next refresh. `view` is synchronous for every event but a hidden newer version,
  * which needs a store read.
  */
 export class EventReader {
@@ -238,12 +241,12 @@ export class EventReader {
     return this.#caller;
   }
 
-  /** The loaded rights on a collection; NO_RIGHTS when unknown or not loaded. */
+  /** Returns the loaded rights on a collection; NO_RIGHTS when unknown or not loaded. */
   rights(collectionId: string): CollectionRights {
     return this.#rights.get(collectionId) ?? NO_RIGHTS;
   }
 
-  /** Whether rights on the collection are loaded. */
+  /** Returns whether rights on the collection are loaded. */
   knows(collectionId: string): boolean {
     return this.#rights.has(collectionId);
   }
@@ -294,10 +297,10 @@ export class EventReader {
   }
 
   /**
-   * What the reader receives of an event, or undefined when nothing. Load the rights on the
-   * event's collection first. A hidden version reaches the reader only as a `deleted`
-   * reference, when it is the newest version of an object whose older versions the reader
-   * sees; that case needs a store read, so it is returned as a promise.
+   * Returns what the reader receives of an event, or undefined when nothing. Load the rights
+   * on the event's collection first. A hidden version reaches the reader only as a `deleted`
+   * reference, when it is the newest version of an object of which the reader may read older
+   * versions. That case needs a store read, so its answer comes as a promise.
    */
   view(event: EventRecord): EventView | undefined | Promise<EventView | undefined> {
     const rights = this.rights(event.collectionId);

@@ -1,6 +1,6 @@
 /**
  * The event stream endpoints under /api/v1/streams (docs/streams.md), as Server-Sent Events
- * or, when the request asks to upgrade, as a WebSocket carrying the same messages:
+ * or, when the request has `Upgrade: websocket`, as a WebSocket carrying the same messages:
  *
  * - `GET /api/v1/streams`: every collection the caller may read, narrowed by the query;
  * - `GET /api/v1/streams/collections/{id}`: one collection;
@@ -55,7 +55,7 @@ function invalid(message: string): CairnError {
   return new CairnError('invalid-parameter', message);
 }
 
-/** The filter of a request: its path scope, narrowed by the query parameters. */
+/** Builds the filter of a request: its path scope, narrowed by the query parameters. */
 function requestFilter(c: StreamContext, scope: EventFilter): EventFilter {
   const params = new URL(c.req.url).searchParams;
   const unknown = [...params.keys()].find((name) => !QUERY_PARAMETERS.has(name));
@@ -106,8 +106,8 @@ function webSocketSink(socket: WebSocketLike, wire: WireFormat): StreamSink {
         }
         const last = messages.length - 1;
         messages.forEach((message, index) => {
-          // ws calls back once the frame is written to the socket, or with an error when the
-          // socket closed; the close handler ends the subscription in that case.
+          // ws calls back once the frame is written to the socket. After the socket closed it
+          // calls back with an error, and the close handler ends the subscription.
           (socket as unknown as { send(data: string, done?: () => void): void }).send(
             message,
             index === last ? () => resolve() : undefined,

@@ -1,8 +1,8 @@
 /**
- * A client of Cairn's Server-Sent Events streams: one connection (`openStream`), and a
- * follower that reconnects with backoff and resumes from the last cursor it saw
- * (`followStream`), so that a consumer gets every event once, in order, across
- * disconnects and server restarts. Used by `cairn stream` and by the tests.
+ * A client of Cairn's Server-Sent Events streams, used by `cairn stream` and the tests.
+ * `openStream` reads one connection. `followStream` reconnects with backoff and resumes
+ * from the last cursor received, so a consumer gets every event once, in order, across
+ * disconnects and server restarts.
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 
@@ -13,7 +13,7 @@ export interface ReceivedMessage {
   data: Record<string, unknown>;
 }
 
-/** The server refused the stream; `status` and `retryAfterSeconds` say whether to retry. */
+/** The server rejected the stream; `status` and `retryAfterSeconds` tell whether to retry. */
 export class StreamRequestError extends Error {
   constructor(
     readonly status: number,
@@ -35,7 +35,7 @@ export interface OpenOptions {
 
 /**
  * Opens one stream and yields its messages until the server ends it. Throws
- * StreamRequestError when the server answers with an error status, and the fetch error
+ * StreamRequestError when the server responds with an error status, and the fetch error
  * when the connection fails or breaks. A consumer that stops pulling stops the reading.
  */
 export async function* openStream(

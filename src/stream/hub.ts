@@ -1,7 +1,8 @@
 /**
- * The streams of one node: it opens subscriptions (limits, scope checks, start position),
- * feeds them from one EventPump, sends heartbeats, checks every reader's access again on a
- * timer and after local access changes, and closes them all when the server stops.
+ * The streams of one node. The hub opens subscriptions (limits, scope checks, start
+ * position) and feeds them from one EventPump. It sends heartbeats, checks every reader's
+ * access again on a timer and after local access changes, and closes every stream when the
+ * server stops.
  */
 import { tokenAllows, type Caller } from '../auth/tokens.ts';
 import { CairnError } from '../errors.ts';
@@ -48,7 +49,7 @@ export const STREAM_DEFAULTS: StreamSettings = {
 
 /** How long a stream may take from its checks to its first byte before its slot is freed. */
 const ATTACH_TIMEOUT_MS = 30_000;
-/** Seconds a client is told to wait after hitting a connection limit. */
+/** Retry-After, in seconds, of a request rejected by a connection limit. */
 export const LIMIT_RETRY_SECONDS = 10;
 /** Access changes that come close together cause one check, after this delay. */
 const RECHECK_DELAY_MS = 50;
@@ -130,7 +131,7 @@ export class StreamHub {
 
   /**
    * Checks a request and returns its subscription, counted against the limits, to attach to
-   * a transport. Throws CairnError with the status to answer.
+   * a transport. Throws CairnError with the status of the response.
    */
   async open(request: StreamRequest): Promise<Subscription> {
     if (this.#closed) throw new CairnError('unavailable', 'the server is stopping');
@@ -238,7 +239,7 @@ export class StreamHub {
     else counts.delete(key);
   }
 
-  /** Why the reader may not open a stream with this filter, or undefined when it may. */
+  /** Returns the reason the reader may not open a stream with this filter, if any. */
   async #scopeProblem(
     reader: EventReader,
     filter: EventFilter,

@@ -1,7 +1,7 @@
 /**
- * The current state of a stream's collections, sent after a `resync`: the newest version of
- * each object the reader may see, collection by collection (sorted by id), each in TAXII
- * order (date_added), through the same access filter and granular redaction as TAXII reads.
+ * The current state of a stream's collections, sent after a `resync`. It is the newest
+ * version of each object the reader may see, collection by collection (sorted by id), each
+ * in TAXII order (date_added). Access and granular redaction are those of TAXII reads.
  */
 import { type AccessLookups, type EventFilter, type EventReader } from '../events/filter.ts';
 import { accessFilter } from '../sharing/access.ts';
@@ -12,7 +12,7 @@ import type { ReplayItem } from './wire.ts';
 
 const PAGE = 500;
 
-/** The collections a stream covers that the reader may read, sorted by id. */
+/** Lists the collections a stream covers that the reader may read, sorted by id. */
 export async function streamCollections(
   store: Store,
   reader: EventReader,
@@ -38,16 +38,16 @@ export async function streamCollections(
   );
   return collections
     .filter((collection) => reader.rights(collection.id).canRead)
-    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    .sort((a, b) => (a.id < b.id ? -1 : 1));
 }
 
-/** Whether a replayed object passes the parts of the filter that read its content. */
+/** Returns whether a replayed object passes the parts of the filter that read its content. */
 function passesContent(filter: EventFilter, json: string, defaultTlp: TlpLevel | undefined) {
   if (!filter.tlp && !filter.labels && filter.minConfidence === undefined) return true;
   const object = JSON.parse(json) as Record<string, unknown>;
   if (filter.tlp) {
-    const marked = objectTlp(object);
-    const levels = marked.length > 0 ? marked : defaultTlp ? [defaultTlp] : [];
+    let levels = objectTlp(object);
+    if (levels.length === 0 && defaultTlp !== undefined) levels = [defaultTlp];
     if (!levels.some((level) => filter.tlp!.includes(level))) return false;
   }
   if (filter.labels) {

@@ -108,7 +108,7 @@ export async function collect(
   return messages;
 }
 
-/** The messages that carry events. */
+/** Returns the messages that carry events. */
 export function eventsOf(messages: ReceivedMessage[]): ReceivedMessage[] {
   return messages.filter((message) =>
     ['created', 'updated', 'revoked', 'deleted'].includes(message.event),

@@ -44,7 +44,7 @@ export interface SubscriptionLimits {
   closeTimeoutMs: number;
 }
 
-/** Where a subscription starts. */
+/** The start position of a subscription. */
 export type StartPosition =
   { kind: 'live' } | { kind: 'after'; seq: number } | { kind: 'resync'; reason: ResyncReason };
 
@@ -174,8 +174,8 @@ export class Subscription {
 
   /**
    * Ends the stream with a final `closed` message that carries the cursor to resume from.
-   * A slow consumer's queued messages are dropped, so its cursor is the committed position;
-   * otherwise the queue is sent first and the cursor is the position examined.
+   * A slow consumer's queued messages are dropped, so its cursor is the committed position.
+   * Other streams send their queue first, and their cursor is the position examined.
    */
   close(reason: CloseReason): void {
     if (this.#closing !== undefined || this.#finished) return;
@@ -201,7 +201,7 @@ export class Subscription {
     void this.#flush();
   }
 
-  /** The client went away: stop at once. */
+  /** Stops at once, because the client went away. */
   stop(): void {
     if (this.#finished) return;
     this.#closing ??= 'client-closed';
@@ -255,7 +255,7 @@ export class Subscription {
     for (const wake of waiters) wake();
   }
 
-  /** Waits until the queue is below half its limit, so pulled work never overflows it. */
+  /** Waits until the queue is below half its limit, so pulled work overflows it by one step at most. */
   async #drained(): Promise<void> {
     while (this.#queuedBytes > this.#deps.limits.maxBufferBytes / 2 && !this.#closing) {
       await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));

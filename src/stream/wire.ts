@@ -29,7 +29,7 @@ export type StreamMessage =
   | { type: 'replayed'; cursor: string }
   | { type: 'closed'; reason: CloseReason; cursor: string };
 
-/** Why a stream starts with a replay of the current state instead of the log. */
+/** The reason a stream starts with a replay of the current state instead of the log. */
 export type ResyncReason = 'cursor-pruned' | 'cursor-unknown' | 'from-start-pruned';
 
 export type CloseReason =
@@ -64,7 +64,7 @@ const CLOSE_MESSAGES: Record<CloseReason, string> = {
   'server-error': 'the server failed to read the event log: reconnect with the cursor to go on',
 };
 
-/** The version a client sees: objects without `modified` or `created` use date_added. */
+/** Returns the version shown to clients: date_added for objects without `modified` or `created`. */
 function visibleVersion(version: string, dateAdded: number): string {
   return version !== '' ? version : microsToTaxii(dateAdded);
 }
@@ -96,7 +96,7 @@ export class WireFormat {
     return cursor;
   }
 
-  /** The JSON `data` of an event view; shared between readers unless redacted. */
+  /** Returns the JSON `data` of an event view, shared between readers unless redacted. */
   eventData(view: EventView): string {
     const shared = !view.redacted && !view.leftView;
     if (shared) {
@@ -129,7 +129,7 @@ export class WireFormat {
     return view.json === undefined ? text : `${text.slice(0, -1)},"object":${view.json}}`;
   }
 
-  /** The JSON `data` of any message. */
+  /** Returns the JSON `data` of any message. */
   data(message: StreamMessage): string {
     switch (message.type) {
       case 'event':
@@ -156,7 +156,7 @@ export class WireFormat {
   }
 
   /**
-   * The Server-Sent Events frame of a message. Frames that carry a position set the
+   * Returns the Server-Sent Events frame of a message. Frames that carry a position set the
    * EventSource `id`, so a browser's automatic reconnect resumes there.
    */
   sseFrame(message: StreamMessage): string {
@@ -176,7 +176,7 @@ export class WireFormat {
     return frame;
   }
 
-  /** The WebSocket text message of a message: its JSON data alone. */
+  /** Returns the WebSocket text message of a message: its JSON data alone. */
   wsFrame(message: StreamMessage): string {
     return this.data(message);
   }

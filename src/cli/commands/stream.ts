@@ -30,7 +30,7 @@ function invalid(message: string): CairnError {
   return new CairnError('invalid-parameter', message);
 }
 
-/** The stream URL of the options on a server base URL such as http://127.0.0.1:8470. */
+/** Builds the stream URL of the options on a server base URL such as http://127.0.0.1:8470. */
 export function streamUrl(server: string, options: StreamCommandOptions): string {
   let base: URL;
   try {

@@ -181,7 +181,7 @@ export class EventAppender {
 
   /**
    * Copies the JSON of a version into the events that refer to it, when no collection contains
-   * the version any more; call it before deleting such JSON.
+   * the version any more. Call it before deleting such JSON.
    */
   keepJson(vid: number): void {
     this.#statements.get(SQL.keepJson).run({ vid });
