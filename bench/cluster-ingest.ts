@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { benchNats, createBenchDatabase } from './cluster-lib.ts';
+import { benchNats, CpuSampler, createBenchDatabase } from './cluster-lib.ts';
 import {
   freshCopy,
   machine,
@@ -49,9 +49,52 @@ interface Result {
   objectsPerSecond: number;
   requestP50ms: number;
   requestP99ms: number;
+  /** CPU seconds per 1,000 objects stored: Cairn nodes, PostgreSQL backends, load client. */
+  cpuPerThousand: { nodes: number; postgres: number; client: number };
+  /** Reading the collection back in pages of 1,000, following `next` across the nodes. */
+  pageP50ms: number;
+  pageP99ms: number;
 }
 
-async function load(setup: string, nodes: ServerProcess[], token: string): Promise<Result> {
+/** Pages through up to `pages` pages of 1,000 objects, alternating nodes; returns latencies. */
+async function readBack(nodes: ServerProcess[], token: string, pages: number): Promise<number[]> {
+  const headers = {
+    Authorization: `Bearer ${token}`,
+    Accept: 'application/taxii+json;version=2.1',
+  };
+  const latencies: number[] = [];
+  let next: string | undefined;
+  for (let i = 0; i < pages; i++) {
+    const node = nodes[i % nodes.length]!;
+    const query = next === undefined ? '' : `&next=${encodeURIComponent(next)}`;
+    const sent = performance.now();
+    const response = await fetch(
+      `${node.url}/default/collections/default/objects/?limit=1000${query}`,
+      { headers },
+    );
+    const page = (await response.json()) as { more?: boolean; next?: string };
+    latencies.push(performance.now() - sent);
+    if (response.status !== 200) throw new Error(`page ${i} failed with ${response.status}`);
+    if (page.more !== true) break;
+    next = page.next;
+  }
+  return latencies.sort((a, b) => a - b);
+}
+
+async function load(
+  setup: string,
+  nodes: ServerProcess[],
+  token: string,
+  database?: string,
+): Promise<Result> {
+  const pids = new Set(nodes.map((node) => node.child.pid));
+  const nodeCpu = new CpuSampler((pid) => pids.has(pid));
+  const postgresCpu = new CpuSampler(
+    (_pid, command) => database !== undefined && command.includes(` ${database} `),
+  );
+  const clientCpu = process.cpuUsage();
+  nodeCpu.start();
+  postgresCpu.start();
   let stored = 0;
   const latencies: number[] = [];
   const started = performance.now();
@@ -81,8 +124,19 @@ async function load(setup: string, nodes: ServerProcess[], token: string): Promi
   };
   await Promise.all(Array.from({ length: clients }, (_, i) => client(i)));
   const elapsed = (performance.now() - started) / 1000;
+  const clientUsage = process.cpuUsage(clientCpu);
+  const perThousand = (seconds: number) => Math.round((seconds / (stored / 1000)) * 1000) / 1000;
+  const cpuPerThousand = {
+    nodes: perThousand(nodeCpu.stop()),
+    postgres: perThousand(postgresCpu.stop()),
+    client: perThousand((clientUsage.user + clientUsage.system) / 1e6),
+  };
   latencies.sort((a, b) => a - b);
+  const pages = await readBack(nodes, token, 100);
   return {
+    cpuPerThousand,
+    pageP50ms: Math.round(percentile(pages, 50) * 10) / 10,
+    pageP99ms: Math.round(percentile(pages, 99) * 10) / 10,
     setup,
     nodes: nodes.length,
     objectsPerSecond: Math.round(stored / elapsed),
@@ -108,7 +162,7 @@ const results: Result[] = [];
   const database = await createBenchDatabase();
   const server = await startServerProcess(database.url);
   try {
-    results.push(await load('one node, PostgreSQL', [server], server.token));
+    results.push(await load('one node, PostgreSQL', [server], server.token, database.name));
   } finally {
     await server.stop();
     await database.drop();
@@ -121,7 +175,9 @@ const results: Result[] = [];
   const first = await startServerProcess(database.url, nats.env);
   const second = await startServerProcess(database.url, nats.env);
   try {
-    results.push(await load('two nodes, PostgreSQL + NATS', [first, second], first.token));
+    results.push(
+      await load('two nodes, PostgreSQL + NATS', [first, second], first.token, database.name),
+    );
   } finally {
     await Promise.all([first.stop(), second.stop()]);
     await database.drop();

@@ -198,6 +198,41 @@ describe('Cairn on several nodes', { skip, timeout: 180_000 }, () => {
     assert.ok(latencies[9]! < 500, `slowest ${latencies[9]!.toFixed(1)} ms after the 202`);
   });
 
+  test('a stream cursor from one node resumes on the other', async () => {
+    const { a, b, token } = await cluster();
+    const [first, second] = [indicator(), indicator()];
+    await call(a, OBJECTS, { token, method: 'POST', body: { objects: [first] } });
+
+    let cursor: string | undefined;
+    const onA = new AbortController();
+    for await (const message of openStream(`${a.url}/api/v1/streams?from=start`, {
+      token,
+      signal: onA.signal,
+    })) {
+      if (message.data.id === first.id) {
+        cursor = message.id;
+        break;
+      }
+    }
+    onA.abort();
+    assert.ok(cursor, 'the event of the first object carried a cursor');
+
+    await call(a, OBJECTS, { token, method: 'POST', body: { objects: [second] } });
+    const onB = new AbortController();
+    const resumed: unknown[] = [];
+    for await (const message of openStream(`${b.url}/api/v1/streams`, {
+      token,
+      lastEventId: cursor,
+      signal: onB.signal,
+    })) {
+      if (message.event === 'heartbeat') continue;
+      resumed.push(message.data.id);
+      break;
+    }
+    onB.abort();
+    assert.deepEqual(resumed, [second.id], 'B continued right after the cursor');
+  });
+
   test('a token revoked on one node ends its stream on the other', async () => {
     const { a, b, token } = await cluster();
     const api = `${a.url}/api/v1`;
