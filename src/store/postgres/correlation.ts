@@ -7,6 +7,7 @@
  * capped. Adding references locks the rows of their values (in value order, so two writers
  * cannot deadlock) before counting, so writers on several nodes never pass the cap together.
  */
+import { checkCount } from '../checks.ts';
 import type { ObjectFeedback, ObservableRef, ObservableStats } from '../store.ts';
 import type { Connection } from './connection.ts';
 
@@ -20,10 +21,14 @@ const SQL = {
     ' SELECT value, 0, false FROM unnest($1::text[]) AS value ORDER BY value' +
     ' ON CONFLICT (value) DO UPDATE SET refs = observable_values.refs' +
     ' RETURNING vid, value, refs, capped',
+  // The LIMIT keeps the lateral lookup a primary key probe per candidate; a join could
+  // choose to read the whole table, whose size grows with every feed.
   existingRefs:
-    'SELECT r.vid, r.collection_id, r.object_id, r.source FROM observable_refs AS r' +
-    ' JOIN unnest($1::bigint[], $2::text[], $3::text[], $4::text[])' +
-    ' AS u (vid, collection_id, object_id, source) USING (vid, collection_id, object_id, source)',
+    'SELECT u.vid, u.collection_id, u.object_id, u.source' +
+    ' FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])' +
+    ' AS u (vid, collection_id, object_id, source) CROSS JOIN LATERAL (SELECT 1' +
+    ' FROM observable_refs AS r WHERE r.vid = u.vid AND r.collection_id = u.collection_id' +
+    ' AND r.object_id = u.object_id AND r.source = u.source LIMIT 1) AS found',
   insertRefs:
     'INSERT INTO observable_refs (vid, collection_id, object_id, source)' +
     ' SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])' +
@@ -99,12 +104,6 @@ function toFeedback(row: FeedbackRow): ObjectFeedback {
   };
   if (row.last_sighting_at !== null) feedback.lastSightingAt = row.last_sighting_at;
   return feedback;
-}
-
-function checkCount(value: number, what: string, minimum: number): void {
-  if (!Number.isSafeInteger(value) || value < minimum) {
-    throw new RangeError(`invalid ${what} ${value}: expected an integer of ${minimum} or more`);
-  }
 }
 
 function refKey(vid: number, ref: ObservableRef): string {

@@ -107,13 +107,6 @@ function toEvent(row: EventRow): EventRecord {
   return event;
 }
 
-/** Whether the version says `"revoked": true` at its top level. */
-export function isRevoked(json: string): boolean {
-  // The substring test skips the parse for the versions that cannot match, which is nearly all.
-  if (!json.includes('"revoked":true')) return false;
-  return (JSON.parse(json) as { revoked?: unknown }).revoked === true;
-}
-
 /** What an added or removed version contributes to its event. */
 export interface EventVersion {
   kind: EventKind;

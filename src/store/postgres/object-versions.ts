@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 
 import { nowMicros } from '../../stix/timestamp.ts';
+import { checkVersionQuery, isRevoked, isWellFormed } from '../checks.ts';
 import {
   AUDIENCES,
   StoreConflictError,
@@ -32,7 +33,6 @@ import type { Connection, Queryable } from './connection.ts';
 import {
   appendEvents,
   entrySharing,
-  isRevoked,
   type EntrySharingRow,
   type EventVersion,
 } from './event-log.ts';
@@ -170,26 +170,6 @@ interface DeleteRow extends EntrySharingRow {
   is_first: boolean;
   is_last: boolean;
   vid: number;
-}
-
-/**
- * Returns whether a string is well-formed UTF-16. PostgreSQL stores text as UTF-8, which
- * cannot encode a lone surrogate, so such a string would come back altered. `isWellFormed`
- * is in Node 20 but not in the ES2023 library that TypeScript is configured with here.
- */
-function isWellFormed(text: string): boolean {
-  return (text as string & { isWellFormed(): boolean }).isWellFormed();
-}
-
-function checkQuery(query: VersionQuery): void {
-  if (!Number.isSafeInteger(query.limit) || query.limit < 0) {
-    throw new RangeError(`invalid limit ${query.limit}: expected an integer of 0 or more`);
-  }
-  if (query.addedAfter !== undefined && !Number.isFinite(query.addedAfter)) {
-    throw new RangeError(
-      `invalid addedAfter ${query.addedAfter}: expected microseconds since the epoch`,
-    );
-  }
 }
 
 /** Returns whether the selector picks the entry (TAXII 2.1 section 3.4.2, match[version]). */
@@ -383,7 +363,7 @@ export class ObjectVersions {
   async query(query: VersionQuery, withJson: false): Promise<Page<StoredVersion>>;
   async query(query: VersionQuery, withJson: true): Promise<Page<StoredVersionWithJson>>;
   async query(query: VersionQuery, withJson: boolean): Promise<Page<StoredVersion>> {
-    checkQuery(query);
+    checkVersionQuery(query);
     const statement = buildVersionQuery(query, withJson);
     if (statement === undefined) return { items: [], more: false };
 

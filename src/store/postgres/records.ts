@@ -6,37 +6,27 @@
  * Queries name their columns instead of using `*`, so a column that a later migration adds
  * does not change the result of a statement that another node has already prepared.
  */
+// These rows have the same columns and types on both stores, so they share their mapping.
+export {
+  toApiRoot,
+  toInvitation,
+  toOrganisation,
+  type ApiRootRow,
+  type InvitationRow,
+  type OrganisationRow,
+} from '../sqlite/records.ts';
+
 import type {
-  ApiRootRecord,
   AuditRecord,
   CollectionRecord,
   CommunityRecord,
   DocumentRecord,
-  InvitationRecord,
-  OrganisationRecord,
   TokenRecord,
   TokenScope,
   UserRecord,
 } from '../store.ts';
 
 export const API_ROOT_COLUMNS = 'name, title, description, max_content_length';
-
-export interface ApiRootRow {
-  name: string;
-  title: string;
-  description: string | null;
-  max_content_length: number;
-}
-
-export function toApiRoot(row: ApiRootRow): ApiRootRecord {
-  const record: ApiRootRecord = {
-    name: row.name,
-    title: row.title,
-    maxContentLength: row.max_content_length,
-  };
-  if (row.description !== null) record.description = row.description;
-  return record;
-}
 
 export const COLLECTION_COLUMNS =
   'id, api_root, title, description, alias, media_types, created_at, community_id';
@@ -120,17 +110,6 @@ export function toToken(row: TokenRow): TokenRecord {
 
 export const ORGANISATION_COLUMNS = 'id, name, identity, created_at';
 
-export interface OrganisationRow {
-  id: string;
-  name: string;
-  identity: string;
-  created_at: number;
-}
-
-export function toOrganisation(row: OrganisationRow): OrganisationRecord {
-  return { id: row.id, name: row.name, identity: row.identity, createdAt: row.created_at };
-}
-
 export const COMMUNITY_COLUMNS =
   'id, name, description, default_tlp, allow_anonymous, publish_clear, identity, created_at';
 
@@ -161,33 +140,6 @@ export function toCommunity(row: CommunityRow): CommunityRecord {
 export const INVITATION_COLUMNS =
   'id, kind, community_id, organisation_id, state, created_by, created_at, answered_by,' +
   ' answered_at';
-
-export interface InvitationRow {
-  id: string;
-  kind: InvitationRecord['kind'];
-  community_id: string;
-  organisation_id: string;
-  state: InvitationRecord['state'];
-  created_by: string;
-  created_at: number;
-  answered_by: string | null;
-  answered_at: number | null;
-}
-
-export function toInvitation(row: InvitationRow): InvitationRecord {
-  const record: InvitationRecord = {
-    id: row.id,
-    kind: row.kind,
-    communityId: row.community_id,
-    organisationId: row.organisation_id,
-    state: row.state,
-    createdBy: row.created_by,
-    createdAt: row.created_at,
-  };
-  if (row.answered_by !== null) record.answeredBy = row.answered_by;
-  if (row.answered_at !== null) record.answeredAt = row.answered_at;
-  return record;
-}
 
 export const AUDIT_COLUMNS =
   'seq, at, action, actor_id, actor_name, organisation_id, source_address, target, details,' +
