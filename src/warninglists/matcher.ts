@@ -146,10 +146,10 @@ export class WarninglistMatcher {
 
   /**
    * Returns the names of the lists that contain a value of `kind`, normalised as
-   * src/normalise does (lower case but for a URL's path and query). Host-name lists apply to a domain, to the host of a URL and to the
-   * domain of an e-mail address, each with its parent domains; string lists to the whole
-   * value and, for a URL or e-mail address, to its host too. A returned array is not to
-   * be changed.
+   * src/normalise does (lower case but for a URL's path and query). Host-name lists apply
+   * to a domain, to the host of a URL and to the domain of an e-mail address, each with
+   * its parent domains. String lists apply to the whole value, and to the host of a URL or
+   * e-mail address too. A returned array is not to be changed.
    */
   match(kind: ObservableKind, value: string): readonly string[] {
     const index = this.kinds.get(kind);

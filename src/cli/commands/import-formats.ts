@@ -29,9 +29,10 @@ export interface FormatCommandOptions {
   checkpoint?: string;
   warninglists?: string;
   onWarning: string;
+  deriveObservables?: boolean;
 }
 
-export const IMPORT_FORMATS = ['stix', ...CONVERTED_FORMATS] as const;
+export const IMPORT_FORMATS = CONVERTED_FORMATS;
 
 /** Adds the format options to the import command. */
 export function addFormatOptions(command: Command): Command {
@@ -48,6 +49,10 @@ export function addFormatOptions(command: Command): Command {
     .option('--no-indicators', 'create only observables (SCOs), no indicators, from lists')
     .option('--label <label>', 'label added to every created indicator (repeatable)', collect)
     .option('--confidence <n>', 'confidence 0-100 of created indicators that state none')
+    .option(
+      '--derive-observables',
+      'stix, stix20: also create the SCOs that indicator patterns compare against',
+    )
     .option(
       '--warninglists <folder>',
       'check observables against the MISP warning lists in this folder (lists/<name>/list.json)',
@@ -153,10 +158,11 @@ export async function formatOptions(
     if (options.csvMap !== undefined || options.checkpoint !== undefined) {
       throw new CairnError(
         'invalid-parameter',
-        '--csv-map and --checkpoint do not apply to STIX 2.1 input',
+        '--csv-map and --checkpoint do not apply to STIX input',
       );
     }
-    return undefined;
+    // Without these options a STIX 2.1 bundle imports as it is, without conversion.
+    if (!options.deriveObservables && options.warninglists === undefined) return undefined;
   }
   if (!isConvertedFormat(options.format)) {
     throw new CairnError(
@@ -167,7 +173,14 @@ export async function formatOptions(
   if (options.csvMap !== undefined && options.format !== 'csv') {
     throw new CairnError('invalid-parameter', '--csv-map applies only to --format csv');
   }
+  if (options.deriveObservables && !['stix', 'stix20'].includes(options.format)) {
+    throw new CairnError(
+      'invalid-parameter',
+      '--derive-observables applies only to --format stix and stix20',
+    );
+  }
   const result: FormatOptions = {
+    ...(options.deriveObservables ? { deriveObservables: true } : {}),
     source: options.source ?? (file === '-' ? 'stdin' : basename(file)),
     indicators: options.indicators,
     ...(created === undefined ? {} : { created }),

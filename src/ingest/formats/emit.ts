@@ -86,10 +86,18 @@ export class StixEmitter {
       if (options) options = applyWarning(options, action, lists);
     }
 
+    return this.observableWithoutWarnings(observable, options);
+  }
+
+  /** Returns the objects of an observable like observable(), without the warning-list check. */
+  observableWithoutWarnings(
+    observable: Observable,
+    indicator: IndicatorOptions | false,
+  ): StixObject[] {
     const objects: StixObject[] = [];
     const sco = toSco(observable);
     if (this.recent.add(sco.id)) objects.push(sco);
-    if (options) objects.push(toIndicator(observable, options));
+    if (indicator) objects.push(toIndicator(observable, indicator));
     this.report.objects += objects.length;
     return objects;
   }

@@ -13,6 +13,8 @@ import { LineReader } from './lines.ts';
 import type { ConvertOptions } from './options.ts';
 import { ConversionReport } from './report.ts';
 import { convertText } from './text.ts';
+import { BundleReader } from '../bundle-reader.ts';
+import { convertStix } from './stix.ts';
 import {
   type FeedCheckpoint,
   type FeedProgress,
@@ -34,7 +36,15 @@ export { extractIndicators } from './freetext.ts';
 export { type FeedCheckpoint } from './misp-feed.ts';
 
 /** Input formats `cairn import --format` accepts besides STIX 2.1 (`stix`). */
-export const CONVERTED_FORMATS = ['misp', 'misp-feed', 'csv', 'text', 'freetext'] as const;
+export const CONVERTED_FORMATS = [
+  'stix',
+  'stix20',
+  'misp',
+  'misp-feed',
+  'csv',
+  'text',
+  'freetext',
+] as const;
 
 export type ConvertedFormat = (typeof CONVERTED_FORMATS)[number];
 
@@ -50,6 +60,8 @@ export interface ConversionInput {
 }
 
 export interface FormatOptions extends ConvertOptions {
+  /** For stix and stix20: also emit the SCOs that indicator patterns compare against. */
+  deriveObservables?: boolean;
   csvMapping?: CsvMapping;
   /** For misp-feed: the state of the last import, updated as events are imported. */
   checkpoint?: FeedCheckpoint;
@@ -86,6 +98,12 @@ export function convert(
         report,
       );
       return { objects: converter, report, bytesRead: () => converter.bytesRead };
+    }
+    case 'stix':
+    case 'stix20': {
+      const reader = new BundleReader(input.stream);
+      const objects = convertStix(reader, options, report, format === 'stix20');
+      return { objects, report, bytesRead: () => reader.bytesRead };
     }
     case 'misp':
     case 'misp-feed': {

@@ -36,6 +36,9 @@ const TLP_TAGS: Record<string, TlpMarking> = {
   'tlp:red': TLP_2_RED,
 };
 
+/** Object relations whose hash is a certificate's, which has no file SCO. */
+const CERTIFICATE_RELATION = /certificate|x509|fingerprint|pubkey/i;
+
 /** Labels and TLP marking read from a MISP `Tag` array. */
 interface TagInfo {
   labels: string[];
@@ -252,6 +255,16 @@ export class MispConverter {
     }
     if (type === 'vulnerability') {
       yield* this.vulnerability(context, value, where);
+      return;
+    }
+    const relation = text(attribute.object_relation);
+    if (CERTIFICATE_RELATION.test(relation)) {
+      // In android-app, x509 and similar objects a hash is a certificate fingerprint.
+      this.report.skip(
+        where,
+        'unsupported-type',
+        `the ${type} of ${JSON.stringify(relation)} is a certificate fingerprint, not a file hash`,
+      );
       return;
     }
     const found = attributeObservables(type, value);
