@@ -7,8 +7,8 @@
  * indicators of distinct IPv4 addresses, through the validator and addObjects as an import
  * does. Then a child process, so that the fill does not count, opens the store and writes
  * the export (every indicator active and above score 0) to a counting sink, and reports the
- * elapsed time, lines per second and its peak resident set (getrusage maxrss). The store is
- * deleted afterwards.
+ * elapsed and CPU time, lines per second and its peak resident set (getrusage maxrss). The
+ * store is deleted afterwards.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -65,6 +65,7 @@ async function fill(path: string, count: number): Promise<string> {
 async function runExport(path: string, collectionId: string, format: ExportFormat): Promise<void> {
   const store = new SqliteStore(path);
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const feed = exportFeed(store, {
     format,
     profile: 'bench',
@@ -82,10 +83,12 @@ async function runExport(path: string, collectionId: string, format: ExportForma
     for (let at = chunk.indexOf('\n'); at !== -1; at = chunk.indexOf('\n', at + 1)) lines++;
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   await store.close();
   const peakMiB = process.resourceUsage().maxRSS / 1024;
   process.stdout.write(
-    `${JSON.stringify({ format, seconds, lines, bytes, peakMiB, counts: feed.counts })}\n`,
+    `${JSON.stringify({ format, seconds, cpuSeconds, lines, bytes, peakMiB, counts: feed.counts })}\n`,
   );
 }
 
@@ -122,13 +125,15 @@ async function main(): Promise<void> {
     if (code !== 0) throw new Error(`the export child exited with ${code}`);
     const result = JSON.parse(output) as {
       seconds: number;
+      cpuSeconds: number;
       lines: number;
       bytes: number;
       peakMiB: number;
     };
     console.log(`machine: ${machine()}`);
     console.log(
-      `${format} export of ${count} indicators: ${result.seconds.toFixed(1)} s, ` +
+      `${format} export of ${count} indicators: ${result.seconds.toFixed(1)} s ` +
+        `(${result.cpuSeconds.toFixed(1)} s of CPU), ` +
         `${Math.round(result.lines / result.seconds)} lines/s, ${(result.bytes / 2 ** 20).toFixed(1)} MiB, ` +
         `peak RSS ${result.peakMiB.toFixed(0)} MiB`,
     );

@@ -170,7 +170,13 @@ export class MispSource implements ConnectorSource {
     directory: string,
     context: SourceContext,
   ): Promise<string | undefined> {
-    if (isLocal(location)) return location;
+    if (isLocal(location)) {
+      try {
+        return (await stat(location)).isFile() ? location : undefined;
+      } catch {
+        return undefined;
+      }
+    }
     const response = await fetchWithRetry(location, {
       ...requestOptions(context.connector, context),
       accept: [404],
