@@ -95,11 +95,18 @@ export class StreamHub {
   #recheckAgain = false;
   #recheckSoon: NodeJS.Timeout | undefined;
   #closed = false;
+  /**
+   * Collections, communities and relations read since the last access check round began.
+   * Subscriptions load their rights through it, so a thousand readers of one community cost
+   * one look-up; each round starts a fresh one, so changes apply from the next round.
+   */
+  #lookups: AccessLookups;
 
   constructor(deps: StreamHubDeps, settings: Partial<StreamSettings> = {}) {
     this.#deps = deps;
     this.#settings = { ...STREAM_DEFAULTS, ...settings };
     this.#wire = new WireFormat(deps.codec);
+    this.#lookups = new AccessLookups(deps.store);
     this.#pump = new EventPump(
       deps.store,
       deps.notifier,
@@ -145,11 +152,9 @@ export class StreamHub {
     this.#checkLimits(caller.token.id, sourceAddress);
 
     const reader = new EventReader(this.#deps.store, caller);
-    const problem = await this.#scopeProblem(
-      reader,
-      request.filter,
-      new AccessLookups(this.#deps.store),
-    );
+    // A fresh look-up: a stream opened right after a membership change must see it.
+    const lookups = new AccessLookups(this.#deps.store);
+    const problem = await this.#scopeProblem(reader, request.filter, lookups);
     if (problem !== undefined) throw notFound(problem);
     const start = await this.#startPosition(request);
     // The limits are checked again: other requests may have opened streams meanwhile.
@@ -162,6 +167,7 @@ export class StreamHub {
         logger: this.#deps.logger,
         limits: this.#settings,
         pumpPosition: () => this.#pump.position,
+        lookups: () => this.#lookups,
       },
       reader,
       request.filter,
@@ -364,6 +370,7 @@ export class StreamHub {
       do {
         this.#recheckAgain = false;
         const lookups = new AccessLookups(this.#deps.store);
+        this.#lookups = lookups;
         for (const subscription of [...this.#all]) {
           if (subscription.closing) continue;
           const end = await subscription.reader.refresh(lookups);

@@ -11,8 +11,8 @@
  * not. `committed` is the position up to which every message has been handed to the
  * transport: the cursor a client may resume from if the queued messages are dropped.
  */
-import { AccessLookups, matchesFilter, matchesScope } from '../events/filter.ts';
-import type { EventFilter, EventReader } from '../events/filter.ts';
+import { matchesFilter, matchesScope } from '../events/filter.ts';
+import type { AccessLookups, EventFilter, EventReader } from '../events/filter.ts';
 import type { Logger } from '../log/logger.ts';
 import type { EventRecord, Store } from '../store/store.ts';
 import { replayState, streamCollections } from './replay.ts';
@@ -55,6 +55,8 @@ export interface SubscriptionDeps {
   limits: SubscriptionLimits;
   /** The seq through which the pump has offered batches. */
   pumpPosition(): number;
+  /** The look-ups of the current access check round, shared by every subscription. */
+  lookups(): AccessLookups;
 }
 
 interface Queued {
@@ -319,7 +321,7 @@ export class Subscription {
     // Events after this position follow the replay, so changes made while it runs may come
     // twice (in the replay and as events) but never go missing.
     const position = (await store.eventBounds()).last;
-    const lookups = new AccessLookups(store);
+    const lookups = this.#deps.lookups();
     const collections = await streamCollections(store, this.reader, this.filter, lookups);
     for await (const item of replayState(store, this.reader, collections, this.filter, lookups)) {
       if (this.#closing !== undefined) return;
@@ -378,7 +380,7 @@ export class Subscription {
       if (event.seq <= this.#examined) continue;
       if (matchesScope(filter, event)) {
         if (!reader.knows(event.collectionId)) {
-          await reader.load([event.collectionId], new AccessLookups(this.#deps.store));
+          await reader.load([event.collectionId], this.#deps.lookups());
         }
         let view = reader.view(event);
         if (view instanceof Promise) view = await view;
