@@ -232,6 +232,26 @@ describe('NatsNotifier', { skip, timeout: 60_000 }, () => {
     );
   });
 
+  test('deleted stream is created again', async () => {
+    const a = notifier();
+    const b = notifier();
+    await Promise.all([a.notifier.listening(), b.notifier.listening()]);
+    await deleteStream(TEST_NATS_URL, stream);
+    const heard: number[] = [];
+    b.notifier.listen((seq) => heard.push(seq));
+    // Announce until one gets through: the stream and the consumers come back by themselves.
+    const deadline = Date.now() + 15_000;
+    for (let seq = 500; !heard.some((s) => s >= 500) && Date.now() < deadline; seq++) {
+      a.notifier.announce(seq);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(
+      heard.some((s) => s >= 500),
+      'B hears A again after the stream was deleted',
+    );
+    assert.ok(b.lines.some((line) => line.msg === 'NATS consumer lost; following again'));
+  });
+
   test('a listener that throws does not stop the others', async () => {
     const a = notifier();
     const heard: number[] = [];

@@ -353,6 +353,7 @@ export class NatsNotifier implements EventNotifier {
         });
         const messages = await consumer.consume({ max_messages: 100 });
         this.#messages = messages;
+        void this.#watchConsumer(messages);
         this.#logger.info({ subject: this.#options.subject }, 'following NATS announcements');
         // Events committed before the consumer existed are in the store: announce them.
         void this.#catchUp('subscribed', true);
@@ -380,6 +381,26 @@ export class NatsNotifier implements EventNotifier {
       if (this.#closed || connection.isClosed()) break;
       await this.#sleep(backoff);
       backoff = Math.min(backoff * 2, this.#options.maxBackoffMs);
+    }
+  }
+
+  /**
+   * Stops the consumer when the server deleted it, as it does when the stream is deleted or
+   * lost by a NATS server restarted without its storage. The ordered consumer would retry
+   * against a missing stream until its heartbeats time out; stopping it makes #follow create
+   * the stream and a new consumer at once, and catch up from the store.
+   */
+  async #watchConsumer(messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const status of messages.status()) {
+        if (status.type === 'consumer_deleted' || status.type === 'stream_not_found') {
+          this.#logger.warn({ reason: status.type }, 'NATS consumer lost; following again');
+          messages.stop();
+          return;
+        }
+      }
+    } catch (error) {
+      this.#logger.debug({ err: error }, 'stopped watching the NATS consumer');
     }
   }
 
