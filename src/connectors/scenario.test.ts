@@ -11,6 +11,25 @@ import { dataPath } from '../testing/data.ts';
 import { call, startTestServer, type TestServer } from '../testing/server.ts';
 import { defaultCollectionId, indicators, postObjects, waitFor } from './testing.ts';
 
+/** The parts of a connector's JSON the test reads. */
+interface View {
+  id: string;
+  name: string;
+  kind: string;
+  nextRunAt: string;
+  health: {
+    runs: number;
+    lastRun: {
+      outcome: string;
+      error?: string;
+      added: number;
+      objectsIn: number;
+      batches: number;
+      rejectedByReason: Record<string, number>;
+    };
+  };
+}
+
 const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
 
 let remote: TestServer;
@@ -119,7 +138,7 @@ describe('connector scenario', () => {
       420_000,
       'four connector runs',
     );
-    for (const view of views as Array<Record<string, any>>) {
+    for (const view of views as View[]) {
       assert.notEqual(
         view.health.lastRun.outcome,
         'failed',
@@ -129,10 +148,10 @@ describe('connector scenario', () => {
       assert.equal(view.health.runs, 1, `${view.name} ran once`);
       assert.ok(Date.parse(view.nextRunAt) > Date.now(), `${view.name} is scheduled again`);
     }
-    const taxii = (views as Array<Record<string, any>>).find((view) => view.kind === 'taxii')!;
+    const taxii = (views as View[]).find((view) => view.kind === 'taxii')!;
     assert.equal(taxii.health.lastRun.objectsIn, 120);
     assert.equal(taxii.health.lastRun.batches, 3);
-    const misp = (views as Array<Record<string, any>>).find((view) => view.kind === 'misp-feed')!;
+    const misp = (views as View[]).find((view) => view.kind === 'misp-feed')!;
     assert.equal(misp.health.lastRun.rejectedByReason['missing-event'], 5);
 
     // A run request makes the TAXII connector due again; it fetches only what is new.
@@ -158,7 +177,7 @@ describe('connector scenario', () => {
     assert.ok(lines.some((line) => line.includes('remote cairn') && line.includes('succeeded')));
     const shown = await cairn(['connector', 'show', 'quad9']);
     assert.equal(shown.code, 0, shown.stderr);
-    const json = JSON.parse(shown.stdout) as Record<string, any>;
+    const json = JSON.parse(shown.stdout) as View;
     assert.equal(json.kind, 'text');
     assert.ok(json.health.lastRun.added > 0);
   });
