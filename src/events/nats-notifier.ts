@@ -387,7 +387,7 @@ export class NatsNotifier implements EventNotifier {
   /**
    * Stops the consumer when the server deleted it, as it does when the stream is deleted or
    * lost by a NATS server restarted without its storage. The ordered consumer would retry
-   * against a missing stream until its heartbeats time out; stopping it makes #follow create
+   * against a missing stream until its heartbeats time out. Stopping it makes #follow create
    * the stream and a new consumer at once, and catch up from the store.
    */
   async #watchConsumer(messages: ConsumerMessages): Promise<void> {
