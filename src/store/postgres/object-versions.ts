@@ -120,11 +120,11 @@ const SQL = {
     ` AND ${accessCondition('e', '$3::integer', '$4::text')} LIMIT 1`,
   // TLP levels that forbid re-sharing into another community.
   heldRestricted:
-    'SELECT 1 FROM object_versions AS v JOIN collection_entries AS e ON e.vid = v.vid' +
-    ' JOIN collections AS c ON c.seq = e.collection_seq' +
-    ' WHERE v.id = $1 AND c.community_id IS DISTINCT FROM $2' +
+    'SELECT DISTINCT v.id FROM object_versions AS v JOIN collection_entries AS e' +
+    ' ON e.vid = v.vid JOIN collections AS c ON c.seq = e.collection_seq' +
+    ' WHERE v.id = ANY ($1::text[]) AND c.community_id IS DISTINCT FROM $2' +
     ' AND e.contributor_organisation_id IS DISTINCT FROM $3' +
-    " AND e.tlp && '{amber,amber+strict,red}'::text[] LIMIT 1",
+    " AND e.tlp && '{amber,amber+strict,red}'::text[]",
   // Every object has exactly one last version, which is its single or its last-only entry.
   count:
     'SELECT (SELECT count(*) FROM collection_entries AS e WHERE e.collection_seq = c.seq' +
@@ -185,8 +185,16 @@ function byVersionKey(a: { version_key: string }, b: { version_key: string }): n
   return a.version_key < b.version_key ? -1 : 1;
 }
 
+/** isHeldRestricted calls waiting for one query, for one community and organisation. */
+interface HeldBatch {
+  ids: Set<string>;
+  result: Promise<Set<string>>;
+}
+
 export class ObjectVersions {
   readonly #connection: Connection;
+  /** Batches that are still collecting ids; each lives for one turn of the event loop. */
+  readonly #heldBatches = new Map<string, HeldBatch>();
 
   constructor(connection: Connection) {
     this.#connection = connection;
@@ -464,17 +472,33 @@ export class ObjectVersions {
     return rows.length > 0;
   }
 
-  async isHeldRestricted(
-    id: string,
-    communityId: string,
-    organisationId: string,
-  ): Promise<boolean> {
-    const rows = await this.#connection.query({
+  /**
+   * Answers the calls made in one turn of the event loop for the same community and
+   * organisation with one query: a share checks every object of a batch at once, and one
+   * round trip per object would cost more than storing the batch.
+   */
+  isHeldRestricted(id: string, communityId: string, organisationId: string): Promise<boolean> {
+    const key = JSON.stringify([communityId, organisationId]);
+    let batch = this.#heldBatches.get(key);
+    if (batch === undefined) {
+      const ids = new Set<string>();
+      const result = new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => {
+        this.#heldBatches.delete(key);
+        return this.#heldIds([...ids], communityId, organisationId);
+      });
+      this.#heldBatches.set(key, (batch = { ids, result }));
+    }
+    batch.ids.add(id);
+    return batch.result.then((held) => held.has(id));
+  }
+
+  async #heldIds(ids: string[], communityId: string, organisationId: string): Promise<Set<string>> {
+    const rows = await this.#connection.query<{ id: string }>({
       name: 'cairn_held_restricted',
       text: SQL.heldRestricted,
-      values: [id, communityId, organisationId],
+      values: [ids, communityId, organisationId],
     });
-    return rows.length > 0;
+    return new Set(rows.map((row) => row.id));
   }
 
   async count(collectionId: string): Promise<{ objects: number; versions: number }> {

@@ -312,6 +312,76 @@ describe('PostgresStore specifics', { skip }, () => {
       await store.close();
     });
 
+    test('concurrent held checks answered apart', async () => {
+      const { nodes } = await openNodes(1);
+      const store = nodes[0]!;
+      await store.createOrganisation({ id: 'o-1', name: 'First', identity: '{}', createdAt: 1 });
+      await store.createUser({
+        id: 'u-1',
+        name: 'u-1',
+        organisationId: 'o-1',
+        role: 'analyst',
+        createdAt: 1,
+        disabled: false,
+      });
+      await store.createCommunity(
+        {
+          id: 'c-1',
+          name: 'Ring',
+          description: '',
+          defaultTlp: 'green',
+          allowAnonymous: false,
+          publishClear: false,
+          identity: '{}',
+          createdAt: 1,
+        },
+        'o-1',
+        'u-1',
+      );
+      await store.createApiRoot({ name: 'api1', title: 'API root 1', maxContentLength: 1000 });
+      const owned = await store.createCollection({
+        apiRoot: 'api1',
+        title: 'A',
+        communityId: 'c-1',
+      });
+      const sharing = (tlp: 'amber' | 'green') => ({
+        tlp: [tlp],
+        audience: 'members' as const,
+        recipients: [],
+        granularMarkings: false,
+        contributorOrganisationId: 'o-1',
+      });
+      const amber = {
+        ...objectVersion(stixId('indicator', 1), stixTime(1)),
+        sharing: sharing('amber'),
+      };
+      const green = {
+        ...objectVersion(stixId('indicator', 2), stixTime(1)),
+        sharing: sharing('green'),
+      };
+      await store.addObjects(owned.id, [amber, green]);
+
+      // Calls in one turn for several communities and organisations, as a share makes them.
+      const checks: [string, string, string, boolean][] = [
+        [amber.id, 'c-2', 'o-2', true],
+        [green.id, 'c-2', 'o-2', false],
+        [amber.id, 'c-1', 'o-2', false],
+        [amber.id, 'c-2', 'o-1', false],
+        [stixId('indicator', 3), 'c-2', 'o-2', false],
+        [amber.id, 'c-2', 'o-2', true],
+      ];
+      const answers = await Promise.all(
+        checks.map(([id, community, organisation]) =>
+          store.isHeldRestricted(id, community, organisation),
+        ),
+      );
+      assert.deepEqual(
+        answers,
+        checks.map((check) => check[3]),
+      );
+      await store.close();
+    });
+
     test('NUL character rejected clearly', async () => {
       const { nodes } = await openNodes(1);
       const store = nodes[0]!;
