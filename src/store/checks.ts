@@ -73,7 +73,7 @@ export function checkDocument(document: NewDocument): void {
   }
 }
 
-/** Whether an object version's JSON has `"revoked": true` at its top level. */
+/** Returns whether an object version's JSON has `"revoked": true` at its top level. */
 export function isRevoked(json: string): boolean {
   // The substring test skips the parse for the versions that cannot match, which is nearly all.
   if (!json.includes('"revoked":true')) return false;

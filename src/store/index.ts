@@ -21,7 +21,7 @@ export type { PostgresStoreOptions } from './postgres/index.ts';
 export interface OpenStoreOptions extends SqliteStoreOptions {
   /**
    * Whether to apply pending schema migrations (the default). When false, a store whose
-   * schema is behind this code's is rejected with a message that says to run `cairn migrate`.
+   * schema is behind this code's is rejected with a message that asks to run `cairn migrate`.
    */
   migrate?: boolean;
   /** Connection pool settings of a PostgreSQL store. */
@@ -62,7 +62,7 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   return store;
 }
 
-/** Whether a store URL names a PostgreSQL database. */
+/** Returns whether a store URL names a PostgreSQL database. */
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//i.test(url);
 }

@@ -290,7 +290,7 @@ export interface CopySummary {
   rows: number;
 }
 
-/** A copy that cannot start; the message says why and what to do. */
+/** A copy that cannot start; the message gives the reason and what to do. */
 export class CopyRejectedError extends Error {
   constructor(message: string) {
     super(message);
@@ -299,7 +299,7 @@ export class CopyRejectedError extends Error {
 }
 
 /**
- * Checks that the SQLite file is at this code's schema version and holds exactly the tables
+ * Checks that the SQLite file is at this code's schema version and contains exactly the tables
  * this copy knows, so no table is left behind.
  */
 export function checkSource(source: Database.Database, path: string): void {
@@ -332,7 +332,7 @@ export function checkSource(source: Database.Database, path: string): void {
 
 /**
  * Copies every table of `source` into `target`, whose schema must be migrated. Throws
- * CopyRejectedError when the target holds any row and `force` is not set.
+ * CopyRejectedError when the target contains any row and `force` is not set.
  */
 export async function copySqliteToPostgres(
   source: Database.Database,
@@ -371,7 +371,7 @@ export async function copySqliteToPostgres(
   });
 }
 
-/** Rejects a target that holds any row unless forced; with force, empties every table. */
+/** Rejects a target that contains any row unless forced; with force, empties every table. */
 async function prepareTarget(client: Queryable, where: string, force: boolean): Promise<void> {
   const tables = TABLES.map((table) => table.table);
   if (force) {

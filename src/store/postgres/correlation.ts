@@ -21,8 +21,8 @@ const SQL = {
     ' SELECT value, 0, false FROM unnest($1::text[]) AS value ORDER BY value' +
     ' ON CONFLICT (value) DO UPDATE SET refs = observable_values.refs' +
     ' RETURNING vid, value, refs, capped',
-  // The LIMIT keeps the lateral lookup a primary key probe per candidate; a join could
-  // choose to read the whole table, whose size grows with every feed.
+  // The LIMIT keeps the lateral lookup one primary key probe per candidate. A join could
+  // read the whole table instead, and the table grows with every feed.
   existingRefs:
     'SELECT u.vid, u.collection_id, u.object_id, u.source' +
     ' FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[])' +

@@ -107,7 +107,7 @@ function toEvent(row: EventRow): EventRecord {
   return event;
 }
 
-/** What an added or removed version contributes to its event. */
+/** The values of an added or removed version that its event records. */
 export interface EventVersion {
   kind: EventKind;
   objectId: string;

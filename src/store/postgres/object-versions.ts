@@ -306,7 +306,7 @@ export class ObjectVersions {
     return results;
   }
 
-  /** Reads the versions that the collection holds of the batch's objects, by id. */
+  /** Reads the versions of the batch's objects that the collection contains, by id. */
   async #versionsOf(
     client: Queryable,
     seq: number,
@@ -473,8 +473,8 @@ export class ObjectVersions {
   }
 
   /**
-   * Answers the calls made in one turn of the event loop for the same community and
-   * organisation with one query: a share checks every object of a batch at once, and one
+   * Checks with one query every id asked in one turn of the event loop for the same
+   * community and organisation. A share checks every object of a batch at once, and one
    * round trip per object would cost more than storing the batch.
    */
   isHeldRestricted(id: string, communityId: string, organisationId: string): Promise<boolean> {
