@@ -15,6 +15,7 @@ import { ConversionReport } from './report.ts';
 import { convertText } from './text.ts';
 import { BundleReader } from '../bundle-reader.ts';
 import { convertStix } from './stix.ts';
+import { Stix1Converter } from './stix1.ts';
 import {
   type FeedCheckpoint,
   type FeedProgress,
@@ -39,6 +40,7 @@ export { type FeedCheckpoint } from './misp-feed.ts';
 export const CONVERTED_FORMATS = [
   'stix',
   'stix20',
+  'stix1',
   'misp',
   'misp-feed',
   'csv',
@@ -104,6 +106,14 @@ export function convert(
       const reader = new BundleReader(input.stream);
       const objects = convertStix(reader, options, report, format === 'stix20');
       return { objects, report, bytesRead: () => reader.bytesRead };
+    }
+    case 'stix1': {
+      let bytes = 0;
+      const converter = new Stix1Converter(options, report);
+      const objects = converter.convert(input.stream, (read) => {
+        bytes = read;
+      });
+      return { objects, report, bytesRead: () => bytes };
     }
     case 'misp':
     case 'misp-feed': {
