@@ -10,7 +10,8 @@
  */
 import { upgradeWebSocket, type HttpBindings, type WebSocketLike } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import type { ServerResponse } from 'node:http';
 import { errorJson } from '../api/errors.ts';
 import { CHALLENGE, sourceAddress, type HttpAuthenticator } from '../auth/http.ts';
 import type { Caller } from '../auth/tokens.ts';
@@ -81,17 +82,31 @@ function requestFilter(c: StreamContext, scope: EventFilter): EventFilter {
   return filter;
 }
 
-function sseSink(stream: SSEStreamingApi, wire: WireFormat, bindings: HttpBindings): StreamSink {
+/**
+ * A Server-Sent Events sink that writes to the Node.js response itself. Hono's streamSSE
+ * goes through two WHATWG streams per connection, which cost memory and several promise
+ * steps per write; with a thousand subscribers both count. The response's own buffer and
+ * `drain` event push back on a slow client just the same.
+ */
+function sseSink(response: ServerResponse, wire: WireFormat): StreamSink {
   return {
     encode: (message) => wire.sseFrame(message),
-    write: async (messages) => {
-      await stream.write(messages.length === 1 ? messages[0]! : messages.join(''));
+    write: (messages) => {
+      if (response.destroyed || response.writableEnded) return Promise.resolve();
+      const text = messages.length === 1 ? messages[0]! : messages.join('');
+      if (response.write(text)) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = () => {
+          response.off('drain', done);
+          response.off('close', done);
+          resolve();
+        };
+        response.on('drain', done);
+        response.on('close', done);
+      });
     },
-    end: () => void stream.close(),
-    destroy: () => {
-      stream.abort();
-      bindings.outgoing.destroy();
-    },
+    end: () => response.end(),
+    destroy: () => response.destroy(),
   };
 }
 
@@ -161,13 +176,17 @@ export function createStreamApp(deps: StreamAppDeps): Hono<StreamEnv> {
         onError: () => subscription.stop(),
       });
     }
-    c.header('X-Accel-Buffering', 'no');
-    return streamSSE(c, async (stream) => {
-      stream.onAbort(() => subscription.stop());
-      await stream.write(`retry: ${SSE_RETRY_MS}\n\n`);
-      hub.attach(subscription, sseSink(stream, hub.wire, c.env));
-      await subscription.done;
+    const response = c.env.outgoing;
+    response.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
     });
+    response.write(`retry: ${SSE_RETRY_MS}\n\n`);
+    response.once('close', () => subscription.stop());
+    hub.attach(subscription, sseSink(response, hub.wire));
+    return RESPONSE_ALREADY_SENT;
   }
 
   app.get(STREAMS_BASE, (c) => openStream(c, {}));
