@@ -16,18 +16,15 @@ import { WarninglistMatcher, loadWarninglists } from '../warninglists/index.ts';
 import { startTestServer, type TestServer } from '../testing/server.ts';
 import type { Connector, NewConnector } from './definition.ts';
 import { runConnector, type RunnerDeps } from './runner.ts';
-import { ConnectorService } from './service.ts';
 import type { ConnectorSource } from './source.ts';
 import { sourceFor } from './sources.ts';
-import { defaultCollectionId } from './testing.ts';
+import { createConnector, defaultCollectionId } from './testing.ts';
 
 const QUAD9 = dataPath('stalkerware-indicators/generated/quad9_blocklist.txt');
 const NETWORK_CSV = dataPath('stalkerware-indicators/generated/network.csv');
 
 let local: TestServer;
 let deps: RunnerDeps;
-let service: ConnectorService;
-let adminId: string;
 let target: string;
 let feed: Server;
 let feedUrl: string;
@@ -36,8 +33,6 @@ let feedRequests: Array<string | undefined> = [];
 before(async () => {
   local = await startTestServer({ connectors: { scheduler: false } });
   deps = { store: local.server.store, logger: createLogger('silent'), sourceFor };
-  service = new ConnectorService(local.server.store);
-  adminId = (await local.server.store.listUsers()).find((u) => u.role === 'platform-admin')!.id;
   target = await defaultCollectionId(local);
 
   const csv = readFileSync(NETWORK_CSV);
@@ -58,23 +53,15 @@ after(async () => {
   await local.dispose();
 });
 
-let created = 0;
-
-async function connector(extra: Partial<NewConnector>): Promise<Connector> {
-  const view = await service.create(
-    { userId: adminId },
-    {
-      name: `list ${++created}`,
-      kind: 'text',
-      url: QUAD9,
-      collection: target,
-      intervalSeconds: 3600,
-      warningLists: 'off',
-      ...extra,
-    },
-  );
-  const stored = await local.server.store.getDocument('connector', view.connector.id);
-  return JSON.parse(stored!.body) as Connector;
+function connector(extra: Partial<NewConnector>): Promise<Connector> {
+  return createConnector(local, {
+    kind: 'text',
+    url: QUAD9,
+    collection: target,
+    intervalSeconds: 3600,
+    warningLists: 'off',
+    ...extra,
+  });
 }
 
 /** Values of a list, one per line, and how many are distinct in lower case. */

@@ -9,6 +9,7 @@
  * converter produces the same objects in the same order from the same bytes.
  */
 import {
+  ConversionReport,
   convert,
   parseCsvMapping,
   type ConversionSummary,
@@ -66,6 +67,49 @@ export function reportRejections(summary: ConversionSummary): SourceBatch['rejec
   return { byReason: summary.skippedByCode, examples };
 }
 
+/**
+ * Cuts a converter's objects into batches after skipping the first `skip` (those stored by
+ * an interrupted run of the same input). The last batch carries the converter's rejection
+ * totals. `checkpoint` gets the number of objects stored once a batch is, and whether the
+ * input is finished.
+ */
+export async function* convertedBatches(
+  objects: AsyncIterable<unknown>,
+  options: {
+    skip: number;
+    batchSize: number;
+    checkpoint: (position: number, done: boolean) => unknown;
+    report: ConversionReport;
+  },
+): AsyncGenerator<SourceBatch> {
+  let position = options.skip;
+  let skipped = 0;
+  let batch: unknown[] = [];
+  for await (const object of objects) {
+    if (skipped < options.skip) {
+      skipped++;
+      continue;
+    }
+    batch.push(object);
+    if (batch.length >= options.batchSize) {
+      position += batch.length;
+      yield {
+        objects: batch,
+        warningListsApplied: true,
+        checkpoint: options.checkpoint(position, false),
+      };
+      batch = [];
+    }
+  }
+  position += batch.length;
+  yield {
+    objects: batch,
+    warningListsApplied: true,
+    rejectedCounts: reportRejections(options.report.summary()),
+    checkpoint: options.checkpoint(position, true),
+  };
+}
+
 export class ListSource implements ConnectorSource {
   constructor(private readonly format: 'csv' | 'text') {}
 
@@ -80,7 +124,7 @@ export class ListSource implements ConnectorSource {
     if (opened.stream === undefined) return;
 
     const sameVersion = opened.validator !== undefined && opened.validator === previous.validator;
-    let skip = sameVersion && !previous.complete ? previous.position : 0;
+    const skip = sameVersion && !previous.complete ? previous.position : 0;
     const options = convertOptions(connector, context);
     if (this.format === 'csv' && connector.csvMapping) {
       options.csvMapping = parseCsvMapping(connector.csvMapping);
@@ -92,30 +136,11 @@ export class ListSource implements ConnectorSource {
       complete,
     });
 
-    let position = skip;
-    let batch: unknown[] = [];
-    for await (const object of conversion.objects) {
-      if (skip > 0) {
-        skip--;
-        continue;
-      }
-      batch.push(object);
-      if (batch.length >= connector.batchSize) {
-        position += batch.length;
-        yield {
-          objects: batch,
-          warningListsApplied: true,
-          checkpoint: checkpoint(position, false),
-        };
-        batch = [];
-      }
-    }
-    position += batch.length;
-    yield {
-      objects: batch,
-      warningListsApplied: true,
-      rejectedCounts: reportRejections(conversion.report.summary()),
-      checkpoint: checkpoint(position, true),
-    };
+    yield* convertedBatches(conversion.objects, {
+      skip,
+      batchSize: connector.batchSize,
+      checkpoint,
+      report: conversion.report,
+    });
   }
 }

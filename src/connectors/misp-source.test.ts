@@ -15,10 +15,9 @@ import { startTestServer, type TestServer } from '../testing/server.ts';
 import type { Connector, NewConnector } from './definition.ts';
 import type { MispCheckpoint } from './misp-source.ts';
 import { runConnector, type RunnerDeps } from './runner.ts';
-import { ConnectorService } from './service.ts';
 import type { ConnectorSource } from './source.ts';
 import { sourceFor } from './sources.ts';
-import { defaultCollectionId } from './testing.ts';
+import { createConnector, defaultCollectionId } from './testing.ts';
 
 const FEED = dataPath('infoblox-threat-intelligence/indicators/misp');
 const SMALLEST = ['dad88707-beb8-4a14-94e2-5ffecf5a5f85', '24e799ca-aad8-4244-8005-90b3ceb44540'];
@@ -26,8 +25,6 @@ const ABSENT = '3493a2df-8c62-451b-99bf-312292104994';
 
 let local: TestServer;
 let deps: RunnerDeps;
-let service: ConnectorService;
-let adminId: string;
 let target: string;
 let feed: Server;
 let feedUrl: string;
@@ -38,8 +35,6 @@ const served: string[] = [];
 before(async () => {
   local = await startTestServer({ connectors: { scheduler: false } });
   deps = { store: local.server.store, logger: createLogger('silent'), sourceFor };
-  service = new ConnectorService(local.server.store);
-  adminId = (await local.server.store.listUsers()).find((u) => u.role === 'platform-admin')!.id;
   target = await defaultCollectionId(local);
 
   const full = JSON.parse(readFileSync(join(FEED, 'manifest.json'), 'utf8')) as Record<
@@ -76,23 +71,15 @@ after(async () => {
   await local.dispose();
 });
 
-let created = 0;
-
-async function connector(extra: Partial<NewConnector>): Promise<Connector> {
-  const view = await service.create(
-    { userId: adminId },
-    {
-      name: `misp ${++created}`,
-      kind: 'misp-feed',
-      url: feedUrl,
-      collection: target,
-      intervalSeconds: 3600,
-      warningLists: 'off',
-      ...extra,
-    },
-  );
-  const stored = await local.server.store.getDocument('connector', view.connector.id);
-  return JSON.parse(stored!.body) as Connector;
+function connector(extra: Partial<NewConnector>): Promise<Connector> {
+  return createConnector(local, {
+    kind: 'misp-feed',
+    url: feedUrl,
+    collection: target,
+    intervalSeconds: 3600,
+    warningLists: 'off',
+    ...extra,
+  });
 }
 
 function run(definition: Connector, runner = deps) {

@@ -19,11 +19,10 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ConversionReport } from '../ingest/formats/index.ts';
 import { MispConverter } from '../ingest/formats/misp.ts';
-import type { StixObject } from '../normalise/index.ts';
 import { isUuid } from '../stix/ids.ts';
 import { FetchError, describeUrl, fetchWithRetry, readLimited } from './http.ts';
 import { isLocal, openInput, requestOptions } from './input.ts';
-import { convertOptions, reportRejections } from './list-source.ts';
+import { convertOptions, convertedBatches } from './list-source.ts';
 import {
   objectCheckpoint,
   type ConnectorSource,
@@ -117,32 +116,10 @@ export class MispSource implements ConnectorSource {
   ): AsyncGenerator<SourceBatch> {
     const report = new ConversionReport();
     const converter = new MispConverter(convertOptions(context.connector, context), report);
-    let position = skip;
-    let batch: StixObject[] = [];
-    let skipped = 0;
-    for await (const object of converter.convertDocument(() => createReadStream(file), { name })) {
-      if (skipped < skip) {
-        skipped++;
-        continue;
-      }
-      batch.push(object);
-      if (batch.length >= context.connector.batchSize) {
-        position += batch.length;
-        yield {
-          objects: batch,
-          warningListsApplied: true,
-          checkpoint: checkpoint(position, false),
-        };
-        batch = [];
-      }
-    }
-    position += batch.length;
-    yield {
-      objects: batch,
-      warningListsApplied: true,
-      rejectedCounts: reportRejections(report.summary()),
-      checkpoint: checkpoint(position, true),
-    };
+    yield* convertedBatches(
+      converter.convertDocument(() => createReadStream(file), { name }),
+      { skip, batchSize: context.connector.batchSize, checkpoint, report },
+    );
   }
 
   private async readManifest(location: string, context: SourceContext): Promise<string> {

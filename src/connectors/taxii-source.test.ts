@@ -9,10 +9,10 @@ import { createLogger } from '../log/logger.ts';
 import { startTestServer, type TestServer } from '../testing/server.ts';
 import type { Connector, NewConnector } from './definition.ts';
 import { runConnector, type RunnerDeps } from './runner.ts';
-import { ConnectorService } from './service.ts';
 import { sourceFor } from './sources.ts';
 import type { TaxiiCheckpoint } from './taxii-source.ts';
 import {
+  createConnector,
   defaultCollectionId,
   indicators,
   postObjects,
@@ -28,8 +28,6 @@ const REMOTE_PAGE = 7;
 let remote: TestServer;
 let local: TestServer;
 let deps: RunnerDeps;
-let service: ConnectorService;
-let adminId: string;
 let target: string;
 const proxies: TaxiiProxy[] = [];
 /** Objects on the remote server now; a test adds some. */
@@ -40,9 +38,6 @@ before(async () => {
   local = await startTestServer({ connectors: { scheduler: false } });
   await postObjects(remote, indicators(REMOTE_OBJECTS));
   deps = { store: local.server.store, logger: createLogger('silent'), sourceFor };
-  service = new ConnectorService(local.server.store);
-  const admin = (await local.server.store.listUsers()).find((u) => u.role === 'platform-admin');
-  adminId = admin!.id;
   target = await defaultCollectionId(local);
 });
 
@@ -60,26 +55,17 @@ async function proxy(decide: (url: URL, n: number) => ProxyAction): Promise<Taxi
 
 const forward = (): ProxyAction => ({ forward: true });
 
-let created = 0;
-
 /** Creates a connector on the local server towards the remote default collection. */
-async function connector(proxyUrl: string, extra: Partial<NewConnector> = {}): Promise<Connector> {
-  const view = await service.create(
-    { userId: adminId },
-    {
-      name: `remote ${++created}`,
-      kind: 'taxii',
-      url: `${proxyUrl}/default/collections/default/`,
-      auth: { type: 'bearer', token: remote.adminToken },
-      collection: target,
-      intervalSeconds: 3600,
-      retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 2000 },
-      ...extra,
-    },
-  );
-  // The service redacts secrets in what it returns; runs read the stored definition.
-  const stored = await local.server.store.getDocument('connector', view.connector.id);
-  return JSON.parse(stored!.body) as Connector;
+function connector(proxyUrl: string, extra: Partial<NewConnector> = {}): Promise<Connector> {
+  return createConnector(local, {
+    kind: 'taxii',
+    url: `${proxyUrl}/default/collections/default/`,
+    auth: { type: 'bearer', token: remote.adminToken },
+    collection: target,
+    intervalSeconds: 3600,
+    retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 2000 },
+    ...extra,
+  });
 }
 
 function run(definition: Connector) {

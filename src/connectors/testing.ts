@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { call, TAXII, type TestServer } from '../testing/server.ts';
+import type { Connector, NewConnector } from './definition.ts';
+import { ConnectorService } from './service.ts';
 
 /** Returns `count` indicators of distinct IPv4 addresses from 198.18.0.0/15. */
 export function indicators(count: number, offset = 0): Array<Record<string, unknown>> {
@@ -138,4 +140,26 @@ export async function waitFor<T>(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+let connectorCount = 0;
+
+/**
+ * Creates a connector on a test server as its platform admin, with a unique name unless
+ * `definition` gives one, and returns the stored definition with its secrets.
+ */
+export async function createConnector(
+  server: TestServer,
+  definition: Omit<NewConnector, 'name'> & { name?: string },
+): Promise<Connector> {
+  const { store } = server.server;
+  const admin = (await store.listUsers()).find((user) => user.role === 'platform-admin');
+  if (!admin) throw new Error('the test server has no platform admin');
+  const view = await new ConnectorService(store).create(
+    { userId: admin.id },
+    { name: `connector ${++connectorCount}`, ...definition },
+  );
+  // The service redacts secrets in what it returns; runs read the stored definition.
+  const stored = await store.getDocument('connector', view.connector.id);
+  return JSON.parse(stored!.body) as Connector;
 }
