@@ -14,7 +14,14 @@
  * pseudorandom permutation, which is exactly what hiding a counter needs, and the cursor
  * stays 22 characters. ECB mode here only means "encrypt one block".
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  randomBytes,
+  randomFillSync,
+  type Cipher,
+  type Decipher,
+} from 'node:crypto';
 
 import type { Store } from '../store/store.ts';
 
@@ -23,11 +30,18 @@ const BLOCK = 16;
 const PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
 export class CursorCodec {
-  readonly #key: Buffer;
+  // In ECB mode without padding each block is encrypted on its own, so one cipher and one
+  // decipher serve every cursor: update() takes one block and returns its result at once.
+  readonly #cipher: Cipher;
+  readonly #decipher: Decipher;
+  /** Random bytes for nonces, filled 4 KiB at a time: one call per cursor costs far more. */
+  readonly #random = Buffer.alloc(4096);
+  #randomUsed = this.#random.length;
 
   constructor(key: Buffer) {
     if (key.length !== 32) throw new RangeError('the cursor key must be 32 bytes');
-    this.#key = key;
+    this.#cipher = createCipheriv('aes-256-ecb', key, null).setAutoPadding(false);
+    this.#decipher = createDecipheriv('aes-256-ecb', key, null).setAutoPadding(false);
   }
 
   /** Loads the server's cursor key from the store, creating it on first use. */
@@ -41,9 +55,15 @@ export class CursorCodec {
     if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`invalid seq ${seq}`);
     const block = Buffer.alloc(BLOCK);
     block.writeBigUInt64BE(BigInt(seq), 0);
-    if (random) randomBytes(4).copy(block, 8);
-    const cipher = createCipheriv('aes-256-ecb', this.#key, null).setAutoPadding(false);
-    return Buffer.concat([cipher.update(block), cipher.final()]).toString('base64url');
+    if (random) {
+      if (this.#randomUsed === this.#random.length) {
+        randomFillSync(this.#random);
+        this.#randomUsed = 0;
+      }
+      this.#random.copy(block, 8, this.#randomUsed, this.#randomUsed + 4);
+      this.#randomUsed += 4;
+    }
+    return this.#cipher.update(block).toString('base64url');
   }
 
   /** Decodes a cursor to its seq, or undefined when the text is not a cursor of this server. */
@@ -51,8 +71,7 @@ export class CursorCodec {
     if (!PATTERN.test(cursor)) return undefined;
     const encrypted = Buffer.from(cursor, 'base64url');
     if (encrypted.length !== BLOCK) return undefined;
-    const decipher = createDecipheriv('aes-256-ecb', this.#key, null).setAutoPadding(false);
-    const block = Buffer.concat([decipher.update(encrypted), decipher.final()]);
+    const block = this.#decipher.update(encrypted);
     if (block.readUInt32BE(12) !== 0) return undefined;
     const seq = block.readBigUInt64BE(0);
     return seq <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seq) : undefined;
