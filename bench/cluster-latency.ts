@@ -2,18 +2,20 @@
  * Cross-node event latency: an object posted on node A, seen by a Server-Sent Events
  * subscriber on node B, with both nodes on one PostgreSQL database and NATS between them.
  *
- *   npm run build && node --import tsx bench/cluster-latency.ts [objects] [per-second]
+ *   npm run build && node --import tsx bench/cluster-latency.ts [objects] [pause-ms]
  *
- * Posts `objects` single-indicator envelopes to A at `per-second`, each at its own moment,
- * and records for each the time from sending the POST to the event's arrival on B's stream,
- * and from A's 202 to that arrival. Prints p50, p99 and the maximum of both.
+ * Posts `objects` single-indicator envelopes to A one after the other, each once the
+ * previous one has arrived on B's stream and `pause-ms` has passed, so no request waits
+ * behind another. Records for each the time from sending the POST to the event's arrival on
+ * B's stream, and from A's 202 to that arrival (0 when the event arrived first). Prints
+ * p50, p99 and the maximum of both.
  */
 import { benchNats, createBenchDatabase } from './cluster-lib.ts';
 import { freshCopy, machine, percentile, realIndicators, startServerProcess } from './lib.ts';
 import { openStream } from '../src/stream/client.ts';
 
 const count = Number(process.argv[2] ?? 500);
-const perSecond = Number(process.argv[3] ?? 20);
+const pauseMs = Number(process.argv[3] ?? 20);
 
 const templates = realIndicators();
 const database = await createBenchDatabase();
@@ -66,29 +68,24 @@ while (!arrivals.has(warmUp.id as string)) await new Promise((r) => setTimeout(r
 
 const fromSend: number[] = [];
 const fromAck: number[] = [];
-const pending: Array<Promise<void>> = [];
 let lost = 0;
 for (let i = 0; i < count; i++) {
   const object = freshCopy(templates[i % templates.length]!);
   const id = object.id as string;
-  pending.push(
-    post(object).then(async ({ sent, acked }) => {
-      const deadline = performance.now() + 5_000;
-      while (!arrivals.has(id) && performance.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 1));
-      }
-      const arrived = arrivals.get(id);
-      if (arrived === undefined) {
-        lost += 1;
-        return;
-      }
-      fromSend.push(arrived - sent);
-      fromAck.push(Math.max(0, arrived - acked));
-    }),
-  );
-  await new Promise((r) => setTimeout(r, 1000 / perSecond));
+  const { sent, acked } = await post(object);
+  const deadline = performance.now() + 5_000;
+  while (!arrivals.has(id) && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const arrived = arrivals.get(id);
+  if (arrived === undefined) {
+    lost += 1;
+  } else {
+    fromSend.push(arrived - sent);
+    fromAck.push(Math.max(0, arrived - acked));
+  }
+  await new Promise((r) => setTimeout(r, pauseMs));
 }
-await Promise.all(pending);
 controller.abort();
 await reading;
 await Promise.all([a.stop(), b.stop()]);
@@ -108,7 +105,7 @@ console.log(
     benchmark: 'cluster-latency',
     machine: machine(),
     objects: count,
-    perSecond,
+    pauseMs,
     lost,
     postToStream: summary(fromSend),
     ackToStream: summary(fromAck),
