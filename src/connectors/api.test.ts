@@ -1,0 +1,282 @@
+/**
+ * The connector API and CLI on bad and hostile input: invalid fields, secrets, another
+ * organisation's connectors, roles without the right, and the CLI's add, run and remove.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { createSharingServices } from '../sharing/service.ts';
+import { dataPath } from '../testing/data.ts';
+import { call, startTestServer, type TestServer } from '../testing/server.ts';
+import { defaultCollectionId } from './testing.ts';
+
+const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+const QUAD9 = dataPath('stalkerware-indicators/generated/quad9_blocklist.txt');
+
+let server: TestServer;
+let target: string;
+let analystToken: string;
+let otherAdminToken: string;
+
+before(async () => {
+  server = await startTestServer({ connectors: { scheduler: false } });
+  target = await defaultCollectionId(server);
+  const { store } = server.server;
+  const services = createSharingServices(store, { defaultApiRoot: 'default' });
+  const admin = (await store.listUsers()).find((user) => user.role === 'platform-admin')!;
+  const root = { userId: admin.id };
+  const organisation = await services.createOrganisation(root, { name: 'Other' });
+  const analyst = await services.createUser(root, admin.organisationId, {
+    name: 'ana',
+    role: 'analyst',
+  });
+  analystToken = (await services.createToken(root, analyst.id, {})).token;
+  const otherAdmin = await services.createUser(root, organisation.id, {
+    name: 'olga',
+    role: 'org-admin',
+  });
+  otherAdminToken = (await services.createToken(root, otherAdmin.id, {})).token;
+});
+
+after(async () => {
+  await server.dispose();
+});
+
+function api(path: string, init: { method?: string; body?: object; token?: string } = {}) {
+  return call(server, `${server.url}/api/v1${path}`, {
+    accept: null,
+    ...(init.token ? { token: init.token } : {}),
+    ...(init.method ? { method: init.method } : {}),
+    ...(init.body ? { body: init.body, contentType: 'application/json' } : {}),
+  });
+}
+
+function definition(extra: Record<string, unknown> = {}) {
+  return {
+    name: 'partner',
+    kind: 'taxii',
+    url: 'http://127.0.0.1:9/api1/collections/91a7b528-80eb-42ed-a74d-c6fbd5a26116/',
+    auth: { type: 'bearer', token: 'cairn_secret_value' },
+    collection: target,
+    intervalSeconds: 600,
+    ...extra,
+  };
+}
+
+function cairn(args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI, '--store', server.config.store, ...args],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CAIRN_CONFIG: '', ...env } },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('connector API', () => {
+  test('secrets never come back', async () => {
+    const created = await api('/connectors', { method: 'POST', body: definition() });
+    assert.equal(created.status, 201, created.text);
+    assert.equal(created.json.auth.token, '***');
+    const listed = await api('/connectors');
+    assert.doesNotMatch(listed.text, /cairn_secret_value/);
+    const shown = await api(`/connectors/${created.json.id}`);
+    assert.doesNotMatch(shown.text, /cairn_secret_value/);
+    assert.ok(Date.parse(shown.json.nextRunAt) <= Date.now(), 'the first run is due at once');
+  });
+
+  test('a change keeps the fields it does not name', async () => {
+    const created = await api('/connectors', {
+      method: 'POST',
+      body: definition({ name: 'keeper', reliability: 'B' }),
+    });
+    const changed = await api(`/connectors/${created.json.id}`, {
+      method: 'PATCH',
+      body: { intervalSeconds: 1200 },
+    });
+    assert.equal(changed.status, 200, changed.text);
+    assert.equal(changed.json.intervalSeconds, 1200);
+    assert.equal(changed.json.reliability, 'B');
+    const stored = await server.server.store.getDocument('connector', created.json.id);
+    assert.match(stored!.body, /cairn_secret_value/, 'the secret is kept');
+  });
+
+  test('invalid fields name the field', async () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ url: 'ftp://example/feed' }, /url/],
+      [{ url: 'relative/path' }, /url/],
+      [{ intervalSeconds: 1 }, /intervalSeconds/],
+      [{ kind: 'rss' }, /kind/],
+      [{ collection: 'not-a-uuid' }, /collection/],
+      [{ surprise: true }, /surprise/],
+      [{ auth: { type: 'basic', username: 'u' } }, /auth/],
+    ];
+    for (const [change, message] of cases) {
+      const result = await api('/connectors', { method: 'POST', body: definition(change) });
+      assert.equal(result.status, 400, `${JSON.stringify(change)}: ${result.text}`);
+      assert.match(result.json.error.message, message);
+    }
+  });
+
+  test('a duplicate name is a conflict', async () => {
+    await api('/connectors', { method: 'POST', body: definition({ name: 'twice' }) });
+    const again = await api('/connectors', { method: 'POST', body: definition({ name: 'twice' }) });
+    assert.equal(again.status, 409);
+    assert.match(again.json.error.message, /already exists/);
+  });
+
+  test('an unknown collection is not found', async () => {
+    const result = await api('/connectors', {
+      method: 'POST',
+      body: definition({ name: 'lost', collection: '00000000-0000-4000-8000-000000000000' }),
+    });
+    assert.equal(result.status, 404);
+  });
+
+  test('analysts may read but not create', async () => {
+    const refused = await api('/connectors', {
+      method: 'POST',
+      body: definition({ name: 'by analyst' }),
+      token: analystToken,
+    });
+    assert.equal(refused.status, 403);
+    const listed = await api('/connectors', { token: analystToken });
+    assert.equal(listed.status, 200);
+    assert.ok(listed.json.length >= 1);
+  });
+
+  test('another organisation sees none of them', async () => {
+    const listed = await api('/connectors', { token: otherAdminToken });
+    assert.equal(listed.status, 200);
+    assert.deepEqual(listed.json, []);
+    const mine = (await api('/connectors')).json[0];
+    for (const [method, path] of [
+      ['GET', `/connectors/${mine.id}`],
+      ['POST', `/connectors/${mine.id}/run`],
+      ['DELETE', `/connectors/${mine.id}`],
+    ] as const) {
+      const result = await api(path, { method, token: otherAdminToken });
+      assert.equal(result.status, 404, `${method} ${path}`);
+    }
+    // Nor may it aim a connector at a collection it cannot write.
+    const aimed = await api('/connectors', {
+      method: 'POST',
+      body: definition({ name: 'aimed' }),
+      token: otherAdminToken,
+    });
+    assert.equal(aimed.status, 404);
+  });
+
+  test('removing deletes the run state', async () => {
+    const created = await api('/connectors', {
+      method: 'POST',
+      body: definition({ name: 'gone' }),
+    });
+    const removed = await api(`/connectors/${created.json.id}`, { method: 'DELETE' });
+    assert.equal(removed.status, 204);
+    assert.equal((await api(`/connectors/${created.json.id}`)).status, 404);
+    assert.equal(
+      await server.server.store.getDocument('connector-state', created.json.id),
+      undefined,
+    );
+  });
+});
+
+describe('cairn connector', () => {
+  test('add, run and remove a text list', async () => {
+    const added = await cairn([
+      'connector',
+      'add',
+      'cli list',
+      '--kind',
+      'text',
+      '--url',
+      QUAD9,
+      '--collection',
+      'default',
+      '--interval',
+      '3600',
+      '--warning-lists',
+      'off',
+    ]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout.trim(), /^[0-9a-f-]{36}$/);
+
+    const ran = await cairn(['connector', 'run', 'cli list']);
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.match(ran.stdout, /^succeeded at .* \(\d+ in, \d+ added/);
+
+    const removed = await cairn(['connector', 'remove', 'cli list']);
+    assert.equal(removed.code, 0, removed.stderr);
+    const shown = await cairn(['connector', 'show', 'cli list']);
+    assert.equal(shown.code, 1);
+    assert.match(shown.stderr, /not found/);
+  });
+
+  test('bad options are explained', async () => {
+    const badKind = await cairn([
+      'connector',
+      'add',
+      'x',
+      '--kind',
+      'rss',
+      '--url',
+      QUAD9,
+      '--collection',
+      'default',
+      '--interval',
+      '60',
+    ]);
+    assert.equal(badKind.code, 1);
+    assert.match(badKind.stderr, /--kind "rss" is not one of/);
+    const noSecret = await cairn([
+      'connector',
+      'add',
+      'y',
+      '--kind',
+      'taxii',
+      '--url',
+      'http://127.0.0.1:9/c/',
+      '--collection',
+      'default',
+      '--interval',
+      '60',
+      '--token-env',
+      'CAIRN_TEST_UNSET_TOKEN',
+    ]);
+    assert.equal(noSecret.code, 1);
+    assert.match(noSecret.stderr, /CAIRN_TEST_UNSET_TOKEN/);
+    const taken = await cairn(
+      [
+        'connector',
+        'add',
+        'z',
+        '--kind',
+        'taxii',
+        '--url',
+        'http://127.0.0.1:9/c/',
+        '--collection',
+        'default',
+        '--interval',
+        '60',
+        '--token-env',
+        'CAIRN_TEST_TOKEN',
+      ],
+      { CAIRN_TEST_TOKEN: 'cairn_from_env' },
+    );
+    assert.equal(taken.code, 0, taken.stderr);
+    const shown = await cairn(['connector', 'show', 'z']);
+    assert.doesNotMatch(shown.stdout, /cairn_from_env/);
+  });
+});
