@@ -4,11 +4,11 @@
  *
  *   npm run build && node --import tsx bench/stream-latency.ts [subscribers] [objects/s] [seconds]
  *
- * Defaults: 1,000 subscribers, 1,000 objects/s, 20 s. Starts the compiled server on a
- * fresh SQLite file, then, beside it on the same file, creates 200 organisations in 100
- * communities (each organisation a member of one or two, a fifth of them also clients of
- * another organisation) and one user with a token per subscriber, so that every subscriber
- * has its own access set. Subscribers open, in turn, a stream of all they may read, of one
+ * Defaults: 1,000 subscribers, 1,000 objects/s, 20 s. The script starts the compiled server
+ * on a fresh SQLite file. Beside it, on the same file, it creates 200 organisations in 100
+ * communities: each organisation is a member of one or two, and a fifth of them are also
+ * clients of another organisation. One user with a token per subscriber gives every
+ * subscriber its own access set. Subscribers open, in turn, a stream of all they may read, of one
  * of their communities, or of one collection for indicators only.
  *
  * Phase 1 opens every stream and compares the server's resident memory before and after.

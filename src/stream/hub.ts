@@ -98,7 +98,7 @@ export class StreamHub {
   /**
    * Collections, communities and relations read since the last access check round began.
    * Subscriptions load their rights through it, so a thousand readers of one community cost
-   * one look-up; each round starts a fresh one, so changes apply from the next round.
+   * one look-up. Each round starts a fresh one, so changes apply from the next round.
    */
   #lookups: AccessLookups;
 
