@@ -247,8 +247,7 @@ export class CheckSession {
     const wanted = new Set<number>();
     for (const [key, observable] of pending) {
       const found: Array<{ object: number; how: MatchHow; watched: string }> = [];
-      const valueKey = valueKeyOf(observable);
-      index.lookup(valueKey.kind, valueKey.value, (object, how, watched) => {
+      index.lookupObservable(observable, (object, how, watched) => {
         found.push({ object, how, watched });
         wanted.add(object);
       });
@@ -395,7 +394,7 @@ export class CheckSession {
     const hits: WatchHit[] = [];
     engine.lookupValue(observable, (entry, how, watched) => {
       const list = entry.owner.list;
-      if (!listVisible(list)) return;
+      if (!list.enabled || !listVisible(list)) return;
       hits.push({
         watchlistId: list.id,
         watchlist: list.name,

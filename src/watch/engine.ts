@@ -199,15 +199,15 @@ export class WatchIndex {
     return [...found.values()];
   }
 
-  /** Visits the value entries an observable matches, for the bulk look-up. */
+  /**
+   * Visits the value entries an observable matches, for the bulk look-up. Entries of
+   * disabled lists are visited too; the caller skips them with the list's `enabled`.
+   */
   lookupValue(
     observable: Observable,
     visit: (entry: IndexedEntry, how: MatchHow, watched: string) => void,
   ): void {
-    const key = valueKeyOf(observable);
-    this.values.lookup(key.kind, key.value, (entry, how, watched) => {
-      if (entry.owner.list.enabled) visit(entry, how, watched);
-    });
+    this.values.lookupObservable(observable, visit);
   }
 
   private matchIndicator(

@@ -6,7 +6,7 @@
 import { parseCidr } from '../pattern/cidr.ts';
 
 export interface Ipv4Block {
-  /** The network address as an unsigned 32-bit integer. */
+  /** The network address as a signed 32-bit integer (see maskIpv4). */
   address: number;
   prefixLength: number;
 }
@@ -58,12 +58,14 @@ export function parseIpv4Block(text: string): Ipv4Block | undefined {
   return { address: maskIpv4(address, prefixLength), prefixLength };
 }
 
-/** Clears the host bits of an IPv4 address. */
+/**
+ * Clears the host bits of an IPv4 address. The result is a signed 32-bit integer, which V8
+ * keeps unboxed; an unsigned one above 2^31 would be a heap number allocated on every
+ * look-up. Every address key of the matchers goes through here, so they compare alike.
+ */
 export function maskIpv4(address: number, prefixLength: number): number {
   if (prefixLength === 0) return 0;
-  // Shifts in JavaScript take 32-bit operands, so a /32 mask is handled like the others and
-  // the result is brought back to an unsigned value.
-  return (address & (0xffffffff << (32 - prefixLength))) >>> 0;
+  return address & (0xffffffff << (32 - prefixLength));
 }
 
 /** Parses an IPv6 address or block; returns undefined for anything else. */
@@ -78,7 +80,7 @@ export function maskIpv6(address: bigint, prefixLength: number): bigint {
   return (address >> hostBits) << hostBits;
 }
 
-/** Formats an unsigned 32-bit integer as a dotted quad. */
+/** Formats a 32-bit integer, signed or not, as a dotted quad. */
 export function formatIpv4(address: number): string {
   return `${address >>> 24}.${(address >>> 16) & 255}.${(address >>> 8) & 255}.${address & 255}`;
 }

@@ -35,6 +35,11 @@ export class MultiMap<K, T extends object | number> {
     return true;
   }
 
+  /** Returns the item or items under the key, for loops that avoid a callback. */
+  get(key: K): T | readonly T[] | undefined {
+    return this.map.get(key);
+  }
+
   /** Calls `visit` for each item under the key. */
   forEach(key: K, visit: (item: T) => void): void {
     const current = this.map.get(key);

@@ -11,6 +11,7 @@
  */
 import type { EventNotifier } from '../events/notifier.ts';
 import type { Logger } from '../log/logger.ts';
+import type { Observable } from '../normalise/index.ts';
 import { SCO_TYPES } from '../stix/index.ts';
 import { LATEST_VERSION, type Store } from '../store/store.ts';
 import { isSco } from './engine.ts';
@@ -171,9 +172,14 @@ export class ValueIndex {
     if (more.length === 0) this.moreCollections.delete(index);
   }
 
-  /** Visits the objects filed under values matching the observable. */
+  /** Visits the objects filed under values matching the value. */
   lookup(kind: ValueKind, value: string, visit: MatchVisitor<number>): void {
     this.values.lookup(kind, value, visit);
+  }
+
+  /** Visits the objects filed under values matching the normalised observable. */
+  lookupObservable(observable: Observable, visit: MatchVisitor<number>): void {
+    this.values.lookupObservable(observable, visit);
   }
 
   /** The ids of the collections holding an object. */

@@ -15,9 +15,11 @@ import {
   formatIpv6,
   maskIpv4,
   maskIpv6,
+  parseIpv4,
   parseIpv4Block,
   parseIpv6Block,
 } from './ip.ts';
+import type { Observable } from '../normalise/index.ts';
 import { MultiMap } from './multimap.ts';
 
 /** The kinds of observable values Cairn normalises (see src/normalise). */
@@ -39,6 +41,21 @@ export interface ValueKey {
 }
 
 export type MatchVisitor<T> = (item: T, how: MatchHow, watched: string) => void;
+
+/** Visits what MultiMap.get returned: nothing, one item or several. */
+function visitAll<T>(
+  found: T | readonly T[] | undefined,
+  how: MatchHow,
+  watched: string,
+  visit: MatchVisitor<T>,
+): void {
+  if (found === undefined) return;
+  if (!Array.isArray(found)) {
+    visit(found as T, how, watched);
+    return;
+  }
+  for (const item of found as readonly T[]) visit(item, how, watched);
+}
 
 /** Blocks of one address family, one map per prefix length. */
 class BlockMaps<A extends number | bigint, T extends object | number> {
@@ -76,11 +93,10 @@ class BlockMaps<A extends number | bigint, T extends object | number> {
   lookupAddress(address: A, how: MatchHow, visit: MatchVisitor<T>): void {
     for (const length of this.lengths) {
       const network = this.mask(address, length);
-      const map = this.byLength.get(length)!;
-      if (!map.has(network)) continue;
+      const found = this.byLength.get(length)!.get(network);
+      if (found === undefined) continue;
       const matchHow = how === 'exact' && length !== this.width ? 'cidr' : how;
-      const watched = this.format(network, length);
-      map.forEach(network, (item) => visit(item, matchHow, watched));
+      visitAll(found, matchHow, this.format(network, length), visit);
     }
   }
 
@@ -195,11 +211,29 @@ export class ValueMatcher<T extends object | number> {
     }
   }
 
+  /** Looks up a normalised observable of src/normalise, as `lookup` does. */
+  lookupObservable(observable: Observable, visit: MatchVisitor<T>): void {
+    switch (observable.kind) {
+      case 'ip':
+      case 'cidr':
+        this.lookup(observable.version === 4 ? 'ipv4' : 'ipv6', observable.value, visit);
+        return;
+      default:
+        this.lookup(observable.kind, observable.value, visit);
+    }
+  }
+
   private lookupExact(kind: ValueKind, value: string, visit: MatchVisitor<T>): void {
-    this.exact.get(kind)!.forEach(value, (item) => visit(item, 'exact', value));
+    visitAll(this.exact.get(kind)!.get(value), 'exact', value, visit);
   }
 
   private lookupIpv4(value: string, how: MatchHow, visit: MatchVisitor<T>): void {
+    if (!value.includes('/')) {
+      // The common case, an address, without the allocation of a block.
+      const address = parseIpv4(value);
+      if (address >= 0) this.v4.lookupAddress(maskIpv4(address, 32), how, visit);
+      return;
+    }
     const block = parseIpv4Block(value);
     if (!block) return;
     if (block.prefixLength === 32) this.v4.lookupAddress(block.address, how, visit);
@@ -219,18 +253,19 @@ export class ValueMatcher<T extends object | number> {
     const size = last - first + 1n;
     // A pattern range is a CIDR block, so its size is a power of two.
     const prefixLength = width - (size.toString(2).length - 1);
-    if (family === 4) this.v4.lookupBlock(Number(first), prefixLength, visit);
+    if (family === 4)
+      this.v4.lookupBlock(maskIpv4(Number(first), prefixLength), prefixLength, visit);
     else this.v6.lookupBlock(first, prefixLength, visit);
   }
 
   private lookupDomain(domain: string, how: MatchHow, visit: MatchVisitor<T>): void {
-    this.exact.get('domain')!.forEach(domain, (item) => visit(item, how, domain));
+    visitAll(this.exact.get('domain')!.get(domain), how, domain, visit);
+    if (this.domainTrees.size === 0) return;
     let suffix = domain;
     for (;;) {
-      if (this.domainTrees.has(suffix)) {
-        const matchHow = how === 'exact' && suffix !== domain ? 'subdomain' : how;
-        const watched = suffix;
-        this.domainTrees.forEach(suffix, (item) => visit(item, matchHow, watched));
+      const found = this.domainTrees.get(suffix);
+      if (found !== undefined) {
+        visitAll(found, how === 'exact' && suffix !== domain ? 'subdomain' : how, suffix, visit);
       }
       const dot = suffix.indexOf('.');
       if (dot < 0) return;
