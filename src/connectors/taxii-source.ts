@@ -12,6 +12,7 @@
  * after the last stored one.
  */
 import { FetchError, describeUrl, fetchWithRetry, readLimited } from './http.ts';
+import { requestOptions } from './input.ts';
 import {
   objectCheckpoint,
   type ConnectorSource,
@@ -198,17 +199,7 @@ export class TaxiiSource implements ConnectorSource {
   }
 
   private get(url: string, context: SourceContext): Promise<Response> {
-    const { connector } = context;
-    return fetchWithRetry(url, {
-      auth: connector.auth,
-      retry: connector.retry,
-      timeoutMs: connector.timeoutSeconds * 1000,
-      headers: { Accept: TAXII_ACCEPT },
-      signal: context.signal,
-      onRetry: (event) =>
-        context.onRetry(
-          `retry ${event.attempt} of ${event.url} in ${event.delayMs} ms: ${event.reason}`,
-        ),
-    });
+    const options = requestOptions(context.connector, context, { Accept: TAXII_ACCEPT });
+    return fetchWithRetry(url, { ...options, accept: [] });
   }
 }
