@@ -17,6 +17,10 @@ export interface IpValue {
 }
 
 const PREFIX = /^(?:0|[1-9][0-9]{0,2})$/;
+
+/** An IPv4 address already in canonical form: four parts from 0 to 255, no leading zeros. */
+const CANONICAL_IPV4 =
+  /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$/;
 const DOTTED_DIGITS = /^[0-9]+(?:\.[0-9]+){3}$/;
 
 /**
@@ -32,6 +36,8 @@ const DOTTED_DIGITS = /^[0-9]+(?:\.[0-9]+){3}$/;
  * that address, and host bits are cleared: `192.0.2.77/24` becomes `192.0.2.0/24`.
  */
 export function normaliseIp(input: string): Normalised<IpValue> {
+  // Most feed lines are plain IPv4 addresses, which need no parsing to be canonical.
+  if (CANONICAL_IPV4.test(input)) return accept({ version: 4, value: input });
   const long = tooLong(input, 'IP address');
   if (long) return long;
   let text = refang(input.trim());

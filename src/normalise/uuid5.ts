@@ -10,14 +10,17 @@ export function uuidBytes(uuid: string): Buffer {
   return Buffer.from(uuid.replace(/-/g, ''), 'hex');
 }
 
+let scratch = Buffer.allocUnsafe(1024);
+
 /** Returns the version 5 UUID of `name` (encoded as UTF-8) in `namespace`. */
 export function uuidv5(name: string, namespace: Buffer): string {
-  // One-shot crypto.hash (Node 20.12+) over one buffer avoids a Hash object per call.
-  const length = Buffer.byteLength(name, 'utf8');
-  const input = Buffer.allocUnsafe(namespace.length + length);
-  namespace.copy(input, 0);
-  input.write(name, namespace.length, 'utf8');
-  const hash = digest('sha1', input, 'buffer') as unknown as Buffer;
+  // One-shot crypto.hash (Node 20.12+) over one reused buffer avoids a Hash object and a
+  // new buffer per call.
+  const length = namespace.length + Buffer.byteLength(name, 'utf8');
+  if (length > scratch.length) scratch = Buffer.allocUnsafe(Math.max(length, scratch.length * 2));
+  namespace.copy(scratch, 0);
+  scratch.write(name, namespace.length, 'utf8');
+  const hash = digest('sha1', scratch.subarray(0, length), 'buffer') as unknown as Buffer;
   hash[6] = (hash[6]! & 0x0f) | 0x50;
   hash[8] = (hash[8]! & 0x3f) | 0x80;
   const hex = hash.toString('hex', 0, 16);
