@@ -64,7 +64,7 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** The delay before retry number `retry` (1 for the first), with up to 20% random jitter. */
+/** Computes the delay before retry number `retry` (1 for the first), with up to 20% jitter. */
 export function backoffMs(policy: RetryPolicy, retry: number): number {
   const exponential = policy.baseDelayMs * 2 ** (retry - 1);
   const jitter = 1 + Math.random() * 0.2;
@@ -89,7 +89,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** The URL without user information or query, safe for logs and health messages. */
+/** Returns the URL without user information or query, safe for logs and health messages. */
 export function describeUrl(url: string): string {
   try {
     const parsed = new URL(url);
@@ -151,7 +151,7 @@ function networkReason(error: Error): string {
   return cause?.code ?? cause?.message ?? error.message;
 }
 
-/** The first 200 characters of an error body, for the message; the rest is discarded. */
+/** Reads the first 200 characters of an error body for the message and drops the rest. */
 async function bodyExcerpt(response: Response): Promise<string> {
   try {
     const text = await response.text();

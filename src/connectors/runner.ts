@@ -178,8 +178,9 @@ export interface RunResult {
 
 /**
  * Runs the connector to the end of its source, or until `signal` aborts it, and returns the
- * health. Never throws for a failure of the source or of the rights: those end the run as
- * `failed` with the message. Store errors while saving the state propagate.
+ * health. A failure of the source, the rights or a batch ends the run as `failed` with its
+ * message. It throws only when the final state cannot be saved, or with a
+ * StoreConflictError when another runner took the connector over.
  */
 export async function runConnector(
   deps: RunnerDeps,

@@ -16,7 +16,7 @@ import { loadState } from './state.ts';
 export interface SchedulerOptions {
   /** Milliseconds between two claim passes. */
   pollMs: number;
-  /** Longest run, in milliseconds; the claim lasts this long and the run is stopped after it. */
+  /** Maximum run time in milliseconds: the claim lasts this long and the run is stopped after it. */
   leaseMs: number;
   /** Runs at once on this node. */
   concurrency: number;

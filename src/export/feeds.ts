@@ -57,7 +57,7 @@ export interface FeedOptions {
 
 export interface Feed {
   chunks: AsyncGenerator<string>;
-  /** What the selection read and left out; complete once `chunks` is done. */
+  /** Counts of what the selection read and left out, complete once `chunks` is done. */
   counts: SelectionCounts;
 }
 

@@ -150,7 +150,7 @@ function contentLiteral(value: string): string {
   return text;
 }
 
-/** A rule message: printable ASCII only, without the characters rule options reserve. */
+/** Cleans a rule message to printable ASCII without the characters rule options reserve. */
 function message(text: string): string {
   return text
     .replace(/[^\x20-\x7e]/g, '?')
