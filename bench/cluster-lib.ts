@@ -81,8 +81,8 @@ function commandLine(pid: number): string {
 /**
  * Measures the CPU time that the matching processes use between start() and stop(), by
  * sampling /proc every 200 ms. A process that starts and ends between two samples is
- * missed, so the figure is a lower bound; the servers' pools keep their connections open
- * for the whole run.
+ * missed, so the figure is a lower bound. The servers' pools keep their connections open
+ * for the whole run, so few backends are missed.
  */
 export class CpuSampler {
   readonly #match: (pid: number, command: string) => boolean;
