@@ -25,6 +25,7 @@ import {
   describeServers,
   NatsNotifier,
   parseAnnouncement,
+  serverSettings,
   type NatsNotifierOptions,
 } from './nats-notifier.ts';
 
@@ -74,6 +75,30 @@ describe('parseAnnouncement', () => {
     ]) {
       assert.equal(parseAnnouncement(encode(body)), undefined, body);
     }
+  });
+});
+
+describe('serverSettings', () => {
+  test('turns URLs into addresses and options', () => {
+    assert.deepEqual(serverSettings('nats://127.0.0.1:4222, nats://nats-2.example'), {
+      servers: ['127.0.0.1:4222', 'nats-2.example:4222'],
+    });
+    assert.deepEqual(serverSettings('nats://cairn:p%40ss@a:1,nats://other:x@b:2'), {
+      servers: ['a:1', 'b:2'],
+      user: 'cairn',
+      pass: 'p@ss',
+    });
+    assert.deepEqual(serverSettings('tls://s3cr3t@a:4443'), {
+      servers: ['a:4443'],
+      tls: {},
+      token: 's3cr3t',
+    });
+    assert.deepEqual(serverSettings('nats://[::1]:4222').servers, ['[::1]:4222']);
+  });
+
+  test('rejects other schemes', () => {
+    assert.throws(() => serverSettings('http://127.0.0.1:4222'), /unsupported NATS URL scheme/);
+    assert.throws(() => serverSettings('127.0.0.1:4222'));
   });
 });
 
@@ -250,6 +275,26 @@ describe('NatsNotifier', { skip, timeout: 60_000 }, () => {
       'B hears A again after the stream was deleted',
     );
     assert.ok(b.lines.some((line) => line.msg === 'NATS consumer lost; following again'));
+  });
+
+  test('URL credentials stay out of logs; tls:// requires TLS', async () => {
+    // The test server has no authentication, so it accepts any user name and password.
+    const withUser = notifier({ servers: `nats://cairn:secret@${new URL(TEST_NATS_URL).host}` });
+    await withUser.notifier.listening();
+    assert.equal(withUser.notifier.state, 'connected');
+    assert.ok(!JSON.stringify(withUser.lines).includes('secret'), 'no log line has the password');
+
+    // It offers no TLS either, so a client that requires TLS cannot connect.
+    const withTls = notifier({ servers: `tls://${new URL(TEST_NATS_URL).host}` });
+    await eventually(
+      () =>
+        withTls.lines.some(
+          (l) => l.msg === 'could not connect to NATS; the store is polled until it answers',
+        ),
+      5_000,
+      'the TLS connection to fail',
+    );
+    assert.notEqual(withTls.notifier.state, 'connected');
   });
 
   test('a listener that throws does not stop the others', async () => {

@@ -87,6 +87,44 @@ export function parseAnnouncement(data: Uint8Array): Announcement | undefined {
   }
 }
 
+/** The connect() options of a server list: addresses, credentials and TLS. */
+export interface ServerSettings {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** Set for `tls://` URLs: TLS required, with the system's certificate authorities. */
+  tls?: Record<string, never>;
+}
+
+/**
+ * Reads a comma-separated list of `nats://` or `tls://` URLs. The NATS client ignores the
+ * scheme and any user name or password in a server URL, so they are turned into options
+ * here: `user:password@` gives a user and password, `token@` a token. The first URL with
+ * credentials gives them for every server; `tls://` on any URL requires TLS on all.
+ */
+export function serverSettings(list: string): ServerSettings {
+  const settings: ServerSettings = { servers: [] };
+  for (const entry of list.split(',')) {
+    const url = new URL(entry.trim());
+    if (url.protocol !== 'nats:' && url.protocol !== 'tls:') {
+      throw new Error(`unsupported NATS URL scheme "${url.protocol}": use nats:// or tls://`);
+    }
+    settings.servers.push(`${url.hostname}:${url.port || '4222'}`);
+    if (url.protocol === 'tls:') settings.tls = {};
+    if (url.username && !settings.user && !settings.token) {
+      const name = decodeURIComponent(url.username);
+      if (url.password) {
+        settings.user = name;
+        settings.pass = decodeURIComponent(url.password);
+      } else {
+        settings.token = name;
+      }
+    }
+  }
+  return settings;
+}
+
 /** Returns the server list without user names, passwords or tokens, for logs. */
 export function describeServers(servers: string): string {
   return servers
@@ -272,7 +310,7 @@ export class NatsNotifier implements EventNotifier {
       let connection: NatsConnection;
       try {
         connection = await connect({
-          servers: this.#options.servers.split(',').map((server) => server.trim()),
+          ...serverSettings(this.#options.servers),
           name: this.#options.connectionName,
           reconnect: true,
           maxReconnectAttempts: -1,
@@ -514,7 +552,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 
 /** Removes a stream; for tests and for operators tearing down a cluster. */
 export async function deleteStream(servers: string, stream: string): Promise<void> {
-  const connection = await connect({ servers: servers.split(',').map((s) => s.trim()) });
+  const connection = await connect(serverSettings(servers));
   try {
     const manager = await jetstreamManager(connection);
     await manager.streams.delete(stream).catch(() => undefined);
