@@ -49,6 +49,15 @@ const server = await startServerProcess(storeUrl, {
 // A crash of this script must not leave the server running.
 process.once('exit', () => server.child.kill('SIGKILL'));
 
+/**
+ * CPU time of a process so far, in seconds, from /proc: user plus system time, counted in
+ * clock ticks of 1/100 s (USER_HZ, which Linux fixes at 100 for this interface).
+ */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function rssKiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]);
@@ -71,7 +80,10 @@ let opened = 0;
 let posted = 0;
 let postFailures = 0;
 let measuredSeconds = 0;
+let postedWhileMeasuring = 0;
 const rss = { before: 0, idle: 0, loaded: 0 };
+/** CPU seconds used while measuring, by the server and by this script. */
+const cpu = { server: 0, bench: 0 };
 
 /** Builds the world, opens the streams, publishes and measures. */
 async function run(): Promise<void> {
@@ -210,14 +222,24 @@ async function run(): Promise<void> {
       body: JSON.stringify({ objects }),
     });
     await response.arrayBuffer();
-    if (response.status === 202) posted += objects.length;
-    else postFailures += 1;
+    if (response.status !== 202) {
+      postFailures += 1;
+      return;
+    }
+    posted += objects.length;
+    if (measuring) postedWhileMeasuring += objects.length;
   }
 
   const started = performance.now();
+  let cpuAtStart = 0;
+  let benchCpuAtStart = 0;
   const inFlight = new Set<Promise<void>>();
   const ticker = setInterval(() => {
     const elapsed = performance.now() - started;
+    if (!measuring && elapsed > WARM_UP_MS) {
+      cpuAtStart = cpuSeconds(server.child.pid!);
+      benchCpuAtStart = process.cpuUsage().user + process.cpuUsage().system;
+    }
     measuring = elapsed > WARM_UP_MS;
     for (let i = 0; i < POSTS_PER_TICK; i++) {
       const work = publish()
@@ -233,6 +255,9 @@ async function run(): Promise<void> {
   measuring = false;
   await Promise.all(inFlight);
   rss.loaded = rssKiB(server.child.pid!);
+  cpu.server = cpuSeconds(server.child.pid!) - cpuAtStart;
+  const benchCpu = process.cpuUsage();
+  cpu.bench = (benchCpu.user + benchCpu.system - benchCpuAtStart) / 1e6;
   measuredSeconds = (performance.now() - started - WARM_UP_MS) / 1000;
 }
 
@@ -263,6 +288,9 @@ console.log(
     p99ms: round(percentile(latencies, 99)),
     maxMs: round(latencies.at(-1) ?? NaN),
     serverRssKiB: rss,
+    serverCoreShare: round(cpu.server / measuredSeconds),
+    benchCoreShare: round(cpu.bench / measuredSeconds),
+    serverCpuMsPerObject: round((cpu.server * 1000) / Math.max(1, postedWhileMeasuring)),
     idleKiBPerSubscriber: round((rss.idle - rss.before) / opened),
   }),
 );

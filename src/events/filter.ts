@@ -275,10 +275,10 @@ export class EventReader {
   }
 
   /**
-   * Reloads the token, the user and the rights on every loaded collection. Returns why the
-   * reader must stop, or undefined when it may go on.
+   * Reloads the token and the user, and with `rights` the rights on every loaded collection.
+   * Returns why the reader must stop, or undefined when it may go on.
    */
-  async refresh(lookups: AccessLookups): Promise<ReaderEnd | undefined> {
+  async refresh(lookups: AccessLookups, rights = true): Promise<ReaderEnd | undefined> {
     const [token, user] = await Promise.all([
       this.#store.getToken(this.#caller.token.id),
       this.#store.getUser(this.#caller.user.id),
@@ -287,6 +287,7 @@ export class EventReader {
     if (token.expiresAt !== undefined && token.expiresAt <= nowMicros()) return 'token-expired';
     if (user === undefined || user.disabled) return 'user-disabled';
     this.#caller = { user, token };
+    if (!rights) return undefined;
 
     // The new rights replace the old ones in one step, so that events checked meanwhile
     // still meet loaded rights.

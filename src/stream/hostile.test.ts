@@ -3,6 +3,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
 
 import { issueToken } from '../auth/tokens.ts';
+import { SqliteStore } from '../store/sqlite/index.ts';
 import { makeOrganisation, makeUser } from '../sharing/fixtures.test-helper.ts';
 import { indicator } from '../testing/stix.ts';
 import { call, startTestServer, type TestServer } from '../testing/server.ts';
@@ -179,6 +180,36 @@ describe('stream limits and access', { timeout: 120_000 }, () => {
       assert.deepEqual(general, [before.id], 'nothing after the removal');
       const refused = await hold(communityUrl, dave.token);
       assert.equal(refused.status, 404);
+    } finally {
+      await server.dispose();
+    }
+  });
+});
+
+describe('stream access changed elsewhere', { timeout: 60_000 }, () => {
+  test('other process removes member', async () => {
+    const server = await startTestServer({ streams: { recheckSeconds: 0.1 } });
+    try {
+      const world = await makeWorld(server);
+      const store = server.server.store;
+      const orgD = await makeOrganisation(store, 'Org D');
+      const dave = await makeUser(store, orgD, 'dave');
+      await store.addMember(world.communityA.id, orgD.id);
+      const url = `${server.url}${STREAMS}/communities/${world.communityA.id}`;
+      const reading = collect(url, dave.token, {
+        until: (messages) => messages.some((message) => message.event === 'closed'),
+      });
+      await waitFor(() => server.server.streams.size === 1);
+
+      // A second connection to the file, as the CLI would use: the server gets no signal.
+      const other = new SqliteStore(server.config.store.slice('sqlite:'.length));
+      try {
+        assert.equal(await other.removeMember(world.communityA.id, orgD.id), true);
+      } finally {
+        await other.close();
+      }
+      const closed = (await reading).at(-1)!;
+      assert.equal(closed.data.reason, 'access-revoked');
     } finally {
       await server.dispose();
     }

@@ -51,6 +51,12 @@ export const STREAM_DEFAULTS: StreamSettings = {
 const ATTACH_TIMEOUT_MS = 30_000;
 /** Retry-After, in seconds, of a request rejected by a connection limit. */
 export const LIMIT_RETRY_SECONDS = 10;
+/**
+ * Timer rounds check tokens and users each time, and rights (memberships, client relations,
+ * charters) every this many rounds: rights cost a look-up per community and organisation,
+ * and a change made through this server causes a full check at once anyway.
+ */
+const RIGHTS_EVERY_ROUNDS = 6;
 /** Access changes that come close together cause one check, after this delay. */
 const RECHECK_DELAY_MS = 50;
 
@@ -92,7 +98,10 @@ export class StreamHub {
   readonly #attachTimers = new Map<Subscription, NodeJS.Timeout>();
   #unlisten: (() => void) | undefined;
   #recheckRunning = false;
+  /** Access check rounds run by the timer so far. */
+  #rounds = 0;
   #recheckAgain = false;
+  #recheckRights = false;
   #recheckSoon: NodeJS.Timeout | undefined;
   #closed = false;
   /**
@@ -112,7 +121,7 @@ export class StreamHub {
       deps.notifier,
       deps.logger,
       { batchSize: 1000, pollMs: this.#settings.pollMs },
-      (batch, position) => this.#deliver(batch, position),
+      (batch) => this.#deliver(batch),
     );
   }
 
@@ -128,7 +137,10 @@ export class StreamHub {
   async start(): Promise<void> {
     await this.#pump.start();
     const heartbeat = setInterval(() => this.#heartbeat(), this.#settings.heartbeatMs);
-    const recheck = setInterval(() => void this.recheck(), this.#settings.recheckMs);
+    const recheck = setInterval(() => {
+      this.#rounds += 1;
+      void this.recheck(this.#rounds % RIGHTS_EVERY_ROUNDS === 0);
+    }, this.#settings.recheckMs);
     for (const timer of [heartbeat, recheck]) {
       timer.unref();
       this.#timers.push(timer);
@@ -321,8 +333,12 @@ export class StreamHub {
     this.#everything.delete(subscription);
   }
 
-  /** Offers a batch to the subscriptions it may concern and moves the others past it. */
-  #deliver(batch: EventRecord[], position: number): void {
+  /**
+   * Offers a batch to the subscriptions it may concern. The others move past it when they
+   * next send a heartbeat (see Subscription.heartbeat), which saves a pass over every
+   * subscription per batch.
+   */
+  #deliver(batch: EventRecord[]): void {
     const targets = new Set(this.#everything);
     const collections = new Set<string>();
     const communities = new Set<string>();
@@ -337,9 +353,6 @@ export class StreamHub {
       for (const subscription of this.#byCommunity.get(id) ?? []) targets.add(subscription);
     }
     for (const subscription of targets) subscription.offer(batch);
-    for (const subscription of this.#all) {
-      if (!targets.has(subscription)) subscription.advance(position);
-    }
   }
 
   #heartbeat(): void {
@@ -356,28 +369,33 @@ export class StreamHub {
   }
 
   /**
-   * Checks every reader's token, user and rights again, and ends the streams of readers
-   * who may no longer read them. Membership changes in other processes are seen here, on
-   * the timer.
+   * Checks every reader's token and user again, and with `rights` also its rights, and ends
+   * the streams of readers who may no longer read them. Changes made by other processes are
+   * seen here, on the timer.
    */
-  async recheck(): Promise<void> {
+  async recheck(rights = true): Promise<void> {
     if (this.#recheckRunning) {
       this.#recheckAgain = true;
+      this.#recheckRights ||= rights;
       return;
     }
     this.#recheckRunning = true;
+    this.#recheckRights = rights;
     try {
       do {
         this.#recheckAgain = false;
-        const lookups = new AccessLookups(this.#deps.store);
-        this.#lookups = lookups;
+        const full = this.#recheckRights;
+        this.#recheckRights = false;
+        if (full) this.#lookups = new AccessLookups(this.#deps.store);
+        const lookups = this.#lookups;
         for (const subscription of [...this.#all]) {
           if (subscription.closing) continue;
-          const end = await subscription.reader.refresh(lookups);
+          const end = await subscription.reader.refresh(lookups, full);
           if (end !== undefined) {
             subscription.close(end);
             continue;
           }
+          if (!full) continue;
           const problem = await this.#scopeProblem(
             subscription.reader,
             subscription.filter,

@@ -157,19 +157,21 @@ export class Subscription {
   }
 
   /**
-   * Moves an idle subscription past events of other collections, so its heartbeats carry
-   * a cursor that resumes without reading them again.
+   * Moves an idle subscription to the pump's position. The pump offers a subscription every
+   * batch that concerns it, so when no batch waits, the events up to that position were
+   * either examined or of other collections. Heartbeats then carry a cursor that resumes
+   * without reading those events again.
    */
-  advance(seq: number): void {
+  #advance(): void {
     if (!this.#started || this.#running || this.#closing !== undefined) return;
-    if (this.#pending.length > 0 || this.#needCatchUp || seq <= this.#examined) return;
-    this.#examined = seq;
-    if (this.#queue.length === 0) this.#committed = seq;
+    if (this.#pending.length > 0 || this.#needCatchUp) return;
+    this.#skipTo(this.#deps.pumpPosition());
   }
 
   /** Queues a heartbeat with the cursor of the last event examined, when nothing is queued. */
   heartbeat(): void {
     if (this.#sink === undefined || this.#closing !== undefined || this.#queue.length > 0) return;
+    this.#advance();
     const cursor = this.#deps.wire.codec.encode(this.#examined, true);
     this.#enqueue({ type: 'heartbeat', cursor }, this.#examined);
   }
@@ -181,6 +183,7 @@ export class Subscription {
    */
   close(reason: CloseReason): void {
     if (this.#closing !== undefined || this.#finished) return;
+    this.#advance();
     this.#closing = reason;
     if (this.#sink === undefined) {
       this.#end(true);
