@@ -221,22 +221,16 @@ describe('NatsNotifier', { skip, timeout: 60_000 }, () => {
     };
     const onA = signal();
     const onB = signal();
-    const a = new NatsNotifier({
-      servers: TEST_NATS_URL,
-      stream,
-      subject,
-      accessSubject,
-      latestSeq: () => Promise.resolve(0),
-      logger: captureLogger().logger,
-    });
-    const b = new NatsNotifier({
-      servers: TEST_NATS_URL,
-      stream,
-      subject,
-      accessSubject,
-      latestSeq: () => Promise.resolve(0),
-      logger: captureLogger().logger,
-    });
+    const relaying = () =>
+      new NatsNotifier({
+        servers: TEST_NATS_URL,
+        stream,
+        subject,
+        accessSubject,
+        latestSeq: () => Promise.resolve(0),
+        logger: captureLogger().logger,
+      });
+    const [a, b] = [relaying(), relaying()];
     notifiers.push(a, b);
     a.relayAccessChanges(onA);
     b.relayAccessChanges(onB);
