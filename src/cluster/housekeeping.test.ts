@@ -33,6 +33,20 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Opens two stores on one fresh database: two nodes. */
 type PairFactory = () => Promise<[Store, Store]>;
 
+/** Runs `work` on a fresh pair of stores and closes both afterwards. */
+async function withPair(
+  pair: PairFactory,
+  work: (a: Store, b: Store) => Promise<void>,
+): Promise<void> {
+  const [a, b] = await pair();
+  try {
+    await work(a, b);
+  } finally {
+    await a.close().catch(() => undefined);
+    await b.close();
+  }
+}
+
 const backends: Array<{ name: string; pair: PairFactory; skip: string | false }> = [
   {
     name: 'SQLite',
@@ -64,8 +78,7 @@ for (const backend of backends) {
     { skip: backend.skip, timeout: 60_000 },
     () => {
       test('a claimed task runs on one node per interval, however many look', async () => {
-        const [a, b] = await backend.pair();
-        try {
+        await withPair(backend.pair, async (a, b) => {
           let runs = 0;
           const task = (store: Store) =>
             new ClusterTask(store, logger, {
@@ -83,15 +96,11 @@ for (const backend of backends) {
           const later = await Promise.all(nodes.map((node) => node.runIfDue()));
           assert.equal(later.filter(Boolean).length, 1, 'due again after the interval');
           assert.equal(runs, 2);
-        } finally {
-          await a.close();
-          await b.close();
-        }
+        });
       });
 
       test('a failing job is logged and runs again next interval', async () => {
-        const [a, b] = await backend.pair();
-        try {
+        await withPair(backend.pair, async (a) => {
           let calls = 0;
           const task = new ClusterTask(a, logger, {
             name: 'fails-once',
@@ -102,15 +111,11 @@ for (const backend of backends) {
           await sleep(250);
           assert.equal(await task.runIfDue(), true);
           assert.equal(calls, 2);
-        } finally {
-          await a.close();
-          await b.close();
-        }
+        });
       });
 
       test('started tasks on two nodes purge statuses once per interval', async () => {
-        const [a, b] = await backend.pair();
-        try {
+        await withPair(backend.pair, async (a, b) => {
           const purged: number[] = [];
           const purge = (store: Store) =>
             new ClusterTask(store, logger, {
@@ -130,10 +135,7 @@ for (const backend of backends) {
           // 1,000 ms at one run per 300 ms: 4 runs at most (at 0, 300, 600, 900 ms).
           assert.ok(purged.length >= 3, `${purged.length} runs`);
           assert.ok(purged.length <= 4, `${purged.length} runs`);
-        } finally {
-          await a.close();
-          await b.close();
-        }
+        });
       });
 
       test('task names are checked', () => {
@@ -149,8 +151,7 @@ for (const backend of backends) {
       });
 
       test('failures counted on one node limit the key on the other', async () => {
-        const [a, b] = await backend.pair();
-        try {
+        await withPair(backend.pair, async (a, b) => {
           const options = { windowMs: 60_000, maxPerAddress: 5, maxPerUserName: 3 };
           const onA = new StoreFailureCounter(a, options);
           const onB = new StoreFailureCounter(b, options);
@@ -163,15 +164,11 @@ for (const backend of backends) {
           assert.ok(wait <= 60, `B makes the client wait ${wait} s`);
           assert.ok((await onA.retryAfter(key, 5)) > 0);
           assert.equal(await onA.retryAfter('address:203.0.113.10', 5), 0, 'other keys are free');
-        } finally {
-          await a.close();
-          await b.close();
-        }
+        });
       });
 
       test('failures recorded at once on two nodes are all counted', async () => {
-        const [a, b] = await backend.pair();
-        try {
+        await withPair(backend.pair, async (a, b) => {
           const options = { windowMs: 60_000, maxPerAddress: 40, maxPerUserName: 10 };
           const onA = new StoreFailureCounter(a, options);
           const onB = new StoreFailureCounter(b, options);
@@ -182,15 +179,11 @@ for (const backend of backends) {
           // Each failure is its own insert, so racing nodes never overwrite each other.
           assert.equal(await onA.retryAfter(key, 13), 0);
           assert.ok((await onA.retryAfter(key, 12)) > 0, 'all twelve counted');
-        } finally {
-          await a.close();
-          await b.close();
-        }
+        });
       });
 
       test('the window slides and the sweep deletes expired counts', async () => {
-        const [a, b] = await backend.pair();
-        try {
+        await withPair(backend.pair, async (a, b) => {
           let now = Date.now();
           const clock = () => now;
           const options = { windowMs: 1_000, maxPerAddress: 2, maxPerUserName: 2 };
@@ -210,10 +203,7 @@ for (const backend of backends) {
           assert.equal(await onB.sweep(), 3, 'two failures of one key, one of the other');
           assert.deepEqual(await a.listDocuments({ kind: FAILURE_KIND, limit: 10 }), []);
           assert.equal(await onA.sweep(), 0, 'a second sweep finds nothing');
-        } finally {
-          await a.close();
-          await b.close();
-        }
+        });
       });
 
       test('a blocked key is answered from memory until its wait ends', async () => {
