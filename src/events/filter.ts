@@ -230,6 +230,7 @@ export type ReaderEnd = 'token-revoked' | 'token-expired' | 'user-disabled';
 export class EventReader {
   readonly #store: Store;
   #caller: Caller;
+  #onRights: ((collectionId: string, rights: CollectionRights) => void) | undefined;
   #rights = new Map<string, CollectionRights>();
 
   constructor(store: Store, caller: Caller) {
@@ -254,8 +255,24 @@ export class EventReader {
   /** Loads the rights on collections not loaded yet. */
   async load(collectionIds: Iterable<string>, lookups: AccessLookups): Promise<void> {
     for (const id of collectionIds) {
-      if (!this.#rights.has(id)) this.#rights.set(id, await this.#loadRights(id, lookups));
+      if (this.#rights.has(id)) continue;
+      const rights = await this.#loadRights(id, lookups);
+      // Another load may have finished meanwhile; the first result stands.
+      if (this.#rights.has(id)) continue;
+      this.#rights.set(id, rights);
+      this.#onRights?.(id, rights);
     }
+  }
+
+  /** Calls `listener` with the rights on each collection whenever they are loaded or reloaded. */
+  onRights(listener: (collectionId: string, rights: CollectionRights) => void): void {
+    this.#onRights = listener;
+    for (const [id, rights] of this.#rights) listener(id, rights);
+  }
+
+  /** The ids of the collections whose rights are loaded. */
+  knownCollections(): IterableIterator<string> {
+    return this.#rights.keys();
   }
 
   async #loadRights(collectionId: string, lookups: AccessLookups): Promise<CollectionRights> {
@@ -294,6 +311,7 @@ export class EventReader {
     const fresh = new Map<string, CollectionRights>();
     for (const id of this.#rights.keys()) fresh.set(id, await this.#loadRights(id, lookups));
     this.#rights = fresh;
+    for (const [id, collectionRights] of fresh) this.#onRights?.(id, collectionRights);
     return undefined;
   }
 

@@ -90,7 +90,12 @@ export class StreamHub {
   readonly #all = new Set<Subscription>();
   readonly #byCollection = new Map<string, Set<Subscription>>();
   readonly #byCommunity = new Map<string, Set<Subscription>>();
+  /** Subscriptions to every collection the reader may read. */
   readonly #everything = new Set<Subscription>();
+  /** Of #everything, those whose reader may read each collection. */
+  readonly #readersOf = new Map<string, Set<Subscription>>();
+  /** Of #everything, those whose rights on each collection are loaded, readable or not. */
+  readonly #knowing = new Map<string, Set<Subscription>>();
   readonly #perToken = new Map<string, number>();
   readonly #perAddress = new Map<string, number>();
   readonly #timers: NodeJS.Timeout[] = [];
@@ -321,7 +326,15 @@ export class StreamHub {
       for (const id of filter.collections) add(this.#byCollection, id, subscription);
     } else if (filter.communityId !== undefined) {
       add(this.#byCommunity, filter.communityId, subscription);
-    } else this.#everything.add(subscription);
+    } else {
+      this.#everything.add(subscription);
+      subscription.reader.onRights((collectionId, rights) => {
+        if (!this.#everything.has(subscription)) return;
+        add(this.#knowing, collectionId, subscription);
+        if (rights.canRead) add(this.#readersOf, collectionId, subscription);
+        else remove(this.#readersOf, collectionId, subscription);
+      });
+    }
   }
 
   #unindex(subscription: Subscription): void {
@@ -330,7 +343,12 @@ export class StreamHub {
     if (filter.communityId !== undefined) {
       remove(this.#byCommunity, filter.communityId, subscription);
     }
-    this.#everything.delete(subscription);
+    if (this.#everything.delete(subscription)) {
+      for (const id of subscription.reader.knownCollections()) {
+        remove(this.#knowing, id, subscription);
+        remove(this.#readersOf, id, subscription);
+      }
+    }
   }
 
   /**
@@ -339,7 +357,7 @@ export class StreamHub {
    * subscription per batch.
    */
   #deliver(batch: EventRecord[]): void {
-    const targets = new Set(this.#everything);
+    const targets = new Set<Subscription>();
     const collections = new Set<string>();
     const communities = new Set<string>();
     for (const event of batch) {
@@ -348,6 +366,15 @@ export class StreamHub {
     }
     for (const id of collections) {
       for (const subscription of this.#byCollection.get(id) ?? []) targets.add(subscription);
+      // Streams of everything readable get the batches of collections they may read, and
+      // of those whose rights they have not loaded yet, which they load when offered.
+      for (const subscription of this.#readersOf.get(id) ?? []) targets.add(subscription);
+      const knowing = this.#knowing.get(id);
+      if ((knowing?.size ?? 0) < this.#everything.size) {
+        for (const subscription of this.#everything) {
+          if (!knowing?.has(subscription)) targets.add(subscription);
+        }
+      }
     }
     for (const id of communities) {
       for (const subscription of this.#byCommunity.get(id) ?? []) targets.add(subscription);
