@@ -117,17 +117,19 @@ export async function* convertFreeText(
   const emitter = new StixEmitter(report, options.warninglists);
   const indicator = listIndicator(options);
   const seen = new Set<string>();
-  for await (const line of lines) {
-    if (line.truncated) {
-      report.skip(`line ${line.number}`, 'too-long', LINE_TOO_LONG);
-      continue;
-    }
-    for (const observable of extractIndicators(line.text)) {
-      const key = `${observable.kind} ${observable.value}`;
-      if (seen.has(key)) continue;
-      if (seen.size < 1_000_000) seen.add(key);
-      report.records++;
-      yield* emitter.observable(observable, indicator, `line ${line.number}`);
+  for await (const batch of lines.batches()) {
+    for (const line of batch) {
+      if (line.truncated) {
+        report.skip(`line ${line.number}`, 'too-long', LINE_TOO_LONG);
+        continue;
+      }
+      for (const observable of extractIndicators(line.text)) {
+        const key = `${observable.kind} ${observable.value}`;
+        if (seen.has(key)) continue;
+        if (seen.size < 1_000_000) seen.add(key);
+        report.records++;
+        yield* emitter.observable(observable, indicator, `line ${line.number}`);
+      }
     }
   }
 }

@@ -48,20 +48,22 @@ export async function* convertText(
 ): AsyncGenerator<StixObject> {
   const emitter = new StixEmitter(report, options.warninglists);
   const indicator = listIndicator(options);
-  for await (const line of lines) {
-    const value = lineIndicator(line.text);
-    if (value === undefined) continue;
-    report.records++;
-    const where = `line ${line.number}`;
-    if (line.truncated) {
-      report.skip(where, 'too-long', LINE_TOO_LONG);
-      continue;
+  for await (const batch of lines.batches()) {
+    for (const line of batch) {
+      const value = lineIndicator(line.text);
+      if (value === undefined) continue;
+      report.records++;
+      const where = `line ${line.number}`;
+      if (line.truncated) {
+        report.skip(where, 'too-long', LINE_TOO_LONG);
+        continue;
+      }
+      const observable = classify(value);
+      if (!observable.ok) {
+        report.skip(where, 'invalid-value', observable.reason);
+        continue;
+      }
+      yield* emitter.observable(observable.value, indicator, where);
     }
-    const observable = classify(value);
-    if (!observable.ok) {
-      report.skip(where, 'invalid-value', observable.reason);
-      continue;
-    }
-    yield* emitter.observable(observable.value, indicator, where);
   }
 }
