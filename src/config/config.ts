@@ -93,7 +93,7 @@ const configSchema = z
       .object({
         /** Seconds between heartbeats, which carry the cursor of the last event examined. */
         heartbeatSeconds: z.number().min(0.01).max(3600),
-        /** Seconds between two checks of every reader's token, user and memberships. */
+        /** Seconds between two checks of every reader's token and user; rights every sixth. */
         recheckSeconds: z.number().min(0.01).max(3600),
         /** Open streams per token. */
         maxPerToken: z.number().int().min(1).max(100_000),
