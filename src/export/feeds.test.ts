@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -350,6 +351,65 @@ describe('sid allocation', () => {
     allocator.sid('a');
     allocator.sid('b');
     assert.throws(() => allocator.sid('c'), /sid range 1-2 is full/);
+  });
+});
+
+function cairn(args: string[]) {
+  const cli = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+  return spawnSync(
+    process.execPath,
+    ['--import', 'tsx', cli, '--store', server.config.store, ...args],
+    {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, CAIRN_CONFIG: '' },
+    },
+  );
+}
+
+describe('cairn export feeds', () => {
+  test('blocklist to standard output', () => {
+    const result = cairn(['export', '--format', 'blocklist', '--value-type', 'domain']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(lines(result.stdout), ['evil.example']);
+    assert.match(result.stderr, /exported 1 indicators .* as blocklist/);
+  });
+
+  test('Suricata rules to a file with a sid range', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-cli-export-'));
+    try {
+      const file = join(dir, 'cairn.rules');
+      const result = cairn([
+        'export',
+        '--format',
+        'suricata',
+        '--sid-range',
+        '5000-5999',
+        '-o',
+        file,
+      ]);
+      assert.equal(result.status, 0, result.stderr);
+      const rules = lines(readFileSync(file, 'utf8'));
+      assert.equal(rules.length, 6);
+      assert.ok(
+        rules.every((rule) => /sid:5\d{3};/.test(rule)),
+        rules.join('\n'),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('bad options are explained', () => {
+    const format = cairn(['export', '--format', 'pdf']);
+    assert.equal(format.status, 1);
+    assert.match(format.stderr, /--format "pdf" is not one of bundle, blocklist/);
+    const type = cairn(['export', '--format', 'blocklist', '--value-type', 'fqdn']);
+    assert.equal(type.status, 1);
+    assert.match(type.stderr, /--value-type "fqdn" is not one of/);
+    const range = cairn(['export', '--format', 'snort', '--sid-range', '9-1']);
+    assert.equal(range.status, 1);
+    assert.match(range.stderr, /sid range 9-1 is invalid/);
   });
 });
 

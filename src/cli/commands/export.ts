@@ -12,9 +12,10 @@ import { writeBundle, type ExportOptions, type ExportSummary } from '../../expor
 import { timestampToMicros } from '../../stix/timestamp.ts';
 import type { Store } from '../../store/store.ts';
 import { findCollection, withStore, type GlobalOptions } from '../context.ts';
+import { exportFeedCommand, type FeedCommandOptions } from './export-feed.ts';
 import { formatBytes, startProgress, type ProgressReporter } from './import.ts';
 
-interface ExportCommandOptions extends GlobalOptions {
+interface ExportCommandOptions extends GlobalOptions, Omit<Partial<FeedCommandOptions>, 'type'> {
   collection: string;
   apiRoot?: string;
   output?: string;
@@ -41,8 +42,27 @@ export function registerExport(program: Command): void {
       'only versions added after this time, e.g. 2024-01-31T00:00:00Z',
     )
     .option('-q, --quiet', 'print no progress and no summary')
+    .option(
+      '--format <format>',
+      'bundle (every object), or a feed of active indicators: blocklist, csv, suricata, snort, misp, stix',
+      'bundle',
+    )
+    .option(
+      '--value-type <type>',
+      'feeds: values of one type, such as ip, domain, url or hash (blocklists need it)',
+    )
+    .option('--min-score <score>', 'feeds: lowest indicator score written, 0 to 100')
+    .option('--sid-range <first-last>', 'suricata and snort: sid range, default 1000000-1999999')
     .action(async (_options, command: Command) => {
       const options = command.optsWithGlobals<ExportCommandOptions>();
+      if (options.format !== undefined && options.format !== 'bundle') {
+        const feedOptions = { ...options, format: options.format };
+        await withStore(options, async (context) => {
+          const target = await findCollection(context, options.collection, options.apiRoot);
+          await exportFeedCommand(context, target, feedOptions);
+        });
+        return;
+      }
       const filters = parseFilters(options);
       await withStore(options, async (context) => {
         const target = await findCollection(context, options.collection, options.apiRoot);
