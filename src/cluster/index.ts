@@ -67,7 +67,16 @@ export async function bootstrapNode(
     const now = nowMicros();
     const [claimed] = await store.claimDocuments(SETUP_KIND, now, now + SETUP_LEASE_MS * 1000, 1);
     if (claimed) {
-      const result = await bootstrap(store, config, { createAdmin: true });
+      let result: BootstrapResult;
+      try {
+        result = await bootstrap(store, config, { createAdmin: true });
+      } catch (error) {
+        // Let the next start, here or on another node, set up at once instead of after the lease.
+        await store
+          .putDocument({ kind: SETUP_KIND, id: SETUP_ID, due: 0, body: '{}' })
+          .catch(() => undefined);
+        throw error;
+      }
       await store.putDocument({ kind: SETUP_KIND, id: SETUP_ID, body: '{"done":true}' });
       return result;
     }
