@@ -12,7 +12,7 @@ import { actorOf, type ApiEnv } from '../context.ts';
 import { errorResponses } from '../openapi-parts.ts';
 import { watchRuntime } from './watch-schemas.ts';
 
-/** Seconds a client is told to wait while the value index is built. */
+/** The Retry-After value, in seconds, while the value index is built. */
 const BUILD_RETRY_SECONDS = 10;
 
 const check = createRoute({

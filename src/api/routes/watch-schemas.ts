@@ -247,7 +247,7 @@ export function jobJson(job: HuntJob) {
   };
 }
 
-/** The watch list runtime of the server, or 503 when the server runs without one. */
+/** Returns the watch list runtime of the server; fails with 503 when it has none. */
 export function watchRuntime(c: ApiContext): WatchRuntime {
   const runtime = c.var.deps.watch;
   if (runtime === undefined) {

@@ -1,8 +1,8 @@
 /**
  * `cairn check FILE`: looks up the observables of every line of a log or list (proxy logs,
  * DNS logs, CSV) in the indicators, SCOs, sightings and watch lists the acting user may
- * see, and writes one NDJSON line per matching line, streaming, with a progress bar on
- * standard error. It reads the store directly: it builds the value index first, which takes
+ * see. It streams one NDJSON line per matching line, with a progress bar on standard
+ * error. It reads the store directly: it builds the value index first, which takes
  * a few seconds per million stored objects.
  */
 import cliProgress from 'cli-progress';

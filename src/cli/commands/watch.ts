@@ -106,7 +106,7 @@ function printEntriesResult(result: EntriesResult, inputs: EntryInput[]): void {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Finds a list the acting user sees, by id or by name. */
+/** Finds a list the acting user may see, by id or by name. */
 async function findList(service: WatchService, context: SharingContext, reference: string) {
   if (UUID.test(reference)) return service.getList(context.actor, reference);
   const matches = (await service.listLists(context.actor)).filter(
@@ -143,6 +143,7 @@ async function followHunt(
       total += (await store.countCollection(readable.collection.id)).objects;
     }
   }
+
   const logger = createLogger('silent');
   const runner = new HuntRunner({
     store,
@@ -163,6 +164,7 @@ async function followHunt(
           cliProgress.Presets.shades_classic,
         );
   bar?.start(Math.max(total, 1), 0, { alerts: 0 });
+
   const running = runner.runDue();
   let current = job;
   for (;;) {
