@@ -62,7 +62,12 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   const notifier = createNotifier(config, opened, logger, accessChanges);
   // Every write through this store announces its events, or signals an access change.
   const store = announcingStore(opened, notifier, accessChanges, logger);
-  const setup = await bootstrapNode(store, config, logger);
+  const setup = await bootstrapNode(store, config, logger).catch(async (error: unknown) => {
+    // A NATS notifier reconnects forever: stop it, so a failed start leaves nothing running.
+    await notifier.close();
+    await opened.close();
+    throw error;
+  });
   // One authenticator, so every transport counts failed attempts against the same limits.
   const failures = createFailureCounter(config, store);
   const authenticator = new HttpAuthenticator(store, logger, failures);
