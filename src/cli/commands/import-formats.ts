@@ -83,8 +83,9 @@ export function isPathFormat(format: string): boolean {
  */
 export async function openPath(
   file: string,
-): Promise<{ stream: AsyncIterable<Uint8Array>; path: string; size?: number; modified?: string }> {
-  if (file === '-') return { stream: process.stdin, path: file };
+): Promise<{ stream: AsyncIterable<Uint8Array>; path?: string; size?: number; modified?: string }> {
+  // Without a path, the converter rejects standard input with a message.
+  if (file === '-') return { stream: process.stdin };
   let info;
   try {
     info = await stat(file);
