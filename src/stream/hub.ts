@@ -127,6 +127,7 @@ export class StreamHub {
       deps.logger,
       { batchSize: 1000, pollMs: this.#settings.pollMs },
       (batch) => this.#deliver(batch),
+      () => this.#all.size === 0,
     );
   }
 

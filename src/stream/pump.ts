@@ -21,27 +21,33 @@ export class EventPump {
   readonly #logger: Logger;
   readonly #options: PumpOptions;
   readonly #deliver: (batch: EventRecord[], position: number) => void;
+  readonly #idle: () => boolean;
   #position = 0;
   #running = false;
   #again = false;
   #stopped = false;
   #unlisten: (() => void) | undefined;
   #poll: NodeJS.Timeout | undefined;
-  #idle: Promise<void> = Promise.resolve();
+  #reading: Promise<void> = Promise.resolve();
 
-  /** `deliver` gets each batch after `position` has moved to its last event. */
+  /**
+   * `deliver` gets each batch after `position` has moved to its last event. While `idle`
+   * returns true (no subscriber), the pump moves its position without reading events.
+   */
   constructor(
     store: Store,
     notifier: EventNotifier,
     logger: Logger,
     options: PumpOptions,
     deliver: (batch: EventRecord[], position: number) => void,
+    idle: () => boolean,
   ) {
     this.#store = store;
     this.#notifier = notifier;
     this.#logger = logger;
     this.#options = options;
     this.#deliver = deliver;
+    this.#idle = idle;
   }
 
   /** The seq through which batches were delivered. */
@@ -61,7 +67,7 @@ export class EventPump {
     this.#stopped = true;
     this.#unlisten?.();
     clearInterval(this.#poll);
-    await this.#idle;
+    await this.#reading;
   }
 
   /** Reads new events now, or again right after the read under way. */
@@ -71,7 +77,7 @@ export class EventPump {
       this.#again = true;
       return;
     }
-    this.#idle = this.#run();
+    this.#reading = this.#run();
   }
 
   async #look(): Promise<void> {
@@ -89,6 +95,14 @@ export class EventPump {
     try {
       do {
         this.#again = false;
+        if (this.#idle()) {
+          const { last } = await this.#store.eventBounds();
+          // A subscriber that came meanwhile starts at the old position: read for it.
+          if (this.#idle()) {
+            this.#position = Math.max(this.#position, last);
+            continue;
+          }
+        }
         for (;;) {
           const batch = await this.#store.readEvents({
             afterSeq: this.#position,

@@ -88,6 +88,24 @@ interface EntryRow {
   recipients_within: number;
 }
 
+/**
+ * The last sharing facts parsed. The events of one write share one sharing text, so a
+ * batch of events costs one parse; the parsed facts are frozen because events share them.
+ */
+let lastSharingText = '';
+let lastSharing: EntrySharing | undefined;
+
+function parseSharing(text: string): EntrySharing {
+  if (text !== lastSharingText || lastSharing === undefined) {
+    const sharing = JSON.parse(text) as EntrySharing;
+    Object.freeze(sharing.tlp);
+    Object.freeze(sharing.recipients);
+    lastSharing = Object.freeze(sharing);
+    lastSharingText = text;
+  }
+  return lastSharing;
+}
+
 function toEvent(row: EventRow): EventRecord {
   const event: EventRecord = {
     seq: row.seq,
@@ -100,7 +118,7 @@ function toEvent(row: EventRow): EventRecord {
     version: row.version,
     versionKey: row.version_key,
     dateAdded: row.date_added,
-    sharing: JSON.parse(row.sharing) as EntrySharing,
+    sharing: parseSharing(row.sharing),
   };
   if (row.community_id !== null) event.communityId = row.community_id;
   if (row.json !== null) event.json = row.json;
