@@ -4,10 +4,10 @@
  *   node --import tsx bench/import-text.ts text        # plain-text lists
  *   node --import tsx bench/import-text.ts misp-feed   # the Infoblox MISP feed
  *
- * `text` feeds IPsum and every Maltrail trail (about 241,000 lines) as one stream, and
- * measures three things: conversion alone (lines to STIX objects), and the full import
- * into a fresh SQLite store, once with an indicator per line and once with SCOs only. The
- * goal is 200,000 lines per second into SQLite.
+ * `text` feeds IPsum and every Maltrail trail (about 241,000 lines) as one stream. It
+ * measures conversion alone (lines to STIX objects), then the full import into a fresh
+ * SQLite store twice: with an indicator per line, and with SCOs only. The goal is 200,000
+ * lines per second into SQLite.
  *
  * `misp-feed` imports the Infoblox MISP feed (41 event files, about 61,000 attributes)
  * into a fresh store, and prints the time and the peak resident set of the process (run

@@ -72,14 +72,15 @@ function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
-/** Whether the format reads a file or folder by path rather than as a stream. */
+/** Checks whether the format reads a file or folder by path rather than as a stream. */
 export function isPathFormat(format: string): boolean {
   return isConvertedFormat(format) && PATH_FORMATS.has(format);
 }
 
 /**
- * Opens a MISP file or folder. The size is that of the file, or of the `.json` files
- * directly in the folder (the events of a feed); the stream is never read.
+ * Opens a MISP file or folder by path. A file gives its size and modification time, for
+ * the progress bar and the indicators' `created`. The stream is empty, because the
+ * converter opens the files itself.
  */
 export async function openPath(
   file: string,

@@ -121,12 +121,27 @@ function applyWarning(
   action: 'label' | 'lower',
   lists: readonly string[],
 ): IndicatorOptions {
+  if (action === 'label') return { ...options, labels: warningLabels(options.labels, lists) };
+  return { ...options, confidence: loweredConfidence(options.confidence) };
+}
+
+/** Returns a copy of an existing indicator with the `label` or `lower` action applied. */
+export function markIndicator(
+  indicator: StixObject,
+  action: 'label' | 'lower',
+  lists: readonly string[],
+): StixObject {
   if (action === 'label') {
-    const labels = [...(options.labels ?? []), ...lists.map((name) => `warninglist:${name}`)];
-    return { ...options, labels };
+    return { ...indicator, labels: warningLabels(indicator.labels as string[] | undefined, lists) };
   }
-  return {
-    ...options,
-    confidence: Math.min(options.confidence ?? LOWERED_CONFIDENCE, LOWERED_CONFIDENCE),
-  };
+  const confidence = typeof indicator.confidence === 'number' ? indicator.confidence : undefined;
+  return { ...indicator, confidence: loweredConfidence(confidence) };
+}
+
+function warningLabels(labels: readonly string[] | undefined, lists: readonly string[]): string[] {
+  return [...(labels ?? []), ...lists.map((name) => `warninglist:${name}`)];
+}
+
+function loweredConfidence(confidence: number | undefined): number {
+  return Math.min(confidence ?? LOWERED_CONFIDENCE, LOWERED_CONFIDENCE);
 }

@@ -15,7 +15,7 @@ import {
 import { inspectPattern, type PatternInspection } from '../../pattern/index.ts';
 import { deterministicScoId } from '../../stix/ids.ts';
 import { BundleReader } from '../bundle-reader.ts';
-import { LOWERED_CONFIDENCE, StixEmitter } from './emit.ts';
+import { StixEmitter, markIndicator } from './emit.ts';
 import type { ConvertOptions } from './options.ts';
 import type { ConversionReport } from './report.ts';
 
@@ -278,22 +278,7 @@ function* indicatorWithObservables(
       );
       return;
     }
-    result =
-      action === 'label'
-        ? {
-            ...indicator,
-            labels: [
-              ...((indicator.labels as string[] | undefined) ?? []),
-              ...lists.map((name) => `warninglist:${name}`),
-            ],
-          }
-        : {
-            ...indicator,
-            confidence: Math.min(
-              typeof indicator.confidence === 'number' ? indicator.confidence : LOWERED_CONFIDENCE,
-              LOWERED_CONFIDENCE,
-            ),
-          };
+    result = markIndicator(indicator, action, lists);
   }
   if (options.deriveObservables) {
     // Already checked above, so the emitter's own warning-list check is not repeated.

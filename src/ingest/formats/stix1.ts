@@ -1,10 +1,11 @@
 /**
- * STIX 1.x XML packages to STIX 2.1: indicators (CybOX observables become patterns, Snort
- * and YARA test mechanisms become indicators of those pattern types), observables (SCOs),
- * TTPs (malware, attack-pattern, tool, infrastructure), campaigns, threat actors, courses
- * of action, exploit targets with CVE ids (vulnerability), and TLP markings. Relationships
- * follow the 1.x references (Indicated_TTP, Attribution, Observed_TTPs, Related_TTPs,
- * Suggested_COAs). Everything else is listed in the report as not carried over.
+ * STIX 1.x XML packages to STIX 2.1. Indicators get patterns from their CybOX observables,
+ * and Snort and YARA test mechanisms become indicators of those pattern types. Observables
+ * become SCOs, and TTPs malware, attack-pattern, tool or infrastructure. Campaigns, threat
+ * actors, courses of action, exploit targets with CVE ids (as vulnerabilities) and TLP
+ * markings convert too. Relationships follow the 1.x references (Indicated_TTP,
+ * Attribution, Observed_TTPs, Related_TTPs, Suggested_COAs). Everything else is listed in
+ * the report as not carried over.
  *
  * The package is read one top-level construct at a time. References are resolved at the
  * end, because a 1.x reference may point to a construct further down.
@@ -141,7 +142,7 @@ export class Stix1Converter {
     return `${element.name} ${element.attributes.get('id') ?? element.attributes.get('idref') ?? '(no id)'}`;
   }
 
-  /** The 2.1 id of a 1.x construct: its UUID when the 1.x id has one, else a UUIDv5 of the id. */
+  /** Returns the 2.1 id of a 1.x construct: its UUID when the 1.x id has one, else a UUIDv5 of the id. */
   private idFor(type: string, element: XmlElement): string {
     const original = element.attributes.get('id');
     const uuid = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.exec(
@@ -502,27 +503,8 @@ export class Stix1Converter {
         made.length === 0 ? element : infrastructure,
         title || textOf(infrastructure, 'Title') || 'infrastructure',
       );
-      const types = children(infrastructure, 'Type')
-        .map((type) => type.text.toLowerCase().replace(/\s+/g, '-'))
-        .filter(Boolean);
-      if (types.length) object.infrastructure_types = types;
       made.push(object);
-      for (const observable of children(
-        child(infrastructure, 'Observable_Characterization'),
-        'Observable',
-      )) {
-        for (const comparison of this.cybox(observable)) {
-          if (!comparison.observable) continue;
-          const objects = this.emitter.observable(comparison.observable, false, where);
-          yield* objects;
-          this.pendingResolved.push({
-            source: object.id,
-            type: 'consists-of',
-            target: toSco(comparison.observable).id,
-            where,
-          });
-        }
-      }
+      yield* this.infrastructure(object, infrastructure, where);
     }
     if (child(element, 'Victim_Targeting'))
       this.report.lose(where, 'victim-targeting', 'victim targeting was not carried over');
@@ -538,6 +520,29 @@ export class Stix1Converter {
     for (const object of made) {
       yield* this.markingObjects(object);
       yield* this.emitter.emit(object);
+    }
+  }
+
+  /** Fills in an infrastructure object and yields the SCOs of its observables. */
+  private *infrastructure(
+    object: StixObject,
+    element: XmlElement,
+    where: string,
+  ): Generator<StixObject> {
+    const types = children(element, 'Type')
+      .map((type) => type.text.toLowerCase().replace(/\s+/g, '-'))
+      .filter(Boolean);
+    if (types.length) object.infrastructure_types = types;
+    for (const observable of children(
+      child(element, 'Observable_Characterization'),
+      'Observable',
+    )) {
+      for (const comparison of this.cybox(observable)) {
+        if (!comparison.observable) continue;
+        yield* this.emitter.observable(comparison.observable, false, where);
+        const target = toSco(comparison.observable).id;
+        this.pendingResolved.push({ source: object.id, type: 'consists-of', target, where });
+      }
     }
   }
 
