@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Caller } from '../auth/tokens.ts';
 import { TLP_2_RED } from '../stix/tlp.ts';
 import { indicator, malware } from '../testing/stix.ts';
-import { CheckSession, lineObservables, type CheckLine } from './check.ts';
+import { BoundedCache, CheckSession, lineObservables, type CheckLine } from './check.ts';
 import { makeWatchWorld, type WatchWorld } from './fixtures.test-helper.ts';
 import { ValueIndexFeed } from './value-index.ts';
 
@@ -36,6 +36,30 @@ describe('lineObservables', () => {
   it('bounds long lines', () => {
     const line = 'x.example '.repeat(100_000);
     assert.ok(lineObservables(line).length <= 1);
+  });
+});
+
+describe('BoundedCache', () => {
+  it('keeps recent entries within its capacity', () => {
+    const cache = new BoundedCache<number, string>(100);
+    for (let i = 0; i < 1_000; i++) cache.set(i, `v${i}`);
+    assert.equal(cache.get(999), 'v999');
+    assert.equal(cache.get(950), 'v950');
+    assert.equal(cache.get(10), undefined);
+    assert.equal(cache.has(10), false);
+  });
+
+  it('keeps entries that are read', () => {
+    const cache = new BoundedCache<number, string | null>(4);
+    cache.set(1, null);
+    cache.set(2, 'two');
+    cache.set(3, 'three');
+    assert.equal(cache.get(1), null);
+    assert.equal(cache.has(1), true);
+    cache.set(4, 'four');
+    cache.set(5, 'five');
+    assert.equal(cache.has(1), true, 'read back, so copied forward');
+    assert.equal(cache.get(2), undefined);
   });
 });
 

@@ -103,19 +103,40 @@ export interface CheckDeps {
   listVisible: (list: WatchList) => boolean;
 }
 
-/** A small cache that forgets its oldest entries. */
-class BoundedCache<K, V> {
-  private readonly map = new Map<K, V>();
-  constructor(private readonly capacity: number) {}
+/**
+ * A cache of at most about `capacity` entries in two generations: when the newer one is
+ * full it becomes the older one and the previous older one is dropped, and a hit in the
+ * older one is copied forward. Dropping one oldest entry at a time from a Map instead
+ * costs a scan over its deleted slots on every insert, which made long checks quadratic.
+ */
+export class BoundedCache<K, V> {
+  private newer = new Map<K, V>();
+  private older = new Map<K, V>();
+  private readonly generation: number;
+
+  constructor(capacity: number) {
+    this.generation = Math.max(1, Math.ceil(capacity / 2));
+  }
+
   get(key: K): V | undefined {
-    return this.map.get(key);
+    const value = this.newer.get(key);
+    if (value !== undefined || this.newer.has(key)) return value;
+    if (!this.older.has(key)) return undefined;
+    const moved = this.older.get(key) as V;
+    this.set(key, moved);
+    return moved;
   }
+
   has(key: K): boolean {
-    return this.map.has(key);
+    return this.newer.has(key) || this.older.has(key);
   }
+
   set(key: K, value: V): void {
-    if (this.map.size >= this.capacity) this.map.delete(this.map.keys().next().value!);
-    this.map.set(key, value);
+    if (this.newer.size >= this.generation) {
+      this.older = this.newer;
+      this.newer = new Map();
+    }
+    this.newer.set(key, value);
   }
 }
 
