@@ -54,21 +54,37 @@ export class AhoCorasick {
       if (!lists.includes(list)) lists.push(list);
     }
 
+    // Renumber the states breadth-first, so the shallow states that a scan visits most
+    // sit together at the start of the table and stay in cache.
+    const order = [0];
+    for (let head = 0; head < order.length; head++) {
+      for (const target of goto[order[head]!]!.values()) order.push(target);
+    }
+    const renumbered = new Int32Array(goto.length);
+    order.forEach((state, index) => {
+      renumbered[state] = index;
+    });
+    const trie = order.map(
+      (state) =>
+        new Map([...goto[state]!].map(([column, target]) => [column, renumbered[target]!])),
+    );
+    const outputs = order.map((state) => output[state]);
+
     // Breadth-first: each state's failure link, then its full row of transitions.
-    const next = new Int32Array(goto.length * width);
-    const failure = new Int32Array(goto.length);
+    const next = new Int32Array(trie.length * width);
+    const failure = new Int32Array(trie.length);
     const queue: number[] = [];
-    for (const [column, target] of goto[0]!) {
+    for (const [column, target] of trie[0]!) {
       next[column] = target;
       queue.push(target);
     }
     for (let head = 0; head < queue.length; head++) {
       const state = queue[head]!;
       const fallback = failure[state]!;
-      const inherited = output[fallback];
-      if (inherited) output[state] = [...new Set([...(output[state] ?? []), ...inherited])];
+      const inherited = outputs[fallback];
+      if (inherited) outputs[state] = [...new Set([...(outputs[state] ?? []), ...inherited])];
       for (let column = 0; column < width; column++) {
-        const target = goto[state]!.get(column);
+        const target = trie[state]!.get(column);
         if (target === undefined) {
           next[state * width + column] = next[fallback * width + column]!;
         } else {
@@ -79,7 +95,7 @@ export class AhoCorasick {
       }
     }
     this.next = next;
-    this.output = output;
+    this.output = outputs;
   }
 
   /** Adds to `found` the list of every entry that occurs in `value` (lowercase). */

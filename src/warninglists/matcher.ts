@@ -27,7 +27,6 @@ const ATTRIBUTE_KINDS: Record<string, readonly ObservableKind[]> = {
   'ip-dst': ['ip', 'cidr'],
   'ip-src|port': ['ip'],
   'ip-dst|port': ['ip'],
-  'domain|ip': ['domain', 'ip'],
   domain: ['domain'],
   hostname: ['domain'],
   'hostname|port': ['domain'],
@@ -43,7 +42,13 @@ const ATTRIBUTE_KINDS: Record<string, readonly ObservableKind[]> = {
   AS: ['asn'],
 };
 
-function attributeKinds(attribute: string): readonly ObservableKind[] {
+/**
+ * Returns the observable kinds a list checks for one of its MISP attribute types. For
+ * `domain|ip`, a CIDR list checks the address part and any other list the domain part, so
+ * a list of disposable e-mail domains is not run over IP addresses.
+ */
+function attributeKinds(attribute: string, type: Warninglist['type']): readonly ObservableKind[] {
+  if (attribute === 'domain|ip') return type === 'cidr' ? ['ip'] : ['domain'];
   const known = ATTRIBUTE_KINDS[attribute];
   if (known) return known;
   // md5, sha256, filename|sha1, malware-sample, ssdeep, …: file hashes.
@@ -83,6 +88,8 @@ export class WarninglistMatcher {
   readonly problems: WarninglistProblem[] = [];
   private readonly names: string[];
   private readonly ipv4 = new PrefixTrie();
+  /** Lists of single IPv4 addresses, by the address as an unsigned 32-bit number. */
+  private readonly ipv4Addresses = new Map<number, number[]>();
   private readonly ipv6 = new PrefixTrie();
   private readonly kinds = new Map<ObservableKind, KindIndex>();
 
@@ -94,7 +101,13 @@ export class WarninglistMatcher {
       const kinds =
         list.matchingAttributes.length === 0
           ? ALL_KINDS
-          : [...new Set(list.matchingAttributes.flatMap(attributeKinds))];
+          : [
+              ...new Set(
+                list.matchingAttributes.flatMap((attribute) =>
+                  attributeKinds(attribute, list.type),
+                ),
+              ),
+            ];
       const indexes = kinds.map((kind) => this.kindIndex(kind));
       switch (list.type) {
         case 'cidr':
@@ -214,18 +227,18 @@ export class WarninglistMatcher {
         this.problems.push({ list: list.name, entry, reason: block.reason });
         continue;
       }
-      const slash = block.value.value.indexOf('/');
-      const address = ipaddr.parse(
-        slash === -1 ? block.value.value : block.value.value.slice(0, slash),
-      );
-      const length =
-        slash === -1
-          ? block.value.version === 4
-            ? 32
-            : 128
-          : Number(block.value.value.slice(slash + 1));
-      const trie = block.value.version === 4 ? this.ipv4 : this.ipv6;
-      trie.add(address.toByteArray(), length, number);
+      const { value, version, prefixLength } = block.value;
+      if (version === 4 && prefixLength === undefined) {
+        // Single addresses (most of the public-DNS list) go to a Map: one lookup instead of
+        // a 32-level walk through a trie too large to stay in cache.
+        addTo(this.ipv4Addresses, ipv4Number(value), number);
+        continue;
+      }
+      const slash = value.indexOf('/');
+      const address = ipaddr.parse(slash === -1 ? value : value.slice(0, slash));
+      const full = version === 4 ? 32 : 128;
+      const trie = version === 4 ? this.ipv4 : this.ipv6;
+      trie.add(address.toByteArray(), prefixLength ?? full, number);
     }
   }
 
@@ -234,18 +247,8 @@ export class WarninglistMatcher {
     const slash = value.indexOf('/');
     const address = slash === -1 ? value : value.slice(0, slash);
     if (!address.includes(':')) {
-      let whole = 0;
-      let part = 0;
-      for (let i = 0; i < address.length; i++) {
-        const code = address.charCodeAt(i);
-        if (code === 46) {
-          whole = whole * 256 + part;
-          part = 0;
-        } else {
-          part = part * 10 + (code - 48);
-        }
-      }
-      whole = whole * 256 + part;
+      const whole = ipv4Number(address);
+      if (slash === -1) this.addAll(this.ipv4Addresses.get(whole));
       this.ipv4.matchIpv4(whole, slash === -1 ? 32 : Number(value.slice(slash + 1)), this.found);
       return;
     }
@@ -271,6 +274,28 @@ export class WarninglistMatcher {
       return undefined;
     }
   }
+}
+
+function addTo<K>(map: Map<K, number[]>, key: K, list: number): void {
+  const lists = map.get(key);
+  if (!lists) map.set(key, [list]);
+  else if (!lists.includes(list)) lists.push(list);
+}
+
+/** Converts a canonical dotted IPv4 address to its unsigned 32-bit number, by hand (the hot path). */
+function ipv4Number(address: string): number {
+  let whole = 0;
+  let part = 0;
+  for (let i = 0; i < address.length; i++) {
+    const code = address.charCodeAt(i);
+    if (code === 46) {
+      whole = whole * 256 + part;
+      part = 0;
+    } else {
+      part = part * 10 + (code - 48);
+    }
+  }
+  return whole * 256 + part;
 }
 
 function addName(index: KindIndex, name: string, how: keyof NameLists, list: number): void {

@@ -112,6 +112,15 @@ describe('WarninglistMatcher', () => {
     it(`matches ${kind} ${value}`, () => assert.deepEqual(matcher.match(kind, value), expected));
   }
 
+  it('splits domain|ip by list type', () => {
+    const split = new WarninglistMatcher([
+      { ...list('cidr', ['192.0.2.0/24'], ['domain|ip']), name: 'blocks' },
+      { ...list('substring', ['192'], ['domain|ip']), name: 'names' },
+    ]);
+    assert.deepEqual(split.match('ip', '192.0.2.1'), ['blocks']);
+    assert.deepEqual(split.match('domain', 'x192.example'), ['names']);
+  });
+
   it('applies a list only to its attribute kinds', () => {
     assert.deepEqual(matcher.match('domain', 'evil.example'), []);
   });
