@@ -57,6 +57,17 @@ export const LIMIT_RETRY_SECONDS = 10;
  * and a change made through this server causes a full check at once anyway.
  */
 const RIGHTS_EVERY_ROUNDS = 6;
+/**
+ * Subscriptions handled in one go by the heartbeat and access check loops before they let
+ * other work run. Their steps resolve at once (the store is synchronous), so without a
+ * pause a loop over thousands of subscriptions would hold up every delivery until it ends.
+ */
+const YIELD_EVERY = 50;
+
+function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Access changes that come close together cause one check, after this delay. */
 const RECHECK_DELAY_MS = 50;
 
@@ -142,7 +153,7 @@ export class StreamHub {
 
   async start(): Promise<void> {
     await this.#pump.start();
-    const heartbeat = setInterval(() => this.#heartbeat(), this.#settings.heartbeatMs);
+    const heartbeat = setInterval(() => void this.#heartbeat(), this.#settings.heartbeatMs);
     const recheck = setInterval(() => {
       this.#rounds += 1;
       void this.recheck(this.#rounds % RIGHTS_EVERY_ROUNDS === 0);
@@ -383,8 +394,12 @@ export class StreamHub {
     for (const subscription of targets) subscription.offer(batch);
   }
 
-  #heartbeat(): void {
-    for (const subscription of this.#all) subscription.heartbeat();
+  async #heartbeat(): Promise<void> {
+    let count = 0;
+    for (const subscription of [...this.#all]) {
+      subscription.heartbeat();
+      if (++count % YIELD_EVERY === 0) await yieldToEvents();
+    }
   }
 
   #scheduleRecheck(): void {
@@ -416,7 +431,9 @@ export class StreamHub {
         this.#recheckRights = false;
         if (full) this.#lookups = new AccessLookups(this.#deps.store);
         const lookups = this.#lookups;
+        let count = 0;
         for (const subscription of [...this.#all]) {
+          if (++count % YIELD_EVERY === 0) await yieldToEvents();
           if (subscription.closing) continue;
           const end = await subscription.reader.refresh(lookups, full);
           if (end !== undefined) {
