@@ -349,6 +349,8 @@ export class Subscription {
     const collectionIds = await this.#catchUpCollections();
     while (this.#closing === undefined) {
       await this.#drained();
+      // The store answers at once; a pause per step lets other streams and requests run.
+      await new Promise((resolve) => setImmediate(resolve));
       const bounds = await store.eventBounds();
       if (bounds.first > this.#examined + 1 && this.#examined < bounds.last) {
         await this.#resync('cursor-pruned');
