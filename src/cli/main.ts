@@ -42,11 +42,19 @@ registerOrg(program);
 registerCommunity(program);
 registerInvite(program);
 registerMigrate(program);
-registerConnector(program);
 registerWebhook(program);
 registerWatch(program);
 registerAlerts(program);
 registerCheck(program);
+registerConnector(program);
+
+// A reader that stops early (`cairn … | head`) closes the pipe; that ends the output, not
+// in a stack trace. Any other write error is still reported.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  process.stderr.write(`cairn: cannot write the output: ${error.message}\n`);
+  process.exit(1);
+});
 
 try {
   await program.parseAsync(process.argv);
