@@ -40,7 +40,7 @@ function runAndCloseEarly(
   });
 }
 
-test('an export piped into a reader that stops early ends without an error', async () => {
+test('export into closed pipe exits quietly', async () => {
   const store = `sqlite:${join(dir, 'cairn.db')}`;
   const objects = Array.from({ length: 4_000 }, (_, index) => ({
     type: 'indicator',
