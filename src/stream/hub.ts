@@ -58,14 +58,24 @@ export const LIMIT_RETRY_SECONDS = 10;
  */
 const RIGHTS_EVERY_ROUNDS = 6;
 /**
- * Subscriptions handled in one go by the heartbeat and access check loops before they let
- * other work run. Their steps resolve at once (the store is synchronous), so without a
- * pause a loop over thousands of subscriptions would hold up every delivery until it ends.
+ * Longest run of the heartbeat and access check loops before they let other work run, in
+ * milliseconds. Their steps resolve at once (the store is synchronous), so without a pause
+ * a loop over thousands of subscriptions would hold up every delivery until it ends.
  */
-const YIELD_EVERY = 50;
+const SLICE_MS = 2;
 
-function yieldToEvents(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+/** Returns a function that pauses for other work once SLICE_MS have passed since the last pause. */
+function pacer(): () => Promise<void> | undefined {
+  let since = performance.now();
+  return () => {
+    if (performance.now() - since < SLICE_MS) return undefined;
+    return new Promise((resolve) => {
+      setImmediate(() => {
+        since = performance.now();
+        resolve();
+      });
+    });
+  };
 }
 
 /** Access changes that come close together cause one check, after this delay. */
@@ -395,10 +405,10 @@ export class StreamHub {
   }
 
   async #heartbeat(): Promise<void> {
-    let count = 0;
+    const pause = pacer();
     for (const subscription of [...this.#all]) {
       subscription.heartbeat();
-      if (++count % YIELD_EVERY === 0) await yieldToEvents();
+      await pause();
     }
   }
 
@@ -431,9 +441,9 @@ export class StreamHub {
         this.#recheckRights = false;
         if (full) this.#lookups = new AccessLookups(this.#deps.store);
         const lookups = this.#lookups;
-        let count = 0;
+        const pause = pacer();
         for (const subscription of [...this.#all]) {
-          if (++count % YIELD_EVERY === 0) await yieldToEvents();
+          await pause();
           if (subscription.closing) continue;
           const end = await subscription.reader.refresh(lookups, full);
           if (end !== undefined) {
