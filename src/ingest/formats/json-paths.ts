@@ -39,7 +39,15 @@ export interface JsonStreamOptions {
   onBytes?: (bytes: number) => void;
   /** Names the input in error messages. */
   name?: string;
+  /** Largest assembled value, in characters of its keys, strings and numbers. */
+  maxValueSize?: number;
 }
+
+/**
+ * Default largest assembled value: 32 Mi characters, the object limit of bundle-reader.ts.
+ * A larger one stops the read with `payload-too-large` instead of filling memory.
+ */
+export const MAX_VALUE_SIZE = 2 ** 25;
 
 /**
  * Yields `enter`/`leave` for descended containers, `value` for assembled values and for
@@ -57,8 +65,8 @@ export async function* streamJson(
     maxPackedLength: MAX_STRING_LENGTH,
   }) as unknown as Tokenizer;
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  const walker = new Walker(select);
   const name = options.name ?? 'the input';
+  const walker = new Walker(select, options.maxValueSize ?? MAX_VALUE_SIZE, name);
   let bytes = 0;
 
   const feed = (text: string | typeof none, length: number): JsonEvent[] => {
@@ -105,11 +113,16 @@ export async function* streamJson(
 class Walker {
   complete = false;
   private readonly frames: Frame[] = [];
-  private assembling: { assembler: Assembler; path: JsonPath; depth: number } | undefined;
+  private assembling:
+    { assembler: Assembler; path: JsonPath; depth: number; size: number } | undefined;
   private skipDepth = 0;
   private started = false;
 
-  constructor(private readonly select: (path: JsonPath) => Selection) {}
+  constructor(
+    private readonly select: (path: JsonPath) => Selection,
+    private readonly maxValueSize: number,
+    private readonly name: string,
+  ) {}
 
   consume(tokens: Token[]): JsonEvent[] {
     const events: JsonEvent[] = [];
@@ -120,6 +133,14 @@ class Walker {
   private token(token: Token, events: JsonEvent[]): void {
     const change = depthChange(token);
     if (this.assembling) {
+      const value = (token as { value?: unknown }).value;
+      this.assembling.size += typeof value === 'string' ? value.length : 1;
+      if (this.assembling.size > this.maxValueSize) {
+        throw new CairnError(
+          'payload-too-large',
+          `${this.name}: the value at ${this.assembling.path.join('.') || 'the top'} is larger than ${this.maxValueSize} characters of keys, strings and numbers`,
+        );
+      }
       this.assembling.assembler.consume(token);
       this.assembling.depth += change;
       if (this.assembling.depth === 0) {
@@ -163,7 +184,7 @@ class Walker {
       const assembler = new Assembler();
       assembler.consume(token);
       if (isContainer) {
-        this.assembling = { assembler, path, depth: 1 };
+        this.assembling = { assembler, path, depth: 1, size: 1 };
         return;
       }
       events.push({ kind: 'value', path, value: assembler.current });

@@ -395,3 +395,24 @@ describe('MISP feed converter', () => {
     });
   });
 });
+
+describe('MISP limits', () => {
+  it('stops at an oversized event field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-misp-limit-'));
+    try {
+      const path = join(dir, 'huge.json');
+      // An EventReport of 40 Mi characters: above the 32 Mi limit on one assembled value.
+      writeFileSync(
+        path,
+        `{"Event": {"uuid": "5f1c0b2e-1111-4a2b-9c3d-000000000009", "EventReport": ["${'x'.repeat(2 ** 20)}"${`, "${'x'.repeat(2 ** 20)}"`.repeat(39)}]}}`,
+      );
+      const conversion = convert('misp', { stream: (async function* () {})(), path }, OPTIONS);
+      await assert.rejects(
+        collect(conversion.objects),
+        /huge\.json: the value at Event\.EventReport is larger than 33554432 characters/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
