@@ -53,6 +53,8 @@ class RecentIds {
 const RECENT_IDS = 200_000;
 
 export class StixEmitter {
+  /** Whether the last call of observable() left the value out for a warning list. */
+  dropped = false;
   private readonly recent = new RecentIds(RECENT_IDS);
 
   constructor(
@@ -70,12 +72,14 @@ export class StixEmitter {
     indicator: IndicatorOptions | false,
     where: string,
   ): StixObject[] {
+    this.dropped = false;
     let options = indicator;
     const lists = this.warninglists?.lists.match(observable.kind, observable.value) ?? [];
     if (lists.length > 0) {
       this.report.warninglistHit(lists);
       const action = this.warninglists!.action;
       if (action === 'drop') {
+        this.dropped = true;
         this.report.skip(
           where,
           'warninglist',

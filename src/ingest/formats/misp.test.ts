@@ -292,6 +292,10 @@ describe('MISP event converter', () => {
     const reports = ofType(objects, 'report');
     assert.equal(reports.length, 2);
     assert.notDeepEqual(reports[0]!.object_marking_refs, reports[1]!.object_marking_refs);
+    // The second event repeats the first one's observables, emitted only once.
+    const url = ofType(objects, 'url');
+    assert.equal(url.length, 1);
+    assert.ok((reports[1]!.object_refs as string[]).includes(url[0]!.id));
   });
 
   it('rejects a file that is not JSON', async () => {

@@ -7,7 +7,7 @@
  * - attribute sightings become sightings of the indicator;
  * - the event becomes a report whose object_refs list everything made from it.
  */
-import { type IndicatorOptions, type StixObject } from '../../normalise/index.ts';
+import { type IndicatorOptions, type StixObject, toSco } from '../../normalise/index.ts';
 import { isUuid } from '../../stix/ids.ts';
 import {
   TLP_2_AMBER,
@@ -297,10 +297,16 @@ export class MispConverter {
             )
           : false;
       if (tags.tlp) yield* this.emitter.once(tags.tlp.object as StixObject);
-      for (const object of this.emitter.observable(observable.value, options, where)) {
+      const objects = this.emitter.observable(observable.value, options, where);
+      for (const object of objects) {
         context.refs.add(object.id);
         if (object.type === 'indicator') indicatorIds.push(object.id);
         yield object;
+      }
+      // The emitter leaves out an SCO it already emitted for an earlier event; this
+      // event's report still refers to it, unless a warning list dropped the value.
+      if (!this.emitter.dropped && !objects.some((object) => object.type !== 'indicator')) {
+        context.refs.add(toSco(observable.value).id);
       }
     }
     const targets = this.galaxies(attribute.Galaxy, context);
