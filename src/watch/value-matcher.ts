@@ -134,6 +134,11 @@ function formatV6(address: bigint, prefixLength: number): string {
 export class ValueMatcher<T extends object | number> {
   private readonly exact = new Map<ValueKind, MultiMap<string, T>>();
   private readonly domainTrees = new MultiMap<string, T>();
+  /**
+   * How many keys of domainTrees have each number of labels, so a look-up probes only the
+   * suffixes of a length some watched domain has: usually one or two of a name's suffixes.
+   */
+  private readonly treeLabels = new Map<number, number>();
   private readonly v4 = new BlockMaps<number, T>(32, maskIpv4, formatV4);
   private readonly v6 = new BlockMaps<bigint, T>(128, maskIpv6, formatV6);
   private count = 0;
@@ -173,11 +178,29 @@ export class ValueMatcher<T extends object | number> {
       else this.v6.remove(block.address, block.prefixLength, item);
       return true;
     }
-    const map =
-      key.kind === 'domain' && key.subdomains ? this.domainTrees : this.exact.get(key.kind)!;
+    if (key.kind === 'domain' && key.subdomains) return this.changeTree(key.value, item, add);
+    const map = this.exact.get(key.kind)!;
     if (add) map.add(key.value, item);
     else return map.remove(key.value, item);
     return true;
+  }
+
+  private changeTree(domain: string, item: T, add: boolean): boolean {
+    const labels = labelCount(domain);
+    if (add) {
+      if (!this.domainTrees.has(domain)) {
+        this.treeLabels.set(labels, (this.treeLabels.get(labels) ?? 0) + 1);
+      }
+      this.domainTrees.add(domain, item);
+      return true;
+    }
+    const removed = this.domainTrees.remove(domain, item);
+    if (removed && !this.domainTrees.has(domain)) {
+      const left = (this.treeLabels.get(labels) ?? 1) - 1;
+      if (left === 0) this.treeLabels.delete(labels);
+      else this.treeLabels.set(labels, left);
+    }
+    return removed;
   }
 
   /**
@@ -260,16 +283,21 @@ export class ValueMatcher<T extends object | number> {
 
   private lookupDomain(domain: string, how: MatchHow, visit: MatchVisitor<T>): void {
     visitAll(this.exact.get('domain')!.get(domain), how, domain, visit);
-    if (this.domainTrees.size === 0) return;
-    let suffix = domain;
+    if (this.treeLabels.size === 0) return;
+    let labels = labelCount(domain);
+    let start = 0;
     for (;;) {
-      const found = this.domainTrees.get(suffix);
-      if (found !== undefined) {
-        visitAll(found, how === 'exact' && suffix !== domain ? 'subdomain' : how, suffix, visit);
+      if (this.treeLabels.has(labels)) {
+        const suffix = start === 0 ? domain : domain.slice(start);
+        const found = this.domainTrees.get(suffix);
+        if (found !== undefined) {
+          visitAll(found, how === 'exact' && start !== 0 ? 'subdomain' : how, suffix, visit);
+        }
       }
-      const dot = suffix.indexOf('.');
+      const dot = domain.indexOf('.', start);
       if (dot < 0) return;
-      suffix = suffix.slice(dot + 1);
+      start = dot + 1;
+      labels--;
     }
   }
 
@@ -279,6 +307,12 @@ export class ValueMatcher<T extends object | number> {
     else if (parseIpv4Block(host)) this.lookupIpv4(host, 'url-host', visit);
     else this.lookupDomain(host, 'url-host', visit);
   }
+}
+
+function labelCount(domain: string): number {
+  let count = 1;
+  for (let i = 0; i < domain.length; i++) if (domain.charCodeAt(i) === 46) count++;
+  return count;
 }
 
 /**
