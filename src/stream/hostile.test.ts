@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { request, type IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
 
+import WebSocket from 'ws';
+
 import { issueToken } from '../auth/tokens.ts';
 import { SqliteStore } from '../store/sqlite/index.ts';
 import { makeOrganisation, makeUser } from '../sharing/fixtures.test-helper.ts';
@@ -107,6 +109,38 @@ describe('stream limits and access', { timeout: 120_000 }, () => {
       assert.ok(Date.now() - started < 5_000, 'closed soon after the revocation');
       const refused = await hold(`${server.url}${STREAMS}`, extra.token);
       assert.equal(refused.status, 401);
+    } finally {
+      await server.dispose();
+    }
+  });
+
+  test('revoked token ends a websocket', async () => {
+    const server = await startTestServer({ streams: { recheckSeconds: 600 } });
+    try {
+      const world = await makeWorld(server);
+      const extra = await issueToken(server.server.store, world.alice.user);
+      const socket = new WebSocket(`${server.url.replace('http:', 'ws:')}${STREAMS}`, {
+        headers: { Authorization: `Bearer ${extra.token}` },
+      });
+      const messages: Array<Record<string, unknown>> = [];
+      socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+      const closed = new Promise<number>((resolve) => socket.on('close', resolve));
+      await new Promise((resolve, reject) => {
+        socket.once('open', resolve);
+        socket.once('error', reject);
+      });
+      await waitFor(() => server.server.streams.size === 1);
+      const revoked = await call(server, `${server.url}/api/v1/tokens/${extra.record.id}`, {
+        method: 'DELETE',
+        token: world.alice.token,
+        accept: null,
+      });
+      assert.equal(revoked.status, 204);
+
+      assert.equal(await closed, 1000);
+      assert.equal(messages.at(-1)!.kind, 'closed');
+      assert.equal(messages.at(-1)!.reason, 'token-revoked');
+      await waitFor(() => server.server.streams.size === 0);
     } finally {
       await server.dispose();
     }

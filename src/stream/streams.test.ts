@@ -171,6 +171,34 @@ describe('event streams', { timeout: 120_000 }, () => {
     assert.equal(carol[1]!.data.object, undefined);
   });
 
+  test('granular markings redacted per reader', async () => {
+    const amber = 'marking-definition--f88d31f6-486f-44da-b317-01333bde0b82';
+    const strict = 'marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003';
+    const object = indicator({
+      object_marking_refs: [amber],
+      description: 'members only',
+      granular_markings: [{ marking_ref: strict, selectors: ['description'] }],
+    });
+    const start = since();
+    const readers = [world.alice.token, world.carol.token].map((token) =>
+      collect(collectionUrl(`?from=${start}`), token, {
+        until: (messages) => eventCount(messages) >= 1,
+      }),
+    );
+    await post(server, world.alice.token, world.collectionA, [object]);
+    const [alice, carol] = await Promise.all(readers);
+
+    const seenByAlice = eventsOf(alice!)[0]!.data.object as Record<string, unknown>;
+    const seenByCarol = eventsOf(carol!)[0]!.data.object as Record<string, unknown>;
+    assert.equal(seenByAlice.description, 'members only');
+    assert.equal(seenByCarol.id, object.id);
+    assert.equal(seenByCarol.description, undefined, 'the client does not see the strict part');
+    const taxii = await call(server, `collections/${world.collectionA.id}/objects/${object.id}/`, {
+      token: world.carol.token,
+    });
+    assert.deepEqual(taxii.json.objects[0], seenByCarol, 'the stream redacts as TAXII does');
+  });
+
   test('filters by type, label and confidence', async () => {
     const start = since();
     const wanted = indicator({ labels: ['ransomware'], confidence: 80 });
