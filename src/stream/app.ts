@@ -9,11 +9,12 @@
  * Errors use the JSON API format, and authentication is the one every transport shares.
  */
 import { upgradeWebSocket, type HttpBindings, type WebSocketLike } from '@hono/node-server';
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import type { ServerResponse } from 'node:http';
 import { errorJson } from '../api/errors.ts';
-import { CHALLENGE, sourceAddress, type HttpAuthenticator } from '../auth/http.ts';
+import { authenticateWith } from '../api/auth.ts';
+import { sourceAddress, type HttpAuthenticator } from '../auth/http.ts';
 import type { Caller } from '../auth/tokens.ts';
 import { CairnError } from '../errors.ts';
 import { filterFromQuery, type EventFilter } from '../events/filter.ts';
@@ -139,23 +140,12 @@ export function createStreamApp(deps: StreamAppDeps): Hono<StreamEnv> {
   const app = new Hono<StreamEnv>({ strict: false });
 
   app.use('*', async (c, next) => {
-    const address = sourceAddress(c);
-    c.set('sourceAddress', address);
-    const outcome = await authenticator.authenticate(c.req.header('authorization'), address);
-    if (outcome.ok) {
-      c.set('caller', outcome.caller);
-      await next();
-      return;
-    }
-    if (outcome.status === 429) {
-      return errorJson(new CairnError('too-many-requests', outcome.message), {
-        'Retry-After': String(outcome.retryAfterSeconds),
-      });
-    }
-    return errorJson(new CairnError('unauthenticated', outcome.message), {
-      'WWW-Authenticate': CHALLENGE,
-    });
+    c.set('sourceAddress', sourceAddress(c));
+    await next();
   });
+  // The JSON API's authentication: the same errors, and it only sets the caller, which
+  // both environments have.
+  app.use('*', authenticateWith(authenticator) as unknown as MiddlewareHandler<StreamEnv>);
 
   async function openStream(c: StreamContext, scope: EventFilter): Promise<Response> {
     const filter = requestFilter(c, scope);
