@@ -126,7 +126,7 @@ export const NewShare = z
   .openapi('NewShare');
 
 /** An RFC 3339 query parameter turned into microseconds since the epoch. */
-const TimeParam = z
+export const TimeParam = z
   .string()
   .transform((value, context) => {
     const micros = timestampToMicros(value);

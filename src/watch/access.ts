@@ -16,11 +16,14 @@
 import type { Caller } from '../auth/tokens.ts';
 import { AccessLookups, EventReader } from '../events/filter.ts';
 import { accessFilter, mayRead, NO_RIGHTS, type CollectionRights } from '../sharing/access.ts';
+import { redactGranular } from '../sharing/granular.ts';
 import type {
   AccessFilter,
+  Audience,
   CollectionRecord,
   EventRecord,
   Store,
+  StoredVersionWithJson,
   TokenRecord,
   UserRecord,
 } from '../store/store.ts';
@@ -70,6 +73,19 @@ function organisationCaller(organisationId: string): Caller {
     },
     token: viewToken(id),
   };
+}
+
+/**
+ * Returns a stored version's JSON as its reader may see it, the reader's granular markings
+ * applied; the store query that returned it applied the reader's access filter.
+ */
+export function readerJson(item: StoredVersionWithJson, widest: Audience | 'none'): string {
+  if (!item.granularMarkings) return item.json;
+  return redactGranular(item.json, {
+    widest,
+    contributed: item.contributed,
+    recipient: item.recipient,
+  });
 }
 
 /** A collection a view may read, with the store filter that applies its rights. */

@@ -13,8 +13,8 @@ import type { Caller } from '../auth/tokens.ts';
 import { AccessLookups, EventReader } from '../events/filter.ts';
 import { classify, refang, type Observable } from '../normalise/index.ts';
 import { accessFilter } from '../sharing/access.ts';
-import { redactGranular } from '../sharing/granular.ts';
 import type { Store } from '../store/store.ts';
+import { readerJson } from './access.ts';
 import { describeEntry, type WatchIndex } from './engine.ts';
 import { formatIpv4, parseIpv4 } from './ip.ts';
 import type { WatchList } from './model.ts';
@@ -332,13 +332,7 @@ export class CheckSession {
           access: accessFilter(caller, rights),
         });
         for (const item of page.items) {
-          const json = item.granularMarkings
-            ? redactGranular(item.json, {
-                widest: rights.widest,
-                contributed: item.contributed,
-                recipient: item.recipient,
-              })
-            : item.json;
+          const json = readerJson(item, rights.widest);
           found.set(index.objects.find(item.id), {
             object: JSON.parse(json) as Record<string, unknown>,
           });

@@ -12,7 +12,6 @@
  */
 import type { EventNotifier } from '../events/notifier.ts';
 import type { Logger } from '../log/logger.ts';
-import { redactGranular } from '../sharing/granular.ts';
 import { nowMicros } from '../stix/timestamp.ts';
 import {
   StoreConflictError,
@@ -20,7 +19,7 @@ import {
   type EventRecord,
   type Store,
 } from '../store/store.ts';
-import { viewKey, viewOf, type WatchAccess, type WatchView } from './access.ts';
+import { readerJson, viewKey, viewOf, type WatchAccess, type WatchView } from './access.ts';
 import { recordAlert } from './alerts.ts';
 import type { AlertBus } from './bus.ts';
 import type { EntryMatch, WatchIndex } from './engine.ts';
@@ -328,14 +327,7 @@ export class AlertFollower {
     });
     const references = new Map<string, unknown>();
     for (const item of page.items) {
-      const json =
-        access && item.granularMarkings
-          ? redactGranular(item.json, {
-              widest: access.widest,
-              contributed: item.contributed,
-              recipient: item.recipient,
-            })
-          : item.json;
+      const json = access ? readerJson(item, access.widest) : item.json;
       references.set(item.id, JSON.parse(json));
     }
     return references;

@@ -7,7 +7,6 @@
  */
 import type { Logger } from '../log/logger.ts';
 import { objectTlp } from '../sharing/markings.ts';
-import { redactGranular } from '../sharing/granular.ts';
 import { SCO_TYPES } from '../stix/index.ts';
 import { nowMicros } from '../stix/timestamp.ts';
 import {
@@ -18,7 +17,7 @@ import {
   type StoredVersionWithJson,
   type TlpLevel,
 } from '../store/store.ts';
-import { viewOf, type ReadableCollection, type WatchAccess } from './access.ts';
+import { readerJson, viewOf, type ReadableCollection, type WatchAccess } from './access.ts';
 import { recordAlert } from './alerts.ts';
 import type { AlertBus } from './bus.ts';
 import { WatchIndex } from './engine.ts';
@@ -297,13 +296,7 @@ export class HuntRunner {
     counters: { scanned: number; matched: number },
   ): Promise<number> {
     counters.scanned++;
-    const json = item.granularMarkings
-      ? redactGranular(item.json, {
-          widest: target.rights.widest,
-          contributed: item.contributed,
-          recipient: item.recipient,
-        })
-      : item.json;
+    const json = readerJson(item, target.rights.widest);
     const object = JSON.parse(json) as Record<string, unknown>;
     const refIds = referenceIds(object);
     let references: Map<string, unknown> | undefined;
@@ -314,7 +307,12 @@ export class HuntRunner {
         limit: refIds.length,
         access: target.filter,
       });
-      references = new Map(page.items.map((sco) => [sco.id, JSON.parse(sco.json) as unknown]));
+      references = new Map(
+        page.items.map((sco) => [
+          sco.id,
+          JSON.parse(readerJson(sco, target.rights.widest)) as unknown,
+        ]),
+      );
     }
     const tlp = await this.versionTlp(object, target);
     const communityId = target.collection.communityId;

@@ -4,7 +4,7 @@
  */
 import { z } from '@hono/zod-openapi';
 import { CairnError } from '../../errors.ts';
-import { microsToTaxii, timestampToMicros } from '../../stix/timestamp.ts';
+import { microsToTaxii } from '../../stix/timestamp.ts';
 import { MAX_COMMENT } from '../../watch/entries.ts';
 import {
   MAX_PATTERN_LENGTH,
@@ -20,7 +20,9 @@ import {
   type WatchListSummary,
 } from '../../watch/service.ts';
 import type { ApiContext } from '../context.ts';
-import { Id } from '../schemas.ts';
+import { Id, TimeParam } from '../schemas.ts';
+
+export { TimeParam };
 
 const Timestamp = z.string().openapi({ format: 'date-time' });
 const Tlp = z.enum(['clear', 'green', 'amber', 'amber+strict', 'red']);
@@ -196,19 +198,6 @@ export const HuntJobView = z
     updatedAt: Timestamp,
   })
   .openapi('RetroHuntJob');
-
-/** An RFC 3339 query parameter turned into microseconds since the epoch. */
-export const TimeParam = z
-  .string()
-  .transform((value, context) => {
-    const micros = timestampToMicros(value);
-    if (micros === undefined) {
-      context.addIssue({ code: 'custom', message: 'must be an RFC 3339 UTC timestamp' });
-      return z.NEVER;
-    }
-    return micros;
-  })
-  .openapi({ type: 'string', format: 'date-time' });
 
 function time(micros: number | undefined): string | undefined {
   return micros === undefined ? undefined : microsToTaxii(micros);
