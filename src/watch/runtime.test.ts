@@ -267,6 +267,31 @@ describe('watch runtime', () => {
     );
   });
 
+  it('hands the event log to another node on stop', async () => {
+    const { list } = await runtime.service.createList(world.actors['beta-analyst']!, {
+      name: 'handover',
+      entries: [{ value: 'handover.example' }],
+    });
+    await settle();
+    const other = new WatchRuntime(world.store, world.logger, undefined, { valueIndex: false });
+    await other.reload();
+    await share('beta-analyst', 'ring', [
+      indicator({ pattern: "[domain-name:value = 'handover.example']" }),
+    ]);
+    await other.follower.drain();
+    assert.equal((await alertsOf('beta-analyst', list.id)).length, 0, 'the lease is taken');
+
+    await runtime.follower.stop();
+    await other.follower.drain();
+    const alerts = await alertsOf('beta-analyst', list.id);
+    assert.equal(alerts.length, 1, 'the other node raised the alert from the checkpoint');
+    await other.stop();
+    // The first runtime stays stopped for the tests below; a new one follows from here.
+    runtime = new WatchRuntime(world.store, world.logger);
+    runtime.bus.subscribe((notice) => notices.push(notice));
+    await settle();
+  });
+
   it('sees list changes made on another node', async () => {
     const other = new WatchRuntime(world.store, world.logger);
     await other.reload();
