@@ -295,6 +295,27 @@ describe('watch lists over HTTP', { timeout: 240_000 }, () => {
     }
   });
 
+  it('limits the alert streams of one token', async () => {
+    const open = () =>
+      fetch(`${server.url}/api/v1/watchlists/${lists.acme}/alerts/stream`, {
+        headers: { Authorization: `Bearer ${tokens['acme-analyst']}` },
+      });
+    const streams = [];
+    for (let i = 0; i < 10; i++) streams.push(await open());
+    assert.ok(streams.every((stream) => stream.status === 200));
+    const refused = await open();
+    assert.equal(refused.status, 429);
+    assert.match((await refused.json()).error.message, /alert streams open/);
+    for (const stream of streams) await stream.body!.cancel();
+    const again = await waitFor('a free stream slot', async () => {
+      const response = await open();
+      if (response.status === 200) return response;
+      await response.body?.cancel();
+      return undefined;
+    });
+    await again.body!.cancel();
+  });
+
   it('rejects bad input with a clear error', async () => {
     const bad = await api('acme-analyst', '/watchlists', {
       method: 'POST',

@@ -4,6 +4,7 @@
  */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
+import { CairnError } from '../../errors.ts';
 import type { AlertNotice } from '../../watch/bus.ts';
 import { actorOf, type ApiEnv } from '../context.ts';
 import { errorResponses, jsonBody, jsonResponse, NO_CONTENT } from '../openapi-parts.ts';
@@ -32,6 +33,11 @@ export const ALERT_STREAM_HEARTBEAT_MS = 15_000;
 const MAX_STREAM_BACKLOG = 1_000;
 /** How long an EventSource client waits before reconnecting (ms). */
 const SSE_RETRY_MS = 2_000;
+/** Alert streams one token may hold open at once, on one node. */
+export const MAX_ALERT_STREAMS_PER_TOKEN = 10;
+
+/** Open alert streams by token id, on this node. */
+const openStreams = new Map<string, number>();
 
 const EntryParams = z.object({
   id: Id.openapi({ param: { name: 'id', in: 'path' } }),
@@ -183,6 +189,7 @@ const alertStream = createRoute({
       content: { 'text/event-stream': { schema: z.string() } },
     },
     ...errorResponses(404),
+    429: { description: 'the token has too many alert streams open' },
   },
 });
 
@@ -276,10 +283,26 @@ export function registerWatchLists(app: OpenAPIHono<ApiEnv>): void {
     const { id } = c.req.valid('param');
     // Fails with 404 before the stream opens when the caller may not see the list.
     await runtime.service.getList(actor, id);
+    const tokenId = c.var.caller.token.id;
+    const open = openStreams.get(tokenId) ?? 0;
+    if (open >= MAX_ALERT_STREAMS_PER_TOKEN) {
+      c.header('Retry-After', '10');
+      throw new CairnError(
+        'too-many-requests',
+        `this token already has ${open} alert streams open, the maximum: close one first`,
+      );
+    }
+    openStreams.set(tokenId, open + 1);
     c.header('X-Accel-Buffering', 'no');
     c.header('Cache-Control', 'no-store');
     const response = streamSSE(c, async (stream) => {
-      await pumpAlerts(stream, runtime, actor, id);
+      try {
+        await pumpAlerts(stream, runtime, actor, id);
+      } finally {
+        const left = (openStreams.get(tokenId) ?? 1) - 1;
+        if (left <= 0) openStreams.delete(tokenId);
+        else openStreams.set(tokenId, left);
+      }
     });
     return response as unknown as ReturnType<typeof c.json<never, 200>>;
   });
