@@ -305,7 +305,8 @@ describe('watch lists over HTTP', { timeout: 240_000 }, () => {
     assert.ok(streams.every((stream) => stream.status === 200));
     const refused = await open();
     assert.equal(refused.status, 429);
-    assert.match((await refused.json()).error.message, /alert streams open/);
+    const body = (await refused.json()) as { error: { message: string } };
+    assert.match(body.error.message, /alert streams open/);
     for (const stream of streams) await stream.body!.cancel();
     const again = await waitFor('a free stream slot', async () => {
       const response = await open();
