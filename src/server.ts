@@ -170,6 +170,7 @@ function streamSettings(config: CairnConfig): Partial<StreamSettings> {
     maxPerToken: settings.maxPerToken,
     maxPerAddress: settings.maxPerAddress,
     maxBufferBytes: settings.bufferKiB * 1024,
+    stallMs: settings.stallSeconds * 1000,
     pollMs: settings.pollSeconds * 1000,
   };
 }

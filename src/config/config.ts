@@ -101,6 +101,8 @@ const configSchema = z
         maxPerAddress: z.number().int().min(1).max(1_000_000),
         /** Messages queued for one client at most, in KiB; a client further behind is closed. */
         bufferKiB: z.number().int().min(16).max(1_048_576),
+        /** Seconds a client may accept nothing while messages wait for it before it is closed. */
+        stallSeconds: z.number().min(0.01).max(3600),
         /** Seconds between two looks at the event log when no announcement came. */
         pollSeconds: z.number().min(0.01).max(60),
       })
@@ -176,6 +178,7 @@ export const DEFAULT_CONFIG: CairnConfig = {
     maxPerToken: 10,
     maxPerAddress: 100,
     bufferKiB: 4096,
+    stallSeconds: 30,
     pollSeconds: 1,
   },
 };

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 
 import { issueToken } from '../auth/tokens.ts';
+import { submitObjects } from '../ingest/submit.ts';
 import { SqliteStore } from '../store/sqlite/index.ts';
 import { makeOrganisation, makeUser } from '../sharing/fixtures.test-helper.ts';
 import { indicator } from '../testing/stix.ts';
@@ -251,9 +252,68 @@ describe('stream access changed elsewhere', { timeout: 60_000 }, () => {
 });
 
 describe('stream delivery under faults', { timeout: 180_000 }, () => {
+  test('burst written to the store directly reaches fast readers whole', async () => {
+    // A small buffer and a short poll: the burst is many times the buffer and arrives in
+    // one poll, as a bulk `cairn import` into a running server's file does.
+    const server = await startTestServer({ streams: { bufferKiB: 64, pollSeconds: 0.2 } });
+    try {
+      const world = await makeWorld(server);
+      const objects = Array.from({ length: 6000 }, (_, index) =>
+        indicator({ description: `burst ${index} ${'z'.repeat(1000)}` }),
+      );
+      const url = `${server.url}${STREAMS}/collections/${world.collectionA.id}`;
+      const sse = collect(url, world.alice.token, {
+        until: (messages) =>
+          eventCount(messages) >= objects.length || messages.some((m) => m.event === 'closed'),
+        timeoutMs: 60_000,
+      });
+      const socket = new WebSocket(url.replace('http:', 'ws:'), {
+        headers: { Authorization: `Bearer ${world.alice.token}` },
+      });
+      const socketIds: unknown[] = [];
+      const socketDone = new Promise<string>((resolve, reject) => {
+        socket.on('message', (data) => {
+          const message = JSON.parse(String(data)) as Record<string, unknown>;
+          if (message.kind === 'closed') resolve(`closed: ${String(message.reason)}`);
+          if (message.kind !== 'created') return;
+          socketIds.push(message.id);
+          if (socketIds.length === objects.length) resolve('all');
+        });
+        socket.on('close', () => resolve('socket closed'));
+        socket.on('error', reject);
+      });
+      await new Promise((resolve) => socket.once('open', resolve));
+      // Both streams are live before the burst is committed.
+      await waitFor(() => server.server.streams.size === 2);
+      await sleep(300);
+
+      const other = new SqliteStore(server.config.store.slice('sqlite:'.length));
+      try {
+        const result = await submitObjects(other, world.collectionA.id, objects);
+        assert.equal(result.failures.length, 0);
+      } finally {
+        await other.close();
+      }
+
+      const expected = objects.map((object) => object.id);
+      const messages = await sse;
+      assert.equal(messages.filter((m) => m.event === 'closed').length, 0);
+      assert.deepEqual(
+        eventsOf(messages).map((message) => message.data.id),
+        expected,
+      );
+      assert.equal(await socketDone, 'all');
+      assert.deepEqual(socketIds, expected);
+      socket.close();
+      assert.ok(!server.logs.some((line) => line.reason === 'slow-consumer'));
+    } finally {
+      await server.dispose();
+    }
+  });
+
   test('slow consumer closed with cursor', async () => {
     const server = await startTestServer({
-      streams: { bufferKiB: 64 },
+      streams: { bufferKiB: 64, stallSeconds: 1 },
       taxii: { maxContentLength: 32 * 1024 * 1024 },
     });
     try {

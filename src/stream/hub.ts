@@ -42,6 +42,7 @@ export const STREAM_DEFAULTS: StreamSettings = {
   maxPerAddress: 100,
   pollMs: 1_000,
   maxBufferBytes: 4 * 1024 * 1024,
+  stallMs: 30_000,
   maxPendingEvents: 20_000,
   catchUpBatch: 500,
   closeTimeoutMs: 10_000,

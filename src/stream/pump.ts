@@ -112,6 +112,9 @@ export class EventPump {
           this.#position = batch.at(-1)!.seq;
           this.#deliver(batch, this.#position);
           if (batch.length < this.#options.batchSize) break;
+          // The store returns at once, so without a pause a burst (a bulk `cairn import`) would
+          // be read and handed on whole before any transport could write a byte of it.
+          await new Promise((resolve) => setImmediate(resolve));
         }
       } while (this.#again && !this.#stopped);
     } catch (error) {

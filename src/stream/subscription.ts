@@ -34,8 +34,16 @@ export interface StreamSink {
 }
 
 export interface SubscriptionLimits {
-  /** Encoded messages queued for a client beyond which it is a slow consumer, in bytes. */
+  /**
+   * Encoded messages queued for a client, in bytes. Past half of it the subscription waits
+   * for the transport before it queues more.
+   */
   maxBufferBytes: number;
+  /**
+   * How long the transport may accept nothing while messages wait for it, in milliseconds,
+   * before the client counts as a slow consumer and is closed.
+   */
+  stallMs: number;
   /** Live events held while the subscription catches up; past this it re-reads the store. */
   maxPendingEvents: number;
   /** Events read from the store per catch-up step. */
@@ -80,6 +88,8 @@ export class Subscription {
   #queue: Queued[] = [];
   #queuedBytes = 0;
   #writing = false;
+  /** When the transport last accepted a write, or the queue last started to fill. */
+  #lastAccepted = performance.now();
   #drainWaiters: Array<() => void> = [];
 
   #pending: EventRecord[][] = [];
@@ -221,16 +231,13 @@ export class Subscription {
   }
 
   /**
-   * Queues a message. Live events that overflow the queue close the stream; messages that
-   * the subscription pulls itself (catch-up, replay) wait for room before each step instead.
+   * Queues a message. Events wait for room first (see #drained), so the queue stays near
+   * half its limit however many events come at once.
    */
-  #enqueue(message: StreamMessage, after?: number, pulled = true): void {
+  #enqueue(message: StreamMessage, after?: number): void {
     if (this.#closing !== undefined || this.#sink === undefined) return;
     const text = this.#encode(message);
-    if (!pulled && this.#queuedBytes + text.length > this.#deps.limits.maxBufferBytes) {
-      this.close('slow-consumer');
-      return;
-    }
+    if (!this.#writing && this.#queue.length === 0) this.#lastAccepted = performance.now();
     this.#queue.push(after === undefined ? { text } : { text, after });
     this.#queuedBytes += text.length;
     void this.#flush();
@@ -246,6 +253,7 @@ export class Subscription {
         this.#queuedBytes = 0;
         for (const item of items) if (item.after !== undefined) this.#committed = item.after;
         await this.#sink.write(items.map((item) => item.text));
+        this.#lastAccepted = performance.now();
         this.#wakeDrainWaiters();
       }
     } finally {
@@ -260,10 +268,26 @@ export class Subscription {
     for (const wake of waiters) wake();
   }
 
-  /** Waits until the queue is below half its limit, so pulled work overflows it by one step at most. */
+  /**
+   * Waits until the queue is below half its limit, so it overflows by one message at most.
+   * A client that is merely behind keeps accepting writes and is waited for; one whose
+   * transport accepts nothing for `stallMs` is closed as a slow consumer. Live batches that
+   * come meanwhile wait in #pending, or past its limit are read again from the store.
+   */
   async #drained(): Promise<void> {
-    while (this.#queuedBytes > this.#deps.limits.maxBufferBytes / 2 && !this.#closing) {
-      await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+    const { maxBufferBytes, stallMs } = this.#deps.limits;
+    while (this.#queuedBytes > maxBufferBytes / 2 && this.#closing === undefined) {
+      const left = this.#lastAccepted + stallMs - performance.now();
+      if (left <= 0) {
+        this.close('slow-consumer');
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.#drainWaiters.push(resolve);
+        timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
     }
   }
 
@@ -299,7 +323,7 @@ export class Subscription {
         const batch = this.#pending.shift();
         if (batch === undefined) break;
         this.#pendingCount -= batch.length;
-        await this.#process(batch, false);
+        await this.#process(batch);
       }
     } catch (error) {
       this.#deps.logger.error(
@@ -361,7 +385,7 @@ export class Subscription {
         limit: limits.catchUpBatch,
         ...(collectionIds ? { collectionIds } : {}),
       });
-      await this.#process(events, true);
+      await this.#process(events);
       if (events.length < limits.catchUpBatch) {
         // A filtered read returns fewer than a batch only at the end of the log, so the
         // events of other collections up to the bounds read before it are examined too.
@@ -378,7 +402,7 @@ export class Subscription {
   }
 
   /** Sends what the reader may receive of each event newer than the position examined. */
-  async #process(events: EventRecord[], pulled: boolean): Promise<void> {
+  async #process(events: EventRecord[]): Promise<void> {
     const { reader, filter } = this;
     for (const event of events) {
       if (this.#closing !== undefined) return;
@@ -390,7 +414,11 @@ export class Subscription {
         let view = reader.view(event);
         if (view instanceof Promise) view = await view;
         if (view !== undefined && (view.leftView || matchesFilter(filter, event))) {
-          this.#enqueue({ type: 'event', view }, event.seq, pulled);
+          if (this.#queuedBytes > this.#deps.limits.maxBufferBytes / 2) {
+            await this.#drained();
+            if (this.#closing !== undefined) return;
+          }
+          this.#enqueue({ type: 'event', view }, event.seq);
         }
       }
       this.#skipTo(event.seq);
