@@ -66,6 +66,11 @@ export class CursorCodec {
     return this.#cipher.update(block).toString('base64url');
   }
 
+  /** Returns whether the text has the shape of a cursor, of this server or another. */
+  static isShaped(text: string): boolean {
+    return PATTERN.test(text);
+  }
+
   /** Decodes a cursor to its seq, or undefined when the text is not a cursor of this server. */
   decode(cursor: string): number | undefined {
     if (!PATTERN.test(cursor)) return undefined;

@@ -46,14 +46,21 @@ test('query parameters parsed', () => {
     },
   );
   assert.deepEqual(query(''), {});
-  assert.deepEqual(query('types=,&labels='), {});
 });
 
 test('bad query values rejected', () => {
   const cases: Array<[string, RegExp]> = [
     ['types=Indicator', /not a STIX type/],
     ['tlp=white-ish', /not one of clear, green/],
-    ['min_confidence=', /min_confidence "" is not valid/],
+    ['min_confidence=', /min_confidence is empty/],
+    ['min_confidence=0x10', /integer from 0 to 100/],
+    ['min_confidence=1e1', /integer from 0 to 100/],
+    ['min_confidence=0b1', /integer from 0 to 100/],
+    ['min_confidence=%2050', /integer from 0 to 100/],
+    ['min_confidence=5&min_confidence=6', /given 2 times/],
+    ['types=', /types is empty/],
+    ['types=,,,', /types is empty/],
+    ['community=', /community is empty/],
     ['min_confidence=7.5', /integer from 0 to 100/],
     ['min_confidence=-1', /integer from 0 to 100/],
     [`labels=${'x'.repeat(251)}`, /longer than 250 characters/],

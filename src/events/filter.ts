@@ -50,14 +50,20 @@ function invalid(message: string): CairnError {
   return new CairnError('invalid-parameter', message);
 }
 
-/** Splits a query parameter given once with commas or several times; empty parts are dropped. */
+/**
+ * Splits a query parameter given once with commas or several times. Empty parts between
+ * commas are dropped, but a parameter given with no value at all is rejected.
+ */
 function listParameter(params: URLSearchParams, name: string): string[] | undefined {
+  if (!params.has(name)) return undefined;
   const values = params
     .getAll(name)
     .flatMap((value) => value.split(','))
     .map((value) => value.trim())
     .filter((value) => value !== '');
-  if (values.length === 0) return undefined;
+  if (values.length === 0) {
+    throw invalid(`${name} is empty: give at least one value, or leave the parameter out`);
+  }
   if (values.length > MAX_FILTER_VALUES) {
     throw invalid(`${name} has ${values.length} values: send at most ${MAX_FILTER_VALUES}`);
   }
@@ -69,6 +75,22 @@ function listParameter(params: URLSearchParams, name: string): string[] | undefi
 }
 
 /**
+ * Returns the value of a query parameter that takes one value, or undefined when it is
+ * absent. A repeated or empty parameter is rejected.
+ */
+export function singleParameter(params: URLSearchParams, name: string): string | undefined {
+  const values = params.getAll(name);
+  if (values.length === 0) return undefined;
+  if (values.length > 1) {
+    throw invalid(`${name} is given ${values.length} times: give it once`);
+  }
+  if (values[0] === '') {
+    throw invalid(`${name} is empty: give a value, or leave the parameter out`);
+  }
+  return values[0];
+}
+
+/**
  * Reads a filter from query parameters: `collections`, `community`, `types`, `labels`,
  * `tlp` (comma-separated or repeated) and `min_confidence`. Unknown parameters are left to
  * the caller.
@@ -77,8 +99,8 @@ export function filterFromQuery(params: URLSearchParams): EventFilter {
   const filter: EventFilter = {};
   const collections = listParameter(params, 'collections');
   if (collections) filter.collections = collections;
-  const community = params.get('community');
-  if (community !== null && community !== '') filter.communityId = community;
+  const community = singleParameter(params, 'community');
+  if (community !== undefined) filter.communityId = community;
 
   const types = listParameter(params, 'types');
   if (types) {
@@ -101,10 +123,11 @@ export function filterFromQuery(params: URLSearchParams): EventFilter {
     filter.tlp = [...new Set(levels)] as TlpLevel[];
   }
 
-  const confidence = params.get('min_confidence');
-  if (confidence !== null) {
-    const value = Number(confidence);
-    if (confidence.trim() === '' || !Number.isInteger(value) || value < 0 || value > 100) {
+  const confidence = singleParameter(params, 'min_confidence');
+  if (confidence !== undefined) {
+    // Only plain decimal digits: Number() would also take " 50", "1e1", "0x10" and "0b1".
+    const value = /^[0-9]{1,3}$/.test(confidence) ? Number(confidence) : NaN;
+    if (!(value <= 100)) {
       throw invalid(
         `min_confidence "${confidence.slice(0, 20)}" is not valid: send an integer from 0 to 100`,
       );

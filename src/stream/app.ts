@@ -17,7 +17,7 @@ import { authenticateWith } from '../api/auth.ts';
 import { sourceAddress, type HttpAuthenticator } from '../auth/http.ts';
 import type { Caller } from '../auth/tokens.ts';
 import { CairnError } from '../errors.ts';
-import { filterFromQuery, type EventFilter } from '../events/filter.ts';
+import { filterFromQuery, singleParameter, type EventFilter } from '../events/filter.ts';
 import type { Logger } from '../log/logger.ts';
 import { LIMIT_RETRY_SECONDS, type StreamHub } from './hub.ts';
 import type { StreamSink } from './subscription.ts';
@@ -149,11 +149,12 @@ export function createStreamApp(deps: StreamAppDeps): Hono<StreamEnv> {
 
   async function openStream(c: StreamContext, scope: EventFilter): Promise<Response> {
     const filter = requestFilter(c, scope);
+    const from = singleParameter(new URL(c.req.url).searchParams, 'from');
     const subscription = await hub.open({
       caller: c.var.caller,
       sourceAddress: c.var.sourceAddress,
       filter,
-      ...(c.req.query('from') !== undefined ? { from: c.req.query('from')! } : {}),
+      ...(from !== undefined ? { from } : {}),
       ...(c.req.header('last-event-id') !== undefined
         ? { lastEventId: c.req.header('last-event-id')! }
         : {}),

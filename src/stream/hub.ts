@@ -7,7 +7,7 @@
 import { tokenAllows, type Caller } from '../auth/tokens.ts';
 import { CairnError } from '../errors.ts';
 import type { AccessChanges } from '../events/announcing-store.ts';
-import type { CursorCodec } from '../events/cursor.ts';
+import { CursorCodec } from '../events/cursor.ts';
 import { AccessLookups, EventReader, type EventFilter } from '../events/filter.ts';
 import type { EventNotifier } from '../events/notifier.ts';
 import type { Logger } from '../log/logger.ts';
@@ -98,6 +98,34 @@ export interface StreamHubDeps {
   accessChanges: AccessChanges;
   logger: Logger;
   codec: CursorCodec;
+}
+
+/**
+ * An RFC 3339 date-time: `T` or `t` between date and time, an optional fraction, and `Z`,
+ * `z` or a numeric offset. Hand-written because the STIX parser takes only the UTC form.
+ */
+const RFC3339 =
+  /^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2}(?:\.\d+)?)(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+/** Converts an RFC 3339 date-time to microseconds since the epoch (UTC), or undefined. */
+export function rfc3339ToMicros(text: string): number | undefined {
+  const match = RFC3339.exec(text);
+  if (match === null) return undefined;
+  const [, date, time, sign, hours, minutes] = match;
+  const local = timestampToMicros(`${date}T${time}Z`);
+  if (local === undefined) return undefined;
+  if (sign === undefined) return local;
+  if (Number(hours) > 23 || Number(minutes) > 59) return undefined;
+  const offset = (Number(hours) * 60 + Number(minutes)) * 60_000_000;
+  // Local time is UTC plus the offset, so UTC is local time minus it.
+  return sign === '+' ? local - offset : local + offset;
+}
+
+function badStart(text: string, parameter: string): CairnError {
+  return new CairnError(
+    'invalid-parameter',
+    `${parameter} ${JSON.stringify(text.slice(0, 40))} is not a cursor of this server, an RFC 3339 timestamp such as 2024-05-01T10:00:00Z or "start"`,
+  );
 }
 
 function notFound(message: string): CairnError {
@@ -320,23 +348,16 @@ export class StreamHub {
       if (bounds.first > 1) return { kind: 'resync', reason: 'from-start-pruned' };
       return { kind: 'after', seq: 0 };
     }
-    if (/^\d{4}-\d{2}-\d{2}T/.test(text)) {
-      const at = timestampToMicros(text);
-      if (at === undefined) {
-        throw new CairnError(
-          'invalid-parameter',
-          `from ${JSON.stringify(text.slice(0, 40))} is not a valid RFC 3339 timestamp such as 2024-05-01T10:00:00Z`,
-        );
-      }
-      seq = await store.eventSeqBefore(at);
-    } else {
+    const parameter = fromHeader ? 'Last-Event-ID' : 'from';
+    if (CursorCodec.isShaped(text)) {
       seq = codec.decode(text);
-      if (seq === undefined && !fromHeader) {
-        throw new CairnError(
-          'invalid-parameter',
-          `from ${JSON.stringify(text.slice(0, 40))} is not a cursor of this server, an RFC 3339 timestamp or "start"`,
-        );
-      }
+      // A cursor of another server (or key) resyncs a reconnecting client; in `from` it is
+      // more likely a mistake, so it is rejected.
+      if (seq === undefined && !fromHeader) throw badStart(text, parameter);
+    } else {
+      const at = rfc3339ToMicros(text);
+      if (at === undefined) throw badStart(text, parameter);
+      seq = await store.eventSeqBefore(at);
     }
     if (seq === undefined || seq > bounds.last) return { kind: 'resync', reason: 'cursor-unknown' };
     if (seq < bounds.first - 1) return { kind: 'resync', reason: 'cursor-pruned' };

@@ -236,6 +236,49 @@ describe('event streams', { timeout: 120_000 }, () => {
     assert.match(badCursor.json.error.message, /not-a-cursor/);
   });
 
+  test('from takes any RFC 3339 date-time; loose values rejected', async () => {
+    const startMs = Date.now() - 1;
+    const object = indicator();
+    await post(server, world.alice.token, world.collectionA, [object]);
+    // The same instant as local time two hours east of UTC, and in lowercase UTC form.
+    const east = new Date(startMs + 2 * 3_600_000).toISOString().replace('T', 't');
+    const starts = [east.replace('Z', '+02:00'), new Date(startMs).toISOString().toLowerCase()];
+    for (const start of starts) {
+      const events = eventsOf(
+        await collect(collectionUrl(`?from=${encodeURIComponent(start)}`), world.alice.token, {
+          until: (messages) => eventsOf(messages).some((m) => m.data.id === object.id),
+        }),
+      );
+      assert.equal(events[0]!.data.id, object.id, start);
+    }
+
+    const refusals: Array<[string, Record<string, string>, RegExp]> = [
+      ['min_confidence=0x10', {}, /min_confidence/],
+      ['min_confidence=1e1', {}, /min_confidence/],
+      ['min_confidence=0b1', {}, /min_confidence/],
+      ['min_confidence=%2050', {}, /min_confidence/],
+      ['from=start&from=garbage', {}, /from is given 2 times/],
+      ['from=', {}, /from is empty/],
+      ['types=', {}, /types is empty/],
+      ['types=,,,', {}, /types is empty/],
+      ['from=2026-12-04T22:26:00%2B25:00', {}, /from "2026-12-04T22:26:00\+25:00"/],
+      ['', { 'Last-Event-ID': 'garbage' }, /Last-Event-ID "garbage" is not a cursor/],
+      ['', { 'Last-Event-ID': 'A'.repeat(12_000) }, /Last-Event-ID "A{40}" is not a cursor/],
+      ['from=start', { 'Last-Event-ID': 'not a cursor' }, /Last-Event-ID/],
+    ];
+    for (const [query, headers, message] of refusals) {
+      const refused = await call(server, collectionUrl(`?${query}`), {
+        token: world.alice.token,
+        accept: null,
+        headers,
+      });
+      const label = `${query} ${JSON.stringify(headers).slice(0, 60)}`;
+      assert.equal(refused.status, 400, label);
+      assert.equal(refused.json.error.code, 'invalid-parameter', label);
+      assert.match(refused.json.error.message, message, label);
+    }
+  });
+
   test('resume with Last-Event-ID', async () => {
     const objects = Array.from({ length: 6 }, () => indicator());
     const first = collect(collectionUrl(`?from=${since()}`), world.alice.token, {
