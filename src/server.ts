@@ -94,7 +94,13 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   const app = routeByPath(
     api,
     taxii,
-    createStreamApp({ hub: streams, authenticator, logger }),
+    createStreamApp({
+      hub: streams,
+      authenticator,
+      logger,
+      store,
+      defaultApiRoot: config.taxii.defaultApiRoot,
+    }),
     healthCheck(store, notifier, logger),
   );
 

@@ -19,6 +19,7 @@ import type { Caller } from '../auth/tokens.ts';
 import { CairnError } from '../errors.ts';
 import { filterFromQuery, singleParameter, type EventFilter } from '../events/filter.ts';
 import type { Logger } from '../log/logger.ts';
+import type { Store } from '../store/store.ts';
 import { LIMIT_RETRY_SECONDS, type StreamHub } from './hub.ts';
 import type { StreamSink } from './subscription.ts';
 import type { WireFormat } from './wire.ts';
@@ -42,6 +43,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface StreamAppDeps {
   hub: StreamHub;
+  store: Store;
+  /** The API root whose collection aliases the collection path takes, as `cairn import` does. */
+  defaultApiRoot: string;
   authenticator: HttpAuthenticator;
   logger: Logger;
 }
@@ -136,7 +140,7 @@ function webSocketSink(socket: WebSocketLike, wire: WireFormat): StreamSink {
 }
 
 export function createStreamApp(deps: StreamAppDeps): Hono<StreamEnv> {
-  const { hub, authenticator, logger } = deps;
+  const { hub, authenticator, logger, store, defaultApiRoot } = deps;
   const app = new Hono<StreamEnv>({ strict: false });
 
   app.use('*', async (c, next) => {
@@ -181,11 +185,21 @@ export function createStreamApp(deps: StreamAppDeps): Hono<StreamEnv> {
   }
 
   app.get(STREAMS_BASE, (c) => openStream(c, {}));
-  app.get(`${STREAMS_BASE}/collections/:id`, (c) => {
-    const id = c.req.param('id');
-    if (!UUID.test(id))
-      throw new CairnError('not-found', `collection "${id.slice(0, 80)}" not found`);
-    return openStream(c, { collections: [id] });
+  app.get(`${STREAMS_BASE}/collections/:id`, async (c) => {
+    const idOrAlias = c.req.param('id');
+    const missing = new CairnError('not-found', `collection "${idOrAlias.slice(0, 80)}" not found`);
+    if (UUID.test(idOrAlias)) return openStream(c, { collections: [idOrAlias] });
+    if (idOrAlias.length > 250) throw missing;
+    const collection = await store.getCollection(defaultApiRoot, idOrAlias);
+    if (collection === undefined) throw missing;
+    try {
+      return await openStream(c, { collections: [collection.id] });
+    } catch (error) {
+      // A collection the caller may not read gets the 404 of a missing one, which names the
+      // alias as sent, not the id behind it.
+      if (error instanceof CairnError && error.code === 'not-found') throw missing;
+      throw error;
+    }
   });
   app.get(`${STREAMS_BASE}/communities/:id`, (c) => {
     const id = c.req.param('id');

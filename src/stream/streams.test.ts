@@ -279,6 +279,38 @@ describe('event streams', { timeout: 120_000 }, () => {
     }
   });
 
+  test('collection path takes the alias, with the same 404 for hidden and missing', async () => {
+    const alias = world.collectionA.alias!;
+    const object = indicator();
+    const reading = collect(
+      `${server.url}${STREAMS}/collections/${encodeURIComponent(alias)}?from=${since()}`,
+      world.alice.token,
+      { until: (messages) => eventCount(messages) >= 1 },
+    );
+    await post(server, world.alice.token, world.collectionA, [object]);
+    const [event] = eventsOf(await reading);
+    assert.equal(event!.data.id, object.id);
+    assert.equal(event!.data.collection, world.collectionA.id);
+
+    const answers = [];
+    for (const [name, token] of [
+      [alias, world.bob.token],
+      ['no-such-alias', world.bob.token],
+    ] as const) {
+      const refused = await call(server, `${server.url}${STREAMS}/collections/${name}`, {
+        token,
+        accept: null,
+      });
+      assert.equal(refused.status, 404, name);
+      answers.push(refused.json.error.message.replace(name, 'NAME'));
+      assert.ok(
+        !refused.text.includes(world.collectionA.id),
+        'the id behind the alias stays hidden',
+      );
+    }
+    assert.equal(answers[0], answers[1]);
+  });
+
   test('resume with Last-Event-ID', async () => {
     const objects = Array.from({ length: 6 }, () => indicator());
     const first = collect(collectionUrl(`?from=${since()}`), world.alice.token, {

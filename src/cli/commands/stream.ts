@@ -97,7 +97,7 @@ export function registerStream(program: Command): void {
       'print the events of a server as JSON lines, following them across disconnects and restarts',
     )
     .option('--token <token>', 'API token (default: $CAIRN_TOKEN)')
-    .option('--collection <id>', 'only this collection')
+    .option('--collection <id-or-alias>', 'only this collection, by id or alias')
     .option('--community <id>', 'only the collections of this community')
     .option('--types <types>', 'only these STIX types, separated by commas')
     .option('--labels <labels>', 'only objects with one of these labels, separated by commas')
@@ -106,7 +106,7 @@ export function registerStream(program: Command): void {
     .option(
       '--from <position>',
       'where to start when no cursor is saved: a cursor, an RFC 3339 time, or "start" ' +
-        '(default: new events only)',
+        '(default: the new events from the first successful connection on)',
     )
     .option(
       '--cursor-file <file>',
