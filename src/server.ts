@@ -227,6 +227,18 @@ function routeByPath(
  * headers over the 16 KiB limit, a timeout) with a TAXII error message, because TAXII 2.1
  * section 3.1 gives every response the TAXII media type.
  */
+/** The start of a request line whose path is under /api/v1. */
+const JSON_API_REQUEST = /^[A-Z]+ \/api\/v1(?:[/?# ]|$)/;
+
+/**
+ * Returns the first bytes of the data the HTTP parser failed on, where the request line is
+ * when the request came in one piece; an empty string when there are none.
+ */
+function requestLineStart(error: NodeJS.ErrnoException): string {
+  const raw = (error as { rawPacket?: unknown }).rawPacket;
+  return Buffer.isBuffer(raw) ? raw.subarray(0, 64).toString('latin1') : '';
+}
+
 function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, logger: Logger): void {
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
@@ -244,16 +256,24 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, logger:
             'bad-request',
             `the HTTP request could not be parsed (${error.code ?? 'unknown error'})`,
           );
-  const body = JSON.stringify({
-    title: failure.title,
-    description: failure.message,
-    error_code: failure.code,
-    http_status: String(failure.status),
-  });
+  // The JSON API (and the streams under it) answer in their own error format; any other
+  // path, or one that cannot be read from the bytes the parser had, gets TAXII's.
+  const jsonApi = JSON_API_REQUEST.test(requestLineStart(error));
+  const body = JSON.stringify(
+    jsonApi
+      ? { error: { code: failure.code, message: failure.message } }
+      : {
+          title: failure.title,
+          description: failure.message,
+          error_code: failure.code,
+          http_status: String(failure.status),
+        },
+  );
   logger.info({ code: error.code, status: failure.status }, 'malformed request rejected');
   socket.end(
     `HTTP/1.1 ${failure.status} ${STATUS_CODES[failure.status] ?? ''}\r\n` +
-      `Content-Type: ${TAXII_MEDIA_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Content-Type: ${jsonApi ? 'application/json' : TAXII_MEDIA_TYPE}\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       `Connection: close\r\n\r\n${body}`,
   );
 }

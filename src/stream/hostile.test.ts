@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { request, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 
 import WebSocket from 'ws';
@@ -245,6 +246,45 @@ describe('stream access changed elsewhere', { timeout: 60_000 }, () => {
       }
       const closed = (await reading).at(-1)!;
       assert.equal(closed.data.reason, 'access-revoked');
+    } finally {
+      await server.dispose();
+    }
+  });
+});
+
+/** Sends raw bytes in one write and returns the whole response as text. */
+function rawRequest(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    let response = '';
+    socket.setEncoding('utf8');
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no response in time')));
+    socket.on('data', (chunk: string) => (response += chunk));
+    socket.on('end', () => resolve(response));
+    socket.on('error', reject);
+  });
+}
+
+describe('oversized stream requests', { timeout: 60_000 }, () => {
+  test('431 in the format of the path', async () => {
+    const server = await startTestServer();
+    try {
+      const query = `?labels=${'x'.repeat(17 * 1024)}`;
+      const request = (path: string) =>
+        `GET ${path}${query} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;
+      const streams = await rawRequest(server.server.port, request(STREAMS));
+      assert.match(streams, /^HTTP\/1\.1 431 /);
+      assert.match(streams, /^Content-Type: application\/json\r$/m);
+      const body = JSON.parse(streams.slice(streams.indexOf('\r\n\r\n') + 4)) as {
+        error: { code: string; message: string };
+      };
+      assert.equal(body.error.code, 'headers-too-large');
+      assert.match(body.error.message, /16 KiB/);
+
+      const taxii = await rawRequest(server.server.port, request('/taxii2/'));
+      assert.match(taxii, /^HTTP\/1\.1 431 /);
+      assert.match(taxii, /"error_code":"headers-too-large"/);
+      assert.match(taxii, /^Content-Type: application\/taxii\+json/m);
     } finally {
       await server.dispose();
     }
