@@ -231,8 +231,8 @@ function routeByPath(
 const JSON_API_REQUEST = /^[A-Z]+ \/api\/v1(?:[/?# ]|$)/;
 
 /**
- * Returns the first bytes of the data the HTTP parser failed on, where the request line is
- * when the request came in one piece; an empty string when there are none.
+ * Returns the first bytes of the data the HTTP parser failed on, or an empty string. They
+ * start with the request line only when the request arrived in one piece.
  */
 function requestLineStart(error: NodeJS.ErrnoException): string {
   const raw = (error as { rawPacket?: unknown }).rawPacket;
@@ -256,8 +256,8 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, logger:
             'bad-request',
             `the HTTP request could not be parsed (${error.code ?? 'unknown error'})`,
           );
-  // The JSON API (and the streams under it) answer in their own error format; any other
-  // path, or one that cannot be read from the bytes the parser had, gets TAXII's.
+  // Paths under /api/v1 (the JSON API and the streams) get the JSON API error format. Other
+  // paths get TAXII's, and so does a request whose path is not in the bytes the parser had.
   const jsonApi = JSON_API_REQUEST.test(requestLineStart(error));
   const body = JSON.stringify(
     jsonApi
