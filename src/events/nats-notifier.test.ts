@@ -393,16 +393,28 @@ describe('NatsNotifier', { skip, timeout: 60_000 }, () => {
     storeLast = 12;
     await eventually(() => heard.includes(12), 2_000, 'the poll to announce seq 12');
     assert.notEqual(reader.notifier.state, 'connected');
+    // Several attempts fail (the backoff is at most 200 ms), but only the first is a warning.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const warnings = reader.lines.filter(
+      (line) => line.msg === 'could not connect to NATS; the store is polled until it answers',
+    );
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]!.level, 40);
+    assert.ok(reader.lines.filter((line) => line.msg === 'NATS still unreachable').length >= 2);
     assert.ok(
-      reader.lines.some(
-        (line) => line.msg === 'could not connect to NATS; the store is polled until it answers',
-      ),
+      reader.lines.every((line) => line.msg !== 'NATS still unreachable' || line.level === 20),
     );
 
-    // A node that starts while NATS is down connects once it is back.
+    // A node that starts while NATS is down connects once it is back, and says how many
+    // attempts failed.
     relay.restore();
     await reader.notifier.listening();
     assert.equal(reader.notifier.state, 'connected');
+    const recovered = reader.lines.find(
+      (line) => line.msg === 'connected to NATS after failed attempts',
+    );
+    assert.ok(recovered, 'the recovery is logged');
+    assert.ok((recovered.failedAttempts as number) >= 3, String(recovered.failedAttempts));
   });
 
   test('a failing store read during catch-up is logged, not thrown', async () => {

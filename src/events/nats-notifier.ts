@@ -306,6 +306,9 @@ export class NatsNotifier implements EventNotifier {
    */
   async #connectForever(): Promise<void> {
     let backoff = FIRST_BACKOFF_MS;
+    // Failed attempts since the last connection: the first is a warning, the others are
+    // counted (and logged at debug level) so a long outage does not fill the log.
+    let failures = 0;
     while (!this.#closed) {
       let connection: NatsConnection;
       try {
@@ -321,10 +324,18 @@ export class NatsNotifier implements EventNotifier {
       } catch (error) {
         if (this.#closed) break;
         this.#setState('disconnected');
-        this.#logger.warn(
-          { err: error, retryInMs: backoff },
-          'could not connect to NATS; the store is polled until it answers',
-        );
+        failures += 1;
+        if (failures === 1) {
+          this.#logger.warn(
+            { err: error, retryInMs: backoff },
+            'could not connect to NATS; the store is polled until it answers',
+          );
+        } else {
+          this.#logger.debug(
+            { err: error, failures, retryInMs: backoff },
+            'NATS still unreachable',
+          );
+        }
         await this.#sleep(backoff);
         backoff = Math.min(backoff * 2, this.#options.maxBackoffMs);
         continue;
@@ -334,6 +345,10 @@ export class NatsNotifier implements EventNotifier {
         break;
       }
       backoff = FIRST_BACKOFF_MS;
+      if (failures > 0) {
+        this.#logger.info({ failedAttempts: failures }, 'connected to NATS after failed attempts');
+        failures = 0;
+      }
       this.#connection = connection;
       this.#js = jetstream(connection);
       this.#setState('connected');
@@ -381,6 +396,7 @@ export class NatsNotifier implements EventNotifier {
    */
   async #follow(connection: NatsConnection): Promise<void> {
     let backoff = FIRST_BACKOFF_MS;
+    let failures = 0;
     while (!this.#closed && !connection.isClosed()) {
       try {
         await this.#ensureStream(connection);
@@ -392,7 +408,11 @@ export class NatsNotifier implements EventNotifier {
         const messages = await consumer.consume({ max_messages: 100 });
         this.#messages = messages;
         void this.#watchConsumer(messages);
-        this.#logger.info({ subject: this.#options.subject }, 'following NATS announcements');
+        this.#logger.info(
+          { subject: this.#options.subject, ...(failures > 0 ? { failedAttempts: failures } : {}) },
+          'following NATS announcements',
+        );
+        failures = 0;
         // Events committed before the consumer existed are in the store: announce them.
         void this.#catchUp('subscribed', true);
         this.#listening.resolve();
@@ -411,8 +431,9 @@ export class NatsNotifier implements EventNotifier {
         }
       } catch (error) {
         if (this.#closed || connection.isClosed()) break;
-        this.#logger.warn(
-          { err: error, retryInMs: backoff },
+        failures += 1;
+        this.#logger[failures === 1 ? 'warn' : 'debug'](
+          { err: error, failures, retryInMs: backoff },
           'could not follow NATS announcements; retrying',
         );
       }
