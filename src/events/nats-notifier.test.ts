@@ -405,7 +405,7 @@ describe('NatsNotifier', { skip, timeout: 60_000 }, () => {
       reader.lines.every((line) => line.msg !== 'NATS still unreachable' || line.level === 20),
     );
 
-    // A node that starts while NATS is down connects once it is back, and says how many
+    // A node that starts while NATS is down connects once it is back, and logs how many
     // attempts failed.
     relay.restore();
     await reader.notifier.listening();
