@@ -59,7 +59,7 @@ export interface RunningServer {
 export async function startServer(config: CairnConfig, logger: Logger): Promise<RunningServer> {
   const opened = await openStore(config.store, { migrate: config.migrateOnStart });
   const accessChanges = new AccessChanges();
-  const notifier = createNotifier(config, opened, logger, accessChanges);
+  const notifier = await createNotifier(config, opened, logger, accessChanges);
   // Every write through this store announces its events, or signals an access change.
   const store = announcingStore(opened, notifier, accessChanges, logger);
   const setup = await bootstrapNode(store, config, logger).catch(async (error: unknown) => {

@@ -65,7 +65,7 @@ test('shared stores get shared counts, SQLite keeps them in memory', () => {
 });
 
 test('without a NATS URL the notifier stays in the process', async () => {
-  const notifier = createNotifier(DEFAULT_CONFIG, {} as Store, createLogger('silent'));
+  const notifier = await createNotifier(DEFAULT_CONFIG, {} as Store, createLogger('silent'));
   assert.ok(notifier instanceof LocalNotifier);
   await notifier.close();
 });

@@ -10,8 +10,8 @@
  * A result is reused for CACHE_MS, so frequent checks from several balancers cost the store
  * at most one query per interval.
  */
+import type { NatsNotifierState } from '../events/nats-notifier.ts';
 import type { EventNotifier } from '../events/notifier.ts';
-import { NatsNotifier } from '../events/nats-notifier.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Store } from '../store/store.ts';
 
@@ -66,7 +66,7 @@ export function healthCheck(
     const report: HealthReport = {
       status: storeOk ? 'ok' : 'unavailable',
       store: storeOk ? 'ok' : 'unavailable',
-      nats: notifier instanceof NatsNotifier ? notifier.state : 'local',
+      nats: 'state' in notifier ? (notifier as { state: NatsNotifierState }).state : 'local',
     };
     const headers: Record<string, string> = {
       'Content-Type': 'application/json',

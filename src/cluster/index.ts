@@ -7,7 +7,7 @@
 import { FailureLimiter, type FailureCounter } from '../auth/http.ts';
 import { bootstrap, type BootstrapResult } from '../bootstrap.ts';
 import type { CairnConfig } from '../config/config.ts';
-import { NatsNotifier, type LocalSignal } from '../events/nats-notifier.ts';
+import type { LocalSignal } from '../events/nats-notifier.ts';
 import { LocalNotifier, type EventNotifier } from '../events/notifier.ts';
 import type { Logger } from '../log/logger.ts';
 import { nowMicros } from '../stix/timestamp.ts';
@@ -98,14 +98,16 @@ export async function bootstrapNode(
  * Creates the notifier: NATS when a URL is configured, else announcements within this
  * process only. With NATS, `accessChanges` (when given) is relayed between the nodes too.
  */
-export function createNotifier(
+export async function createNotifier(
   config: CairnConfig,
   store: Store,
   logger: Logger,
   accessChanges?: LocalSignal,
-): EventNotifier {
+): Promise<EventNotifier> {
   const { url, prefix, fallbackPollSeconds, replicas } = config.nats;
   if (url === undefined) return new LocalNotifier();
+  // Loaded here, so a single node without NATS does not spend start-up time on its client.
+  const { NatsNotifier } = await import('../events/nats-notifier.ts');
   const notifier = new NatsNotifier({
     servers: url,
     ...natsNames(prefix),

@@ -6,7 +6,7 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { PostgresStore, type PostgresStoreOptions } from './postgres/index.ts';
+import type { PostgresStoreOptions } from './postgres/index.ts';
 import {
   SCHEMA_VERSION as SQLITE_SCHEMA_VERSION,
   SqliteStore,
@@ -68,6 +68,8 @@ export function isPostgresUrl(url: string): boolean {
 }
 
 async function openPostgres(url: string, options: OpenStoreOptions): Promise<Store> {
+  // Loaded here, so a server on SQLite does not spend start-up time on the pg driver.
+  const { PostgresStore } = await import('./postgres/index.ts');
   const store = new PostgresStore(url, options.postgres);
   try {
     if (options.migrate === false) await store.checkSchema();

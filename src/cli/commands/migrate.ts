@@ -9,7 +9,6 @@ import type { Command } from 'commander';
 import { CairnError } from '../../errors.ts';
 import { describeStore } from '../../server.ts';
 import { isPostgresUrl, openStore, sqlitePath } from '../../store/index.ts';
-import { PostgresStore } from '../../store/postgres/index.ts';
 import {
   CopyRejectedError,
   copySqliteToPostgres,
@@ -85,6 +84,8 @@ export async function copyStore(
       `cannot open the SQLite store ${path}: ${(error as Error).message}`,
     );
   }
+  // Loaded here, so other commands do not spend start-up time on the pg driver.
+  const { PostgresStore } = await import('../../store/postgres/index.ts');
   const target = new PostgresStore(to);
   const progress = startCopyProgress(options.quiet === true);
   try {
