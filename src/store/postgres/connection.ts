@@ -110,6 +110,12 @@ export class Connection implements Queryable {
     // listener Node.js would end the process. The pool drops that connection by itself and
     // the next query opens a new one, so there is nothing else to do here.
     this.#pool.on('error', () => undefined);
+    // A checked-out connection that breaks emits its error on the client as well as failing
+    // the query in flight, and the pool listens only on idle clients. The failed query
+    // already reports the error, so this listener only keeps the process alive.
+    this.#pool.on('connect', (client) => {
+      client.on('error', () => undefined);
+    });
     this.#where = describeServer(url);
   }
 
