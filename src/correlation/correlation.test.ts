@@ -53,20 +53,29 @@ before(async () => {
   ] as const) {
     const organisation = await services.createOrganisation(root, { name });
     orgs[key] = organisation.id;
-    const member = await services.createUser(root, organisation.id, { name: user, role: 'org-admin' });
+    const member = await services.createUser(root, organisation.id, {
+      name: user,
+      role: 'org-admin',
+    });
     tokens[user] = (await services.createToken(root, member.id, {})).token;
-    const community = await services.createCommunity({ userId: member.id }, { name: `${name} ring` });
+    const community = await services.createCommunity(
+      { userId: member.id },
+      { name: `${name} ring` },
+    );
     const collection = await services.createCollection({ userId: member.id }, community.id, {
       title: `${name} feed`,
       alias: key,
     });
     const id = key === 'acme' ? ACME_ID : BETA_ID;
-    const result = await services.share({ userId: member.id }, collection.id, [indicator(id, VALUE)]);
+    const result = await services.share({ userId: member.id }, collection.id, [
+      indicator(id, VALUE),
+    ]);
     assert.equal(result.failures.length, 0, JSON.stringify(result.failures));
   }
   // The server's indexer follows the event log; wait until both shares are indexed.
   await waitFor(
-    async () => ((await store.findObservableRefs(`domain:${VALUE}`, 10)).length === 2 ? true : undefined),
+    async () =>
+      (await store.findObservableRefs(`domain:${VALUE}`, 10)).length === 2 ? true : undefined,
     10_000,
     'the event indexer',
   );
