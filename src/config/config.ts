@@ -77,7 +77,7 @@ const configSchema = z
         allowPrivateTargets: z.boolean(),
       })
       .strict(),
-    /** What the event log keeps; older events are pruned. */
+    /** The retention policy of the event log: events outside it are pruned. */
     events: z
       .object({
         /** Days an event is kept. */

@@ -272,7 +272,9 @@ const HASH_ALGORITHMS: Partial<Record<ObservableType, string>> = {
 
 /** Normalises a value of a given type as the index stores it; undefined when it is invalid. */
 export function normaliseObservable(type: ObservableType, value: string): Observable | undefined {
-  const kind = type === 'ipv4' || type === 'ipv6' ? 'ip' : HASH_ALGORITHMS[type] ? 'hash' : type;
+  let kind: string = type;
+  if (type === 'ipv4' || type === 'ipv6') kind = 'ip';
+  else if (HASH_ALGORITHMS[type]) kind = 'hash';
   const result = normalise(kind as ObservableKind, value, HASH_ALGORITHMS[type]);
   if (!result.ok) return undefined;
   const mapped = fromNormalised(result.value);

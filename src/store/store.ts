@@ -312,7 +312,7 @@ export interface TokenRecord {
 }
 
 /**
- * What happened to an object version in a collection. `created` is the first version of the
+ * The kind of change to an object version in a collection. `created` is the first version of the
  * object in the collection, `updated` a later one, `revoked` a version with `revoked: true`,
  * `deleted` a version removed from the collection.
  */
@@ -353,7 +353,7 @@ export interface EventQuery {
   collectionIds?: string[];
 }
 
-/** What the event log keeps; older events are pruned. */
+/** The retention policy of the event log: events outside it are pruned. */
 export interface EventRetention {
   /** Prune events committed before this time (microseconds). */
   before?: number;
@@ -369,7 +369,7 @@ export interface EventRetention {
 export interface DocumentRecord {
   kind: string;
   id: string;
-  /** Who owns it (a user or organisation id); list queries filter on it. */
+  /** The owner, a user or organisation id; list queries filter on it. */
   owner?: string;
   /** A second unique name within the kind, such as a de-duplication key. */
   key?: string;
@@ -402,7 +402,7 @@ export interface ObservableRef {
   value: string;
   objectId: string;
   collectionId: string;
-  /** Who supplied the object: `connector:<id>`, `org:<id>` or `operator`. */
+  /** The supplier of the object: `connector:<id>`, `org:<id>` or `operator`. */
   source: string;
 }
 
@@ -594,7 +594,7 @@ export interface Store {
    * Claims up to `limit` documents of the kind whose `due` is at or before `now`, by setting
    * their `due` to `leaseUntil` in the same step, and returns them with the new due. Two
    * callers (on any node) never claim the same document for the same due time, so work such
-   * as a webhook delivery or a scheduled run happens once; a claimer that dies leaves the
+   * as a webhook delivery or a scheduled run happens once. A claimer that dies leaves the
    * document due again at `leaseUntil`.
    */
   claimDocuments(

@@ -26,7 +26,7 @@ import { ValueMatcher, type MatchHow } from './value-matcher.ts';
 export const MAX_LINE_LENGTH = 8_192;
 /** Lines looked up together, so their store reads are batched. */
 const CHUNK_LINES = 2_000;
-/** Answers and objects kept per session. */
+/** Look-up results and objects cached per session. */
 const CACHE_SIZE = 100_000;
 /** Tokens of one line looked at, at most. */
 const MAX_TOKENS_PER_LINE = 64;
@@ -52,7 +52,7 @@ export interface RelatedObject {
   name?: string;
   relationship: string;
   relationshipId: string;
-  /** Which object of the match it relates to. */
+  /** The id of the matched object it relates to. */
   of: string;
 }
 
