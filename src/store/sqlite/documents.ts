@@ -12,6 +12,7 @@ import {
   type DocumentRecord,
   type NewDocument,
 } from '../store.ts';
+import { checkCount, checkDocument, checkTime } from '../checks.ts';
 import { constraintKind } from './constraints.ts';
 import type { StatementCache } from './statements.ts';
 
@@ -64,56 +65,6 @@ function toDocument(row: DocumentRow): DocumentRecord {
 function compareIds(a: DocumentRecord, b: DocumentRecord): number {
   if (a.id === b.id) return 0;
   return a.id < b.id ? -1 : 1;
-}
-
-function checkName(value: unknown, field: string): void {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new TypeError(
-      `invalid document ${field} ${JSON.stringify(value)}: expected a non-empty string`,
-    );
-  }
-}
-
-function checkCount(value: number, name: string, minimum: number): void {
-  if (!Number.isSafeInteger(value) || value < minimum) {
-    throw new RangeError(`invalid ${name} ${value}: expected an integer of ${minimum} or more`);
-  }
-}
-
-function checkTime(value: number, name: string): void {
-  if (!Number.isSafeInteger(value)) {
-    throw new RangeError(`invalid ${name} ${value}: expected microseconds since the epoch`);
-  }
-}
-
-/** Rejects a document the table would store altered, or whose body is not JSON. */
-function checkDocument(document: NewDocument): void {
-  checkName(document.kind, 'kind');
-  checkName(document.id, 'id');
-  if (document.owner !== undefined) checkName(document.owner, 'owner');
-  if (document.key !== undefined) checkName(document.key, 'key');
-  if (document.due !== undefined) checkTime(document.due, 'due time');
-  if (typeof document.body !== 'string') {
-    throw new TypeError(
-      `invalid body of document ${document.kind}/${document.id}: expected JSON text`,
-    );
-  }
-  // SQLite stores text as UTF-8, which cannot encode a lone surrogate. isWellFormed is in
-  // Node 20 but not in the ES2023 library that TypeScript is configured with.
-  if (!(document.body as string & { isWellFormed(): boolean }).isWellFormed()) {
-    throw new TypeError(
-      `invalid body of document ${document.kind}/${document.id}: it contains a lone UTF-16 ` +
-        'surrogate, which cannot be stored; escape it as \\uXXXX',
-    );
-  }
-  try {
-    JSON.parse(document.body);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new TypeError(`invalid body of document ${document.kind}/${document.id}: ${reason}`, {
-      cause: error,
-    });
-  }
 }
 
 export class DocumentTable {
