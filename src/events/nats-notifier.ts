@@ -405,9 +405,7 @@ export class NatsNotifier implements EventNotifier {
           filter_subjects: this.#options.subject,
           deliver_policy: DeliverPolicy.New,
         });
-        // Pulls expire after 5 s instead of the client's default 30 s, so a consumer deleted
-        // with its stream is noticed within seconds; one pull request per 5 s costs little.
-        const messages = await consumer.consume({ max_messages: 100, expires: 5_000 });
+        const messages = await consumer.consume({ max_messages: 100 });
         this.#messages = messages;
         void this.#watchConsumer(messages);
         this.#logger.info(
