@@ -252,14 +252,16 @@ describe('NatsNotifier', { skip, timeout: 60_000 }, () => {
   });
 
   test('deleted stream is created again', async () => {
-    const a = notifier();
-    const b = notifier();
+    const a = notifier({ streamCheckMs: 300 });
+    const b = notifier({ streamCheckMs: 300 });
     await Promise.all([a.notifier.listening(), b.notifier.listening()]);
     await deleteStream(TEST_NATS_URL, stream);
     const heard: number[] = [];
     b.notifier.listen((seq) => heard.push(seq));
-    // Announce until one gets through: the stream and the consumers come back by themselves.
-    const deadline = Date.now() + 15_000;
+    // Announce until one gets through: the stream and the consumers come back by themselves,
+    // within a few stream checks.
+    const started = Date.now();
+    const deadline = started + 15_000;
     for (let seq = 500; !heard.some((s) => s >= 500) && Date.now() < deadline; seq++) {
       a.notifier.announce(seq);
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -268,6 +270,7 @@ describe('NatsNotifier', { skip, timeout: 60_000 }, () => {
       heard.some((s) => s >= 500),
       'B hears A again after the stream was deleted',
     );
+    assert.ok(Date.now() - started < 5_000, `B heard A after ${Date.now() - started} ms`);
     assert.ok(b.lines.some((line) => line.msg === 'NATS consumer lost; following again'));
   });
 

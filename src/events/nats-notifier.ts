@@ -47,6 +47,12 @@ export interface NatsNotifierOptions {
   maxBackoffMs?: number;
   /** Name of the connection, shown by the NATS server's monitoring. */
   connectionName?: string;
+  /**
+   * Interval between checks that the stream is still the one the consumer was created on
+   * (ms). Deleting a stream deletes its consumers, and the client may notice only when its
+   * heartbeats time out.
+   */
+  streamCheckMs?: number;
 }
 
 /** A signal within one process, such as the access changes of the event streams. */
@@ -59,6 +65,7 @@ export interface LocalSignal {
 export type NatsNotifierState = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
 const DEFAULT_FALLBACK_MS = 10_000;
+const DEFAULT_STREAM_CHECK_MS = 5_000;
 const DEFAULT_MAX_BACKOFF_MS = 5_000;
 const FIRST_BACKOFF_MS = 100;
 const PUBLISH_TIMEOUT_MS = 2_000;
@@ -155,6 +162,10 @@ export class NatsNotifier implements EventNotifier {
   #closed = false;
   #run: Promise<void> | undefined;
   #poll: NodeJS.Timeout | undefined;
+  #streamCheck: NodeJS.Timeout | undefined;
+  /** Creation time of the stream the current consumer reads, to tell a recreated stream. */
+  #streamCreated: string | undefined;
+  #checkingStream = false;
   /** Ends the backoff waits in progress, when the notifier closes. */
   readonly #wakers = new Set<() => void>();
   #listening: { promise: Promise<void>; resolve: () => void };
@@ -165,6 +176,7 @@ export class NatsNotifier implements EventNotifier {
   constructor(options: NatsNotifierOptions) {
     this.#options = {
       fallbackMs: DEFAULT_FALLBACK_MS,
+      streamCheckMs: DEFAULT_STREAM_CHECK_MS,
       replicas: 1,
       maxBackoffMs: DEFAULT_MAX_BACKOFF_MS,
       connectionName: `cairn-${this.node.slice(0, 8)}`,
@@ -187,6 +199,11 @@ export class NatsNotifier implements EventNotifier {
     if (this.#run || this.#closed) return;
     this.#poll = setInterval(() => void this.#catchUp('poll', false), this.#options.fallbackMs);
     this.#poll.unref();
+    this.#streamCheck = setInterval(
+      () => void this.#checkStream('timer'),
+      this.#options.streamCheckMs,
+    );
+    this.#streamCheck.unref();
     this.#run = this.#connectForever();
   }
 
@@ -271,6 +288,7 @@ export class NatsNotifier implements EventNotifier {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#poll);
+    clearInterval(this.#streamCheck);
     for (const wake of this.#wakers) wake();
     this.#messages?.stop();
     const connection = this.#connection;
@@ -399,7 +417,7 @@ export class NatsNotifier implements EventNotifier {
     let failures = 0;
     while (!this.#closed && !connection.isClosed()) {
       try {
-        await this.#ensureStream(connection);
+        this.#streamCreated = await this.#ensureStream(connection);
         const js = jetstream(connection);
         const consumer = await js.consumers.get(this.#options.stream, {
           filter_subjects: this.#options.subject,
@@ -453,8 +471,7 @@ export class NatsNotifier implements EventNotifier {
     try {
       for await (const status of messages.status()) {
         if (status.type === 'consumer_deleted' || status.type === 'stream_not_found') {
-          this.#logger.warn({ reason: status.type }, 'NATS consumer lost; following again');
-          messages.stop();
+          this.#restartConsumer(messages, status.type);
           return;
         }
       }
@@ -463,16 +480,54 @@ export class NatsNotifier implements EventNotifier {
     }
   }
 
-  async #ensureStream(connection: NatsConnection): Promise<void> {
+  #restartConsumer(messages: ConsumerMessages, reason: string): void {
+    if (this.#messages !== messages) return;
+    this.#messages = undefined;
+    this.#logger.warn({ reason }, 'NATS consumer lost; following again');
+    messages.stop();
+  }
+
+  /**
+   * Compares the stream with the one the consumer was created on, and follows again when it
+   * is missing or was created anew. Runs on a timer and after a failed publish, so a lost
+   * consumer is noticed within streamCheckMs even while its heartbeats are still pending.
+   */
+  async #checkStream(reason: string): Promise<void> {
+    const connection = this.#connection;
+    const messages = this.#messages;
+    if (this.#checkingStream || this.#closed || !connection || connection.isClosed()) return;
+    if (!messages || this.#state !== 'connected') return;
+    this.#checkingStream = true;
+    try {
+      const manager = await jetstreamManager(connection);
+      let created: string | undefined;
+      try {
+        created = (await manager.streams.info(this.#options.stream)).created;
+      } catch (error) {
+        if (!/stream not found/i.test((error as Error).message)) throw error;
+      }
+      if (created === undefined) {
+        this.#restartConsumer(messages, `stream missing (${reason})`);
+      } else if (created !== this.#streamCreated) {
+        this.#restartConsumer(messages, `stream created again (${reason})`);
+      }
+    } catch (error) {
+      this.#logger.debug({ err: error, reason }, 'could not check the NATS stream');
+    } finally {
+      this.#checkingStream = false;
+    }
+  }
+
+  /** Creates the stream when missing; returns its creation time. */
+  async #ensureStream(connection: NatsConnection): Promise<string> {
     const manager = await jetstreamManager(connection);
     try {
-      await manager.streams.info(this.#options.stream);
-      return;
+      return (await manager.streams.info(this.#options.stream)).created;
     } catch (error) {
       if (!/stream not found/i.test((error as Error).message)) throw error;
     }
     try {
-      await manager.streams.add({
+      const info = await manager.streams.add({
         name: this.#options.stream,
         subjects: [this.#options.subject],
         retention: RetentionPolicy.Limits,
@@ -483,11 +538,13 @@ export class NatsNotifier implements EventNotifier {
         num_replicas: this.#options.replicas,
       });
       this.#logger.info({ subject: this.#options.subject }, 'NATS stream created');
+      return info.created;
     } catch (error) {
       // Another node created it at the same moment.
-      await manager.streams.info(this.#options.stream).catch(() => {
+      const info = await manager.streams.info(this.#options.stream).catch(() => {
         throw error;
       });
+      return info.created;
     }
   }
 
@@ -543,6 +600,7 @@ export class NatsNotifier implements EventNotifier {
             this.#publishFailing = true;
             this.#logger.warn({ err: error, seq }, 'could not publish an announcement to NATS');
           }
+          void this.#checkStream('publish failed');
         }
       }
     } finally {
