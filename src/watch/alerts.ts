@@ -4,6 +4,7 @@
  */
 import { compareTimestamps, timestampToMicros } from '../stix/timestamp.ts';
 import type { TlpLevel } from '../store/store.ts';
+import type { AlertChange } from './alert-log.ts';
 import { describeEntry, type IndexedEntry } from './engine.ts';
 import type { Alert, AlertState, MatchDetail } from './model.ts';
 import { alertPriority, severityOf } from './priority.ts';
@@ -21,7 +22,7 @@ export interface AlertInput {
   now: number;
 }
 
-export type AlertChange = 'created' | 'updated';
+export type { AlertChange } from './alert-log.ts';
 
 function objectVersion(object: Readonly<Record<string, unknown>>): string {
   const version = object.modified ?? object.created;
@@ -61,13 +62,14 @@ function alertFields(input: AlertInput) {
 /**
  * Creates the alert of the match, or updates the entry's alert for the object when the
  * version is newer than the one it records. An update reopens an acknowledged alert, since
- * a new version is new information. Returns undefined when nothing changed: the same or an
- * older version, as a retro-hunt run twice finds.
+ * a new version is new information. Each change is appended to the list's alert log, which
+ * alert streams and webhooks deliver from. Returns undefined when nothing changed: the same
+ * or an older version, as a retro-hunt run twice finds.
  */
 export async function recordAlert(
   repository: WatchRepository,
   input: AlertInput,
-): Promise<{ alert: Alert; change: AlertChange } | undefined> {
+): Promise<{ alert: Alert; change: AlertChange; seq: number } | undefined> {
   const { entry } = input;
   const objectId = String(input.object.id);
   const fields = alertFields(input);
@@ -106,7 +108,11 @@ export async function recordAlert(
     objectId,
   );
   if (!result.changed) return undefined;
-  return { alert: result.alert, change: result.created ? 'created' : 'updated' };
+  const change = result.created ? 'created' : 'updated';
+  // NOTE: a process that stops between the two writes leaves the change out of the log, so
+  // streams and webhooks never deliver it; GET /api/v1/alerts still lists the alert.
+  const seq = await repository.alertLog.append(result.alert, change);
+  return { alert: result.alert, change, seq };
 }
 
 export interface AlertQuery {

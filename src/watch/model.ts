@@ -6,6 +6,8 @@
  *   owns, so one query finds every list an organisation's users may see);
  * - kind `alert`: owner = watch list id, key = `<entry id>|<object id>`, so there is one
  *   alert per entry and object, updated when a new version of the object arrives;
+ * - kinds `alert-log` and `alert-log-head`: every change of a list's alerts in order, for
+ *   alert streams and webhooks (see alert-log.ts);
  * - kind `watch-hunt`: a retro-hunt job, owner = watch list id, claimed through `due`;
  * - kind `watch-state`: the event log checkpoint and the generation that tells every node to
  *   reload changed lists.

@@ -11,6 +11,7 @@ import {
   type NewDocument,
   type Store,
 } from '../store/store.ts';
+import { AlertLog } from './alert-log.ts';
 import {
   ALERT_KIND,
   HUNT_KIND,
@@ -50,7 +51,12 @@ function parse<T>(document: DocumentRecord): T {
 }
 
 export class WatchRepository {
-  constructor(readonly store: Store) {}
+  /** Every alert change of each list, in order, for delivery (see alert-log.ts). */
+  readonly alertLog: AlertLog;
+
+  constructor(readonly store: Store) {
+    this.alertLog = new AlertLog(store);
+  }
 
   /** Visits every document of a kind (and owner), page by page, in id order. */
   async *documents(kind: string, owner?: string): AsyncGenerator<DocumentRecord> {
@@ -101,7 +107,7 @@ export class WatchRepository {
     return { list, revision: document.revision };
   }
 
-  /** Deletes a list with its alerts and retro-hunt jobs. */
+  /** Deletes a list with its alerts, alert log and retro-hunt jobs. */
   async deleteList(id: string): Promise<boolean> {
     const deleted = await this.store.deleteDocument(WATCHLIST_KIND, id);
     if (!deleted) return false;
@@ -112,6 +118,7 @@ export class WatchRepository {
       for await (const document of this.documents(kind, id)) ids.push(document.id);
       for (const documentId of ids) await this.store.deleteDocument(kind, documentId);
     }
+    await this.alertLog.remove(id);
     return true;
   }
 
