@@ -50,6 +50,7 @@ test('stream and subjects follow the prefix', () => {
     stream: 'cairn-events',
     subject: 'cairn.events.committed',
     accessSubject: 'cairn.access.changed',
+    alertSubject: 'cairn.alerts.recorded',
   });
 });
 

@@ -18,16 +18,18 @@ import { StoreFailureCounter } from './failure-counts.ts';
 export { ClusterTask } from './cluster-task.ts';
 export { StoreFailureCounter } from './failure-counts.ts';
 
-/** Returns the stream and subject of the announcements for a configured prefix. */
+/** Returns the stream and subjects of the announcements for a configured prefix. */
 export function natsNames(prefix: string): {
   stream: string;
   subject: string;
   accessSubject: string;
+  alertSubject: string;
 } {
   return {
     stream: `${prefix}-events`,
     subject: `${prefix}.events.committed`,
     accessSubject: `${prefix}.access.changed`,
+    alertSubject: `${prefix}.alerts.recorded`,
   };
 }
 

@@ -9,6 +9,11 @@
  * a hint to read it now. A node that missed messages (its link to NATS dropped, NATS
  * restarted) fills the gap from the store. On every (re)connection it announces the
  * store's newest seq locally, and a slow poll of the store does the same whatever NATS does.
+ *
+ * Alert announcements (a watch list id) and access-change signals go over plain NATS
+ * subjects, not stored. After every (re)connection the notifier calls its alert listeners
+ * without a list id, meaning any list may have new alerts, so they read the store for
+ * what was announced while the link was down.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -25,7 +30,7 @@ import {
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 
 import type { Logger } from '../log/logger.ts';
-import type { EventNotifier } from './notifier.ts';
+import type { AlertListener, EventNotifier } from './notifier.ts';
 
 export interface NatsNotifierOptions {
   /** NATS server URLs, separated by commas: `nats://127.0.0.1:4222`. */
@@ -36,6 +41,8 @@ export interface NatsNotifierOptions {
   subject: string;
   /** Subject of access-change signals (see relayAccessChanges); plain NATS, not stored. */
   accessSubject?: string;
+  /** Subject of alert announcements (see announceAlerts); plain NATS, not stored. */
+  alertSubject?: string;
   /** Copies of the stream when this notifier creates it; an existing stream is left as is. */
   replicas?: number;
   /** Returns the newest committed seq from the store (its eventBounds().last). */
@@ -77,6 +84,29 @@ const STREAM_MAX_AGE_NS = 60 * 60 * 1e9;
 interface Announcement {
   seq: number;
   node: string;
+}
+
+/** The body of an alert announcement: the watch list with new alerts and the announcing node. */
+interface AlertAnnouncement {
+  watchlistId: string;
+  node: string;
+}
+
+/** Reads an alert announcement, or returns undefined for anything malformed. */
+export function parseAlertAnnouncement(data: Uint8Array): AlertAnnouncement | undefined {
+  if (data.length > 256) return undefined;
+  try {
+    const value = JSON.parse(new TextDecoder().decode(data)) as unknown;
+    if (typeof value !== 'object' || value === null) return undefined;
+    const { watchlistId, node } = value as Record<string, unknown>;
+    if (typeof watchlistId !== 'string' || !/^[A-Za-z0-9-]{1,100}$/.test(watchlistId)) {
+      return undefined;
+    }
+    if (typeof node !== 'string') return undefined;
+    return { watchlistId, node };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Reads an announcement, or returns undefined for anything malformed. */
@@ -143,12 +173,20 @@ export function describeServers(servers: string): string {
 export class NatsNotifier implements EventNotifier {
   /** Identifies this node's announcements, so it skips its own when they come back. */
   readonly node = randomUUID();
-  readonly #options: Required<Omit<NatsNotifierOptions, 'connectionName' | 'accessSubject'>> & {
+  readonly #options: Required<
+    Omit<NatsNotifierOptions, 'connectionName' | 'accessSubject' | 'alertSubject'>
+  > & {
     connectionName: string;
     accessSubject: string | undefined;
+    alertSubject: string | undefined;
   };
   readonly #logger: Logger;
   readonly #listeners = new Set<(lastSeq: number) => void>();
+  readonly #alertListeners = new Set<AlertListener>();
+  /** Set after a failed alert publish, so an outage logs one warning. */
+  #alertPublishFailing = false;
+  /** Malformed alert announcements received; the first and every 1,000th are logged. */
+  #malformedAlerts = 0;
   #state: NatsNotifierState = 'connecting';
   #connection: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
@@ -181,6 +219,7 @@ export class NatsNotifier implements EventNotifier {
       maxBackoffMs: DEFAULT_MAX_BACKOFF_MS,
       connectionName: `cairn-${this.node.slice(0, 8)}`,
       accessSubject: undefined,
+      alertSubject: undefined,
       ...options,
     };
     this.#logger = options.logger.child({
@@ -226,6 +265,77 @@ export class NatsNotifier implements EventNotifier {
   listen(listener: (lastSeq: number) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Calls this node's alert listeners at once and publishes to the other nodes. While NATS
+   * is unreachable only this node's listeners are called, and the other nodes find the
+   * alerts in the store when they reconnect or at their next poll.
+   */
+  announceAlerts(watchlistId: string): void {
+    if (this.#closed) return;
+    this.#deliverAlerts(watchlistId);
+    const subject = this.#options.alertSubject;
+    const connection = this.#connection;
+    if (subject === undefined || !connection || connection.isClosed()) return;
+    if (this.#state !== 'connected') return;
+    try {
+      const body: AlertAnnouncement = { watchlistId, node: this.node };
+      connection.publish(subject, JSON.stringify(body));
+      this.#alertPublishFailing = false;
+    } catch (error) {
+      if (!this.#alertPublishFailing) {
+        this.#alertPublishFailing = true;
+        this.#logger.warn({ err: error, watchlistId }, 'could not publish an alert announcement');
+      }
+    }
+  }
+
+  listenAlerts(listener: AlertListener): () => void {
+    this.#alertListeners.add(listener);
+    return () => this.#alertListeners.delete(listener);
+  }
+
+  #deliverAlerts(watchlistId: string | undefined): void {
+    for (const listener of this.#alertListeners) {
+      try {
+        listener(watchlistId);
+      } catch (error) {
+        this.#logger.error({ err: error, watchlistId }, 'alert listener failed');
+      }
+    }
+  }
+
+  /**
+   * Passes the alert announcements of other nodes to the local listeners for the life of
+   * the connection. Then calls the listeners without a list id, because announcements
+   * made before this (re)connection were not received.
+   */
+  #followAlerts(connection: NatsConnection): void {
+    const subject = this.#options.alertSubject;
+    if (subject === undefined) return;
+    connection.subscribe(subject, {
+      callback: (error, message) => {
+        if (error) {
+          this.#logger.warn({ err: error }, 'alert announcement subscription failed');
+          return;
+        }
+        const announcement = parseAlertAnnouncement(message.data);
+        if (!announcement) {
+          this.#malformedAlerts += 1;
+          if (this.#malformedAlerts === 1 || this.#malformedAlerts % 1_000 === 0) {
+            this.#logger.warn(
+              { bytes: message.data.length, count: this.#malformedAlerts },
+              'ignored a malformed alert announcement',
+            );
+          }
+          return;
+        }
+        if (announcement.node === this.node) return;
+        this.#deliverAlerts(announcement.watchlistId);
+      },
+    });
+    this.#deliverAlerts(undefined);
   }
 
   /**
@@ -297,6 +407,7 @@ export class NatsNotifier implements EventNotifier {
     }
     await this.#run;
     this.#listeners.clear();
+    this.#alertListeners.clear();
     this.#setState('closed');
   }
 
@@ -371,6 +482,7 @@ export class NatsNotifier implements EventNotifier {
       this.#js = jetstream(connection);
       this.#setState('connected');
       this.#followAccessChanges(connection);
+      this.#followAlerts(connection);
       const watching = this.#watchStatus(connection);
       const following = this.#follow(connection);
       const closedWith = await connection.closed();
@@ -394,6 +506,8 @@ export class NatsNotifier implements EventNotifier {
         case 'reconnect':
           this.#setState('connected');
           void this.#catchUp('reconnect', true);
+          // The client subscribes again by itself; what was announced meanwhile is lost.
+          this.#deliverAlerts(undefined);
           break;
         case 'error':
           this.#logger.warn({ err: status.error }, 'NATS reported an error');
