@@ -9,7 +9,7 @@ import type { Store } from '../store/store.ts';
 import type { EventNotifier } from './notifier.ts';
 
 /** Store methods that append events. */
-const EVENT_WRITES = new Set<string>(['addObjects', 'deleteObject']);
+const EVENT_WRITES = new Set<string>(['addObjects', 'addConverted', 'deleteObject']);
 
 /** Store methods that may change who reads what. */
 const ACCESS_WRITES = new Set<string>([

@@ -2,7 +2,7 @@
  * Input checks and small helpers that every store implementation applies the same way, so
  * the stores reject the same values with the same messages.
  */
-import type { NewDocument, VersionQuery } from './store.ts';
+import type { NewDocument, PreparedObject, VersionQuery } from './store.ts';
 
 /**
  * Returns whether a string is well-formed UTF-16. SQLite and PostgreSQL store text as UTF-8,
@@ -78,4 +78,26 @@ export function isRevoked(json: string): boolean {
   // The substring test skips the parse for the versions that cannot match, which is nearly all.
   if (!json.includes('"revoked":true')) return false;
   return (JSON.parse(json) as { revoked?: unknown }).revoked === true;
+}
+
+/**
+ * Rejects a batch of addObjects or addConverted that contains a version the store would
+ * keep altered: JSON with a lone surrogate. For addConverted it also rejects an id that
+ * does not start with the version's type, the one structural fact the store relies on.
+ */
+export function checkStorable(objects: readonly PreparedObject[], converted = false): void {
+  for (const object of objects) {
+    if (converted && !object.id.startsWith(`${object.type}--`)) {
+      throw new TypeError(
+        `invalid converted object ${object.id}: its id does not start with its type ` +
+          `"${object.type}--"; fix the converter that built it`,
+      );
+    }
+    if (!isWellFormed(object.json)) {
+      throw new TypeError(
+        `invalid JSON text for ${object.id} version ${object.version}: it contains a lone ` +
+          'UTF-16 surrogate, which cannot be stored; escape it as \\uXXXX',
+      );
+    }
+  }
 }

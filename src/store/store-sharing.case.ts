@@ -27,7 +27,7 @@ function user(id: string, organisationId: string): UserRecord {
   return { id, name: id, organisationId, role: 'analyst', createdAt: 1, disabled: false };
 }
 
-function community(id: string, name: string): CommunityRecord {
+export function community(id: string, name: string): CommunityRecord {
   return {
     id,
     name,

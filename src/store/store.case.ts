@@ -18,6 +18,7 @@ import {
   type VersionQuery,
   type VersionSelector,
 } from './store.ts';
+import { runConvertedCases } from './store-converted.case.ts';
 import { runCorrelationCases } from './store-correlation.case.ts';
 import { runDocumentCases } from './store-documents.case.ts';
 import { runEventCases } from './store-events.case.ts';
@@ -1345,6 +1346,7 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
     runSharingCases(() => ({ store, root, collection }));
     runDocumentCases(() => ({ store }));
     runEventCases(() => ({ store, root, collection }));
+    runConvertedCases(() => ({ store, root, collection }));
     runCorrelationCases(() => ({ store }));
 
     describe('settings', () => {

@@ -118,6 +118,22 @@ export interface AddResult {
   dateAdded: number;
 }
 
+/** A version that addConverted left out, with its position in the input. */
+export interface ConvertedRejection {
+  /** The index of the version in the array given to addConverted. */
+  index: number;
+  id: string;
+  version: string;
+  message: string;
+}
+
+export interface ConvertedAddResult {
+  /** One result per added or duplicate version, in input order; rejected ones have none. */
+  results: AddResult[];
+  /** Versions that the re-share rule keeps out (see addConverted), in input order. */
+  rejected: ConvertedRejection[];
+}
+
 /**
  * Which versions of each object a query returns (TAXII `match[version]`).
  * `all` returns every version; otherwise a version passes when any of the set flags or
@@ -448,6 +464,25 @@ export interface Store {
    * Each added version gets a date_added unique and strictly increasing in the collection.
    */
   addObjects(collectionId: string, objects: PreparedObject[]): Promise<AddResult[]>;
+
+  /**
+   * Adds object versions that Cairn's own converters built from normalised values (plain
+   * text and CSV lists), in one transaction: the bulk path of imports and list connectors.
+   * Callers check what is cheap to check and set `sharing` on every version; the store
+   * does not validate the STIX content (see src/ingest/converted.ts for why).
+   *
+   * It keeps every rule of addObjects. A version already in the collection, or earlier in
+   * the same call, is a duplicate. Each added version gets a strictly increasing
+   * date_added and its event. The JSON of a version is shared with other collections only
+   * when byte-identical. It also applies the re-share rule that the sharing step applies
+   * before addObjects: a version whose object isHeldRestricted for the collection's
+   * community and the version's contributor organisation is rejected, not stored.
+   *
+   * Throws TypeError, and stores nothing of the call, when a version's id does not start
+   * with its type or its JSON cannot be stored; throws StoreConflictError for an unknown
+   * collection.
+   */
+  addConverted(collectionId: string, objects: PreparedObject[]): Promise<ConvertedAddResult>;
 
   /** Versions with their JSON, for the objects and get-an-object endpoints. */
   queryObjects(query: VersionQuery): Promise<Page<StoredVersionWithJson>>;

@@ -15,12 +15,14 @@
 import { createHash } from 'node:crypto';
 
 import { nowMicros } from '../../stix/timestamp.ts';
-import { checkVersionQuery, isRevoked, isWellFormed } from '../checks.ts';
+import { checkStorable, checkVersionQuery, isRevoked } from '../checks.ts';
 import {
   AUDIENCES,
   StoreConflictError,
   type AccessFilter,
   type AddResult,
+  type ConvertedAddResult,
+  type ConvertedRejection,
   type EntrySharing,
   type Page,
   type PreparedObject,
@@ -135,6 +137,14 @@ const SQL = {
     ' FROM collections AS c WHERE c.id = $1',
 } as const;
 
+/** The message of a version that the re-share rule keeps out; the sharing step words it so. */
+function heldMessage(id: string): string {
+  return (
+    `${id} is held as TLP:AMBER, AMBER+STRICT or RED by another community and ` +
+    'organisation, so it may not be re-shared here'
+  );
+}
+
 /** Sharing of versions added without any: visible to members, as a GREEN default would be. */
 const UNSPECIFIED_SHARING: EntrySharing = {
   tlp: [],
@@ -149,6 +159,19 @@ interface LockedCollection {
   community_id: string | null;
   last_date_added: number;
   spec_versions: string[];
+}
+
+/** Locks the collection's row for an add; throws StoreConflictError when there is none. */
+async function lockCollection(client: Queryable, collectionId: string): Promise<LockedCollection> {
+  const [collection] = await client.query<LockedCollection>({
+    name: 'cairn_lock_collection',
+    text: SQL.lockCollection,
+    values: [collectionId],
+  });
+  if (collection === undefined) {
+    throw new StoreConflictError(`collection "${collectionId}" not found`);
+  }
+  return collection;
 }
 
 /** A version of an object in the collection: stored already, or added by this batch. */
@@ -202,26 +225,68 @@ export class ObjectVersions {
 
   /** Adds versions in one transaction; throws StoreConflictError for an unknown collection. */
   async add(collectionId: string, objects: PreparedObject[]): Promise<AddResult[]> {
-    for (const object of objects) {
-      if (!isWellFormed(object.json)) {
-        throw new TypeError(
-          `invalid JSON text for ${object.id} version ${object.version}: it contains a lone ` +
-            'UTF-16 surrogate, which cannot be stored; escape it as \\uXXXX',
-        );
-      }
-    }
+    checkStorable(objects);
     return this.#connection.transaction(async (client) => {
-      const [collection] = await client.query<LockedCollection>({
-        name: 'cairn_lock_collection',
-        text: SQL.lockCollection,
-        values: [collectionId],
-      });
-      if (collection === undefined) {
-        throw new StoreConflictError(`collection "${collectionId}" not found`);
-      }
+      const collection = await lockCollection(client, collectionId);
       if (objects.length === 0) return [];
       return this.#addLocked(client, collection, objects);
     });
+  }
+
+  /**
+   * Adds converted versions (Store.addConverted). PostgreSQL already adds a batch with a
+   * fixed number of statements (see #addLocked), so the bulk path only adds the re-share
+   * check before it, one query per contributor organisation.
+   */
+  async addConverted(collectionId: string, objects: PreparedObject[]): Promise<ConvertedAddResult> {
+    checkStorable(objects, true);
+    return this.#connection.transaction(async (client) => {
+      const collection = await lockCollection(client, collectionId);
+      const restricted = await this.#heldInBatch(client, collection, objects);
+      const accepted: PreparedObject[] = [];
+      const rejected: ConvertedRejection[] = [];
+      for (const [index, object] of objects.entries()) {
+        const organisation = object.sharing?.contributorOrganisationId ?? '';
+        if (restricted.get(organisation)?.has(object.id)) {
+          rejected.push({
+            index,
+            id: object.id,
+            version: object.version,
+            message: heldMessage(object.id),
+          });
+        } else {
+          accepted.push(object);
+        }
+      }
+      const results =
+        accepted.length > 0 ? await this.#addLocked(client, collection, accepted) : [];
+      return { results, rejected };
+    });
+  }
+
+  /** Returns the ids of the batch that isHeldRestricted, by contributor organisation. */
+  async #heldInBatch(
+    client: Queryable,
+    collection: LockedCollection,
+    objects: PreparedObject[],
+  ): Promise<Map<string, Set<string>>> {
+    const idsByOrganisation = new Map<string, Set<string>>();
+    for (const object of objects) {
+      const organisation = object.sharing?.contributorOrganisationId ?? '';
+      let ids = idsByOrganisation.get(organisation);
+      if (ids === undefined) idsByOrganisation.set(organisation, (ids = new Set()));
+      ids.add(object.id);
+    }
+    const held = new Map<string, Set<string>>();
+    for (const [organisation, ids] of idsByOrganisation) {
+      const rows = await client.query<{ id: string }>({
+        name: 'cairn_held_restricted',
+        text: SQL.heldRestricted,
+        values: [[...ids], collection.community_id ?? '', organisation],
+      });
+      held.set(organisation, new Set(rows.map((row) => row.id)));
+    }
+    return held;
   }
 
   async #addLocked(

@@ -24,6 +24,7 @@ import {
   type CollectionRecord,
   type CommunityRecord,
   type CommunityRelation,
+  type ConvertedAddResult,
   type DocumentQuery,
   type DocumentRecord,
   type EventQuery,
@@ -218,6 +219,10 @@ export class PostgresStore implements Store {
 
   async addObjects(collectionId: string, objects: PreparedObject[]): Promise<AddResult[]> {
     return this.#objects.add(collectionId, objects);
+  }
+
+  async addConverted(collectionId: string, objects: PreparedObject[]): Promise<ConvertedAddResult> {
+    return this.#objects.addConverted(collectionId, objects);
   }
 
   async queryObjects(query: VersionQuery): Promise<Page<StoredVersionWithJson>> {
@@ -620,6 +625,7 @@ export class PostgresStore implements Store {
   async getFeedback(objectIds: readonly string[]): Promise<ObjectFeedback[]> {
     return this.#correlation.getFeedback(objectIds);
   }
+
 
   async getSetting(key: string): Promise<string | undefined> {
     const [row] = await this.#connection.query<{ value: string }>({

@@ -9,6 +9,8 @@ import {
   AUDIENCES,
   type AccessFilter,
   type AddResult,
+  type ConvertedAddResult,
+  type ConvertedRejection,
   type EntrySharing,
   type Page,
   type PreparedObject,
@@ -38,6 +40,10 @@ const SQL = {
     'SELECT v.vid, v.version_key, e.date_added, e.spec_version, e.is_first, e.is_last' +
     ' FROM object_versions AS v LEFT JOIN collection_entries AS e INDEXED BY entries_by_vid' +
     ' ON e.vid = v.vid AND e.collection_seq = ? WHERE v.id_hash = ? AND v.id = ?',
+  // The ids with a stored version among those whose id_hash is in a JSON array.
+  storedIds:
+    'SELECT DISTINCT id FROM object_versions' +
+    ' WHERE id_hash IN (SELECT value FROM json_each(?))',
   insertJson: 'INSERT INTO object_versions (id_hash, id, version_key, json) VALUES (?, ?, ?, ?)',
   jsonOf: 'SELECT json FROM object_versions WHERE vid = ?',
   setFirst:
@@ -91,6 +97,17 @@ const UNSPECIFIED_SHARING: EntrySharing = {
   granularMarkings: false,
 };
 
+/** The state of an object with no stored version in any collection. */
+const NEW_OBJECT: ObjectState = { candidates: [] };
+
+/** The message of a version that the re-share rule keeps out; the sharing step words it so. */
+function heldMessage(id: string): string {
+  return (
+    `${id} is held as TLP:AMBER, AMBER+STRICT or RED by another community and ` +
+    'organisation, so it may not be re-shared here'
+  );
+}
+
 /** Returns the STIX media type of a spec version (TAXII 2.1 section 1.6.8). */
 function stixMediaType(specVersion: string): string {
   return `application/stix+json;version=${specVersion}`;
@@ -120,6 +137,17 @@ type VersionRow = [
   isLast: number | null,
 ];
 
+/** The state of one add transaction. */
+interface AddRun {
+  collection: CollectionRow;
+  nextDateAdded: number;
+  events: EventAppender;
+  /** Spec versions of the collection, with those this add brings. */
+  specVersions: string[];
+  /** How many spec versions the collection had before this add. */
+  specVersionCount: number;
+}
+
 /** A version of an object that is in the collection. */
 interface Entry {
   vid: number;
@@ -133,7 +161,7 @@ interface Entry {
 /** The versions of one object in the collection, as seen by a version about to be added. */
 interface ObjectState {
   /** Stored copies of this exact version that other collections hold, by vid. */
-  candidates: number[];
+  candidates: readonly number[];
   /** The date_added of this exact version when the collection already has it. */
   duplicateOf?: number;
   first?: Entry;
@@ -147,12 +175,13 @@ function toEntry(row: VersionRow): Entry | undefined {
 }
 
 function objectState(rows: VersionRow[], versionKey: string): ObjectState {
-  const state: ObjectState = { candidates: [] };
+  const candidates: number[] = [];
+  const state: ObjectState = { candidates };
   for (const row of rows) {
     const entry = toEntry(row);
     if (row[1] === versionKey) {
       if (entry) state.duplicateOf = entry.dateAdded;
-      else state.candidates.push(row[0]);
+      else candidates.push(row[0]);
     }
     if (entry?.isFirst) state.first = entry;
     if (entry?.isLast) state.last = entry;
@@ -185,107 +214,174 @@ export class ObjectVersions {
     return this.#statements.get(SQL.collection).get(collectionId) as CollectionRow | undefined;
   }
 
-  /**
-   * Adds versions in one write transaction, or returns undefined when there is no such
-   * collection. BEGIN IMMEDIATE takes the write lock before the high-water mark is read, so
-   * two connections never compute the same date_added.
-   */
+  /** Adds versions in one write transaction, or returns undefined when there is no such collection. */
   add(collectionId: string, objects: PreparedObject[]): AddResult[] | undefined {
+    const versionsOfObject = this.#statements.get(SQL.versionsOfObject).raw();
+    return this.#inAddTransaction(collectionId, (run) =>
+      objects.map((object) => {
+        const hash = idHash(object.id);
+        const rows = versionsOfObject.all(run.collection.seq, hash, object.id) as VersionRow[];
+        return this.#addVersion(run, object, hash, objectState(rows, object.versionKey));
+      }),
+    );
+  }
+
+  /**
+   * The bulk add of Store.addConverted, in one write transaction; returns undefined when
+   * there is no such collection. One query finds which ids have a stored version in any
+   * collection. The others are new, so they are stored without the per-object look-ups of
+   * add(). Known ids, and ids seen earlier in the same call, take the full path of add()
+   * after the re-share check.
+   */
+  addConverted(collectionId: string, objects: PreparedObject[]): ConvertedAddResult | undefined {
+    const versionsOfObject = this.#statements.get(SQL.versionsOfObject).raw();
+    const heldRestricted = this.#statements.get(SQL.heldRestricted);
+    return this.#inAddTransaction(collectionId, (run) => {
+      const collection = run.collection;
+      const hashes = objects.map((object) => idHash(object.id));
+      const known = this.#storedIds(hashes);
+      const results: AddResult[] = [];
+      const rejected: ConvertedRejection[] = [];
+      for (const [index, object] of objects.entries()) {
+        const { id } = object;
+        const hash = hashes[index]!;
+        if (!known.has(id)) {
+          known.add(id);
+          results.push(this.#addVersion(run, object, hash, NEW_OBJECT));
+          continue;
+        }
+        const restricted = heldRestricted.get({
+          hash,
+          id,
+          community: collection.community_id ?? '',
+          organisation: object.sharing?.contributorOrganisationId ?? '',
+        });
+        if (restricted !== undefined) {
+          rejected.push({ index, id, version: object.version, message: heldMessage(id) });
+          continue;
+        }
+        const rows = versionsOfObject.all(collection.seq, hash, id) as VersionRow[];
+        results.push(this.#addVersion(run, object, hash, objectState(rows, object.versionKey)));
+      }
+      return { results, rejected };
+    });
+  }
+
+  /**
+   * Runs `work` in one write transaction on the collection, then stores the collection's
+   * new high-water mark and spec versions. Returns undefined when there is no such
+   * collection. BEGIN IMMEDIATE takes the write lock before the high-water mark is read,
+   * so two connections never compute the same date_added.
+   */
+  #inAddTransaction<T>(collectionId: string, work: (run: AddRun) => T): T | undefined {
     return this.#db
       .transaction(() => {
         const collection = this.#collection(collectionId);
-        return collection && this.#addInTransaction(collection, objects);
+        if (collection === undefined) return undefined;
+
+        const run = this.#startRun(collection);
+        const result = work(run);
+        this.#finishRun(run);
+        return result;
       })
       .immediate();
   }
 
-  #addInTransaction(collectionRow: CollectionRow, objects: PreparedObject[]): AddResult[] {
+  /** Returns the ids among those with these id hashes that have a stored version. */
+  #storedIds(hashes: number[]): Set<string> {
+    const ids = this.#statements.get(SQL.storedIds).pluck().all(JSON.stringify(hashes));
+    return new Set(ids as string[]);
+  }
+
+  #startRun(collection: CollectionRow): AddRun {
+    const specVersions = JSON.parse(collection.spec_versions) as string[];
+    return {
+      collection,
+      // date_added is the later of the clock and the last value handed out plus one
+      // microsecond, so it is unique and strictly increasing even if the clock steps back.
+      nextDateAdded: Math.max(nowMicros(), collection.last_date_added + 1),
+      events: this.#appender(collection),
+      specVersions,
+      specVersionCount: specVersions.length,
+    };
+  }
+
+  /** Writes the collection's new high-water mark and spec versions at the end of an add. */
+  #finishRun(run: AddRun): void {
     const s = this.#statements;
-    const versionsOfObject = s.get(SQL.versionsOfObject).raw();
-    const insertJson = s.get(SQL.insertJson);
-    const insertEntry = s.get(SQL.insertEntry);
-    const { seq: collection, last_date_added: highWater } = collectionRow;
-    const events = this.#appender(collectionRow);
-    const specVersions = JSON.parse(collectionRow.spec_versions) as string[];
-    const specVersionCount = specVersions.length;
+    const { seq, last_date_added: highWater } = run.collection;
+    if (run.nextDateAdded - 1 > highWater) s.get(SQL.setHighWater).run(run.nextDateAdded - 1, seq);
+    if (run.specVersions.length > run.specVersionCount) {
+      s.get(SQL.setSpecVersions).run(JSON.stringify(run.specVersions.sort()), seq);
+    }
+  }
 
-    // date_added is the later of the clock and the last value handed out plus one
-    // microsecond, so it is unique and strictly increasing even if the clock steps back.
-    let nextDateAdded = Math.max(nowMicros(), highWater + 1);
-    const results: AddResult[] = [];
-    for (const object of objects) {
-      const { id, versionKey } = object;
-      const hash = idHash(id);
-      const rows = versionsOfObject.all(collection, hash, id) as VersionRow[];
-      const state = objectState(rows, versionKey);
-      if (state.duplicateOf !== undefined) {
-        const dateAdded = state.duplicateOf;
-        results.push({ id, version: object.version, outcome: 'duplicate', dateAdded });
-        continue;
-      }
-
-      // The JSON of a version is shared between collections only when it is byte-identical.
-      // Another collection's copy with different content is never reused: a writer could
-      // otherwise post a known id and version and be served the content of a collection it
-      // cannot read. Within one collection the first stored content of a version wins.
-      const vid =
-        this.#identicalCopy(state.candidates, object.json) ??
-        Number(insertJson.run(hash, id, versionKey, object.json).lastInsertRowid);
-
-      const isFirst = state.first === undefined || versionKey < state.first.versionKey;
-      const isLast = state.last === undefined || versionKey > state.last.versionKey;
-      if (isFirst && state.first) s.get(SQL.setFirst).run(0, collection, state.first.dateAdded);
-      if (isLast && state.last) s.get(SQL.setLast).run(0, collection, state.last.dateAdded);
-
-      const dateAdded = nextDateAdded++;
-      const mediaType = stixMediaType(object.specVersion);
-      const sharing = object.sharing ?? UNSPECIFIED_SHARING;
-      insertEntry.run(
-        collection,
-        dateAdded,
-        id,
-        object.version,
-        versionKey,
-        object.type,
-        object.specVersion,
-        mediaType,
-        +isFirst,
-        +isLast,
-        vid,
-        AUDIENCES.indexOf(sharing.audience),
-        sharing.contributorId ?? null,
-        sharing.contributorOrganisationId ?? null,
-        sharing.tlp.join(','),
-        +sharing.granularMarkings,
-        AUDIENCES.indexOf(sharing.recipientsWithin ?? 'everyone'),
-      );
-      for (const userId of new Set(sharing.recipients)) {
-        s.get(SQL.insertRecipient).run(collection, dateAdded, userId);
-      }
-      const kind = isRevoked(object.json)
-        ? 'revoked'
-        : state.first === undefined
-          ? 'created'
-          : 'updated';
-      events.append(kind, {
-        objectId: id,
-        objectType: object.type,
-        specVersion: object.specVersion,
-        version: object.version,
-        versionKey,
-        dateAdded,
-        vid,
-        sharing,
-      });
-      if (!specVersions.includes(object.specVersion)) specVersions.push(object.specVersion);
-      results.push({ id, version: object.version, outcome: 'added', dateAdded });
+  /**
+   * Adds one version with its entry, recipients and event, given the versions of its
+   * object that `state` describes. A version the collection already has is a duplicate.
+   */
+  #addVersion(run: AddRun, object: PreparedObject, hash: number, state: ObjectState): AddResult {
+    const s = this.#statements;
+    const { id, versionKey } = object;
+    const collection = run.collection.seq;
+    if (state.duplicateOf !== undefined) {
+      return { id, version: object.version, outcome: 'duplicate', dateAdded: state.duplicateOf };
     }
 
-    if (nextDateAdded - 1 > highWater) s.get(SQL.setHighWater).run(nextDateAdded - 1, collection);
-    if (specVersions.length > specVersionCount) {
-      s.get(SQL.setSpecVersions).run(JSON.stringify(specVersions.sort()), collection);
+    // The JSON of a version is shared between collections only when it is byte-identical.
+    // Another collection's copy with different content is never reused: a writer could
+    // otherwise post a known id and version and be served the content of a collection it
+    // cannot read. Within one collection the first stored content of a version wins.
+    const vid =
+      this.#identicalCopy(state.candidates, object.json) ??
+      Number(s.get(SQL.insertJson).run(hash, id, versionKey, object.json).lastInsertRowid);
+
+    const isFirst = state.first === undefined || versionKey < state.first.versionKey;
+    const isLast = state.last === undefined || versionKey > state.last.versionKey;
+    if (isFirst && state.first) s.get(SQL.setFirst).run(0, collection, state.first.dateAdded);
+    if (isLast && state.last) s.get(SQL.setLast).run(0, collection, state.last.dateAdded);
+
+    const dateAdded = run.nextDateAdded++;
+    const sharing = object.sharing ?? UNSPECIFIED_SHARING;
+    s.get(SQL.insertEntry).run(
+      collection,
+      dateAdded,
+      id,
+      object.version,
+      versionKey,
+      object.type,
+      object.specVersion,
+      stixMediaType(object.specVersion),
+      +isFirst,
+      +isLast,
+      vid,
+      AUDIENCES.indexOf(sharing.audience),
+      sharing.contributorId ?? null,
+      sharing.contributorOrganisationId ?? null,
+      sharing.tlp.join(','),
+      +sharing.granularMarkings,
+      AUDIENCES.indexOf(sharing.recipientsWithin ?? 'everyone'),
+    );
+    for (const userId of new Set(sharing.recipients)) {
+      s.get(SQL.insertRecipient).run(collection, dateAdded, userId);
     }
-    return results;
+    const kind = isRevoked(object.json)
+      ? 'revoked'
+      : state.first === undefined
+        ? 'created'
+        : 'updated';
+    run.events.append(kind, {
+      objectId: id,
+      objectType: object.type,
+      specVersion: object.specVersion,
+      version: object.version,
+      versionKey,
+      dateAdded,
+      vid,
+      sharing,
+    });
+    if (!run.specVersions.includes(object.specVersion)) run.specVersions.push(object.specVersion);
+    return { id, version: object.version, outcome: 'added', dateAdded };
   }
 
   #appender(collection: CollectionRow): EventAppender {
@@ -294,7 +390,7 @@ export class ObjectVersions {
   }
 
   /** Returns the vid of a stored copy whose JSON equals `json`, if there is one. */
-  #identicalCopy(candidates: number[], json: string): number | undefined {
+  #identicalCopy(candidates: readonly number[], json: string): number | undefined {
     const jsonOf = this.#statements.get(SQL.jsonOf).pluck();
     return candidates.find((vid) => jsonOf.get(vid) === json);
   }

@@ -25,6 +25,7 @@ import {
   type CollectionRecord,
   type CommunityRecord,
   type CommunityRelation,
+  type ConvertedAddResult,
   type EventQuery,
   type EventRecord,
   type EventRetention,
@@ -50,6 +51,7 @@ import {
   type VersionQuery,
   type VersionSelector,
 } from '../store.ts';
+import { checkStorable } from '../checks.ts';
 import { constraintKind, uniqueErrorNames } from './constraints.ts';
 import { EventLog } from './event-log.ts';
 import { CorrelationTables } from './correlation.ts';
@@ -292,6 +294,15 @@ export class SqliteStore implements Store {
       throw new StoreConflictError(`collection "${collectionId}" not found`);
 
     return results;
+  }
+
+  async addConverted(collectionId: string, objects: PreparedObject[]): Promise<ConvertedAddResult> {
+    checkStorable(objects, true);
+    const result = this.#objects.addConverted(collectionId, objects);
+    if (result === undefined) {
+      throw new StoreConflictError(`collection "${collectionId}" not found`);
+    }
+    return result;
   }
 
   async queryObjects(query: VersionQuery): Promise<Page<StoredVersionWithJson>> {
@@ -667,6 +678,7 @@ export class SqliteStore implements Store {
   async getFeedback(objectIds: readonly string[]): Promise<ObjectFeedback[]> {
     return this.#correlation.getFeedback(objectIds);
   }
+
 
   async getSetting(key: string): Promise<string | undefined> {
     return this.#statements.get('SELECT value FROM settings WHERE key = ?').pluck().get(key) as
