@@ -22,6 +22,7 @@ import { runConvertedCases } from './store-converted.case.ts';
 import { runCorrelationCases } from './store-correlation.case.ts';
 import { runDocumentCases } from './store-documents.case.ts';
 import { runEventCases } from './store-events.case.ts';
+import { runHuntKeyCases } from './store-hunt-keys.case.ts';
 import { organisation, runSharingCases } from './store-sharing.case.ts';
 
 const STIX_21 = 'application/stix+json;version=2.1';
@@ -1348,6 +1349,7 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
     runEventCases(() => ({ store, root, collection }));
     runConvertedCases(() => ({ store, root, collection }));
     runCorrelationCases(() => ({ store }));
+    runHuntKeyCases(() => ({ store, root, collection }));
 
     describe('settings', () => {
       test('unknown key is undefined', async () => {

@@ -429,6 +429,27 @@ export interface ObservableStats {
   capped: boolean;
 }
 
+/**
+ * One look-up key of an object in a collection, in the retro-hunt key index (see
+ * src/watch/hunt-keys.ts for what a key is made of).
+ */
+export interface HuntKey {
+  key: string;
+  objectId: string;
+}
+
+/** Rows of the retro-hunt key index of one collection: give `keys` or `prefix`, not both. */
+export interface HuntKeyQuery {
+  collectionId: string;
+  /** Rows whose key is one of these. */
+  keys?: readonly string[];
+  /** Rows whose key starts with this text; its last character must be ASCII (below U+007F). */
+  prefix?: string;
+  /** Only rows after this one, in (key, objectId) order by code point. */
+  after?: HuntKey;
+  limit: number;
+}
+
 /** Sighting and false-positive reports counted for an object (see src/scoring). */
 export interface ObjectFeedback {
   objectId: string;
@@ -660,6 +681,20 @@ export interface Store {
   ): Promise<ObjectFeedback>;
   /** Counters of the objects that have any, sorted by object id. */
   getFeedback(objectIds: readonly string[]): Promise<ObjectFeedback[]>;
+
+  /**
+   * Adds retro-hunt look-up keys of objects in a collection, in one transaction; a key
+   * already stored is left alone. In the same transaction it raises the collection's
+   * indexed mark to `upTo` (a date_added, microseconds); the mark never goes down. The
+   * caller promises that the keys of every version up to the mark are stored. Throws
+   * StoreConflictError for an unknown collection and TypeError for a key that is empty, not
+   * well-formed UTF-16 or contains U+0000. Returns how many keys were new.
+   */
+  addHuntKeys(collectionId: string, keys: readonly HuntKey[], upTo: number): Promise<number>;
+  /** The indexed mark of a collection (see addHuntKeys); 0 when none is set. */
+  huntKeyMark(collectionId: string): Promise<number>;
+  /** Key rows of a collection, sorted by key and then object id, by code point. */
+  findHuntKeys(query: HuntKeyQuery): Promise<HuntKey[]>;
 
   /** A small key-value table for server-wide settings such as the cursor signing key. */
   getSetting(key: string): Promise<string | undefined>;

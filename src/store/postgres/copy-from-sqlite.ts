@@ -263,6 +263,14 @@ export const TABLES: readonly TableCopy[] = [
     integer('false_positives'),
     integer('last_sighting_at'),
   ),
+  same(
+    'hunt_keys',
+    'collection_seq, key, object_id',
+    integer('collection_seq'),
+    text('key'),
+    text('object_id'),
+  ),
+  same('hunt_key_marks', 'collection_seq', integer('collection_seq'), integer('up_to')),
 ];
 
 /** Identity columns whose sequences must continue after the copied values. */

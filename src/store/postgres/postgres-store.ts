@@ -30,6 +30,8 @@ import {
   type EventQuery,
   type EventRecord,
   type EventRetention,
+  type HuntKey,
+  type HuntKeyQuery,
   type InvitationRecord,
   type NewAuditRecord,
   type NewCollection,
@@ -54,6 +56,7 @@ import { constraintKind, constraintName } from './constraints.ts';
 import { CorrelationTables } from './correlation.ts';
 import { DocumentTable } from './documents.ts';
 import { EventLog } from './event-log.ts';
+import { HuntKeyTables } from './hunt-keys.ts';
 import { ObjectVersions } from './object-versions.ts';
 import {
   API_ROOT_COLUMNS,
@@ -82,6 +85,7 @@ export class PostgresStore implements Store {
   readonly #sharing: SharingTables;
   readonly #documents: DocumentTable;
   readonly #correlation: CorrelationTables;
+  readonly #huntKeys: HuntKeyTables;
 
   /** Connects lazily: the first call opens the first connection. */
   constructor(url: string, options: PostgresStoreOptions = {}) {
@@ -91,6 +95,7 @@ export class PostgresStore implements Store {
     this.#sharing = new SharingTables(this.#connection);
     this.#documents = new DocumentTable(this.#connection);
     this.#correlation = new CorrelationTables(this.#connection);
+    this.#huntKeys = new HuntKeyTables(this.#connection);
   }
 
   /** The connection pool, for the bulk copy of `cairn migrate --from`. */
@@ -624,6 +629,18 @@ export class PostgresStore implements Store {
 
   async getFeedback(objectIds: readonly string[]): Promise<ObjectFeedback[]> {
     return this.#correlation.getFeedback(objectIds);
+  }
+
+  async addHuntKeys(collectionId: string, keys: readonly HuntKey[], upTo: number): Promise<number> {
+    return this.#huntKeys.add(collectionId, keys, upTo);
+  }
+
+  async huntKeyMark(collectionId: string): Promise<number> {
+    return this.#huntKeys.mark(collectionId);
+  }
+
+  async findHuntKeys(query: HuntKeyQuery): Promise<HuntKey[]> {
+    return this.#huntKeys.find(query);
   }
 
 

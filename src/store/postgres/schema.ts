@@ -291,7 +291,24 @@ const VERSION_2 = `
   CREATE INDEX events_by_vid ON events (vid) WHERE vid IS NOT NULL;
 `;
 
-const MIGRATIONS: readonly string[] = [VERSION_1, VERSION_2];
+/**
+ * Version 3: the retro-hunt key index (see hunt-keys.ts). `hunt_key_marks.up_to` is the
+ * date_added up to which every version of the collection has its keys stored.
+ */
+const VERSION_3 = `
+  CREATE TABLE hunt_keys (
+    collection_seq integer NOT NULL REFERENCES collections (seq),
+    key text COLLATE "C" NOT NULL,
+    object_id text COLLATE "C" NOT NULL,
+    PRIMARY KEY (collection_seq, key, object_id)
+  );
+  CREATE TABLE hunt_key_marks (
+    collection_seq integer PRIMARY KEY REFERENCES collections (seq),
+    up_to bigint NOT NULL
+  );
+`;
+
+const MIGRATIONS: readonly string[] = [VERSION_1, VERSION_2, VERSION_3];
 
 /** The schema version this code writes: the number of migrations. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -31,6 +31,8 @@ import {
   type EventRetention,
   type DocumentQuery,
   type DocumentRecord,
+  type HuntKey,
+  type HuntKeyQuery,
   type InvitationRecord,
   type NewDocument,
   type ObjectFeedback,
@@ -56,6 +58,7 @@ import { constraintKind, uniqueErrorNames } from './constraints.ts';
 import { EventLog } from './event-log.ts';
 import { CorrelationTables } from './correlation.ts';
 import { DocumentTable } from './documents.ts';
+import { HuntKeyTables } from './hunt-keys.ts';
 import { ObjectVersions } from './object-versions.ts';
 import {
   toApiRoot,
@@ -142,6 +145,7 @@ export class SqliteStore implements Store {
   readonly #events: EventLog;
   readonly #documents: DocumentTable;
   readonly #correlation: CorrelationTables;
+  readonly #huntKeys: HuntKeyTables;
 
   /** Opens (or creates) the database file; ':memory:' gives a private in-memory database. */
   constructor(path: string, options: SqliteStoreOptions = {}) {
@@ -159,6 +163,7 @@ export class SqliteStore implements Store {
     this.#events = new EventLog(this.#db, this.#statements);
     this.#documents = new DocumentTable(this.#statements);
     this.#correlation = new CorrelationTables(this.#db, this.#statements);
+    this.#huntKeys = new HuntKeyTables(this.#db, this.#statements);
   }
 
   /** The underlying connection, for SQLite-specific checks such as tests of pragmas. */
@@ -677,6 +682,18 @@ export class SqliteStore implements Store {
 
   async getFeedback(objectIds: readonly string[]): Promise<ObjectFeedback[]> {
     return this.#correlation.getFeedback(objectIds);
+  }
+
+  async addHuntKeys(collectionId: string, keys: readonly HuntKey[], upTo: number): Promise<number> {
+    return this.#huntKeys.add(collectionId, keys, upTo);
+  }
+
+  async huntKeyMark(collectionId: string): Promise<number> {
+    return this.#huntKeys.mark(collectionId);
+  }
+
+  async findHuntKeys(query: HuntKeyQuery): Promise<HuntKey[]> {
+    return this.#huntKeys.find(query);
   }
 
 

@@ -1,0 +1,108 @@
+/**
+ * The retro-hunt key index on PostgreSQL (see Store.addHuntKeys): look-up keys of the
+ * objects of each collection, and each collection's indexed mark. The primary key is
+ * (collection, key, object) with keys in the "C" collation, so an exact key and a key
+ * prefix are both one range of it, in the order queries return.
+ */
+import { checkHuntKeyQuery, checkHuntKeys, cursorOf, prefixEnd } from '../hunt-keys.ts';
+import { StoreConflictError, type HuntKey, type HuntKeyQuery } from '../store.ts';
+import type { Connection } from './connection.ts';
+
+const SQL = {
+  collectionSeq: 'SELECT seq FROM collections WHERE id = $1 FOR SHARE',
+  insertKeys:
+    'INSERT INTO hunt_keys (collection_seq, key, object_id)' +
+    ' SELECT $1::integer, u.key, u.object_id FROM unnest($2::text[], $3::text[])' +
+    ' AS u (key, object_id) ON CONFLICT DO NOTHING',
+  raiseMark:
+    'INSERT INTO hunt_key_marks (collection_seq, up_to) VALUES ($1, $2)' +
+    ' ON CONFLICT (collection_seq) DO UPDATE' +
+    ' SET up_to = greatest(hunt_key_marks.up_to, excluded.up_to)',
+  mark:
+    'SELECT m.up_to FROM collections AS c JOIN hunt_key_marks AS m' +
+    ' ON m.collection_seq = c.seq WHERE c.id = $1',
+  findKeys:
+    'SELECT k.key, k.object_id AS "objectId" FROM hunt_keys AS k' +
+    ' WHERE k.collection_seq = (SELECT seq FROM collections WHERE id = $1)' +
+    ' AND k.key = ANY ($2::text[]) AND (k.key, k.object_id) > ($3, $4)' +
+    ' ORDER BY k.key, k.object_id LIMIT $5',
+  findPrefix:
+    'SELECT k.key, k.object_id AS "objectId" FROM hunt_keys AS k' +
+    ' WHERE k.collection_seq = (SELECT seq FROM collections WHERE id = $1)' +
+    ' AND k.key >= $2 AND k.key < $3 AND (k.key, k.object_id) > ($4, $5)' +
+    ' ORDER BY k.key, k.object_id LIMIT $6',
+} as const;
+
+/** Rows inserted per statement, so one call with a million keys sends bounded arrays. */
+const INSERT_BATCH = 10_000;
+
+export class HuntKeyTables {
+  readonly #connection: Connection;
+
+  constructor(connection: Connection) {
+    this.#connection = connection;
+  }
+
+  async add(collectionId: string, keys: readonly HuntKey[], upTo: number): Promise<number> {
+    checkHuntKeys(keys, upTo);
+    return this.#connection.transaction(async (client) => {
+      const [collection] = await client.query<{ seq: number }>({
+        name: 'cairn_hunt_collection',
+        text: SQL.collectionSeq,
+        values: [collectionId],
+      });
+      if (collection === undefined) {
+        throw new StoreConflictError(`collection ${collectionId} not found`);
+      }
+      let added = 0;
+      for (let start = 0; start < keys.length; start += INSERT_BATCH) {
+        const batch = keys.slice(start, start + INSERT_BATCH);
+        added += await client.run({
+          name: 'cairn_insert_hunt_keys',
+          text: SQL.insertKeys,
+          values: [collection.seq, batch.map((row) => row.key), batch.map((row) => row.objectId)],
+        });
+      }
+      await client.run({
+        name: 'cairn_raise_hunt_mark',
+        text: SQL.raiseMark,
+        values: [collection.seq, upTo],
+      });
+      return added;
+    });
+  }
+
+  async mark(collectionId: string): Promise<number> {
+    const [row] = await this.#connection.query<{ up_to: number }>({
+      name: 'cairn_hunt_mark',
+      text: SQL.mark,
+      values: [collectionId],
+    });
+    return row?.up_to ?? 0;
+  }
+
+  async find(query: HuntKeyQuery): Promise<HuntKey[]> {
+    checkHuntKeyQuery(query);
+    if (query.limit === 0) return [];
+    const [afterKey, afterObject] = cursorOf(query);
+    if (query.prefix !== undefined) {
+      return this.#connection.query<HuntKey>({
+        name: 'cairn_find_hunt_prefix',
+        text: SQL.findPrefix,
+        values: [
+          query.collectionId,
+          query.prefix,
+          prefixEnd(query.prefix),
+          afterKey,
+          afterObject,
+          query.limit,
+        ],
+      });
+    }
+    return this.#connection.query<HuntKey>({
+      name: 'cairn_find_hunt_keys',
+      text: SQL.findKeys,
+      values: [query.collectionId, [...new Set(query.keys)], afterKey, afterObject, query.limit],
+    });
+  }
+}

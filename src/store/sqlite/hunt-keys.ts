@@ -1,0 +1,109 @@
+/**
+ * The retro-hunt key index on SQLite (see Store.addHuntKeys): look-up keys of the objects
+ * of each collection, and each collection's indexed mark. Rows are clustered by
+ * (collection, key, object), so both an exact key and a key prefix are one range of the
+ * primary key, read in the order queries return.
+ */
+import type Database from 'better-sqlite3';
+
+import { checkHuntKeyQuery, checkHuntKeys, cursorOf, prefixEnd } from '../hunt-keys.ts';
+import { StoreConflictError, type HuntKey, type HuntKeyQuery } from '../store.ts';
+import type { StatementCache } from './statements.ts';
+
+/** Creates the tables, as one migration of schema.ts. */
+export function createHuntKeyTables(db: Database.Database): void {
+  db.exec(`
+  CREATE TABLE hunt_keys (
+    collection_seq INTEGER NOT NULL REFERENCES collections (seq),
+    key TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    PRIMARY KEY (collection_seq, key, object_id)
+  ) STRICT, WITHOUT ROWID;
+  -- up_to: the date_added up to which every version of the collection has its keys stored.
+  CREATE TABLE hunt_key_marks (
+    collection_seq INTEGER PRIMARY KEY REFERENCES collections (seq),
+    up_to INTEGER NOT NULL
+  ) STRICT;
+  `);
+}
+
+const COLLECTION_SEQ = 'SELECT seq FROM collections WHERE id = ?';
+
+const FIND_KEYS =
+  'SELECT key, object_id AS objectId FROM hunt_keys WHERE collection_seq = ?' +
+  ' AND key IN (SELECT value FROM json_each(?)) AND (key, object_id) > (?, ?)' +
+  ' ORDER BY key, object_id LIMIT ?';
+
+const FIND_PREFIX =
+  'SELECT key, object_id AS objectId FROM hunt_keys WHERE collection_seq = ?' +
+  ' AND key >= ? AND key < ? AND (key, object_id) > (?, ?) ORDER BY key, object_id LIMIT ?';
+
+export class HuntKeyTables {
+  readonly #db: Database.Database;
+  readonly #statements: StatementCache;
+
+  constructor(db: Database.Database, statements: StatementCache) {
+    this.#db = db;
+    this.#statements = statements;
+  }
+
+  #collectionSeq(collectionId: string): number | undefined {
+    return this.#statements.get(COLLECTION_SEQ).pluck().get(collectionId) as number | undefined;
+  }
+
+  add(collectionId: string, keys: readonly HuntKey[], upTo: number): number {
+    checkHuntKeys(keys, upTo);
+    const insert = this.#statements.get(
+      'INSERT OR IGNORE INTO hunt_keys (collection_seq, key, object_id) VALUES (?, ?, ?)',
+    );
+    const raiseMark = this.#statements.get(
+      'INSERT INTO hunt_key_marks (collection_seq, up_to) VALUES (?, ?)' +
+        ' ON CONFLICT (collection_seq) DO UPDATE SET up_to = max(up_to, excluded.up_to)',
+    );
+    const add = (): number => {
+      const seq = this.#collectionSeq(collectionId);
+      if (seq === undefined) {
+        throw new StoreConflictError(`collection ${collectionId} not found`);
+      }
+      let added = 0;
+      for (const row of keys) added += insert.run(seq, row.key, row.objectId).changes;
+      raiseMark.run(seq, upTo);
+      return added;
+    };
+    return this.#db.transaction(add).immediate();
+  }
+
+  mark(collectionId: string): number {
+    const upTo = this.#statements
+      .get(
+        'SELECT m.up_to FROM collections AS c JOIN hunt_key_marks AS m' +
+          ' ON m.collection_seq = c.seq WHERE c.id = ?',
+      )
+      .pluck()
+      .get(collectionId) as number | undefined;
+    return upTo ?? 0;
+  }
+
+  find(query: HuntKeyQuery): HuntKey[] {
+    checkHuntKeyQuery(query);
+    const seq = this.#collectionSeq(query.collectionId);
+    if (seq === undefined || query.limit === 0) return [];
+    const [afterKey, afterObject] = cursorOf(query);
+    if (query.prefix !== undefined) {
+      return this.#statements
+        .get(FIND_PREFIX)
+        .all(
+          seq,
+          query.prefix,
+          prefixEnd(query.prefix),
+          afterKey,
+          afterObject,
+          query.limit,
+        ) as HuntKey[];
+    }
+    const keys = JSON.stringify([...new Set(query.keys)]);
+    return this.#statements
+      .get(FIND_KEYS)
+      .all(seq, keys, afterKey, afterObject, query.limit) as HuntKey[];
+  }
+}
