@@ -20,10 +20,9 @@ export const MAX_INTERVAL_SECONDS = 366 * 86_400;
 /**
  * What to do with an object whose observable value is on a warning list (known-benign
  * values such as public resolvers or top sites): `drop` rejects it with the list's name,
- * `label` stores it and, for values a CSV, text or MISP converter turns into indicators,
- * labels the indicator `warninglist:<name>`; `lower` caps such an indicator's confidence
- * instead. Objects read from TAXII are stored unchanged under `label` and `lower`, and
- * counted as flagged. `off` does not check.
+ * `label` stores it and labels its indicator `warninglist:<name>`, `lower` stores it and
+ * caps its indicator's confidence. `off` does not check. For objects read from TAXII,
+ * stix-warninglists.ts defines which indicators and SCOs count as listed.
  */
 export const WARNING_LIST_POLICIES = ['drop', 'label', 'lower', 'off'] as const;
 export type WarningListPolicy = (typeof WARNING_LIST_POLICIES)[number];

@@ -8,7 +8,6 @@
  * that user may not, and stop when the user loses the right.
  */
 import type { Caller } from '../auth/tokens.ts';
-import { objectObservables, warninglistKind } from '../correlation/observables.ts';
 import type { WarninglistLookup } from '../ingest/formats/index.ts';
 import { indexObjects } from '../correlation/indexer.ts';
 import { CairnError } from '../errors.ts';
@@ -29,15 +28,7 @@ import {
   type ConnectorState,
   type RunHealth,
 } from './state.ts';
-
-/** Returns the first warning list one of the object's values is on, or undefined. */
-function listedOn(lookup: WarninglistLookup, object: Record<string, unknown>): string | undefined {
-  for (const observable of objectObservables(object)) {
-    const lists = lookup.match(warninglistKind(observable), observable.value);
-    if (lists.length > 0) return lists[0];
-  }
-  return undefined;
-}
+import { applyWarninglistPolicy } from './stix-warninglists.ts';
 
 export interface RunnerDeps {
   store: Store;
@@ -101,7 +92,10 @@ function reject(health: RunHealth, id: string, message: string, reason: string):
   if (health.failures.length < MAX_KEPT_FAILURES) health.failures.push({ id, message });
 }
 
-/** Splits out objects whose values are on a warning list, under the connector's policy. */
+/**
+ * Applies the connector's warning-list policy to objects no converter has checked (see
+ * stix-warninglists.ts) and returns those to store.
+ */
 function applyWarningLists(
   connector: Connector,
   objects: unknown[],
@@ -109,23 +103,13 @@ function applyWarningLists(
   health: RunHealth,
 ): unknown[] {
   if (connector.warningLists === 'off' || lookup === undefined) return objects;
-  const kept: unknown[] = [];
-  for (const object of objects) {
-    const record = object !== null && typeof object === 'object' ? object : undefined;
-    const listed = record ? listedOn(lookup, record as Record<string, unknown>) : undefined;
-    if (listed === undefined) {
-      kept.push(object);
-      continue;
-    }
-    if (connector.warningLists !== 'drop') {
-      health.flagged++;
-      kept.push(object);
-      continue;
-    }
-    const id = String((record as Record<string, unknown>).id ?? 'object');
-    reject(health, id, `${id} has a value on the warning list "${listed}"`, 'warninglist');
-  }
-  return kept;
+  const result = applyWarninglistPolicy(objects, {
+    lists: lookup,
+    action: connector.warningLists,
+  });
+  for (const { id, message } of result.dropped) reject(health, id, message, 'warninglist');
+  health.flagged += result.flagged;
+  return result.kept;
 }
 
 /** Adds the stored sightings to the counters of the objects they sight. */
