@@ -4,9 +4,15 @@
  * added_after only, 500 and 429 answers, a crash in the middle of a run.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { after, before, describe, test } from 'node:test';
+import { LOWERED_CONFIDENCE } from '../ingest/formats/index.ts';
 import { createLogger } from '../log/logger.ts';
-import { startTestServer, type TestServer } from '../testing/server.ts';
+import { deterministicScoId } from '../stix/ids.ts';
+import { call, startTestServer, type TestServer } from '../testing/server.ts';
+import { WarninglistMatcher } from '../warninglists/index.ts';
 import type { Connector, NewConnector } from './definition.ts';
 import { runConnector, type RunnerDeps } from './runner.ts';
 import { sourceFor } from './sources.ts';
@@ -251,5 +257,310 @@ describe('TAXII connector', () => {
     assert.equal(result.health.added, 2);
     assert.equal(result.health.failures[0]?.id, bad.id);
     assert.match(result.health.failures[0]?.message ?? '', /pattern/);
+  });
+});
+
+describe('TAXII connector warning lists', () => {
+  const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+  const lists = new WarninglistMatcher([
+    { name: 'top-sites', type: 'hostname', entries: ['google.com'], matchingAttributes: [] },
+    { name: 'public-dns', type: 'cidr', entries: ['8.8.8.8/32'], matchingAttributes: [] },
+    {
+      name: 'empty-hashes',
+      type: 'string',
+      entries: [EMPTY_SHA256],
+      matchingAttributes: ['sha256'],
+    },
+  ]);
+
+  function indicator(
+    name: string,
+    pattern: string,
+    extra: Record<string, unknown> = {},
+  ): Record<string, unknown> & { id: string } {
+    return { ...indicators(1)[0]!, id: `indicator--${randomUUID()}`, name, pattern, ...extra };
+  }
+
+  /** Listed objects: single comparisons on a listed value, and SCOs of listed values. */
+  const listed = {
+    domain: indicator('listed domain', "[domain-name:value = 'google.com']", { confidence: 80 }),
+    subdomain: indicator('listed subdomain', "[domain-name:value = 'WWW.Google.com']"),
+    address: indicator('listed address', "[ipv4-addr:value = '8.8.8.8']", { labels: ['dns'] }),
+    hash: indicator('listed hash', `[file:hashes.'SHA-256' = '${EMPTY_SHA256}']`),
+    domainSco: { type: 'domain-name', spec_version: '2.1', value: 'google.com' },
+    addressSco: { type: 'ipv4-addr', spec_version: '2.1', value: '8.8.8.8' },
+    fileSco: { type: 'file', spec_version: '2.1', hashes: { 'SHA-256': EMPTY_SHA256 } },
+  };
+  /** Objects kept unchanged under every policy. */
+  const unlisted = {
+    either: indicator(
+      'listed or not',
+      "[domain-name:value = 'google.com'] OR [ipv4-addr:value = '198.18.7.7']",
+    ),
+    narrowed: indicator(
+      'listed and more',
+      "[domain-name:value = 'google.com' AND domain-name:resolves_to_refs[*].value = '198.18.7.8']",
+    ),
+    negated: indicator('negated', "[domain-name:value != 'google.com']"),
+    other: indicator('other domain', "[domain-name:value = 'copy9.com']", { confidence: 90 }),
+    otherSco: { type: 'domain-name', spec_version: '2.1', value: 'copy9.com' },
+  };
+
+  /** SCOs get their deterministic ids (STIX 2.1 section 2.9). */
+  const withIds = (objects: Record<string, Record<string, unknown>>) =>
+    Object.fromEntries(
+      Object.entries(objects).map(([key, object]) => [
+        key,
+        object.id === undefined ? { ...object, id: deterministicScoId(object) } : object,
+      ]),
+    ) as Record<string, Record<string, unknown> & { id: string }>;
+  const listedObjects = withIds(listed);
+  const unlistedObjects = withIds(unlisted);
+  let remoteCollection: string;
+
+  before(async () => {
+    await remote.server.store.createCollection({
+      apiRoot: 'default',
+      title: 'warning-listed values',
+      alias: 'listed',
+    });
+    remoteCollection = `collections/listed/`;
+    const posted = await call(remote, `${remoteCollection}objects/`, {
+      method: 'POST',
+      body: { objects: [...Object.values(listedObjects), ...Object.values(unlistedObjects)] },
+    });
+    assert.equal(posted.status, 202, posted.text);
+    assert.equal(posted.json?.failure_count, 0, posted.text);
+  });
+
+  /** Runs a connector with `policy` into a new local collection and returns what it stored. */
+  async function pull(policy: 'drop' | 'label' | 'lower' | 'off') {
+    const alias = `listed-${policy}`;
+    const collection = await local.server.store.createCollection({
+      apiRoot: 'default',
+      title: alias,
+      alias,
+    });
+    const seen = await proxy(forward);
+    const definition = await connector(seen.url, {
+      url: `${seen.url}/default/${remoteCollection}`,
+      collection: collection.id,
+      warningLists: policy,
+    });
+    const result = await runConnector(
+      { ...deps, warninglists: lists },
+      definition,
+      new AbortController().signal,
+    );
+    const page = await call(local, `collections/${alias}/objects/`);
+    const stored = new Map<string, Record<string, unknown>>(
+      ((page.json?.objects ?? []) as Array<Record<string, unknown>>).map((object) => [
+        String(object.id),
+        object,
+      ]),
+    );
+    return { health: result.health, stored };
+  }
+
+  test('drop leaves out listed indicators and SCOs', async () => {
+    const { health, stored } = await pull('drop');
+
+    assert.equal(health.outcome, 'partial', health.error);
+    assert.equal(health.rejectedByReason.warninglist, Object.keys(listed).length);
+    assert.equal(health.flagged, 0);
+    for (const [key, object] of Object.entries(listedObjects)) {
+      assert.equal(stored.has(object.id), false, `${key} is left out`);
+    }
+    for (const [key, object] of Object.entries(unlistedObjects)) {
+      assert.deepEqual(stored.get(object.id), object, `${key} is stored unchanged`);
+    }
+    const domainFailure = health.failures.find((failure) => failure.id === listed.domain.id);
+    assert.match(domainFailure?.message ?? '', /google\.com is on the warning list "top-sites"/);
+  });
+
+  test('label marks listed indicators and keeps SCOs', async () => {
+    const { health, stored } = await pull('label');
+
+    assert.equal(health.outcome, 'succeeded', health.error);
+    assert.equal(health.flagged, Object.keys(listed).length);
+    assert.deepEqual(stored.get(listed.domain.id)?.labels, ['warninglist:top-sites']);
+    assert.deepEqual(stored.get(listed.subdomain.id)?.labels, ['warninglist:top-sites']);
+    assert.deepEqual(stored.get(listed.address.id)?.labels, ['dns', 'warninglist:public-dns']);
+    assert.deepEqual(stored.get(listed.hash.id)?.labels, ['warninglist:empty-hashes']);
+    assert.equal(stored.get(listed.domain.id)?.confidence, 80);
+    for (const key of ['domainSco', 'addressSco', 'fileSco']) {
+      const object = listedObjects[key]!;
+      assert.deepEqual(stored.get(object.id), object, `${key} is stored unchanged`);
+    }
+    for (const [key, object] of Object.entries(unlistedObjects)) {
+      assert.deepEqual(stored.get(object.id), object, `${key} is stored unchanged`);
+    }
+  });
+
+  test('lower caps the confidence of listed indicators', async () => {
+    const { health, stored } = await pull('lower');
+
+    assert.equal(health.outcome, 'succeeded', health.error);
+    assert.equal(health.flagged, Object.keys(listed).length);
+    assert.equal(stored.get(listed.domain.id)?.confidence, LOWERED_CONFIDENCE);
+    assert.equal(stored.get(listed.subdomain.id)?.confidence, LOWERED_CONFIDENCE);
+    assert.deepEqual(stored.get(listed.address.id)?.labels, ['dns']);
+    assert.deepEqual(stored.get(listedObjects.domainSco!.id), listedObjects.domainSco);
+    assert.equal(stored.get(unlisted.other.id)?.confidence, 90);
+    assert.equal(stored.get(unlisted.either.id)?.confidence, undefined);
+  });
+
+  test('off stores everything as served', async () => {
+    const { health, stored } = await pull('off');
+
+    assert.equal(health.outcome, 'succeeded', health.error);
+    assert.equal(health.flagged, 0);
+    for (const object of [...Object.values(listedObjects), ...Object.values(unlistedObjects)]) {
+      assert.deepEqual(stored.get(object.id), object);
+    }
+  });
+});
+
+describe('TAXII connector page streaming', () => {
+  const MiB = 1024 * 1024;
+
+  /** Returns V8's full garbage collection, which `--expose-gc` would make global. */
+  function garbageCollector(): () => void {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  }
+
+  /** A connector towards a proxy that responds to every request with `action`. */
+  async function fixedPage(action: ProxyAction, extra: Partial<NewConnector> = {}) {
+    const seen = await proxy(() => action);
+    return { seen, definition: await connector(seen.url, extra) };
+  }
+
+  test('stores a page in batches of batchSize', async () => {
+    const objects = indicators(1000, 20_000);
+    const { definition } = await fixedPage(
+      { status: 200, body: JSON.stringify({ more: false, objects }) },
+      { batchSize: 100 },
+    );
+    const result = await run(definition);
+
+    assert.equal(result.health.outcome, 'succeeded', result.health.error);
+    assert.equal(result.health.added, 1000);
+    // Ten full batches, then the page's end with the new checkpoint.
+    assert.equal(result.health.batches, 11);
+  });
+
+  test('reads a page larger than 256 MiB without holding it', async () => {
+    // Whitespace between the members makes the page large while its objects stay few.
+    const padding = Buffer.alloc(MiB, 0x20);
+    const objects = indicators(300, 30_000);
+    const pageBytes = objects.length * MiB;
+    // Memory that survives a full garbage collection, sampled every 10 MiB sent: a reader
+    // that kept the page would hold every byte sent so far.
+    const collectGarbage = garbageCollector();
+    const retained = (): number => {
+      collectGarbage();
+      const usage = process.memoryUsage();
+      return usage.heapUsed + usage.arrayBuffers;
+    };
+    let peak = 0;
+    async function* body(): AsyncGenerator<Uint8Array> {
+      yield Buffer.from('{"objects": [');
+      for (const [index, object] of objects.entries()) {
+        if (index > 0) yield Buffer.from(',');
+        yield Buffer.from(JSON.stringify(object));
+        yield padding;
+        if (index % 10 === 9) peak = Math.max(peak, retained());
+      }
+      yield Buffer.from('], "more": false}');
+    }
+    const { definition } = await fixedPage({ status: 200, body }, { batchSize: 50 });
+    const baseline = retained();
+    const result = await run(definition);
+
+    assert.equal(result.health.outcome, 'succeeded', result.health.error);
+    assert.equal(result.health.added, objects.length);
+    const growth = peak - baseline;
+    assert.ok(
+      growth < 32 * MiB,
+      `retained memory grew by ${Math.round(growth / MiB)} MiB while reading a ${pageBytes / MiB} MiB page`,
+    );
+  });
+
+  test('reads more and next that follow the objects', async () => {
+    const seen = await proxy((url) =>
+      url.searchParams.has('next')
+        ? { status: 200, body: JSON.stringify({ objects: indicators(2, 40_000), more: false }) }
+        : {
+            status: 200,
+            body: JSON.stringify({ objects: indicators(3, 40_100), more: true, next: 'page-2' }),
+          },
+    );
+    const result = await run(await connector(seen.url));
+
+    assert.equal(result.health.outcome, 'succeeded', result.health.error);
+    assert.equal(result.health.objectsIn, 5);
+    assert.equal(seen.requests.length, 2);
+    assert.equal(seen.requests[1]!.url.searchParams.get('next'), 'page-2');
+  });
+
+  test('an empty envelope or body is an empty page', async () => {
+    for (const body of ['{}', '']) {
+      const { definition } = await fixedPage({ status: 200, body });
+      const result = await run(definition);
+      assert.equal(
+        result.health.outcome,
+        'succeeded',
+        `${JSON.stringify(body)}: ${result.health.error}`,
+      );
+      assert.equal(result.health.objectsIn, 0);
+    }
+  });
+
+  test('a malformed page fails and keeps the checkpoint', async () => {
+    const objects = indicators(5, 50_000).map((object) => JSON.stringify(object));
+    const truncated = `{"more": false, "objects": [${objects.join(',')}, {"type": "indicator", "id": `;
+    const { definition } = await fixedPage(
+      {
+        status: 200,
+        headers: { 'X-TAXII-Date-Added-Last': '2030-01-01T00:00:00.000000Z' },
+        body: truncated,
+      },
+      { batchSize: 2 },
+    );
+    const checkpoint: TaxiiCheckpoint = { addedAfter: '2024-06-01T00:00:00.000000Z' };
+    await local.server.store.putDocument({
+      kind: 'connector-state',
+      id: definition.id,
+      owner: definition.organisationId,
+      body: JSON.stringify({ checkpoint, consecutiveFailures: 0, runs: 0 }),
+    });
+    const result = await run(definition);
+
+    assert.equal(result.health.outcome, 'failed');
+    assert.match(
+      result.health.error ?? '',
+      /the page from http:\/\/127\.0\.0\.1:\d+\/default\/collections\/default\/objects\/ is not JSON/,
+    );
+    assert.match(result.health.error ?? '', /truncated/);
+    assert.match(result.health.error ?? '', /checkpoint stays before this page/);
+    assert.deepEqual(result.state.checkpoint, checkpoint);
+    // The complete objects before the break were stored; the next run reads them again.
+    assert.equal(result.health.added, 4);
+  });
+
+  test('objects that is not a list fails the run', async () => {
+    const { definition } = await fixedPage({
+      status: 200,
+      body: JSON.stringify({ more: false, objects: { type: 'indicator' } }),
+    });
+    const result = await run(definition);
+
+    assert.equal(result.health.outcome, 'failed');
+    assert.match(
+      result.health.error ?? '',
+      /is not a TAXII envelope: "objects" is an object, not an array/,
+    );
+    assert.equal(result.health.objectsIn, 0);
   });
 });

@@ -7,23 +7,29 @@
  * page's X-TAXII-Date-Added-Last header, without `next`. The two are never mixed in one
  * request. Each page is as large as the server makes it; `limit` is only a request.
  *
+ * A page is parsed as a stream (src/ingest/bundle-reader.ts) and stored in batches of the
+ * connector's batchSize, so memory depends on the batch and the largest object, not on the
+ * page. `more` and `next` may follow `objects` in the envelope, so they are known only at the
+ * end of the page.
+ *
  * The checkpoint keeps the date_added high-water mark for the next run and, while paging
- * with `next`, the token and the query it belongs to, so a crashed run resumes at the page
- * after the last stored one.
+ * with `next`, the token and the query it belongs to. Batches inside a page carry the
+ * checkpoint from before the page, and only the page's last batch moves it on. A run that
+ * stops inside a page, or finds it malformed, therefore reads the whole page again, and the
+ * objects stored from it come back as duplicates.
  */
-import { FetchError, describeUrl, fetchWithRetry, readLimited } from './http.ts';
+import { BundleReadError, BundleReader } from '../ingest/bundle-reader.ts';
+import { FetchError, describeUrl, fetchWithRetry } from './http.ts';
 import { requestOptions } from './input.ts';
 import {
   objectCheckpoint,
   type ConnectorSource,
   type SourceBatch,
   type SourceContext,
+  type SourceRejection,
 } from './source.ts';
 
 export const TAXII_ACCEPT = 'application/taxii+json;version=2.1';
-
-/** Largest TAXII page read, in bytes. A page is bounded by the server's page size. */
-export const MAX_PAGE_BYTES = 256 * 1024 * 1024;
 
 /** Pages in a row with `more` but no objects before the run stops, so a faulty server cannot loop it. */
 const MAX_EMPTY_PAGES = 3;
@@ -35,11 +41,16 @@ export interface TaxiiCheckpoint {
   paging?: { queryAddedAfter?: string; next: string };
 }
 
-interface Envelope {
+/** The envelope's properties besides its objects, known once the page is read to its end. */
+interface PageEnd {
   more: boolean;
   next?: string;
-  objects: unknown[];
+  /** Members of `objects`, skipped ones included. */
+  count: number;
 }
+
+/** A batch being filled from a page. */
+type PageBatch = SourceBatch & { rejections: SourceRejection[] };
 
 /** The objects endpoint of a collection URL; an objects URL is kept as it is. */
 export function objectsUrl(collectionUrl: string): URL {
@@ -66,27 +77,34 @@ function readCheckpoint(value: unknown): TaxiiCheckpoint {
   return checkpoint;
 }
 
-function parseEnvelope(text: string, url: string): Envelope {
-  let body: unknown;
-  try {
-    body = text === '' ? {} : JSON.parse(text);
-  } catch (error) {
-    throw new FetchError(
-      `the page from ${describeUrl(url)} is not JSON (${(error as Error).message}): is the URL a TAXII 2.1 collection?`,
-    );
+/** Rewrites a reader error as a message naming the page and what happens next. */
+function pageError(error: unknown, url: string): unknown {
+  if (!(error instanceof BundleReadError)) return error;
+  const page = `the page from ${describeUrl(url)}`;
+  const problem =
+    error.code === 'invalid-envelope'
+      ? `${page} is not a TAXII envelope: ${error.message}`
+      : error.code === 'payload-too-large'
+        ? `${page} could not be read: ${error.message}`
+        : `${page} is not JSON (${error.message}): is the URL a TAXII 2.1 collection?`;
+  return new FetchError(
+    `${problem}. The checkpoint stays before this page, so the next run reads it again`,
+  );
+}
+
+/** A response body as a byte stream that counts the bytes it passes on. */
+class CountedBody implements AsyncIterable<Uint8Array> {
+  bytes = 0;
+
+  constructor(private readonly response: Response) {}
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    if (this.response.body === null) return;
+    for await (const chunk of this.response.body as unknown as AsyncIterable<Uint8Array>) {
+      this.bytes += chunk.length;
+      yield chunk;
+    }
   }
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new FetchError(`the page from ${describeUrl(url)} is not a TAXII envelope`);
-  }
-  const envelope = body as Record<string, unknown>;
-  const objects = envelope.objects ?? [];
-  if (!Array.isArray(objects)) {
-    throw new FetchError(`the page from ${describeUrl(url)} has an "objects" that is not a list`);
-  }
-  const more = envelope.more === true;
-  const next =
-    typeof envelope.next === 'string' && envelope.next !== '' ? envelope.next : undefined;
-  return { more, objects, ...(next !== undefined ? { next } : {}) };
 }
 
 export class TaxiiSource implements ConnectorSource {
@@ -118,30 +136,32 @@ export class TaxiiSource implements ConnectorSource {
         }
         throw error;
       }
-      const page = parseEnvelope(await readLimited(response, MAX_PAGE_BYTES, 'a TAXII page'), url);
       const lastAdded = response.headers.get('x-taxii-date-added-last') ?? undefined;
-      if (page.objects.length > 0 && lastAdded !== undefined) highWater = lastAdded;
+      const pageStart = this.checkpoint(
+        highWater,
+        next !== undefined ? { next, queryAddedAfter } : undefined,
+      );
+      const pending: PageBatch = { objects: [], rejections: [], checkpoint: pageStart };
+      const end = yield* this.readPage(response, url, connector.batchSize, pending);
+      if (end.count > 0 && lastAdded !== undefined) highWater = lastAdded;
 
-      if (!page.more) {
-        yield { objects: page.objects, checkpoint: this.checkpoint(highWater) };
+      if (!end.more) {
+        yield { ...pending, checkpoint: this.checkpoint(highWater) };
         return;
       }
-      emptyPages = page.objects.length === 0 ? emptyPages + 1 : 0;
+      emptyPages = end.count === 0 ? emptyPages + 1 : 0;
       if (emptyPages >= MAX_EMPTY_PAGES) {
         yield {
-          objects: [],
+          ...pending,
           warnings: [`the server said "more" on ${emptyPages} empty pages in a row; stopped`],
           checkpoint: this.checkpoint(highWater),
         };
         return;
       }
 
-      if (page.next !== undefined) {
-        next = page.next;
-        yield {
-          objects: page.objects,
-          checkpoint: this.checkpoint(highWater, { next, queryAddedAfter }),
-        };
+      if (end.next !== undefined) {
+        next = end.next;
+        yield { ...pending, checkpoint: this.checkpoint(highWater, { next, queryAddedAfter }) };
         continue;
       }
       // More without next: page by added_after, as TAXII 2.1 section 3.4 describes.
@@ -157,8 +177,60 @@ export class TaxiiSource implements ConnectorSource {
       }
       next = undefined;
       queryAddedAfter = lastAdded;
-      yield { objects: page.objects, checkpoint: this.checkpoint(highWater) };
+      yield { ...pending, checkpoint: this.checkpoint(highWater) };
     }
+  }
+
+  /**
+   * Reads one page as a stream. Each time `pending` holds batchSize objects and rejections,
+   * it is yielded with the checkpoint from before the page and then emptied. Returns what
+   * the envelope said besides its objects; `pending` keeps the page's last objects.
+   */
+  private async *readPage(
+    response: Response,
+    url: string,
+    batchSize: number,
+    pending: PageBatch,
+  ): AsyncGenerator<SourceBatch, PageEnd> {
+    const body = new CountedBody(response);
+    const reader = new BundleReader(
+      body,
+      {},
+      { keepKeys: ['more', 'next'], objectsOptional: true },
+    );
+    try {
+      for await (const entry of reader) {
+        if ('skipped' in entry) {
+          pending.rejections.push({
+            id: `${describeUrl(url)} objects[${entry.index}]`,
+            message: `the object is ${entry.skipped}`,
+            rule: entry.rule,
+          });
+        } else {
+          pending.objects.push(entry.value);
+        }
+        if (pending.objects.length + pending.rejections.length >= batchSize) {
+          yield {
+            objects: pending.objects,
+            rejections: pending.rejections,
+            checkpoint: pending.checkpoint,
+          };
+          pending.objects = [];
+          pending.rejections = [];
+        }
+      }
+    } catch (error) {
+      // An empty body counts as an empty envelope.
+      if (!(error instanceof BundleReadError && body.bytes === 0)) {
+        throw pageError(error, url);
+      }
+    }
+    const { more, next } = reader.topLevel;
+    return {
+      more: more === true,
+      count: reader.objectsRead,
+      ...(typeof next === 'string' && next !== '' ? { next } : {}),
+    };
   }
 
   private connectorUrl = '';

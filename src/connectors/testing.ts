@@ -5,6 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { call, TAXII, type TestServer } from '../testing/server.ts';
 import type { Connector, NewConnector } from './definition.ts';
 import { ConnectorService } from './service.ts';
@@ -52,12 +54,17 @@ export interface ProxiedRequest {
 }
 
 /**
- * What the proxy does with one request: forward it, answer it with a status, or forward
- * it and rewrite the JSON envelope of the answer.
+ * What the proxy does with one request: forward it, answer it with a status and a body
+ * (a string, or chunks streamed as the client reads them), or forward it and rewrite the
+ * JSON envelope of the answer.
  */
 export type ProxyAction =
   | { forward: true; rewrite?: (envelope: Record<string, unknown>) => Record<string, unknown> }
-  | { status: number; headers?: Record<string, string>; body?: string };
+  | {
+      status: number;
+      headers?: Record<string, string>;
+      body?: string | (() => AsyncIterable<Uint8Array>);
+    };
 
 export interface TaxiiProxy {
   url: string;
@@ -89,7 +96,12 @@ export async function startProxy(
     if ('status' in action) {
       record.status = action.status;
       outgoing.writeHead(action.status, { 'Content-Type': TAXII, ...action.headers });
-      outgoing.end(action.body ?? '{"title":"proxy"}');
+      if (typeof action.body === 'function') {
+        // A client that stops reading ends the pipeline with an error, which is expected.
+        await pipeline(Readable.from(action.body()), outgoing).catch(() => undefined);
+      } else {
+        outgoing.end(action.body ?? '{"title":"proxy"}');
+      }
       return;
     }
     const response = await fetch(`${target}${url.pathname}${url.search}`, {

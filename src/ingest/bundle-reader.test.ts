@@ -103,6 +103,21 @@ describe('BundleReader on valid input', () => {
     assert.deepEqual(await values('{"more": false}'), []);
   });
 
+  test('keeps the named top-level values', async () => {
+    const text =
+      '{"objects": [{"type": "a"}], "more": true, "next": "p2", "x_note": "dropped",' +
+      ' "x_nested": {"more": false}}';
+    const reader = new BundleReader(chunked(text, 7), {}, { keepKeys: ['more', 'next'] });
+    assert.equal((await readAll(reader)).length, 1);
+    assert.deepEqual(reader.topLevel, { more: true, next: 'p2' });
+  });
+
+  test('envelope without objects when they are optional', async () => {
+    const reader = new BundleReader(chunked('{}'), {}, { objectsOptional: true });
+    assert.deepEqual(await readAll(reader), []);
+    assert.deepEqual(reader.topLevel, {});
+  });
+
   test('non-object members are yielded as values', async () => {
     assert.deepEqual(await values('{"objects": [1, "two", null, true, [3], -0.5e2]}'), [
       1,

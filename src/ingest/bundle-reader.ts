@@ -26,6 +26,20 @@ export interface BundleReaderOptions {
   maxObjectDepth?: number;
 }
 
+/** How the top-level object is read, besides its `objects` array. */
+export interface EnvelopeOptions {
+  /**
+   * Top-level keys whose scalar values are kept in `BundleReader.topLevel`, such as `more`
+   * and `next` of a TAXII envelope. Other top-level values are parsed and dropped.
+   */
+  keepKeys?: readonly string[];
+  /**
+   * Reads a top-level object without `objects` as an empty list. Every property of a TAXII
+   * 2.1 envelope is optional (TAXII 2.1 section 3.7), so `{}` is an empty page.
+   */
+  objectsOptional?: boolean;
+}
+
 export const READER_DEFAULTS = {
   /** 32 Mi code units: room for an artifact carrying a 24 MB file in base64. */
   maxObjectSize: 2 ** 25,
@@ -103,9 +117,13 @@ export class BundleReader implements AsyncIterable<BundleEntry> {
   constructor(
     private readonly source: AsyncIterable<Uint8Array | string>,
     options: BundleReaderOptions = {},
+    envelope: EnvelopeOptions = {},
   ) {
-    this.limits = { ...READER_DEFAULTS, ...options };
-    this.members = new MemberSplitter(this.limits);
+    this.limits = {
+      maxObjectSize: options.maxObjectSize ?? READER_DEFAULTS.maxObjectSize,
+      maxObjectDepth: options.maxObjectDepth ?? READER_DEFAULTS.maxObjectDepth,
+    };
+    this.members = new MemberSplitter(this.limits, envelope);
     this.tokenizer = jsonParser({
       streamValues: false,
       maxPackedLength: this.limits.maxObjectSize,
@@ -116,6 +134,14 @@ export class BundleReader implements AsyncIterable<BundleEntry> {
   /** Members of the `objects` array read so far, skipped ones included. */
   get objectsRead(): number {
     return this.members.count;
+  }
+
+  /**
+   * Scalar values of the top-level keys named in `EnvelopeOptions.keepKeys`, as read so far.
+   * A key that comes after `objects` is known only once the iteration has ended.
+   */
+  get topLevel(): Readonly<Record<string, unknown>> {
+    return this.members.topLevel;
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<BundleEntry> {
@@ -274,11 +300,19 @@ class MemberSplitter {
   private sawObjects = false;
   private finished = false;
   /** `type: "bundle"`, `more` or `next` were present: an absent `objects` means empty. */
-  private mayOmitObjects = false;
+  private mayOmitObjects: boolean;
   private member:
     { assembler?: Assembler; depth: number; size: number; skipped?: SkipReason } | undefined;
+  readonly topLevel: Record<string, unknown> = {};
+  private readonly keepKeys: ReadonlySet<string>;
 
-  constructor(private readonly limits: Required<BundleReaderOptions>) {}
+  constructor(
+    private readonly limits: Required<BundleReaderOptions>,
+    envelope: EnvelopeOptions,
+  ) {
+    this.keepKeys = new Set(envelope.keepKeys);
+    this.mayOmitObjects = envelope.objectsOptional === true;
+  }
 
   consume(tokens: Token[]): BundleEntry[] {
     const entries: BundleEntry[] = [];
@@ -335,6 +369,9 @@ class MemberSplitter {
         }
         if (this.key === 'type') this.checkType(token);
         if (token.name === 'startObject') this.depth = 2;
+        else if (this.key !== undefined && this.keepKeys.has(this.key)) {
+          this.topLevel[this.key] = scalarValue(token);
+        }
     }
   }
 
