@@ -4,11 +4,15 @@
  * The engine applies changes made on this node at once. Changes made on other nodes arrive
  * through a timer that reads the generation document and reloads the lists whose revision
  * moved.
+ *
+ * Every alert recorded here is announced through the notifier, so the alert streams and
+ * alert webhooks of every node read it from the list's alert log at once.
  */
-import type { EventNotifier } from '../events/notifier.ts';
+import { LocalNotifier, type EventNotifier } from '../events/notifier.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Store } from '../store/store.ts';
 import { WatchAccess } from './access.ts';
+import type { AlertLog } from './alert-log.ts';
 import { AlertBus } from './bus.ts';
 import { WatchIndex } from './engine.ts';
 import { AlertFollower, type FollowerOptions } from './follower.ts';
@@ -52,6 +56,8 @@ export class WatchRuntime implements ListChangeListener {
   /** The value index of the bulk look-up; `state` says whether it is ready. */
   readonly values: ValueIndexFeed;
   private valuesBuilt: Promise<void> | undefined;
+  /** Carries alert announcements: the server's notifier, or one of this process alone. */
+  private readonly alertNotifier: EventNotifier;
   private readonly options: WatchRuntimeOptions;
   private generation = -1;
   private reloading: Promise<void> | undefined;
@@ -79,6 +85,23 @@ export class WatchRuntime implements ListChangeListener {
     );
     this.hunter = new HuntRunner(deps, this.options.hunt);
     this.values = new ValueIndexFeed(store, logger, notifier);
+    this.alertNotifier = notifier ?? new LocalNotifier();
+    this.bus.subscribe((notice) => this.alertNotifier.announceAlerts(notice.alert.watchlistId));
+  }
+
+  /** The alert log of every list, which alert streams read from. */
+  get alertLog(): AlertLog {
+    return this.service.repository.alertLog;
+  }
+
+  /**
+   * Calls `listener` whenever the list may have new records in its alert log, on this node
+   * or another. Returns a function that stops it.
+   */
+  listenAlerts(watchlistId: string, listener: () => void): () => void {
+    return this.alertNotifier.listenAlerts((announced) => {
+      if (announced === undefined || announced === watchlistId) listener();
+    });
   }
 
   async start(): Promise<void> {

@@ -5,7 +5,7 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import { CairnError } from '../../errors.ts';
-import type { AlertNotice } from '../../watch/bus.ts';
+import type { AlertLog, AlertLogRecord } from '../../watch/alert-log.ts';
 import { actorOf, type ApiEnv } from '../context.ts';
 import { errorResponses, jsonBody, jsonResponse, NO_CONTENT } from '../openapi-parts.ts';
 import { Id, IdParam } from '../schemas.ts';
@@ -29,8 +29,15 @@ const TAGS = ['Watch lists'];
 
 /** Time between heartbeats and access re-checks of an alert stream (ms). */
 export const ALERT_STREAM_HEARTBEAT_MS = 15_000;
-/** Alerts waiting for a slow stream client before the stream is closed. */
-const MAX_STREAM_BACKLOG = 1_000;
+/**
+ * Time between two reads of the alert log without an announcement (ms), for announcements
+ * lost between nodes.
+ */
+export const ALERT_STREAM_POLL_MS = 2_000;
+/** How long one write may wait for a client that reads nothing before the stream ends (ms). */
+const ALERT_STREAM_STALL_MS = 30_000;
+/** Alert log records read at once. */
+const ALERT_STREAM_PAGE = 100;
 /** How long an EventSource client waits before reconnecting (ms). */
 const SSE_RETRY_MS = 2_000;
 /** Alert streams one token may hold open at once, on one node. */
@@ -47,6 +54,13 @@ const EntryParams = z.object({
 const JobParams = z.object({
   id: Id.openapi({ param: { name: 'id', in: 'path' } }),
   jobId: Id.openapi({ param: { name: 'jobId', in: 'path' } }),
+});
+
+const AlertStreamQuery = z.strictObject({
+  from: z.string().max(100).optional().openapi({
+    description:
+      'where to start: the id of an alert stream message, or `start` for the whole retained log; the Last-Event-ID header wins over it. Without either the stream starts with new alerts',
+  }),
 });
 
 const EntryQuery = z.strictObject({
@@ -180,15 +194,15 @@ const alertStream = createRoute({
   path: '/watchlists/{id}/alerts/stream',
   tags: TAGS,
   summary:
-    'New and updated alerts of a list as Server-Sent Events (`alert`, `alert-updated`), with heartbeats',
-  request: { params: IdParam },
+    'New and updated alerts of a list as Server-Sent Events (`alert`, `alert-updated`), raised on any node, with heartbeats; resumes after Last-Event-ID',
+  request: { params: IdParam, query: AlertStreamQuery },
   responses: {
     200: {
       description:
-        'an event stream; each `data` is an Alert. It ends with an `end` event when the list is gone or the caller may no longer see it, or `overflow` when the client reads too slowly',
+        "an event stream; each `data` is an Alert and each `id` its position in the list's alert log. A `resync` message means that the alerts after the requested position are no longer kept or that the position is unknown. It ends with an `end` event when the list is gone or the caller may no longer see it",
       content: { 'text/event-stream': { schema: z.string() } },
     },
-    ...errorResponses(404),
+    ...errorResponses(400, 404),
     429: { description: 'the token has too many alert streams open' },
   },
 });
@@ -283,6 +297,8 @@ export function registerWatchLists(app: OpenAPIHono<ApiEnv>): void {
     const { id } = c.req.valid('param');
     // Fails with 404 before the stream opens when the caller may not see the list.
     await runtime.service.getList(actor, id);
+    const lastEventId = c.req.header('last-event-id');
+    const start = await startPosition(runtime.alertLog, id, lastEventId, c.req.valid('query').from);
     const tokenId = c.var.caller.token.id;
     const open = openStreams.get(tokenId) ?? 0;
     if (open >= MAX_ALERT_STREAMS_PER_TOKEN) {
@@ -297,7 +313,7 @@ export function registerWatchLists(app: OpenAPIHono<ApiEnv>): void {
     c.header('Cache-Control', 'no-store');
     const response = streamSSE(c, async (stream) => {
       try {
-        await pumpAlerts(stream, runtime, actor, id);
+        await pumpAlerts(stream, runtime, actor, id, start);
       } finally {
         const left = (openStreams.get(tokenId) ?? 1) - 1;
         if (left <= 0) openStreams.delete(tokenId);
@@ -308,51 +324,107 @@ export function registerWatchLists(app: OpenAPIHono<ApiEnv>): void {
   });
 }
 
-/** Writes the list's alerts to the stream until the client goes or may no longer see the list. */
+/** The start of an alert stream, with the reason when it differs from the requested one. */
+interface StartPosition {
+  /** The alert log number after which the stream sends alerts. */
+  seq: number;
+  resync?: 'cursor-pruned' | 'cursor-unknown';
+}
+
+/**
+ * Reads the start of an alert stream from Last-Event-ID, else from `from`. A position past
+ * the log's head, or one that is not a number, starts at the head with a resync: after the
+ * list was recreated, or from a client of an older server, whose ids were alert ids. In
+ * `from` such a value is more likely a mistake and is rejected.
+ */
+async function startPosition(
+  log: AlertLog,
+  watchlistId: string,
+  lastEventId: string | undefined,
+  from: string | undefined,
+): Promise<StartPosition> {
+  const fromHeader = lastEventId !== undefined && lastEventId !== '';
+  const text = fromHeader ? lastEventId : from;
+  const head = await log.head(watchlistId);
+  if (text === undefined || text === '') return { seq: head };
+  if (text === 'start' && !fromHeader) return { seq: 0 };
+  if (!/^\d{1,15}$/.test(text)) {
+    if (fromHeader) return { seq: head, resync: 'cursor-unknown' };
+    throw new CairnError(
+      'invalid-parameter',
+      `from ${JSON.stringify(text.slice(0, 40))} is not valid: give the id of an alert stream message, or start`,
+    );
+  }
+  const seq = Number(text);
+  if (seq > head) return { seq: head, resync: 'cursor-unknown' };
+  const [oldest] = await log.read(watchlistId, 0, 1);
+  if (oldest !== undefined && seq < oldest.seq - 1) {
+    return { seq: oldest.seq - 1, resync: 'cursor-pruned' };
+  }
+  return { seq };
+}
+
+/**
+ * Writes the list's alerts to the stream, from its start position on, until the client goes
+ * or may no longer see the list. Alerts come from the list's alert log, so alerts raised on
+ * any node arrive. An announcement wakes the stream at once, and a read every
+ * ALERT_STREAM_POLL_MS finds those whose announcement was lost.
+ */
 async function pumpAlerts(
   stream: SSEStreamingApi,
   runtime: ReturnType<typeof watchRuntime>,
   actor: ReturnType<typeof actorOf>,
   watchlistId: string,
+  start: StartPosition,
 ): Promise<void> {
-  const backlog: AlertNotice[] = [];
-  let overflow = false;
+  let cursor = start.seq;
   let closed = false;
+  let announced = true;
   let wake: (() => void) | undefined;
-  const unsubscribe = runtime.bus.subscribeList(watchlistId, (notice) => {
-    if (backlog.length >= MAX_STREAM_BACKLOG) overflow = true;
-    else backlog.push(notice);
+  const unlisten = runtime.listenAlerts(watchlistId, () => {
+    announced = true;
     wake?.();
   });
   stream.onAbort(() => {
     closed = true;
     wake?.();
   });
+  const send = async (write: Promise<unknown>): Promise<boolean> => {
+    if (await withinStallTime(write)) return !closed;
+    stream.abort();
+    return false;
+  };
   try {
-    await stream.write(`retry: ${SSE_RETRY_MS}\n\n`);
+    if (!(await send(stream.write(`retry: ${SSE_RETRY_MS}\n\n`)))) return;
+    if (start.resync && !(await send(writeResync(stream, start.resync, cursor)))) return;
     let nextCheck = Date.now() + ALERT_STREAM_HEARTBEAT_MS;
+    let nextPoll = Date.now() + ALERT_STREAM_POLL_MS;
     while (!closed) {
-      if (backlog.length === 0 && !overflow) {
+      if (!announced) {
+        const until = Math.min(nextCheck, nextPoll);
         await new Promise<void>((resolve) => {
           wake = resolve;
-          setTimeout(resolve, Math.max(0, nextCheck - Date.now())).unref();
+          setTimeout(resolve, Math.max(0, until - Date.now())).unref();
         });
         wake = undefined;
       }
       if (closed) break;
-      if (overflow) {
-        await stream.writeSSE({
-          event: 'overflow',
-          data: '{"reason":"the client read too slowly"}',
-        });
-        break;
-      }
-      for (const notice of backlog.splice(0)) {
-        await stream.writeSSE({
-          event: notice.change === 'created' ? 'alert' : 'alert-updated',
-          id: notice.alert.id,
-          data: JSON.stringify(alertJson(notice.alert)),
-        });
+      if (announced || Date.now() >= nextPoll) {
+        announced = false;
+        nextPoll = Date.now() + ALERT_STREAM_POLL_MS;
+        for (;;) {
+          const records = await runtime.alertLog.read(watchlistId, cursor, ALERT_STREAM_PAGE);
+          const first = records[0];
+          if (first !== undefined && first.seq > cursor + 1) {
+            // The client fell behind by more than the log keeps.
+            if (!(await send(writeResync(stream, 'cursor-pruned', first.seq - 1)))) return;
+          }
+          for (const record of records) {
+            if (!(await send(writeAlert(stream, record)))) return;
+            cursor = record.seq;
+          }
+          if (records.length < ALERT_STREAM_PAGE) break;
+        }
       }
       if (Date.now() >= nextCheck) {
         nextCheck = Date.now() + ALERT_STREAM_HEARTBEAT_MS;
@@ -362,10 +434,36 @@ async function pumpAlerts(
           await stream.writeSSE({ event: 'end', data: '{"reason":"the list is gone or hidden"}' });
           break;
         }
-        await stream.write(': heartbeat\n\n');
+        if (!(await send(stream.write(': heartbeat\n\n')))) return;
       }
     }
   } finally {
-    unsubscribe();
+    unlisten();
+  }
+}
+
+function writeAlert(stream: SSEStreamingApi, record: AlertLogRecord): Promise<void> {
+  return stream.writeSSE({
+    event: record.change === 'created' ? 'alert' : 'alert-updated',
+    id: String(record.seq),
+    data: JSON.stringify(alertJson(record.alert)),
+  });
+}
+
+/** Tells the client that alerts after its position are not sent, and moves its position on. */
+function writeResync(stream: SSEStreamingApi, reason: string, seq: number): Promise<void> {
+  return stream.writeSSE({ event: 'resync', id: String(seq), data: JSON.stringify({ reason }) });
+}
+
+/** Resolves true when the write completes within ALERT_STREAM_STALL_MS, else false. */
+async function withinStallTime(write: Promise<unknown>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ALERT_STREAM_STALL_MS);
+  });
+  try {
+    return await Promise.race([write.then(() => true as const), stalled]);
+  } finally {
+    clearTimeout(timer);
   }
 }
