@@ -13,7 +13,7 @@
  * ones. Even so the search can grow combinatorially, which the StepBudget bounds.
  */
 
-import type { StepBudget } from './observations.ts';
+import type { Interval, StepBudget } from './observations.ts';
 
 /** Instance ids: `k * observationCount + observationIndex` for the k-th instance. */
 export type Binding = readonly number[];
@@ -26,8 +26,6 @@ export interface TimeConstraint {
 }
 
 export const NO_CONSTRAINT: TimeConstraint = { windows: [] };
-
-export type Interval = { first: bigint; last: bigint } | undefined;
 
 export class BindingSpace {
   constructor(

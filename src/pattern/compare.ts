@@ -76,7 +76,7 @@ export function valuesEqual(observed: unknown, literal: LiteralValue): boolean {
   return false;
 }
 
-function bytesEqualString(bytes: Uint8Array, text: string): boolean {
+export function bytesEqualString(bytes: Uint8Array, text: string): boolean {
   const textBytes = latin1Bytes(text);
   return textBytes !== undefined && compareBytes(bytes, textBytes) === 0;
 }

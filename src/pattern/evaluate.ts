@@ -7,14 +7,19 @@
 import type { ObservationExpression, PatternAst, Qualifier } from './ast.ts';
 import { BindingSpace, NO_CONSTRAINT, type Binding, type TimeConstraint } from './bindings.ts';
 import {
-  collectObservations,
+  prepareObservations as prepareInputs,
+  PreparedObservations,
   StepBudget,
   type JsonObject,
   type Observation,
 } from './observations.ts';
-import { PatternEvaluationError } from './errors.ts';
 import { parsePattern } from './parser.ts';
-import { CompiledPattern, observationSatisfies } from './predicates.ts';
+import {
+  CompiledPattern,
+  type BracketTest,
+  type CompileOptions,
+  type EvaluationContext,
+} from './predicates.ts';
 import { instantToNanoseconds } from './timestamps.ts';
 
 /**
@@ -26,7 +31,10 @@ import { instantToNanoseconds } from './timestamps.ts';
 export const DEFAULT_MAX_STEPS = 1_000_000;
 
 export interface MatchOptions {
-  /** SCOs by id, for resolving `object_refs` of observed-data objects given without a bundle. */
+  /**
+   * SCOs by id, for resolving `object_refs` of observed-data objects given without a bundle.
+   * Not allowed with prepared observations, which take it from prepareObservations.
+   */
   objects?: ReadonlyMap<string, unknown> | Readonly<Record<string, unknown>>;
   /** Evaluation allowance; PatternEvaluationError is raised when it runs out. */
   maxSteps?: number;
@@ -45,26 +53,43 @@ export interface MatchResult {
  * Parses (when given text) and compiles a pattern for repeated matching. Raises
  * PatternSyntaxError or PatternEvaluationError. Call dispose() on the result when done.
  */
-export function compilePattern(pattern: string | PatternAst): CompiledPattern {
+export function compilePattern(
+  pattern: string | PatternAst,
+  options?: CompileOptions,
+): CompiledPattern {
   // Like the reference matcher, evaluation accepts a qualifier type repeated on one expression.
   const ast =
     typeof pattern === 'string'
       ? parsePattern(pattern, { allowDuplicateQualifiers: true })
       : pattern;
-  return new CompiledPattern(ast);
+  return new CompiledPattern(ast, options);
 }
 
 /**
- * Matches a pattern against observations: observed-data objects (with `object_refs` resolved
- * through `options.objects` or the bundle they came in, or with the embedded `objects`
- * dictionary), bundles of them, or bare SCOs.
+ * Prepares observations for matching against many patterns: observed-data objects (with
+ * `object_refs` resolved through `objects` or the bundle they came in, or with the embedded
+ * `objects` dictionary), bundles of them, or bare SCOs. Raises PatternEvaluationError for
+ * input that cannot be observations. The result must not be used after the input objects
+ * change.
+ */
+export function prepareObservations(
+  observations: readonly unknown[],
+  objects?: MatchOptions['objects'],
+): PreparedObservations {
+  const targets = objects instanceof Map ? objects : new Map(Object.entries(objects ?? {}));
+  return prepareInputs(observations, targets);
+}
+
+/**
+ * Matches a pattern against observations, given as for prepareObservations or already
+ * prepared by it.
  * Raises PatternSyntaxError for an invalid pattern and PatternEvaluationError when the
  * pattern or the data cannot be evaluated. A compiled pattern is left for the caller to
  * dispose; one compiled here is disposed before returning.
  */
 export function matchPattern(
   pattern: string | PatternAst | CompiledPattern,
-  observations: readonly unknown[],
+  observations: readonly unknown[] | PreparedObservations,
   options: MatchOptions = {},
 ): MatchResult {
   if (pattern instanceof CompiledPattern) return evaluate(pattern, observations, options);
@@ -79,44 +104,64 @@ export function matchPattern(
 
 function evaluate(
   compiled: CompiledPattern,
-  observations: readonly unknown[],
+  observations: readonly unknown[] | PreparedObservations,
   options: MatchOptions,
 ): MatchResult {
-  const objects =
-    options.objects instanceof Map
-      ? options.objects
-      : new Map(Object.entries(options.objects ?? {}));
-  const collected = collectObservations(observations, objects);
-  const budget = new StepBudget(options.maxSteps ?? DEFAULT_MAX_STEPS);
-  const matcher = new Matcher(compiled, collected, budget);
+  let prepared: PreparedObservations;
+  if (observations instanceof PreparedObservations) {
+    if (options.objects !== undefined) {
+      throw new TypeError(
+        'matchPattern: pass objects to prepareObservations, not with prepared observations',
+      );
+    }
+    prepared = observations;
+  } else {
+    prepared = prepareObservations(observations, options.objects);
+  }
+  const context: EvaluationContext = {
+    observations: prepared,
+    budget: new StepBudget(options.maxSteps ?? DEFAULT_MAX_STEPS),
+  };
 
+  if (compiled.single) return matchSingle(compiled.single, context);
+
+  const matcher = new Matcher(compiled, context);
   const first = matcher.bindings(compiled.ast.expression, NO_CONSTRAINT).next();
   if (first.done) return { matched: false, observations: [] };
   return { matched: true, observations: matcher.sources(first.value) };
 }
 
+/**
+ * Matches a pattern that is one bracketed expression without qualifiers. Its first binding is
+ * the first instance of the first observation that satisfies it, which is what Matcher finds
+ * for it too, with the same steps spent, but without building bindings.
+ */
+function matchSingle(test: BracketTest, context: EvaluationContext): MatchResult {
+  const items = context.observations.items;
+  for (let index = 0; index < items.length; index++) {
+    const observation = items[index]!;
+    if (test.satisfied(observation, context)) {
+      context.budget.spend();
+      return { matched: true, observations: [observation.source] };
+    }
+  }
+  return { matched: false, observations: [] };
+}
+
 class Matcher {
   private readonly space: BindingSpace;
+  private readonly observations: readonly Observation[];
+  private readonly budget: StepBudget;
   /** Results of each bracketed expression by observation index, computed on first use. */
-  private readonly satisfied = new WeakMap<object, boolean[]>();
+  private readonly satisfied = new Map<BracketTest, boolean[]>();
 
   constructor(
     private readonly compiled: CompiledPattern,
-    private readonly observations: readonly Observation[],
-    private readonly budget: StepBudget,
+    private readonly context: EvaluationContext,
   ) {
-    // Instance ids must stay exact doubles (see Binding in bindings.ts).
-    const maxCount = observations.reduce((max, observation) => Math.max(max, observation.count), 0);
-    if (maxCount * observations.length > Number.MAX_SAFE_INTEGER) {
-      throw new PatternEvaluationError(
-        `${observations.length} observations with number_observed up to ${maxCount} are too ` +
-          'many to match at once; match them in smaller batches',
-      );
-    }
-    this.space = new BindingSpace(
-      observations.map((observation) => observation.interval),
-      budget,
-    );
+    this.observations = context.observations.items;
+    this.budget = context.budget;
+    this.space = new BindingSpace(context.observations.intervals(), context.budget);
   }
 
   sources(binding: Binding): JsonObject[] {
@@ -127,7 +172,7 @@ class Matcher {
   bindings(expression: ObservationExpression, constraint: TimeConstraint): Iterator<Binding> {
     switch (expression.type) {
       case 'observation':
-        return this.leafBindings(expression, constraint);
+        return this.leafBindings(this.compiled.bracket(expression), constraint);
       case 'observation-group':
         return this.groupBindings(expression.operator, expression.operands, constraint);
       case 'qualified':
@@ -135,14 +180,11 @@ class Matcher {
     }
   }
 
-  private *leafBindings(
-    expression: ObservationExpression & { type: 'observation' },
-    constraint: TimeConstraint,
-  ): Generator<Binding> {
+  private *leafBindings(test: BracketTest, constraint: TimeConstraint): Generator<Binding> {
     for (let index = 0; index < this.observations.length; index++) {
       const observation = this.observations[index]!;
       if (!this.space.observationAllowed(index, constraint)) continue;
-      if (!this.leafSatisfied(expression, index)) continue;
+      if (!this.leafSatisfied(test, index)) continue;
       for (let instance = 0; instance < observation.count; instance++) {
         this.budget.spend();
         yield [this.space.instanceId(index, instance)];
@@ -150,24 +192,15 @@ class Matcher {
     }
   }
 
-  private leafSatisfied(
-    expression: ObservationExpression & { type: 'observation' },
-    index: number,
-  ): boolean {
-    let results = this.satisfied.get(expression);
+  private leafSatisfied(test: BracketTest, index: number): boolean {
+    let results = this.satisfied.get(test);
     if (!results) {
       results = [];
-      this.satisfied.set(expression, results);
+      this.satisfied.set(test, results);
     }
-    results[index] ??= observationSatisfies(
-      this.compiled,
-      expression.comparison,
-      this.observations[index]!,
-      this.budget,
-    );
+    results[index] ??= test.satisfied(this.observations[index]!, this.context);
     return results[index];
   }
-
   /** Folds an n-ary chain from the left, as the grammar makes the operators left-associative. */
   private groupBindings(
     operator: 'AND' | 'OR' | 'FOLLOWEDBY',

@@ -9,10 +9,12 @@ export {
   compilePattern,
   DEFAULT_MAX_STEPS,
   matchPattern,
+  prepareObservations,
   type MatchOptions,
   type MatchResult,
 } from './evaluate.ts';
-export { CompiledPattern } from './predicates.ts';
+export type { PreparedObservations } from './observations.ts';
+export { CompiledPattern, type CompileOptions } from './predicates.ts';
 export { MAX_REGEX_INPUT_LENGTH } from './re2.ts';
 export {
   extractIndexKeys,

@@ -7,24 +7,62 @@
  * its own is an observation of one object with no observation time.
  */
 
-import type { ObjectPath, PathStep } from './ast.ts';
-import { instantToNanoseconds, parseObservedTimestamp } from './timestamps.ts';
+import type { Instant, ObjectPath, PathStep } from './ast.ts';
+import { compareInstants, instantToNanoseconds, parseObservedTimestamp } from './timestamps.ts';
 import { PatternEvaluationError } from './errors.ts';
+
+/** `first_observed`/`last_observed` in nanoseconds; undefined for a bare SCO. */
+export type Interval = { first: bigint; last: bigint } | undefined;
 
 export type JsonObject = Record<string, unknown>;
 
-export interface Observation {
-  /** The observed-data object, or the SCO itself for a bare SCO. */
-  source: JsonObject;
-  /** The objects a reference may resolve to, by embedded key or by id. */
-  objects: ReadonlyMap<string, JsonObject>;
-  /** The cyber-observable objects observed, which object paths start from. */
-  roots: readonly JsonObject[];
-  /** `number_observed`: how many times the objects were seen; 1 for a bare SCO. */
-  count: number;
-  /** `first_observed` and `last_observed` in nanoseconds; absent for a bare SCO. */
-  interval?: { first: bigint; last: bigint };
+/**
+ * One observation: the objects seen together, how often and when. Built once per input by
+ * prepareObservations, then shared by every pattern matched against that input.
+ */
+export class Observation {
+  private byType: Map<string, number[]> | undefined;
+  private nanoseconds: { first: bigint; last: bigint } | undefined;
+
+  constructor(
+    /** The observed-data object, or the SCO itself for a bare SCO. */
+    readonly source: JsonObject,
+    /** The objects a reference may resolve to, by embedded key or by id. */
+    readonly objects: ReadonlyMap<string, JsonObject>,
+    /** The cyber-observable objects observed, which object paths start from. */
+    readonly roots: readonly JsonObject[],
+    /** `number_observed`: how many times the objects were seen; 1 for a bare SCO. */
+    readonly count: number,
+    /** `first_observed` and `last_observed`; absent for a bare SCO. */
+    readonly times?: { first: Instant; last: Instant },
+  ) {}
+
+  /** `first_observed` and `last_observed` in nanoseconds; undefined for a bare SCO. */
+  get interval(): { first: bigint; last: bigint } | undefined {
+    if (!this.times) return undefined;
+    this.nanoseconds ??= {
+      first: instantToNanoseconds(this.times.first),
+      last: instantToNanoseconds(this.times.last),
+    };
+    return this.nanoseconds;
+  }
+
+  /** Positions in `roots` of the objects whose `type` is `objectType`; built on first use. */
+  positionsOfType(objectType: string): readonly number[] {
+    if (!this.byType) {
+      this.byType = new Map();
+      this.roots.forEach((root, position) => {
+        if (typeof root.type !== 'string') return;
+        const list = this.byType!.get(root.type);
+        if (list) list.push(position);
+        else this.byType!.set(root.type, [position]);
+      });
+    }
+    return this.byType.get(objectType) ?? NO_POSITIONS;
+  }
 }
+
+const NO_POSITIONS: readonly number[] = [];
 
 /** Counts work done while evaluating and raises once the allowance is spent. */
 export class StepBudget {
@@ -43,7 +81,7 @@ export class StepBudget {
   }
 }
 
-function isJsonObject(value: unknown): value is JsonObject {
+export function isJsonObject(value: unknown): value is JsonObject {
   return (
     typeof value === 'object' &&
     value !== null &&
@@ -57,17 +95,62 @@ function objectId(item: JsonObject): string | undefined {
 }
 
 /**
+ * Observations ready for matching, with what evaluation derives from them: the observed
+ * intervals in nanoseconds and the instants of timestamp strings compared with timestamp
+ * literals. Preparing once and matching many patterns saves the repeated work.
+ */
+export class PreparedObservations {
+  private intervalList: Interval[] | undefined;
+  private readonly instants = new Map<string, Instant>();
+
+  /** Raises PatternEvaluationError when instance ids would not fit in a double. */
+  constructor(
+    /** Observed-data first, in input order, then bare SCOs. */
+    readonly items: readonly Observation[],
+  ) {
+    // Instance ids must stay exact doubles (see Binding in bindings.ts).
+    let maxCount = 0;
+    for (const item of items) if (item.count > maxCount) maxCount = item.count;
+    if (maxCount * items.length > Number.MAX_SAFE_INTEGER) {
+      throw new PatternEvaluationError(
+        `${items.length} observations with number_observed up to ${maxCount} are too ` +
+          'many to match at once; match them in smaller batches',
+      );
+    }
+  }
+
+  /** Returns the observed intervals by observation index, for BindingSpace. */
+  intervals(): readonly Interval[] {
+    this.intervalList ??= this.items.map((item) => item.interval);
+    return this.intervalList;
+  }
+
+  /** Parses an observed timestamp string once, raising PatternEvaluationError if invalid. */
+  instant(text: string): Instant {
+    let instant = this.instants.get(text);
+    if (!instant) {
+      instant = parseObservedTimestamp(text);
+      this.instants.set(text, instant);
+    }
+    return instant;
+  }
+}
+
+/**
  * Turns the caller's input into observations. Bundles are opened: their observed-data objects
  * become observations and their other objects become reference targets. Any other object
  * outside a bundle is a reference target too, and a bare SCO observation unless some
- * observed-data object lists it in `object_refs`.
+ * observed-data object lists it in `object_refs`. Raises PatternEvaluationError for input
+ * that cannot be observations.
  */
-export function collectObservations(
+export function prepareObservations(
   inputs: readonly unknown[],
   extraObjects?: ReadonlyMap<string, unknown>,
-): Observation[] {
+): PreparedObservations {
   const targets = new Map<string, JsonObject>();
-  for (const [id, item] of extraObjects ?? []) if (isJsonObject(item)) targets.set(id, item);
+  if (extraObjects) {
+    for (const [id, item] of extraObjects) if (isJsonObject(item)) targets.set(id, item);
+  }
 
   const observedData: JsonObject[] = [];
   const bareObjects: JsonObject[] = [];
@@ -76,29 +159,34 @@ export function collectObservations(
       throw new PatternEvaluationError('each observation must be a JSON object');
     }
     if (input.type === 'bundle') {
-      for (const item of Array.isArray(input.objects) ? input.objects : []) {
+      if (!Array.isArray(input.objects)) continue;
+      for (const item of input.objects as unknown[]) {
         if (!isJsonObject(item)) continue;
         if (item.type === 'observed-data') observedData.push(item);
-        else if (objectId(item)) targets.set(objectId(item)!, item);
+        else if (typeof item.id === 'string') targets.set(item.id, item);
       }
     } else if (input.type === 'observed-data') {
       observedData.push(input);
     } else {
       bareObjects.push(input);
-      if (objectId(input)) targets.set(objectId(input)!, input);
+      if (typeof input.id === 'string') targets.set(input.id, input);
     }
   }
 
-  // An SCO listed beside the observed-data that refers to it belongs to that observation
-  // and is not observed a second time on its own.
-  const referenced = new Set<unknown>(
-    observedData.flatMap((item) => (Array.isArray(item.object_refs) ? item.object_refs : [])),
-  );
-  const bare = bareObjects.filter((item) => !referenced.has(item.id));
-  return [
-    ...observedData.map((item) => observationFromObservedData(item, targets)),
-    ...bare.map((item) => ({ source: item, objects: targets, roots: [item], count: 1 })),
-  ];
+  const items: Observation[] = [];
+  for (const item of observedData) items.push(observationFromObservedData(item, targets));
+  if (bareObjects.length > 0) {
+    // An SCO listed beside the observed-data that refers to it belongs to that observation
+    // and is not observed a second time on its own.
+    const referenced = new Set<unknown>();
+    for (const item of observedData) {
+      if (Array.isArray(item.object_refs)) for (const ref of item.object_refs) referenced.add(ref);
+    }
+    for (const item of bareObjects) {
+      if (!referenced.has(item.id)) items.push(new Observation(item, targets, [item], 1));
+    }
+  }
+  return new PreparedObservations(items);
 }
 
 function observationFromObservedData(
@@ -109,21 +197,23 @@ function observationFromObservedData(
   const objects = new Map<string, JsonObject>();
   const roots: JsonObject[] = [];
 
-  if (isJsonObject(item.objects)) {
-    for (const [key, value] of Object.entries(item.objects)) {
+  const embedded = isJsonObject(item.objects) ? item.objects : undefined;
+  if (embedded) {
+    for (const key of Object.keys(embedded)) {
+      const value = embedded[key];
       if (!isJsonObject(value)) continue;
       objects.set(key, value);
       roots.push(value);
     }
   }
   if (Array.isArray(item.object_refs)) {
-    for (const ref of item.object_refs) {
+    for (const ref of item.object_refs as unknown[]) {
       const target = typeof ref === 'string' ? targets.get(ref) : undefined;
       if (!target || objects.has(ref as string)) continue;
       objects.set(ref as string, target);
       roots.push(target);
     }
-  } else if (!isJsonObject(item.objects)) {
+  } else if (!embedded) {
     throw new PatternEvaluationError(`observed-data ${id} has neither object_refs nor objects`);
   }
 
@@ -133,22 +223,24 @@ function observationFromObservedData(
       `observed-data ${id} has number_observed ${String(count)}; expected an integer of at least 1`,
     );
   }
-  return { source: item, objects, roots, count, interval: observedInterval(item, id) };
+  return new Observation(item, objects, roots, count, observedTimes(item, id));
 }
 
-function observedInterval(item: JsonObject, id: string): { first: bigint; last: bigint } {
-  const bounds = (['first_observed', 'last_observed'] as const).map((name) => {
-    const text = item[name];
-    if (typeof text !== 'string') {
-      throw new PatternEvaluationError(`observed-data ${id} is missing ${name}`);
-    }
-    return instantToNanoseconds(parseObservedTimestamp(text));
-  });
-  const [first, last] = bounds as [bigint, bigint];
-  if (first > last) {
+function observedTimes(item: JsonObject, id: string): { first: Instant; last: Instant } {
+  const first = observedTime(item, 'first_observed', id);
+  const last = observedTime(item, 'last_observed', id);
+  if (compareInstants(first, last) > 0) {
     throw new PatternEvaluationError(`observed-data ${id} has last_observed before first_observed`);
   }
   return { first, last };
+}
+
+function observedTime(item: JsonObject, name: string, id: string): Instant {
+  const text = item[name];
+  if (typeof text !== 'string') {
+    throw new PatternEvaluationError(`observed-data ${id} is missing ${name}`);
+  }
+  return parseObservedTimestamp(text);
 }
 
 // Object path selection ---------------------------------------------------------------------

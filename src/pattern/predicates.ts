@@ -5,21 +5,57 @@
  * hold for the same object, and OR keeps the objects that pass any operand.
  */
 
-import type { Comparison, ComparisonExpression, PatternAst, Qualifier } from './ast.ts';
+import type {
+  Comparison,
+  ComparisonExpression,
+  Observation as ObservationNode,
+  PatternAst,
+  Qualifier,
+} from './ast.ts';
 import { cidrContains, parseCidr, type CidrBlock } from './cidr.ts';
-import { checkSetLiterals, compareValues, valuesEqual } from './compare.ts';
+import {
+  bytesEqualString,
+  checkSetLiterals,
+  compareValues,
+  isInstant,
+  valuesEqual,
+  type LiteralValue,
+} from './compare.ts';
 import { PatternEvaluationError } from './errors.ts';
 import {
+  isJsonObject,
   selectValues,
   type JsonObject,
   type Observation,
+  type PreparedObservations,
   type StepBudget,
 } from './observations.ts';
 import { compileLike, compileMatches, type TextMatcher } from './text-match.ts';
 import { walkPattern } from './walk.ts';
 
+/** State shared by the comparisons of one matchPattern call. */
+export interface EvaluationContext {
+  observations: PreparedObservations;
+  budget: StepBudget;
+}
+
 /** Tests one selected value, with NOT already applied. */
-type ValueTest = (value: unknown) => boolean;
+type ValueTest = (value: unknown, context: EvaluationContext) => boolean;
+
+/**
+ * Above this many objects in one observation, a single comparison looks only at the objects
+ * of its type through Observation.positionsOfType instead of checking every object's type.
+ */
+const TYPE_INDEX_MIN_ROOTS = 8;
+
+export interface CompileOptions {
+  /**
+   * False compiles without the fast paths: no single-bracket shortcut, no type index, no
+   * plain-key path walk and no literal-specific value tests. The outcome is the same either
+   * way, which tests check by running both. Default true.
+   */
+  fastPaths?: boolean;
+}
 
 /**
  * A pattern with its comparisons compiled for evaluation, to reuse across many matchPattern
@@ -27,37 +63,60 @@ type ValueTest = (value: unknown) => boolean;
  * it is no longer needed.
  */
 export class CompiledPattern {
-  private readonly tests = new Map<Comparison, ValueTest>();
+  private readonly comparisons = new Map<Comparison, ComparisonTest>();
+  private readonly brackets = new Map<ObservationNode, BracketTest>();
   private readonly matchers: TextMatcher[] = [];
+  /** The test of the whole pattern when it is one bracketed expression with no qualifier. */
+  readonly single: BracketTest | undefined;
 
   /**
    * Compiles every comparison and checks what the grammar cannot: literal days that exist,
    * positive WITHIN and REPEATS amounts, IN lists of one type, regular expressions RE2
    * supports and valid CIDR literals. Raises PatternEvaluationError on the first problem.
    */
-  constructor(readonly ast: PatternAst) {
+  constructor(
+    readonly ast: PatternAst,
+    options: CompileOptions = {},
+  ) {
+    const fast = options.fastPaths ?? true;
     try {
       walkPattern(ast, {
         qualifier: checkQualifier,
         comparison: (comparison) => {
-          this.tests.set(comparison, compileComparison(comparison, this.matchers));
+          const test = compileComparison(comparison, this.matchers, fast);
+          this.comparisons.set(comparison, new ComparisonTest(comparison, test, fast));
+        },
+      });
+      walkPattern(ast, {
+        observation: (observation) => {
+          this.brackets.set(observation, this.compileBracket(observation.comparison, fast));
         },
       });
     } catch (error) {
       this.dispose();
       throw error;
     }
+    const top = ast.expression;
+    this.single = fast && top.type === 'observation' ? this.bracket(top) : undefined;
   }
 
-  testFor(comparison: Comparison): ValueTest {
-    const test = this.tests.get(comparison);
-    if (!test) throw new Error('comparison is not part of the compiled pattern');
+  /** Returns the compiled test of one bracketed expression of this pattern. */
+  bracket(observation: ObservationNode): BracketTest {
+    const test = this.brackets.get(observation);
+    if (!test) throw new Error('observation expression is not part of the compiled pattern');
     return test;
   }
 
   dispose(): void {
     for (const matcher of this.matchers) matcher.dispose();
     this.matchers.length = 0;
+  }
+
+  private compileBracket(expression: ComparisonExpression, fast: boolean): BracketTest {
+    if (fast && expression.type === 'comparison') {
+      return new SingleComparisonBracket(this.comparisons.get(expression)!);
+    }
+    return new GroupBracket(expression, this.comparisons);
   }
 }
 
@@ -94,15 +153,26 @@ function checkDateExists(literal: {
   }
 }
 
-function compileComparison(comparison: Comparison, matchers: TextMatcher[]): ValueTest {
+/**
+ * Compiles the value test of a comparison. Without `fast`, =, IN and the order operators use
+ * the generic type rules of compare.ts for every literal, which the fast forms must match.
+ */
+function compileComparison(
+  comparison: Comparison,
+  matchers: TextMatcher[],
+  fast: boolean,
+): ValueTest {
   const negated = comparison.negated;
   switch (comparison.operator) {
     case '=':
     case '!=': {
       checkDateExists(comparison.value);
       const literal = comparison.value.value;
+      const equal: ValueTest = fast
+        ? equalityTest(literal)
+        : (value) => valuesEqual(value, literal);
       const wantEqual = (comparison.operator === '=') !== negated;
-      return (value) => valuesEqual(value, literal) === wantEqual;
+      return (value, context) => equal(value, context) === wantEqual;
     }
     case '<':
     case '<=':
@@ -110,9 +180,14 @@ function compileComparison(comparison: Comparison, matchers: TextMatcher[]): Val
     case '>=': {
       checkDateExists(comparison.value);
       const literal = comparison.value.value;
+      // compareValues parses a timestamp string itself; the fast form takes the parse cached
+      // in the prepared observations.
+      const parseFirst = fast && isInstant(literal);
       const accepts = ORDER_TESTS[comparison.operator];
-      return (value) => {
-        const order = compareValues(value, literal);
+      return (value, context) => {
+        const observed =
+          parseFirst && typeof value === 'string' ? context.observations.instant(value) : value;
+        const order = compareValues(observed, literal);
         // The reference matcher returns false for unordered types whether or not NOT is given.
         if (order === 'unordered') return false;
         if (order === 'not-latin1') return negated;
@@ -125,7 +200,10 @@ function compileComparison(comparison: Comparison, matchers: TextMatcher[]): Val
       comparison.values.forEach(checkDateExists);
       checkSetLiterals(comparison.values, comparison.setSpan.start);
       const literals = comparison.values.map((literal) => literal.value);
-      return (value) => literals.some((literal) => valuesEqual(value, literal)) !== negated;
+      const member: ValueTest = fast
+        ? membershipTest(literals)
+        : (value) => literals.some((literal) => valuesEqual(value, literal));
+      return (value, context) => member(value, context) !== negated;
     }
     case 'LIKE': {
       const matcher = compileLike(comparison.value);
@@ -141,9 +219,54 @@ function compileComparison(comparison: Comparison, matchers: TextMatcher[]): Val
     case 'ISSUPERSET':
       return compileSubnetTest(comparison.operator, comparison.value, negated);
     case 'EXISTS':
-      // EXISTS tests the presence of values, not a value; evaluateComparison handles it.
+      // EXISTS tests whether a path selects values, not a value, so ComparisonTest handles it.
       return () => true;
   }
+}
+
+/**
+ * Builds the `=` test for one literal. It gives the result of valuesEqual, with the type
+ * dispatch on the literal done once here and timestamp strings parsed once per observation
+ * set.
+ */
+function equalityTest(literal: LiteralValue): ValueTest {
+  if (typeof literal === 'string') {
+    return (value) => {
+      if (typeof value === 'string') return value === literal;
+      return value instanceof Uint8Array && bytesEqualString(value, literal);
+    };
+  }
+  if (typeof literal === 'number') return (value) => value === literal;
+  if (typeof literal === 'boolean') return (value) => value === literal;
+  if (isInstant(literal)) {
+    return (value, context) =>
+      valuesEqual(typeof value === 'string' ? context.observations.instant(value) : value, literal);
+  }
+  return (value) => valuesEqual(value, literal);
+}
+
+/** Builds the IN test: a set look-up for strings and numbers, valuesEqual for the rest. */
+function membershipTest(literals: readonly LiteralValue[]): ValueTest {
+  const first = literals[0];
+  if (first === undefined) return () => false;
+  if (typeof first === 'string' || typeof first === 'number') {
+    // checkSetLiterals allows only numbers with numbers and strings with strings.
+    const members = new Set<unknown>(literals);
+    if (typeof first === 'number')
+      return (value) => typeof value === 'number' && members.has(value);
+    return (value) => {
+      if (typeof value === 'string') return members.has(value);
+      if (!(value instanceof Uint8Array)) return false;
+      return literals.some((literal) => bytesEqualString(value, literal as string));
+    };
+  }
+  if (isInstant(first)) {
+    return (value, context) => {
+      const observed = typeof value === 'string' ? context.observations.instant(value) : value;
+      return literals.some((literal) => valuesEqual(observed, literal));
+    };
+  }
+  return (value) => literals.some((literal) => valuesEqual(value, literal));
 }
 
 const ORDER_TESTS: Record<'<' | '<=' | '>' | '>=', (order: number) => boolean> = {
@@ -188,59 +311,157 @@ function compileSubnetTest(
   };
 }
 
-/** Returns whether the comparison expression holds for some object of the observation. */
-export function observationSatisfies(
-  compiled: CompiledPattern,
-  expression: ComparisonExpression,
-  observation: Observation,
-  budget: StepBudget,
-): boolean {
-  const context = { compiled, observation, budget };
-  return matchingRoots(expression, context, observation.roots).length > 0;
-}
+/**
+ * One compiled comparison. A comparison holds for a root object when at least one value its
+ * path selects passes the operator test. Each call spends one budget step, plus one for every
+ * value a path step selects.
+ */
+class ComparisonTest {
+  readonly objectType: string;
+  /** The keys of a path made only of plain keys, or undefined for other paths. */
+  private readonly keys: readonly string[] | undefined;
+  private readonly exists: boolean;
 
-interface EvaluationContext {
-  compiled: CompiledPattern;
-  observation: Observation;
-  budget: StepBudget;
-}
-
-/** Filters `candidates` down to the root objects for which the expression holds. */
-function matchingRoots(
-  expression: ComparisonExpression,
-  context: EvaluationContext,
-  candidates: readonly JsonObject[],
-): readonly JsonObject[] {
-  if (expression.type === 'comparison') {
-    return candidates.filter((root) => evaluateComparison(expression, root, context));
+  constructor(
+    private readonly comparison: Comparison,
+    private readonly test: ValueTest,
+    fast: boolean,
+  ) {
+    this.objectType = comparison.path.objectType;
+    this.exists = comparison.operator === 'EXISTS';
+    const steps = comparison.path.steps;
+    const plain = fast && steps.every((step) => step.kind === 'key' && !hasSpecialSuffix(step.key));
+    this.keys = plain ? steps.map((step) => (step as { key: string }).key) : undefined;
   }
 
-  if (expression.operator === 'AND') {
-    let remaining = candidates;
-    for (const operand of expression.operands) {
-      remaining = matchingRoots(operand, context, remaining);
-      if (remaining.length === 0) break;
+  holds(root: JsonObject, observation: Observation, context: EvaluationContext): boolean {
+    context.budget.spend();
+    if (root.type !== this.objectType) return false;
+    return this.holdsForType(root, observation, context);
+  }
+
+  /** Like holds() for a root already known to be of the comparison's type, without its step. */
+  holdsForType(root: JsonObject, observation: Observation, context: EvaluationContext): boolean {
+    const keys = this.keys;
+    if (keys === undefined) return this.holdsOnValues(root, observation, context);
+
+    // A path of plain keys selects the one value at its end or nothing, and this loop spends
+    // the same budget as selectValues does for it.
+    let value: unknown = root;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (!isJsonObject(value) || !Object.hasOwn(value, key)) {
+        return this.exists ? this.comparison.negated : false;
+      }
+      value = value[key];
+      context.budget.spend();
     }
-    return remaining;
+    if (this.exists) return !this.comparison.negated;
+    return this.test(value, context);
   }
 
-  const matched = new Set<JsonObject>();
-  for (const operand of expression.operands) {
-    const rest = candidates.filter((root) => !matched.has(root));
-    for (const root of matchingRoots(operand, context, rest)) matched.add(root);
+  private holdsOnValues(
+    root: JsonObject,
+    observation: Observation,
+    context: EvaluationContext,
+  ): boolean {
+    const values = selectValues(root, this.comparison.path, observation, context.budget);
+    if (this.exists) return values.length > 0 !== this.comparison.negated;
+    for (const value of values) if (this.test(value, context)) return true;
+    return false;
   }
-  return candidates.filter((root) => matched.has(root));
 }
 
-function evaluateComparison(
-  comparison: Comparison,
-  root: JsonObject,
-  context: EvaluationContext,
-): boolean {
-  context.budget.spend();
-  if (root.type !== comparison.path.objectType) return false;
+/** Keys that selectValues decodes (`_hex`, `_bin`) or follows (`_ref`, `_refs`). */
+function hasSpecialSuffix(key: string): boolean {
+  return (
+    key.endsWith('_hex') || key.endsWith('_bin') || key.endsWith('_ref') || key.endsWith('_refs')
+  );
+}
 
-  const values = selectValues(root, comparison.path, context.observation, context.budget);
-  if (comparison.operator === 'EXISTS') return values.length > 0 !== comparison.negated;
-  return values.some(context.compiled.testFor(comparison));
+/** A compiled bracketed comparison expression, tested on one observation at a time. */
+export interface BracketTest {
+  /** Returns whether the expression holds for some object of the observation. */
+  satisfied(observation: Observation, context: EvaluationContext): boolean;
+}
+
+/**
+ * A bracket holding one comparison. Every object of the observation is tested, as the
+ * general path does, so the same errors surface and the same budget is spent.
+ */
+class SingleComparisonBracket implements BracketTest {
+  constructor(private readonly comparison: ComparisonTest) {}
+
+  satisfied(observation: Observation, context: EvaluationContext): boolean {
+    const comparison = this.comparison;
+    const roots = observation.roots;
+    let found = false;
+    if (roots.length < TYPE_INDEX_MIN_ROOTS) {
+      for (let i = 0; i < roots.length; i++) {
+        if (comparison.holds(roots[i]!, observation, context)) found = true;
+      }
+      return found;
+    }
+
+    // Objects of other types fail after one step each. Spending those steps in root order,
+    // together with the step of the next object of the type, keeps the point where the
+    // budget runs out the same as when every object is checked.
+    const positions = observation.positionsOfType(comparison.objectType);
+    let previous = -1;
+    for (let i = 0; i < positions.length; i++) {
+      const position = positions[i]!;
+      context.budget.spend(position - previous);
+      previous = position;
+      if (comparison.holdsForType(roots[position]!, observation, context)) found = true;
+    }
+    context.budget.spend(roots.length - 1 - previous);
+    return found;
+  }
+}
+
+/**
+ * A bracket with AND and OR between comparisons. AND keeps the root objects that pass every
+ * operand, so all comparisons joined by AND must hold for the same object, and OR keeps the
+ * objects that pass any operand.
+ */
+class GroupBracket implements BracketTest {
+  constructor(
+    private readonly expression: ComparisonExpression,
+    private readonly comparisons: ReadonlyMap<Comparison, ComparisonTest>,
+  ) {}
+
+  satisfied(observation: Observation, context: EvaluationContext): boolean {
+    return this.matchingRoots(this.expression, observation, context, observation.roots).length > 0;
+  }
+
+  /** Filters `candidates` down to the root objects for which the expression holds. */
+  private matchingRoots(
+    expression: ComparisonExpression,
+    observation: Observation,
+    context: EvaluationContext,
+    candidates: readonly JsonObject[],
+  ): readonly JsonObject[] {
+    if (expression.type === 'comparison') {
+      const comparison = this.comparisons.get(expression)!;
+      return candidates.filter((root) => comparison.holds(root, observation, context));
+    }
+
+    if (expression.operator === 'AND') {
+      let remaining = candidates;
+      for (const operand of expression.operands) {
+        remaining = this.matchingRoots(operand, observation, context, remaining);
+        if (remaining.length === 0) break;
+      }
+      return remaining;
+    }
+
+    const matched = new Set<JsonObject>();
+    for (const operand of expression.operands) {
+      const rest = candidates.filter((root) => !matched.has(root));
+      for (const root of this.matchingRoots(operand, observation, context, rest)) {
+        matched.add(root);
+      }
+    }
+    return candidates.filter((root) => matched.has(root));
+  }
 }

@@ -37,10 +37,10 @@ export function compileLike(literal: StringLiteral): TextMatcher {
   return {
     dispose: () => regex.dispose(),
     test(value: unknown): boolean {
-      if (typeof value === 'string') return regex.test(value.normalize('NFC'));
+      if (typeof value === 'string') return regex.test(toNfc(value));
       if (value instanceof Uint8Array && bytesAllowed) {
         const text = decodeUtf8(value);
-        return text !== undefined && regex.test(text.normalize('NFC'));
+        return text !== undefined && regex.test(toNfc(text));
       }
       return false;
     },
@@ -60,11 +60,23 @@ export function compileMatches(literal: StringLiteral): TextMatcher {
   return {
     dispose: () => regex.dispose(),
     test(value: unknown): boolean {
-      if (typeof value === 'string') return regex.test(value.normalize('NFC'));
+      if (typeof value === 'string') return regex.test(toNfc(value));
       if (value instanceof Uint8Array && bytesAllowed) return regex.test(latin1String(value));
       return false;
     },
   };
+}
+
+/**
+ * Puts a string in NFC. Text whose code points are all below U+0300 (where the combining
+ * diacritical marks start) is already in NFC and skips the ICU call; fast-paths.test.ts
+ * checks this for every such character and pair of characters.
+ */
+function toNfc(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) >= 0x300) return text.normalize('NFC');
+  }
+  return text;
 }
 
 function isLatin1(text: string): boolean {

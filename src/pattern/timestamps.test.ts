@@ -74,3 +74,58 @@ describe('timestamps', () => {
     }
   });
 });
+
+describe('timestamp parser', () => {
+  // The grammar of RFC 3339 UTC timestamps as a regular expression, to check the hand-written
+  // parser against.
+  const form = /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?Z$/;
+
+  test('agrees with regular expression', () => {
+    const valid = '2020-02-29T23:59:60.123456789123Z';
+    const replacements = ['0', '9', '-', 'T', ':', '.', 'Z', 'z', ' ', '٣', ''];
+    let checked = 0;
+    for (let position = 0; position <= valid.length; position++) {
+      for (const replacement of replacements) {
+        for (const text of [
+          valid.slice(0, position) + replacement + valid.slice(position + 1),
+          valid.slice(0, position) + replacement + valid.slice(position),
+          valid.slice(0, position) + 'Z',
+        ]) {
+          const parsed = tryParseTimestamp(text);
+          const fields = form.exec(text)?.slice(1, 7).map(Number);
+          if (!fields) {
+            assert.equal(parsed, undefined, text);
+          } else {
+            const [year, month, day, hour, minute, second] = fields as number[];
+            const inRange =
+              month! >= 1 &&
+              month! <= 12 &&
+              day! >= 1 &&
+              day! <= daysInMonth(year!, month!) &&
+              hour! <= 23 &&
+              minute! <= 59 &&
+              second! <= 60;
+            assert.equal(parsed !== undefined, inRange, text);
+          }
+          checked++;
+        }
+      }
+    }
+    assert.ok(checked > 1000);
+  });
+
+  test('fields read in place', () => {
+    assert.deepEqual(tryParseTimestamp('2020-02-29T23:59:59Z'), {
+      seconds: Date.UTC(2020, 1, 29, 23, 59, 59) / 1000,
+      nanos: 0,
+    });
+    assert.deepEqual(tryParseTimestamp('0001-01-01T00:00:00.000000001Z'), {
+      seconds: -62135596800,
+      nanos: 1,
+    });
+    assert.equal(tryParseTimestamp('2020-02-29T23:59:59.Z'), undefined);
+    assert.equal(tryParseTimestamp('2020-02-29T23:59:59.1'), undefined);
+    assert.equal(tryParseTimestamp('2020-02-29T23:59:59ZZ'), undefined);
+    assert.equal(tryParseTimestamp('+020-02-29T23:59:59Z'), undefined);
+  });
+});
