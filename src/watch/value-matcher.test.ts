@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseIpv4, parseIpv4Block } from './ip.ts';
-import { urlHost, ValueMatcher, type MatchHow, type ValueKind } from './value-matcher.ts';
+import { seededRandom } from '../testing/random.ts';
+import { parseCidr } from '../pattern/cidr.ts';
+import { ipv6FromWords, parseIpv4, parseIpv4Block, parseIpv6Words } from './ip.ts';
+import {
+  urlHost,
+  ValueMatcher,
+  type MatchHow,
+  type ValueKey,
+  type ValueKind,
+} from './value-matcher.ts';
 
 interface Item {
   name: string;
@@ -151,5 +159,413 @@ describe('urlHost', () => {
     assert.equal(urlHost('http://[2001:db8::1]:80/'), '[2001:db8::1]');
     assert.equal(urlHost('file:///etc/passwd'), undefined);
     assert.equal(urlHost('no scheme'), undefined);
+  });
+});
+
+/** Every hit of a look-up as `name how watched`, in visiting order. */
+function visits(matcher: ValueMatcher<Item>, kind: ValueKind, value: string): string[] {
+  const found: string[] = [];
+  matcher.lookup(kind, value, (item, how, watched) => found.push(`${item.name} ${how} ${watched}`));
+  return found;
+}
+
+describe('ValueMatcher with colliding hashes', () => {
+  const keys: Array<[ValueKey, string]> = [
+    [{ kind: 'domain', value: 'evil.example' }, 'plain'],
+    [{ kind: 'domain', value: 'evil.example', subdomains: true }, 'tree'],
+    [{ kind: 'domain', value: 'example', subdomains: true }, 'tld'],
+    [{ kind: 'domain', value: 'live.example' }, 'anagram'],
+    [{ kind: 'url', value: 'http://evil.example/a' }, 'url'],
+    [{ kind: 'url', value: 'http://evil.example/b' }, 'url-b'],
+    [{ kind: 'email', value: 'ceo@evil.example' }, 'email'],
+    [{ kind: 'hash', value: 'ab'.repeat(16) }, 'hash'],
+    [{ kind: 'asn', value: 'AS64500' }, 'asn'],
+    [{ kind: 'ipv4', value: '192.0.2.1' }, 'host'],
+    [{ kind: 'ipv4', value: '192.0.2.0/24' }, 'net'],
+    [{ kind: 'ipv6', value: '2001:db8::1' }, 'host6'],
+    [{ kind: 'ipv6', value: '2001:db8::2' }, 'other6'],
+    [{ kind: 'ipv6', value: '2001:db8::/32' }, 'net6'],
+  ];
+  const queries: Array<[ValueKind, string]> = [
+    ['domain', 'evil.example'],
+    ['domain', 'www.evil.example'],
+    ['domain', 'live.example'],
+    ['domain', 'vile.example'],
+    ['domain', 'example'],
+    ['url', 'http://evil.example/a'],
+    ['url', 'http://evil.example/c'],
+    ['url', 'https://cdn.live.example:8443/x'],
+    ['url', 'http://[2001:db8::2]/'],
+    ['email', 'ceo@evil.example'],
+    ['email', 'cfo@mail.evil.example'],
+    ['hash', 'ab'.repeat(16)],
+    ['hash', 'ba'.repeat(16)],
+    ['asn', 'AS64500'],
+    ['asn', 'AS64501'],
+    ['ipv4', '192.0.2.1'],
+    ['ipv4', '192.0.2.2'],
+    ['ipv6', '2001:db8::1'],
+    ['ipv6', '2001:db8::3'],
+    ['ipv6', '2001:db9::1'],
+  ];
+
+  it('matches only the real keys when every hash collides', () => {
+    const plain = new ValueMatcher<Item>();
+    const colliding = new ValueMatcher<Item>({ hashMask: 0, initialSlots: 4 });
+    for (const [key, name] of keys) {
+      assert.equal(plain.add(key, { name }), true);
+      assert.equal(colliding.add(key, { name }), true);
+    }
+    assert.equal(colliding.size, keys.length);
+    for (const [kind, value] of queries) {
+      assert.deepEqual(visits(colliding, kind, value), visits(plain, kind, value), value);
+    }
+    assert.deepEqual(visits(colliding, 'domain', 'www.evil.example'), [
+      'tree subdomain evil.example',
+      'tld subdomain example',
+    ]);
+    assert.deepEqual(visits(colliding, 'domain', 'vile.example'), ['tld subdomain example']);
+    assert.deepEqual(visits(colliding, 'ipv6', '2001:db8::1'), [
+      'host6 exact 2001:db8::1',
+      'net6 cidr 2001:db8::/32',
+    ]);
+  });
+
+  it('agrees with full hashes on random keys', () => {
+    const next = seededRandom(7);
+    const pick = <V>(values: readonly V[]) => values[Math.floor(next() * values.length)]!;
+    const labels = ['a', 'b', 'ab', 'ba', 'x-y'];
+    const domain = () =>
+      Array.from({ length: 1 + Math.floor(next() * 4) }, () => pick(labels)).join('.');
+    const ipv4 = () => `10.0.${Math.floor(next() * 4)}.${Math.floor(next() * 4)}`;
+    const ipv6 = () => `2001:db8:${Math.floor(next() * 4).toString(16)}::${Math.floor(next() * 4)}`;
+
+    for (const mask of [0, 1, 3]) {
+      const plain = new ValueMatcher<Item>();
+      const colliding = new ValueMatcher<Item>({ hashMask: mask, initialSlots: 4 });
+      const filed: Array<[ValueKey, Item]> = [];
+      for (let i = 0; i < 400; i++) {
+        const item = { name: `item ${i % 50}` };
+        const roll = next();
+        let key: ValueKey;
+        if (roll < 0.4) key = { kind: 'domain', value: domain(), subdomains: next() < 0.5 };
+        else if (roll < 0.6) key = { kind: 'url', value: `http://${domain()}/p` };
+        else if (roll < 0.8) key = { kind: 'ipv4', value: `${ipv4()}/${pick([16, 24, 30, 32])}` };
+        else key = { kind: 'ipv6', value: `${ipv6()}/${pick([32, 48, 64, 128])}` };
+        // The network address of a block, as src/normalise writes it.
+        if (key.kind === 'ipv4' || key.kind === 'ipv6')
+          key.value = key.value.replace(/\/(32|128)$/, '');
+        plain.add(key, item);
+        colliding.add(key, item);
+        filed.push([key, item]);
+        if (next() < 0.3) {
+          const [oldKey, oldItem] = pick(filed);
+          plain.remove(oldKey, oldItem);
+          colliding.remove(oldKey, oldItem);
+        }
+      }
+      assert.equal(colliding.size, plain.size, `mask ${mask}`);
+      for (let i = 0; i < 300; i++) {
+        const query: [ValueKind, string] = pick([
+          ['domain', domain()],
+          ['url', `http://${domain()}/p`],
+          ['url', `http://${domain()}/q`],
+          ['email', `me@${domain()}`],
+          ['ipv4', ipv4()],
+          ['ipv6', ipv6()],
+        ] as Array<[ValueKind, string]>);
+        const expected = visits(plain, ...query).sort();
+        assert.deepEqual(visits(colliding, ...query).sort(), expected, `mask ${mask}: ${query[1]}`);
+      }
+    }
+  });
+});
+
+describe('ValueMatcher changes', () => {
+  it('forgets a key when its last item goes', () => {
+    const matcher = new ValueMatcher<Item>({ initialSlots: 4 });
+    const first = { name: 'first' };
+    const second = { name: 'second' };
+    const tree = { kind: 'domain', value: 'evil.example', subdomains: true } as const;
+    matcher.add(tree, first);
+    matcher.add(tree, second);
+    matcher.add(tree, first);
+    assert.equal(matcher.size, 2, 'a repeated add files nothing new');
+    matcher.remove(tree, first);
+    assert.deepEqual(visits(matcher, 'domain', 'a.evil.example'), [
+      'second subdomain evil.example',
+    ]);
+    matcher.remove(tree, first);
+    assert.equal(matcher.size, 1, 'removing an absent item changes nothing');
+    matcher.remove(tree, second);
+    assert.equal(matcher.size, 0);
+    assert.deepEqual(visits(matcher, 'domain', 'a.evil.example'), []);
+    assert.deepEqual(visits(matcher, 'domain', 'evil.example'), []);
+  });
+
+  it('matches a key added again after removal', () => {
+    const matcher = new ValueMatcher<Item>({ initialSlots: 4 });
+    const item = { name: 'item' };
+    for (const key of [
+      { kind: 'url', value: 'http://evil.example/a' },
+      { kind: 'ipv4', value: '198.51.100.0/24' },
+      { kind: 'ipv6', value: '2001:db8:1::/48' },
+    ] as const) {
+      matcher.add(key, item);
+      matcher.remove(key, item);
+      const value = key.kind === 'url' ? key.value : key.value.replace(/0?\/\d+$/, '7');
+      assert.deepEqual(visits(matcher, key.kind, value), [], `${key.value} removed`);
+      matcher.add(key, item);
+      assert.equal(visits(matcher, key.kind, value).length, 1, `${key.value} added again`);
+    }
+    assert.equal(matcher.size, 3);
+  });
+
+  it('keeps other keys of a label count when one goes', () => {
+    const matcher = new ValueMatcher<Item>();
+    const item = { name: 'item' };
+    matcher.add({ kind: 'domain', value: 'a.example', subdomains: true }, item);
+    matcher.add({ kind: 'domain', value: 'b.example', subdomains: true }, item);
+    matcher.remove({ kind: 'domain', value: 'a.example', subdomains: true }, item);
+    assert.deepEqual(visits(matcher, 'domain', 'x.b.example'), ['item subdomain b.example']);
+    assert.deepEqual(visits(matcher, 'domain', 'x.a.example'), []);
+  });
+
+  it('finds every key after growth and removals', () => {
+    const matcher = new ValueMatcher<Item>({ initialSlots: 4 });
+    const items = Array.from({ length: 20_000 }, (_, i) => ({ name: `n${i}` }));
+    for (let i = 0; i < items.length; i++) {
+      matcher.add({ kind: 'domain', value: `w${i}.example` }, items[i]!);
+      matcher.add({ kind: 'ipv4', value: `10.${i >> 8}.${i & 255}.1` }, items[i]!);
+    }
+    for (let i = 0; i < items.length; i += 2) {
+      matcher.remove({ kind: 'domain', value: `w${i}.example` }, items[i]!);
+      matcher.remove({ kind: 'ipv4', value: `10.${i >> 8}.${i & 255}.1` }, items[i]!);
+    }
+    assert.equal(matcher.size, items.length);
+    for (let i = 0; i < items.length; i++) {
+      const expected = i % 2 === 0 ? [] : [`n${i} exact w${i}.example`];
+      assert.deepEqual(visits(matcher, 'domain', `w${i}.example`), expected);
+      const address = `10.${i >> 8}.${i & 255}.1`;
+      assert.deepEqual(
+        visits(matcher, 'ipv4', address),
+        i % 2 === 0 ? [] : [`n${i} exact ${address}`],
+      );
+    }
+  });
+
+  it('allows a look-up from inside a visit', () => {
+    const matcher = new ValueMatcher<Item>();
+    matcher.add({ kind: 'domain', value: 'evil.example', subdomains: true }, { name: 'outer' });
+    matcher.add({ kind: 'domain', value: 'example', subdomains: true }, { name: 'tld' });
+    matcher.add({ kind: 'ipv6', value: '2001:db8::/32' }, { name: 'net6' });
+    const found: string[] = [];
+    matcher.lookup('domain', 'a.b.evil.example', (item, how) => {
+      found.push(`${item.name} ${how}`);
+      matcher.lookup('ipv6', '2001:db8::5', (inner) => found.push(`inside ${inner.name}`));
+      matcher.lookup('domain', 'x.example', (inner) => found.push(`inside ${inner.name}`));
+    });
+    assert.deepEqual(found, [
+      'outer subdomain',
+      'inside net6',
+      'inside tld',
+      'tld subdomain',
+      'inside net6',
+      'inside tld',
+    ]);
+  });
+});
+
+describe('ValueMatcher domains', () => {
+  it('matches a plain domain only as itself', () => {
+    const matcher = new ValueMatcher<Item>();
+    matcher.add({ kind: 'domain', value: 'evil.example' }, { name: 'plain' });
+    assert.deepEqual(visits(matcher, 'domain', 'evil.example'), ['plain exact evil.example']);
+    for (const other of ['www.evil.example', 'example', 'evil.example.org', 'xevil.example']) {
+      assert.deepEqual(visits(matcher, 'domain', other), [], other);
+    }
+    assert.deepEqual(visits(matcher, 'url', 'http://evil.example:81/'), [
+      'plain url-host evil.example',
+    ]);
+    assert.deepEqual(visits(matcher, 'url', 'http://www.evil.example/'), []);
+    assert.deepEqual(visits(matcher, 'email', 'a@evil.example'), [
+      'plain email-domain evil.example',
+    ]);
+    assert.deepEqual(visits(matcher, 'email', 'a@mx.evil.example'), []);
+  });
+
+  it('matches watched parents from the longest', () => {
+    const matcher = new ValueMatcher<Item>();
+    matcher.add({ kind: 'domain', value: 'example', subdomains: true }, { name: 'tld' });
+    matcher.add({ kind: 'domain', value: 'b.c.example', subdomains: true }, { name: 'deep' });
+    matcher.add({ kind: 'domain', value: 'c.example', subdomains: true }, { name: 'mid' });
+    matcher.add({ kind: 'domain', value: 'a.b.c.example' }, { name: 'plain' });
+    assert.deepEqual(visits(matcher, 'domain', 'a.b.c.example'), [
+      'plain exact a.b.c.example',
+      'deep subdomain b.c.example',
+      'mid subdomain c.example',
+      'tld subdomain example',
+    ]);
+    assert.deepEqual(visits(matcher, 'domain', 'c.example'), [
+      'mid exact c.example',
+      'tld subdomain example',
+    ]);
+    assert.deepEqual(visits(matcher, 'domain', 'x.bc.example'), ['tld subdomain example']);
+    assert.deepEqual(visits(matcher, 'url', 'https://u@a.b.c.example:8443/p?q#f'), [
+      'plain url-host a.b.c.example',
+      'deep url-host b.c.example',
+      'mid url-host c.example',
+      'tld url-host example',
+    ]);
+    assert.deepEqual(visits(matcher, 'email', 'me@z.c.example'), [
+      'mid email-domain c.example',
+      'tld email-domain example',
+    ]);
+  });
+
+  it('probes names deeper than any key', () => {
+    const matcher = new ValueMatcher<Item>();
+    matcher.add({ kind: 'domain', value: 'evil.example', subdomains: true }, { name: 'tree' });
+    const deep = `${Array.from({ length: 120 }, (_, i) => `l${i}`).join('.')}.evil.example`;
+    assert.deepEqual(visits(matcher, 'domain', deep), ['tree subdomain evil.example']);
+    const wide = `${'x.'.repeat(40)}evil.example`;
+    matcher.add({ kind: 'domain', value: wide.slice(4), subdomains: true }, { name: 'long' });
+    assert.deepEqual(visits(matcher, 'domain', wide), [
+      `long subdomain ${wide.slice(4)}`,
+      'tree subdomain evil.example',
+    ]);
+  });
+});
+
+describe('ValueMatcher IPv6', () => {
+  function matcherOf(blocks: string[]): ValueMatcher<Item> {
+    const matcher = new ValueMatcher<Item>();
+    for (const block of blocks) {
+      assert.equal(matcher.add({ kind: 'ipv6', value: block }, { name: block }), true, block);
+    }
+    return matcher;
+  }
+
+  it('matches addresses in blocks of every prefix length', () => {
+    const matcher = matcherOf([
+      '::/0',
+      '2001:db8::/32',
+      '2001:db8:1::/48',
+      '2001:db8:1:2::/64',
+      '2001:db8:1:2::/127',
+      '2001:db8:1:2::1',
+      '2001:db8:8000::/33',
+    ]);
+    assert.deepEqual(visits(matcher, 'ipv6', '2001:db8:1:2::1'), [
+      '2001:db8:1:2::1 exact 2001:db8:1:2::1',
+      '2001:db8:1:2::/127 cidr 2001:db8:1:2::/127',
+      '2001:db8:1:2::/64 cidr 2001:db8:1:2::/64',
+      '2001:db8:1::/48 cidr 2001:db8:1::/48',
+      '2001:db8::/32 cidr 2001:db8::/32',
+      '::/0 cidr ::/0',
+    ]);
+    assert.deepEqual(visits(matcher, 'ipv6', '2001:db8:8000::9'), [
+      '2001:db8:8000::/33 cidr 2001:db8:8000::/33',
+      '2001:db8::/32 cidr 2001:db8::/32',
+      '::/0 cidr ::/0',
+    ]);
+    assert.deepEqual(visits(matcher, 'ipv6', '2001:db8:1:2::2'), [
+      '2001:db8:1:2::/64 cidr 2001:db8:1:2::/64',
+      '2001:db8:1::/48 cidr 2001:db8:1::/48',
+      '2001:db8::/32 cidr 2001:db8::/32',
+      '::/0 cidr ::/0',
+    ]);
+    assert.deepEqual(visits(matcher, 'ipv6', 'fe80::1'), ['::/0 cidr ::/0']);
+    assert.deepEqual(visits(matcher, 'ipv6', 'not an address'), []);
+    assert.deepEqual(visits(matcher, 'ipv6', 'fe80::1%eth0'), []);
+  });
+
+  it('matches blocks inside and around a block', () => {
+    const matcher = matcherOf(['2001:db8::/32', '2001:db8:1::/48', '2001:db8:1::5', '2001:db9::1']);
+    assert.deepEqual(visits(matcher, 'ipv6', '2001:db8:1::/40').sort(), [
+      '2001:db8:1::/48 cidr 2001:db8:1::/48',
+      '2001:db8:1::5 cidr 2001:db8:1::5',
+      '2001:db8::/32 cidr 2001:db8::/32',
+    ]);
+    assert.deepEqual(visits(matcher, 'ipv6', '2001:db8:1::/48').sort(), [
+      '2001:db8:1::/48 exact 2001:db8:1::/48',
+      '2001:db8:1::5 cidr 2001:db8:1::5',
+      '2001:db8::/32 cidr 2001:db8::/32',
+    ]);
+    const found: string[] = [];
+    matcher.lookupRange(6, 0x20010db8n << 96n, ((0x20010db8n + 1n) << 96n) - 1n, (item, how) =>
+      found.push(`${item.name} ${how}`),
+    );
+    assert.deepEqual(found.sort(), [
+      '2001:db8:1::/48 cidr',
+      '2001:db8:1::5 cidr',
+      '2001:db8::/32 exact',
+    ]);
+  });
+
+  it('matches the IPv6 host of a URL', () => {
+    const matcher = matcherOf(['2001:db8::/32']);
+    assert.deepEqual(visits(matcher, 'url', 'http://[2001:db8::1]:8080/x'), [
+      '2001:db8::/32 url-host 2001:db8::/32',
+    ]);
+    assert.deepEqual(visits(matcher, 'url', 'http://[2001:db8::1/x'), []);
+    assert.deepEqual(visits(matcher, 'url', 'http://[fe80::1%25eth0]/'), []);
+  });
+});
+
+describe('parseIpv6Words', () => {
+  it('reads what parseCidr reads', () => {
+    const next = seededRandom(11);
+    const parts = [
+      '',
+      ':',
+      '::',
+      '0',
+      '1',
+      'db8',
+      'FFFF',
+      'ffff',
+      '12345',
+      '1.2.3.4',
+      '01.2.3.4',
+      'g',
+      '%1',
+      '.',
+    ];
+    const texts = [
+      '::',
+      '::1',
+      '1::',
+      '2001:db8::1',
+      '::ffff:192.0.2.1',
+      '1:2:3:4:5:6:7:8',
+      '1:2:3:4:5:6:7::',
+      '::2:3:4:5:6:7:8',
+      '1:2:3:4:5:6:1.2.3.4',
+      '1:2:3:4:5::1.2.3.4',
+      '1:2:3:4:5:6:7:8:9',
+      '1::2::3',
+      ':1::',
+      '1:::2',
+    ];
+    for (let i = 0; i < 20_000; i++) {
+      texts.push(
+        Array.from(
+          { length: 1 + Math.floor(next() * 10) },
+          () => parts[Math.floor(next() * parts.length)],
+        ).join(next() < 0.7 ? ':' : ''),
+      );
+    }
+    const words = new Int32Array(4);
+    for (const text of texts) {
+      const block = parseCidr(text);
+      const expected =
+        block?.family === 6 && block.prefixLength === 128 && !text.includes('/')
+          ? block.address
+          : undefined;
+      const parsed = parseIpv6Words(`[${text}]`, 1, text.length + 1, words);
+      assert.equal(parsed, expected !== undefined, text);
+      if (expected !== undefined) assert.equal(ipv6FromWords(words), expected, text);
+    }
   });
 });
