@@ -361,6 +361,18 @@ export interface EventRecord {
   sharing: EntrySharing;
 }
 
+/**
+ * The events that one write transaction appended, handed to listeners of this process right
+ * after the commit. `afterSeq` was the newest seq of the log when the transaction appended
+ * its first event, so a reader positioned at `afterSeq` has read the whole log up to the last
+ * of `events` once it has read them.
+ */
+export interface CommittedEvents {
+  afterSeq: number;
+  /** In seq order, with `json` set as readEvents sets it. */
+  events: readonly EventRecord[];
+}
+
 export interface EventQuery {
   /** Only events with a seq strictly greater than this. */
   afterSeq: number;
@@ -532,6 +544,13 @@ export interface Store {
 
   /** Events in seq order. */
   readEvents(query: EventQuery): Promise<EventRecord[]>;
+  /**
+   * Calls `listener` after each commit through this store object that appended events, with
+   * those events, before the write call returns. Writes of other processes or nodes are not
+   * reported. Optional: a store without it leaves readers to readEvents. Returns a function
+   * that stops the calls.
+   */
+  listenCommittedEvents?(listener: (committed: CommittedEvents) => void): () => void;
   /**
    * The oldest retained and the newest seq; both 0 when the log is empty. A reader whose
    * cursor is below `first - 1` missed pruned events and must re-sync.

@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import { nowMicros } from '../../stix/timestamp.ts';
 import {
   AUDIENCES,
+  type CommittedEvents,
   type EntrySharing,
   type EventKind,
   type EventQuery,
@@ -23,7 +24,6 @@ const EVENT_COLUMNS =
 const FROM_EVENTS = 'FROM events AS e LEFT JOIN object_versions AS v ON v.vid = e.vid';
 
 const SQL = {
-  lastAt: 'SELECT at FROM events ORDER BY seq DESC LIMIT 1',
   insert:
     'INSERT INTO events (at, kind, collection_id, community_id, object_id, object_type,' +
     ' spec_version, version, version_key, date_added, vid, sharing)' +
@@ -149,8 +149,73 @@ export interface EventVersion {
   dateAdded: number;
   /** The row of object_versions with the version's JSON; absent for deletes. */
   vid?: number;
+  /** The version's JSON, which listeners of committed events receive; absent for deletes. */
+  json?: string;
   sharing: EntrySharing;
 }
+
+/**
+ * Collects the events that write transactions on one connection append and hands them to
+ * the listeners once the transaction has committed (see Store.listenCommittedEvents). While
+ * no one listens, appending costs nothing extra.
+ */
+export class CommittedEventsHub {
+  readonly #db: Database.Database;
+  readonly #listeners = new Set<(committed: CommittedEvents) => void>();
+  #afterSeq = 0;
+  #pending: EventRecord[] = [];
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+  }
+
+  get listening(): boolean {
+    return this.#listeners.size > 0;
+  }
+
+  listen(listener: (committed: CommittedEvents) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Keeps one appended event. `afterSeq` is the log's newest seq before this transaction. */
+  collect(afterSeq: number, event: EventRecord): void {
+    if (this.#pending.length === 0) this.#afterSeq = afterSeq;
+    this.#pending.push(event);
+  }
+
+  /**
+   * Runs a write and hands its events to the listeners when it committed. A write that throws
+   * rolled back, and its events are dropped. So are the events of a write nested in an outer
+   * transaction, because that could still roll back. Listeners then find them in the log.
+   */
+  publishAfter<T>(write: () => T): T {
+    let result: T;
+    try {
+      result = write();
+    } catch (error) {
+      this.#pending = [];
+      throw error;
+    }
+    const events = this.#pending;
+    if (events.length === 0) return result;
+    this.#pending = [];
+    if (this.#db.inTransaction) return result;
+    const committed: CommittedEvents = { afterSeq: this.#afterSeq, events };
+    for (const listener of this.#listeners) {
+      try {
+        listener(committed);
+      } catch {
+        // The write has committed, so it must not report a failure. Listeners keep their
+        // own errors (the event feed logs them) and fall back to reading the log.
+      }
+    }
+    return result;
+  }
+}
+
+/** The hub of each connection, found through the connection's statement cache. */
+const hubs = new WeakMap<StatementCache, CommittedEventsHub>();
 
 /**
  * Appends the events of one write transaction. `at` never goes below the last event's, so
@@ -159,27 +224,32 @@ export interface EventVersion {
 export class EventAppender {
   readonly #statements: StatementCache;
   readonly #collection: EventCollection;
+  readonly #hub: CommittedEventsHub | undefined;
   /** The time of this transaction's events, read when the first one is appended. */
   #at: number | undefined;
+  /** The newest seq before this transaction's events, read with #at. */
+  #afterSeq = 0;
   #lastSharing: EntrySharing | undefined;
   #lastSharingJson = '';
 
   constructor(statements: StatementCache, collection: EventCollection) {
     this.#statements = statements;
     this.#collection = collection;
+    this.#hub = hubs.get(statements);
   }
 
   append(kind: EventKind, version: EventVersion): void {
     if (this.#at === undefined) {
-      const lastAt = this.#statements.get(SQL.lastAt).pluck().get() as number | undefined;
-      this.#at = Math.max(nowMicros(), lastAt ?? 0);
+      const last = this.#statements.get(SQL.last).get() as Position | undefined;
+      this.#at = Math.max(nowMicros(), last?.at ?? 0);
+      this.#afterSeq = last?.seq ?? 0;
     }
     // Versions of one batch usually share one sharing object, so it is serialised once.
     if (version.sharing !== this.#lastSharing) {
       this.#lastSharing = version.sharing;
       this.#lastSharingJson = JSON.stringify(version.sharing);
     }
-    this.#statements
+    const { lastInsertRowid } = this.#statements
       .get(SQL.insert)
       .run(
         this.#at,
@@ -195,6 +265,29 @@ export class EventAppender {
         version.vid ?? null,
         this.#lastSharingJson,
       );
+    if (this.#hub?.listening === true) {
+      this.#hub.collect(this.#afterSeq, this.#record(Number(lastInsertRowid), kind, version));
+    }
+  }
+
+  /** The event as readEvents returns it, with the sharing facts parsed back from the stored text. */
+  #record(seq: number, kind: EventKind, version: EventVersion): EventRecord {
+    const event: EventRecord = {
+      seq,
+      at: this.#at!,
+      kind,
+      collectionId: this.#collection.id,
+      objectId: version.objectId,
+      objectType: version.objectType,
+      specVersion: version.specVersion,
+      version: version.version,
+      versionKey: version.versionKey,
+      dateAdded: version.dateAdded,
+      sharing: parseSharing(this.#lastSharingJson),
+    };
+    if (this.#collection.communityId !== null) event.communityId = this.#collection.communityId;
+    if (version.json !== undefined) event.json = version.json;
+    return event;
   }
 
   /**
@@ -245,10 +338,14 @@ function entrySharing(row: EntryRow, recipients: string[]): EntrySharing {
 export class EventLog {
   readonly #db: Database.Database;
   readonly #statements: StatementCache;
+  /** The events this connection's writes commit, for listeners in this process. */
+  readonly committed: CommittedEventsHub;
 
   constructor(db: Database.Database, statements: StatementCache) {
     this.#db = db;
     this.#statements = statements;
+    this.committed = new CommittedEventsHub(db);
+    hubs.set(statements, this.committed);
   }
 
   read(query: EventQuery): EventRecord[] {

@@ -378,6 +378,7 @@ export class ObjectVersions {
       versionKey,
       dateAdded,
       vid,
+      json: object.json,
       sharing,
     });
     if (!run.specVersions.includes(object.specVersion)) run.specVersions.push(object.specVersion);

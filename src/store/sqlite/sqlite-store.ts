@@ -23,6 +23,7 @@ import {
   type AuditRecord,
   type Charter,
   type CollectionRecord,
+  type CommittedEvents,
   type CommunityRecord,
   type CommunityRelation,
   type ConvertedAddResult,
@@ -294,7 +295,8 @@ export class SqliteStore implements Store {
         );
       }
     }
-    const results = this.#objects.add(collectionId, objects);
+    const committed = this.#events.committed;
+    const results = committed.publishAfter(() => this.#objects.add(collectionId, objects));
     if (results === undefined)
       throw new StoreConflictError(`collection "${collectionId}" not found`);
 
@@ -303,7 +305,8 @@ export class SqliteStore implements Store {
 
   async addConverted(collectionId: string, objects: PreparedObject[]): Promise<ConvertedAddResult> {
     checkStorable(objects, true);
-    const result = this.#objects.addConverted(collectionId, objects);
+    const committed = this.#events.committed;
+    const result = committed.publishAfter(() => this.#objects.addConverted(collectionId, objects));
     if (result === undefined) {
       throw new StoreConflictError(`collection "${collectionId}" not found`);
     }
@@ -338,7 +341,10 @@ export class SqliteStore implements Store {
     versions: VersionSelector = { all: true },
     specVersions?: string[],
   ): Promise<number> {
-    return this.#objects.delete(collectionId, id, versions, specVersions);
+    const committed = this.#events.committed;
+    return committed.publishAfter(() =>
+      this.#objects.delete(collectionId, id, versions, specVersions),
+    );
   }
 
   async countCollection(collectionId: string): Promise<{ objects: number; versions: number }> {
@@ -347,6 +353,10 @@ export class SqliteStore implements Store {
 
   async readEvents(query: EventQuery): Promise<EventRecord[]> {
     return this.#events.read(query);
+  }
+
+  listenCommittedEvents(listener: (committed: CommittedEvents) => void): () => void {
+    return this.#events.committed.listen(listener);
   }
 
   async eventBounds(): Promise<{ first: number; last: number }> {
