@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
 import { matchPattern, PatternEvaluationError } from './index.ts';
-import { CompiledRegex, MAX_REGEX_INPUT_LENGTH } from './re2.ts';
+import { cachedRegexCounts, CompiledRegex, MAX_REGEX_INPUT_LENGTH } from './re2.ts';
 
 const literal = { raw: "'x'", start: 0 };
 
@@ -57,5 +57,56 @@ describe('re2 engine', () => {
       () => new CompiledRegex('(', 'u', { raw: "'('", start: 9 }),
       (error: unknown) => error instanceof PatternEvaluationError && error.position === 9,
     );
+  });
+});
+
+describe('re2 expression cache', () => {
+  test('handles share one expression', () => {
+    const before = cachedRegexCounts().compiled;
+    const first = new CompiledRegex('^shared-[0-9]+$', 'u', literal);
+    const second = new CompiledRegex('^shared-[0-9]+$', 'u', literal);
+    assert.equal(cachedRegexCounts().compiled, before + 1);
+    first.dispose();
+    assert.throws(() => first.test('shared-1'), /was disposed/);
+    assert.equal(second.test('shared-1'), true);
+    assert.equal(second.test('shared-x'), false);
+    second.dispose();
+  });
+
+  test('released expression reused', () => {
+    new CompiledRegex('^reused$', 'u', literal).dispose();
+    const counts = cachedRegexCounts();
+    const again = new CompiledRegex('^reused$', 'u', literal);
+    assert.equal(cachedRegexCounts().compiled, counts.compiled);
+    assert.equal(cachedRegexCounts().idle, counts.idle - 1);
+    assert.equal(again.test('reused'), true);
+    again.dispose();
+  });
+
+  test('flags kept apart', () => {
+    const dotAll = new CompiledRegex('^a.b$', 'su', literal);
+    const plain = new CompiledRegex('^a.b$', 'u', literal);
+    assert.equal(dotAll.test('a\nb'), true);
+    assert.equal(plain.test('a\nb'), false);
+    dotAll.dispose();
+    plain.dispose();
+  });
+
+  test('idle expressions bounded', () => {
+    for (let i = 0; i < 500; i++) new CompiledRegex(`^bounded-${i}$`, 'u', literal).dispose();
+    assert.ok(cachedRegexCounts().idle <= 64);
+    const late = new CompiledRegex('^bounded-499$', 'u', literal);
+    assert.equal(late.test('bounded-499'), true);
+    late.dispose();
+  });
+
+  test('cache dropped after an abort', () => {
+    new CompiledRegex('^before-abort$', 'u', literal).dispose();
+    assert.ok(cachedRegexCounts().idle > 0);
+    assert.throws(() => new CompiledRegex('\\p{L}{500}', 'u', literal), /needs more memory/);
+    assert.equal(cachedRegexCounts().idle, 0);
+    const after = new CompiledRegex('^before-abort$', 'u', literal);
+    assert.equal(after.test('before-abort'), true);
+    after.dispose();
   });
 });
