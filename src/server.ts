@@ -29,6 +29,7 @@ import { CairnError } from './errors.ts';
 import { AccessChanges, announcingStore } from './events/announcing-store.ts';
 import { CursorCodec } from './events/cursor.ts';
 import type { EventNotifier } from './events/notifier.ts';
+import { EventFeed } from './events/feed.ts';
 import { createEventPruneTask } from './events/retention.ts';
 import type { Logger } from './log/logger.ts';
 import { createSharingServices } from './sharing/service.ts';
@@ -60,12 +61,16 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   const opened = await openStore(config.store, { migrate: config.migrateOnStart });
   const accessChanges = new AccessChanges();
   const notifier = await createNotifier(config, opened, logger, accessChanges);
-  // Every write through this store announces its events, or signals an access change.
-  const store = announcingStore(opened, notifier, accessChanges, logger);
+  // Every write through this store announces its events, or signals an access change. Its
+  // readers of the event log share the events this process wrote, held in memory once.
+  const feed = new EventFeed(opened, logger);
+  feed.start();
+  const store = feed.wrap(announcingStore(opened, notifier, accessChanges, logger));
   const setup = await bootstrapNode(store, config, logger).catch(async (error: unknown) => {
     // A NATS notifier reconnects forever: stop it, so a failed start leaves nothing running.
     await notifier.close();
     await opened.close();
+    feed.stop();
     throw error;
   });
   // One authenticator, so every transport counts failed attempts against the same limits.
@@ -169,6 +174,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
 
 /** The stream settings of the configuration, in the units the hub takes. */
 function streamSettings(config: CairnConfig): Partial<StreamSettings> {
+      feed.stop();
   const settings = config.streams;
   return {
     heartbeatMs: settings.heartbeatSeconds * 1000,

@@ -10,6 +10,7 @@
  * when the lease runs out, from the last checkpoint, so a crash repeats at most one batch.
  * Alerts are keyed by entry and object, so a repeated event changes nothing.
  */
+import { eventObject } from '../events/feed.ts';
 import type { EventNotifier } from '../events/notifier.ts';
 import type { Logger } from '../log/logger.ts';
 import { nowMicros } from '../stix/timestamp.ts';
@@ -262,7 +263,7 @@ export class AlertFollower {
 
   private async matchEvent(event: EventRecord): Promise<ViewMatch[]> {
     const json = event.json!;
-    const object = JSON.parse(json) as Record<string, unknown>;
+    const object = eventObject(event);
     const refIds = referenceIds(object);
     const references = refIds.length > 0 ? await this.loadReferences(event, refIds) : undefined;
     const base = {

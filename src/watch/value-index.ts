@@ -9,6 +9,7 @@
  * version stay filed after the object changes; the look-up drops them when the current
  * version no longer mentions the value.
  */
+import { eventObject } from '../events/feed.ts';
 import type { EventNotifier } from '../events/notifier.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Observable } from '../normalise/index.ts';
@@ -331,7 +332,7 @@ export class ValueIndexFeed {
       for (const event of events) {
         if (event.kind === 'deleted') this.index.remove(event.objectId, event.collectionId);
         else if (event.json !== undefined && INDEXED_TYPES.includes(event.objectType)) {
-          this.index.add(JSON.parse(event.json) as Record<string, unknown>, event.collectionId);
+          this.index.add(eventObject(event), event.collectionId);
         }
         this.seq = event.seq;
       }
