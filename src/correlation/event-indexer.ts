@@ -10,10 +10,12 @@
  * stored are already indexed under the connector and are not counted again under the
  * connector owner's organisation.
  */
+import { eventObject } from '../events/feed.ts';
 import type { Logger } from '../log/logger.ts';
 import { nowMicros } from '../stix/timestamp.ts';
 import type { EventRecord, ObservableRef, Store } from '../store/store.ts';
 import { OPERATOR_SOURCE, VALUE_CAP, observableRefs, organisationSource } from './indexer.ts';
+import { mayHaveObservables } from './observables.ts';
 
 export const CURSOR_DOCUMENT = 'correlation-cursor';
 const CURSOR_ID = 'events';
@@ -127,19 +129,26 @@ export class EventIndexer {
   }
 
   private async indexEvents(events: EventRecord[]): Promise<void> {
-    const written = events.filter((event) => event.kind !== 'deleted' && event.json !== undefined);
-    const existing = await this.store.objectRefs([
-      ...new Set(written.map((event) => event.objectId)),
-    ]);
-    const byConnector = new Set(
-      existing.filter((ref) => ref.source.startsWith('connector:')).map(connectorRefKey),
-    );
-    const refs: ObservableRef[] = [];
-    for (const event of written) {
-      if (byConnector.has(connectorRefKey(event))) continue;
-      refs.push(...observableRefs(event.collectionId, sourceOf(event), [JSON.parse(event.json!)]));
+    // The type decides whether a version can name values, so most others are never parsed.
+    const found: Array<{ event: EventRecord; refs: ObservableRef[] }> = [];
+    for (const event of events) {
+      if (event.kind === 'deleted' || event.json === undefined) continue;
+      if (!mayHaveObservables(event.objectType)) continue;
+      const refs = observableRefs(event.collectionId, sourceOf(event), [eventObject(event)]);
+      if (refs.length > 0) found.push({ event, refs });
     }
-    if (refs.length > 0) await this.store.addObservableRefs(refs, VALUE_CAP);
+    if (found.length > 0) {
+      const existing = await this.store.objectRefs([
+        ...new Set(found.map(({ event }) => event.objectId)),
+      ]);
+      const byConnector = new Set(
+        existing.filter((ref) => ref.source.startsWith('connector:')).map(connectorRefKey),
+      );
+      const refs = found
+        .filter(({ event }) => !byConnector.has(connectorRefKey(event)))
+        .flatMap((item) => item.refs);
+      if (refs.length > 0) await this.store.addObservableRefs(refs, VALUE_CAP);
+    }
 
     for (const event of events) {
       if (event.kind !== 'deleted') continue;

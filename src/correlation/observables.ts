@@ -13,7 +13,7 @@ import {
 } from '../pattern/index.ts';
 import type { ObservationExpression } from '../pattern/index.ts';
 import { normalise } from '../normalise/index.ts';
-import { scoObservables } from '../watch/observables.ts';
+import { OBSERVABLE_SCO_TYPES, scoObservables } from '../watch/observables.ts';
 import { walkPattern } from '../pattern/walk.ts';
 
 export const OBSERVABLE_TYPES = [
@@ -233,6 +233,11 @@ export function patternObservables(pattern: string): PatternObservables {
   const observables = [...found.values()];
   const exact = complete && observables.length > 0 && isExactShape(ast.expression);
   return { observables, exact };
+}
+
+/** Whether objectObservables may return values for objects of this type. */
+export function mayHaveObservables(type: string): boolean {
+  return type === 'indicator' || OBSERVABLE_SCO_TYPES.has(type);
 }
 
 /**

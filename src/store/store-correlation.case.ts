@@ -65,6 +65,35 @@ export function runCorrelationCases(context: () => { store: Store }): void {
       assert.equal((await store.findObservableRefs('ipv4:8.8.8.8', 10)).length, 2);
     });
 
+    test('value at the cap not yet capped', async () => {
+      const { store } = context();
+      const [first, second, third] = [IND_A, IND_B, IND_C].map((id) => ref('ipv4:8.8.4.4', id));
+      assert.equal(await store.addObservableRefs([first!, second!], 2), 2);
+      assert.deepEqual(await store.observableStats(['ipv4:8.8.4.4']), [
+        { value: 'ipv4:8.8.4.4', refs: 2, capped: false },
+      ]);
+      assert.equal(await store.addObservableRefs([third!], 2), 0);
+      assert.deepEqual(await store.observableStats(['ipv4:8.8.4.4']), [
+        { value: 'ipv4:8.8.4.4', refs: 2, capped: true },
+      ]);
+    });
+
+    test('counts add up over calls and values', async () => {
+      const { store } = context();
+      assert.equal(await store.addObservableRefs([ref('domain:a.example', IND_A)], 10), 1);
+      const refs = [
+        ref('domain:a.example', IND_A),
+        ref('domain:a.example', IND_B),
+        ref('domain:b.example', IND_A),
+        ref('domain:a.example', IND_C),
+      ];
+      assert.equal(await store.addObservableRefs(refs, 10), 3);
+      assert.deepEqual(await store.observableStats(['domain:a.example', 'domain:b.example']), [
+        { value: 'domain:a.example', refs: 3, capped: false },
+        { value: 'domain:b.example', refs: 1, capped: false },
+      ]);
+    });
+
     test('findObservableRefs honours the limit', async () => {
       const { store } = context();
       await store.addObservableRefs(

@@ -35,6 +35,13 @@ const VALUE_SCOS: Readonly<Record<string, ObservableKind>> = {
 /** SCO types with a `hashes` dictionary. */
 const HASHED_SCOS: ReadonlySet<string> = new Set(['file', 'artifact', 'x509-certificate']);
 
+/** The SCO types scoObservables reads; it returns nothing for objects of other types. */
+export const OBSERVABLE_SCO_TYPES: ReadonlySet<string> = new Set([
+  ...Object.keys(VALUE_SCOS),
+  ...HASHED_SCOS,
+  'autonomous-system',
+]);
+
 /** Returns the observables of one SCO; other objects give none. */
 export function scoObservables(object: Readonly<Record<string, unknown>>): FoundObservable[] {
   const type = object.type;

@@ -45,6 +45,22 @@ interface RefRow {
   source: string;
 }
 
+interface ValueRow {
+  vid: number;
+  refs: number;
+  capped: number;
+}
+
+/** A value's row during addRefs: its count so far and the refs this call added. */
+interface ValueCount {
+  vid: number;
+  refs: number;
+  capped: boolean;
+  added: number;
+  /** Whether a ref of the value was left out because the value was at the cap. */
+  turnedAway: boolean;
+}
+
 interface FeedbackRow {
   object_id: string;
   sightings: number;
@@ -94,32 +110,50 @@ export class CorrelationTables {
 
   addRefs(refs: readonly ObservableRef[], capPerValue: number): number {
     checkCount(capPerValue, 'cap per value', 1);
-    const upsertValue = this.#statements.get(
+    const s = this.#statements;
+    const findValue = s.get('SELECT vid, refs, capped FROM observable_values WHERE value = ?');
+    const insertValue = s.get(
       'INSERT INTO observable_values (value, refs, capped) VALUES (?, 0, 0)' +
-        ' ON CONFLICT (value) DO UPDATE SET value = excluded.value RETURNING vid, refs, capped',
+        ' RETURNING vid, refs, capped',
     );
-    const insertRef = this.#statements.get(
+    const insertRef = s.get(
       'INSERT OR IGNORE INTO observable_refs (vid, object_id, collection_id, source)' +
         ' VALUES (?, ?, ?, ?)',
     );
-    const countRef = this.#statements.get(
-      'UPDATE observable_values SET refs = refs + 1 WHERE vid = ?',
-    );
-    const markCapped = this.#statements.get(
-      'UPDATE observable_values SET capped = 1 WHERE vid = ?',
-    );
+    const countRefs = s.get('UPDATE observable_values SET refs = refs + ? WHERE vid = ?');
+    const markCapped = s.get('UPDATE observable_values SET capped = 1 WHERE vid = ?');
+    // Each value's row is read once and written at most twice per call, however many of the
+    // refs name it. Reading a row costs far less than an upsert, which rewrites the row.
     const add = (): number => {
+      const values = new Map<string, ValueCount>();
       let added = 0;
       for (const ref of refs) {
-        const value = upsertValue.get(ref.value) as { vid: number; refs: number; capped: number };
+        let value = values.get(ref.value);
+        if (value === undefined) {
+          const row = (findValue.get(ref.value) ?? insertValue.get(ref.value)) as ValueRow;
+          value = {
+            vid: row.vid,
+            refs: row.refs,
+            capped: row.capped === 1,
+            added: 0,
+            turnedAway: false,
+          };
+          values.set(ref.value, value);
+        }
         if (value.refs >= capPerValue) {
-          if (!value.capped) markCapped.run(value.vid);
+          // Marked capped only once a ref is turned away, as the PostgreSQL store does.
+          value.turnedAway = true;
           continue;
         }
         if (insertRef.run(value.vid, ref.objectId, ref.collectionId, ref.source).changes > 0) {
-          countRef.run(value.vid);
+          value.refs++;
+          value.added++;
           added++;
         }
+      }
+      for (const value of values.values()) {
+        if (value.added > 0) countRefs.run(value.added, value.vid);
+        if (value.turnedAway && !value.capped) markCapped.run(value.vid);
       }
       return added;
     };
