@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dataPath } from '../src/testing/data.ts';
 
 export interface ServerProcess {
@@ -17,15 +17,17 @@ export interface ServerProcess {
 
 /**
  * Starts `dist/cli/main.js serve` (run `npm run build` first) on a free port and waits for
- * the address and admin token it prints.
+ * the address and admin token it prints. `nodeOptions` go to the Node.js of the server, for
+ * options that NODE_OPTIONS does not take, such as --cpu-prof.
  */
 export async function startServerProcess(
   store: string,
   env: Record<string, string> = {},
+  nodeOptions: string[] = [],
 ): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    ['dist/cli/main.js', '--store', store, 'serve', '--port', '0'],
+    [...nodeOptions, 'dist/cli/main.js', '--store', store, 'serve', '--port', '0'],
     {
       env: { ...process.env, CAIRN_LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'inherit', 'pipe'],
@@ -77,4 +79,18 @@ export function percentile(sorted: number[], p: number): number {
 export function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   return `${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+}
+
+/**
+ * Returns the CPU time of a process so far, in seconds, from /proc: user plus system time,
+ * counted in clock ticks of 1/100 s (USER_HZ, which Linux fixes at 100 for this interface).
+ */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Returns the one-minute load average, rounded to one decimal. */
+export function loadAverage(): number {
+  return Math.round(loadavg()[0]! * 10) / 10;
 }

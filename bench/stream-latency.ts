@@ -29,7 +29,14 @@ import { nowMicros } from '../src/stix/timestamp.ts';
 import { buildIdentity } from '../src/store/identity.ts';
 import { SqliteStore } from '../src/store/sqlite/index.ts';
 import type { CollectionRecord, OrganisationRecord } from '../src/store/store.ts';
-import { freshCopy, machine, percentile, realIndicators, startServerProcess } from './lib.ts';
+import {
+  cpuSeconds,
+  freshCopy,
+  machine,
+  percentile,
+  realIndicators,
+  startServerProcess,
+} from './lib.ts';
 
 const subscribers = Number(process.argv[2] ?? 1000);
 const rate = Number(process.argv[3] ?? 1000);
@@ -48,15 +55,6 @@ const server = await startServerProcess(storeUrl, {
 });
 // A crash of this script must not leave the server running.
 process.once('exit', () => server.child.kill('SIGKILL'));
-
-/**
- * CPU time of a process so far, in seconds, from /proc: user plus system time, counted in
- * clock ticks of 1/100 s (USER_HZ, which Linux fixes at 100 for this interface).
- */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 function rssKiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -5,12 +5,22 @@
  *
  * Starts the compiled server on a fresh database, then `clients` concurrent clients post
  * envelopes of 1,000 real indicators (stalkerware templates under new ids) for `seconds`
- * seconds, and prints objects stored per second. Client and server share the machine.
+ * seconds, and prints objects stored per second and the server's CPU time per 1,000 objects.
+ * Client and server share the machine, so the load average at the end is printed too.
+ * With CAIRN_BENCH_CPU_PROF=<directory>, the server writes a V8 CPU profile there on exit.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freshCopy, machine, percentile, realIndicators, startServerProcess } from './lib.ts';
+import {
+  cpuSeconds,
+  freshCopy,
+  loadAverage,
+  machine,
+  percentile,
+  realIndicators,
+  startServerProcess,
+} from './lib.ts';
 
 const seconds = Number(process.argv[2] ?? 20);
 const clients = Number(process.argv[3] ?? 2);
@@ -20,7 +30,12 @@ const dir = mkdtempSync(join(tmpdir(), 'cairn-bench-'));
 // CAIRN_BENCH_STORE names another, empty store, such as a PostgreSQL database
 // (taxii-ingest-postgres.ts).
 const location = process.env.CAIRN_BENCH_STORE ?? `sqlite:${join(dir, 'bench.db')}`;
-const server = await startServerProcess(location);
+const profileDir = process.env.CAIRN_BENCH_CPU_PROF;
+const server = await startServerProcess(
+  location,
+  {},
+  profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
+);
 const templates = realIndicators();
 const url = `${server.url}/default/collections/default/objects/`;
 const headers = {
@@ -42,6 +57,7 @@ let stored = 0;
 const latencies: number[] = [];
 const deadline = performance.now() + seconds * 1000;
 const started = performance.now();
+const serverCpuAtStart = cpuSeconds(server.child.pid!);
 
 async function client(index: number): Promise<void> {
   let round = index;
@@ -64,8 +80,26 @@ function reid(body: string, round: number): string {
   return body.replace(/indicator--[0-9a-f]{8}/g, `indicator--${prefix}`);
 }
 
+/**
+ * Waits until the server uses less than a tenth of a core over half a second, and returns the
+ * seconds waited. The CPU time of that wait counts the work that the event log followers still
+ * had queued when the clients stopped.
+ */
+async function serverIdle(): Promise<number> {
+  const waitStarted = performance.now();
+  for (;;) {
+    const before = cpuSeconds(server.child.pid!);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (cpuSeconds(server.child.pid!) - before < 0.05) break;
+  }
+  return Math.round((performance.now() - waitStarted) / 100) / 10;
+}
+
 await Promise.all(Array.from({ length: clients }, (_, i) => client(i)));
 const elapsed = (performance.now() - started) / 1000;
+const serverCpu = cpuSeconds(server.child.pid!) - serverCpuAtStart;
+const drainSeconds = await serverIdle();
+const serverCpuDrained = cpuSeconds(server.child.pid!) - serverCpuAtStart;
 latencies.sort((a, b) => a - b);
 await server.stop();
 rmSync(dir, { recursive: true, force: true });
@@ -82,5 +116,11 @@ console.log(
     objectsPerSecond: Math.round(stored / elapsed),
     requestP50ms: Math.round(percentile(latencies, 50)),
     requestP99ms: Math.round(percentile(latencies, 99)),
+    serverCpuMsPerThousand: Math.round((serverCpu * 1e6) / stored),
+    serverCores: Math.round((serverCpu / elapsed) * 100) / 100,
+    // Including the work left when the clients stopped, which took drainSeconds to finish.
+    serverCpuMsPerThousandDrained: Math.round((serverCpuDrained * 1e6) / stored),
+    drainSeconds,
+    loadAverage: loadAverage(),
   }),
 );
