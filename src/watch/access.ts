@@ -17,6 +17,7 @@ import type { Caller } from '../auth/tokens.ts';
 import { AccessLookups, EventReader } from '../events/filter.ts';
 import { accessFilter, mayRead, NO_RIGHTS, type CollectionRights } from '../sharing/access.ts';
 import { redactGranular } from '../sharing/granular.ts';
+import { timestampKey } from '../stix/timestamp.ts';
 import type {
   AccessFilter,
   Audience,
@@ -164,6 +165,33 @@ export class WatchAccess {
     if (!mayRead(loaded.caller, loaded.rights(event.collectionId), event.sharing)) return undefined;
     const seen = await loaded.view(event);
     return seen && seen.kind !== 'deleted' ? seen.json : undefined;
+  }
+
+  /**
+   * Whether the view may read this version (`modified`, else `created`, as an alert records
+   * it) of the object in the collection, by the same store filter as the view's reads.
+   */
+  async readsVersion(
+    view: WatchView,
+    collectionId: string,
+    objectId: string,
+    version: string,
+  ): Promise<boolean> {
+    const caller = await this.caller(view);
+    if (!caller) return false;
+    const rights = await this.rights(view, collectionId);
+    if (!rights.canRead) return false;
+    // The store keys versions as stix/validate.ts does: the sortable timestamp, '0' for none.
+    const versionKey = version === '' ? '0' : timestampKey(version);
+    if (versionKey === undefined) return false;
+    const page = await this.store.queryObjects({
+      collectionId,
+      ids: [objectId],
+      versions: { first: false, last: false, exact: [versionKey] },
+      limit: 1,
+      access: accessFilter(caller, rights),
+    });
+    return page.items.length > 0;
   }
 
   private allCollections(): Promise<CollectionRecord[]> {

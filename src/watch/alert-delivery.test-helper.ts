@@ -39,7 +39,8 @@ export interface AlertWorld {
   collection: CollectionRecord;
 }
 
-async function worldUser(
+/** Creates a user of the organisation with an API token. */
+export async function makeWorldUser(
   store: Store,
   organisation: OrganisationRecord,
   name: string,
@@ -55,10 +56,10 @@ export async function makeAlertWorld(store: Store): Promise<AlertWorld> {
   const acme = await makeOrganisation(store, 'Acme');
   const beta = await makeOrganisation(store, 'Beta');
   const users: Record<string, WorldUser> = {
-    'acme-admin': await worldUser(store, acme, 'acme-admin', 'org-admin'),
-    'acme-analyst': await worldUser(store, acme, 'acme-analyst', 'analyst'),
-    'acme-reader': await worldUser(store, acme, 'acme-reader', 'read-only'),
-    'beta-analyst': await worldUser(store, beta, 'beta-analyst', 'analyst'),
+    'acme-admin': await makeWorldUser(store, acme, 'acme-admin', 'org-admin'),
+    'acme-analyst': await makeWorldUser(store, acme, 'acme-analyst', 'analyst'),
+    'acme-reader': await makeWorldUser(store, acme, 'acme-reader', 'read-only'),
+    'beta-analyst': await makeWorldUser(store, beta, 'beta-analyst', 'analyst'),
   };
   const { community, collection } = await makeCommunity(
     store,
@@ -118,13 +119,17 @@ export function addressIndicator(
   });
 }
 
-/** Posts objects to the world's collection over TAXII and checks they were stored. */
+/**
+ * Posts objects as Acme's analyst over TAXII, to the world's collection unless another is
+ * given, and checks they were stored.
+ */
 export async function postObjects(
   server: TestServer,
   world: AlertWorld,
   objects: StixFixture[],
+  collectionId = world.collection.id,
 ): Promise<void> {
-  const posted = await call(server, `${server.root}collections/${world.collection.id}/objects/`, {
+  const posted = await call(server, `${server.root}collections/${collectionId}/objects/`, {
     token: world.users['acme-analyst']!.token,
     method: 'POST',
     contentType: TAXII,

@@ -2,7 +2,7 @@
  * Recording alerts (one per watch entry and object, updated by later versions) and listing
  * them most urgent first without holding all of a list's alerts in memory.
  */
-import { compareTimestamps, timestampToMicros } from '../stix/timestamp.ts';
+import { compareTimestamps, microsToTaxii, timestampToMicros } from '../stix/timestamp.ts';
 import type { TlpLevel } from '../store/store.ts';
 import type { AlertChange } from './alert-log.ts';
 import { describeEntry, type IndexedEntry } from './engine.ts';
@@ -197,6 +197,17 @@ export function decodePosition(token: string): AlertPosition | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Returns an alert as the JSON API and webhooks show it, with RFC 3339 times. */
+export function alertView(alert: Alert) {
+  return {
+    ...alert,
+    createdAt: microsToTaxii(alert.createdAt),
+    updatedAt: microsToTaxii(alert.updatedAt),
+    acknowledgedAt:
+      alert.acknowledgedAt === undefined ? undefined : microsToTaxii(alert.acknowledgedAt),
+  };
 }
 
 /** Summarises an alert in one line, for logs and the CLI. */

@@ -206,6 +206,14 @@ export class WatchService {
     return this.visibleList(acting, id);
   }
 
+  /** Loads a list the caller may change, for work on its behalf such as alert webhooks. */
+  async getChangeableList(actor: Actor, id: string): Promise<StoredList> {
+    const acting = await this.guard.resolve(actor, 'write');
+    const stored = await this.visibleList(acting, id);
+    this.requireChange(acting, stored.list);
+    return stored;
+  }
+
   async updateList(actor: Actor, id: string, change: WatchListChange): Promise<WatchListSummary> {
     const acting = await this.guard.resolve(actor, 'write');
     const stored = await this.visibleList(acting, id);

@@ -26,6 +26,7 @@ import { matchesFilter } from '../events/filter.ts';
 import type { EventNotifier } from '../events/notifier.ts';
 import { AudienceCheck } from './audience.ts';
 import {
+  alertCheckpointId,
   CHECKPOINT_ID,
   CHECKPOINT_KIND,
   deliveryKind,
@@ -70,6 +71,54 @@ export interface LoadedWebhook {
 
 /** Webhooks read from the store per page. */
 const WEBHOOK_PAGE = 500;
+
+/**
+ * Stores a new delivery, leased to this node and started at once when the webhook has a
+ * free sending slot here, else due for any node's worker. Returns undefined when a
+ * delivery with the key exists already, as when another node dispatched it first.
+ */
+export async function createDelivery(
+  store: Store,
+  handoff: DeliveryHandoff,
+  key: string,
+  body: DeliveryBody,
+): Promise<{ id: string; handedOver: boolean } | undefined> {
+  const id = newDeliveryId(body.createdAt);
+  const reservation = handoff.reserve(body.webhookId);
+  let document: DocumentRecord;
+  try {
+    document = await store.putDocument(
+      {
+        kind: deliveryKind(body.webhookId),
+        id,
+        owner: 'pending',
+        key,
+        due: reservation?.leaseUntil ?? body.createdAt,
+        body: JSON.stringify(body),
+      },
+      0,
+    );
+  } catch (error) {
+    reservation?.cancel();
+    if (error instanceof StoreConflictError) return undefined;
+    throw error;
+  }
+  if (reservation === undefined) return { id, handedOver: false };
+  reservation.start(document);
+  return { id, handedOver: true };
+}
+
+/** Deletes a webhook with its deliveries and its alert log position, if it has one. */
+export async function deleteWebhookDocuments(store: Store, webhookId: string): Promise<void> {
+  await store.deleteDocument(WEBHOOK_KIND, webhookId);
+  await store.deleteDocument(CHECKPOINT_KIND, alertCheckpointId(webhookId));
+  const kind = deliveryKind(webhookId);
+  for (;;) {
+    const page = await store.listDocuments({ kind, limit: WEBHOOK_PAGE });
+    for (const document of page) await store.deleteDocument(kind, document.id);
+    if (page.length < WEBHOOK_PAGE) break;
+  }
+}
 
 /** Reads every webhook, page by page. */
 export async function loadWebhooks(store: Store): Promise<LoadedWebhook[]> {
@@ -172,7 +221,10 @@ export class WebhookDispatcher {
     while (evenWhenStopped || !this.#stopped) {
       const touched = new Set<string>();
       const checkpoint = await this.#checkpoint();
-      const webhooks = await loadWebhooks(this.#store);
+      // Alert webhooks follow their watch list's alert log instead (see alert-dispatcher.ts).
+      const webhooks = (await loadWebhooks(this.#store)).filter(
+        (webhook) => webhook.body.watchlistId === undefined,
+      );
       const joined: LoadedWebhook[] = [];
       for (const webhook of webhooks) {
         if (webhook.body.joined || (await this.#join(webhook, checkpoint.seq, touched))) {
@@ -337,28 +389,6 @@ export class WebhookDispatcher {
       history: [],
       nextAttemptAt: now,
     };
-    const id = newDeliveryId(now);
-    const reservation = this.#handoff.reserve(webhookId);
-    let document: DocumentRecord;
-    try {
-      document = await this.#store.putDocument(
-        {
-          kind: deliveryKind(webhookId),
-          id,
-          owner: 'pending',
-          key: eventKey(event.seq),
-          due: reservation?.leaseUntil ?? now,
-          body: JSON.stringify(body),
-        },
-        0,
-      );
-    } catch (error) {
-      reservation?.cancel();
-      if (error instanceof StoreConflictError) return undefined;
-      throw error;
-    }
-    if (reservation === undefined) return { id, handedOver: false };
-    reservation.start(document);
-    return { id, handedOver: true };
+    return createDelivery(this.#store, this.#handoff, eventKey(event.seq), body);
   }
 }

@@ -8,11 +8,15 @@
  *   takes the slots of another. Their `owner` is the delivery state, so the dead letters
  *   of a webhook are one indexed list. Their `key` is `event:<seq>`, so an event becomes at
  *   most one delivery per webhook however many nodes dispatch it.
+ * - A webhook of a watch list's alerts (`watchlistId` set) receives no events. Its position
+ *   in the list's alert log is the document `webhook-checkpoint/alerts:<webhook id>`, and
+ *   its deliveries have the key `alert:<log number>`.
  */
 import { randomBytes } from 'node:crypto';
 
 import type { EventFilter } from '../events/filter.ts';
 import type { EventKind, EventRecord } from '../store/store.ts';
+import type { Alert } from '../watch/model.ts';
 
 export const WEBHOOK_KIND = 'webhook';
 export const CHECKPOINT_KIND = 'webhook-checkpoint';
@@ -41,14 +45,27 @@ export interface WebhookBody {
   /** The user who registered the webhook; deliveries carry only what this user may read. */
   createdBy: string;
   createdAt: number;
-  /** The newest event seq when the webhook was created; it receives only later events. */
+  /**
+   * The newest event seq when the webhook was created; it receives only later events. For
+   * an alert webhook, the newest number of the list's alert log instead.
+   */
   startSeq: number;
   /**
    * Set once the dispatcher has sent the webhook the events from its creation up to the
    * shared checkpoint; from then on it follows the checkpoint with the others.
    */
   joined: boolean;
+  /** The watch list whose alerts the webhook receives, in place of store events. */
+  watchlistId?: string;
+  /**
+   * The API token that subscribed an alert webhook. Deliveries stop when it is revoked or
+   * expires, as the alert stream of a client with that token would end.
+   */
+  tokenId?: string;
 }
+
+/** `alert` for a new alert, `alert-updated` when a newer version of its object matched. */
+export type AlertDeliveryKind = 'alert' | 'alert-updated';
 
 export type DeliveryState = 'pending' | 'delivered' | 'dead' | 'failed';
 
@@ -71,10 +88,11 @@ export interface DeliveryBody {
   webhookId: string;
   state: DeliveryState;
   /**
-   * `ping` for a test delivery, else the event kind as the webhook's user saw it when the
-   * delivery was made (see EventView.kind); each attempt checks it again.
+   * `ping` for a test delivery, and the alert change for an alert webhook. Otherwise the
+   * event kind as the webhook's user saw it when the delivery was made (see
+   * EventView.kind), which each attempt checks again.
    */
-  kind: EventKind | 'ping';
+  kind: EventKind | 'ping' | AlertDeliveryKind;
   /**
    * The event as the log stored it, before redaction for the webhook's user, so the access
    * check before each attempt works on the original.
@@ -82,6 +100,10 @@ export interface DeliveryBody {
   event?: EventRecord;
   /** The event's cursor, as event streams give it, for receivers to resume a stream. */
   eventId?: string;
+  /** For an alert webhook: the alert as the list's alert log recorded this change. */
+  alert?: Alert;
+  /** The change's number in the list's alert log, the id its alert stream gives it. */
+  alertSeq?: number;
   createdAt: number;
   attempts: number;
   /** The latest attempts, newest last; older ones are dropped. */
@@ -109,4 +131,14 @@ export function newDeliveryId(nowMicros: number): string {
 /** Returns the de-duplication key of the delivery of an event. */
 export function eventKey(seq: number): string {
   return `event:${seq}`;
+}
+
+/** Returns the de-duplication key of the delivery of an alert log record. */
+export function alertKey(seq: number): string {
+  return `alert:${seq}`;
+}
+
+/** Returns the id of an alert webhook's position in its list's alert log (CHECKPOINT_KIND). */
+export function alertCheckpointId(webhookId: string): string {
+  return `alerts:${webhookId}`;
 }

@@ -1,7 +1,7 @@
 /**
  * Webhooks (docs/webhooks.md): registration with the rules of who may manage which, the
- * signed test ping, the delivery log and dead-letter retries, and the dispatcher and
- * worker that run on every server node.
+ * subscription of webhooks to a watch list's alerts, the signed test ping, the delivery log
+ * and dead-letter retries, and the dispatchers and worker that run on every server node.
  *
  * Who may do what:
  * - platform admins manage every webhook;
@@ -10,7 +10,8 @@
  * - read-only users manage none.
  * Deliveries carry only what the registering user may read, checked again before each
  * attempt. A webhook the caller may not manage is reported as not found (404), like one
- * that does not exist.
+ * that does not exist. Alert webhooks are subscribed by those who may change the watch
+ * list (see WatchService) and delivered while their user may see it (see AlertAudience).
  */
 import { randomUUID } from 'node:crypto';
 
@@ -30,7 +31,9 @@ import {
 import type { Actor } from '../sharing/service.ts';
 import { nowMicros } from '../stix/timestamp.ts';
 import type { DocumentRecord, Store } from '../store/store.ts';
-import { WebhookDispatcher, type DispatcherOptions } from './dispatcher.ts';
+import { WatchService } from '../watch/service.ts';
+import { AlertDispatcher } from './alert-dispatcher.ts';
+import { deleteWebhookDocuments, WebhookDispatcher, type DispatcherOptions } from './dispatcher.ts';
 import { parseEndpointUrl } from './endpoint-url.ts';
 import { checkFilter } from './filter.ts';
 import {
@@ -83,6 +86,9 @@ export interface NewWebhook {
   filter?: unknown;
 }
 
+/** A webhook for the alerts of a watch list: it has no filter, the list decides. */
+export type NewAlertWebhook = Omit<NewWebhook, 'filter'>;
+
 /** A webhook as the API shows it: everything but the secret. */
 export interface WebhookView {
   id: string;
@@ -92,6 +98,8 @@ export interface WebhookView {
   organisationId: string;
   createdBy: string;
   createdAt: number;
+  /** Set for a webhook of a watch list's alerts. */
+  watchlistId?: string;
 }
 
 export interface DeliveryView {
@@ -100,6 +108,7 @@ export interface DeliveryView {
   state: DeliveryState;
   kind: DeliveryBody['kind'];
   eventId?: string;
+  alertId?: string;
   collectionId?: string;
   objectId?: string;
   objectType?: string;
@@ -132,25 +141,40 @@ export function webhookView(document: DocumentRecord): WebhookView {
     organisationId: body.organisationId,
     createdBy: body.createdBy,
     createdAt: body.createdAt,
+    ...(body.watchlistId === undefined ? {} : { watchlistId: body.watchlistId }),
   };
+}
+
+/** Returns what a delivery carries, for the delivery log: its event or its alert. */
+function deliveryContent(body: DeliveryBody) {
+  const { event, alert } = body;
+  if (event !== undefined) {
+    return {
+      ...(body.eventId === undefined ? {} : { eventId: body.eventId }),
+      collectionId: event.collectionId,
+      objectId: event.objectId,
+      objectType: event.objectType,
+    };
+  }
+  if (alert !== undefined) {
+    return {
+      alertId: alert.id,
+      collectionId: alert.collectionId,
+      objectId: alert.objectId,
+      objectType: alert.objectType,
+    };
+  }
+  return {};
 }
 
 export function deliveryView(document: DocumentRecord): DeliveryView {
   const body = JSON.parse(document.body) as DeliveryBody;
-  const event = body.event;
   return {
     id: document.id,
     webhookId: body.webhookId,
     state: body.state,
     kind: body.kind,
-    ...(event === undefined
-      ? {}
-      : {
-          ...(body.eventId === undefined ? {} : { eventId: body.eventId }),
-          collectionId: event.collectionId,
-          objectId: event.objectId,
-          objectType: event.objectType,
-        }),
+    ...deliveryContent(body),
     createdAt: body.createdAt,
     attempts: body.attempts,
     ...(body.nextAttemptAt === undefined ? {} : { nextAttemptAt: body.nextAttemptAt }),
@@ -168,6 +192,8 @@ export class WebhookService {
   readonly #sender: WebhookSender;
   readonly #worker: WebhookWorker;
   readonly #dispatcher: WebhookDispatcher;
+  readonly #alertDispatcher: AlertDispatcher;
+  readonly #watch: WatchService;
   #cursors: Promise<CursorCodec> | undefined;
 
   constructor(
@@ -190,24 +216,41 @@ export class WebhookService {
       () => this.#cursorCodec(),
       this.#worker,
     );
+    this.#alertDispatcher = new AlertDispatcher(
+      store,
+      notifier,
+      logger,
+      this.#settings,
+      this.#worker,
+    );
+    this.#watch = new WatchService(store);
   }
 
-  /** Starts dispatching events and sending deliveries, including those left by a restart. */
+  /**
+   * Starts dispatching events and alerts and sending deliveries, including those left by a
+   * restart.
+   */
   async start(): Promise<void> {
     await this.#worker.start();
     this.#dispatcher.start();
+    this.#alertDispatcher.start();
   }
 
-  /** Stops both loops; attempts in flight are cut off and stay due for the next start. */
+  /** Stops every loop; attempts in flight are cut off and stay due for the next start. */
   async stop(): Promise<void> {
     await this.#dispatcher.stop();
+    await this.#alertDispatcher.stop();
     await this.#worker.stop();
     this.#sender.close();
   }
 
-  /** Dispatches every event committed so far; tests call it to skip the wait for a wake-up. */
+  /**
+   * Dispatches every event and alert recorded so far; tests call it to skip the wait for a
+   * wake-up.
+   */
   async dispatchNow(): Promise<void> {
     await this.#dispatcher.settle();
+    await this.#alertDispatcher.settle();
   }
 
   /** Deliveries in flight on this node, per webhook id. */
@@ -217,17 +260,64 @@ export class WebhookService {
 
   async create(actor: Actor, input: NewWebhook): Promise<{ webhook: WebhookView; secret: string }> {
     const acting = await this.#guard.resolve(actor, 'write');
+    this.#requireRegistrar(acting);
+    const url = parseEndpointUrl(input.url, this.#settings.allowPrivateTargets);
+    const description = checkDescription(input.description);
+    const filter = checkFilter(input.filter);
+    await this.#checkFilterVisible(acting, filter);
+    const startSeq = (await this.#store.eventBounds()).last;
+    return this.#register(acting, { url, description, filter, startSeq });
+  }
+
+  /**
+   * Subscribes a webhook to the alerts of a watch list: those who may change the list do,
+   * with the webhook rules above. The webhook receives the list's new and updated alerts
+   * from now on, and no store events. It acts under the caller's token, so revoking that
+   * token stops its deliveries.
+   */
+  async subscribeAlerts(
+    actor: Actor,
+    watchlistId: string,
+    input: NewAlertWebhook,
+  ): Promise<{ webhook: WebhookView; secret: string }> {
+    const acting = await this.#guard.resolve(actor, 'write');
+    this.#requireRegistrar(acting);
+    const { list } = await this.#watch.getChangeableList(actor, watchlistId);
+    const url = parseEndpointUrl(input.url, this.#settings.allowPrivateTargets);
+    const description = checkDescription(input.description);
+    const startSeq = await this.#watch.repository.alertLog.head(list.id);
+    return this.#register(acting, {
+      url,
+      description,
+      filter: {},
+      startSeq,
+      watchlistId: list.id,
+      ...(actor.tokenId === undefined ? {} : { tokenId: actor.tokenId }),
+    });
+  }
+
+  /** Returns the alert webhooks of a list visible to the caller that the caller manages. */
+  async listForWatchList(actor: Actor, watchlistId: string): Promise<WebhookView[]> {
+    await this.#watch.getList(actor, watchlistId);
+    const views = await this.list(actor);
+    return views.filter((view) => view.watchlistId === watchlistId);
+  }
+
+  #requireRegistrar(acting: Acting): void {
     if (acting.user.role === 'read-only') {
       throw forbidden('read-only users may not register webhooks: ask an org admin');
     }
-    const url = parseEndpointUrl(input.url, this.#settings.allowPrivateTargets);
-    const description = input.description ?? '';
-    if (typeof description !== 'string' || description.length > MAX_DESCRIPTION) {
-      throw invalid(`description is not valid: send text of at most ${MAX_DESCRIPTION} characters`);
-    }
-    const filter = checkFilter(input.filter);
-    await this.#checkFilterVisible(acting, filter);
+  }
 
+  /** Stores a new webhook for the caller's organisation and returns it with its secret. */
+  async #register(
+    acting: Acting,
+    fields: Pick<WebhookBody, 'filter' | 'startSeq' | 'watchlistId' | 'tokenId'> & {
+      url: URL;
+      description: string;
+    },
+  ): Promise<{ webhook: WebhookView; secret: string }> {
+    const { url, description, filter } = fields;
     const organisationId = acting.user.organisationId;
     const existing = await this.#store.listDocuments({
       kind: WEBHOOK_KIND,
@@ -250,8 +340,10 @@ export class WebhookService {
       organisationId,
       createdBy: acting.user.id,
       createdAt: nowMicros(),
-      startSeq: (await this.#store.eventBounds()).last,
+      startSeq: fields.startSeq,
       joined: false,
+      ...(fields.watchlistId === undefined ? {} : { watchlistId: fields.watchlistId }),
+      ...(fields.tokenId === undefined ? {} : { tokenId: fields.tokenId }),
     };
     const document = await conflictsAs409(
       this.#store.putDocument(
@@ -259,12 +351,14 @@ export class WebhookService {
         0,
       ),
     );
+    const watched = fields.watchlistId === undefined ? {} : { watchlistId: fields.watchlistId };
     await this.#guard.audit(acting, 'webhook.create', document.id, {
       host: url.host,
       filter,
+      ...watched,
     });
     this.#logger.info(
-      { webhookId: document.id, organisationId, host: url.host },
+      { webhookId: document.id, organisationId, host: url.host, ...watched },
       'webhook registered',
     );
     this.#worker.wake([document.id]);
@@ -316,12 +410,7 @@ export class WebhookService {
     const webhook = await this.#find(acting, id);
     await this.#store.deleteDocument(WEBHOOK_KIND, id);
     this.#worker.forget(id);
-    const kind = deliveryKind(id);
-    for (;;) {
-      const page = await this.#store.listDocuments({ kind, limit: 500 });
-      for (const document of page) await this.#store.deleteDocument(kind, document.id);
-      if (page.length < 500) break;
-    }
+    await deleteWebhookDocuments(this.#store, id);
     await this.#guard.audit(acting, 'webhook.delete', id, { host: new URL(webhook.url).host });
     this.#logger.info({ webhookId: id }, 'webhook deleted');
   }
@@ -485,4 +574,12 @@ export class WebhookService {
       }
     }
   }
+}
+
+function checkDescription(input: unknown): string {
+  const description = input ?? '';
+  if (typeof description !== 'string' || description.length > MAX_DESCRIPTION) {
+    throw invalid(`description is not valid: send text of at most ${MAX_DESCRIPTION} characters`);
+  }
+  return description;
 }

@@ -8,6 +8,8 @@
 import type { Logger } from '../log/logger.ts';
 import { microsToTaxii, nowMicros } from '../stix/timestamp.ts';
 import { StoreConflictError, type DocumentRecord, type Store } from '../store/store.ts';
+import { AlertAudience } from './alert-audience.ts';
+import { alertPayload } from './alert-dispatcher.ts';
 import { AudienceCheck } from './audience.ts';
 import { loadWebhooks, type SlotReservation } from './dispatcher.ts';
 import {
@@ -385,19 +387,29 @@ class Lane {
     }
     const webhook = JSON.parse(webhookDocument.body) as WebhookBody;
 
-    let json: string | undefined;
+    let payload: string;
     let kind = body.kind;
-    if (body.event !== undefined) {
-      const visibility = await new AudienceCheck(this.#store).check(webhook.createdBy, body.event);
-      if (!visibility.visible) {
-        await this.#finish(claimed, body, 'dead', undefined, visibility.reason);
+    if (body.alert !== undefined) {
+      const verdict = await new AlertAudience(this.#store).check(webhook, body.alert);
+      if (!verdict.visible) {
+        await this.#finish(claimed, body, 'dead', undefined, verdict.reason);
         return;
       }
-      json = visibility.json;
-      kind = visibility.kind;
+      payload = alertPayload(claimed.id, body, verdict.list);
+    } else {
+      let json: string | undefined;
+      if (body.event !== undefined) {
+        const check = new AudienceCheck(this.#store);
+        const visibility = await check.check(webhook.createdBy, body.event);
+        if (!visibility.visible) {
+          await this.#finish(claimed, body, 'dead', undefined, visibility.reason);
+          return;
+        }
+        json = visibility.json;
+        kind = visibility.kind;
+      }
+      payload = deliveryPayload(claimed.id, { ...body, kind }, json);
     }
-
-    const payload = deliveryPayload(claimed.id, { ...body, kind }, json);
     const headers = signedHeaders(webhook.secret, claimed.id, kind, payload);
     const startedAt = nowMicros();
     const outcome = await this.#sender.send(new URL(webhook.url), payload, headers, {

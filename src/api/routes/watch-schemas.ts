@@ -6,12 +6,7 @@ import { z } from '@hono/zod-openapi';
 import { CairnError } from '../../errors.ts';
 import { microsToTaxii } from '../../stix/timestamp.ts';
 import { MAX_COMMENT } from '../../watch/entries.ts';
-import {
-  MAX_PATTERN_LENGTH,
-  type Alert,
-  type HuntJob,
-  type WatchEntry,
-} from '../../watch/model.ts';
+import { MAX_PATTERN_LENGTH, type HuntJob, type WatchEntry } from '../../watch/model.ts';
 import type { WatchRuntime } from '../../watch/runtime.ts';
 import {
   MAX_ENTRIES_PER_CALL,
@@ -215,14 +210,7 @@ export function entryJson(entry: WatchEntry) {
   return { ...entry, addedAt: microsToTaxii(entry.addedAt) };
 }
 
-export function alertJson(alert: Alert) {
-  return {
-    ...alert,
-    createdAt: microsToTaxii(alert.createdAt),
-    updatedAt: microsToTaxii(alert.updatedAt),
-    acknowledgedAt: time(alert.acknowledgedAt),
-  };
-}
+export { alertView as alertJson } from '../../watch/alerts.ts';
 
 export function jobJson(job: HuntJob) {
   return {

@@ -1,4 +1,7 @@
-/** Webhooks (docs/webhooks.md): registration, the delivery log, test pings and retries. */
+/**
+ * Webhooks (docs/webhooks.md): registration, subscriptions to a watch list's alerts, the
+ * delivery log, test pings and retries.
+ */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 
 import { CairnError } from '../../errors.ts';
@@ -32,16 +35,22 @@ const Filter = z
       'every field narrows: collections (ORed), or one community; STIX types, labels and TLP levels (each ORed); the least confidence',
   });
 
+const EndpointUrl = z.string().min(1).max(2048).openapi({
+  description: 'https:// URL; http:// only to a loopback IP address such as 127.0.0.1',
+  example: 'https://hooks.example.com/cairn',
+});
+
 const NewWebhook = z
   .strictObject({
-    url: z.string().min(1).max(2048).openapi({
-      description: 'https:// URL; http:// only to a loopback IP address such as 127.0.0.1',
-      example: 'https://hooks.example.com/cairn',
-    }),
+    url: EndpointUrl,
     description: z.string().max(500).optional(),
     filter: Filter.optional(),
   })
   .openapi('NewWebhook');
+
+const NewAlertWebhook = z
+  .strictObject({ url: EndpointUrl, description: z.string().max(500).optional() })
+  .openapi('NewAlertWebhook');
 
 const Webhook = z
   .object({
@@ -52,6 +61,9 @@ const Webhook = z
     organisationId: Id,
     createdBy: Id.openapi({ description: 'the user whose access decides what is delivered' }),
     createdAt: Timestamp,
+    watchlistId: Id.optional().openapi({
+      description: "set for a webhook of a watch list's alerts, which receives no store events",
+    }),
   })
   .openapi('Webhook');
 
@@ -85,8 +97,9 @@ const Delivery = z
     state: DeliveryState.openapi({
       description: 'pending, delivered, dead (retries used up), failed (a test ping)',
     }),
-    kind: z.enum(['created', 'updated', 'revoked', 'deleted', 'ping']),
+    kind: z.enum(['created', 'updated', 'revoked', 'deleted', 'ping', 'alert', 'alert-updated']),
     eventId: z.string().optional(),
+    alertId: Id.optional().openapi({ description: 'the alert an alert delivery carries' }),
     collectionId: Id.optional(),
     objectId: z.string().optional(),
     objectType: z.string().optional(),
@@ -208,6 +221,33 @@ const retryDelivery = createRoute({
   },
 });
 
+const subscribeAlerts = createRoute({
+  operationId: 'createWatchListWebhook',
+  method: 'post',
+  path: '/watchlists/{id}/webhooks',
+  tags: TAGS,
+  summary:
+    "Subscribe a webhook to a watch list's new and updated alerts (those who change the list); the secret is in this response only",
+  request: { params: IdParam, body: jsonBody(NewAlertWebhook) },
+  responses: {
+    201: jsonResponse(CreatedWebhook, 'the webhook and its signing secret'),
+    ...errorResponses(403, 404, 409, 413, 415),
+  },
+});
+
+const listAlertWebhooks = createRoute({
+  operationId: 'listWatchListWebhooks',
+  method: 'get',
+  path: '/watchlists/{id}/webhooks',
+  tags: TAGS,
+  summary: "The webhooks of a watch list's alerts that the caller manages",
+  request: { params: IdParam },
+  responses: {
+    200: jsonResponse(z.array(Webhook), 'webhooks, never their secrets'),
+    ...errorResponses(404),
+  },
+});
+
 function time(micros: number | undefined): string | undefined {
   return micros === undefined ? undefined : microsToTaxii(micros);
 }
@@ -283,6 +323,22 @@ export function registerWebhooks(app: OpenAPIHono<ApiEnv>): void {
       { deliveries: page.deliveries.map(deliveryJson), ...(page.next ? { next: page.next } : {}) },
       200,
     );
+  });
+
+  app.openapi(subscribeAlerts, async (c) => {
+    const created = await webhooks(c).subscribeAlerts(
+      actorOf(c),
+      c.req.valid('param').id,
+      c.req.valid('json'),
+    );
+    return c.json({ webhook: webhookJson(created.webhook), secret: created.secret }, 201, {
+      'Cache-Control': 'no-store',
+    });
+  });
+
+  app.openapi(listAlertWebhooks, async (c) => {
+    const list = await webhooks(c).listForWatchList(actorOf(c), c.req.valid('param').id);
+    return c.json(list.map(webhookJson), 200);
   });
 
   app.openapi(retryDelivery, async (c) => {

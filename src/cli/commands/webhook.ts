@@ -16,6 +16,7 @@ interface ServerOptions extends GlobalOptions {
 
 interface AddOptions extends ServerOptions {
   description?: string;
+  watchlist?: string;
   collections?: string;
   community?: string;
   types?: string;
@@ -124,6 +125,7 @@ interface WebhookJson {
   url: string;
   description: string;
   filter: Record<string, unknown>;
+  watchlistId?: string;
 }
 
 interface DeliveryJson {
@@ -135,6 +137,12 @@ interface DeliveryJson {
   nextAttemptAt?: string;
   lastError?: string;
   history: Array<{ status?: number; durationMs: number; error?: string }>;
+}
+
+/** Describes what a webhook receives: a watch list's alerts, or the events of its filter. */
+function describeWebhook(webhook: WebhookJson): string {
+  if (webhook.watchlistId !== undefined) return `alerts of watch list ${webhook.watchlistId}`;
+  return describeFilter(webhook.filter);
 }
 
 function describeFilter(filter: Record<string, unknown>): string {
@@ -190,6 +198,10 @@ export function registerWebhook(program: Command): void {
       .command('add <endpoint>')
       .description('register a webhook; prints its id and its signing secret, shown only once')
       .option('--description <text>', 'what the webhook is for')
+      .option(
+        '--watchlist <id>',
+        "send this watch list's new and updated alerts instead of store events (no filter options)",
+      )
       .option('--collections <ids>', 'only these collections (comma-separated ids)')
       .option('--community <id>', 'only the collections of this community')
       .option('--types <types>', 'only these STIX types (comma-separated)')
@@ -202,25 +214,48 @@ export function registerWebhook(program: Command): void {
   ).action(async (endpoint: string, _options, command: Command) => {
     const options = command.optsWithGlobals<AddOptions>();
     const filter = filterFrom(options);
+    const description =
+      options.description === undefined ? {} : { description: options.description };
+    if (options.watchlist !== undefined && Object.keys(filter).length > 0) {
+      throw new CairnError(
+        'invalid-parameter',
+        '--watchlist takes no filter options: the watch list decides which alerts are sent',
+      );
+    }
     const connection = connect(options);
-    const created = (await callApi(connection, 'POST', '/webhooks', {
-      url: endpoint,
-      ...(options.description === undefined ? {} : { description: options.description }),
-      filter,
-    })) as { webhook: WebhookJson; secret: string };
-    print(`webhook ${created.webhook.id} registered for ${created.webhook.url}`);
+    const created = (
+      options.watchlist === undefined
+        ? await callApi(connection, 'POST', '/webhooks', { url: endpoint, ...description, filter })
+        : await callApi(
+            connection,
+            'POST',
+            `/watchlists/${encodeURIComponent(options.watchlist)}/webhooks`,
+            { url: endpoint, ...description },
+          )
+    ) as { webhook: WebhookJson; secret: string };
+    print(
+      `webhook ${created.webhook.id} registered for ${created.webhook.url}: ${describeWebhook(created.webhook)}`,
+    );
     print(`signing secret (shown only this once): ${created.secret}`);
   });
 
-  serverOptions(webhook.command('list').description('list the webhooks you manage')).action(
-    async (_options, command: Command) => {
-      const connection = connect(command.optsWithGlobals<ServerOptions>());
-      const list = (await callApi(connection, 'GET', '/webhooks')) as WebhookJson[];
-      for (const item of list) {
-        print(`${item.id}\t${item.url}\t${describeFilter(item.filter)}\t${item.description}`);
-      }
-    },
-  );
+  serverOptions(
+    webhook
+      .command('list')
+      .description('list the webhooks you manage')
+      .option('--watchlist <id>', "only the webhooks of this watch list's alerts"),
+  ).action(async (_options, command: Command) => {
+    const options = command.optsWithGlobals<ServerOptions & { watchlist?: string }>();
+    const connection = connect(options);
+    const path =
+      options.watchlist === undefined
+        ? '/webhooks'
+        : `/watchlists/${encodeURIComponent(options.watchlist)}/webhooks`;
+    const list = (await callApi(connection, 'GET', path)) as WebhookJson[];
+    for (const item of list) {
+      print(`${item.id}\t${item.url}\t${describeWebhook(item)}\t${item.description}`);
+    }
+  });
 
   serverOptions(
     webhook.command('show <id>').description('show a webhook and its most recent deliveries'),
@@ -230,7 +265,7 @@ export function registerWebhook(program: Command): void {
       webhook: WebhookJson;
       recentDeliveries: DeliveryJson[];
     };
-    print(`${detail.webhook.id}\t${detail.webhook.url}\t${describeFilter(detail.webhook.filter)}`);
+    print(`${detail.webhook.id}\t${detail.webhook.url}\t${describeWebhook(detail.webhook)}`);
     for (const delivery of detail.recentDeliveries) print(deliveryLine(delivery));
   });
 
