@@ -64,9 +64,6 @@ export interface Token {
   dateExists?: boolean;
 }
 
-// Whitespace as the STIXPattern grammar lists it: ASCII space and controls plus Unicode spaces.
-const WHITESPACE = /[ \t\r\n\v\f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/y;
-const IDENTIFIER = /[a-zA-Z_][a-zA-Z0-9_-]*/y;
 const FLOAT = /[+-]?[0-9]*\.[0-9]+/y;
 const INTEGER = /[+-]?(?:0|[1-9][0-9]*)/y;
 const HEX = /h'((?:[0-9A-Fa-f]{2})*)'/y;
@@ -97,7 +94,7 @@ export class Lexer {
     this.skipIgnored();
     const start = this.offset;
     const source = this.source;
-    if (start >= source.length) return { kind: 'eof', text: '', start, end: start };
+    if (start >= source.length) return token('eof', '', start, start);
 
     const char = source[start] as string;
     const code = source.charCodeAt(start);
@@ -108,18 +105,19 @@ export class Lexer {
     return this.readSymbol(char);
   }
 
+  /** Skips whitespace and comments, reading characters in a loop because it runs per token. */
   private skipIgnored(): void {
     const source = this.source;
     for (;;) {
-      WHITESPACE.lastIndex = this.offset;
-      if (WHITESPACE.test(source)) this.offset = WHITESPACE.lastIndex;
-
-      if (source.startsWith('/*', this.offset)) {
+      const code = source.charCodeAt(this.offset);
+      if (isWhitespace(code)) {
+        this.offset++;
+      } else if (code === 47 /* / */ && source[this.offset + 1] === '*') {
         const close = source.indexOf('*/', this.offset + 2);
         if (close < 0)
           throw new PatternSyntaxError(`unterminated comment at ${this.offset}`, this.offset);
         this.offset = close + 2;
-      } else if (source.startsWith('//', this.offset)) {
+      } else if (code === 47 && source[this.offset + 1] === '/') {
         const lineEnd = source.slice(this.offset).search(/[\r\n]/);
         this.offset = lineEnd < 0 ? source.length : this.offset + lineEnd;
       } else {
@@ -145,7 +143,7 @@ export class Lexer {
     this.offset = start + match[0].length;
     // NOTE: numbers are doubles, so integers beyond 2^53 lose precision, as they do in
     // JSON.parse of the observed data.
-    return { kind, text: match[0], start, end: this.offset, value: Number(match[0]) };
+    return token(kind, match[0], start, this.offset, Number(match[0]));
   }
 
   private readString(): Token {
@@ -158,7 +156,7 @@ export class Lexer {
       if (char === "'") {
         value += source.slice(chunkStart, i);
         this.offset = i + 1;
-        return { kind: 'string', text: source.slice(start, i + 1), start, end: i + 1, value };
+        return token('string', source.slice(start, i + 1), start, i + 1, value);
       }
       if (char === '\\') {
         const escaped = source[i + 1];
@@ -179,9 +177,9 @@ export class Lexer {
   private readWord(): Token {
     const source = this.source;
     const start = this.offset;
-    IDENTIFIER.lastIndex = start;
-    IDENTIFIER.exec(source);
-    const end = IDENTIFIER.lastIndex;
+    // `[a-zA-Z_][a-zA-Z0-9_-]*`; the first character was checked by next().
+    let end = start + 1;
+    while (end < source.length && isIdentifierPart(source.charCodeAt(end))) end++;
     const text = source.slice(start, end);
 
     if (end - start === 1 && source[end] === "'" && TYPED_LITERALS.has(text)) {
@@ -189,11 +187,11 @@ export class Lexer {
     }
     this.offset = end;
     if (text === 'true' || text === 'false') {
-      return { kind: 'boolean', text, start, end, value: text === 'true' };
+      return token('boolean', text, start, end, text === 'true');
     }
-    if (text.includes('-')) return { kind: 'hyphenated-identifier', text, start, end };
-    if (KEYWORD_SET.has(text)) return { kind: text as Keyword, text, start, end };
-    return { kind: 'identifier', text, start, end };
+    if (text.includes('-')) return token('hyphenated-identifier', text, start, end);
+    if (KEYWORD_SET.has(text)) return token(text as Keyword, text, start, end);
+    return token('identifier', text, start, end);
   }
 
   private readTypedLiteral(prefix: string): Token {
@@ -207,13 +205,10 @@ export class Lexer {
     this.offset = regex.lastIndex;
     const text = match[0];
     const end = this.offset;
-    if (prefix === 'h')
-      return { kind: 'hex', text, start, end, value: Buffer.from(match[1]!, 'hex') };
-    if (prefix === 'b') {
-      return { kind: 'binary', text, start, end, value: Buffer.from(match[1]!, 'base64') };
-    }
+    if (prefix === 'h') return token('hex', text, start, end, Buffer.from(match[1]!, 'hex'));
+    if (prefix === 'b') return token('binary', text, start, end, Buffer.from(match[1]!, 'base64'));
     const { instant, dateExists } = timestampFromMatch(match);
-    return { kind: 'timestamp', text, start, end, value: instant, dateExists };
+    return token('timestamp', text, start, end, instant, dateExists);
   }
 
   private readSymbol(char: string): Token {
@@ -256,13 +251,49 @@ export class Lexer {
         throw unexpectedCharacter(char, start);
     }
     this.offset = start + length;
-    return { kind, text: this.source.slice(start, this.offset), start, end: this.offset };
+    return token(kind, this.source.slice(start, this.offset), start, this.offset);
   }
 }
 
 function unexpectedCharacter(char: string, position: number): PatternSyntaxError {
   const shown = /^[\x21-\x7e]$/.test(char) ? `'${char}'` : `U+${char.codePointAt(0)?.toString(16)}`;
   return new PatternSyntaxError(`unexpected character ${shown} at ${position}`, position);
+}
+
+/**
+ * Creates a token with every field set, so all tokens share one object shape and the
+ * parser's property reads stay monomorphic.
+ */
+function token(
+  kind: TokenKind,
+  text: string,
+  start: number,
+  end: number,
+  value?: Token['value'],
+  dateExists?: boolean,
+): Token {
+  return { kind, text, start, end, value, dateExists };
+}
+
+/** Whitespace as the STIXPattern grammar lists it: ASCII space and controls plus Unicode spaces. */
+function isWhitespace(code: number): boolean {
+  if (code === 32 || (code >= 9 && code <= 13)) return true;
+  if (code < 0x85) return false;
+  return (
+    code === 0x85 ||
+    code === 0xa0 ||
+    code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    code === 0x202f ||
+    code === 0x205f ||
+    code === 0x3000
+  );
+}
+
+function isIdentifierPart(code: number): boolean {
+  return isIdentifierStart(code) || isDigit(code) || code === 45; /* - */
 }
 
 function isDigit(code: number): boolean {

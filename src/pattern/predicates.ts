@@ -63,7 +63,6 @@ export interface CompileOptions {
  * it is no longer needed.
  */
 export class CompiledPattern {
-  private readonly comparisons = new Map<Comparison, ComparisonTest>();
   private readonly brackets = new Map<ObservationNode, BracketTest>();
   private readonly matchers: TextMatcher[] = [];
   /** The test of the whole pattern when it is one bracketed expression with no qualifier. */
@@ -72,32 +71,33 @@ export class CompiledPattern {
   /**
    * Compiles every comparison and checks what the grammar cannot: literal days that exist,
    * positive WITHIN and REPEATS amounts, IN lists of one type, regular expressions RE2
-   * supports and valid CIDR literals. Raises PatternEvaluationError on the first problem.
+   * supports and valid CIDR literals. Raises PatternEvaluationError on the first problem in
+   * pattern order.
    */
   constructor(
     readonly ast: PatternAst,
     options: CompileOptions = {},
   ) {
     const fast = options.fastPaths ?? true;
+    const top = ast.expression;
     try {
-      walkPattern(ast, {
-        qualifier: checkQualifier,
-        comparison: (comparison) => {
-          const test = compileComparison(comparison, this.matchers, fast);
-          this.comparisons.set(comparison, new ComparisonTest(comparison, test, fast));
-        },
-      });
-      walkPattern(ast, {
-        observation: (observation) => {
-          this.brackets.set(observation, this.compileBracket(observation.comparison, fast));
-        },
-      });
+      if (top.type === 'observation') {
+        const test = this.compileBracket(top.comparison, fast);
+        this.brackets.set(top, test);
+        this.single = fast ? test : undefined;
+      } else {
+        walkPattern(ast, {
+          qualifier: checkQualifier,
+          observation: (observation) => {
+            this.brackets.set(observation, this.compileBracket(observation.comparison, fast));
+          },
+        });
+        this.single = undefined;
+      }
     } catch (error) {
       this.dispose();
       throw error;
     }
-    const top = ast.expression;
-    this.single = fast && top.type === 'observation' ? this.bracket(top) : undefined;
   }
 
   /** Returns the compiled test of one bracketed expression of this pattern. */
@@ -113,12 +113,25 @@ export class CompiledPattern {
   }
 
   private compileBracket(expression: ComparisonExpression, fast: boolean): BracketTest {
-    if (fast && expression.type === 'comparison') {
-      return new SingleComparisonBracket(this.comparisons.get(expression)!);
+    const compiled = this.compileExpression(expression, fast);
+    if (fast && compiled instanceof ComparisonTest) return new SingleComparisonBracket(compiled);
+    return new GroupBracket(compiled);
+  }
+
+  /** Compiles the comparisons of an expression in pattern order, so errors come in order. */
+  private compileExpression(expression: ComparisonExpression, fast: boolean): CompiledExpression {
+    if (expression.type === 'comparison') {
+      const test = compileComparison(expression, this.matchers, fast);
+      return new ComparisonTest(expression, test, fast);
     }
-    return new GroupBracket(expression, this.comparisons);
+    const operands = expression.operands.map((operand) => this.compileExpression(operand, fast));
+    return { operator: expression.operator, operands };
   }
 }
+
+/** A comparison expression with its comparisons compiled. */
+type CompiledExpression =
+  ComparisonTest | { operator: 'AND' | 'OR'; operands: readonly CompiledExpression[] };
 
 function checkQualifier(qualifier: Qualifier): void {
   if (qualifier.type === 'WITHIN' && !(qualifier.seconds > 0)) {
@@ -425,43 +438,37 @@ class SingleComparisonBracket implements BracketTest {
  * objects that pass any operand.
  */
 class GroupBracket implements BracketTest {
-  constructor(
-    private readonly expression: ComparisonExpression,
-    private readonly comparisons: ReadonlyMap<Comparison, ComparisonTest>,
-  ) {}
+  constructor(private readonly expression: CompiledExpression) {}
 
   satisfied(observation: Observation, context: EvaluationContext): boolean {
-    return this.matchingRoots(this.expression, observation, context, observation.roots).length > 0;
+    return matchingRoots(this.expression, observation, context, observation.roots).length > 0;
+  }
+}
+
+/** Filters `candidates` down to the root objects for which the expression holds. */
+function matchingRoots(
+  expression: CompiledExpression,
+  observation: Observation,
+  context: EvaluationContext,
+  candidates: readonly JsonObject[],
+): readonly JsonObject[] {
+  if (expression instanceof ComparisonTest) {
+    return candidates.filter((root) => expression.holds(root, observation, context));
   }
 
-  /** Filters `candidates` down to the root objects for which the expression holds. */
-  private matchingRoots(
-    expression: ComparisonExpression,
-    observation: Observation,
-    context: EvaluationContext,
-    candidates: readonly JsonObject[],
-  ): readonly JsonObject[] {
-    if (expression.type === 'comparison') {
-      const comparison = this.comparisons.get(expression)!;
-      return candidates.filter((root) => comparison.holds(root, observation, context));
-    }
-
-    if (expression.operator === 'AND') {
-      let remaining = candidates;
-      for (const operand of expression.operands) {
-        remaining = this.matchingRoots(operand, observation, context, remaining);
-        if (remaining.length === 0) break;
-      }
-      return remaining;
-    }
-
-    const matched = new Set<JsonObject>();
+  if (expression.operator === 'AND') {
+    let remaining = candidates;
     for (const operand of expression.operands) {
-      const rest = candidates.filter((root) => !matched.has(root));
-      for (const root of this.matchingRoots(operand, observation, context, rest)) {
-        matched.add(root);
-      }
+      remaining = matchingRoots(operand, observation, context, remaining);
+      if (remaining.length === 0) break;
     }
-    return candidates.filter((root) => matched.has(root));
+    return remaining;
   }
+
+  const matched = new Set<JsonObject>();
+  for (const operand of expression.operands) {
+    const rest = candidates.filter((root) => !matched.has(root));
+    for (const root of matchingRoots(operand, observation, context, rest)) matched.add(root);
+  }
+  return candidates.filter((root) => matched.has(root));
 }
