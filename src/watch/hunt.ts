@@ -1,18 +1,23 @@
 /**
- * Retro-hunts: a new or changed watch list is checked against the objects already stored in
- * every collection its view may read (see access.ts), page by page through
- * store.queryObjects. The job document counts progress and records how far each collection
- * got, so a job resumes where it stopped after a restart, on any node: jobs are claimed
- * through their `due` time and the lease is renewed with every page.
+ * Retro-hunts: a new or changed watch list is checked against the latest version of every
+ * object stored in the collections its view may read (see access.ts). Value entries look
+ * up the key index (hunt-keys.ts) and read only the versions it finds, plus those added
+ * after its mark. Pattern and filter entries read the object types they need (see
+ * hunt-plan.ts). Every version is read through the view's access filter, so a list never
+ * reads what its owner may not.
+ *
+ * The job document counts progress and records the step and position of each collection,
+ * so a job resumes where it stopped after a restart, on any node: jobs are claimed through
+ * their `due` time and the lease is renewed with every page.
  */
 import type { Logger } from '../log/logger.ts';
 import { objectTlp } from '../sharing/markings.ts';
-import { SCO_TYPES } from '../stix/index.ts';
 import { nowMicros } from '../stix/timestamp.ts';
 import {
   LATEST_VERSION,
   StoreConflictError,
   type CommunityRecord,
+  type HuntKey,
   type Store,
   type StoredVersionWithJson,
   type TlpLevel,
@@ -20,10 +25,11 @@ import {
 import { readerJson, viewOf, type ReadableCollection, type WatchAccess } from './access.ts';
 import { recordAlert } from './alerts.ts';
 import type { AlertBus } from './bus.ts';
-import { WatchIndex } from './engine.ts';
+import type { EntryMatch } from './engine.ts';
 import { referenceIds } from './follower.ts';
-import type { HuntJob, WatchList } from './model.ts';
-import { inspectPattern } from '../pattern/index.ts';
+import { KEYED_TYPES, objectKeys } from './hunt-keys.ts';
+import { HuntPlan } from './hunt-plan.ts';
+import type { HuntJob, HuntPosition, WatchList } from './model.ts';
 import { newId, type StoredJob, type WatchRepository } from './repository.ts';
 
 export interface HuntOptions {
@@ -93,31 +99,23 @@ export async function queueHunt(
   return job;
 }
 
-/**
- * Returns the object types a list can match, to narrow the store queries; undefined when
- * any type can match (a filter entry without `types`).
- */
-export function huntTypes(list: WatchList): string[] | undefined {
-  const types = new Set<string>();
-  for (const entry of list.entries) {
-    if (entry.type === 'filter') {
-      if (!entry.filter.types) return undefined;
-      for (const type of entry.filter.types) types.add(type);
-    } else if (entry.type === 'pattern') {
-      for (const type of SCO_TYPES) types.add(type);
-      types.add('observed-data');
-      try {
-        for (const type of inspectPattern(entry.pattern).comparisons.keys()) types.add(type);
-      } catch {
-        // A pattern that no longer parses matches nothing.
-      }
-    } else {
-      for (const type of SCO_TYPES) types.add(type);
-      types.add('observed-data');
-      types.add('indicator');
-    }
-  }
-  return [...types].sort();
+type Step = NonNullable<HuntPosition['step']>;
+
+/** The steps of a collection's hunt, in order (see HuntPosition). */
+const STEPS: readonly Step[] = ['keys', 'tail', 'scan'];
+
+/** The end of a step or of a collection's hunt: finished, stopped with the runner, or at maxAlerts. */
+type Outcome = 'done' | 'stopped' | 'truncated';
+
+/** Saves a collection's new position, with the job's counters. */
+type Progress = (position: HuntPosition) => Promise<void>;
+
+/** One running job: its list, plan and counters, and how to save a collection's position. */
+interface HuntRun {
+  list: WatchList;
+  plan: HuntPlan;
+  counters: { scanned: number; matched: number; alerts: number };
+  save(index: number, position: HuntPosition): Promise<void>;
 }
 
 class JobCancelled extends Error {}
@@ -227,106 +225,323 @@ export class HuntRunner {
     currentJob: () => HuntJob,
     save: (change: Partial<HuntJob>, due: number | undefined) => Promise<void>,
   ): Promise<void> {
-    const view = viewOf(list);
-    const readable = await this.deps.access.readableCollections(view);
+    const readable = await this.deps.access.readableCollections(viewOf(list));
     const byId = new Map(readable.map((item) => [item.collection.id, item]));
-    const lease = () => nowMicros() + this.leaseMicros();
+    const plan = new HuntPlan(list, revision);
 
-    let job = currentJob();
-    if (job.state === 'queued') {
-      const collections = readable.map((item) => ({
-        id: item.collection.id,
-        addedAfter: 0,
-        done: false,
-      }));
+    if (currentJob().state === 'queued') {
+      const collections: HuntPosition[] = [];
+      for (const item of readable) {
+        collections.push(await this.startPosition(plan, item));
+      }
       await save(
         { state: 'running', collections, startedAt: nowMicros(), listRevision: revision },
-        lease(),
+        this.lease(),
       );
-      job = currentJob();
     }
 
-    const engine = new WatchIndex();
-    engine.setList(list, revision);
-    const types = huntTypes(list);
-    const counters = { scanned: job.scanned, matched: job.matched, alerts: job.alerts };
-
-    for (let index = 0; index < job.collections.length; index++) {
-      const position = job.collections[index]!;
-      const target = byId.get(position.id);
-      let addedAfter = position.addedAfter;
-      // A collection the view may no longer read is skipped, which also keeps its data hidden.
-      let done = position.done || target === undefined;
-      while (!done) {
-        if (this.stopped) return;
-        const page = await this.deps.store.queryObjects({
-          collectionId: position.id,
-          versions: LATEST_VERSION,
-          limit: this.options.pageSize,
-          access: target!.filter,
-          ...(addedAfter > 0 ? { addedAfter } : {}),
-          ...(types ? { types } : {}),
-        });
-        for (const item of page.items) {
-          const created = await this.checkVersion(engine, list, target!, item, counters);
-          counters.alerts += created;
-          if (counters.alerts >= this.options.maxAlerts) break;
-        }
-        addedAfter = page.items.at(-1)?.dateAdded ?? addedAfter;
-        done = !page.more || counters.alerts >= this.options.maxAlerts;
+    const job = currentJob();
+    const run: HuntRun = {
+      list,
+      plan,
+      counters: { scanned: job.scanned, matched: job.matched, alerts: job.alerts },
+      save: async (index, position) => {
         const collections = currentJob().collections.map((item, at) =>
-          at === index ? { id: item.id, addedAfter, done } : item,
+          at === index ? position : item,
         );
-        await save({ collections, ...counters }, lease());
+        await save({ collections, ...run.counters }, this.lease());
+      },
+    };
+    for (let index = 0; index < job.collections.length; index++) {
+      let position = job.collections[index]!;
+      const target = byId.get(position.id);
+      // A collection the view may no longer read is skipped, which also keeps its data hidden.
+      if (position.done || target === undefined) continue;
+      if (position.step === undefined) {
+        position = await this.startPosition(plan, target);
       }
-      if (counters.alerts >= this.options.maxAlerts) {
-        await save({ state: 'done', truncated: true, finishedAt: nowMicros() }, undefined);
+      const outcome = await this.huntCollection(run, index, position, target);
+      if (outcome === 'stopped') return;
+      if (outcome === 'truncated') {
+        await save(
+          { state: 'done', truncated: true, finishedAt: nowMicros(), ...run.counters },
+          undefined,
+        );
         return;
       }
     }
-    await save({ state: 'done', finishedAt: nowMicros(), ...counters }, undefined);
+    await save({ state: 'done', finishedAt: nowMicros(), ...run.counters }, undefined);
   }
 
-  /** Checks one stored version; returns how many alerts it created or updated. */
-  private async checkVersion(
-    engine: WatchIndex,
-    list: WatchList,
+  private lease(): number {
+    return nowMicros() + this.leaseMicros();
+  }
+
+  /** Returns where a collection's hunt starts: its first step, with the index mark. */
+  private async startPosition(plan: HuntPlan, target: ReadableCollection): Promise<HuntPosition> {
+    const id = target.collection.id;
+    const keysUpTo = plan.hasValues ? await this.deps.store.huntKeyMark(id) : 0;
+    return { id, addedAfter: keysUpTo, done: false, step: this.firstStep(plan), keysUpTo };
+  }
+
+  private firstStep(plan: HuntPlan): Step {
+    return plan.hasValues ? 'keys' : 'scan';
+  }
+
+  /** Runs the remaining steps of one collection, saving the position after every page. */
+  private async huntCollection(
+    run: HuntRun,
+    index: number,
+    start: HuntPosition,
     target: ReadableCollection,
-    item: StoredVersionWithJson,
-    counters: { scanned: number; matched: number },
-  ): Promise<number> {
-    counters.scanned++;
-    const json = readerJson(item, target.rights.widest);
-    const object = JSON.parse(json) as Record<string, unknown>;
-    const refIds = referenceIds(object);
-    let references: Map<string, unknown> | undefined;
-    if (refIds.length > 0) {
+  ): Promise<Outcome> {
+    let position = start;
+    const progress: Progress = async (next) => {
+      position = next;
+      await run.save(index, next);
+    };
+    for (const step of STEPS.slice(STEPS.indexOf(position.step!))) {
+      if (position.step !== step) {
+        const addedAfter = step === 'tail' ? (position.keysUpTo ?? 0) : 0;
+        position = {
+          id: position.id,
+          done: false,
+          step,
+          addedAfter,
+          keysUpTo: position.keysUpTo ?? 0,
+        };
+      }
+      let outcome: Outcome;
+      if (step === 'keys') outcome = await this.keysStep(run, position, progress, target);
+      else if (step === 'tail') outcome = await this.tailStep(run, position, progress, target);
+      else outcome = await this.scanStep(run, position, progress, target);
+      if (outcome !== 'done') return outcome;
+    }
+    await run.save(index, { ...position, done: true });
+    return 'done';
+  }
+
+  /** Checks the objects that the key index finds for the list's value entries. */
+  private async keysStep(
+    run: HuntRun,
+    position: HuntPosition,
+    progress: Progress,
+    target: ReadableCollection,
+  ): Promise<Outcome> {
+    const keysUpTo = position.keysUpTo ?? 0;
+    // Without a mark nothing is indexed yet, and the tail step reads every version.
+    if (!run.plan.hasValues || keysUpTo === 0) return 'done';
+    const queries = run.plan.terms.queries();
+    let queryNumber = position.keyQuery ?? 0;
+    let after: HuntKey | undefined =
+      position.afterKey !== undefined && position.afterObjectId !== undefined
+        ? { key: position.afterKey, objectId: position.afterObjectId }
+        : undefined;
+    while (queryNumber < queries.length) {
+      if (this.stopped) return 'stopped';
+      const rows = await this.deps.store.findHuntKeys({
+        collectionId: target.collection.id,
+        ...queries[queryNumber]!,
+        ...(after ? { after } : {}),
+        limit: this.options.pageSize,
+      });
+      const outcome = await this.checkCandidates(run, target, rows, keysUpTo);
+      if (rows.length < this.options.pageSize) {
+        queryNumber++;
+        after = undefined;
+      } else {
+        after = rows.at(-1);
+      }
+      const { afterKey: _key, afterObjectId: _objectId, ...rest } = position;
+      await progress({
+        ...rest,
+        keyQuery: queryNumber,
+        ...(after ? { afterKey: after.key, afterObjectId: after.objectId } : {}),
+      });
+      if (outcome === 'truncated') return outcome;
+    }
+    return 'done';
+  }
+
+  /**
+   * Checks the objects of a page of key rows. An object found by several rows is checked at
+   * one of them, its owner (see HuntTerms.owner), so it is checked once over the whole step.
+   */
+  private async checkCandidates(
+    run: HuntRun,
+    target: ReadableCollection,
+    rows: readonly HuntKey[],
+    keysUpTo: number,
+  ): Promise<Outcome> {
+    if (rows.length === 0) return 'done';
+    const ids = [...new Set(rows.map((row) => row.objectId))];
+    // The view's filter: a version the list's owner may not read never comes back.
+    const page = await this.deps.store.queryObjects({
+      collectionId: target.collection.id,
+      ids,
+      versions: LATEST_VERSION,
+      limit: ids.length,
+      access: target.filter,
+    });
+    const latest = new Map(page.items.map((item) => [item.id, item]));
+    const parsed = new Map<string, { object: Record<string, unknown>; owner?: string }>();
+    for (const row of rows) {
+      const item = latest.get(row.objectId);
+      // A version added after the mark is the tail step's.
+      if (item === undefined || item.dateAdded > keysUpTo) continue;
+      let candidate = parsed.get(item.id);
+      if (candidate === undefined) {
+        const object = JSON.parse(readerJson(item, target.rights.widest)) as Record<
+          string,
+          unknown
+        >;
+        const owner = run.plan.terms.owner(objectKeys(object));
+        candidate = owner === undefined ? { object } : { object, owner };
+        parsed.set(item.id, candidate);
+      }
+      if (candidate.owner !== row.key) continue;
+      run.counters.scanned++;
+      await this.checkValues(run, target, item, candidate.object);
+      if (run.counters.alerts >= this.options.maxAlerts) return 'truncated';
+    }
+    return 'done';
+  }
+
+  /** Checks, for value entries, the latest versions added after the index's mark. */
+  private async tailStep(
+    run: HuntRun,
+    position: HuntPosition,
+    progress: Progress,
+    target: ReadableCollection,
+  ): Promise<Outcome> {
+    if (!run.plan.hasValues) return 'done';
+    return this.readVersions(run, position, progress, target, [...KEYED_TYPES], async (item) => {
+      const object = JSON.parse(readerJson(item, target.rights.widest)) as Record<string, unknown>;
+      await this.checkValues(run, target, item, object);
+    });
+  }
+
+  /** Reads the types that pattern and filter entries need, parsing only possible matches. */
+  private async scanStep(
+    run: HuntRun,
+    position: HuntPosition,
+    progress: Progress,
+    target: ReadableCollection,
+  ): Promise<Outcome> {
+    const communityId = target.collection.communityId;
+    const types = run.plan.scanTypes(communityId);
+    if (types !== undefined && types.length === 0) return 'done';
+    return this.readVersions(run, position, progress, target, types, async (item) => {
+      const json = readerJson(item, target.rights.widest);
+      const candidates = run.plan.candidates({ type: item.type, communityId, json });
+      if (candidates === undefined) return;
+      const object = JSON.parse(json) as Record<string, unknown>;
+      const references = candidates.patterns
+        ? await this.loadReferences(target, object)
+        : undefined;
+      const tlp = await this.versionTlp(object, target);
+      const matches = run.plan.matchScan(candidates, {
+        object,
+        tlp,
+        ...(references ? { references } : {}),
+        ...(communityId === undefined ? {} : { communityId }),
+      });
+      await this.recordMatches(run, target, item, object, tlp, matches);
+    });
+  }
+
+  /**
+   * Reads the latest versions of a collection that the view may see, of the given types
+   * (undefined: all), after `position.addedAfter`, and calls `check` on each. Every version
+   * read counts as scanned.
+   */
+  private async readVersions(
+    run: HuntRun,
+    position: HuntPosition,
+    progress: Progress,
+    target: ReadableCollection,
+    types: string[] | undefined,
+    check: (item: StoredVersionWithJson) => Promise<void>,
+  ): Promise<Outcome> {
+    let addedAfter = position.addedAfter;
+    for (;;) {
+      if (this.stopped) return 'stopped';
       const page = await this.deps.store.queryObjects({
         collectionId: target.collection.id,
-        ids: refIds,
-        limit: refIds.length,
+        versions: LATEST_VERSION,
+        limit: this.options.pageSize,
         access: target.filter,
+        ...(addedAfter > 0 ? { addedAfter } : {}),
+        ...(types ? { types } : {}),
       });
-      references = new Map(
-        page.items.map((sco) => [
-          sco.id,
-          JSON.parse(readerJson(sco, target.rights.widest)) as unknown,
-        ]),
-      );
+      let truncated = false;
+      for (const item of page.items) {
+        run.counters.scanned++;
+        await check(item);
+        addedAfter = item.dateAdded;
+        if (run.counters.alerts >= this.options.maxAlerts) {
+          truncated = true;
+          break;
+        }
+      }
+      await progress({ ...position, addedAfter });
+      if (truncated) return 'truncated';
+      if (!page.more) return 'done';
     }
+  }
+
+  /** Checks one parsed version against the value entries and records its alerts. */
+  private async checkValues(
+    run: HuntRun,
+    target: ReadableCollection,
+    item: StoredVersionWithJson,
+    object: Record<string, unknown>,
+  ): Promise<void> {
+    const references = await this.loadReferences(target, object);
     const tlp = await this.versionTlp(object, target);
     const communityId = target.collection.communityId;
-    const matches = engine.match({
+    const matches = run.plan.values.match({
       object,
       tlp,
       ...(references ? { references } : {}),
       ...(communityId === undefined ? {} : { communityId }),
     });
-    counters.matched += matches.length;
+    await this.recordMatches(run, target, item, object, tlp, matches);
+  }
 
-    let recordedCount = 0;
+  /** Loads the SCOs that observed data references, as the view may see them. */
+  private async loadReferences(
+    target: ReadableCollection,
+    object: Readonly<Record<string, unknown>>,
+  ): Promise<Map<string, unknown> | undefined> {
+    const refIds = referenceIds(object);
+    if (refIds.length === 0) return undefined;
+    const page = await this.deps.store.queryObjects({
+      collectionId: target.collection.id,
+      ids: refIds,
+      limit: refIds.length,
+      access: target.filter,
+    });
+    return new Map(
+      page.items.map((sco) => [
+        sco.id,
+        JSON.parse(readerJson(sco, target.rights.widest)) as unknown,
+      ]),
+    );
+  }
+
+  /** Records the alerts of a version's matches and counts them. */
+  private async recordMatches(
+    run: HuntRun,
+    target: ReadableCollection,
+    item: StoredVersionWithJson,
+    object: Readonly<Record<string, unknown>>,
+    tlp: TlpLevel[],
+    matches: readonly EntryMatch[],
+  ): Promise<void> {
+    run.counters.matched += matches.length;
     for (const match of matches) {
-      const sources = await this.deps.access.sources(viewOf(list), item.id);
+      const sources = await this.deps.access.sources(viewOf(run.list), item.id);
       const recorded = await recordAlert(this.deps.repository, {
         entry: match.entry,
         object,
@@ -338,10 +553,9 @@ export class HuntRunner {
         now: nowMicros(),
       });
       if (!recorded) continue;
-      recordedCount++;
-      this.deps.bus.publish({ change: recorded.change, alert: recorded.alert, list });
+      run.counters.alerts++;
+      this.deps.bus.publish({ change: recorded.change, alert: recorded.alert, list: run.list });
     }
-    return recordedCount;
   }
 
   /**

@@ -159,6 +159,27 @@ export interface Alert {
 
 export type HuntState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
+/**
+ * How far a retro-hunt got in one collection. The steps, each skipped when the list needs
+ * none: `keys` checks the objects that the key index finds for value entries, `tail`
+ * checks for value entries the versions added after the index's mark, and `scan` reads
+ * the types that pattern and filter entries need.
+ */
+export interface HuntPosition {
+  id: string;
+  /** The date_added of the last version read by the `tail` or `scan` step. */
+  addedAfter: number;
+  done: boolean;
+  /** Absent in jobs written before steps existed: the collection then starts again. */
+  step?: 'keys' | 'tail' | 'scan';
+  /** The collection's key index mark when the job started (microseconds). */
+  keysUpTo?: number;
+  /** The `keys` step: the number of the key query it is at, and the last row checked. */
+  keyQuery?: number;
+  afterKey?: string;
+  afterObjectId?: string;
+}
+
 /** A retro-hunt of one watch list over stored data, resumable after a stop. */
 export interface HuntJob {
   id: string;
@@ -166,8 +187,8 @@ export interface HuntJob {
   /** The list revision the job hunts with. */
   listRevision: number;
   state: HuntState;
-  /** Collections to scan, with how far each got (date_added of the last scanned version). */
-  collections: Array<{ id: string; addedAfter: number; done: boolean }>;
+  /** Collections to hunt in, with how far each got. */
+  collections: HuntPosition[];
   scanned: number;
   matched: number;
   alerts: number;

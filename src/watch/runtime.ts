@@ -17,6 +17,7 @@ import { AlertBus } from './bus.ts';
 import { WatchIndex } from './engine.ts';
 import { AlertFollower, type FollowerOptions } from './follower.ts';
 import { HuntRunner, type HuntOptions } from './hunt.ts';
+import { HuntKeyIndexer, type HuntIndexOptions } from './hunt-index.ts';
 import type { WatchList } from './model.ts';
 import { ValueIndexFeed } from './value-index.ts';
 import { WatchService, type ListChangeListener } from './service.ts';
@@ -28,6 +29,7 @@ export interface WatchRuntimeOptions {
   valueIndex: boolean;
   follower: Partial<FollowerOptions>;
   hunt: Partial<HuntOptions>;
+  huntIndex: Partial<HuntIndexOptions>;
 }
 
 export const RUNTIME_DEFAULTS: WatchRuntimeOptions = {
@@ -35,6 +37,7 @@ export const RUNTIME_DEFAULTS: WatchRuntimeOptions = {
   valueIndex: true,
   follower: {},
   hunt: {},
+  huntIndex: {},
 };
 
 /** Loads every stored list into a new engine. */
@@ -53,6 +56,8 @@ export class WatchRuntime implements ListChangeListener {
   readonly access: WatchAccess;
   readonly follower: AlertFollower;
   readonly hunter: HuntRunner;
+  /** Keeps the key index that retro-hunts look value entries up in. */
+  readonly huntKeys: HuntKeyIndexer;
   /** The value index of the bulk look-up; `state` says whether it is ready. */
   readonly values: ValueIndexFeed;
   private valuesBuilt: Promise<void> | undefined;
@@ -84,6 +89,7 @@ export class WatchRuntime implements ListChangeListener {
       this.options.follower,
     );
     this.hunter = new HuntRunner(deps, this.options.hunt);
+    this.huntKeys = new HuntKeyIndexer(store, logger, this.options.huntIndex);
     this.values = new ValueIndexFeed(store, logger, notifier);
     this.alertNotifier = notifier ?? new LocalNotifier();
     this.bus.subscribe((notice) => this.alertNotifier.announceAlerts(notice.alert.watchlistId));
@@ -114,6 +120,7 @@ export class WatchRuntime implements ListChangeListener {
     this.timer.unref();
     this.follower.start();
     this.hunter.start();
+    this.huntKeys.start();
     if (this.options.valueIndex) {
       // Built in the background: the bulk look-up answers 503 until it is ready.
       this.valuesBuilt = this.values
@@ -129,7 +136,12 @@ export class WatchRuntime implements ListChangeListener {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.reloading;
-    await Promise.all([this.follower.stop(), this.hunter.stop(), this.values.stop()]);
+    await Promise.all([
+      this.follower.stop(),
+      this.hunter.stop(),
+      this.huntKeys.stop(),
+      this.values.stop(),
+    ]);
     await this.valuesBuilt;
   }
 

@@ -183,9 +183,10 @@ export class AlertDispatcher {
         this.#options.batchSize,
       );
       if (records.length === 0) return due;
-      if (records[0]!.seq > position.seq + 1) {
+      const firstKept = records[0]!.seq;
+      if (firstKept > position.seq + 1) {
         this.#logger.warn(
-          { webhookId, watchlistId, position: position.seq, firstKept: records[0]!.seq },
+          { webhookId, watchlistId, firstKept, missed: firstKept - 1 - position.seq },
           'alerts pruned from the alert log before dispatch were not delivered',
         );
       }

@@ -1,0 +1,178 @@
+/**
+ * Keeps the retro-hunt key index (see hunt-keys.ts and Store.addHuntKeys) up to date: it
+ * reads the versions of every collection in date_added order, from the collection's
+ * indexed mark on, and stores the look-up keys of each together with the new mark. Every
+ * version is indexed, not only the latest, so the index only grows. Keys of deleted or
+ * replaced versions stay and only add candidates, which the hunt then rejects.
+ *
+ * One node at a time does the work: a pass claims the builder document through `due`
+ * (claimDocuments) and releases it when done, as the correlation indexer does. Key rows
+ * are idempotent and the mark only rises, so two passes that overlap after a lease ran
+ * out do extra work but never leave a gap.
+ */
+import type { Logger } from '../log/logger.ts';
+import { nowMicros } from '../stix/timestamp.ts';
+import { StoreConflictError, type HuntKey, type Store } from '../store/store.ts';
+import { KEYED_TYPES, objectKeyRows, WILDCARD_KEY } from './hunt-keys.ts';
+
+export const BUILDER_DOCUMENT = 'hunt-key-index';
+const BUILDER_ID = 'builder';
+
+export interface HuntIndexOptions {
+  /** Versions read per store query. */
+  pageSize: number;
+  /** Pages one pass reads at most, over all collections. */
+  pagesPerPass: number;
+  /** Milliseconds between passes when the last one found nothing new. */
+  pollMs: number;
+  /** Lease of one pass, in milliseconds. */
+  leaseMs: number;
+}
+
+export const HUNT_INDEX_DEFAULTS: HuntIndexOptions = {
+  pageSize: 1_000,
+  pagesPerPass: 20,
+  pollMs: 2_000,
+  leaseMs: 60_000,
+};
+
+export class HuntKeyIndexer {
+  private readonly options: HuntIndexOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    options: Partial<HuntIndexOptions> = {},
+  ) {
+    this.options = { ...HUNT_INDEX_DEFAULTS, ...options };
+  }
+
+  start(): void {
+    this.stopped = false;
+    const loop = async (): Promise<void> => {
+      if (this.stopped) return;
+      let read = 0;
+      try {
+        read = await this.pass();
+      } catch (error) {
+        this.logger.error({ err: error }, 'retro-hunt key indexing failed');
+      }
+      if (this.stopped) return;
+      this.timer = setTimeout(() => void loop(), read > 0 ? 0 : this.options.pollMs);
+      this.timer.unref();
+    };
+    void loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Indexes up to `pagesPerPass` pages if this node wins the lease; returns versions read. */
+  pass(): Promise<number> {
+    this.running ??= this.claimedPass().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /**
+   * Runs passes until one reads nothing: every collection is indexed up to its newest
+   * version, or another node holds the lease.
+   */
+  async catchUp(): Promise<void> {
+    while ((await this.pass()) > 0) {
+      if (this.stopped) return;
+    }
+  }
+
+  private async claimedPass(): Promise<number> {
+    const now = nowMicros();
+    if ((await this.store.getDocument(BUILDER_DOCUMENT, BUILDER_ID)) === undefined) {
+      try {
+        await this.store.putDocument(
+          { kind: BUILDER_DOCUMENT, id: BUILDER_ID, due: now, body: '{}' },
+          0,
+        );
+      } catch (error) {
+        // Another node created it first; claim it below like any other pass.
+        if (!(error instanceof StoreConflictError)) throw error;
+      }
+    }
+    const leaseUntil = now + this.options.leaseMs * 1000;
+    const [claimed] = await this.store.claimDocuments(BUILDER_DOCUMENT, now, leaseUntil, 1);
+    if (claimed === undefined) return 0;
+    try {
+      return await this.indexCollections();
+    } finally {
+      await this.release(claimed.revision);
+    }
+  }
+
+  /** Makes the builder document due again, so the next pass on any node may claim it. */
+  private async release(revision: number): Promise<void> {
+    try {
+      await this.store.putDocument(
+        { kind: BUILDER_DOCUMENT, id: BUILDER_ID, due: nowMicros(), body: '{}' },
+        revision,
+      );
+    } catch (error) {
+      // The lease ran out and another node holds the document now.
+      if (!(error instanceof StoreConflictError)) throw error;
+    }
+  }
+
+  private async indexCollections(): Promise<number> {
+    let pages = this.options.pagesPerPass;
+    let read = 0;
+    for (const root of await this.store.listApiRoots()) {
+      for (const collection of await this.store.listCollections(root.name)) {
+        while (pages > 0 && !this.stopped) {
+          pages--;
+          const count = await this.indexPage(collection.id);
+          read += count;
+          if (count < this.options.pageSize) break;
+        }
+      }
+    }
+    return read;
+  }
+
+  /** Indexes the next page of a collection; returns how many versions it read. */
+  private async indexPage(collectionId: string): Promise<number> {
+    const upTo = await this.store.huntKeyMark(collectionId);
+    const page = await this.store.queryObjects({
+      collectionId,
+      versions: { all: true },
+      types: [...KEYED_TYPES],
+      ...(upTo > 0 ? { addedAfter: upTo } : {}),
+      limit: this.options.pageSize,
+    });
+    const last = page.items.at(-1);
+    if (last === undefined) return 0;
+    const rows: HuntKey[] = [];
+    for (const item of page.items) {
+      let object: Record<string, unknown>;
+      try {
+        object = JSON.parse(item.json) as Record<string, unknown>;
+      } catch (error) {
+        // Filed under the wildcard, the version is a candidate of every hunt, which then
+        // reports the same failure instead of missing the object.
+        this.logger.error(
+          { err: error, collectionId, objectId: item.id, version: item.version },
+          'stored version is not JSON; every retro-hunt will read it',
+        );
+        rows.push({ key: WILDCARD_KEY, objectId: item.id });
+        continue;
+      }
+      rows.push(...objectKeyRows({ ...object, id: item.id }));
+    }
+    await this.store.addHuntKeys(collectionId, rows, last.dateAdded);
+    return page.items.length;
+  }
+}
