@@ -20,16 +20,12 @@
  */
 import { SCO_TYPES } from '../stix/index.ts';
 import type { HuntKey } from '../store/store.ts';
-import { entryValueKey, isSco } from './engine.ts';
+import { entryValueKey } from './engine.ts';
 import { referenceIds } from './follower.ts';
 import { parseIpv4Block, parseIpv6Block } from './ip.ts';
 import type { WatchEntry } from './model.ts';
-import {
-  patternMentions,
-  scoObservables,
-  valueKeyOf,
-  type FoundObservable,
-} from './observables.ts';
+import { valueKeyOf } from './observables.ts';
+import { mentionedObservables } from './value-index.ts';
 import { urlHost, type ValueKey } from './value-matcher.ts';
 
 /** The key of observed data whose `object_refs` name other objects. */
@@ -132,30 +128,13 @@ function addValueKeys(key: ValueKey, keys: Set<string>): void {
   }
 }
 
-/** Returns the values the engine reads from an object for value entries (see WatchIndex.match). */
-function objectValues(object: Readonly<Record<string, unknown>>): FoundObservable[] {
-  if (object.type === 'indicator') {
-    if (object.pattern_type !== 'stix' || typeof object.pattern !== 'string') return [];
-    return patternMentions(object.pattern);
-  }
-  if (object.type === 'observed-data') {
-    const embedded = object.objects;
-    if (embedded === null || typeof embedded !== 'object' || Array.isArray(embedded)) return [];
-    const found: FoundObservable[] = [];
-    for (const sco of Object.values(embedded as Record<string, unknown>)) {
-      if (sco !== null && typeof sco === 'object') {
-        found.push(...scoObservables(sco as Record<string, unknown>));
-      }
-    }
-    return found;
-  }
-  return isSco(object) ? scoObservables(object) : [];
-}
-
 /** Returns the sorted, distinct look-up keys of an object. */
 export function objectKeys(object: Readonly<Record<string, unknown>>): string[] {
   const keys = new Set<string>();
-  for (const found of objectValues(object)) addValueKeys(valueKeyOf(found.observable), keys);
+  // The values the engine reads from an object for value entries (see WatchIndex.match).
+  for (const found of mentionedObservables(object)) {
+    addValueKeys(valueKeyOf(found.observable), keys);
+  }
   if (object.type === 'observed-data' && referenceIds(object).length > 0) keys.add(WILDCARD_KEY);
   return [...new Set([...keys].map(storable))].sort();
 }
