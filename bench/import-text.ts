@@ -20,7 +20,7 @@ import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { convert, type ConversionInput } from '../src/ingest/formats/index.ts';
-import { importConverted } from '../src/ingest/import.ts';
+import { importConversion, importConverted } from '../src/ingest/import.ts';
 import { openStore } from '../src/store/index.ts';
 import { dataPath } from '../src/testing/data.ts';
 import { machine } from './lib.ts';
@@ -90,9 +90,11 @@ async function benchText(): Promise<void> {
   const input = (): ConversionInput => ({ stream: concatenated(TEXT_FILES) });
 
   const conversion = await timed(async () => {
+    // Read as the import reads them: by batch when the converter gives batches.
     const running = convert('text', input(), options);
     let objects = 0;
-    for await (const _object of running.objects) objects++;
+    if (running.batches) for await (const batch of running.batches) objects += batch.length;
+    else for await (const _object of running.objects) objects++;
     return { objects, lines: running.report.summary().records };
   });
   const lines = conversion.result.lines;
@@ -104,11 +106,13 @@ async function benchText(): Promise<void> {
   for (const indicators of [true, false]) {
     const run = await timed(() =>
       withStore((store, collectionId) =>
-        importConverted(
+        importConversion(
           store,
           collectionId,
-          convert('text', input(), { ...options, indicators }).objects,
-          { batchSize: 5000 },
+          convert('text', input(), { ...options, indicators }),
+          {
+            batchSize: 5000,
+          },
         ),
       ),
     );

@@ -80,8 +80,11 @@ export async function* convertedBatches(
     batchSize: number;
     checkpoint: (position: number, done: boolean) => unknown;
     report: ConversionReport;
+    /** Marks the batches for the bulk path (Conversion.bulk). */
+    bulk?: boolean;
   },
 ): AsyncGenerator<SourceBatch> {
+  const bulk = options.bulk ?? false;
   let position = options.skip;
   let skipped = 0;
   let batch: unknown[] = [];
@@ -96,6 +99,7 @@ export async function* convertedBatches(
       yield {
         objects: batch,
         warningListsApplied: true,
+        bulk,
         checkpoint: options.checkpoint(position, false),
       };
       batch = [];
@@ -105,6 +109,7 @@ export async function* convertedBatches(
   yield {
     objects: batch,
     warningListsApplied: true,
+    bulk,
     rejectedCounts: reportRejections(options.report.summary()),
     checkpoint: options.checkpoint(position, true),
   };
@@ -141,6 +146,7 @@ export class ListSource implements ConnectorSource {
       batchSize: connector.batchSize,
       checkpoint,
       report: conversion.report,
+      bulk: conversion.bulk,
     });
   }
 }

@@ -11,6 +11,7 @@ import type { Caller } from '../auth/tokens.ts';
 import type { WarninglistLookup } from '../ingest/formats/index.ts';
 import { indexObjects } from '../correlation/indexer.ts';
 import { CairnError } from '../errors.ts';
+import { submitConverted } from '../ingest/converted.ts';
 import { submitObjects, type SubmitResult } from '../ingest/submit.ts';
 import type { Logger } from '../log/logger.ts';
 import { collectionRights, loadCollectionContext } from '../sharing/access.ts';
@@ -195,7 +196,8 @@ export async function runConnector(
       ? batch.objects
       : applyWarningLists(connector, batch.objects, deps.warninglists, health);
     if (kept.length > 0) {
-      const result = await submitObjects(store, connector.collection, kept, 0, contribution);
+      const submit = batch.bulk ? submitConverted : submitObjects;
+      const result = await submit(store, connector.collection, kept, 0, contribution);
       const added = tally(health, result);
       const stored = new Set(result.successes.map((success) => success.id));
       const storedObjects = kept.filter((object) =>

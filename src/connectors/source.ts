@@ -31,6 +31,11 @@ export interface SourceBatch {
   recordsRead?: number;
   /** The source applied the warning-list policy itself (the converters do). */
   warningListsApplied?: boolean;
+  /**
+   * Cairn's list converters built every object (see Conversion.bulk), so the runner stores
+   * the batch through the bulk path of src/ingest/converted.ts.
+   */
+  bulk?: boolean;
   /** Problems that did not stop the run, such as a MISP event missing from its feed. */
   warnings?: string[];
   /** The checkpoint that holds once this batch is stored; JSON-serialisable. */

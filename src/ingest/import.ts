@@ -1,12 +1,15 @@
 /**
  * Imports a STIX bundle or TAXII envelope from a byte stream into a collection, in batches
- * that go through the same validation and storage as a TAXII POST (see submit.ts).
+ * that go through the same validation and storage as a TAXII POST (see submit.ts). Objects
+ * that Cairn's list converters built may take the bulk path of converted.ts instead.
  * The reader runs at most one batch ahead of the store, so memory stays at about one batch
  * whatever the size of the input.
  */
 import { CairnError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import { BundleReader, type BundleEntry, type BundleReaderOptions } from './bundle-reader.ts';
+import { submitConverted } from './converted.ts';
+import type { Conversion } from './formats/index.ts';
 import { submitObjects, type SubmitResult } from './submit.ts';
 
 export interface ImportOptions {
@@ -18,6 +21,16 @@ export interface ImportOptions {
   limits?: BundleReaderOptions;
   /** Called after each batch with the totals so far. */
   onProgress?: (progress: ImportProgress) => void;
+}
+
+export interface ConvertedImportOptions extends ImportOptions {
+  /** Bytes of input read so far, for progress. */
+  bytesRead?: () => number;
+  /**
+   * Whether Cairn's list converters built every object (Conversion.bulk), so batches go
+   * through the bulk path of converted.ts instead of the full validation of submit.ts.
+   */
+  bulk?: boolean;
 }
 
 export const IMPORT_DEFAULTS = {
@@ -89,44 +102,82 @@ export async function importObjects(
   options: ImportOptions = {},
 ): Promise<ImportSummary> {
   const reader = new BundleReader(source, options.limits);
-  return importEntries(store, collectionId, reader, () => reader.bytesRead, options);
+  return importEntries(store, collectionId, single(reader), () => reader.bytesRead, options);
 }
 
 /**
  * Adds STIX objects from a converter (another format turned into STIX 2.1) to the
- * collection, in the same batches, with the same validation and the same summary as
- * importObjects. A CairnError thrown by `objects` stops the import like an unreadable
- * bundle does: ImportStoppedError, with the objects stored so far kept.
+ * collection, in the same batches and with the same summary as importObjects. Objects go
+ * through the same validation, unless `options.bulk` is set because Cairn built them. A CairnError
+ * thrown by `objects` stops the import like an unreadable bundle does: ImportStoppedError,
+ * with the objects stored so far kept.
  */
 export async function importConverted(
   store: Store,
   collectionId: string,
   objects: AsyncIterable<unknown>,
-  options: ImportOptions & { bytesRead?: () => number } = {},
+  options: ConvertedImportOptions = {},
 ): Promise<ImportSummary> {
   return importEntries(store, collectionId, numbered(objects), options.bytesRead, options);
 }
 
-async function* numbered(objects: AsyncIterable<unknown>): AsyncGenerator<BundleEntry> {
-  let index = 0;
-  for await (const value of objects) yield { index: index++, value };
+/**
+ * Imports a conversion started by formats/index.ts `convert`, like importConverted. It
+ * reads the conversion's batches when it has them, and uses the bulk path when the
+ * conversion allows it.
+ */
+export async function importConversion(
+  store: Store,
+  collectionId: string,
+  conversion: Conversion,
+  options: ImportOptions = {},
+): Promise<ImportSummary> {
+  const converted = { ...options, bytesRead: conversion.bytesRead, bulk: conversion.bulk };
+  if (conversion.batches === undefined) {
+    return importConverted(store, collectionId, conversion.objects, converted);
+  }
+  return importEntries(
+    store,
+    collectionId,
+    numberedBatches(conversion.batches),
+    conversion.bytesRead,
+    converted,
+  );
 }
 
+async function* numbered(objects: AsyncIterable<unknown>): AsyncGenerator<BundleEntry[]> {
+  let index = 0;
+  for await (const value of objects) yield [{ index: index++, value }];
+}
+
+async function* numberedBatches(
+  batches: AsyncIterable<readonly unknown[]>,
+): AsyncGenerator<BundleEntry[]> {
+  let index = 0;
+  for await (const values of batches) yield values.map((value) => ({ index: index++, value }));
+}
+
+async function* single<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
+  for await (const item of items) yield [item];
+}
+
+/** Imports entries that come in arrays, so a converter's batch costs one asynchronous step. */
 async function importEntries(
   store: Store,
   collectionId: string,
-  entries: AsyncIterable<BundleEntry>,
+  entries: AsyncIterable<BundleEntry[]>,
   bytesRead: (() => number) | undefined,
-  options: ImportOptions,
+  options: ConvertedImportOptions,
 ): Promise<ImportSummary> {
   const batchSize = options.batchSize ?? IMPORT_DEFAULTS.batchSize;
   const tally = new Tally(options.maxFailures ?? IMPORT_DEFAULTS.maxFailures);
+  const submit = options.bulk ? submitConverted : submitObjects;
 
   let batch: unknown[] = [];
   let batchStart = 0;
   const flush = async (): Promise<void> => {
     if (batch.length > 0) {
-      tally.addResult(await submitObjects(store, collectionId, batch, batchStart), batch.length);
+      tally.addResult(await submit(store, collectionId, batch, batchStart), batch.length);
     }
     batch = [];
     tally.bytesRead = bytesRead?.() ?? 0;
@@ -135,7 +186,7 @@ async function importEntries(
 
   const iterator = entries[Symbol.asyncIterator]();
   for (;;) {
-    let next: IteratorResult<BundleEntry>;
+    let next: IteratorResult<BundleEntry[]>;
     try {
       next = await iterator.next();
     } catch (error) {
@@ -145,17 +196,18 @@ async function importEntries(
       throw new ImportStoppedError(error, tally.summary());
     }
     if (next.done) break;
-    const entry = next.value;
-    if ('skipped' in entry) {
-      // Batches stay contiguous, so submitObjects numbers objects without an id correctly.
-      await flush();
-      tally.addSkipped(`objects[${entry.index}]`, entry.skipped, entry.rule);
-      batchStart = entry.index + 1;
-      continue;
+    for (const entry of next.value) {
+      if ('skipped' in entry) {
+        // Batches stay contiguous, so submitObjects numbers objects without an id correctly.
+        await flush();
+        tally.addSkipped(`objects[${entry.index}]`, entry.skipped, entry.rule);
+        batchStart = entry.index + 1;
+        continue;
+      }
+      if (batch.length === 0) batchStart = entry.index;
+      batch.push(entry.value);
+      if (batch.length >= batchSize) await flush();
     }
-    if (batch.length === 0) batchStart = entry.index;
-    batch.push(entry.value);
-    if (batch.length >= batchSize) await flush();
   }
   await flush();
   return tally.summary();

@@ -66,7 +66,10 @@ export function prepareObjects(
  * The contribution of an operator's import: no contributor, the collection's community
  * for the default TLP, nothing anonymous and no recipients.
  */
-async function operatorContribution(store: Store, collectionId: string): Promise<Contribution> {
+export async function operatorContribution(
+  store: Store,
+  collectionId: string,
+): Promise<Contribution> {
   const collection = await store.getCollectionById(collectionId);
   const community =
     collection?.communityId === undefined

@@ -10,7 +10,7 @@ import { CairnError } from '../../errors.ts';
 import { convert } from '../../ingest/formats/index.ts';
 import {
   IMPORT_DEFAULTS,
-  importConverted,
+  importConversion,
   importObjects,
   ImportStoppedError,
   type ImportProgress,
@@ -84,10 +84,7 @@ export function registerImport(program: Command): void {
           onProgress: (totals: ImportProgress) => progress.update(totals.bytesRead, totals.read),
         };
         const summary = conversion
-          ? await importConverted(context.store, target.id, conversion.objects, {
-              ...importOptions,
-              bytesRead: conversion.bytesRead,
-            })
+          ? await importConversion(context.store, target.id, conversion, importOptions)
           : await importObjects(context.store, target.id, input.stream, importOptions);
         progress.stop();
         if (conversion) printConversion(conversion.report.summary());

@@ -12,7 +12,7 @@ import { convertFreeText } from './freetext.ts';
 import { LineReader } from './lines.ts';
 import type { ConvertOptions } from './options.ts';
 import { ConversionReport } from './report.ts';
-import { convertText } from './text.ts';
+import { convertTextBatches } from './text.ts';
 import { BundleReader } from '../bundle-reader.ts';
 import { convertStix } from './stix.ts';
 import { Stix1Converter } from './stix1.ts';
@@ -77,6 +77,17 @@ export interface Conversion {
   objects: AsyncIterable<StixObject>;
   report: ConversionReport;
   bytesRead(): number;
+  /**
+   * The same objects as `objects`, grouped per chunk of input, for formats that produce them
+   * so. Both read one conversion: use one or the other.
+   */
+  batches?: AsyncIterable<StixObject[]>;
+  /**
+   * Whether every object is an SCO or indicator built from a normalised value, as the list
+   * formats (text, freetext, csv) produce, so the import may store them through the bulk
+   * path (src/ingest/converted.ts). The other formats carry their source's own content.
+   */
+  bulk: boolean;
 }
 
 /** Starts converting `input` from `format`; the objects are produced as they are read. */
@@ -87,11 +98,25 @@ export function convert(
 ): Conversion {
   const report = new ConversionReport();
   switch (format) {
-    case 'text':
+    case 'text': {
+      const lines = new LineReader(input.stream);
+      const batches = convertTextBatches(lines, options, report);
+      return {
+        objects: flatten(batches),
+        batches,
+        report,
+        bytesRead: () => lines.bytesRead,
+        bulk: true,
+      };
+    }
     case 'freetext': {
       const lines = new LineReader(input.stream);
-      const run = format === 'text' ? convertText : convertFreeText;
-      return { objects: run(lines, options, report), report, bytesRead: () => lines.bytesRead };
+      return {
+        objects: convertFreeText(lines, options, report),
+        report,
+        bytesRead: () => lines.bytesRead,
+        bulk: true,
+      };
     }
     case 'csv': {
       const converter = new CsvConverter(
@@ -99,13 +124,13 @@ export function convert(
         { ...options, mapping: options.csvMapping },
         report,
       );
-      return { objects: converter, report, bytesRead: () => converter.bytesRead };
+      return { objects: converter, report, bytesRead: () => converter.bytesRead, bulk: true };
     }
     case 'stix':
     case 'stix20': {
       const reader = new BundleReader(input.stream);
       const objects = convertStix(reader, options, report, format === 'stix20');
-      return { objects, report, bytesRead: () => reader.bytesRead };
+      return { objects, report, bytesRead: () => reader.bytesRead, bulk: false };
     }
     case 'stix1': {
       let bytes = 0;
@@ -113,7 +138,7 @@ export function convert(
       const objects = converter.convert(input.stream, (read) => {
         bytes = read;
       });
-      return { objects, report, bytesRead: () => bytes };
+      return { objects, report, bytesRead: () => bytes, bulk: false };
     }
     case 'misp':
     case 'misp-feed': {
@@ -129,7 +154,7 @@ export function convert(
         format === 'misp'
           ? mispPath(path, options, report, progress)
           : convertMispFeed(path, options, report, options.checkpoint ?? { events: {} }, progress);
-      return { objects, report, bytesRead: () => progress.bytesRead };
+      return { objects, report, bytesRead: () => progress.bytesRead, bulk: false };
     }
     default:
       throw new CairnError('invalid-parameter', `unknown format ${JSON.stringify(format)}`);
@@ -146,4 +171,8 @@ async function* mispPath(
   const info = await stat(path);
   const files = info.isDirectory() ? await listJsonFiles(path) : [path];
   yield* convertMispFiles(files, path, options, report, progress);
+}
+
+async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
+  for await (const batch of batches) yield* batch;
 }

@@ -39,31 +39,33 @@ export function lineIndicator(line: string): string | undefined {
 /**
  * Converts a plain-text list. Each line gives the SCO of its indicator and, unless
  * `options.indicators` is false, an indicator. Lines that hold no recognised indicator are
- * reported with their number and skipped.
+ * reported with their number and skipped. The objects of each chunk of input come as one
+ * array, so an import reads them without an asynchronous step per object.
  */
-export async function* convertText(
+export async function* convertTextBatches(
   lines: LineReader,
   options: ConvertOptions,
   report: ConversionReport,
-): AsyncGenerator<StixObject> {
+): AsyncGenerator<StixObject[]> {
   const emitter = new StixEmitter(report, options.warninglists);
   const indicator = listIndicator(options);
   for await (const batch of lines.batches()) {
+    const objects: StixObject[] = [];
     for (const line of batch) {
       const value = lineIndicator(line.text);
       if (value === undefined) continue;
       report.records++;
-      const where = `line ${line.number}`;
       if (line.truncated) {
-        report.skip(where, 'too-long', LINE_TOO_LONG);
+        report.skip(`line ${line.number}`, 'too-long', LINE_TOO_LONG);
         continue;
       }
       const observable = classify(value);
       if (!observable.ok) {
-        report.skip(where, 'invalid-value', observable.reason);
+        report.skip(`line ${line.number}`, 'invalid-value', observable.reason);
         continue;
       }
-      yield* emitter.observable(observable.value, indicator, where);
+      objects.push(...emitter.observable(observable.value, indicator, `line ${line.number}`));
     }
+    if (objects.length > 0) yield objects;
   }
 }

@@ -40,10 +40,6 @@ const SQL = {
     'SELECT v.vid, v.version_key, e.date_added, e.spec_version, e.is_first, e.is_last' +
     ' FROM object_versions AS v LEFT JOIN collection_entries AS e INDEXED BY entries_by_vid' +
     ' ON e.vid = v.vid AND e.collection_seq = ? WHERE v.id_hash = ? AND v.id = ?',
-  // The ids with a stored version among those whose id_hash is in a JSON array.
-  storedIds:
-    'SELECT DISTINCT id FROM object_versions' +
-    ' WHERE id_hash IN (SELECT value FROM json_each(?))',
   insertJson: 'INSERT INTO object_versions (id_hash, id, version_key, json) VALUES (?, ?, ?, ?)',
   jsonOf: 'SELECT json FROM object_versions WHERE vid = ?',
   setFirst:
@@ -96,9 +92,6 @@ const UNSPECIFIED_SHARING: EntrySharing = {
   recipients: [],
   granularMarkings: false,
 };
-
-/** The state of an object with no stored version in any collection. */
-const NEW_OBJECT: ObjectState = { candidates: [] };
 
 /** The message of a version that the re-share rule keeps out; the sharing step words it so. */
 function heldMessage(id: string): string {
@@ -227,40 +220,34 @@ export class ObjectVersions {
   }
 
   /**
-   * The bulk add of Store.addConverted, in one write transaction; returns undefined when
-   * there is no such collection. One query finds which ids have a stored version in any
-   * collection. The others are new, so they are stored without the per-object look-ups of
-   * add(). Known ids, and ids seen earlier in the same call, take the full path of add()
-   * after the re-share check.
+   * Adds converted versions (Store.addConverted) in one write transaction, or returns
+   * undefined when there is no such collection. It takes the path of add() for each
+   * version, after the re-share check. That check costs a query only for objects that
+   * have a stored version, because an object stored nowhere cannot be held anywhere.
    */
   addConverted(collectionId: string, objects: PreparedObject[]): ConvertedAddResult | undefined {
     const versionsOfObject = this.#statements.get(SQL.versionsOfObject).raw();
     const heldRestricted = this.#statements.get(SQL.heldRestricted);
     return this.#inAddTransaction(collectionId, (run) => {
       const collection = run.collection;
-      const hashes = objects.map((object) => idHash(object.id));
-      const known = this.#storedIds(hashes);
       const results: AddResult[] = [];
       const rejected: ConvertedRejection[] = [];
       for (const [index, object] of objects.entries()) {
         const { id } = object;
-        const hash = hashes[index]!;
-        if (!known.has(id)) {
-          known.add(id);
-          results.push(this.#addVersion(run, object, hash, NEW_OBJECT));
-          continue;
-        }
-        const restricted = heldRestricted.get({
-          hash,
-          id,
-          community: collection.community_id ?? '',
-          organisation: object.sharing?.contributorOrganisationId ?? '',
-        });
-        if (restricted !== undefined) {
+        const hash = idHash(id);
+        const rows = versionsOfObject.all(collection.seq, hash, id) as VersionRow[];
+        const restricted =
+          rows.length > 0 &&
+          heldRestricted.get({
+            hash,
+            id,
+            community: collection.community_id ?? '',
+            organisation: object.sharing?.contributorOrganisationId ?? '',
+          }) !== undefined;
+        if (restricted) {
           rejected.push({ index, id, version: object.version, message: heldMessage(id) });
           continue;
         }
-        const rows = versionsOfObject.all(collection.seq, hash, id) as VersionRow[];
         results.push(this.#addVersion(run, object, hash, objectState(rows, object.versionKey)));
       }
       return { results, rejected };
@@ -285,12 +272,6 @@ export class ObjectVersions {
         return result;
       })
       .immediate();
-  }
-
-  /** Returns the ids among those with these id hashes that have a stored version. */
-  #storedIds(hashes: number[]): Set<string> {
-    const ids = this.#statements.get(SQL.storedIds).pluck().all(JSON.stringify(hashes));
-    return new Set(ids as string[]);
   }
 
   #startRun(collection: CollectionRow): AddRun {

@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import { createReadStream } from 'node:fs';
+import { describe, test } from 'node:test';
+
+import { EventIndexer } from '../correlation/event-indexer.ts';
+import { createLogger } from '../log/logger.ts';
+import { classify, toIndicator, toSco } from '../normalise/index.ts';
+import { TLP_2_AMBER, TLP_2_RED } from '../stix/index.ts';
+import { openStore, type Store } from '../store/index.ts';
+import { dataPath } from '../testing/data.ts';
+import { submitConverted } from './converted.ts';
+import { convert, type FormatOptions } from './formats/index.ts';
+import { importConversion, importConverted } from './import.ts';
+
+const OPTIONS: FormatOptions = { source: 'test', created: '2024-05-01T00:00:00.000Z' };
+const TRAIL = dataPath('maltrail-trails/trails/static/mass_scanner.txt');
+
+async function* bytesOf(text: string): AsyncGenerator<Uint8Array> {
+  yield Buffer.from(text, 'utf8');
+}
+
+/** Opens an in-memory store with one collection, optionally owned by a community. */
+async function openCollection(communityTlp?: 'green' | 'amber') {
+  const store = await openStore('sqlite::memory:');
+  await store.createApiRoot({ name: 'default', title: 'Test', maxContentLength: 1 << 20 });
+  let communityId: string | undefined;
+  if (communityTlp !== undefined) {
+    await store.createOrganisation({ id: 'org-a', name: 'A', identity: '{}', createdAt: 1 });
+    await store.createCommunity(
+      {
+        id: 'community-a',
+        name: 'Community A',
+        description: '',
+        defaultTlp: communityTlp,
+        allowAnonymous: false,
+        publishClear: false,
+        identity: '{}',
+        createdAt: 1,
+      },
+      'org-a',
+      undefined,
+    );
+    communityId = 'community-a';
+  }
+  const collection = await store.createCollection({
+    apiRoot: 'default',
+    title: 'Test',
+    ...(communityId ? { communityId } : {}),
+  });
+  return { store, collectionId: collection.id };
+}
+
+/** Every stored version of a collection as `id version json`, sorted. */
+async function contents(store: Store, collectionId: string): Promise<string[]> {
+  const page = await store.queryObjects({
+    collectionId,
+    limit: 100_000,
+    versions: { all: true },
+  });
+  return page.items.map((item) => `${item.id} ${item.version} ${item.json}`).sort();
+}
+
+function observable(value: string) {
+  const result = classify(value);
+  assert.ok(result.ok, value);
+  return result.value;
+}
+
+describe('converted bulk import', () => {
+  test('same content as full validation', async () => {
+    const bulk = await openCollection();
+    const full = await openCollection();
+    const bulkSummary = await importConversion(
+      bulk.store,
+      bulk.collectionId,
+      convert('text', { stream: createReadStream(TRAIL) }, OPTIONS),
+      { batchSize: 1000 },
+    );
+    const fullSummary = await importConverted(
+      full.store,
+      full.collectionId,
+      convert('text', { stream: createReadStream(TRAIL) }, OPTIONS).objects,
+      { batchSize: 1000 },
+    );
+
+    assert.ok(bulkSummary.added > 10_000, `only ${bulkSummary.added} added`);
+    assert.equal(bulkSummary.added, fullSummary.added);
+    assert.equal(bulkSummary.duplicates, fullSummary.duplicates);
+    assert.equal(bulkSummary.rejected, 0);
+    assert.equal(bulkSummary.read, fullSummary.read);
+    assert.deepEqual(
+      await contents(bulk.store, bulk.collectionId),
+      await contents(full.store, full.collectionId),
+    );
+    assert.deepEqual(
+      await bulk.store.countCollection(bulk.collectionId),
+      await full.store.countCollection(full.collectionId),
+    );
+    await bulk.store.close();
+    await full.store.close();
+  });
+
+  test('re-import counts duplicates', async () => {
+    const { store, collectionId } = await openCollection();
+    const text = 'evil.example\n198.51.100.7\nevil.example\nnot an indicator\n';
+    const first = await importConversion(
+      store,
+      collectionId,
+      convert('text', { stream: bytesOf(text) }, OPTIONS),
+    );
+    const second = await importConversion(
+      store,
+      collectionId,
+      convert('text', { stream: bytesOf(text) }, OPTIONS),
+    );
+
+    assert.equal(first.added, 4);
+    assert.equal(first.duplicates, 1, 'the repeated line gives its indicator again');
+    assert.equal(second.added, 0);
+    assert.equal(second.duplicates, 5);
+    assert.deepEqual(await store.countCollection(collectionId), { objects: 4, versions: 4 });
+    await store.close();
+  });
+
+  test('event log readers see the objects', async () => {
+    const { store, collectionId } = await openCollection();
+    const summary = await importConversion(
+      store,
+      collectionId,
+      convert('text', { stream: createReadStream(TRAIL) }, OPTIONS),
+      { batchSize: 5000 },
+    );
+    const events = await store.readEvents({ afterSeq: 0, limit: 100_000 });
+
+    assert.equal(events.length, summary.added);
+    assert.ok(events.every((event) => event.kind === 'created'));
+    assert.ok(events.every((event) => typeof event.json === 'string'));
+    assert.ok(events.every((event) => event.collectionId === collectionId));
+    const dates = events.map((event) => event.dateAdded);
+    assert.ok(
+      dates.every((date, i) => i === 0 || date > dates[i - 1]!),
+      'date_added order',
+    );
+
+    // The correlation index follows the log, as the server runs it.
+    const indexer = new EventIndexer(store, createLogger('silent'));
+    let indexed = 0;
+    for (let pass = await indexer.pass(); pass > 0; pass = await indexer.pass()) indexed += pass;
+    assert.equal(indexed, summary.added);
+    const first = events.find((event) => event.objectType === 'indicator')!;
+    const refs = await store.objectRefs([first.objectId]);
+    assert.equal(refs.length, 1);
+    assert.equal(refs[0]!.source, 'operator');
+    await store.close();
+  });
+
+  test('community default TLP applied', async () => {
+    const { store, collectionId } = await openCollection('amber');
+    await importConversion(
+      store,
+      collectionId,
+      convert('text', { stream: bytesOf('203.0.113.5\n') }, OPTIONS),
+    );
+    const events = await store.readEvents({ afterSeq: 0, limit: 10 });
+
+    assert.equal(events.length, 2);
+    for (const event of events) {
+      assert.deepEqual(event.sharing.tlp, ['amber']);
+      assert.equal(event.sharing.audience, 'members-and-clients');
+      assert.equal(event.sharing.contributorId, undefined);
+      assert.equal(event.communityId, 'community-a');
+    }
+    await store.close();
+  });
+
+  test('contributor and markings recorded', async () => {
+    const { store, collectionId } = await openCollection();
+    const value = observable('evil.example');
+    const marked = toIndicator(value, {
+      ...OPTIONS,
+      objectMarkingRefs: [TLP_2_AMBER.id],
+    });
+    const contribution = {
+      contributor: { userId: 'user-1', organisationId: 'org-1' },
+      anonymous: false,
+      recipients: [],
+    };
+    const result = await submitConverted(
+      store,
+      collectionId,
+      [toSco(value), marked],
+      0,
+      contribution,
+    );
+    const events = await store.readEvents({ afterSeq: 0, limit: 10 });
+
+    assert.deepEqual(result.failures, []);
+    assert.equal(result.successes.length, 2);
+    assert.deepEqual(events[0]!.sharing.tlp, ['green']);
+    assert.deepEqual(events[1]!.sharing.tlp, ['amber']);
+    assert.equal(events[1]!.sharing.audience, 'members-and-clients');
+    assert.equal(events[1]!.sharing.contributorId, 'user-1');
+    assert.equal(events[1]!.sharing.contributorOrganisationId, 'org-1');
+    await store.close();
+  });
+
+  test('unusual objects validated in full', async () => {
+    const { store, collectionId } = await openCollection();
+    const value = observable('198.51.100.9');
+    const good = toIndicator(value, OPTIONS);
+    const badTime = { ...toIndicator(observable('198.51.100.10'), OPTIONS), modified: 'yesterday' };
+    const notObject = 'evil.example';
+    const red = toIndicator(observable('198.51.100.11'), {
+      ...OPTIONS,
+      objectMarkingRefs: [TLP_2_RED.id],
+    });
+    const surrogate = { ...toIndicator(observable('198.51.100.12'), OPTIONS), name: 'x\uD800' };
+    const result = await submitConverted(store, collectionId, [
+      good,
+      badTime,
+      notObject,
+      red,
+      surrogate,
+    ]);
+
+    assert.deepEqual(
+      result.successes.map((success) => success.id),
+      [good.id, surrogate.id],
+    );
+    const byId = new Map(result.failures.map((failure) => [failure.id, failure]));
+    assert.equal(result.failures.length, 3);
+    assert.ok(byId.get(badTime.id as string)!.problems.length > 0, 'validator problems');
+    assert.equal(byId.get('objects[2]')?.problems[0]?.rule, 'not-object');
+    assert.match(
+      byId.get(red.id as string)!.message,
+      /TLP:RED objects need at least one recipient/,
+    );
+    // JSON.stringify escapes the lone surrogate, so the stored text is well-formed.
+    const stored = await store.queryObjects({ collectionId, ids: [surrogate.id], limit: 1 });
+    assert.match(stored.items[0]!.json, /"name":"x\\ud800"/);
+    assert.equal((await store.readEvents({ afterSeq: 0, limit: 10 })).length, 2);
+    await store.close();
+  });
+});

@@ -1,0 +1,191 @@
+/**
+ * The bulk path of converted imports: objects that Cairn's own list converters built
+ * (plain-text lists, free text and CSV, see formats/text.ts, freetext.ts and csv.ts) are
+ * stored through Store.addConverted instead of the validate-and-store path of a TAXII POST.
+ *
+ * Why the full STIX validation is skipped for them: every such object is an SCO made by
+ * toSco or an indicator made by toIndicator (src/normalise/stix.ts) from a value that a
+ * normaliser accepted, so that code fixes its structure. The converter tests in
+ * formats/lists.test.ts run every object they produce through validateObject. On the full
+ * path, validating each object again, parsing its JSON again for the sharing rules and
+ * querying the re-share rule per object cost about 20 µs of CPU time per line of
+ * bench/import-text.ts (an estimate from two runs under load), more than converting the
+ * line. What is cheap is still checked here: the shape of ids, types, spec_version and
+ * timestamps. An object that fails those checks goes through submitObjects, which
+ * validates it in full and reports why it is rejected. Objects from outside (TAXII,
+ * bundles, the STIX, STIX 1 and MISP converters, which carry the source's own content)
+ * always take submitObjects.
+ */
+import type { StixObject } from '../normalise/index.ts';
+import { audienceOf, hasTlpGranularMarkings, objectTlp } from '../sharing/markings.ts';
+import { applySharing, type Contribution } from '../sharing/share.ts';
+import { parseIdentifier } from '../stix/index.ts';
+import { timestampKey } from '../stix/timestamp.ts';
+import type { EntrySharing, PreparedObject, Store, TlpLevel } from '../store/store.ts';
+import {
+  operatorContribution,
+  submitObjects,
+  type SubmitFailure,
+  type SubmitResult,
+} from './submit.ts';
+
+/** The SCO types that toSco builds. */
+const BUILT_SCO_TYPES: ReadonlySet<string> = new Set([
+  'ipv4-addr',
+  'ipv6-addr',
+  'domain-name',
+  'url',
+  'email-addr',
+  'file',
+  'autonomous-system',
+]);
+
+/** TLP of versions in a collection that no community owns, as the sharing step sets it. */
+const NO_COMMUNITY_TLP: TlpLevel = 'green';
+
+/**
+ * Returns the prepared version of an object that has the shape toSco or toIndicator give,
+ * or undefined when it does not and must be validated in full.
+ */
+export function prepareConverted(value: unknown): PreparedObject | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const object = value as Record<string, unknown>;
+  const { type, id } = object;
+  if (object.spec_version !== '2.1' || typeof type !== 'string' || typeof id !== 'string') {
+    return undefined;
+  }
+  if (parseIdentifier(id)?.type !== type) return undefined;
+
+  let version = '';
+  let versionKey = '0';
+  if (type === 'indicator') {
+    const { created, modified } = object;
+    if (typeof created !== 'string' || typeof modified !== 'string') return undefined;
+    const createdKey = timestampKey(created);
+    const modifiedKey = timestampKey(modified);
+    if (createdKey === undefined || modifiedKey === undefined || modifiedKey < createdKey) {
+      return undefined;
+    }
+    if (typeof object.pattern !== 'string' || object.pattern_type !== 'stix') return undefined;
+    if (typeof object.valid_from !== 'string' || timestampKey(object.valid_from) === undefined) {
+      return undefined;
+    }
+    version = modified;
+    versionKey = modifiedKey;
+  } else if (!BUILT_SCO_TYPES.has(type) || 'created' in object || 'modified' in object) {
+    return undefined;
+  }
+
+  // JSON.stringify escapes lone surrogates (ES2019), so the text is always storable.
+  return { id, type, specVersion: '2.1', version, versionKey, json: JSON.stringify(object) };
+}
+
+/**
+ * The sharing facts of converted objects in one batch, computed as applySharing does but
+ * from the objects themselves instead of their JSON. Objects with the same TLP levels
+ * share one EntrySharing, so the store serialises it once per run of them.
+ */
+class SharingFacts {
+  readonly #contribution: Contribution;
+  readonly #byKey = new Map<string, EntrySharing>();
+
+  constructor(contribution: Contribution) {
+    this.#contribution = contribution;
+  }
+
+  /** Returns the facts of an object, or undefined when only applySharing can decide them. */
+  of(object: Record<string, unknown>): EntrySharing | undefined {
+    const { community, contributor, anonymous } = this.#contribution;
+    // Anonymous shares rewrite created_by_ref, and RED needs its recipients checked.
+    if (anonymous) return undefined;
+    const marked = objectTlp(object);
+    const tlp = marked.length > 0 ? marked : [community?.defaultTlp ?? NO_COMMUNITY_TLP];
+    const granular = hasTlpGranularMarkings(object);
+    const key = `${tlp.join(',')}|${granular}`;
+    let sharing = this.#byKey.get(key);
+    if (sharing === undefined) {
+      const audience = audienceOf(tlp);
+      if (audience === 'recipients') return undefined;
+      sharing = {
+        tlp,
+        audience,
+        recipients: [],
+        recipientsWithin: audienceOf(tlp.filter((level) => level !== 'red')),
+        granularMarkings: granular,
+        ...(contributor
+          ? {
+              contributorId: contributor.userId,
+              contributorOrganisationId: contributor.organisationId,
+            }
+          : {}),
+      };
+      this.#byKey.set(key, sharing);
+    }
+    return sharing;
+  }
+}
+
+/**
+ * Stores a batch of objects that Cairn's list converters built, with the same outcome per
+ * object as submitObjects would report, in one store transaction for the bulk of them.
+ * Without a contribution the batch is an operator's import. Objects that fail the cheap
+ * checks, and those whose sharing needs the full rules (anonymous shares, TLP:RED), go
+ * through submitObjects in a transaction of their own.
+ */
+export async function submitConverted(
+  store: Store,
+  collectionId: string,
+  objects: readonly unknown[],
+  offset = 0,
+  contribution?: Contribution,
+): Promise<SubmitResult> {
+  const sharing = contribution ?? (await operatorContribution(store, collectionId));
+  const facts = new SharingFacts(sharing);
+  const bulk: PreparedObject[] = [];
+  const special: PreparedObject[] = [];
+  const unchecked: number[] = [];
+  const result: SubmitResult = { successes: [], failures: [] };
+  for (const [index, value] of objects.entries()) {
+    const prepared = prepareConverted(value);
+    if (prepared === undefined) {
+      unchecked.push(index);
+      continue;
+    }
+    const entrySharing = facts.of(value as StixObject);
+    if (entrySharing === undefined) special.push(prepared);
+    else bulk.push({ ...prepared, sharing: entrySharing });
+  }
+
+  if (special.length > 0) {
+    const shared = await applySharing(store, sharing, special);
+    result.failures.push(...shared.failures);
+    bulk.push(...shared.accepted);
+  }
+  if (bulk.length > 0) {
+    const added = await store.addConverted(collectionId, bulk);
+    for (const { id, version, outcome, dateAdded } of added.results) {
+      result.successes.push({ id, version, outcome, dateAdded });
+    }
+    for (const { id, version, message } of added.rejected) {
+      result.failures.push(rejection(id, version, message));
+    }
+  }
+  // One call each, so a failure without an id is named by its place in the input. Cairn's
+  // converters make no such objects, so these calls are rare.
+  for (const index of unchecked) {
+    const checked = await submitObjects(
+      store,
+      collectionId,
+      [objects[index]],
+      offset + index,
+      sharing,
+    );
+    result.successes.push(...checked.successes);
+    result.failures.push(...checked.failures);
+  }
+  return result;
+}
+
+function rejection(id: string, version: string, message: string): SubmitFailure {
+  return { id, version, message, problems: [] };
+}
