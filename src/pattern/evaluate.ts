@@ -76,7 +76,8 @@ export function prepareObservations(
   observations: readonly unknown[],
   objects?: MatchOptions['objects'],
 ): PreparedObservations {
-  const targets = objects instanceof Map ? objects : new Map(Object.entries(objects ?? {}));
+  if (objects === undefined) return prepareInputs(observations);
+  const targets = objects instanceof Map ? objects : new Map(Object.entries(objects));
   return prepareInputs(observations, targets);
 }
 

@@ -8,6 +8,7 @@ import {
   type CompiledPattern,
   type MatchOptions,
 } from './index.ts';
+import { compileLike } from './text-match.ts';
 import { readVectors } from './vectors.test-helper.ts';
 
 interface MatcherRecord {
@@ -243,5 +244,60 @@ describe('NFC shortcut', () => {
       matchPattern("[x:name MATCHES '^é$']", [{ type: 'x', name: 'e\u0301' }]).matched,
       true,
     );
+  });
+});
+
+describe('LIKE without RE2', () => {
+  // Characters that exercise wildcards, regex metacharacters, line breaks, composition,
+  // astral characters and a lone surrogate.
+  const alphabet = ['a', 'b', '%', '_', '.', '*', '\n', 'é', 'e\u0301', '😀', '\ud800'];
+  let seed = 7;
+  const random = (limit: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % limit;
+  };
+  const randomText = (maxLength: number) =>
+    Array.from({ length: random(maxLength + 1) }, () => alphabet[random(alphabet.length)]).join('');
+
+  function assertAgrees(pattern: string, values: string[]) {
+    const literal = {
+      type: 'string' as const,
+      value: pattern,
+      raw: `'${pattern}'`,
+      start: 0,
+      end: 0,
+    };
+    const fast = compileLike(literal, true);
+    const general = compileLike(literal, false);
+    try {
+      for (const value of values) {
+        const bytes = new TextEncoder().encode(value);
+        assert.equal(fast.test(value), general.test(value), `${pattern} on ${value}`);
+        assert.equal(fast.test(bytes), general.test(bytes), `${pattern} on bytes of ${value}`);
+      }
+    } finally {
+      fast.dispose();
+      general.dispose();
+    }
+  }
+
+  test('random patterns agree with RE2', () => {
+    for (let i = 0; i < 300; i++) {
+      const values = Array.from({ length: 20 }, () => randomText(10));
+      const pattern = randomText(6).replaceAll('%', random(2) === 0 ? '%' : 'a');
+      // Half the values are built from the pattern so that matches are common.
+      const built = values.map((value, index) =>
+        index % 2 === 0 ? value : pattern.replaceAll('%', value.slice(0, 3)).replaceAll('_', 'b'),
+      );
+      assertAgrees(pattern, built);
+    }
+  });
+
+  test('edge patterns agree with RE2', () => {
+    const values = ['', 'a', 'ab', 'abc', 'aXbXc', 'a\nb', 'ba', '%', '_', 'a'.repeat(50)];
+    for (const pattern of ['', '%', '%%', '_', '__', 'a%', '%a', '%a%', 'a%b%c', 'a_%_c', '%_%']) {
+      assertAgrees(pattern, values);
+    }
+    assertAgrees(`%${'_'.repeat(40)}%`, ['a'.repeat(39), 'a'.repeat(40), 'a'.repeat(41)]);
   });
 });

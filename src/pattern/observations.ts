@@ -101,7 +101,7 @@ function objectId(item: JsonObject): string | undefined {
  */
 export class PreparedObservations {
   private intervalList: Interval[] | undefined;
-  private readonly instants = new Map<string, Instant>();
+  private instants: Map<string, Instant> | undefined;
 
   /** Raises PatternEvaluationError when instance ids would not fit in a double. */
   constructor(
@@ -127,6 +127,7 @@ export class PreparedObservations {
 
   /** Parses an observed timestamp string once, raising PatternEvaluationError if invalid. */
   instant(text: string): Instant {
+    this.instants ??= new Map();
     let instant = this.instants.get(text);
     if (!instant) {
       instant = parseObservedTimestamp(text);

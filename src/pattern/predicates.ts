@@ -168,7 +168,8 @@ function checkDateExists(literal: {
 
 /**
  * Compiles the value test of a comparison. Without `fast`, =, IN and the order operators use
- * the generic type rules of compare.ts for every literal, which the fast forms must match.
+ * the generic type rules of compare.ts for every literal and LIKE always runs on RE2, which
+ * the fast forms must match.
  */
 function compileComparison(
   comparison: Comparison,
@@ -219,7 +220,7 @@ function compileComparison(
       return (value, context) => member(value, context) !== negated;
     }
     case 'LIKE': {
-      const matcher = compileLike(comparison.value);
+      const matcher = compileLike(comparison.value, fast);
       matchers.push(matcher);
       return (value) => matcher.test(value) !== negated;
     }

@@ -9,7 +9,8 @@
  */
 
 import type { StringLiteral } from './ast.ts';
-import { CompiledRegex } from './re2.ts';
+import { LikeMatcher } from './like.ts';
+import { CompiledRegex, MAX_REGEX_INPUT_LENGTH } from './re2.ts';
 
 export interface TextMatcher {
   test(value: unknown): boolean;
@@ -20,8 +21,11 @@ export interface TextMatcher {
 const REGEX_METACHARACTERS = /[\\^$.|?*+()[\]{}]/g;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Builds the matcher for `LIKE 'pattern'`, where % is any run of characters and _ is one. */
-export function compileLike(literal: StringLiteral): TextMatcher {
+/**
+ * Builds the matcher for `LIKE 'pattern'`, where % is any run of characters and _ is one.
+ * With `fast`, LikeMatcher decides where it can and RE2 only where it cannot.
+ */
+export function compileLike(literal: StringLiteral, fast = true): TextMatcher {
   const like = literal.value.normalize('NFC');
   let source = '\\A';
   for (const char of like) {
@@ -33,14 +37,23 @@ export function compileLike(literal: StringLiteral): TextMatcher {
 
   // The s flag lets % and _ match line breaks too: SQL LIKE has no notion of lines.
   const regex = new CompiledRegex(source, 'su', literal);
+  const matcher = fast ? LikeMatcher.compile(like) : undefined;
+  const matches = (text: string): boolean => {
+    // RE2 raises for values over its length limit, which the fast path keeps.
+    if (matcher && text.length <= MAX_REGEX_INPUT_LENGTH) {
+      const matched = matcher.test(text);
+      if (matched !== undefined) return matched;
+    }
+    return regex.test(text);
+  };
   const bytesAllowed = isLatin1(like);
   return {
     dispose: () => regex.dispose(),
     test(value: unknown): boolean {
-      if (typeof value === 'string') return regex.test(toNfc(value));
+      if (typeof value === 'string') return matches(toNfc(value));
       if (value instanceof Uint8Array && bytesAllowed) {
         const text = decodeUtf8(value);
-        return text !== undefined && regex.test(toNfc(text));
+        return text !== undefined && matches(toNfc(text));
       }
       return false;
     },

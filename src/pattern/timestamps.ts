@@ -55,8 +55,11 @@ export function instantFromFields(
 export function tryParseTimestamp(text: string): Instant | undefined {
   const length = text.length;
   if (length < 20 || text.charCodeAt(length - 1) !== 90 /* Z */) return undefined;
-  if (text[4] !== '-' || text[7] !== '-' || text[10] !== 'T') return undefined;
-  if (text[13] !== ':' || text[16] !== ':') return undefined;
+  // The separators: '-' is 45, 'T' 84 and ':' 58.
+  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return undefined;
+  if (text.charCodeAt(10) !== 84 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) {
+    return undefined;
+  }
 
   const year = digits(text, 0, 4);
   const month = digits(text, 5, 2);
@@ -68,8 +71,10 @@ export function tryParseTimestamp(text: string): Instant | undefined {
 
   let fraction = '';
   if (length > 20) {
-    // Everything between the seconds and the Z must be a dot and at least one digit.
-    if (text[19] !== '.' || length === 21 || digits(text, 20, length - 21) < 0) return undefined;
+    // Everything between the seconds and the Z must be a dot (46) and at least one digit.
+    if (text.charCodeAt(19) !== 46 || length === 21 || digits(text, 20, length - 21) < 0) {
+      return undefined;
+    }
     fraction = text.slice(20, length - 1);
   }
 
