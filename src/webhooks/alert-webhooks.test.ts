@@ -258,6 +258,21 @@ describe('alert webhooks', { timeout: 180_000 }, () => {
     );
     assert.equal(outsiderListing.status, 404);
 
+    const me = world.users['acme-analyst']!.user.id;
+    const writeOnly = await api(server, analyst, `/users/${me}/tokens`, {
+      method: 'POST',
+      body: { scopes: ['write'] },
+    });
+    assert.equal(writeOnly.status, 201, writeOnly.text);
+    const withoutRead = await api(
+      server,
+      writeOnly.json.token as string,
+      `/watchlists/${list}/webhooks`,
+      { method: 'POST', body },
+    );
+    assert.equal(withoutRead.status, 403, 'deliveries would act under a token that cannot read');
+    assert.match(withoutRead.json.error.message, /do not include "read"/);
+
     const adminToken = world.users['acme-admin']!.token;
     const personal = await createWatchList(server, adminToken, ['203.0.113.51'], 'user');
     const othersPrivate = await api(server, analyst, `/watchlists/${personal}/webhooks`, {

@@ -15,6 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
+import { tokenAllows } from '../auth/tokens.ts';
 import { CairnError } from '../errors.ts';
 import { CursorCodec } from '../events/cursor.ts';
 import type { EventNotifier } from '../events/notifier.ts';
@@ -282,6 +283,12 @@ export class WebhookService {
   ): Promise<{ webhook: WebhookView; secret: string }> {
     const acting = await this.#guard.resolve(actor, 'write');
     this.#requireRegistrar(acting);
+    if (acting.token !== undefined && !tokenAllows(acting.token, 'read')) {
+      // Deliveries act under this token and read the list's alerts with it.
+      throw forbidden(
+        `this token's scopes (${acting.token.scopes.join(', ')}) do not include "read", which alert deliveries need: use a token with "read" and "write"`,
+      );
+    }
     const { list } = await this.#watch.getChangeableList(actor, watchlistId);
     const url = parseEndpointUrl(input.url, this.#settings.allowPrivateTargets);
     const description = checkDescription(input.description);
