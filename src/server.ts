@@ -22,6 +22,7 @@ import {
 import { HEALTH_PATH, healthCheck } from './cluster/health.ts';
 import type { CairnConfig } from './config/config.ts';
 import { ConnectorScheduler } from './connectors/scheduler.ts';
+import { secretBoxFrom } from './connectors/secrets.ts';
 import { sourceFor } from './connectors/sources.ts';
 import { configuredWarninglists } from './connectors/warninglists.ts';
 import { EventIndexer } from './correlation/event-indexer.ts';
@@ -127,8 +128,15 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   const eventPrune = createEventPruneTask(store, logger, config.events);
   eventPrune.start();
 
+  const secrets = secretBoxFrom(config);
   const connectors = new ConnectorScheduler(
-    { store, logger, sourceFor, ...(warninglists ? { warninglists } : {}) },
+    {
+      store,
+      logger,
+      sourceFor,
+      ...(warninglists ? { warninglists } : {}),
+      ...(secrets ? { secrets } : {}),
+    },
     {
       pollMs: config.connectors.pollSeconds * 1000,
       leaseMs: config.connectors.maxRunMinutes * 60_000,

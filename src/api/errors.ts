@@ -50,6 +50,9 @@ function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   return current;
 }
 
+/** Fields whose values may be secrets, so a message never quotes them: passwords, tokens, headers. */
+const SECRET_FIELD = /(^|\.)(password|token|secretKey)$|(^|\.)headers(\.|$)/;
+
 const TARGET_NAMES: Record<string, string> = {
   json: 'body field',
   query: 'query parameter',
@@ -76,6 +79,8 @@ export function describeIssue(target: string, data: unknown, error: z.ZodError):
   const name = issue.path.join('.');
   const sent = valueAt(data, issue.path);
   if (sent === undefined) return `${where} ${JSON.stringify(name)} is missing: it is required`;
+  if (SECRET_FIELD.test(name))
+    return `${where} ${JSON.stringify(name)} is invalid: ${issue.message}`;
   return `${where} ${JSON.stringify(name)} is invalid (got ${quote(sent)}): ${issue.message}`;
 }
 

@@ -55,6 +55,16 @@ const configSchema = z
          * against and exports leave out; none when absent.
          */
         warninglists: z.string().min(1).optional(),
+        /**
+         * AES-256 key that encrypts connector secrets (passwords, tokens, header values) in
+         * the store: 64 hex digits. Without it, connector secrets cannot be saved.
+         */
+        secretKey: z
+          .string()
+          .regex(/^[0-9a-fA-F]{64}$/, {
+            message: 'must be 64 hex digits (32 random bytes), such as from `openssl rand -hex 32`',
+          })
+          .optional(),
       })
       .strict(),
     webhooks: z
@@ -197,6 +207,7 @@ const ENVIRONMENT: Record<string, { path: string[]; kind: 'string' | 'number' | 
   CAIRN_TAXII_LENIENT: { path: ['taxii', 'lenientMediaTypes'], kind: 'boolean' },
   CAIRN_CONNECTORS_SCHEDULER: { path: ['connectors', 'scheduler'], kind: 'boolean' },
   CAIRN_WARNINGLISTS: { path: ['connectors', 'warninglists'], kind: 'string' },
+  CAIRN_CONNECTOR_SECRET_KEY: { path: ['connectors', 'secretKey'], kind: 'string' },
   CAIRN_NATS_URL: { path: ['nats', 'url'], kind: 'string' },
   CAIRN_NATS_PREFIX: { path: ['nats', 'prefix'], kind: 'string' },
   CAIRN_NATS_REPLICAS: { path: ['nats', 'replicas'], kind: 'number' },

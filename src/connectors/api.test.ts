@@ -4,11 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { createSharingServices } from '../sharing/service.ts';
 import { dataPath } from '../testing/data.ts';
-import { call, startTestServer, type TestServer } from '../testing/server.ts';
+import { call, startTestServer, TEST_SECRET_KEY, type TestServer } from '../testing/server.ts';
+import { SEALED_PREFIX } from './secrets.ts';
 import { defaultCollectionId } from './testing.ts';
 
 const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -69,7 +71,15 @@ function cairn(args: string[], env: Record<string, string> = {}) {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', CLI, '--store', server.config.store, ...args],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CAIRN_CONFIG: '', ...env } },
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          CAIRN_CONFIG: '',
+          CAIRN_CONNECTOR_SECRET_KEY: TEST_SECRET_KEY,
+          ...env,
+        },
+      },
     );
     let stdout = '';
     let stderr = '';
@@ -84,16 +94,87 @@ function cairn(args: string[], env: Record<string, string> = {}) {
   });
 }
 
+/** The raw bytes of the test server's SQLite files, where a plaintext secret would show. */
+function storeBytes(): string {
+  const file = server.config.store.replace(/^sqlite:/, '');
+  return ['', '-wal']
+    .map((suffix) => {
+      try {
+        return readFileSync(`${file}${suffix}`).toString('latin1');
+      } catch {
+        return '';
+      }
+    })
+    .join('');
+}
+
 describe('connector API', () => {
   test('secrets never come back', async () => {
     const created = await api('/connectors', { method: 'POST', body: definition() });
     assert.equal(created.status, 201, created.text);
-    assert.equal(created.json.auth.token, '***');
+    assert.deepEqual(created.json.auth, { type: 'bearer' });
+    assert.deepEqual(created.json.secrets, { 'auth.token': 'set' });
     const listed = await api('/connectors');
     assert.doesNotMatch(listed.text, /cairn_secret_value/);
+    assert.doesNotMatch(listed.text, /cairn-secret:/);
     const shown = await api(`/connectors/${created.json.id}`);
     assert.doesNotMatch(shown.text, /cairn_secret_value/);
+    assert.doesNotMatch(shown.text, /cairn-secret:/);
     assert.ok(Date.parse(shown.json.nextRunAt) <= Date.now(), 'the first run is due at once');
+  });
+
+  test('secrets are encrypted in the store', async () => {
+    const created = await api('/connectors', {
+      method: 'POST',
+      body: definition({
+        name: 'sealed',
+        auth: { type: 'basic', username: 'reader', password: 'cairn_basic_password' },
+        kind: 'misp-feed',
+        url: 'http://127.0.0.1:9/feed/',
+      }),
+    });
+    assert.equal(created.status, 201, created.text);
+    const withHeader = await api('/connectors', {
+      method: 'POST',
+      body: definition({
+        name: 'misp with key',
+        kind: 'misp-feed',
+        url: 'http://127.0.0.1:9/misp/',
+        auth: { type: 'none' },
+        headers: { Authorization: 'cairn_misp_auth_key' },
+      }),
+    });
+    assert.equal(withHeader.status, 201, withHeader.text);
+    assert.deepEqual(withHeader.json.secrets, { 'headers.Authorization': 'set' });
+    assert.equal(withHeader.json.headers, undefined);
+
+    const stored = await server.server.store.getDocument('connector', created.json.id);
+    const body = JSON.parse(stored!.body) as { auth: { username: string; password: string } };
+    assert.equal(body.auth.username, 'reader');
+    assert.ok(body.auth.password.startsWith(SEALED_PREFIX), body.auth.password);
+    const header = await server.server.store.getDocument('connector', withHeader.json.id);
+    assert.match(header!.body, /"Authorization":"cairn-secret:v1:/);
+    const bytes = storeBytes();
+    for (const secret of ['cairn_secret_value', 'cairn_basic_password', 'cairn_misp_auth_key']) {
+      assert.equal(bytes.includes(secret), false, `${secret} is not in the store files`);
+    }
+    const logged = JSON.stringify(server.logs);
+    assert.doesNotMatch(logged, /cairn_basic_password|cairn_misp_auth_key|cairn_secret_value/);
+  });
+
+  test('invalid headers name the field', async () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ headers: { 'Bad Name': 'x' } }, /headers.*header name/],
+      [{ headers: { Host: 'evil.example' } }, /headers.*set by the connector/],
+      [{ headers: { 'X-Key': 'a\r\nX-Other: b' } }, /headers.*control characters/],
+      [{ headers: { 'X-Key': 'a', 'x-key': 'b' } }, /headers.*twice/],
+      [{ headers: { Authorization: 'key' } }, /Authorization header needs auth/],
+    ];
+    for (const [change, message] of cases) {
+      const result = await api('/connectors', { method: 'POST', body: definition(change) });
+      assert.equal(result.status, 400, `${JSON.stringify(change)}: ${result.text}`);
+      assert.match(result.json.error.message, message);
+    }
   });
 
   test('a change keeps the fields it does not name', async () => {
@@ -101,6 +182,7 @@ describe('connector API', () => {
       method: 'POST',
       body: definition({ name: 'keeper', reliability: 'B' }),
     });
+    const before = await server.server.store.getDocument('connector', created.json.id);
     const changed = await api(`/connectors/${created.json.id}`, {
       method: 'PATCH',
       body: { intervalSeconds: 1200 },
@@ -109,7 +191,64 @@ describe('connector API', () => {
     assert.equal(changed.json.intervalSeconds, 1200);
     assert.equal(changed.json.reliability, 'B');
     const stored = await server.server.store.getDocument('connector', created.json.id);
-    assert.match(stored!.body, /cairn_secret_value/, 'the secret is kept');
+    assert.equal(
+      (JSON.parse(stored!.body) as { auth: { token: string } }).auth.token,
+      (JSON.parse(before!.body) as { auth: { token: string } }).auth.token,
+      'the sealed secret is kept as it was',
+    );
+    assert.deepEqual(changed.json.secrets, { 'auth.token': 'set' });
+  });
+
+  test('a stored plaintext secret is encrypted on the next change', async () => {
+    const created = await api('/connectors', {
+      method: 'POST',
+      body: definition({ name: 'from before', auth: { type: 'none' } }),
+    });
+    // A definition saved before secrets were encrypted holds the token as it was given.
+    const { store } = server.server;
+    const document = await store.getDocument('connector', created.json.id);
+    const legacy = { ...JSON.parse(document!.body), auth: { type: 'bearer', token: 'cairn_old' } };
+    const { revision, updatedAt: _updated, ...rest } = document!;
+    await store.putDocument({ ...rest, body: JSON.stringify(legacy) }, revision);
+    const shown = await api(`/connectors/${created.json.id}`);
+    assert.deepEqual(shown.json.secrets, { 'auth.token': 'set, not encrypted' });
+    assert.doesNotMatch(shown.text, /cairn_old/);
+
+    const changed = await api(`/connectors/${created.json.id}`, {
+      method: 'PATCH',
+      body: { reliability: 'C' },
+    });
+    assert.equal(changed.status, 200, changed.text);
+    assert.deepEqual(changed.json.secrets, { 'auth.token': 'set' });
+    const resealed = await store.getDocument('connector', created.json.id);
+    assert.doesNotMatch(resealed!.body, /cairn_old/);
+    assert.match(resealed!.body, /"token":"cairn-secret:v1:/);
+  });
+
+  test('a server without a key rejects secrets', async () => {
+    const keyless = await startTestServer({
+      connectors: { scheduler: false, secretKey: undefined },
+    });
+    try {
+      const collection = await defaultCollectionId(keyless);
+      const post = (body: object) =>
+        call(keyless, `${keyless.url}/api/v1/connectors`, {
+          method: 'POST',
+          accept: null,
+          body,
+          contentType: 'application/json',
+        });
+      const refused = await post(definition({ collection }));
+      assert.equal(refused.status, 503, refused.text);
+      assert.match(
+        refused.json.error.message,
+        /no key to encrypt auth\.token .*connectors\.secretKey .*CAIRN_CONNECTOR_SECRET_KEY.*openssl rand -hex 32/,
+      );
+      const plain = await post(definition({ collection, auth: { type: 'none' } }));
+      assert.equal(plain.status, 201, plain.text);
+    } finally {
+      await keyless.dispose();
+    }
   });
 
   test('invalid fields name the field', async () => {
@@ -278,5 +417,60 @@ describe('cairn connector', () => {
     assert.equal(taken.code, 0, taken.stderr);
     const shown = await cairn(['connector', 'show', 'z']);
     assert.doesNotMatch(shown.stdout, /cairn_from_env/);
+    assert.doesNotMatch(shown.stdout, /cairn-secret:/);
+    assert.deepEqual((JSON.parse(shown.stdout) as { secrets: unknown }).secrets, {
+      'auth.token': 'set',
+    });
+  });
+
+  test('header secrets and a missing key', async () => {
+    const add = (name: string, env: Record<string, string>) =>
+      cairn(
+        [
+          'connector',
+          'add',
+          name,
+          '--kind',
+          'misp-feed',
+          '--url',
+          'http://127.0.0.1:9/misp/',
+          '--collection',
+          'default',
+          '--interval',
+          '60',
+          '--header-env',
+          'Authorization=CAIRN_TEST_MISP_KEY',
+        ],
+        { CAIRN_TEST_MISP_KEY: 'cairn_misp_from_env', ...env },
+      );
+    const added = await add('misp cli', {});
+    assert.equal(added.code, 0, added.stderr);
+    const stored = await server.server.store.getDocument('connector', added.stdout.trim());
+    assert.match(stored!.body, /"Authorization":"cairn-secret:v1:/);
+    assert.doesNotMatch(stored!.body, /cairn_misp_from_env/);
+
+    const keyless = await add('misp without key', { CAIRN_CONNECTOR_SECRET_KEY: '' });
+    assert.equal(keyless.code, 1);
+    assert.match(keyless.stderr, /no key to encrypt headers\.Authorization/);
+    assert.match(keyless.stderr, /CAIRN_CONNECTOR_SECRET_KEY/);
+    assert.doesNotMatch(keyless.stderr, /cairn_misp_from_env/);
+
+    const malformed = await cairn([
+      'connector',
+      'add',
+      'misp bad pair',
+      '--kind',
+      'misp-feed',
+      '--url',
+      'http://127.0.0.1:9/misp/',
+      '--collection',
+      'default',
+      '--interval',
+      '60',
+      '--header-env',
+      'Authorization',
+    ]);
+    assert.equal(malformed.code, 1);
+    assert.match(malformed.stderr, /--header-env "Authorization" must be NAME=VARIABLE/);
   });
 });

@@ -40,6 +40,73 @@ export const ConnectorAuth = z.discriminatedUnion('type', [
 ]);
 export type ConnectorAuth = z.infer<typeof ConnectorAuth>;
 
+/** Header names a connector may not set: HTTP framing, and those its requests set themselves. */
+const RESERVED_HEADERS = new Set([
+  'accept',
+  'connection',
+  'content-length',
+  'host',
+  'if-modified-since',
+  'if-none-match',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/**
+ * Extra request headers, such as `Authorization` carrying a MISP auth key or an API-key
+ * header. Every value is treated as a secret. Names are RFC 9110 tokens; values may not
+ * contain control characters, which could end the header.
+ */
+/** Returns whether text contains a control character other than tab, which no header value may. */
+function hasControlCharacter(text: string): boolean {
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if ((code < 0x20 && code !== 0x09) || code === 0x7f) return true;
+  }
+  return false;
+}
+
+const RequestHeaders = z
+  .record(
+    z.string(),
+    z
+      .string()
+      .min(1)
+      .max(4096)
+      .refine((value) => !hasControlCharacter(value), {
+        message: 'must not contain control characters',
+      }),
+  )
+  .superRefine((headers, context) => {
+    const names = Object.keys(headers);
+    if (names.length > 20) context.addIssue({ code: 'custom', message: 'at most 20 headers' });
+    const seen = new Set<string>();
+    for (const name of names) {
+      const lower = name.toLowerCase();
+      // A JSON key `__proto__` would replace the prototype of the parsed record.
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/.test(name) || lower === '__proto__') {
+        context.addIssue({ code: 'custom', message: 'is not an HTTP header name', path: [name] });
+      } else if (RESERVED_HEADERS.has(lower)) {
+        context.addIssue({
+          code: 'custom',
+          message: 'is set by the connector itself and cannot be given',
+          path: [name],
+        });
+      } else if (seen.has(lower)) {
+        context.addIssue({
+          code: 'custom',
+          message: 'names a header twice (header names ignore case)',
+          path: [name],
+        });
+      }
+      seen.add(lower);
+    }
+  });
+
 /** `http://` or `https://` URL, or an absolute file path for local sources. */
 const Location = z
   .string()
@@ -68,6 +135,7 @@ const FIELDS = {
   /** Where the data comes from: see Location. For `taxii`, the collection's URL. */
   url: Location,
   auth: ConnectorAuth,
+  headers: RequestHeaders,
   /** Target collection id. */
   collection: z.uuid({ error: 'must be a collection id (a UUID)' }),
   /** Seconds between the end of one run and the start of the next. */
@@ -97,20 +165,31 @@ const FIELDS = {
   labels: z.array(z.string().min(1).max(100)).max(20),
 };
 
-export const NewConnector = z.strictObject({
-  ...FIELDS,
-  auth: FIELDS.auth.default({ type: 'none' }),
-  enabled: FIELDS.enabled.default(true),
-  warningLists: FIELDS.warningLists.default('drop'),
-  reliability: FIELDS.reliability.default('F'),
-  types: FIELDS.types.optional(),
-  pageSize: FIELDS.pageSize.optional(),
-  batchSize: FIELDS.batchSize.default(500),
-  retry: FIELDS.retry.default(DEFAULT_RETRY),
-  timeoutSeconds: FIELDS.timeoutSeconds.default(60),
-  csvMapping: FIELDS.csvMapping.optional(),
-  labels: FIELDS.labels.optional(),
-});
+export const NewConnector = z
+  .strictObject({
+    ...FIELDS,
+    auth: FIELDS.auth.default({ type: 'none' }),
+    headers: FIELDS.headers.optional(),
+    enabled: FIELDS.enabled.default(true),
+    warningLists: FIELDS.warningLists.default('drop'),
+    reliability: FIELDS.reliability.default('F'),
+    types: FIELDS.types.optional(),
+    pageSize: FIELDS.pageSize.optional(),
+    batchSize: FIELDS.batchSize.default(500),
+    retry: FIELDS.retry.default(DEFAULT_RETRY),
+    timeoutSeconds: FIELDS.timeoutSeconds.default(60),
+    csvMapping: FIELDS.csvMapping.optional(),
+    labels: FIELDS.labels.optional(),
+  })
+  .refine(
+    (connector) =>
+      connector.auth.type === 'none' ||
+      !Object.keys(connector.headers ?? {}).some((name) => name.toLowerCase() === 'authorization'),
+    {
+      message: 'an Authorization header needs auth {"type": "none"}: give one or the other',
+      path: ['headers'],
+    },
+  );
 export type NewConnector = z.input<typeof NewConnector>;
 
 /** A change to a connector: any field but `kind`; absent fields keep their value. */
@@ -127,15 +206,16 @@ export interface Connector extends z.output<typeof NewConnector> {
   createdAt: number;
 }
 
-/** The definition as the API and CLI show it: secrets are replaced by `***`. */
-export function redactConnector(connector: Connector): Connector {
-  const auth: ConnectorAuth =
-    connector.auth.type === 'basic'
-      ? { ...connector.auth, password: '***' }
-      : connector.auth.type === 'bearer'
-        ? { ...connector.auth, token: '***' }
-        : connector.auth;
-  return { ...connector, auth };
+/** Whether a secret is set and encrypted in the store, as the API and CLI show it. */
+export type SecretStatus = 'set' | 'set, not encrypted';
+
+/**
+ * The definition as the API and CLI show it: without secret values. `secrets` lists each
+ * secret by field (`auth.token`, `headers.Authorization`) with its status.
+ */
+export interface PublicConnector extends Omit<Connector, 'auth' | 'headers'> {
+  auth: { type: ConnectorAuth['type']; username?: string };
+  secrets: Record<string, SecretStatus>;
 }
 
 /** The source of an object a connector stored, as the correlation index names it. */

@@ -58,7 +58,10 @@ export async function openInput(
   };
 }
 
-/** Request options of a connector: its authentication, retries, timeout and Accept. */
+/**
+ * Request options of a connector: its authentication and headers, retries, timeout, and
+ * the `headers` of this request (Accept, validators).
+ */
 export function requestOptions(
   connector: Connector,
   context: SourceContext,
@@ -68,7 +71,7 @@ export function requestOptions(
     auth: connector.auth,
     retry: connector.retry,
     timeoutMs: connector.timeoutSeconds * 1000,
-    headers,
+    headers: { ...connector.headers, ...headers },
     signal: context.signal,
     accept: [304],
     onRetry: (event: { attempt: number; url: string; delayMs: number; reason: string }) =>

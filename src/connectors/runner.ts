@@ -19,6 +19,7 @@ import type { Contribution } from '../sharing/share.ts';
 import { nowMicros } from '../stix/timestamp.ts';
 import type { Store } from '../store/store.ts';
 import { connectorSource, type Connector } from './definition.ts';
+import { openSecrets, type SecretBox } from './secrets.ts';
 import type { ConnectorSource, SourceBatch } from './source.ts';
 import {
   MAX_KEPT_FAILURES,
@@ -38,6 +39,8 @@ export interface RunnerDeps {
   sourceFor: (connector: Connector) => ConnectorSource;
   /** Warning lists; without them every policy checks nothing. */
   warninglists?: WarninglistLookup;
+  /** The key of sealed connector secrets; see secrets.ts. */
+  secrets?: SecretBox;
 }
 
 /** Builds the contribution of a run, or throws when the creating user may not write. */
@@ -163,15 +166,17 @@ export interface RunResult {
 
 /**
  * Runs the connector to the end of its source, or until `signal` aborts it, and returns the
- * health. A failure of the source, the rights or a batch ends the run as `failed` with its
+ * health. `stored` is the definition as stored, whose secrets the run decrypts. A failure
+ * of the source, the rights, a batch or the decryption ends the run as `failed` with its
  * message. It throws only when the final state cannot be saved, or with a
  * StoreConflictError when another runner took the connector over.
  */
 export async function runConnector(
   deps: RunnerDeps,
-  connector: Connector,
+  stored: Connector,
   signal: AbortSignal,
 ): Promise<RunResult> {
+  let connector = stored;
   const { store, logger } = deps;
   const loaded = await loadState(store, connector.id);
   let revision = loaded.revision;
@@ -211,6 +216,7 @@ export async function runConnector(
   };
 
   try {
+    connector = openSecrets(stored, deps.secrets);
     contribution = await runContribution(store, connector);
     const source = deps.sourceFor(connector);
     for await (const batch of source.read({

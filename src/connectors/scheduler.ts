@@ -10,6 +10,7 @@ import { microsToTaxii, nowMicros } from '../stix/timestamp.ts';
 import { StoreConflictError, type DocumentRecord, type Store } from '../store/store.ts';
 import { CONNECTOR_DOCUMENT, type Connector } from './definition.ts';
 import { runConnector, type RunnerDeps, type RunResult } from './runner.ts';
+import { hasPlaintextSecrets, sealSecrets } from './secrets.ts';
 import { connectorOf } from './service.ts';
 import { loadState } from './state.ts';
 
@@ -37,6 +38,8 @@ export class ConnectorScheduler {
   private readonly stopping = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private passing: Promise<number> | undefined;
+  /** Connectors whose plaintext secrets were reported, so each is logged once. */
+  private readonly plaintextReported = new Set<string>();
 
   constructor(
     private readonly deps: RunnerDeps,
@@ -174,7 +177,10 @@ export class ConnectorScheduler {
     await this.reschedule(connector.id, next);
   }
 
-  /** Sets the next due time from the stored definition, which may have changed meanwhile. */
+  /**
+   * Sets the next due time from the stored definition, which may have changed meanwhile.
+   * Secrets stored in plaintext before encryption existed are encrypted in the same write.
+   */
   private async reschedule(connectorId: string, dueAt: number | undefined): Promise<void> {
     for (let attempt = 1; attempt <= RESCHEDULE_ATTEMPTS; attempt++) {
       const current = await this.store.getDocument(CONNECTOR_DOCUMENT, connectorId);
@@ -184,8 +190,12 @@ export class ConnectorScheduler {
         ? (dueAt ?? nowMicros() + connector.intervalSeconds * 1_000_000)
         : undefined;
       const { due: _lease, revision, updatedAt: _updated, ...rest } = current;
+      const body = this.sealedBody(connector) ?? rest.body;
       try {
-        await this.store.putDocument({ ...rest, ...(due !== undefined ? { due } : {}) }, revision);
+        await this.store.putDocument(
+          { ...rest, body, ...(due !== undefined ? { due } : {}) },
+          revision,
+        );
         return;
       } catch (error) {
         if (!(error instanceof StoreConflictError) || /document key/.test(error.message)) {
@@ -198,5 +208,21 @@ export class ConnectorScheduler {
       }
     }
     this.logger.error({ connector: connectorId }, 'rescheduling a connector kept conflicting');
+  }
+
+  /** Returns the body with plaintext secrets encrypted, or undefined when nothing changes. */
+  private sealedBody(connector: Connector): string | undefined {
+    if (!hasPlaintextSecrets(connector)) return undefined;
+    if (this.deps.secrets === undefined) {
+      if (!this.plaintextReported.has(connector.id)) {
+        this.plaintextReported.add(connector.id);
+        this.logger.warn(
+          { connector: connector.id },
+          'connector secrets are stored unencrypted: set connectors.secretKey so the next save encrypts them',
+        );
+      }
+      return undefined;
+    }
+    return JSON.stringify(sealSecrets(connector, this.deps.secrets));
   }
 }

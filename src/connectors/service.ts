@@ -17,14 +17,15 @@ import {
   CONNECTOR_STATE_DOCUMENT,
   ConnectorChange,
   NewConnector,
-  redactConnector,
   type Connector,
+  type PublicConnector,
 } from './definition.ts';
+import { publicConnector, sealSecrets, withPlaceholderSecrets, type SecretBox } from './secrets.ts';
 import { loadState, type ConnectorState } from './state.ts';
 
-/** A connector with its run state, secrets redacted. */
+/** A connector with its run state, without secret values. */
 export interface ConnectorView {
-  connector: Connector;
+  connector: PublicConnector;
   state: ConnectorState;
   /** When the next run is due (microseconds); absent for a disabled connector. */
   nextRunAt?: number;
@@ -61,6 +62,7 @@ function nameKey(organisationId: string, name: string): string {
   return `${organisationId}:${name.toLowerCase()}`;
 }
 
+/** The stored definition of a connector document; its secrets may be sealed (see secrets.ts). */
 export function connectorOf(document: DocumentRecord): Connector {
   return JSON.parse(document.body) as Connector;
 }
@@ -68,7 +70,11 @@ export function connectorOf(document: DocumentRecord): Connector {
 export class ConnectorService {
   private readonly guard: Guard;
 
-  constructor(readonly store: Store) {
+  /** `secrets` encrypts the secrets of the definitions it writes; see secrets.ts. */
+  constructor(
+    readonly store: Store,
+    private readonly secrets?: SecretBox,
+  ) {
     this.guard = new Guard(store);
   }
 
@@ -87,13 +93,13 @@ export class ConnectorService {
       createdBy: acting.user.id,
       createdAt: nowMicros(),
     };
-    await this.write(connector, 0, connector.enabled ? nowMicros() : undefined);
+    const stored = await this.write(connector, 0, connector.enabled ? nowMicros() : undefined);
     await this.guard.audit(acting, 'connector.create', connector.id, {
       name: connector.name,
       kind: connector.kind,
       collection: connector.collection,
     });
-    return this.view(connector);
+    return this.view(connectorOf(stored), stored);
   }
 
   async list(actor: Actor): Promise<ConnectorView[]> {
@@ -132,13 +138,26 @@ export class ConnectorService {
       if (change.collection !== undefined && change.collection !== current.collection) {
         await this.checkTarget(acting, change.collection);
       }
-      const merged = parseNewConnector({ ...this.definitionOf(current), ...change });
-      const connector: Connector = { ...current, ...merged };
+      // Stored secrets are checked as placeholders: a sealed one is longer than its limit.
+      const merged = parseNewConnector({
+        ...this.definitionOf(withPlaceholderSecrets(current)),
+        ...change,
+      });
+      // Secrets the change does not name are kept as stored, sealed or not.
+      const connector: Connector = {
+        ...current,
+        ...merged,
+        auth: change.auth === undefined ? current.auth : merged.auth,
+      };
+      if (change.headers === undefined && current.headers !== undefined) {
+        connector.headers = current.headers;
+      }
       // A running connector keeps its lease; enabling one makes it due now.
       const running = await this.isRunning(document);
       const due = running || connector.enabled ? (document.due ?? nowMicros()) : undefined;
+      let stored: DocumentRecord;
       try {
-        await this.write(connector, document.revision, due);
+        stored = await this.write(connector, document.revision, due);
       } catch (error) {
         if (error instanceof StoreConflictError && attempt < 3) continue;
         throw error;
@@ -146,7 +165,7 @@ export class ConnectorService {
       await this.guard.audit(acting, 'connector.update', connector.id, {
         fields: Object.keys(change),
       });
-      return this.view(connector);
+      return this.view(connectorOf(stored), stored);
     }
   }
 
@@ -176,19 +195,20 @@ export class ConnectorService {
           `connector "${connector.name}" is running now: wait for the run to end`,
         );
       }
+      let stored: DocumentRecord;
       try {
-        await this.write(connector, document.revision, nowMicros());
+        stored = await this.write(connector, document.revision, nowMicros());
       } catch (error) {
         if (error instanceof StoreConflictError && attempt < 3) continue;
         throw error;
       }
       await this.guard.audit(acting, 'connector.run', connector.id, {});
-      return this.view(connector);
+      return this.view(connectorOf(stored), stored);
     }
   }
 
   /** Whether the actor may change, run or remove the connector. */
-  async mayManage(actor: Actor, connector: Connector): Promise<boolean> {
+  async mayManage(actor: Actor, connector: Pick<Connector, 'organisationId'>): Promise<boolean> {
     const acting = await this.guard.resolve(actor, 'write');
     return this.guard.administers(acting, connector.organisationId);
   }
@@ -212,10 +232,15 @@ export class ConnectorService {
   }
 
   /**
-   * Writes the definition if it is still at `revision`. A taken name becomes a 409; a
-   * revision conflict stays a StoreConflictError for the caller's retry loop.
+   * Writes the definition with its secrets encrypted if it is still at `revision`, and
+   * returns the stored document. A taken name becomes a 409; a revision conflict stays a
+   * StoreConflictError for the caller's retry loop.
    */
-  private async write(connector: Connector, revision: number, due: number | undefined) {
+  private async write(
+    connector: Connector,
+    revision: number,
+    due: number | undefined,
+  ): Promise<DocumentRecord> {
     try {
       return await this.store.putDocument(
         {
@@ -223,7 +248,7 @@ export class ConnectorService {
           id: connector.id,
           owner: connector.organisationId,
           key: nameKey(connector.organisationId, connector.name),
-          body: JSON.stringify(connector),
+          body: JSON.stringify(sealSecrets(connector, this.secrets)),
           ...(due !== undefined ? { due } : {}),
         },
         revision,
@@ -286,7 +311,7 @@ export class ConnectorService {
     const stored = document ?? (await this.store.getDocument(CONNECTOR_DOCUMENT, connector.id));
     const { state } = await loadState(this.store, connector.id);
     return {
-      connector: redactConnector(connector),
+      connector: publicConnector(connector),
       state,
       running: stored !== undefined && (await this.isRunning(stored)),
       ...(stored?.due !== undefined && connector.enabled ? { nextRunAt: stored.due } : {}),

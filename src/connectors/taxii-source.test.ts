@@ -15,6 +15,8 @@ import { call, startTestServer, type TestServer } from '../testing/server.ts';
 import { WarninglistMatcher } from '../warninglists/index.ts';
 import type { Connector, NewConnector } from './definition.ts';
 import { runConnector, type RunnerDeps } from './runner.ts';
+import { ConnectorScheduler } from './scheduler.ts';
+import { SecretBox, secretBoxFrom } from './secrets.ts';
 import { sourceFor } from './sources.ts';
 import type { TaxiiCheckpoint } from './taxii-source.ts';
 import {
@@ -43,7 +45,12 @@ before(async () => {
   remote = await startTestServer({ taxii: { pageSize: REMOTE_PAGE } });
   local = await startTestServer({ connectors: { scheduler: false } });
   await postObjects(remote, indicators(REMOTE_OBJECTS));
-  deps = { store: local.server.store, logger: createLogger('silent'), sourceFor };
+  deps = {
+    store: local.server.store,
+    logger: createLogger('silent'),
+    sourceFor,
+    secrets: secretBoxFrom(local.config)!,
+  };
   target = await defaultCollectionId(local);
 });
 
@@ -562,5 +569,82 @@ describe('TAXII connector page streaming', () => {
       /is not a TAXII envelope: "objects" is an object, not an array/,
     );
     assert.equal(result.health.objectsIn, 0);
+  });
+});
+
+describe('TAXII connector secrets', () => {
+  test('a header secret reaches the remote server', async () => {
+    const seen = await proxy(forward);
+    const definition = await connector(seen.url, {
+      auth: { type: 'none' },
+      headers: { Authorization: `Bearer ${remote.adminToken}` },
+    });
+    assert.match(JSON.stringify(definition.headers), /cairn-secret:v1:/);
+    const result = await run(definition);
+
+    assert.equal(result.health.outcome, 'succeeded', result.health.error);
+    assert.equal(seen.requests[0]!.authorization, `Bearer ${remote.adminToken}`);
+  });
+
+  test('a plaintext token from before runs and is sealed after', async () => {
+    const seen = await proxy(forward);
+    const created = await connector(seen.url, { auth: { type: 'none' } });
+    // Saved before secrets were encrypted: the token as it was given.
+    const { store } = local.server;
+    const document = await store.getDocument('connector', created.id);
+    const legacy = { ...created, auth: { type: 'bearer', token: remote.adminToken } };
+    const { revision, updatedAt: _updated, ...rest } = document!;
+    await store.putDocument({ ...rest, body: JSON.stringify(legacy) }, revision);
+
+    const scheduler = new ConnectorScheduler(deps);
+    const result = await scheduler.runNow(created.id);
+
+    assert.equal(result.health.outcome, 'succeeded', result.health.error);
+    assert.equal(seen.requests[0]!.authorization, `Bearer ${remote.adminToken}`);
+    const saved = await store.getDocument('connector', created.id);
+    assert.equal(
+      saved!.body.includes(remote.adminToken),
+      false,
+      'the token is no longer plaintext',
+    );
+    assert.match(saved!.body, /"token":"cairn-secret:v1:/);
+    // The sealed token still works.
+    const again = await scheduler.runNow(created.id);
+    assert.equal(again.health.outcome, 'succeeded', again.health.error);
+  });
+
+  test('a wrong key fails the run before any request', async () => {
+    const seen = await proxy(forward);
+    const definition = await connector(seen.url);
+    const wrongKey = new SecretBox('0f'.repeat(32));
+    const checkpoint: TaxiiCheckpoint = { addedAfter: '2024-06-01T00:00:00.000000Z' };
+    await local.server.store.putDocument({
+      kind: 'connector-state',
+      id: definition.id,
+      owner: definition.organisationId,
+      body: JSON.stringify({ checkpoint, consecutiveFailures: 0, runs: 0 }),
+    });
+    const result = await runConnector(
+      { ...deps, secrets: wrongKey },
+      definition,
+      new AbortController().signal,
+    );
+
+    assert.equal(result.health.outcome, 'failed');
+    assert.match(
+      result.health.error ?? '',
+      new RegExp(
+        `auth\\.token of connector ${definition.id} was encrypted with the key ${deps.secrets!.keyId}, but the configured connectors\\.secretKey is ${wrongKey.keyId}`,
+      ),
+    );
+    assert.equal(seen.requests.length, 0);
+    assert.deepEqual(result.state.checkpoint, checkpoint);
+    const withoutKey = await runConnector(
+      { ...deps, secrets: undefined },
+      definition,
+      new AbortController().signal,
+    );
+    assert.match(withoutKey.health.error ?? '', /encrypted, but this server has no key/);
+    assert.equal(seen.requests.length, 0);
   });
 });

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { call, TAXII, type TestServer } from '../testing/server.ts';
 import type { Connector, NewConnector } from './definition.ts';
+import { secretBoxFrom } from './secrets.ts';
 import { ConnectorService } from './service.ts';
 
 /** Returns `count` indicators of distinct IPv4 addresses from 198.18.0.0/15. */
@@ -158,7 +159,8 @@ let connectorCount = 0;
 
 /**
  * Creates a connector on a test server as its platform admin, with a unique name unless
- * `definition` gives one, and returns the stored definition with its secrets.
+ * `definition` gives one, and returns the stored definition, whose secrets are encrypted
+ * with the server's key (RunnerDeps.secrets opens them).
  */
 export async function createConnector(
   server: TestServer,
@@ -167,11 +169,11 @@ export async function createConnector(
   const { store } = server.server;
   const admin = (await store.listUsers()).find((user) => user.role === 'platform-admin');
   if (!admin) throw new Error('the test server has no platform admin');
-  const view = await new ConnectorService(store).create(
+  const view = await new ConnectorService(store, secretBoxFrom(server.config)).create(
     { userId: admin.id },
     { name: `connector ${++connectorCount}`, ...definition },
   );
-  // The service redacts secrets in what it returns; runs read the stored definition.
+  // The service leaves secrets out of what it returns; runs read the stored definition.
   const stored = await store.getDocument('connector', view.connector.id);
   return JSON.parse(stored!.body) as Connector;
 }

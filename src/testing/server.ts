@@ -13,6 +13,9 @@ import { TAXII_MEDIA_TYPE } from '../taxii/media.ts';
 
 export const TAXII = TAXII_MEDIA_TYPE;
 
+/** The connector secret key of test servers, unless a test sets another or none. */
+export const TEST_SECRET_KEY = '5e'.repeat(32);
+
 export interface TestServer {
   server: RunningServer;
   url: string;
@@ -51,7 +54,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     store: options.store ?? `sqlite:${join(dataDir, 'cairn.db')}`,
     log: { level: 'info' },
     taxii: { ...DEFAULT_CONFIG.taxii, ...options.taxii },
-    connectors: { ...DEFAULT_CONFIG.connectors, ...options.connectors },
+    connectors: { ...DEFAULT_CONFIG.connectors, secretKey: TEST_SECRET_KEY, ...options.connectors },
     webhooks: { ...DEFAULT_CONFIG.webhooks, ...options.webhooks },
     nats: { ...DEFAULT_CONFIG.nats, ...options.nats },
     events: { ...DEFAULT_CONFIG.events, ...options.events },

@@ -1,6 +1,7 @@
 /** Connectors (docs/connectors.md): definitions, run requests and health. */
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import { ConnectorChange, NewConnector } from '../../connectors/definition.ts';
+import { secretBoxFrom } from '../../connectors/secrets.ts';
 import { ConnectorService } from '../../connectors/service.ts';
 import { connectorJson } from '../../connectors/views.ts';
 import { actorOf, type ApiContext, type ApiEnv } from '../context.ts';
@@ -19,7 +20,7 @@ const ConnectorParam = z.object({
 
 const ConnectorJson = z.record(z.string(), z.unknown()).openapi('Connector', {
   description:
-    'the definition with secrets shown as ***, its schedule (nextRunAt, running) and health (lastRun, current, lastSuccessAt, consecutiveFailures, runs)',
+    'the definition without secret values (secrets names each one as "set"), its schedule (nextRunAt, running) and health (lastRun, current, lastSuccessAt, consecutiveFailures, runs)',
 });
 
 const createConnector = createRoute({
@@ -91,7 +92,7 @@ const runConnector = createRoute({
 });
 
 function connectors(c: ApiContext): ConnectorService {
-  return new ConnectorService(c.var.deps.store);
+  return new ConnectorService(c.var.deps.store, secretBoxFrom(c.var.deps.config));
 }
 
 export function registerConnectors(app: OpenAPIHono<ApiEnv>): void {

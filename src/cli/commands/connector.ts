@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { CairnError } from '../../errors.ts';
 import { createLogger } from '../../log/logger.ts';
 import { ConnectorScheduler } from '../../connectors/scheduler.ts';
+import { secretBoxFrom } from '../../connectors/secrets.ts';
 import { ConnectorService } from '../../connectors/service.ts';
 import { sourceFor } from '../../connectors/sources.ts';
 import { configuredWarninglists } from '../../connectors/warninglists.ts';
@@ -37,6 +38,7 @@ interface AddOptions extends SharingOptions {
   tokenEnv?: string;
   username?: string;
   passwordEnv?: string;
+  headerEnv?: string[];
   warningLists?: string;
   reliability?: string;
   types?: string;
@@ -87,6 +89,27 @@ function authFrom(options: AddOptions): ConnectorAuth {
   return { type: 'none' };
 }
 
+/** Reads `--header-env NAME=VARIABLE` options into headers whose values come from the environment. */
+function headersFrom(options: AddOptions): Record<string, string> | undefined {
+  if (!options.headerEnv?.length) return undefined;
+  const headers: Record<string, string> = {};
+  for (const pair of options.headerEnv) {
+    const equals = pair.indexOf('=');
+    if (equals < 1 || equals === pair.length - 1) {
+      throw new CairnError(
+        'invalid-parameter',
+        `--header-env ${JSON.stringify(pair)} must be NAME=VARIABLE, such as Authorization=MISP_KEY`,
+      );
+    }
+    headers[pair.slice(0, equals)] = secretFrom('--header-env', pair.slice(equals + 1));
+  }
+  return headers;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 function describeHealth(health: RunHealth | undefined): string {
   if (health === undefined) return 'never run';
   const when = microsToTaxii(health.finishedAt ?? health.startedAt);
@@ -120,6 +143,11 @@ export function registerConnector(program: Command): void {
       .option('--token-env <variable>', 'environment variable holding a Bearer token')
       .option('--username <name>', 'user name for HTTP Basic authentication')
       .option('--password-env <variable>', 'environment variable holding the Basic password')
+      .option(
+        '--header-env <name=variable>',
+        'request header whose value comes from an environment variable, such as Authorization=MISP_KEY for a MISP auth key; repeatable',
+        collect,
+      )
       .option('--warning-lists <policy>', `one of ${WARNING_LIST_POLICIES.join(', ')}`, 'drop')
       .option('--reliability <grade>', 'Admiralty source reliability, A to F', 'F')
       .option('--types <types>', 'TAXII only: STIX types to request, separated by commas')
@@ -129,14 +157,16 @@ export function registerConnector(program: Command): void {
     const options = command.optsWithGlobals<AddOptions>();
     await withServices(options, async (context) => {
       const collection = await findCollection(context, options.collection, options.apiRoot);
-      const service = new ConnectorService(context.store);
+      const service = new ConnectorService(context.store, secretBoxFrom(context.config));
       const types = parseList(options.types);
       const pageSize = parseInteger('--page-size', options.pageSize);
+      const headers = headersFrom(options);
       const view = await service.create(context.actor, {
         name,
         kind: parseChoice('--kind', options.kind, CONNECTOR_KINDS),
         url: options.url,
         auth: authFrom(options),
+        ...(headers ? { headers } : {}),
         collection: collection.id,
         intervalSeconds: parseInteger('--interval', options.interval),
         enabled: !options.disabled,
@@ -209,8 +239,15 @@ export function registerConnector(program: Command): void {
       }
       const logger = createLogger('warn', process.stderr);
       const warninglists = await configuredWarninglists(context.config, logger);
+      const secrets = secretBoxFrom(context.config);
       const scheduler = new ConnectorScheduler(
-        { store: context.store, logger, sourceFor, ...(warninglists ? { warninglists } : {}) },
+        {
+          store: context.store,
+          logger,
+          sourceFor,
+          ...(warninglists ? { warninglists } : {}),
+          ...(secrets ? { secrets } : {}),
+        },
         { leaseMs: context.config.connectors.maxRunMinutes * 60_000 },
       );
       const result = await scheduler.runNow(view.connector.id);
