@@ -29,8 +29,9 @@ import { EventIndexer } from './correlation/event-indexer.ts';
 import { CairnError } from './errors.ts';
 import { AccessChanges, announcingStore } from './events/announcing-store.ts';
 import { CursorCodec } from './events/cursor.ts';
-import type { EventNotifier } from './events/notifier.ts';
 import { EventFeed } from './events/feed.ts';
+import { BackgroundPacer } from './events/pacing.ts';
+import type { EventNotifier } from './events/notifier.ts';
 import { createEventPruneTask } from './events/retention.ts';
 import type { Logger } from './log/logger.ts';
 import { createSharingServices } from './sharing/service.ts';
@@ -70,8 +71,8 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   const setup = await bootstrapNode(store, config, logger).catch(async (error: unknown) => {
     // A NATS notifier reconnects forever: stop it, so a failed start leaves nothing running.
     await notifier.close();
-    await opened.close();
     feed.stop();
+    await opened.close();
     throw error;
   });
   // One authenticator, so every transport counts failed attempts against the same limits.
@@ -86,7 +87,11 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   });
   const services = createSharingServices(store, { defaultApiRoot: config.taxii.defaultApiRoot });
   const webhooks = new WebhookService(store, logger, webhookSettings(config), notifier);
-  const watch = new WatchRuntime(store, logger, notifier);
+  // The value index and the correlation indexer give way to writes; see src/events/pacing.ts.
+  const pacer = new BackgroundPacer(feed);
+  const watch = new WatchRuntime(store, logger, notifier, {
+    valueIndexStore: pacer.wrap(store),
+  });
   const warninglists = await configuredWarninglists(config, logger);
   const api = createApiApp(
     { store, config, logger, services, webhooks, watch, ...(warninglists ? { warninglists } : {}) },
@@ -145,7 +150,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   );
   if (config.connectors.scheduler) connectors.start();
   // Indexes every write for correlation; nodes take turns through a claimed cursor.
-  const correlation = new EventIndexer(store, logger);
+  const correlation = new EventIndexer(store, logger, {}, pacer);
   correlation.start();
   if (config.webhooks.deliver) await webhooks.start();
   await watch.start();
@@ -160,6 +165,8 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
     streams,
     watch,
     async close() {
+      // Readers waiting for their turn go on at once, so they stop without delay.
+      pacer.stop();
       await housekeeping.stop();
       await eventPrune.stop();
       // Streams end first, so their clients get a final message with their cursor.
@@ -174,6 +181,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
         if ('closeAllConnections' in server) server.closeAllConnections();
       });
       await notifier.close();
+      feed.stop();
       await store.close();
       logger.info('server stopped');
     },
@@ -182,7 +190,6 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
 
 /** The stream settings of the configuration, in the units the hub takes. */
 function streamSettings(config: CairnConfig): Partial<StreamSettings> {
-      feed.stop();
   const settings = config.streams;
   return {
     heartbeatMs: settings.heartbeatSeconds * 1000,

@@ -11,6 +11,7 @@
  * connector owner's organisation.
  */
 import { eventObject } from '../events/feed.ts';
+import type { BackgroundPacer } from '../events/pacing.ts';
 import type { Logger } from '../log/logger.ts';
 import { nowMicros } from '../stix/timestamp.ts';
 import type { EventRecord, ObservableRef, Store } from '../store/store.ts';
@@ -51,10 +52,15 @@ export class EventIndexer {
   private running: Promise<number> | undefined;
   private stopped = false;
 
+  /**
+   * With a `pacer`, each pass first waits while the process is busy writing, until its
+   * oldest unread event is as old as the pacer allows (see src/events/pacing.ts).
+   */
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
     options: Partial<EventIndexerOptions> = {},
+    private readonly pacer?: Pick<BackgroundPacer, 'turn'>,
   ) {
     this.options = { ...EVENT_INDEXER_DEFAULTS, ...options };
   }
@@ -91,8 +97,16 @@ export class EventIndexer {
   }
 
   private async indexPage(): Promise<number> {
-    const now = nowMicros();
     let cursor = await this.store.getDocument(CURSOR_DOCUMENT, CURSOR_ID);
+    if (cursor !== undefined) {
+      // Without a new event there is nothing to claim. The pacer waits before the claim, so
+      // the lease runs only while the page is indexed.
+      const { afterSeq } = JSON.parse(cursor.body) as { afterSeq: number };
+      const [next] = await this.store.readEvents({ afterSeq, limit: 1 });
+      if (next === undefined) return 0;
+      await this.pacer?.turn(next.at);
+    }
+    const now = nowMicros();
     if (cursor === undefined) {
       try {
         cursor = await this.store.putDocument(

@@ -61,6 +61,7 @@ export class EventFeed {
   /** The seq just below the first kept event; undefined while the feed is empty. */
   #base: number | undefined;
   #jsonChars = 0;
+  #lastCommitMs = Number.NEGATIVE_INFINITY;
   #unlisten: (() => void) | undefined;
 
   constructor(store: Store, logger: Logger, options: Partial<EventFeedOptions> = {}) {
@@ -72,6 +73,7 @@ export class EventFeed {
   /** Starts taking the events that writes of this process commit, when the store reports them. */
   start(): void {
     this.#unlisten ??= this.#store.listenCommittedEvents?.((committed) => {
+      this.#lastCommitMs = performance.now();
       try {
         this.#take(committed);
       } catch (error) {
@@ -85,6 +87,14 @@ export class EventFeed {
     this.#unlisten?.();
     this.#unlisten = undefined;
     this.#clear();
+  }
+
+  /**
+   * The performance.now() time of the last commit of this process that appended events, or
+   * -Infinity before the first one.
+   */
+  get lastCommitMs(): number {
+    return this.#lastCommitMs;
   }
 
   /** Number of events kept, for tests and diagnostics. */
@@ -120,21 +130,7 @@ export class EventFeed {
    * to `store`.
    */
   wrap(store: Store): Store {
-    const read = (query: EventQuery) => this.read(query);
-    const bound = new Map<PropertyKey, unknown>();
-    return new Proxy(store, {
-      get(target, property) {
-        if (property === 'readEvents') return read;
-        const known = bound.get(property);
-        if (known !== undefined) return known;
-        const value: unknown = Reflect.get(target, property, target);
-        if (typeof value !== 'function') return value;
-        // Bound to the store itself, whose private fields a proxy receiver cannot reach.
-        const method = (value as (...args: unknown[]) => unknown).bind(target);
-        bound.set(property, method);
-        return method;
-      },
-    });
+    return withReadEvents(store, (query) => this.read(query));
   }
 
   async #readStore(query: EventQuery): Promise<EventRecord[]> {
@@ -209,4 +205,28 @@ export class EventFeed {
     }
     return low;
   }
+}
+
+/**
+ * Returns a Store whose readEvents is `read` and whose other methods are those of `store`,
+ * bound to it once.
+ */
+export function withReadEvents(
+  store: Store,
+  read: (query: EventQuery) => Promise<EventRecord[]>,
+): Store {
+  const bound = new Map<PropertyKey, unknown>();
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'readEvents') return read;
+      const known = bound.get(property);
+      if (known !== undefined) return known;
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      // Bound to the store itself, whose private fields a proxy receiver cannot reach.
+      const method = (value as (...args: unknown[]) => unknown).bind(target);
+      bound.set(property, method);
+      return method;
+    },
+  });
 }

@@ -29,6 +29,11 @@ export interface WatchRuntimeOptions {
   valueIndex: boolean;
   follower: Partial<FollowerOptions>;
   hunt: Partial<HuntOptions>;
+  /**
+   * The store the value index reads the event log through, in place of the runtime's. The
+   * server passes one that gives way to writes (see src/events/pacing.ts).
+   */
+  valueIndexStore?: Store;
   huntIndex: Partial<HuntIndexOptions>;
 }
 
@@ -90,7 +95,7 @@ export class WatchRuntime implements ListChangeListener {
     );
     this.hunter = new HuntRunner(deps, this.options.hunt);
     this.huntKeys = new HuntKeyIndexer(store, logger, this.options.huntIndex);
-    this.values = new ValueIndexFeed(store, logger, notifier);
+    this.values = new ValueIndexFeed(this.options.valueIndexStore ?? store, logger, notifier);
     this.alertNotifier = notifier ?? new LocalNotifier();
     this.bus.subscribe((notice) => this.alertNotifier.announceAlerts(notice.alert.watchlistId));
   }

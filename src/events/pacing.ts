@@ -1,0 +1,110 @@
+/**
+ * Lets background readers of the event log give way to the writes of this process. The
+ * correlation indexer and the value index of the bulk look-up cost more CPU per event than
+ * storing it, and they share the event loop with the HTTP server. While clients write, they
+ * wait, so the writes keep the loop, and they catch up when the writes pause. They never fall
+ * further behind than `maxLagMs`: a reader whose oldest unread event is that old reads on at
+ * once. Readers that promise low latency, such as the watch follower, the streams and the
+ * webhooks, do not use the pacer.
+ *
+ * The process counts as busy while both hold: it committed events within the last `quietMs`
+ * (see EventFeed.lastCommitMs), and its event loop was busy for at least `busyUtilisation`
+ * of that time. The second condition keeps a trickle of small writes on an idle server from
+ * holding the readers back.
+ */
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+
+import { nowMicros } from '../stix/timestamp.ts';
+import type { Store } from '../store/store.ts';
+import { withReadEvents, type EventFeed } from './feed.ts';
+
+export interface PacingOptions {
+  /** Time since the last commit of this process after which writes count as paused (ms). */
+  quietMs: number;
+  /** Share of time the event loop must be busy for the process to count as busy (0 to 1). */
+  busyUtilisation: number;
+  /** Age of a reader's oldest unread event at which it stops giving way (ms). */
+  maxLagMs: number;
+}
+
+/**
+ * A TAXII client that posts envelopes of 1,000 objects back to back commits every 30 to 100 ms
+ * (docs/benchmarks.md), less than `quietMs` apart, so it keeps the readers waiting. A burst of
+ * writes keeps the loop for at most a minute before the readers take their share again.
+ */
+export const PACING_DEFAULTS: PacingOptions = {
+  quietMs: 100,
+  busyUtilisation: 0.5,
+  maxLagMs: 60_000,
+};
+
+export class BackgroundPacer {
+  readonly #feed: EventFeed;
+  readonly #options: PacingOptions;
+  /** The event loop figures at the start of the current measuring window. */
+  #mark: EventLoopUtilization = performance.eventLoopUtilization();
+  /** The event loop utilisation of the last full window. */
+  #utilisation = 0;
+  /** Ends the pending waits early; they all resolve at once. */
+  readonly #waiting = new Set<() => void>();
+  #stopped = false;
+
+  constructor(feed: EventFeed, options: Partial<PacingOptions> = {}) {
+    this.#feed = feed;
+    this.#options = { ...PACING_DEFAULTS, ...options };
+  }
+
+  /**
+   * Resolves when a reader whose oldest unread event was committed at `nextAt` (microseconds)
+   * may go on: at once while the process is not busy, else once it is no longer busy or the
+   * event has become `maxLagMs` old.
+   */
+  async turn(nextAt: number): Promise<void> {
+    const { quietMs, maxLagMs } = this.#options;
+    for (;;) {
+      if (this.#stopped) return;
+      const lagMs = (nowMicros() - nextAt) / 1000;
+      if (lagMs >= maxLagMs || !this.#busy()) return;
+      await this.#sleep(Math.min(quietMs, maxLagMs - lagMs));
+    }
+  }
+
+  /** Returns a Store whose readEvents wait for their turn before they return events. */
+  wrap(store: Store): Store {
+    return withReadEvents(store, async (query) => {
+      const events = await store.readEvents(query);
+      if (events.length > 0) await this.turn(events[0]!.at);
+      return events;
+    });
+  }
+
+  /** Ends every wait, and lets every later turn go at once. */
+  stop(): void {
+    this.#stopped = true;
+    for (const wake of this.#waiting) wake();
+    this.#waiting.clear();
+  }
+
+  #busy(): boolean {
+    const { quietMs, busyUtilisation } = this.#options;
+    if (performance.now() - this.#feed.lastCommitMs > quietMs) return false;
+    const window = performance.eventLoopUtilization(this.#mark);
+    if (window.idle + window.active >= quietMs) {
+      this.#utilisation = window.utilization;
+      this.#mark = performance.eventLoopUtilization();
+    }
+    return this.#utilisation >= busyUtilisation;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#waiting.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#waiting.add(wake);
+    });
+  }
+}
