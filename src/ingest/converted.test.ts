@@ -10,7 +10,7 @@ import { openStore, type Store } from '../store/index.ts';
 import { dataPath } from '../testing/data.ts';
 import { submitConverted } from './converted.ts';
 import { convert, type FormatOptions } from './formats/index.ts';
-import { importConversion, importConverted } from './import.ts';
+import { IMPORT_DEFAULTS, importConversion, importConverted } from './import.ts';
 
 const OPTIONS: FormatOptions = { source: 'test', created: '2024-05-01T00:00:00.000Z' };
 const TRAIL = dataPath('maltrail-trails/trails/static/mass_scanner.txt');
@@ -98,6 +98,39 @@ describe('converted bulk import', () => {
     );
     await bulk.store.close();
     await full.store.close();
+  });
+
+  test('bulk batches bounded', async () => {
+    const { store, collectionId } = await openCollection();
+    const sizes: number[] = [];
+    const counted = new Proxy(store, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target) as unknown;
+        if (typeof value !== 'function') return value;
+        if (property !== 'addConverted') return value.bind(target);
+        return (id: string, objects: unknown[]) => {
+          sizes.push(objects.length);
+          return store.addConverted(id, objects as never);
+        };
+      },
+    });
+    const summary = await importConversion(
+      counted,
+      collectionId,
+      convert('text', { stream: createReadStream(TRAIL) }, OPTIONS),
+    );
+
+    assert.ok(sizes.length > 2, `${sizes.length} calls`);
+    assert.ok(
+      sizes.every((size) => size <= IMPORT_DEFAULTS.bulkBatchSize),
+      `sizes ${sizes.join(', ')}`,
+    );
+    assert.equal(sizes[0], IMPORT_DEFAULTS.bulkBatchSize);
+    assert.equal(
+      sizes.reduce((sum, size) => sum + size, 0),
+      summary.added + summary.duplicates,
+    );
+    await store.close();
   });
 
   test('re-import counts duplicates', async () => {

@@ -35,6 +35,12 @@ export interface ConvertedImportOptions extends ImportOptions {
 
 export const IMPORT_DEFAULTS = {
   batchSize: 1000,
+  /**
+   * Batch size of the bulk path. Adding 200,000 indicators to SQLite with addConverted took
+   * 13 % less CPU time in batches of 5,000 than of 1,000, and no less in batches of 20,000
+   * (two runs each on a loaded 2-core machine, so an estimate).
+   */
+  bulkBatchSize: 5000,
   maxFailures: 100,
 } as const;
 
@@ -123,8 +129,8 @@ export async function importConverted(
 
 /**
  * Imports a conversion started by formats/index.ts `convert`, like importConverted. It
- * reads the conversion's batches when it has them, and uses the bulk path when the
- * conversion allows it.
+ * reads the conversion's batches when it has them, and uses the bulk path, with batches of
+ * IMPORT_DEFAULTS.bulkBatchSize unless told otherwise, when the conversion allows it.
  */
 export async function importConversion(
   store: Store,
@@ -132,7 +138,12 @@ export async function importConversion(
   conversion: Conversion,
   options: ImportOptions = {},
 ): Promise<ImportSummary> {
-  const converted = { ...options, bytesRead: conversion.bytesRead, bulk: conversion.bulk };
+  const converted = {
+    ...options,
+    batchSize: options.batchSize ?? (conversion.bulk ? IMPORT_DEFAULTS.bulkBatchSize : undefined),
+    bytesRead: conversion.bytesRead,
+    bulk: conversion.bulk,
+  };
   if (conversion.batches === undefined) {
     return importConverted(store, collectionId, conversion.objects, converted);
   }

@@ -31,7 +31,7 @@ import {
 interface ImportCommandOptions extends GlobalOptions, FormatCommandOptions {
   collection: string;
   apiRoot?: string;
-  batchSize: string;
+  batchSize?: string;
   quiet?: boolean;
 }
 
@@ -58,13 +58,16 @@ export function registerImport(program: Command): void {
     )
     .option(
       '--batch-size <n>',
-      'objects validated and stored per transaction',
-      String(IMPORT_DEFAULTS.batchSize),
+      `objects validated and stored per transaction (default: ${IMPORT_DEFAULTS.batchSize}, ` +
+        `or ${IMPORT_DEFAULTS.bulkBatchSize} for the bulk path of text, freetext and csv)`,
     )
     .option('-q, --quiet', 'print no progress, only the summary');
   addFormatOptions(command).action(async (file: string, _options, command: Command) => {
     const options = command.optsWithGlobals<ImportCommandOptions>();
-    const batchSize = parseCount('--batch-size', options.batchSize, MAX_BATCH_SIZE);
+    const batchSize =
+      options.batchSize === undefined
+        ? undefined
+        : parseCount('--batch-size', options.batchSize, MAX_BATCH_SIZE);
     await withStore(options, async (context) => {
       const target = await findCollection(context, options.collection, options.apiRoot);
       const input = isPathFormat(options.format) ? await openPath(file) : await openInput(file);
