@@ -167,6 +167,7 @@ export class HuntTerms {
   private readonly prefixes = new Set<string>();
   /** Lengths of the prefixes, for testing a key against them. */
   private prefixLengths: number[] = [];
+  private cachedQueries: readonly TermQuery[] | undefined;
 
   constructor(entries: readonly WatchEntry[]) {
     let any = false;
@@ -255,12 +256,14 @@ export class HuntTerms {
   }
 
   /** Returns the store queries of the terms, in an order that depends on the terms alone. */
-  queries(): TermQuery[] {
+  queries(): readonly TermQuery[] {
+    if (this.cachedQueries) return this.cachedQueries;
     const queries: TermQuery[] = [...this.prefixes].sort().map((prefix) => ({ prefix }));
     const exact = [...this.exact].sort();
     for (let start = 0; start < exact.length; start += KEYS_PER_QUERY) {
       queries.push({ keys: exact.slice(start, start + KEYS_PER_QUERY) });
     }
+    this.cachedQueries = queries;
     return queries;
   }
 }
