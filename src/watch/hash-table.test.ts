@@ -3,115 +3,128 @@ import { describe, it } from 'node:test';
 import { seededRandom } from '../testing/random.ts';
 import { Hash64, HashTable } from './hash-table.ts';
 
-/** Returns every entry with the hash, in probe order. */
-function entriesWith(table: HashTable<number>, low: number, high: number): number[] {
-  const found: number[] = [];
-  for (let entry = table.first(low, high); entry >= 0; entry = table.next(low, high)) {
-    found.push(entry);
+/** Returns the slot of `label` among the candidates for the hash, or -1, as a caller confirms keys. */
+function find(table: HashTable<number>, low: number, high: number, label: string): number {
+  for (let slot = table.first(low, high); slot >= 0; slot = table.next(high)) {
+    if (table.label(slot) === label) return slot;
+  }
+  return -1;
+}
+
+/** Returns the labels of every candidate for the hash, in probe order. */
+function candidates(table: HashTable<number>, low: number, high: number): string[] {
+  const found: string[] = [];
+  for (let slot = table.first(low, high); slot >= 0; slot = table.next(high)) {
+    found.push(table.label(slot));
   }
   return found;
 }
 
 describe('HashTable', () => {
-  it('keeps entries with one hash apart', () => {
+  it('offers every key with one hash', () => {
     const table = new HashTable<number>(4);
-    const first = table.insert(7, 9, 'first', 1);
-    const second = table.insert(7, 9, 'second', 2);
-    const other = table.insert(7, 10, 'other', 3);
-    assert.deepEqual(entriesWith(table, 7, 9).sort(), [first, second].sort());
-    assert.deepEqual(entriesWith(table, 7, 10), [other]);
-    assert.deepEqual(entriesWith(table, 8, 9), []);
-    assert.equal(table.label(second), 'second');
-    assert.equal(table.items(other), 3);
+    table.insert(7, 9, 'first', 1);
+    table.insert(7, 9, 'second', 2);
+    table.insert(7, 10 << 25, 'other tag', 3);
+    assert.deepEqual(candidates(table, 7, 9).sort(), ['first', 'second']);
+    assert.deepEqual(candidates(table, 7, 10 << 25), ['other tag']);
+    assert.deepEqual(candidates(table, 8, 1 << 25), []);
+    assert.equal(table.items(find(table, 7, 9, 'second')), 2);
+    assert.equal(table.size, 3);
   });
 
-  it('grows and keeps every entry', () => {
+  it('grows and keeps every key', () => {
     const table = new HashTable<number>(4);
     for (let i = 0; i < 10_000; i++) table.insert(i % 97, i, `key ${i}`, i);
     assert.equal(table.size, 10_000);
     assert.ok(table.slotCount >= 20_000, `${table.slotCount} slots`);
     for (let i = 0; i < 10_000; i++) {
-      const found = entriesWith(table, i % 97, i);
-      assert.equal(found.length, 1, `key ${i}`);
-      assert.equal(table.label(found[0]!), `key ${i}`);
+      const slot = find(table, i % 97, i, `key ${i}`);
+      assert.ok(slot >= 0, `key ${i} not found`);
+      assert.equal(table.items(slot), i);
     }
   });
 
   it('finds the rest of a run after deletions', () => {
     // Every hash lands in a few slots, so runs wrap around the end of the table and deleting
-    // from their middle must move later entries back.
+    // from their middle must move later keys back.
     const next = seededRandom(1);
     const table = new HashTable<number>(4);
-    const model = new Map<number, { entry: number; low: number }>();
+    const lows = new Map<number, number>();
     for (let step = 0; step < 20_000; step++) {
       const key = Math.floor(next() * 500);
-      const present = model.get(key);
-      if (present) {
-        table.delete(present.entry, present.low, key);
-        model.delete(key);
+      const low = lows.get(key);
+      if (low !== undefined) {
+        table.delete(find(table, low, key, `key ${key}`));
+        lows.delete(key);
       } else {
-        const low = Math.floor(next() * 4) - 2;
-        model.set(key, { entry: table.insert(low, key, `key ${key}`, key), low });
+        const home = Math.floor(next() * 4) - 2;
+        table.insert(home, key, `key ${key}`, key);
+        lows.set(key, home);
       }
     }
-    assert.equal(table.size, model.size);
+    assert.equal(table.size, lows.size);
     for (let key = 0; key < 500; key++) {
-      const present = model.get(key);
-      const found = [-2, -1, 0, 1].flatMap((low) => entriesWith(table, low, key));
-      if (!present) {
-        assert.deepEqual(found, [], `key ${key} was deleted`);
+      const low = lows.get(key);
+      const found = [-2, -1, 0, 1].map((home) => find(table, home, key, `key ${key}`));
+      if (low === undefined) {
+        assert.deepEqual(found, [-1, -1, -1, -1], `key ${key} was deleted`);
         continue;
       }
-      assert.deepEqual(found, [present.entry], `key ${key}`);
-      assert.equal(table.items(present.entry), key);
+      const slot = find(table, low, key, `key ${key}`);
+      assert.ok(slot >= 0, `key ${key} not found`);
+      assert.equal(table.items(slot), key);
     }
+  });
+
+  it('lists slots in insertion order', () => {
+    const table = new HashTable<number>(4);
+    const labels = ['d', 'a', 'c', 'b', 'e', 'f'];
+    labels.forEach((label, i) => table.insert(100 - i * 7, i, label, i));
+    table.delete(find(table, 100 - 7, 1, 'a'));
+    table.insert(3, 9, 'a', 9);
     assert.deepEqual(
-      [...table.entries()].map((entry) => table.items(entry) as number).sort((a, b) => a - b),
-      [...model.keys()].sort((a, b) => a - b),
+      table.slotsInOrder().map((slot) => table.label(slot)),
+      ['d', 'c', 'b', 'e', 'f', 'a'],
     );
   });
 
-  it('reuses the numbers of deleted entries', () => {
+  it('rejects deleting an empty slot', () => {
     const table = new HashTable<number>(4);
-    const first = table.insert(1, 1, 'a', 1);
-    table.insert(2, 2, 'b', 2);
-    table.delete(first, 1, 1);
-    assert.equal(table.insert(3, 3, 'c', 3), first);
-    assert.equal(table.label(first), 'c');
-  });
-
-  it('rejects a delete with the wrong hash', () => {
-    const table = new HashTable<number>(4);
-    const entry = table.insert(1, 1, 'a', 1);
-    assert.throws(() => table.delete(entry, 1, 2), /another hash/);
-    assert.throws(() => table.delete(entry + 1, 1, 1), /not found/);
+    const slot = table.insert(1, 1, 'a', 1);
+    assert.throws(() => table.delete((slot + 1) & 3), /is empty/);
     assert.equal(table.size, 1);
   });
 
-  it('adds and removes items of an entry', () => {
+  it('adds and removes items of a key', () => {
     const table = new HashTable<{ name: string }>(4);
     const a = { name: 'a' };
     const b = { name: 'b' };
-    const entry = table.insert(1, 1, 'key', a);
-    assert.equal(table.addItem(entry, a), false, 'already there');
-    assert.equal(table.addItem(entry, b), true);
-    assert.deepEqual(table.items(entry), [a, b]);
-    assert.equal(table.shared(entry), true);
-    assert.equal(table.removeItem(entry, { name: 'a' }), false, 'another object');
-    assert.equal(table.removeItem(entry, a), true);
-    assert.equal(table.items(entry), b);
-    assert.equal(table.shared(entry), false);
+    const slot = table.insert(1, 1, 'key', a);
+    assert.equal(table.addItem(slot, a), false, 'already there');
+    assert.equal(table.addItem(slot, b), true);
+    assert.deepEqual(table.items(slot), [a, b]);
+    assert.equal(table.shared(slot), true);
+    assert.equal(table.removeItem(slot, { name: 'a' }), false, 'another object');
+    assert.equal(table.removeItem(slot, a), true);
+    assert.equal(table.items(slot), b);
+    assert.equal(table.shared(slot), false);
   });
 
-  it('keeps key words across growth', () => {
+  it('keeps key words across growth and deletion', () => {
     const table = new HashTable<number>(4, 4);
     for (let i = 0; i < 1_000; i++) {
-      const entry = table.insert(i, i, String(i), i);
-      for (let word = 0; word < 4; word++) table.setWord(entry, word, i * 4 + word);
+      const slot = table.insert(i & 3, i << 25, String(i), i);
+      for (let word = 0; word < 4; word++) table.setWord(slot, word, i * 4 + word);
     }
+    for (let i = 0; i < 1_000; i += 3) table.delete(find(table, i & 3, i << 25, String(i)));
     for (let i = 0; i < 1_000; i++) {
-      const entry = table.first(i, i);
-      for (let word = 0; word < 4; word++) assert.equal(table.word(entry, word), i * 4 + word);
+      const slot = find(table, i & 3, i << 25, String(i));
+      if (i % 3 === 0) {
+        assert.equal(slot, -1, `key ${i} was deleted`);
+        continue;
+      }
+      for (let word = 0; word < 4; word++) assert.equal(table.word(slot, word), i * 4 + word);
     }
   });
 });
@@ -132,7 +145,7 @@ describe('Hash64', () => {
       seen.add(`${hash.low}:${hash.high}`);
     }
     assert.equal(seen.size, 100_000);
-    // A key that differs only by the length it covers.
+    // Keys that differ only in the length they cover.
     const empty = new Hash64().ofString('');
     const nul = new Hash64().ofString('\u0000');
     assert.notDeepEqual([empty.low, empty.high], [nul.low, nul.high]);

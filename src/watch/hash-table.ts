@@ -48,10 +48,12 @@ export function stepA(state: number, code: number): number {
   return Math.imul(state ^ code, 0x01000193);
 }
 
-/** Lane B of the string hash: a multiply and xor-shift step, so high bits reach low ones. */
+/**
+ * Lane B of the string hash: the FNV-1a step with another odd multiplier. Neither lane
+ * moves high bits down, which finishLow and finishHigh make up for.
+ */
 export function stepB(state: number, code: number): number {
-  const h = Math.imul(state ^ code, 0x5bd1e995);
-  return h ^ (h >>> 15);
+  return Math.imul(state ^ code, 0x5bd1e995);
 }
 
 /** Finishes the low 32 bits of a string hash from both lanes and the length in code units. */
@@ -97,35 +99,44 @@ export class Hash64 {
   }
 }
 
-/** Slot layout: hash low, hash high, entry + 1 (0: empty). */
-const SLOT_WIDTH = 3;
-/** The tag byte of a used slot: this bit and the top seven bits of the hash's low half. */
+/** The tag byte of a used slot: this bit and the top seven bits of the hash's high half. */
 const USED = 0x80;
 /** The table grows when more than this share of its slots is in use. */
 const MAX_LOAD = 0.5;
 const MIN_SLOTS = 4;
+/** Insertion numbers are renumbered from 0 before they pass this. */
+const MAX_ORDER = 0x7fffffff;
 
 /**
- * A table from 64-bit hashes to entries, with linear probing and backward-shift deletion
- * (no tombstones, so look-ups stay short after many removals). A tag byte per slot contains
- * seven bits of the hash, so a probe reads the 12-byte slot only when the tag matches: for
- * an absent key, one time in 128 per used slot passed. The tags take a twelfth of the
- * memory of the slots, so they stay in the processor's cache more often.
+ * A table from 64-bit hashes to keys, with linear probing and backward-shift deletion (no
+ * tombstones, so look-ups stay short after many removals). The low half of a key's hash
+ * picks its home slot. A tag byte per slot contains seven bits of the high half, so a probe
+ * for an absent key reads the key of a used slot it passes one time in 128. The tags take
+ * one byte a slot, so they stay in the processor's cache more often than the keys do.
  *
- * Each entry has a label (the key text that look-ups report), `keyWidth` 32-bit words of
- * key for keys that are numbers, and one or more items. A lone item is kept without an
- * array around it, since most keys have one. Items are objects or numbers, never arrays.
+ * A candidate is confirmed against its key, not against the rest of its stored hash: the
+ * key has to be read anyway to rule out a collision, and reading it first saves one memory
+ * read per match. The low half of the hash is kept per slot for moving keys on growth and
+ * deletion.
+ *
+ * Each key has a label (the key text that look-ups report), `keyWidth` 32-bit words for keys
+ * that are numbers, and one or more items. A lone item is kept without an array around it,
+ * since most keys have one. Items are objects or numbers, never arrays. Everything is kept
+ * by slot, so a slot number is valid only until the next insert or delete.
  */
 export class HashTable<T extends object | number> {
-  private slots: Int32Array;
   /** Tag byte of each slot: 0 when empty, else USED and seven bits of the hash. */
   private tags: Uint8Array;
-  private mask: number;
-  /** Label of entry e at 2e, its item or items at 2e + 1; both undefined for a free entry. */
-  private readonly data: Array<string | T | T[] | undefined> = [];
-  private readonly freeEntries: number[] = [];
-  /** Key words of entry e from e * keyWidth. */
+  /** Low half of the hash of each slot's key. */
+  private lows: Int32Array;
+  /** Label of slot s at 2s, its item or items at 2s + 1. */
+  private data: Array<string | T | T[] | undefined>;
+  /** Key words of slot s from s * keyWidth. */
   private words: Int32Array;
+  /** Insertion number of each slot's key, so scans visit keys in the order they came. */
+  private order: Int32Array;
+  private nextOrder = 0;
+  private mask: number;
   private count = 0;
   /** The slot that `first` or `next` returned last. */
   private cursor = 0;
@@ -137,13 +148,15 @@ export class HashTable<T extends object | number> {
   ) {
     let size = MIN_SLOTS;
     while (size < slotCount) size *= 2;
-    this.slots = new Int32Array(size * SLOT_WIDTH);
-    this.tags = new Uint8Array(size);
     this.mask = size - 1;
+    this.tags = new Uint8Array(size);
+    this.lows = new Int32Array(size);
+    this.data = new Array<undefined>(size * 2).fill(undefined);
     this.words = new Int32Array(size * keyWidth);
+    this.order = new Int32Array(size);
   }
 
-  /** Number of entries. */
+  /** Number of keys. */
   get size(): number {
     return this.count;
   }
@@ -153,110 +166,93 @@ export class HashTable<T extends object | number> {
     return this.mask + 1;
   }
 
-  /** Returns the first entry with the hash, or -1. The caller confirms the key. */
+  /**
+   * Returns the first slot whose key may have the hash, or -1. It may also be a slot of
+   * another key, so the caller confirms the key.
+   */
   first(low: number, high: number): number {
     this.cursor = (low - 1) & this.mask;
-    return this.next(low, high);
+    return this.next(high);
   }
 
-  /** Returns the next entry with the hash after the one `first` or `next` returned, or -1. */
-  next(low: number, high: number): number {
+  /** Returns the next slot whose key may have the hash, after the one last returned, or -1. */
+  next(high: number): number {
     const tags = this.tags;
     const mask = this.mask;
-    const tag = USED | (low >>> 25);
+    const tag = USED | (high >>> 25);
     // The load limit keeps a slot empty, so the loop ends.
     let slot = (this.cursor + 1) & mask;
     for (;;) {
       const found = tags[slot]!;
       if (found === 0) return -1;
       if (found === tag) {
-        const at = slot * SLOT_WIDTH;
-        if (this.slots[at] === low && this.slots[at + 1] === high) {
-          this.cursor = slot;
-          return this.slots[at + 2]! - 1;
-        }
+        this.cursor = slot;
+        return slot;
       }
       slot = (slot + 1) & mask;
     }
   }
 
-  /** Adds an entry for a key the caller found absent; returns its number. */
+  /** Adds a key that the caller found absent; returns its slot. */
   insert(low: number, high: number, label: string, item: T): number {
     if ((this.count + 1) / (this.mask + 1) > MAX_LOAD) this.resize((this.mask + 1) * 2);
-    const entry = this.freeEntries.pop() ?? this.data.length / 2;
-    if ((entry + 1) * this.keyWidth > this.words.length) {
-      const words = new Int32Array(this.words.length * 2);
-      words.set(this.words);
-      this.words = words;
-    }
-    this.data[entry * 2] = label;
-    this.data[entry * 2 + 1] = item;
-    this.place(this.slots, this.tags, this.mask, low, high, entry + 1);
+    if (this.nextOrder === MAX_ORDER) this.renumber();
+    let slot = low & this.mask;
+    while (this.tags[slot] !== 0) slot = (slot + 1) & this.mask;
+    this.tags[slot] = USED | (high >>> 25);
+    this.lows[slot] = low;
+    this.data[slot * 2] = label;
+    this.data[slot * 2 + 1] = item;
+    this.order[slot] = this.nextOrder++;
     this.count++;
-    return entry;
+    return slot;
   }
 
-  /** Removes an entry with its items; `low` and `high` are the hash it was inserted with. */
-  delete(entry: number, low: number, high: number): void {
-    const slots = this.slots;
-    const tags = this.tags;
+  /** Removes the key of a slot with its items. */
+  delete(slot: number): void {
+    if (this.tags[slot] === 0) throw new Error(`hash table slot ${slot} is empty`);
     const mask = this.mask;
-    let hole = low & mask;
-    while (slots[hole * SLOT_WIDTH + 2] !== entry + 1) {
-      if (slots[hole * SLOT_WIDTH + 2] === 0)
-        throw new Error(`hash table entry ${entry} not found`);
-      hole = (hole + 1) & mask;
-    }
-    const at = hole * SLOT_WIDTH;
-    if (slots[at] !== low || slots[at + 1] !== high) {
-      throw new Error(`hash table entry ${entry} has another hash than the one given`);
-    }
-
-    // Move back each later slot of the run whose home is not between the hole and itself.
-    let slot = hole;
+    // Move back each later key of the run whose home is not between the hole and itself.
+    let hole = slot;
+    let from = slot;
     for (;;) {
-      slot = (slot + 1) & mask;
-      const from = slot * SLOT_WIDTH;
-      if (slots[from + 2] === 0) break;
-      const home = slots[from]! & mask;
-      const stays = hole <= slot ? hole < home && home <= slot : hole < home || home <= slot;
+      from = (from + 1) & mask;
+      if (this.tags[from] === 0) break;
+      const home = this.lows[from]! & mask;
+      const stays = hole <= from ? hole < home && home <= from : hole < home || home <= from;
       if (stays) continue;
-      slots.copyWithin(hole * SLOT_WIDTH, from, from + SLOT_WIDTH);
-      tags[hole] = tags[slot]!;
-      hole = slot;
+      this.move(from, hole);
+      hole = from;
     }
-    slots.fill(0, hole * SLOT_WIDTH, hole * SLOT_WIDTH + SLOT_WIDTH);
-    tags[hole] = 0;
-
-    this.data[entry * 2] = undefined;
-    this.data[entry * 2 + 1] = undefined;
-    this.freeEntries.push(entry);
+    this.tags[hole] = 0;
+    this.data[hole * 2] = undefined;
+    this.data[hole * 2 + 1] = undefined;
     this.count--;
   }
 
-  /** Returns word `index` of an entry's key. */
-  word(entry: number, index: number): number {
-    return this.words[entry * this.keyWidth + index]!;
+  /** Returns word `index` of a slot's key. */
+  word(slot: number, index: number): number {
+    return this.words[slot * this.keyWidth + index]!;
   }
 
-  /** Sets word `index` of an entry's key, after `insert`. */
-  setWord(entry: number, index: number, value: number): void {
-    this.words[entry * this.keyWidth + index] = value;
+  /** Sets word `index` of a slot's key, after `insert`. */
+  setWord(slot: number, index: number, value: number): void {
+    this.words[slot * this.keyWidth + index] = value;
   }
 
-  /** Returns the label an entry was inserted with. */
-  label(entry: number): string {
-    return this.data[entry * 2] as string;
+  /** Returns the label a slot's key was inserted with. */
+  label(slot: number): string {
+    return this.data[slot * 2] as string;
   }
 
-  /** The item or items of an entry, for loops that avoid a callback. */
-  items(entry: number): T | readonly T[] {
-    return this.data[entry * 2 + 1] as T | readonly T[];
+  /** Returns the item or items of a slot's key, for loops that avoid a callback. */
+  items(slot: number): T | readonly T[] {
+    return this.data[slot * 2 + 1] as T | readonly T[];
   }
 
-  /** Adds an item to an entry; returns false when the entry has it already. */
-  addItem(entry: number, item: T): boolean {
-    const at = entry * 2 + 1;
+  /** Adds an item to a slot's key; returns false when the key has it already. */
+  addItem(slot: number, item: T): boolean {
+    const at = slot * 2 + 1;
     const current = this.data[at] as T | T[];
     if (Array.isArray(current)) {
       if (current.includes(item)) return false;
@@ -269,11 +265,11 @@ export class HashTable<T extends object | number> {
   }
 
   /**
-   * Removes an item from an entry; returns whether it was there. An entry keeps at least
-   * one item: when `item` is its last, the caller deletes the entry instead.
+   * Removes an item from a slot's key; returns whether it was there. A key keeps at least
+   * one item: when `item` is its last, the caller deletes the key instead.
    */
-  removeItem(entry: number, item: T): boolean {
-    const at = entry * 2 + 1;
+  removeItem(slot: number, item: T): boolean {
+    const at = slot * 2 + 1;
     const current = this.data[at] as T | T[];
     if (!Array.isArray(current)) return current === item;
     const index = current.indexOf(item);
@@ -283,46 +279,56 @@ export class HashTable<T extends object | number> {
     return true;
   }
 
-  /** Checks whether an entry has more than one item. */
-  shared(entry: number): boolean {
-    return Array.isArray(this.data[entry * 2 + 1]);
+  /** Checks whether a slot's key has more than one item. */
+  shared(slot: number): boolean {
+    return Array.isArray(this.data[slot * 2 + 1]);
   }
 
-  /** Every entry number in use, for scans that cannot use a hash. */
-  *entries(): IterableIterator<number> {
-    for (let entry = 0; entry * 2 < this.data.length; entry++) {
-      if (this.data[entry * 2] !== undefined) yield entry;
-    }
+  /** Returns the used slots in the order their keys were inserted, for scans. */
+  slotsInOrder(): number[] {
+    const used: number[] = [];
+    for (let slot = 0; slot <= this.mask; slot++) if (this.tags[slot] !== 0) used.push(slot);
+    return used.sort((a, b) => this.order[a]! - this.order[b]!);
+  }
+
+  private move(from: number, to: number): void {
+    this.tags[to] = this.tags[from]!;
+    this.lows[to] = this.lows[from]!;
+    this.data[to * 2] = this.data[from * 2];
+    this.data[to * 2 + 1] = this.data[from * 2 + 1];
+    this.order[to] = this.order[from]!;
+    const width = this.keyWidth;
+    if (width > 0) this.words.copyWithin(to * width, from * width, from * width + width);
   }
 
   private resize(size: number): void {
-    const old = this.slots;
-    const slots = new Int32Array(size * SLOT_WIDTH);
-    const tags = new Uint8Array(size);
-    const mask = size - 1;
-    for (let at = 0; at < old.length; at += SLOT_WIDTH) {
-      const entry = old[at + 2]!;
-      if (entry !== 0) this.place(slots, tags, mask, old[at]!, old[at + 1]!, entry);
+    const old = { tags: this.tags, lows: this.lows, data: this.data, words: this.words };
+    const order = this.order;
+    const width = this.keyWidth;
+    this.mask = size - 1;
+    this.tags = new Uint8Array(size);
+    this.lows = new Int32Array(size);
+    this.data = new Array<undefined>(size * 2).fill(undefined);
+    this.words = new Int32Array(size * width);
+    this.order = new Int32Array(size);
+    for (let from = 0; from < old.tags.length; from++) {
+      if (old.tags[from] === 0) continue;
+      let slot = old.lows[from]! & this.mask;
+      while (this.tags[slot] !== 0) slot = (slot + 1) & this.mask;
+      this.tags[slot] = old.tags[from]!;
+      this.lows[slot] = old.lows[from]!;
+      this.data[slot * 2] = old.data[from * 2];
+      this.data[slot * 2 + 1] = old.data[from * 2 + 1];
+      this.order[slot] = order[from]!;
+      if (width > 0)
+        this.words.set(old.words.subarray(from * width, from * width + width), slot * width);
     }
-    this.slots = slots;
-    this.tags = tags;
-    this.mask = mask;
   }
 
-  private place(
-    slots: Int32Array,
-    tags: Uint8Array,
-    mask: number,
-    low: number,
-    high: number,
-    value: number,
-  ): void {
-    let slot = low & mask;
-    while (tags[slot] !== 0) slot = (slot + 1) & mask;
-    tags[slot] = USED | (low >>> 25);
-    const at = slot * SLOT_WIDTH;
-    slots[at] = low;
-    slots[at + 1] = high;
-    slots[at + 2] = value;
+  /** Numbers the keys from 0 in their insertion order, before the numbers run out. */
+  private renumber(): void {
+    const slots = this.slotsInOrder();
+    for (let i = 0; i < slots.length; i++) this.order[slots[i]!] = i;
+    this.nextOrder = slots.length;
   }
 }

@@ -4,7 +4,7 @@
  * /32, /24 and /16 keys costs three probes whatever its size. That is cheaper than a trie
  * walk in JavaScript, and it handles nested and overlapping blocks without extra work.
  */
-import { Hash64, HASH_START_A, HashTable, mix32 } from './hash-table.ts';
+import { Hash64, HASH_START_A, HASH_START_B, HashTable, mix32 } from './hash-table.ts';
 import { formatIpv4, formatIpv6, ipv6FromWords, maskIpv4, maskIpv6Words } from './ip.ts';
 import type { MatchHow, MatchVisitor } from './value-matcher.ts';
 
@@ -44,10 +44,7 @@ function formatV4(address: number, prefixLength: number): string {
   return prefixLength === 32 ? text : `${text}/${prefixLength}`;
 }
 
-/**
- * IPv4 blocks. The network address itself is the high half of the hash and the low half
- * is a bijection of it, so equal hashes are equal keys and need no other confirmation.
- */
+/** IPv4 blocks, keyed by the network address as a 32-bit integer. */
 export class Ipv4Blocks<T extends object | number> {
   /** Tables by prefix length, 0 to 32. */
   private readonly tables: Array<HashTable<T> | undefined> = new Array<undefined>(33).fill(
@@ -62,6 +59,19 @@ export class Ipv4Blocks<T extends object | number> {
     return mix32(network ^ HASH_START_A) & this.options.hashMask;
   }
 
+  private high(network: number): number {
+    return mix32(network ^ HASH_START_B) & this.options.hashMask;
+  }
+
+  /** Returns the slot of a network address in a table, or -1. */
+  private find(table: HashTable<T>, network: number): number {
+    const high = this.high(network);
+    for (let slot = table.first(this.low(network), high); slot >= 0; slot = table.next(high)) {
+      if (table.word(slot, 0) === network) return slot;
+    }
+    return -1;
+  }
+
   /** Files an item under a block; returns false when the block has it already. */
   add(network: number, prefixLength: number, item: T): boolean {
     let table = this.tables[prefixLength];
@@ -70,11 +80,15 @@ export class Ipv4Blocks<T extends object | number> {
       this.tables[prefixLength] = table;
       this.lengths = presentLengths(this.tables);
     }
-    const low = this.low(network);
-    const found = table.first(low, network);
+    const found = this.find(table, network);
     if (found >= 0) return table.addItem(found, item);
-    const entry = table.insert(low, network, formatV4(network, prefixLength), item);
-    table.setWord(entry, 0, network);
+    const slot = table.insert(
+      this.low(network),
+      this.high(network),
+      formatV4(network, prefixLength),
+      item,
+    );
+    table.setWord(slot, 0, network);
     return true;
   }
 
@@ -82,10 +96,8 @@ export class Ipv4Blocks<T extends object | number> {
   remove(network: number, prefixLength: number, item: T): boolean {
     const table = this.tables[prefixLength];
     if (!table) return false;
-    const low = this.low(network);
-    const entry = table.first(low, network);
-    if (entry < 0) return false;
-    if (!removeFromEntry(table, entry, item, low, network)) return false;
+    const slot = this.find(table, network);
+    if (slot < 0 || !removeItem(table, slot, item)) return false;
     if (table.size === 0) {
       this.tables[prefixLength] = undefined;
       this.lengths = presentLengths(this.tables);
@@ -100,10 +112,10 @@ export class Ipv4Blocks<T extends object | number> {
       const length = lengths[i]!;
       const network = maskIpv4(address, length);
       const table = this.tables[length]!;
-      const entry = table.first(this.low(network), network);
-      if (entry < 0) continue;
+      const slot = this.find(table, network);
+      if (slot < 0) continue;
       const matchHow = how === 'exact' && length !== 32 ? 'cidr' : how;
-      visitItems(table.items(entry), matchHow, table.label(entry), visit);
+      visitItems(table.items(slot), matchHow, table.label(slot), visit);
     }
   }
 
@@ -112,37 +124,34 @@ export class Ipv4Blocks<T extends object | number> {
     for (const length of this.lengths) {
       const table = this.tables[length]!;
       if (length <= prefixLength) {
-        const outer = maskIpv4(network, length);
-        const entry = table.first(this.low(outer), outer);
-        if (entry < 0) continue;
+        const slot = this.find(table, maskIpv4(network, length));
+        if (slot < 0) continue;
         const how = length === prefixLength ? 'exact' : 'cidr';
-        visitItems(table.items(entry), how, table.label(entry), visit);
+        visitItems(table.items(slot), how, table.label(slot), visit);
         continue;
       }
       // Blocks inside the query: scan the table, since enumerating 2^(length - prefixLength)
       // sub-blocks is only cheaper for small ranges, which a scan of a small table also is.
-      for (const entry of [...table.entries()]) {
-        if (maskIpv4(table.word(entry, 0), prefixLength) !== network) continue;
-        visitItems(table.items(entry), 'cidr', table.label(entry), visit);
+      for (const slot of table.slotsInOrder()) {
+        if (maskIpv4(table.word(slot, 0), prefixLength) !== network) continue;
+        visitItems(table.items(slot), 'cidr', table.label(slot), visit);
       }
     }
   }
 }
 
 /**
- * Removes an item from an entry, and the entry with its last item; returns whether the item
- * was there.
+ * Removes an item from the key of a slot, and the key with its last item. Returns whether
+ * the item was there.
  */
-export function removeFromEntry<T extends object | number>(
+export function removeItem<T extends object | number>(
   table: HashTable<T>,
-  entry: number,
+  slot: number,
   item: T,
-  low: number,
-  high: number,
 ): boolean {
-  if (table.shared(entry)) return table.removeItem(entry, item);
-  if (table.items(entry) !== item) return false;
-  table.delete(entry, low, high);
+  if (table.shared(slot)) return table.removeItem(slot, item);
+  if (table.items(slot) !== item) return false;
+  table.delete(slot);
   return true;
 }
 
@@ -170,15 +179,17 @@ export class Ipv6Blocks<T extends object | number> {
     return hash;
   }
 
-  private find(table: HashTable<T>, network: Int32Array, low: number, high: number): number {
-    for (let entry = table.first(low, high); entry >= 0; entry = table.next(low, high)) {
+  /** Returns the slot of a network address in a table, or -1. */
+  private find(table: HashTable<T>, network: Int32Array): number {
+    const { low, high } = this.hashOf(network);
+    for (let slot = table.first(low, high); slot >= 0; slot = table.next(high)) {
       if (
-        table.word(entry, 0) === network[0] &&
-        table.word(entry, 1) === network[1] &&
-        table.word(entry, 2) === network[2] &&
-        table.word(entry, 3) === network[3]
+        table.word(slot, 0) === network[0] &&
+        table.word(slot, 1) === network[1] &&
+        table.word(slot, 2) === network[2] &&
+        table.word(slot, 3) === network[3]
       ) {
-        return entry;
+        return slot;
       }
     }
     return -1;
@@ -192,11 +203,11 @@ export class Ipv6Blocks<T extends object | number> {
       this.tables[prefixLength] = table;
       this.lengths = presentLengths(this.tables);
     }
-    const { low, high } = this.hashOf(network);
-    const found = this.find(table, network, low, high);
+    const found = this.find(table, network);
     if (found >= 0) return table.addItem(found, item);
-    const entry = table.insert(low, high, formatV6(network, prefixLength), item);
-    for (let i = 0; i < 4; i++) table.setWord(entry, i, network[i]!);
+    const { low, high } = this.hashOf(network);
+    const slot = table.insert(low, high, formatV6(network, prefixLength), item);
+    for (let i = 0; i < 4; i++) table.setWord(slot, i, network[i]!);
     return true;
   }
 
@@ -204,9 +215,8 @@ export class Ipv6Blocks<T extends object | number> {
   remove(network: Int32Array, prefixLength: number, item: T): boolean {
     const table = this.tables[prefixLength];
     if (!table) return false;
-    const { low, high } = this.hashOf(network);
-    const entry = this.find(table, network, low, high);
-    if (entry < 0 || !removeFromEntry(table, entry, item, low, high)) return false;
+    const slot = this.find(table, network);
+    if (slot < 0 || !removeItem(table, slot, item)) return false;
     if (table.size === 0) {
       this.tables[prefixLength] = undefined;
       this.lengths = presentLengths(this.tables);
@@ -227,11 +237,10 @@ export class Ipv6Blocks<T extends object | number> {
     for (const length of this.lengths) {
       const table = this.tables[length]!;
       maskIpv6Words(address, length, masked);
-      const { low, high } = this.hashOf(masked);
-      const entry = this.find(table, masked, low, high);
-      if (entry < 0) continue;
+      const slot = this.find(table, masked);
+      if (slot < 0) continue;
       const matchHow = how === 'exact' && length !== 128 ? 'cidr' : how;
-      visitItems(table.items(entry), matchHow, table.label(entry), visit);
+      visitItems(table.items(slot), matchHow, table.label(slot), visit);
     }
   }
 
@@ -249,15 +258,14 @@ export class Ipv6Blocks<T extends object | number> {
       const table = this.tables[length]!;
       if (length <= prefixLength) {
         maskIpv6Words(network, length, masked);
-        const { low, high } = this.hashOf(masked);
-        const entry = this.find(table, masked, low, high);
-        if (entry < 0) continue;
+        const slot = this.find(table, masked);
+        if (slot < 0) continue;
         const how = length === prefixLength ? 'exact' : 'cidr';
-        visitItems(table.items(entry), how, table.label(entry), visit);
+        visitItems(table.items(slot), how, table.label(slot), visit);
         continue;
       }
-      for (const entry of [...table.entries()]) {
-        for (let i = 0; i < 4; i++) masked[i] = table.word(entry, i);
+      for (const slot of table.slotsInOrder()) {
+        for (let i = 0; i < 4; i++) masked[i] = table.word(slot, i);
         maskIpv6Words(masked, prefixLength, masked);
         if (
           masked[0] !== network[0] ||
@@ -267,7 +275,7 @@ export class Ipv6Blocks<T extends object | number> {
         ) {
           continue;
         }
-        visitItems(table.items(entry), 'cidr', table.label(entry), visit);
+        visitItems(table.items(slot), 'cidr', table.label(slot), visit);
       }
     }
   }

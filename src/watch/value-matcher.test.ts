@@ -160,6 +160,22 @@ describe('urlHost', () => {
     assert.equal(urlHost('file:///etc/passwd'), undefined);
     assert.equal(urlHost('no scheme'), undefined);
   });
+
+  it('reads the host after user info', () => {
+    const cases: Array<[string, string | undefined]> = [
+      ['http://u:p@evil.example:81/x', 'evil.example'],
+      ['http://evil.example/p@x:1', 'evil.example'],
+      ['http://evil.example?q=a@b', 'evil.example'],
+      ['http://evil.example#a@b:1', 'evil.example'],
+      ['http://[::1]@evil.example/', 'evil.example'],
+      ['http://a@b@[2001:db8::1]:8/', '[2001:db8::1]'],
+      ['http://[2001:db8::1/x]', undefined],
+      ['http:///x', undefined],
+      ['http://u@/x', undefined],
+      ['http://:80/', undefined],
+    ];
+    for (const [url, host] of cases) assert.equal(urlHost(url), host, url);
+  });
 });
 
 /** Every hit of a look-up as `name how watched`, in visiting order. */

@@ -24,13 +24,7 @@ import {
   stepA,
   stepB,
 } from './hash-table.ts';
-import {
-  Ipv4Blocks,
-  Ipv6Blocks,
-  removeFromEntry,
-  visitItems,
-  type TableOptions,
-} from './ip-blocks.ts';
+import { Ipv4Blocks, Ipv6Blocks, removeItem, visitItems, type TableOptions } from './ip-blocks.ts';
 import {
   ipv6Words,
   maskIpv4,
@@ -110,7 +104,7 @@ function sameText(key: string, text: string, start: number, end: number): boolea
   return true;
 }
 
-/** Returns the entry of a string-keyed table whose key is the text from `start` to `end`, or -1. */
+/** Returns the slot of a string-keyed table whose key is the text from `start` to `end`, or -1. */
 function findText<T extends object | number>(
   table: HashTable<T>,
   text: string,
@@ -119,8 +113,8 @@ function findText<T extends object | number>(
   low: number,
   high: number,
 ): number {
-  for (let entry = table.first(low, high); entry >= 0; entry = table.next(low, high)) {
-    if (sameText(table.label(entry), text, start, end)) return entry;
+  for (let slot = table.first(low, high); slot >= 0; slot = table.next(high)) {
+    if (sameText(table.label(slot), text, start, end)) return slot;
   }
   return -1;
 }
@@ -182,9 +176,9 @@ export class ValueMatcher<T extends object | number> {
       else this.exact[key.kind] = table;
     }
     const { low, high } = this.hashText(key.value);
-    const entry = findText(table, key.value, 0, key.value.length, low, high);
-    if (entry >= 0) {
-      if (table.addItem(entry, item)) this.count++;
+    const slot = findText(table, key.value, 0, key.value.length, low, high);
+    if (slot >= 0) {
+      if (table.addItem(slot, item)) this.count++;
       return true;
     }
     table.insert(low, high, key.value, item);
@@ -212,10 +206,10 @@ export class ValueMatcher<T extends object | number> {
     const table = trees ? this.domainTrees : this.exact[key.kind];
     if (!table) return false;
     const { low, high } = this.hashText(key.value);
-    const entry = findText(table, key.value, 0, key.value.length, low, high);
-    if (entry < 0) return false;
-    const last = !table.shared(entry);
-    if (!removeFromEntry(table, entry, item, low, high)) return false;
+    const slot = findText(table, key.value, 0, key.value.length, low, high);
+    if (slot < 0) return false;
+    const last = !table.shared(slot);
+    if (!removeItem(table, slot, item)) return false;
     if (trees && last) this.countTreeLabels(labelCount(key.value), -1);
     return true;
   }
@@ -306,8 +300,8 @@ export class ValueMatcher<T extends object | number> {
     if (!table) return;
     const hash = scratch.hash.ofString(value);
     const mask = this.options.hashMask;
-    const entry = findText(table, value, 0, value.length, hash.low & mask, hash.high & mask);
-    if (entry >= 0) visitItems(table.items(entry), 'exact', table.label(entry), visit);
+    const slot = findText(table, value, 0, value.length, hash.low & mask, hash.high & mask);
+    if (slot >= 0) visitItems(table.items(slot), 'exact', table.label(slot), visit);
   }
 
   private lookupIpv4(value: string, visit: MatchVisitor<T>): void {
@@ -398,18 +392,18 @@ export class ValueMatcher<T extends object | number> {
     const high = finishHigh(a, b, end - start) & mask;
 
     if (exact) {
-      const entry = findText(exact, text, start, end, low, high);
-      if (entry >= 0) visitItems(exact.items(entry), how, exact.label(entry), visit);
+      const slot = findText(exact, text, start, end, low, high);
+      if (slot >= 0) visitItems(exact.items(slot), how, exact.label(slot), visit);
     }
     if (!trees) return;
     const labels = dots + 1;
     if (labels < treeLabels.length && treeLabels[labels] !== 0) {
-      const entry = findText(trees, text, start, end, low, high);
-      if (entry >= 0) visitItems(trees.items(entry), how, trees.label(entry), visit);
+      const slot = findText(trees, text, start, end, low, high);
+      if (slot >= 0) visitItems(trees.items(slot), how, trees.label(slot), visit);
     }
     const subdomainHow = how === 'exact' ? 'subdomain' : how;
     for (let parent = parents - 1; parent >= 0; parent--) {
-      const entry = findText(
+      const slot = findText(
         trees,
         text,
         scratch.starts[parent]!,
@@ -417,7 +411,7 @@ export class ValueMatcher<T extends object | number> {
         scratch.lows[parent]!,
         scratch.highs[parent]!,
       );
-      if (entry >= 0) visitItems(trees.items(entry), subdomainHow, trees.label(entry), visit);
+      if (slot >= 0) visitItems(trees.items(slot), subdomainHow, trees.label(slot), visit);
     }
   }
 
@@ -453,24 +447,33 @@ function labelCount(domain: string): number {
 function findUrlHost(url: string, range: { hostStart: number; hostEnd: number }): boolean {
   const scheme = url.indexOf('://');
   if (scheme < 0) return false;
+  // One pass over the authority, which ends at the path, query or fragment: the host starts
+  // after its last '@' and ends at the first ':' after that, or after ']' for IPv6.
+  let start = scheme + 3;
   let end = url.length;
-  for (let i = scheme + 3; i < url.length; i++) {
+  let colon = -1;
+  let close = -1;
+  for (let i = start; i < url.length; i++) {
     const code = url.charCodeAt(i);
     if (code === 47 || code === 63 || code === 35) {
       end = i;
       break;
     }
+    if (code === 64) {
+      start = i + 1;
+      colon = -1;
+      close = -1;
+    } else if (code === 58 && colon < 0) {
+      colon = i;
+    } else if (code === 93 && close < 0) {
+      close = i;
+    }
   }
-  let start = scheme + 3;
-  const at = url.lastIndexOf('@', end - 1);
-  if (at >= start) start = at + 1;
   if (url.charCodeAt(start) === 91) {
-    const close = url.indexOf(']', start);
-    if (close < 0 || close >= end) return false;
+    if (close < 0) return false;
     end = close + 1;
-  } else {
-    const colon = url.indexOf(':', start);
-    if (colon >= 0 && colon < end) end = colon;
+  } else if (colon >= 0) {
+    end = colon;
   }
   if (start === end) return false;
   range.hostStart = start;
