@@ -4,6 +4,7 @@
  * the STIX validator applies to `domain-name` values.
  */
 import { domainToASCII } from 'node:url';
+import { normaliseIp } from './ip.ts';
 import { refang } from './refang.ts';
 import { type Normalised, accept, quote, reject, tooLong } from './result.ts';
 
@@ -65,6 +66,9 @@ function checkLabels(input: string, name: string): Normalised<string> {
     );
   }
   if (ALL_DIGITS.test(labels[labels.length - 1]!)) {
+    // Lists and feeds put addresses in domain fields, so name an address as one.
+    if (normaliseIp(name).ok)
+      return reject(`${quote(input)} is an IPv4 address, not a domain name`);
     return reject(
       `${quote(input)} ends in a numeric label: it is neither a domain name nor an IPv4 address`,
     );

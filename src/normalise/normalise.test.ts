@@ -87,6 +87,7 @@ describe('normaliseDomain', () => {
     ['evil.com/path', /URL characters/],
     ['xn--zz.com', /IDNA/],
     ['1.2.3.999', /numeric label/],
+    ['178.63.71.15', /is an IPv4 address, not a domain name/],
     [`${'a'.repeat(64)}.com`, /64 characters/],
     [`${'abcdefghi.'.repeat(26)}com`, /at most 253/],
     ['x'.repeat(MAX_INPUT_LENGTH + 1), /more than/],

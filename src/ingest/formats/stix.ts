@@ -224,24 +224,40 @@ function literalText(raw: string): string {
   return raw;
 }
 
-/** Returns the observables a pattern compares against with `=`. */
-export function patternObservables(pattern: string): Observable[] {
+/** The values a pattern compares with `=` on the paths Cairn normalises. */
+interface PatternValues {
+  observables: Observable[];
+  /** For each compared value that is invalid for its path, the path and the reason. */
+  invalid: string[];
+}
+
+function patternValues(pattern: string): PatternValues {
   let inspection: PatternInspection;
   try {
     inspection = inspectPattern(pattern);
   } catch {
-    return [];
+    return { observables: [], invalid: [] };
   }
   const found = new Map<string, Observable>();
+  const invalid: string[] = [];
   for (const [type, comparisons] of inspection.comparisons) {
     for (const comparison of comparisons) {
       if (comparison.operator !== '=') continue;
       const observable = comparisonObservable(type, comparison.path, literalText(comparison.value));
-      if (observable?.ok)
+      if (observable === undefined) continue;
+      if (observable.ok) {
         found.set(`${observable.value.kind} ${observable.value.value}`, observable.value);
+      } else {
+        invalid.push(`${type}:${comparison.path.map(String).join('.')}: ${observable.reason}`);
+      }
     }
   }
-  return [...found.values()];
+  return { observables: [...found.values()], invalid };
+}
+
+/** Returns the observables a pattern compares against with `=`. */
+export function patternObservables(pattern: string): Observable[] {
+  return patternValues(pattern).observables;
 }
 
 /**
@@ -255,10 +271,10 @@ function* indicatorWithObservables(
   report: ConversionReport,
   where: string,
 ): Generator<StixObject> {
-  const observables =
+  const { observables, invalid } =
     typeof indicator.pattern === 'string' && (indicator.pattern_type ?? 'stix') === 'stix'
-      ? patternObservables(indicator.pattern)
-      : [];
+      ? patternValues(indicator.pattern)
+      : { observables: [], invalid: [] };
   const lists = [
     ...new Set(
       observables.flatMap(
@@ -281,6 +297,9 @@ function* indicatorWithObservables(
     result = markIndicator(indicator, action, lists);
   }
   if (options.deriveObservables) {
+    for (const reason of invalid) {
+      report.lose(where, 'invalid-value', `no SCO derived from ${reason}`);
+    }
     // Already checked above, so the emitter's own warning-list check is not repeated.
     for (const observable of observables) {
       yield* emitter.observableWithoutWarnings(observable, false);
