@@ -6,7 +6,7 @@ import { validateObject } from '../../stix/index.ts';
 import { dataPath } from '../../testing/data.ts';
 import { WarninglistMatcher } from '../../warninglists/index.ts';
 import { parseCsvMapping } from './csv.ts';
-import { convert, type FormatOptions } from './index.ts';
+import { convert, type ConversionSummary, type FormatOptions } from './index.ts';
 import { ConversionReport } from './report.ts';
 import { patternObservables, upgradeObject } from './stix.ts';
 import { bytesOf, collect, ofType, scoIds } from './testing.test-helper.ts';
@@ -195,54 +195,136 @@ describe('STIX converters', () => {
 });
 
 describe('one data set in three formats', () => {
-  const kinds = new Set(['file', 'domain-name']);
+  // The Echap stalkerware indicators: one upstream commit exported as STIX, MISP and CSV,
+  // with the hosts and Quad9 lists beside them. docs/formats.md explains the differences.
+  interface Converted {
+    files: Set<string>;
+    /** Domain SCO ids by value. */
+    domains: Map<string, string>;
+    addresses: Set<string>;
+    report: ConversionSummary;
+  }
 
-  async function observables(
-    format: 'stix' | 'misp' | 'csv',
+  async function convertFile(
+    format: 'stix' | 'misp' | 'csv' | 'text',
     file: string,
     options: Partial<FormatOptions> = {},
-  ): Promise<Map<string, Set<string>>> {
+  ): Promise<Converted> {
     const path = `${STALKERWARE}/${file}`;
     const conversion = convert(
       format,
       { stream: createReadStream(path), path },
       { ...OPTIONS, indicators: false, deriveObservables: true, ...options },
     );
-    const objects = (await collect(conversion.objects)).filter((object) => kinds.has(object.type));
-    const byType = new Map<string, Set<string>>();
-    for (const type of kinds) byType.set(type, scoIds(ofType(objects, type)));
-    return byType;
+    const objects = await collect(conversion.objects);
+    const domains = new Map<string, string>();
+    for (const sco of ofType(objects, 'domain-name')) {
+      assert.equal(domains.has(String(sco.value)), false, `${String(sco.value)} is one SCO`);
+      domains.set(String(sco.value), sco.id);
+    }
+    return {
+      files: scoIds(ofType(objects, 'file')),
+      domains,
+      addresses: new Set(ofType(objects, 'ipv4-addr').map((sco) => String(sco.value))),
+      report: conversion.report.summary(),
+    };
   }
 
+  const converted = (async () => ({
+    stix: await convertFile('stix', 'generated/stalkerware.stix2'),
+    misp: await convertFile('misp', 'generated/misp_event.json'),
+    csv: await convertFile('csv', 'generated/network.csv'),
+    hosts: await convertFile('text', 'generated/hosts'),
+    quad9: await convertFile('text', 'generated/quad9_blocklist.txt'),
+  }))();
+  /** The one value listed as a domain (HelloSpy's download address) that is an IP address. */
+  const ADDRESS_AS_DOMAIN = '178.63.71.15';
+
+  const values = (domains: Map<string, string>): Set<string> => new Set(domains.keys());
+  const minus = (from: Set<string>, ...others: Array<Set<string>>): string[] =>
+    [...from].filter((value) => !others.some((other) => other.has(value))).sort();
+
   it('gives one set of file observables from STIX, MISP and CSV', async () => {
-    const stix = await observables('stix', 'generated/stalkerware.stix2');
-    const misp = await observables('misp', 'generated/misp_event.json');
-    const csv = await observables('csv', 'samples.csv', {
+    const { stix, misp } = await converted;
+    const csv = await convertFile('csv', 'samples.csv', {
       csvMapping: parseCsvMapping('value=SHA256,kind=hash'),
     });
-    assert.equal(stix.get('file')!.size, 2910);
-    assert.deepEqual(misp.get('file'), stix.get('file'));
-    assert.deepEqual(csv.get('file'), stix.get('file'));
+    assert.equal(stix.files.size, 2910);
+    assert.deepEqual(misp.files, stix.files);
+    assert.deepEqual(csv.files, stix.files);
   });
 
-  it('gives one id per domain across the three formats', async () => {
-    // The three exports list different domains (the STIX one adds the apps' web sites), so
-    // the check is that each domain shared by two exports is one SCO, never two.
-    const stix = (await observables('stix', 'generated/stalkerware.stix2')).get('domain-name')!;
-    const misp = (await observables('misp', 'generated/misp_event.json')).get('domain-name')!;
-    const csv = (await observables('csv', 'generated/network.csv')).get('domain-name')!;
+  it('keeps every domain each file lists', async () => {
+    const { stix, misp, csv } = await converted;
     const raw = rawDomains();
-    const pairs: Array<[Set<string>, Set<string>, Set<string>, Set<string>]> = [
-      [stix, misp, raw.stix, raw.misp],
-      [stix, csv, raw.stix, raw.csv],
-      [misp, csv, raw.misp, raw.csv],
-    ];
-    for (const [ids, otherIds, values, otherValues] of pairs) {
-      const sharedValues = [...values].filter((value) => otherValues.has(value)).length;
-      const sharedIds = [...ids].filter((id) => otherIds.has(id)).length;
-      assert.ok(sharedValues > 400, `${sharedValues} shared domains`);
-      assert.equal(sharedIds, sharedValues);
+    for (const [format, ours, listed] of [
+      ['STIX', stix, raw.stix],
+      ['MISP', misp, raw.misp],
+      ['CSV', csv, raw.csv],
+    ] as const) {
+      assert.deepEqual(values(ours.domains), listed, `${format} domains`);
     }
+    assert.equal(stix.domains.size, 1299);
+    assert.equal(misp.domains.size, 913);
+    assert.equal(csv.domains.size, 927);
+  });
+
+  it('reports the address listed as a domain', async () => {
+    const { stix, misp, csv, quad9 } = await converted;
+    const stixNote = stix.report.examples.find((note) => note.code === 'invalid-value');
+    assert.match(stixNote?.message ?? '', /"178\.63\.71\.15" is an IPv4 address, not a domain/);
+    assert.equal(stix.report.notCarriedByCode['invalid-value'], 1);
+    assert.equal(stix.addresses.size, 0);
+    assert.equal(misp.addresses.size, 0);
+    const csvNote = csv.report.examples.find((note) => note.code === 'type-mismatch');
+    assert.match(csvNote?.message ?? '', /178\.63\.71\.15/);
+    // The CSV and the Quad9 list make it an address: 64 C2 addresses plus this one.
+    assert.equal(csv.addresses.size, 65);
+    assert.ok(csv.addresses.has(ADDRESS_AS_DOMAIN));
+    assert.ok(quad9.addresses.has(ADDRESS_AS_DOMAIN));
+  });
+
+  it('gives one id per domain across the formats', async () => {
+    const all = await converted;
+    const ids = new Map<string, string>();
+    for (const [format, { domains }] of Object.entries(all)) {
+      for (const [value, id] of domains) {
+        const seen = ids.get(value);
+        if (seen !== undefined) assert.equal(id, seen, `${value} from ${format}`);
+        ids.set(value, id);
+      }
+    }
+    assert.ok(ids.size > 1300, `${ids.size} domains in all`);
+  });
+
+  it('differs only where the upstream exports differ', async () => {
+    const { stix, misp, csv, hosts, quad9 } = await converted;
+    const [S, M, C] = [values(stix.domains), values(misp.domains), values(csv.domains)];
+    const raw = rawExportFacts();
+
+    // Every stalkerware C2 domain (the hosts file) is in all three.
+    assert.equal(hosts.domains.size, 844);
+    assert.deepEqual(minus(values(hosts.domains), S), []);
+    assert.deepEqual(minus(values(hosts.domains), M), []);
+    assert.deepEqual(minus(values(hosts.domains), C), []);
+    // STIX adds the apps' web sites, which the CSV and MISP exports leave out.
+    const onlyStix = minus(S, C);
+    assert.equal(onlyStix.length, 439);
+    assert.deepEqual(minus(new Set(onlyStix), raw.websites), []);
+    // STIX leaves out the watchware apps, whose domains the CSV lists.
+    assert.deepEqual(minus(C, S), [...raw.csvDomainsOfAppsNotInStix].sort());
+    assert.equal(minus(C, S).length, 67);
+    // The MISP export only ever adds to the previous one, so it keeps two domains that are
+    // no longer C2 domains. It has no download domains.
+    assert.deepEqual(minus(M, C), ['reports.crashlytics.com', 'send.onespy.com']);
+    assert.deepEqual(minus(M, C, S), ['reports.crashlytics.com']);
+    const downloads = new Set([
+      ...minus(values(quad9.domains), values(hosts.domains)),
+      ...raw.csvDomainsOfAppsNotInStix,
+    ]);
+    const onlyCsv = minus(C, M);
+    assert.equal(onlyCsv.length, 16);
+    assert.deepEqual(minus(new Set(onlyCsv), downloads), []);
   });
 });
 
@@ -276,4 +358,31 @@ function rawDomains(): { stix: Set<string>; misp: Set<string>; csv: Set<string> 
     misp: new Set([...misp].filter(isName)),
     csv: new Set([...csv].filter(isName)),
   };
+}
+
+/** Facts the exports give about themselves, read straight from the files without Cairn's code. */
+function rawExportFacts(): { websites: Set<string>; csvDomainsOfAppsNotInStix: Set<string> } {
+  // The README lists each app with its web sites in backquotes: "* AppName (`a.com` `b.com`)".
+  const readme = readFileSync(`${STALKERWARE}/README.md`, 'utf8');
+  const websites = new Set(
+    readme
+      .split('\n')
+      .filter((line) => line.startsWith('* '))
+      .flatMap((line) => [...line.matchAll(/`([^`]+)`/g)].map((match) => match[1]!.toLowerCase())),
+  );
+  const bundle = JSON.parse(readFileSync(`${STALKERWARE}/generated/stalkerware.stix2`, 'utf8')) as {
+    objects: Array<{ type: string; name?: string }>;
+  };
+  const stixApps = new Set(
+    bundle.objects.filter((object) => object.type === 'malware').map((object) => object.name),
+  );
+  // The CSV ends its lines with CR LF, as Python's csv module writes by default.
+  const rows = readFileSync(`${STALKERWARE}/generated/network.csv`, 'utf8').split('\r\n').slice(1);
+  const csvDomainsOfAppsNotInStix = new Set(
+    rows
+      .map((row) => row.split(','))
+      .filter((cells) => cells[0] === 'domain' && !stixApps.has(cells[2]))
+      .map((cells) => cells[1]!.toLowerCase()),
+  );
+  return { websites, csvDomainsOfAppsNotInStix };
 }
