@@ -29,28 +29,31 @@ export const NO_CONSTRAINT: TimeConstraint = { windows: [] };
 
 export class BindingSpace {
   constructor(
-    /** `first_observed`/`last_observed` by observation index; undefined for a bare SCO. */
-    private readonly intervals: readonly Interval[],
+    /**
+     * The observations by index, whose `interval` (undefined for a bare SCO) is read only
+     * under a time constraint or FOLLOWEDBY, so other patterns never convert times.
+     */
+    private readonly observations: readonly { readonly interval: Interval }[],
     private readonly budget: StepBudget,
   ) {}
 
   instanceId(observationIndex: number, instance: number): number {
-    return instance * this.intervals.length + observationIndex;
+    return instance * this.observations.length + observationIndex;
   }
 
   observationIndex(instanceId: number): number {
-    return instanceId % this.intervals.length;
+    return instanceId % this.observations.length;
   }
 
   private interval(instanceId: number): Interval {
-    return this.intervals[this.observationIndex(instanceId)];
+    return this.observations[this.observationIndex(instanceId)]!.interval;
   }
 
   /** Checks whether a single observation can take part in a binding under the constraint. */
   observationAllowed(observationIndex: number, constraint: TimeConstraint): boolean {
     if (constraint.maxSpan === undefined && constraint.windows.length === 0) return true;
 
-    const interval = this.intervals[observationIndex];
+    const interval = this.observations[observationIndex]!.interval;
     if (!interval) return false;
     // STIX 2.1 section 9 makes START inclusive and STOP exclusive, so an interval that only
     // touches STOP does not overlap the window.
@@ -67,21 +70,32 @@ export class BindingSpace {
   withinSpan(binding: Binding, constraint: TimeConstraint): boolean {
     if (constraint.maxSpan === undefined) return true;
 
-    const bounds = this.bounds(binding);
-    return bounds !== undefined && bounds.latestFirst - bounds.earliestLast <= constraint.maxSpan;
+    const latestFirst = this.latestFirst(binding);
+    const earliestLast = this.earliestLast(binding);
+    if (latestFirst === undefined || earliestLast === undefined) return false;
+    return latestFirst - earliestLast <= constraint.maxSpan;
   }
 
-  private bounds(binding: Binding): { latestFirst: bigint; earliestLast: bigint } | undefined {
-    let latestFirst: bigint | undefined;
-    let earliestLast: bigint | undefined;
-    for (const id of binding) {
-      const interval = this.interval(id);
+  /** Returns the latest first_observed of a binding, or undefined if it has a bare SCO. */
+  private latestFirst(binding: Binding): bigint | undefined {
+    let latest: bigint | undefined;
+    for (let i = 0; i < binding.length; i++) {
+      const interval = this.interval(binding[i]!);
       if (!interval) return undefined;
-      if (latestFirst === undefined || interval.first > latestFirst) latestFirst = interval.first;
-      if (earliestLast === undefined || interval.last < earliestLast) earliestLast = interval.last;
+      if (latest === undefined || interval.first > latest) latest = interval.first;
     }
-    if (latestFirst === undefined || earliestLast === undefined) return undefined;
-    return { latestFirst, earliestLast };
+    return latest;
+  }
+
+  /** Returns the earliest last_observed of a binding, or undefined if it has a bare SCO. */
+  private earliestLast(binding: Binding): bigint | undefined {
+    let earliest: bigint | undefined;
+    for (let i = 0; i < binding.length; i++) {
+      const interval = this.interval(binding[i]!);
+      if (!interval) return undefined;
+      if (earliest === undefined || interval.last < earliest) earliest = interval.last;
+    }
+    return earliest;
   }
 
   private disjoint(left: Binding, right: Binding): boolean {
@@ -98,7 +112,7 @@ export class BindingSpace {
   ): Generator<Binding> {
     return this.join(left, right, (l, r) => {
       if (!this.disjoint(l, r)) return undefined;
-      const joined = [...l, ...r];
+      const joined = l.concat(r);
       return this.withinSpan(joined, constraint) ? joined : undefined;
     });
   }
@@ -115,12 +129,12 @@ export class BindingSpace {
   ): Generator<Binding> {
     return this.join(left, right, (l, r) => {
       if (!this.disjoint(l, r)) return undefined;
-      const leftBounds = this.bounds(l);
-      const rightBounds = this.bounds(r);
-      if (!leftBounds || !rightBounds || leftBounds.latestFirst > rightBounds.earliestLast) {
+      const leftFirst = this.latestFirst(l);
+      const rightLast = this.earliestLast(r);
+      if (leftFirst === undefined || rightLast === undefined || leftFirst > rightLast) {
         return undefined;
       }
-      const joined = [...l, ...r];
+      const joined = l.concat(r);
       return this.withinSpan(joined, constraint) ? joined : undefined;
     });
   }
@@ -231,7 +245,7 @@ export class BindingSpace {
 
       const next = frame.candidates[frame.position]!;
       frame.position++;
-      const union = [...next, ...frame.union];
+      const union = next.concat(frame.union);
       if (!this.withinSpan(union, constraint)) continue;
       const candidates = frame.candidates
         .slice(frame.position)

@@ -162,11 +162,15 @@ class Matcher {
   ) {
     this.observations = context.observations.items;
     this.budget = context.budget;
-    this.space = new BindingSpace(context.observations.intervals(), context.budget);
+    this.space = new BindingSpace(this.observations, context.budget);
   }
 
   sources(binding: Binding): JsonObject[] {
-    const indexes = [...new Set(binding.map((id) => this.space.observationIndex(id)))];
+    const indexes: number[] = [];
+    for (const id of binding) {
+      const index = this.space.observationIndex(id);
+      if (!indexes.includes(index)) indexes.push(index);
+    }
     return indexes.sort((a, b) => a - b).map((index) => this.observations[index]!.source);
   }
 
@@ -209,8 +213,8 @@ class Matcher {
     constraint: TimeConstraint,
   ): Iterator<Binding> {
     let result = this.bindings(operands[0]!, constraint);
-    for (const operand of operands.slice(1)) {
-      const right = this.bindings(operand, constraint);
+    for (let i = 1; i < operands.length; i++) {
+      const right = this.bindings(operands[i]!, constraint);
       if (operator === 'AND') result = this.space.and(result, right, constraint);
       else if (operator === 'OR') result = this.space.or(result, right);
       else result = this.space.followedBy(result, right, constraint);
@@ -227,30 +231,58 @@ class Matcher {
     expression: ObservationExpression,
     qualifiers: readonly Qualifier[],
     constraint: TimeConstraint,
+    count = qualifiers.length,
   ): Iterator<Binding> {
-    const last = qualifiers[qualifiers.length - 1];
-    if (!last) return this.bindings(expression, constraint);
+    if (count === 0) return this.bindings(expression, constraint);
 
-    const inner = qualifiers.slice(0, -1);
+    const last = qualifiers[count - 1]!;
     switch (last.type) {
       case 'REPEATS': {
-        const source = this.qualifiedBindings(expression, inner, constraint);
+        const source = this.qualifiedBindings(expression, qualifiers, constraint, count - 1);
         return this.space.repeat(source, last.times, constraint);
       }
       case 'WITHIN': {
-        const span = BigInt(Math.round(last.seconds * 1e9));
+        const span = withinNanoseconds(last);
         const maxSpan =
           constraint.maxSpan === undefined || span < constraint.maxSpan ? span : constraint.maxSpan;
-        return this.qualifiedBindings(expression, inner, { ...constraint, maxSpan });
+        const narrowed = { ...constraint, maxSpan };
+        return this.qualifiedBindings(expression, qualifiers, narrowed, count - 1);
       }
       case 'START': {
-        const start = instantToNanoseconds(last.startTime.value);
-        const stop = instantToNanoseconds(last.stopTime.value);
+        const window = startStopNanoseconds(last);
         // A window that stops at or before its start admits nothing (STIX 2.1 section 9).
-        if (start >= stop) return [][Symbol.iterator]();
-        const windows = [...constraint.windows, { start, stop }];
-        return this.qualifiedBindings(expression, inner, { ...constraint, windows });
+        if (window.start >= window.stop) return [][Symbol.iterator]();
+        const narrowed = { ...constraint, windows: [...constraint.windows, window] };
+        return this.qualifiedBindings(expression, qualifiers, narrowed, count - 1);
       }
     }
   }
+}
+
+// Qualifier amounts in nanoseconds, converted once per syntax tree node instead of per match.
+const withinSpans = new WeakMap<Qualifier, bigint>();
+const startStopWindows = new WeakMap<Qualifier, { start: bigint; stop: bigint }>();
+
+function withinNanoseconds(qualifier: Qualifier & { type: 'WITHIN' }): bigint {
+  let span = withinSpans.get(qualifier);
+  if (span === undefined) {
+    span = BigInt(Math.round(qualifier.seconds * 1e9));
+    withinSpans.set(qualifier, span);
+  }
+  return span;
+}
+
+function startStopNanoseconds(qualifier: Qualifier & { type: 'START' }): {
+  start: bigint;
+  stop: bigint;
+} {
+  let window = startStopWindows.get(qualifier);
+  if (window === undefined) {
+    window = {
+      start: instantToNanoseconds(qualifier.startTime.value),
+      stop: instantToNanoseconds(qualifier.stopTime.value),
+    };
+    startStopWindows.set(qualifier, window);
+  }
+  return window;
 }

@@ -133,6 +133,9 @@ describe('fast paths', () => {
     hashes: { 'SHA-256': `${i}`.repeat(4) },
     parent_ref: `x--${(i + 1) % 12}`,
     nested: { list: [i, { deep: `d${i}` }] },
+    content_hex: i === 10 ? 'zz' : '00ff'.repeat(i % 3),
+    data_bin: i === 5 ? 'not base64!' : ['AAE=', 'AQ==', ''][i % 3],
+    bad_ref: i === 10 ? 7 : `x--${i}`,
   }));
   const observed = {
     type: 'observed-data',
@@ -168,6 +171,15 @@ describe('fast paths', () => {
     'file:nested.list[0] < 3',
     "file:name > t'2020-01-01T00:00:00Z'",
     'domain-name:size = 1',
+    "file:content_hex = h'00ff'",
+    "file:content_hex = 'x'",
+    "file:data_bin = b'AAE='",
+    "file:data_bin > 'A'",
+    "file:parent_ref.parent_ref.name = 'name-0'",
+    "file:bad_ref.name = 'name-0'",
+    'file:nested.list[-1] = 0',
+    'file:nested.list[5] = 0',
+    'EXISTS file:parent_ref.missing_ref',
     'x:size = 1',
   ];
 

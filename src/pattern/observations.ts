@@ -100,7 +100,6 @@ function objectId(item: JsonObject): string | undefined {
  * literals. Preparing once and matching many patterns saves the repeated work.
  */
 export class PreparedObservations {
-  private intervalList: Interval[] | undefined;
   private instants: Map<string, Instant> | undefined;
 
   /** Raises PatternEvaluationError when instance ids would not fit in a double. */
@@ -117,12 +116,6 @@ export class PreparedObservations {
           'many to match at once; match them in smaller batches',
       );
     }
-  }
-
-  /** Returns the observed intervals by observation index, for BindingSpace. */
-  intervals(): readonly Interval[] {
-    this.intervalList ??= this.items.map((item) => item.interval);
-    return this.intervalList;
   }
 
   /** Parses an observed timestamp string once, raising PatternEvaluationError if invalid. */
@@ -266,6 +259,66 @@ export function selectValues(
   return values;
 }
 
+/** A step of a path that selects at most one value, with its key's suffix read in advance. */
+export type SingleStep =
+  | { kind: 'key'; key: string; decoded: boolean; reference: boolean }
+  | { kind: 'index'; index: number };
+
+/** Marks a path that selects nothing in selectSingleValue. */
+export const NOTHING: unique symbol = Symbol('nothing selected');
+
+/**
+ * Returns the steps of a path that selects at most one value from each root: one without
+ * `[*]` and without `_refs` keys. Returns undefined for other paths.
+ */
+export function singleValueSteps(path: ObjectPath): SingleStep[] | undefined {
+  const steps: SingleStep[] = [];
+  for (const step of path.steps) {
+    if (step.kind === 'any-index') return undefined;
+    if (step.kind === 'index') {
+      steps.push({ kind: 'index', index: step.index });
+      continue;
+    }
+    if (step.key.endsWith('_refs')) return undefined;
+    const decoded = step.key.endsWith('_hex') || step.key.endsWith('_bin');
+    steps.push({ kind: 'key', key: step.key, decoded, reference: step.key.endsWith('_ref') });
+  }
+  return steps;
+}
+
+/**
+ * Returns the value a path from singleValueSteps selects in one root object, or NOTHING.
+ * It follows the rules of selectValues and spends the same budget, without building arrays.
+ */
+export function selectSingleValue(
+  root: JsonObject,
+  steps: readonly SingleStep[],
+  observation: Observation,
+  budget: StepBudget,
+): unknown {
+  let value: unknown = root;
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i]!;
+    if (step.kind === 'index') {
+      // As in the reference matcher, a negative index selects nothing.
+      if (!Array.isArray(value) || step.index < 0 || step.index >= value.length) return NOTHING;
+      value = value[step.index];
+    } else {
+      if (!isJsonObject(value) || !Object.hasOwn(value, step.key)) return NOTHING;
+      value = value[step.key];
+      if (step.decoded) value = decodeSuffixedValue(step.key, value);
+      if (step.reference) {
+        if (typeof value !== 'string') throw notAString(step.key);
+        const target = observation.objects.get(value);
+        if (!target) return NOTHING;
+        value = target;
+      }
+    }
+    budget.spend();
+  }
+  return value;
+}
+
 function takeStep(values: unknown[], step: PathStep, observation: Observation): unknown[] {
   const next: unknown[] = [];
   if (step.kind === 'any-index') {
@@ -316,9 +369,7 @@ function decodeSuffixedValue(key: string, value: unknown): unknown {
 function resolveReferences(values: unknown[], key: string, observation: Observation): unknown[] {
   const resolved: unknown[] = [];
   for (const value of values) {
-    if (typeof value !== 'string') {
-      throw new PatternEvaluationError(`reference property ${key} is not a string`);
-    }
+    if (typeof value !== 'string') throw notAString(key);
     const target = observation.objects.get(value);
     if (target) resolved.push(target);
   }
@@ -339,4 +390,8 @@ function resolveReferenceLists(
     if (targets.length > 0) resolved.push(targets);
   }
   return resolved;
+}
+
+function notAString(key: string): PatternEvaluationError {
+  return new PatternEvaluationError(`reference property ${key} is not a string`);
 }

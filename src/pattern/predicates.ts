@@ -23,8 +23,11 @@ import {
 } from './compare.ts';
 import { PatternEvaluationError } from './errors.ts';
 import {
-  isJsonObject,
+  NOTHING,
+  selectSingleValue,
   selectValues,
+  singleValueSteps,
+  type SingleStep,
   type JsonObject,
   type Observation,
   type PreparedObservations,
@@ -51,7 +54,7 @@ const TYPE_INDEX_MIN_ROOTS = 8;
 export interface CompileOptions {
   /**
    * False compiles without the fast paths: no single-bracket shortcut, no type index, no
-   * plain-key path walk and no literal-specific value tests. The outcome is the same either
+   * single-value path walk and no literal-specific value tests. The outcome is the same either
    * way, which tests check by running both. Default true.
    */
   fastPaths?: boolean;
@@ -332,8 +335,8 @@ function compileSubnetTest(
  */
 class ComparisonTest {
   readonly objectType: string;
-  /** The keys of a path made only of plain keys, or undefined for other paths. */
-  private readonly keys: readonly string[] | undefined;
+  /** The steps of a path that selects at most one value, or undefined for other paths. */
+  private readonly steps: readonly SingleStep[] | undefined;
   private readonly exists: boolean;
 
   constructor(
@@ -343,9 +346,7 @@ class ComparisonTest {
   ) {
     this.objectType = comparison.path.objectType;
     this.exists = comparison.operator === 'EXISTS';
-    const steps = comparison.path.steps;
-    const plain = fast && steps.every((step) => step.kind === 'key' && !hasSpecialSuffix(step.key));
-    this.keys = plain ? steps.map((step) => (step as { key: string }).key) : undefined;
+    this.steps = fast ? singleValueSteps(comparison.path) : undefined;
   }
 
   holds(root: JsonObject, observation: Observation, context: EvaluationContext): boolean {
@@ -356,22 +357,12 @@ class ComparisonTest {
 
   /** Like holds() for a root already known to be of the comparison's type, without its step. */
   holdsForType(root: JsonObject, observation: Observation, context: EvaluationContext): boolean {
-    const keys = this.keys;
-    if (keys === undefined) return this.holdsOnValues(root, observation, context);
+    const steps = this.steps;
+    if (steps === undefined) return this.holdsOnValues(root, observation, context);
 
-    // A path of plain keys selects the one value at its end or nothing, and this loop spends
-    // the same budget as selectValues does for it.
-    let value: unknown = root;
-    for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
-      if (!isJsonObject(value) || !Object.hasOwn(value, key)) {
-        return this.exists ? this.comparison.negated : false;
-      }
-      value = value[key];
-      context.budget.spend();
-    }
-    if (this.exists) return !this.comparison.negated;
-    return this.test(value, context);
+    const value = selectSingleValue(root, steps, observation, context.budget);
+    if (this.exists) return (value !== NOTHING) !== this.comparison.negated;
+    return value !== NOTHING && this.test(value, context);
   }
 
   private holdsOnValues(
@@ -384,13 +375,6 @@ class ComparisonTest {
     for (const value of values) if (this.test(value, context)) return true;
     return false;
   }
-}
-
-/** Keys that selectValues decodes (`_hex`, `_bin`) or follows (`_ref`, `_refs`). */
-function hasSpecialSuffix(key: string): boolean {
-  return (
-    key.endsWith('_hex') || key.endsWith('_bin') || key.endsWith('_ref') || key.endsWith('_refs')
-  );
 }
 
 /** A compiled bracketed comparison expression, tested on one observation at a time. */
