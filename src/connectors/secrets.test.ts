@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../config/config.ts';
 import { CairnError } from '../errors.ts';
 import type { Connector } from './definition.ts';
 import {
@@ -15,6 +16,7 @@ import {
   openSecrets,
   publicConnector,
   sealSecrets,
+  secretBoxFrom,
 } from './secrets.ts';
 
 const KEY = 'a1'.repeat(32);
@@ -188,5 +190,28 @@ describe('connector secrets', () => {
       'headers.X-Api-Key': 'set, not encrypted',
     });
     assert.doesNotMatch(JSON.stringify(legacy), /p4ssw0rd|k3y/);
+  });
+});
+
+describe('connectors.secretKey', () => {
+  test('comes from CAIRN_CONNECTOR_SECRET_KEY', () => {
+    const config = loadConfig({ env: { CAIRN_CONNECTOR_SECRET_KEY: KEY } });
+    const box = secretBoxFrom(config);
+    assert.ok(box);
+    assert.equal(box.keyId, new SecretBox(KEY).keyId);
+    assert.equal(secretBoxFrom(loadConfig({ env: {} })), undefined);
+  });
+
+  test('an invalid key stops the start without echoing it', () => {
+    const bad = 'not-a-key-' + 'c'.repeat(54);
+    assert.throws(
+      () => loadConfig({ env: { CAIRN_CONNECTOR_SECRET_KEY: bad } }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /connectors\.secretKey: must be 64 hex digits/);
+        assert.equal(error.message.includes(bad), false);
+        return true;
+      },
+    );
   });
 });
