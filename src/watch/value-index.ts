@@ -9,6 +9,7 @@
  * version stay filed after the object changes; the look-up drops them when the current
  * version no longer mentions the value.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { eventObject } from '../events/feed.ts';
 import type { EventNotifier } from '../events/notifier.ts';
 import type { Logger } from '../log/logger.ts';
@@ -215,6 +216,10 @@ export interface FeedOptions {
   /** Interval of the fallback read of the event log (ms). */
   fallbackMs: number;
   batchSize: number;
+  /** Wait before building again after a failed build (ms); it doubles after each failure. */
+  retryMs: number;
+  /** Maximum wait between builds (ms). */
+  maxRetryMs: number;
 }
 
 /**
@@ -222,7 +227,7 @@ export interface FeedOptions {
  * has its own, so there is no lease: every node reads every event.
  */
 export class ValueIndexFeed {
-  readonly index = new ValueIndex();
+  private current = new ValueIndex();
   state: IndexState = 'building';
   /** Objects read while building, for progress reports. */
   built = 0;
@@ -231,6 +236,8 @@ export class ValueIndexFeed {
   private unlisten: (() => void) | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  /** Aborted by stop, to end a wait between builds. */
+  private readonly stopping = new AbortController();
   private readonly options: FeedOptions;
 
   constructor(
@@ -239,7 +246,18 @@ export class ValueIndexFeed {
     private readonly notifier?: EventNotifier,
     options: Partial<FeedOptions> = {},
   ) {
-    this.options = { fallbackMs: 1_000, batchSize: 1_000, ...options };
+    this.options = {
+      fallbackMs: 1_000,
+      batchSize: 1_000,
+      retryMs: 1_000,
+      maxRetryMs: 60_000,
+      ...options,
+    };
+  }
+
+  /** The index; a failed build replaces it with a new one. */
+  get index(): ValueIndex {
+    return this.current;
   }
 
   /** Reads every collection into the index; `onProgress` gets the objects read so far. */
@@ -272,26 +290,62 @@ export class ValueIndexFeed {
     if (this.state === 'building') this.state = 'ready';
   }
 
-  /** Builds the index, then follows the event log until stop. */
+  /**
+   * Builds the index, then follows the event log until stop. A build that fails, because
+   * the store is unreachable for instance, is started again on an empty index after a wait,
+   * so start returns only once the index is ready or the feed is stopped.
+   */
   async start(): Promise<void> {
     const started = performance.now();
-    await this.build();
+    const attempts = await this.buildWithRetries();
+    if (attempts === undefined) return;
     this.logger.info(
       {
         objects: this.index.objectCount,
         values: this.index.valueKeys,
+        attempts,
         ms: Math.round(performance.now() - started),
       },
       'observable value index built',
     );
-    if (this.state === 'stopped') return;
     this.unlisten = this.notifier?.listen(() => this.wake());
     this.timer = setInterval(() => this.wake(), this.options.fallbackMs);
     this.timer.unref();
   }
 
+  /**
+   * Builds until a build succeeds, waiting retryMs after the first failure and twice as long
+   * after each further one, up to maxRetryMs. Returns the number of builds, or undefined
+   * when the feed was stopped first.
+   */
+  private async buildWithRetries(): Promise<number | undefined> {
+    let wait = this.options.retryMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.build();
+        return this.state === 'stopped' ? undefined : attempt;
+      } catch (error) {
+        if (this.state === 'stopped') return undefined;
+        this.logger.warn(
+          { err: error, attempt, retryMs: wait, objects: this.built },
+          'observable value index build failed; building again from an empty index',
+        );
+      }
+      try {
+        await sleep(wait, undefined, { signal: this.stopping.signal });
+      } catch (error) {
+        if (this.stopping.signal.aborted) return undefined;
+        throw error;
+      }
+      wait = Math.min(wait * 2, this.options.maxRetryMs);
+      this.current = new ValueIndex();
+      this.built = 0;
+    }
+  }
+
   async stop(): Promise<void> {
     this.state = 'stopped';
+    this.stopping.abort();
     this.unlisten?.();
     if (this.timer) clearInterval(this.timer);
     await this.running;
