@@ -8,6 +8,8 @@ import { classify, toIndicator, toSco } from '../normalise/index.ts';
 import { TLP_2_AMBER, TLP_2_RED } from '../stix/index.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { dataPath } from '../testing/data.ts';
+import { makeWatchWorld } from '../watch/fixtures.test-helper.ts';
+import { WatchRuntime } from '../watch/runtime.ts';
 import { submitConverted } from './converted.ts';
 import { convert, type FormatOptions } from './formats/index.ts';
 import { IMPORT_DEFAULTS, importConversion, importConverted } from './import.ts';
@@ -273,5 +275,41 @@ describe('converted bulk import', () => {
     assert.match(stored.items[0]!.json, /"name":"x\\ud800"/);
     assert.equal((await store.readEvents({ afterSeq: 0, limit: 10 })).length, 2);
     await store.close();
+  });
+
+  test('watch follower alerts on them', async () => {
+    const world = await makeWatchWorld();
+    const runtime = new WatchRuntime(world.store, world.logger);
+    try {
+      const { list } = await runtime.service.createList(world.actors['alpha-analyst']!, {
+        name: 'scanners',
+        entries: [{ value: '198.51.100.0/24' }],
+      });
+      await runtime.reload();
+      await runtime.follower.drain();
+
+      const collectionId = world.collections.ring!;
+      const text = '# scanners\n198.51.100.23\nquiet.example\n';
+      const summary = await importConversion(
+        world.store,
+        collectionId,
+        convert('text', { stream: bytesOf(text) }, OPTIONS),
+      );
+      await runtime.follower.drain();
+      const { alerts } = await runtime.service.listAlerts(world.actors['alpha-analyst']!, {
+        watchlistId: list.id,
+      });
+
+      assert.equal(summary.added, 4);
+      assert.equal(alerts.length, 2, JSON.stringify(alerts));
+      assert.deepEqual(alerts.map((alert) => alert.match.value).sort(), [
+        '198.51.100.23',
+        '198.51.100.23',
+      ]);
+      assert.ok(alerts.every((alert) => alert.origin === 'live'));
+    } finally {
+      await runtime.stop();
+      await world.dispose();
+    }
   });
 });
