@@ -17,6 +17,7 @@
  * core, so other load on the machine does not lower them; the wall-clock rate is printed too.
  */
 import { randomUUID } from 'node:crypto';
+import { loadavg } from 'node:os';
 import type { Observable } from '../src/normalise/index.ts';
 import { lineObservables } from '../src/watch/check.ts';
 import { WatchIndex } from '../src/watch/engine.ts';
@@ -96,13 +97,24 @@ function cpuSeconds(since: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1e6;
 }
 
-function heapMiB(): number {
+/** Returns the memory in use after a full collection, in MiB: the heap and typed arrays. */
+function memoryMiB(): { heap: number; arrays: number } {
   globalThis.gc?.();
-  return Math.round(process.memoryUsage().heapUsed / 2 ** 20);
+  const usage = process.memoryUsage();
+  return {
+    heap: Math.round(usage.heapUsed / 2 ** 20),
+    arrays: Math.round(usage.arrayBuffers / 2 ** 20),
+  };
+}
+
+/** Describes the memory added since `before`. */
+function memoryGrowth(before: { heap: number; arrays: number }): string {
+  const now = memoryMiB();
+  return `heap +${now.heap - before.heap} MiB, typed arrays +${now.arrays - before.arrays} MiB`;
 }
 
 console.log(`watch look-up, ${machine()}`);
-const startHeap = heapMiB();
+const startMemory = memoryMiB();
 
 let started = performance.now();
 const engine = new WatchIndex();
@@ -132,9 +144,10 @@ for (let list = 0; list < LISTS; list++) {
   engine.setList(JSON.parse(JSON.stringify(watchList)) as WatchList, 1);
 }
 const engineSeconds = (performance.now() - started) / 1000;
-const engineHeap = heapMiB();
+const engineMemory = memoryGrowth(startMemory);
+const afterEngine = memoryMiB();
 console.log(
-  `watch engine: ${engine.entryCount} entries in ${LISTS} lists, loaded in ${engineSeconds.toFixed(1)} s, heap +${engineHeap - startHeap} MiB`,
+  `watch engine: ${engine.entryCount} entries in ${LISTS} lists, loaded in ${engineSeconds.toFixed(1)} s, ${engineMemory}`,
 );
 
 started = performance.now();
@@ -160,9 +173,9 @@ for (let i = 0; i < indicatorCount; i++) {
   );
 }
 const valueSeconds = (performance.now() - started) / 1000;
-const valueHeap = heapMiB();
+const valueMemory = memoryGrowth(afterEngine);
 console.log(
-  `value index: ${values.objectCount} indicators, ${values.valueKeys} values, built in ${valueSeconds.toFixed(1)} s, heap +${valueHeap - engineHeap} MiB`,
+  `value index: ${values.objectCount} indicators, ${values.valueKeys} values, built in ${valueSeconds.toFixed(1)} s, ${valueMemory}`,
 );
 
 // Half hits (watch entries and indicators), half misses, shuffled deterministically.
@@ -194,7 +207,7 @@ function measure(round: number): void {
   console.log(
     `round ${round}: ${queries.length} look-ups in both indexes: ${Math.round(queries.length / cpuTotal)} observables per CPU second ` +
       `(${Math.round(queries.length / seconds)}/s wall clock; watch engine ${engineCpu.toFixed(2)} s, ` +
-      `value index ${valueCpu.toFixed(2)} s of CPU), ${found} hits`,
+      `value index ${valueCpu.toFixed(2)} s of CPU), ${found} hits, load average ${loadavg()[0]!.toFixed(1)}`,
   );
 }
 
