@@ -23,26 +23,47 @@ export type JsonObject = Record<string, unknown>;
 export class Observation {
   private byType: Map<string, number[]> | undefined;
   private nanoseconds: { first: bigint; last: bigint } | undefined;
+  private objectMap: ReadonlyMap<string, JsonObject> | undefined;
 
   constructor(
     /** The observed-data object, or the SCO itself for a bare SCO. */
     readonly source: JsonObject,
-    /** The objects a reference may resolve to, by embedded key or by id. */
-    readonly objects: ReadonlyMap<string, JsonObject>,
+    /**
+     * The embedded key or id of each root, for `objects`, or the map itself when it is not
+     * made of the roots (a bare SCO may refer to any object given with it).
+     */
+    private readonly keys: readonly string[] | ReadonlyMap<string, JsonObject>,
     /** The cyber-observable objects observed, which object paths start from. */
     readonly roots: readonly JsonObject[],
     /** `number_observed`: how many times the objects were seen; 1 for a bare SCO. */
     readonly count: number,
-    /** `first_observed` and `last_observed`; absent for a bare SCO. */
-    readonly times?: { first: Instant; last: Instant },
+    /** `first_observed`; absent for a bare SCO. */
+    readonly first?: Instant,
+    /** `last_observed`; absent for a bare SCO. */
+    readonly last?: Instant,
   ) {}
+
+  /** The objects a reference may resolve to, by embedded key or by id; built on first use. */
+  get objects(): ReadonlyMap<string, JsonObject> {
+    if (!this.objectMap) {
+      const keys = this.keys;
+      if (keys instanceof Map) {
+        this.objectMap = keys;
+      } else {
+        const map = new Map<string, JsonObject>();
+        (keys as readonly string[]).forEach((key, index) => map.set(key, this.roots[index]!));
+        this.objectMap = map;
+      }
+    }
+    return this.objectMap;
+  }
 
   /** `first_observed` and `last_observed` in nanoseconds; undefined for a bare SCO. */
   get interval(): { first: bigint; last: bigint } | undefined {
-    if (!this.times) return undefined;
+    if (!this.first || !this.last) return undefined;
     this.nanoseconds ??= {
-      first: instantToNanoseconds(this.times.first),
-      last: instantToNanoseconds(this.times.last),
+      first: instantToNanoseconds(this.first),
+      last: instantToNanoseconds(this.last),
     };
     return this.nanoseconds;
   }
@@ -95,13 +116,10 @@ function objectId(item: JsonObject): string | undefined {
 }
 
 /**
- * Observations ready for matching, with what evaluation derives from them: the observed
- * intervals in nanoseconds and the instants of timestamp strings compared with timestamp
- * literals. Preparing once and matching many patterns saves the repeated work.
+ * Observations ready for matching, with their objects collected and their times parsed.
+ * Preparing once and matching many patterns saves that work on every match after the first.
  */
 export class PreparedObservations {
-  private instants: Map<string, Instant> | undefined;
-
   /** Raises PatternEvaluationError when instance ids would not fit in a double. */
   constructor(
     /** Observed-data first, in input order, then bare SCOs. */
@@ -116,17 +134,6 @@ export class PreparedObservations {
           'many to match at once; match them in smaller batches',
       );
     }
-  }
-
-  /** Parses an observed timestamp string once, raising PatternEvaluationError if invalid. */
-  instant(text: string): Instant {
-    this.instants ??= new Map();
-    let instant = this.instants.get(text);
-    if (!instant) {
-      instant = parseObservedTimestamp(text);
-      this.instants.set(text, instant);
-    }
-    return instant;
   }
 }
 
@@ -188,7 +195,7 @@ function observationFromObservedData(
   targets: ReadonlyMap<string, JsonObject>,
 ): Observation {
   const id = objectId(item) ?? 'without an id';
-  const objects = new Map<string, JsonObject>();
+  const keys: string[] = [];
   const roots: JsonObject[] = [];
 
   const embedded = isJsonObject(item.objects) ? item.objects : undefined;
@@ -196,15 +203,16 @@ function observationFromObservedData(
     for (const key of Object.keys(embedded)) {
       const value = embedded[key];
       if (!isJsonObject(value)) continue;
-      objects.set(key, value);
+      keys.push(key);
       roots.push(value);
     }
   }
   if (Array.isArray(item.object_refs)) {
+    const seen = new KeySet(keys);
     for (const ref of item.object_refs as unknown[]) {
       const target = typeof ref === 'string' ? targets.get(ref) : undefined;
-      if (!target || objects.has(ref as string)) continue;
-      objects.set(ref as string, target);
+      if (!target || seen.has(ref as string)) continue;
+      seen.add(ref as string);
       roots.push(target);
     }
   } else if (!embedded) {
@@ -217,16 +225,34 @@ function observationFromObservedData(
       `observed-data ${id} has number_observed ${String(count)}; expected an integer of at least 1`,
     );
   }
-  return new Observation(item, objects, roots, count, observedTimes(item, id));
-}
-
-function observedTimes(item: JsonObject, id: string): { first: Instant; last: Instant } {
   const first = observedTime(item, 'first_observed', id);
   const last = observedTime(item, 'last_observed', id);
   if (compareInstants(first, last) > 0) {
     throw new PatternEvaluationError(`observed-data ${id} has last_observed before first_observed`);
   }
-  return { first, last };
+  return new Observation(item, keys, roots, count, first, last);
+}
+
+/**
+ * The keys of one observation's objects, added to in order. A list search is faster than a
+ * Set for the one or two objects most observations have, and a Set takes over past that.
+ */
+class KeySet {
+  private set: Set<string> | undefined;
+
+  constructor(private readonly keys: string[]) {}
+
+  has(key: string): boolean {
+    if (this.set) return this.set.has(key);
+    if (this.keys.length <= 8) return this.keys.includes(key);
+    this.set = new Set(this.keys);
+    return this.set.has(key);
+  }
+
+  add(key: string): void {
+    this.keys.push(key);
+    this.set?.add(key);
+  }
 }
 
 function observedTime(item: JsonObject, name: string, id: string): Instant {

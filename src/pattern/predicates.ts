@@ -17,7 +17,6 @@ import {
   bytesEqualString,
   checkSetLiterals,
   compareValues,
-  isInstant,
   valuesEqual,
   type LiteralValue,
 } from './compare.ts';
@@ -197,14 +196,9 @@ function compileComparison(
     case '>=': {
       checkDateExists(comparison.value);
       const literal = comparison.value.value;
-      // compareValues parses a timestamp string itself; the fast form takes the parse cached
-      // in the prepared observations.
-      const parseFirst = fast && isInstant(literal);
       const accepts = ORDER_TESTS[comparison.operator];
-      return (value, context) => {
-        const observed =
-          parseFirst && typeof value === 'string' ? context.observations.instant(value) : value;
-        const order = compareValues(observed, literal);
+      return (value) => {
+        const order = compareValues(value, literal);
         // The reference matcher returns false for unordered types whether or not NOT is given.
         if (order === 'unordered') return false;
         if (order === 'not-latin1') return negated;
@@ -243,8 +237,7 @@ function compileComparison(
 
 /**
  * Builds the `=` test for one literal. It gives the result of valuesEqual, with the type
- * dispatch on the literal done once here and timestamp strings parsed once per observation
- * set.
+ * dispatch on the literal done once here.
  */
 function equalityTest(literal: LiteralValue): ValueTest {
   if (typeof literal === 'string') {
@@ -255,10 +248,6 @@ function equalityTest(literal: LiteralValue): ValueTest {
   }
   if (typeof literal === 'number') return (value) => value === literal;
   if (typeof literal === 'boolean') return (value) => value === literal;
-  if (isInstant(literal)) {
-    return (value, context) =>
-      valuesEqual(typeof value === 'string' ? context.observations.instant(value) : value, literal);
-  }
   return (value) => valuesEqual(value, literal);
 }
 
@@ -275,12 +264,6 @@ function membershipTest(literals: readonly LiteralValue[]): ValueTest {
       if (typeof value === 'string') return members.has(value);
       if (!(value instanceof Uint8Array)) return false;
       return literals.some((literal) => bytesEqualString(value, literal as string));
-    };
-  }
-  if (isInstant(first)) {
-    return (value, context) => {
-      const observed = typeof value === 'string' ? context.observations.instant(value) : value;
-      return literals.some((literal) => valuesEqual(observed, literal));
     };
   }
   return (value) => literals.some((literal) => valuesEqual(value, literal));

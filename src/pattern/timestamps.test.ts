@@ -5,6 +5,7 @@ import {
   compareInstants,
   daysInMonth,
   instantFromFields,
+  parseObservedTimestamp,
   tryParseTimestamp,
 } from './timestamps.ts';
 
@@ -127,5 +128,26 @@ describe('timestamp parser', () => {
     assert.equal(tryParseTimestamp('2020-02-29T23:59:59.1'), undefined);
     assert.equal(tryParseTimestamp('2020-02-29T23:59:59ZZ'), undefined);
     assert.equal(tryParseTimestamp('+020-02-29T23:59:59Z'), undefined);
+  });
+});
+
+describe('observed timestamp cache', () => {
+  test('repeated text parsed once', () => {
+    const first = parseObservedTimestamp('2021-03-04T05:06:07.5Z');
+    assert.equal(parseObservedTimestamp('2021-03-04T05:06:07.5Z'), first);
+    assert.deepEqual(first, tryParseTimestamp('2021-03-04T05:06:07.5Z'));
+  });
+
+  test('invalid text raises every time', () => {
+    for (let i = 0; i < 2; i++) {
+      assert.throws(() => parseObservedTimestamp('2021-02-30T00:00:00Z'), /invalid timestamp/);
+    }
+  });
+
+  test('values correct past cache size', () => {
+    for (let second = 0; second < 3000; second++) {
+      const text = new Date(Date.UTC(2021, 0, 1, 0, 0, second)).toISOString();
+      assert.equal(parseObservedTimestamp(text).seconds, Date.UTC(2021, 0, 1) / 1000 + second);
+    }
   });
 });

@@ -96,12 +96,26 @@ function digits(text: string, start: number, count: number): number {
 }
 
 /**
+ * Recently parsed observed timestamps. Observed data repeats the same few timestamps (often
+ * first_observed equals last_observed), and a look-up costs less than a parse. Cleared when
+ * full rather than kept in LRU order, which is simpler and enough for that pattern of reuse.
+ */
+const observedTimestamps = new Map<string, Instant>();
+const MAX_CACHED_TIMESTAMPS = 1024;
+
+/**
  * Parses a timestamp found in observed data, or raises PatternEvaluationError because the
- * reference matcher treats a malformed one as an error rather than a mismatch.
+ * reference matcher treats a malformed one as an error rather than a mismatch. The returned
+ * instant may be shared with other callers and must not be modified.
  */
 export function parseObservedTimestamp(text: string): Instant {
+  const cached = observedTimestamps.get(text);
+  if (cached) return cached;
+
   const instant = tryParseTimestamp(text);
   if (!instant) throw new PatternEvaluationError(`invalid timestamp in observed data: '${text}'`);
+  if (observedTimestamps.size >= MAX_CACHED_TIMESTAMPS) observedTimestamps.clear();
+  observedTimestamps.set(text, instant);
   return instant;
 }
 
