@@ -131,23 +131,30 @@ describe('HashTable', () => {
 
 describe('Hash64', () => {
   it('hashes a substring as the string itself', () => {
-    const whole = new Hash64().ofString('evil.example');
-    const inside = new Hash64().ofString('http://evil.example/x', 7, 19);
+    const whole = new Hash64().ofName('evil.example');
+    const inside = new Hash64().ofName('http://evil.example/x', 7, 19);
     assert.equal(inside.low, whole.low);
     assert.equal(inside.high, whole.high);
   });
 
   it('gives distinct hashes to similar strings', () => {
-    const seen = new Set<string>();
-    const hash = new Hash64();
-    for (let i = 0; i < 100_000; i++) {
-      hash.ofString(`w${i}.example.com`);
-      seen.add(`${hash.low}:${hash.high}`);
+    for (const method of ['ofName', 'ofString'] as const) {
+      const seen = new Set<string>();
+      const hash = new Hash64();
+      for (let i = 0; i < 100_000; i++) {
+        hash[method](`w${i}.example.com`);
+        seen.add(`${hash.low}:${hash.high}`);
+        hash[method](`http://u${i}.example.org/${i % 2 === 0 ? 'a' : 'ab'}`);
+        seen.add(`${hash.low}:${hash.high}`);
+      }
+      assert.equal(seen.size, 200_000, method);
+      // Keys that differ only in the length they cover, or in where a pair of units splits.
+      const texts = ['', '\u0000', '\u0000\u0000', 'a', '\u0000a', 'ab', 'ba', 'abc', 'a\u0000bc'];
+      const hashes = texts.map((text) => {
+        hash[method](text);
+        return `${hash.low}:${hash.high}`;
+      });
+      assert.equal(new Set(hashes).size, texts.length, method);
     }
-    assert.equal(seen.size, 100_000);
-    // Keys that differ only in the length they cover.
-    const empty = new Hash64().ofString('');
-    const nul = new Hash64().ofString('\u0000');
-    assert.notDeepEqual([empty.low, empty.high], [nul.low, nul.high]);
   });
 });

@@ -175,7 +175,7 @@ export class ValueMatcher<T extends object | number> {
       if (trees) this.domainTrees = table;
       else this.exact[key.kind] = table;
     }
-    const { low, high } = this.hashText(key.value);
+    const { low, high } = this.hashKey(key.kind, key.value);
     const slot = findText(table, key.value, 0, key.value.length, low, high);
     if (slot >= 0) {
       if (table.addItem(slot, item)) this.count++;
@@ -205,7 +205,7 @@ export class ValueMatcher<T extends object | number> {
     const trees = key.kind === 'domain' && key.subdomains === true;
     const table = trees ? this.domainTrees : this.exact[key.kind];
     if (!table) return false;
-    const { low, high } = this.hashText(key.value);
+    const { low, high } = this.hashKey(key.kind, key.value);
     const slot = findText(table, key.value, 0, key.value.length, low, high);
     if (slot < 0) return false;
     const last = !table.shared(slot);
@@ -214,8 +214,10 @@ export class ValueMatcher<T extends object | number> {
     return true;
   }
 
-  private hashText(text: string): Hash64 {
-    const hash = this.scratch.hash.ofString(text);
+  /** Hashes a key of a text kind as the look-ups of that kind do: domains by ofName. */
+  private hashKey(kind: TextKind, text: string): Hash64 {
+    const hash =
+      kind === 'domain' ? this.scratch.hash.ofName(text) : this.scratch.hash.ofString(text);
     hash.low &= this.options.hashMask;
     hash.high &= this.options.hashMask;
     return hash;
