@@ -9,6 +9,7 @@ import type {
   Comparison,
   ComparisonExpression,
   Observation as ObservationNode,
+  ObservationExpression,
   PatternAst,
   Qualifier,
 } from './ast.ts';
@@ -33,7 +34,6 @@ import {
   type StepBudget,
 } from './observations.ts';
 import { compileLike, compileMatches, type TextMatcher } from './text-match.ts';
-import { walkPattern } from './walk.ts';
 
 /** State shared by the comparisons of one matchPattern call. */
 export interface EvaluationContext {
@@ -88,12 +88,7 @@ export class CompiledPattern {
         this.brackets.set(top, test);
         this.single = fast ? test : undefined;
       } else {
-        walkPattern(ast, {
-          qualifier: checkQualifier,
-          observation: (observation) => {
-            this.brackets.set(observation, this.compileBracket(observation.comparison, fast));
-          },
-        });
+        this.compileObservations(top, fast);
         this.single = undefined;
       }
     } catch (error) {
@@ -112,6 +107,22 @@ export class CompiledPattern {
   dispose(): void {
     for (const matcher of this.matchers) matcher.dispose();
     this.matchers.length = 0;
+  }
+
+  /** Compiles brackets and checks qualifiers in pattern order, so errors come in order. */
+  private compileObservations(expression: ObservationExpression, fast: boolean): void {
+    switch (expression.type) {
+      case 'observation':
+        this.brackets.set(expression, this.compileBracket(expression.comparison, fast));
+        return;
+      case 'observation-group':
+        for (const operand of expression.operands) this.compileObservations(operand, fast);
+        return;
+      case 'qualified':
+        this.compileObservations(expression.expression, fast);
+        expression.qualifiers.forEach(checkQualifier);
+        return;
+    }
   }
 
   private compileBracket(expression: ComparisonExpression, fast: boolean): BracketTest {

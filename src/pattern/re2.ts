@@ -88,6 +88,11 @@ const shared = new Map<string, SharedRegex>();
 /** Entries with no users, in the order they were released; a Set keeps insertion order. */
 const idle = new Set<SharedRegex>();
 
+/** Returns the key under which handles of one source and flags share an expression. */
+export function regexKey(source: string, flags: string): string {
+  return `${flags}/${source}`;
+}
+
 /** Counts the compiled expressions kept, in use or idle, for tests. */
 export function cachedRegexCounts(): { compiled: number; idle: number } {
   return { compiled: shared.size, idle: idle.size };
@@ -133,9 +138,10 @@ export class CompiledRegex {
     private readonly source: string,
     private readonly flags: string,
     private readonly literal: { raw: string; start: number },
+    /** regexKey(source, flags), for callers that keep it to skip building it again. */
+    key = regexKey(source, flags),
   ) {
     this.description = `${literal.raw} at ${literal.start}`;
-    const key = `${flags}/${source}`;
     const found = shared.get(key);
     if (found) {
       idle.delete(found);

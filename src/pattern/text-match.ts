@@ -10,7 +10,7 @@
 
 import type { StringLiteral } from './ast.ts';
 import { LikeMatcher } from './like.ts';
-import { CompiledRegex, MAX_REGEX_INPUT_LENGTH } from './re2.ts';
+import { CompiledRegex, MAX_REGEX_INPUT_LENGTH, regexKey } from './re2.ts';
 
 export interface TextMatcher {
   test(value: unknown): boolean;
@@ -21,12 +21,43 @@ export interface TextMatcher {
 const REGEX_METACHARACTERS = /[\\^$.|?*+()[\]{}]/g;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
+/** What compiling a LIKE or MATCHES literal derives from its text alone. */
+interface Translation {
+  /** The RE2 expression and its flags. */
+  source: string;
+  flags: string;
+  /** The key CompiledRegex shares the expression under, built once so its hash is kept. */
+  key: string;
+  /** The JavaScript LIKE matcher, when one applies. */
+  like: LikeMatcher | undefined;
+  /** Whether binary values may be matched: every code point of the expression is below 256. */
+  bytesAllowed: boolean;
+}
+
 /**
- * Builds the matcher for `LIKE 'pattern'`, where % is any run of characters and _ is one.
- * With `fast`, LikeMatcher decides where it can and RE2 only where it cannot.
+ * Translations by literal text, because matching a pattern given as text compiles the same
+ * literals over and over. Cleared when full; each entry is a few short strings.
  */
-export function compileLike(literal: StringLiteral, fast = true): TextMatcher {
-  const like = literal.value.normalize('NFC');
+const likeTranslations = new Map<string, Translation>();
+const matchesTranslations = new Map<string, Translation>();
+const MAX_TRANSLATIONS = 1024;
+
+function translation(
+  cache: Map<string, Translation>,
+  text: string,
+  translate: (text: string) => Translation,
+): Translation {
+  let found = cache.get(text);
+  if (!found) {
+    found = translate(text);
+    if (cache.size >= MAX_TRANSLATIONS) cache.clear();
+    cache.set(text, found);
+  }
+  return found;
+}
+
+function translateLike(text: string): Translation {
+  const like = toNfc(text);
   let source = '\\A';
   for (const char of like) {
     if (char === '%') source += '.*';
@@ -34,30 +65,33 @@ export function compileLike(literal: StringLiteral, fast = true): TextMatcher {
     else source += char.replace(REGEX_METACHARACTERS, '\\$&');
   }
   source += '\\z';
-
   // The s flag lets % and _ match line breaks too: SQL LIKE has no notion of lines.
-  const regex = new CompiledRegex(source, 'su', literal);
-  const matcher = fast ? LikeMatcher.compile(like) : undefined;
-  const matches = (text: string): boolean => {
-    // RE2 raises for values over its length limit, which the fast path keeps.
-    if (matcher && text.length <= MAX_REGEX_INPUT_LENGTH) {
-      const matched = matcher.test(text);
-      if (matched !== undefined) return matched;
-    }
-    return regex.test(text);
-  };
+  const flags = 'su';
   const bytesAllowed = isLatin1(like);
   return {
-    dispose: () => regex.dispose(),
-    test(value: unknown): boolean {
-      if (typeof value === 'string') return matches(toNfc(value));
-      if (value instanceof Uint8Array && bytesAllowed) {
-        const text = decodeUtf8(value);
-        return text !== undefined && matches(toNfc(text));
-      }
-      return false;
-    },
+    source,
+    flags,
+    key: regexKey(source, flags),
+    like: LikeMatcher.compile(like),
+    bytesAllowed,
   };
+}
+
+function translateMatches(text: string): Translation {
+  const source = toNfc(text);
+  const flags = 'u';
+  const bytesAllowed = isLatin1(source);
+  return { source, flags, key: regexKey(source, flags), like: undefined, bytesAllowed };
+}
+
+/**
+ * Builds the matcher for `LIKE 'pattern'`, where % is any run of characters and _ is one.
+ * With `fast`, LikeMatcher decides where it can and RE2 only where it cannot.
+ */
+export function compileLike(literal: StringLiteral, fast = true): TextMatcher {
+  const found = translation(likeTranslations, literal.value, translateLike);
+  const regex = new CompiledRegex(found.source, found.flags, literal, found.key);
+  return new LikeTextMatcher(regex, fast ? found.like : undefined, found.bytesAllowed);
 }
 
 /**
@@ -67,17 +101,61 @@ export function compileLike(literal: StringLiteral, fast = true): TextMatcher {
  * matches only at the very end, not before a final line break.
  */
 export function compileMatches(literal: StringLiteral): TextMatcher {
-  const source = literal.value.normalize('NFC');
-  const regex = new CompiledRegex(source, 'u', literal);
-  const bytesAllowed = isLatin1(source);
-  return {
-    dispose: () => regex.dispose(),
-    test(value: unknown): boolean {
-      if (typeof value === 'string') return regex.test(toNfc(value));
-      if (value instanceof Uint8Array && bytesAllowed) return regex.test(latin1String(value));
-      return false;
-    },
-  };
+  const found = translation(matchesTranslations, literal.value, translateMatches);
+  const regex = new CompiledRegex(found.source, found.flags, literal, found.key);
+  return new MatchesTextMatcher(regex, found.bytesAllowed);
+}
+
+// The matchers are classes rather than closures: a pattern given as text compiles them on
+// every match, and a class instance is cheaper to create than a set of closures.
+
+class LikeTextMatcher implements TextMatcher {
+  constructor(
+    private readonly regex: CompiledRegex,
+    private readonly like: LikeMatcher | undefined,
+    private readonly bytesAllowed: boolean,
+  ) {}
+
+  test(value: unknown): boolean {
+    if (typeof value === 'string') return this.matches(toNfc(value));
+    if (value instanceof Uint8Array && this.bytesAllowed) {
+      const text = decodeUtf8(value);
+      return text !== undefined && this.matches(toNfc(text));
+    }
+    return false;
+  }
+
+  dispose(): void {
+    this.regex.dispose();
+  }
+
+  private matches(text: string): boolean {
+    // RE2 raises for values over its length limit, which the fast path keeps.
+    if (this.like && text.length <= MAX_REGEX_INPUT_LENGTH) {
+      const matched = this.like.test(text);
+      if (matched !== undefined) return matched;
+    }
+    return this.regex.test(text);
+  }
+}
+
+class MatchesTextMatcher implements TextMatcher {
+  constructor(
+    private readonly regex: CompiledRegex,
+    private readonly bytesAllowed: boolean,
+  ) {}
+
+  test(value: unknown): boolean {
+    if (typeof value === 'string') return this.regex.test(toNfc(value));
+    if (value instanceof Uint8Array && this.bytesAllowed) {
+      return this.regex.test(latin1String(value));
+    }
+    return false;
+  }
+
+  dispose(): void {
+    this.regex.dispose();
+  }
 }
 
 /**

@@ -3,15 +3,12 @@
 import type {
   Comparison,
   ComparisonExpression,
-  Observation,
   ObservationExpression,
   PatternAst,
   Qualifier,
 } from './ast.ts';
 
 export interface PatternVisitor {
-  /** A bracketed comparison expression, visited before its comparisons. */
-  observation?(observation: Observation): void;
   observationGroup?(operator: 'AND' | 'OR' | 'FOLLOWEDBY'): void;
   qualifier?(qualifier: Qualifier): void;
   comparison?(comparison: Comparison): void;
@@ -25,7 +22,6 @@ export function walkPattern(ast: PatternAst, visitor: PatternVisitor): void {
 function walkObservation(expression: ObservationExpression, visitor: PatternVisitor): void {
   switch (expression.type) {
     case 'observation':
-      visitor.observation?.(expression);
       walkComparison(expression.comparison, visitor);
       return;
     case 'observation-group':
