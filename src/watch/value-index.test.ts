@@ -68,10 +68,12 @@ describe('ValueIndexFeed', () => {
     world.logs.length = 0;
     let partial: ValueIndex | undefined;
     let partialValues = 0;
-    // The first build fails at once, the second after reading the first collection.
+    // The first build fails at once. The second fails on the first read of a collection
+    // after values were filed, which the two shared indicators make sure comes.
     const store = failingStore(world.store, (method, call) => {
       if (method === 'eventBounds') return call === 1;
-      if (method !== 'queryObjects' || call !== 2) return false;
+      if (method !== 'queryObjects' || partial !== undefined) return false;
+      if (feed.index.valueKeys === 0) return false;
       partial = feed.index;
       partialValues = feed.index.valueKeys;
       return true;
