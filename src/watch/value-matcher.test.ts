@@ -178,7 +178,7 @@ describe('urlHost', () => {
   });
 });
 
-/** Every hit of a look-up as `name how watched`, in visiting order. */
+/** Returns every hit of a look-up as `name how watched`, in visiting order. */
 function visits(matcher: ValueMatcher<Item>, kind: ValueKind, value: string): string[] {
   const found: string[] = [];
   matcher.lookup(kind, value, (item, how, watched) => found.push(`${item.name} ${how} ${watched}`));
