@@ -33,9 +33,13 @@ export interface WatchWorld {
   dispose(): Promise<void>;
 }
 
-export async function makeWatchWorld(): Promise<WatchWorld> {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-watch-'));
-  const storeUrl = `sqlite:${join(dir, 'cairn.db')}`;
+/**
+ * Builds the world on a store at `url`, an empty migrated PostgreSQL schema for instance;
+ * without one, on a SQLite file in a temporary folder that dispose removes.
+ */
+export async function makeWatchWorld(url?: string): Promise<WatchWorld> {
+  const dir = url === undefined ? mkdtempSync(join(tmpdir(), 'cairn-watch-')) : undefined;
+  const storeUrl = url ?? `sqlite:${join(dir!, 'cairn.db')}`;
   const store = await openStore(storeUrl);
   await bootstrap(store, DEFAULT_CONFIG, { createAdmin: true });
   const logs: Array<Record<string, unknown>> = [];
@@ -65,7 +69,7 @@ export async function makeWatchWorld(): Promise<WatchWorld> {
     collections: {},
     async dispose() {
       await store.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
 
