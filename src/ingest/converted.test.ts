@@ -13,6 +13,7 @@ import { WatchRuntime } from '../watch/runtime.ts';
 import { submitConverted } from './converted.ts';
 import { convert, type FormatOptions } from './formats/index.ts';
 import { IMPORT_DEFAULTS, importConversion, importConverted } from './import.ts';
+import { SUBMIT_CHUNK } from './submit.ts';
 
 const OPTIONS: FormatOptions = { source: 'test', created: '2024-05-01T00:00:00.000Z' };
 const TRAIL = dataPath('maltrail-trails/trails/static/mass_scanner.txt');
@@ -62,6 +63,21 @@ async function contents(store: Store, collectionId: string): Promise<string[]> {
   return page.items.map((item) => `${item.id} ${item.version} ${item.json}`).sort();
 }
 
+/** Wraps a store so that `sizes` receives the number of objects of each addConverted call. */
+function countingStore(store: Store, sizes: number[]): Store {
+  return new Proxy(store, {
+    get(target, property) {
+      const value = Reflect.get(target, property, target) as unknown;
+      if (typeof value !== 'function') return value;
+      if (property !== 'addConverted') return value.bind(target);
+      return (id: string, objects: unknown[]) => {
+        sizes.push(objects.length);
+        return store.addConverted(id, objects as never);
+      };
+    },
+  });
+}
+
 function observable(value: string) {
   const result = classify(value);
   assert.ok(result.ok, value);
@@ -105,17 +121,7 @@ describe('converted bulk import', () => {
   test('bulk batches bounded', async () => {
     const { store, collectionId } = await openCollection();
     const sizes: number[] = [];
-    const counted = new Proxy(store, {
-      get(target, property) {
-        const value = Reflect.get(target, property, target) as unknown;
-        if (typeof value !== 'function') return value;
-        if (property !== 'addConverted') return value.bind(target);
-        return (id: string, objects: unknown[]) => {
-          sizes.push(objects.length);
-          return store.addConverted(id, objects as never);
-        };
-      },
-    });
+    const counted = countingStore(store, sizes);
     const summary = await importConversion(
       counted,
       collectionId,
@@ -132,6 +138,23 @@ describe('converted bulk import', () => {
       sizes.reduce((sum, size) => sum + size, 0),
       summary.added + summary.duplicates,
     );
+    await store.close();
+  });
+
+  test('server batches chunked', async () => {
+    const { store, collectionId } = await openCollection();
+    const sizes: number[] = [];
+    const objects = Array.from({ length: 1250 }, (_, i) =>
+      toSco(observable(`10.0.${i >> 8}.${i & 255}`)),
+    );
+    const result = await submitConverted(countingStore(store, sizes), collectionId, objects);
+
+    assert.deepEqual(sizes, [SUBMIT_CHUNK, objects.length - SUBMIT_CHUNK]);
+    assert.equal(result.successes.length, objects.length);
+    assert.deepEqual(await store.countCollection(collectionId), {
+      objects: objects.length,
+      versions: objects.length,
+    });
     await store.close();
   });
 

@@ -6,15 +6,15 @@
  * Why the full STIX validation is skipped for them: every such object is an SCO made by
  * toSco or an indicator made by toIndicator (src/normalise/stix.ts) from a value that a
  * normaliser accepted, so that code fixes its structure. The converter tests in
- * formats/lists.test.ts run every object they produce through validateObject. On the full
- * path, validating each object again, parsing its JSON again for the sharing rules and
- * querying the re-share rule per object cost about 20 µs of CPU time per line of
- * bench/import-text.ts (an estimate from two runs under load), more than converting the
- * line. What is cheap is still checked here: the shape of ids, types, spec_version and
- * timestamps. An object that fails those checks goes through submitObjects, which
- * validates it in full and reports why it is rejected. Objects from outside (TAXII,
- * bundles, the STIX, STIX 1 and MISP converters, which carry the source's own content)
- * always take submitObjects.
+ * formats/lists.test.ts run every object they produce through validateObject. The full
+ * path validates each object again, parses its JSON again for the sharing rules and
+ * queries the re-share rule per object. In bench/import-text.ts that costs 20 to 30 µs of
+ * CPU time per line more than this path (runs under load, so an estimate), which is more
+ * than converting the line takes. What is cheap is still checked here: the shape of ids,
+ * types, spec_version and timestamps. An object that fails those checks goes through
+ * submitObjects, which validates it in full and reports why it is rejected. Objects from
+ * outside (TAXII, bundles, the STIX, STIX 1 and MISP converters, which carry the source's
+ * own content) always take submitObjects.
  */
 import type { StixObject } from '../normalise/index.ts';
 import { audienceOf, hasTlpGranularMarkings, objectTlp } from '../sharing/markings.ts';
@@ -23,6 +23,7 @@ import { parseIdentifier } from '../stix/index.ts';
 import { timestampKey } from '../stix/timestamp.ts';
 import type { EntrySharing, PreparedObject, Store, TlpLevel } from '../store/store.ts';
 import {
+  SUBMIT_CHUNK,
   operatorContribution,
   submitObjects,
   type SubmitFailure,
@@ -127,10 +128,14 @@ class SharingFacts {
 
 /**
  * Stores a batch of objects that Cairn's list converters built, with the same outcome per
- * object as submitObjects would report, in one store transaction for the bulk of them.
- * Without a contribution the batch is an operator's import. Objects that fail the cheap
- * checks, and those whose sharing needs the full rules (anonymous shares, TLP:RED), go
- * through submitObjects in a transaction of their own.
+ * object as submitObjects would report. Without a contribution the batch is an operator's
+ * import. Objects that fail the cheap checks, and those whose sharing needs the full rules
+ * (anonymous shares, TLP:RED), go through submitObjects in a transaction of their own.
+ *
+ * The others are stored in one transaction per `chunkSize` objects. Between transactions
+ * the event loop runs other work, so the default of SUBMIT_CHUNK keeps a server as
+ * responsive as submitObjects does. As there, a store error can leave the first chunks of
+ * a batch stored.
  */
 export async function submitConverted(
   store: Store,
@@ -138,6 +143,7 @@ export async function submitConverted(
   objects: readonly unknown[],
   offset = 0,
   contribution?: Contribution,
+  chunkSize = SUBMIT_CHUNK,
 ): Promise<SubmitResult> {
   const sharing = contribution ?? (await operatorContribution(store, collectionId));
   const facts = new SharingFacts(sharing);
@@ -161,8 +167,9 @@ export async function submitConverted(
     result.failures.push(...shared.failures);
     bulk.push(...shared.accepted);
   }
-  if (bulk.length > 0) {
-    const added = await store.addConverted(collectionId, bulk);
+  for (let start = 0; start < bulk.length; start += chunkSize) {
+    if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+    const added = await store.addConverted(collectionId, bulk.slice(start, start + chunkSize));
     for (const { id, version, outcome, dateAdded } of added.results) {
       result.successes.push({ id, version, outcome, dateAdded });
     }

@@ -130,7 +130,8 @@ export async function importConverted(
 /**
  * Imports a conversion started by formats/index.ts `convert`, like importConverted. It
  * reads the conversion's batches when it has them, and uses the bulk path, with batches of
- * IMPORT_DEFAULTS.bulkBatchSize unless told otherwise, when the conversion allows it.
+ * IMPORT_DEFAULTS.bulkBatchSize unless `options.batchSize` is set, when the conversion
+ * allows it.
  */
 export async function importConversion(
   store: Store,
@@ -182,7 +183,12 @@ async function importEntries(
 ): Promise<ImportSummary> {
   const batchSize = options.batchSize ?? IMPORT_DEFAULTS.batchSize;
   const tally = new Tally(options.maxFailures ?? IMPORT_DEFAULTS.maxFailures);
-  const submit = options.bulk ? submitConverted : submitObjects;
+  // Imports run from the CLI, where no requests wait, so the bulk path stores a whole batch
+  // in one transaction.
+  const submit = options.bulk
+    ? (store: Store, collectionId: string, objects: readonly unknown[], offset: number) =>
+        submitConverted(store, collectionId, objects, offset, undefined, batchSize)
+    : submitObjects;
 
   let batch: unknown[] = [];
   let batchStart = 0;

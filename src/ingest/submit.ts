@@ -82,7 +82,7 @@ export async function operatorContribution(
  * Objects validated and stored per step. Between steps the event loop runs other requests,
  * so one large POST does not stall the server for seconds.
  */
-const SUBMIT_CHUNK = 1000;
+export const SUBMIT_CHUNK = 1000;
 
 /**
  * Validates, applies the sharing rules and stores a batch. Store errors propagate;
