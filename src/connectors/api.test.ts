@@ -20,6 +20,8 @@ let server: TestServer;
 let target: string;
 let analystToken: string;
 let otherAdminToken: string;
+/** A collection of a community that olga, org admin of another organisation, moderates. */
+let otherTarget: string;
 
 before(async () => {
   server = await startTestServer({ connectors: { scheduler: false } });
@@ -39,6 +41,9 @@ before(async () => {
     role: 'org-admin',
   });
   otherAdminToken = (await services.createToken(root, otherAdmin.id, {})).token;
+  const olga = { userId: otherAdmin.id };
+  const community = await services.createCommunity(olga, { name: 'Olga ring' });
+  otherTarget = (await services.createCollection(olga, community.id, { title: 'Olga feed' })).id;
 });
 
 after(async () => {
@@ -175,6 +180,46 @@ describe('connector API', () => {
       assert.equal(result.status, 400, `${JSON.stringify(change)}: ${result.text}`);
       assert.match(result.json.error.message, message);
     }
+  });
+
+  test('file paths need a platform admin', async () => {
+    const local = { name: 'local', kind: 'text', collection: otherTarget };
+    for (const url of ['/etc/passwd', '/proc/self/environ']) {
+      const created = await api('/connectors', {
+        method: 'POST',
+        token: otherAdminToken,
+        body: definition({ ...local, url, auth: { type: 'none' } }),
+      });
+      assert.equal(created.status, 403, created.text);
+      assert.match(created.json.error.message, /only platform admins may give a file path/);
+    }
+
+    const remote = await api('/connectors', {
+      method: 'POST',
+      token: otherAdminToken,
+      body: definition({ ...local, url: 'http://127.0.0.1:9/list.txt', auth: { type: 'none' } }),
+    });
+    assert.equal(remote.status, 201, remote.text);
+
+    const changed = await api(`/connectors/${remote.json.id}`, {
+      method: 'PATCH',
+      token: otherAdminToken,
+      body: { url: '/etc/passwd' },
+    });
+    assert.equal(changed.status, 403, changed.text);
+    const shown = await api(`/connectors/${remote.json.id}`, { token: otherAdminToken });
+    assert.equal(shown.json.url, 'http://127.0.0.1:9/list.txt');
+    const removed = await api(`/connectors/${remote.json.id}`, {
+      method: 'DELETE',
+      token: otherAdminToken,
+    });
+    assert.ok(removed.status < 300, removed.text);
+
+    const byAdmin = await api('/connectors', {
+      method: 'POST',
+      body: definition({ name: 'admin file', kind: 'text', url: QUAD9, auth: { type: 'none' } }),
+    });
+    assert.equal(byAdmin.status, 201, byAdmin.text);
   });
 
   test('a change keeps the fields it does not name', async () => {

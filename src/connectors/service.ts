@@ -85,6 +85,7 @@ export class ConnectorService {
     if (!this.guard.administers(acting, organisationId)) {
       throw forbidden('only platform admins and org admins may create connectors');
     }
+    this.checkLocation(acting, definition.url);
     await this.checkTarget(acting, definition.collection);
     const connector: Connector = {
       ...definition,
@@ -135,6 +136,9 @@ export class ConnectorService {
       const document = await this.find(acting, reference);
       const current = connectorOf(document);
       this.requireManager(acting, current);
+      if (change.url !== undefined && change.url !== current.url) {
+        this.checkLocation(acting, change.url);
+      }
       if (change.collection !== undefined && change.collection !== current.collection) {
         await this.checkTarget(acting, change.collection);
       }
@@ -288,6 +292,19 @@ export class ConnectorService {
         'only platform admins and org admins of its organisation may change a connector',
       );
     }
+  }
+
+  /**
+   * Rejects a file path from anyone but a platform admin. The server reads the file with
+   * its own rights and quotes unreadable lines in the health, so a file path would let an
+   * org admin read any file of the server, such as /etc/passwd or /proc/self/environ.
+   */
+  private checkLocation(acting: Acting, url: string): void {
+    if (/^https?:\/\//i.test(url) || this.guard.isPlatformAdmin(acting)) return;
+    throw forbidden(
+      `only platform admins may give a file path as a connector url (got ${JSON.stringify(url)}): ` +
+        'serve the file over http:// or https:// instead',
+    );
   }
 
   /** The acting user must be able to write the target collection. */
