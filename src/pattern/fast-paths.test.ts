@@ -313,3 +313,57 @@ describe('LIKE without RE2', () => {
     assertAgrees(`%${'_'.repeat(40)}%`, ['a'.repeat(39), 'a'.repeat(40), 'a'.repeat(41)]);
   });
 });
+
+describe('reference targets', () => {
+  const observed = (refs: string[]) => ({
+    type: 'observed-data',
+    id: 'observed-data--t',
+    first_observed: '2020-01-01T00:00:00Z',
+    last_observed: '2020-01-01T00:00:00Z',
+    number_observed: 1,
+    object_refs: refs,
+  });
+
+  test('bundle object replaces option object', () => {
+    const given = new Map([['x--1', { type: 'x', id: 'x--1', name: 'given' }]]);
+    const bundle = {
+      type: 'bundle',
+      objects: [observed(['x--1']), { type: 'x', id: 'x--1', name: 'bundled' }],
+    };
+    assert.equal(matchPattern("[x:name = 'bundled']", [bundle], { objects: given }).matched, true);
+    assert.equal(matchPattern("[x:name = 'given']", [bundle], { objects: given }).matched, false);
+    assert.equal(
+      matchPattern("[x:name = 'given']", [observed(['x--1'])], { objects: given }).matched,
+      true,
+    );
+  });
+
+  test('later duplicate id wins', () => {
+    for (const count of [2, 8, 9, 20]) {
+      const objects = Array.from({ length: count }, (_, i) => ({
+        type: 'x',
+        id: `x--${i}`,
+        name: `n${i}`,
+      }));
+      objects.push({ type: 'x', id: 'x--0', name: 'last' });
+      const bundle = {
+        type: 'bundle',
+        objects: [observed(['x--0', `x--${count - 1}`]), ...objects],
+      };
+      assert.equal(matchPattern("[x:name = 'last']", [bundle]).matched, true, `${count}`);
+      assert.equal(matchPattern("[x:name = 'n0']", [bundle]).matched, false, `${count}`);
+      assert.equal(matchPattern(`[x:name = 'n${count - 1}']`, [bundle]).matched, true, `${count}`);
+    }
+  });
+
+  test('non-object option values ignored', () => {
+    const given = new Map<string, unknown>([
+      ['x--1', 'not an object'],
+      ['x--2', [1]],
+    ]);
+    const result = matchPattern('[EXISTS x:name]', [observed(['x--1', 'x--2'])], {
+      objects: given,
+    });
+    assert.equal(result.matched, false);
+  });
+});

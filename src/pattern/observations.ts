@@ -20,19 +20,24 @@ export type JsonObject = Record<string, unknown>;
  * One observation: the objects seen together, how often and when. Built once per input by
  * prepareObservations, then shared by every pattern matched against that input.
  */
+/** Objects by embedded key or by id, for following references. */
+export interface ObjectLookup {
+  get(key: string): JsonObject | undefined;
+}
+
 export class Observation {
   private byType: Map<string, number[]> | undefined;
   private nanoseconds: { first: bigint; last: bigint } | undefined;
-  private objectMap: ReadonlyMap<string, JsonObject> | undefined;
+  private objectMap: ObjectLookup | undefined;
 
   constructor(
     /** The observed-data object, or the SCO itself for a bare SCO. */
     readonly source: JsonObject,
     /**
-     * The embedded key or id of each root, for `objects`, or the map itself when it is not
-     * made of the roots (a bare SCO may refer to any object given with it).
+     * The embedded key or id of each root, for `objects`, or the look-up itself when it is
+     * not made of the roots (a bare SCO may refer to any object given with it).
      */
-    private readonly keys: readonly string[] | ReadonlyMap<string, JsonObject>,
+    private readonly keys: readonly string[] | ObjectLookup,
     /** The cyber-observable objects observed, which object paths start from. */
     readonly roots: readonly JsonObject[],
     /** `number_observed`: how many times the objects were seen; 1 for a bare SCO. */
@@ -44,15 +49,15 @@ export class Observation {
   ) {}
 
   /** The objects a reference may resolve to, by embedded key or by id; built on first use. */
-  get objects(): ReadonlyMap<string, JsonObject> {
+  get objects(): ObjectLookup {
     if (!this.objectMap) {
       const keys = this.keys;
-      if (keys instanceof Map) {
-        this.objectMap = keys;
-      } else {
+      if (Array.isArray(keys)) {
         const map = new Map<string, JsonObject>();
         (keys as readonly string[]).forEach((key, index) => map.set(key, this.roots[index]!));
         this.objectMap = map;
+      } else {
+        this.objectMap = keys as ObjectLookup;
       }
     }
     return this.objectMap;
@@ -148,10 +153,7 @@ export function prepareObservations(
   inputs: readonly unknown[],
   extraObjects?: ReadonlyMap<string, unknown>,
 ): PreparedObservations {
-  const targets = new Map<string, JsonObject>();
-  if (extraObjects) {
-    for (const [id, item] of extraObjects) if (isJsonObject(item)) targets.set(id, item);
-  }
+  const targets = new Targets(extraObjects);
 
   const observedData: JsonObject[] = [];
   const bareObjects: JsonObject[] = [];
@@ -164,13 +166,13 @@ export function prepareObservations(
       for (const item of input.objects as unknown[]) {
         if (!isJsonObject(item)) continue;
         if (item.type === 'observed-data') observedData.push(item);
-        else if (typeof item.id === 'string') targets.set(item.id, item);
+        else if (typeof item.id === 'string') targets.add(item.id, item);
       }
     } else if (input.type === 'observed-data') {
       observedData.push(input);
     } else {
       bareObjects.push(input);
-      if (typeof input.id === 'string') targets.set(input.id, input);
+      if (typeof input.id === 'string') targets.add(input.id, input);
     }
   }
 
@@ -190,10 +192,49 @@ export function prepareObservations(
   return new PreparedObservations(items);
 }
 
-function observationFromObservedData(
-  item: JsonObject,
-  targets: ReadonlyMap<string, JsonObject>,
-): Observation {
+/**
+ * The objects references may resolve to: objects given beside the observed data, over those
+ * of the caller's map. Later objects with the same id replace earlier ones. Most inputs give
+ * one or two, which a list search finds faster than a map takes to build, so a map is built
+ * only past MAX_LISTED_TARGETS. The caller's map is read in place rather than copied.
+ */
+class Targets implements ObjectLookup {
+  private readonly ids: string[] = [];
+  private readonly objects: JsonObject[] = [];
+  private map: Map<string, JsonObject> | undefined;
+
+  constructor(private readonly extra: ReadonlyMap<string, unknown> | undefined) {}
+
+  add(id: string, item: JsonObject): void {
+    if (this.map) {
+      this.map.set(id, item);
+      return;
+    }
+    this.ids.push(id);
+    this.objects.push(item);
+    if (this.ids.length > MAX_LISTED_TARGETS) {
+      this.map = new Map();
+      this.ids.forEach((listed, index) => this.map!.set(listed, this.objects[index]!));
+    }
+  }
+
+  get(id: string): JsonObject | undefined {
+    if (this.map) {
+      const found = this.map.get(id);
+      if (found) return found;
+    } else {
+      for (let i = this.ids.length - 1; i >= 0; i--) {
+        if (this.ids[i] === id) return this.objects[i];
+      }
+    }
+    const extra = this.extra?.get(id);
+    return isJsonObject(extra) ? extra : undefined;
+  }
+}
+
+const MAX_LISTED_TARGETS = 8;
+
+function observationFromObservedData(item: JsonObject, targets: Targets): Observation {
   const id = objectId(item) ?? 'without an id';
   const keys: string[] = [];
   const roots: JsonObject[] = [];

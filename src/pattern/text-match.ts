@@ -21,7 +21,7 @@ export interface TextMatcher {
 const REGEX_METACHARACTERS = /[\\^$.|?*+()[\]{}]/g;
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/** What compiling a LIKE or MATCHES literal derives from its text alone. */
+/** The parts of a compiled LIKE or MATCHES literal that depend on its text alone. */
 interface Translation {
   /** The RE2 expression and its flags. */
   source: string;
@@ -36,7 +36,7 @@ interface Translation {
 
 /**
  * Translations by literal text, because matching a pattern given as text compiles the same
- * literals over and over. Cleared when full; each entry is a few short strings.
+ * literals over and over. Each entry is a few short strings, and the map is cleared when full.
  */
 const likeTranslations = new Map<string, Translation>();
 const matchesTranslations = new Map<string, Translation>();
@@ -159,8 +159,8 @@ class MatchesTextMatcher implements TextMatcher {
 }
 
 /**
- * Puts a string in NFC. Text whose code points are all below U+0300 (where the combining
- * diacritical marks start) is already in NFC and skips the ICU call; fast-paths.test.ts
+ * Puts a string in NFC. Text whose code points are all below U+0300, where the combining
+ * diacritical marks start, is already in NFC and skips the ICU call. fast-paths.test.ts
  * checks this for every such character and pair of characters.
  */
 function toNfc(text: string): string {
