@@ -104,11 +104,33 @@ describe('HashTable', () => {
     assert.equal(table.addItem(slot, a), false, 'already there');
     assert.equal(table.addItem(slot, b), true);
     assert.deepEqual(table.items(slot), [a, b]);
-    assert.equal(table.shared(slot), true);
     assert.equal(table.removeItem(slot, { name: 'a' }), false, 'another object');
     assert.equal(table.removeItem(slot, a), true);
     assert.equal(table.items(slot), b);
-    assert.equal(table.shared(slot), false);
+    assert.equal(table.unused(slot), false);
+    assert.equal(table.removeItem(slot, b), true);
+    assert.equal(table.items(slot), undefined);
+    assert.equal(table.unused(slot), true);
+  });
+
+  it('keeps item groups apart', () => {
+    const table = new HashTable<number>(4, 0, 2);
+    const slot = table.insert(1, 1, 'evil.example', 10, 1);
+    assert.equal(table.items(slot, 0), undefined);
+    assert.equal(table.addItem(slot, 10, 0), true, 'the same item in the other group');
+    assert.equal(table.addItem(slot, 11, 1), true);
+    assert.equal(table.items(slot, 0), 10);
+    assert.deepEqual(table.items(slot, 1), [10, 11]);
+    assert.equal(table.removeItem(slot, 10, 0), true);
+    assert.equal(table.unused(slot), false, 'group 1 still has items');
+
+    // Growth and deletion of a neighbour move the groups with their key.
+    for (let i = 0; i < 20; i++) table.insert(1, 100 + i, `other ${i}`, i, i % 2);
+    table.delete(find(table, 1, 100, 'other 0'));
+    const moved = find(table, 1, 1, 'evil.example');
+    assert.equal(table.items(moved, 0), undefined);
+    assert.deepEqual(table.items(moved, 1), [10, 11]);
+    assert.equal(table.items(find(table, 1, 119, 'other 19'), 1), 19);
   });
 
   it('keeps key words across growth and deletion', () => {

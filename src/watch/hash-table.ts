@@ -146,17 +146,21 @@ const MAX_ORDER = 0x7fffffff;
  * deletion.
  *
  * Each key has a label (the key text that look-ups report), `keyWidth` 32-bit words for keys
- * that are numbers, and one or more items. A lone item is kept without an array around it,
- * since most keys have one. Items are objects or numbers, never arrays. Everything is kept
- * by slot, so a slot number is valid only until the next insert or delete.
+ * that are numbers, and `groups` groups of items, such as the watchers of a domain itself
+ * and those of its subdomains, so that one probe finds both. A key has at least one item.
+ * A lone item is kept without an array around it, since most keys have one. Items are
+ * objects or numbers, never arrays. Everything is kept by slot, so a slot number is valid
+ * only until the next insert or delete.
  */
 export class HashTable<T extends object | number> {
   /** Tag byte of each slot: 0 when empty, else USED and seven bits of the hash. */
   private tags: Uint8Array;
   /** Low half of the hash of each slot's key. */
   private lows: Int32Array;
-  /** Label of slot s at 2s, its item or items at 2s + 1. */
+  /** Label of slot s at s * stride, then its item or items of each group (undefined: none). */
   private data: Array<string | T | T[] | undefined>;
+  /** Elements of `data` per slot: the label and one per group. */
+  private readonly stride: number;
   /** Key words of slot s from s * keyWidth. */
   private words: Int32Array;
   /** Insertion number of each slot's key, so scans visit keys in the order they came. */
@@ -171,13 +175,15 @@ export class HashTable<T extends object | number> {
   constructor(
     slotCount = 16,
     private readonly keyWidth = 0,
+    groups = 1,
   ) {
     let size = MIN_SLOTS;
     while (size < slotCount) size *= 2;
     this.mask = size - 1;
+    this.stride = 1 + groups;
     this.tags = new Uint8Array(size);
     this.lows = new Int32Array(size);
-    this.data = new Array<undefined>(size * 2).fill(undefined);
+    this.data = new Array<undefined>(size * this.stride).fill(undefined);
     this.words = new Int32Array(size * keyWidth);
     this.order = new Int32Array(size);
   }
@@ -219,16 +225,16 @@ export class HashTable<T extends object | number> {
     }
   }
 
-  /** Adds a key that the caller found absent; returns its slot. */
-  insert(low: number, high: number, label: string, item: T): number {
+  /** Adds a key that the caller found absent, with an item in `group`; returns its slot. */
+  insert(low: number, high: number, label: string, item: T, group = 0): number {
     if ((this.count + 1) / (this.mask + 1) > MAX_LOAD) this.resize((this.mask + 1) * 2);
     if (this.nextOrder === MAX_ORDER) this.renumber();
     let slot = low & this.mask;
     while (this.tags[slot] !== 0) slot = (slot + 1) & this.mask;
     this.tags[slot] = USED | (high >>> 25);
     this.lows[slot] = low;
-    this.data[slot * 2] = label;
-    this.data[slot * 2 + 1] = item;
+    this.data[slot * this.stride] = label;
+    this.data[slot * this.stride + 1 + group] = item;
     this.order[slot] = this.nextOrder++;
     this.count++;
     return slot;
@@ -251,8 +257,7 @@ export class HashTable<T extends object | number> {
       hole = from;
     }
     this.tags[hole] = 0;
-    this.data[hole * 2] = undefined;
-    this.data[hole * 2 + 1] = undefined;
+    this.data.fill(undefined, hole * this.stride, (hole + 1) * this.stride);
     this.count--;
   }
 
@@ -268,18 +273,22 @@ export class HashTable<T extends object | number> {
 
   /** Returns the label a slot's key was inserted with. */
   label(slot: number): string {
-    return this.data[slot * 2] as string;
+    return this.data[slot * this.stride] as string;
   }
 
-  /** Returns the item or items of a slot's key, for loops that avoid a callback. */
-  items(slot: number): T | readonly T[] {
-    return this.data[slot * 2 + 1] as T | readonly T[];
+  /** Returns the item or items of a group of a slot's key, for loops that avoid a callback. */
+  items(slot: number, group = 0): T | readonly T[] | undefined {
+    return this.data[slot * this.stride + 1 + group] as T | readonly T[] | undefined;
   }
 
-  /** Adds an item to a slot's key; returns false when the key has it already. */
-  addItem(slot: number, item: T): boolean {
-    const at = slot * 2 + 1;
-    const current = this.data[at] as T | T[];
+  /** Adds an item to a group of a slot's key; returns false when the group has it already. */
+  addItem(slot: number, item: T, group = 0): boolean {
+    const at = slot * this.stride + 1 + group;
+    const current = this.data[at] as T | T[] | undefined;
+    if (current === undefined) {
+      this.data[at] = item;
+      return true;
+    }
     if (Array.isArray(current)) {
       if (current.includes(item)) return false;
       current.push(item);
@@ -291,13 +300,17 @@ export class HashTable<T extends object | number> {
   }
 
   /**
-   * Removes an item from a slot's key; returns whether it was there. A key keeps at least
-   * one item: when `item` is its last, the caller deletes the key instead.
+   * Removes an item from a group of a slot's key; returns whether it was there. The caller
+   * deletes the key when it has no items left (see `unused`).
    */
-  removeItem(slot: number, item: T): boolean {
-    const at = slot * 2 + 1;
-    const current = this.data[at] as T | T[];
-    if (!Array.isArray(current)) return current === item;
+  removeItem(slot: number, item: T, group = 0): boolean {
+    const at = slot * this.stride + 1 + group;
+    const current = this.data[at] as T | T[] | undefined;
+    if (!Array.isArray(current)) {
+      if (current === undefined || current !== item) return false;
+      this.data[at] = undefined;
+      return true;
+    }
     const index = current.indexOf(item);
     if (index < 0) return false;
     current.splice(index, 1);
@@ -305,9 +318,12 @@ export class HashTable<T extends object | number> {
     return true;
   }
 
-  /** Checks whether a slot's key has more than one item. */
-  shared(slot: number): boolean {
-    return Array.isArray(this.data[slot * 2 + 1]);
+  /** Checks whether a slot's key has no items left in any group. */
+  unused(slot: number): boolean {
+    for (let at = slot * this.stride + 1; at < (slot + 1) * this.stride; at++) {
+      if (this.data[at] !== undefined) return false;
+    }
+    return true;
   }
 
   /** Returns the used slots in the order their keys were inserted, for scans. */
@@ -320,8 +336,7 @@ export class HashTable<T extends object | number> {
   private move(from: number, to: number): void {
     this.tags[to] = this.tags[from]!;
     this.lows[to] = this.lows[from]!;
-    this.data[to * 2] = this.data[from * 2];
-    this.data[to * 2 + 1] = this.data[from * 2 + 1];
+    this.data.copyWithin(to * this.stride, from * this.stride, (from + 1) * this.stride);
     this.order[to] = this.order[from]!;
     const width = this.keyWidth;
     if (width > 0) this.words.copyWithin(to * width, from * width, from * width + width);
@@ -334,7 +349,7 @@ export class HashTable<T extends object | number> {
     this.mask = size - 1;
     this.tags = new Uint8Array(size);
     this.lows = new Int32Array(size);
-    this.data = new Array<undefined>(size * 2).fill(undefined);
+    this.data = new Array<undefined>(size * this.stride).fill(undefined);
     this.words = new Int32Array(size * width);
     this.order = new Int32Array(size);
     for (let from = 0; from < old.tags.length; from++) {
@@ -343,8 +358,9 @@ export class HashTable<T extends object | number> {
       while (this.tags[slot] !== 0) slot = (slot + 1) & this.mask;
       this.tags[slot] = old.tags[from]!;
       this.lows[slot] = old.lows[from]!;
-      this.data[slot * 2] = old.data[from * 2];
-      this.data[slot * 2 + 1] = old.data[from * 2 + 1];
+      for (let i = 0; i < this.stride; i++) {
+        this.data[slot * this.stride + i] = old.data[from * this.stride + i];
+      }
       this.order[slot] = order[from]!;
       if (width > 0)
         this.words.set(old.words.subarray(from * width, from * width + width), slot * width);

@@ -8,13 +8,14 @@ import { Hash64, HASH_START_A, HASH_START_B, HashTable, mix32 } from './hash-tab
 import { formatIpv4, formatIpv6, ipv6FromWords, maskIpv4, maskIpv6Words } from './ip.ts';
 import type { MatchHow, MatchVisitor } from './value-matcher.ts';
 
-/** Calls `visit` for the item or items of an entry. */
+/** Calls `visit` for the item or items of a key, if any. */
 export function visitItems<T>(
-  items: T | readonly T[],
+  items: T | readonly T[] | undefined,
   how: MatchHow,
   watched: string,
   visit: MatchVisitor<T>,
 ): void {
+  if (items === undefined) return;
   if (!Array.isArray(items)) {
     visit(items as T, how, watched);
     return;
@@ -141,17 +142,17 @@ export class Ipv4Blocks<T extends object | number> {
 }
 
 /**
- * Removes an item from the key of a slot, and the key with its last item. Returns whether
- * the item was there.
+ * Removes an item from a group of the key of a slot, and the key with its last item.
+ * Returns whether the item was there.
  */
 export function removeItem<T extends object | number>(
   table: HashTable<T>,
   slot: number,
   item: T,
+  group = 0,
 ): boolean {
-  if (table.shared(slot)) return table.removeItem(slot, item);
-  if (table.items(slot) !== item) return false;
-  table.delete(slot);
+  if (!table.removeItem(slot, item, group)) return false;
+  if (table.unused(slot)) table.delete(slot);
   return true;
 }
 

@@ -337,6 +337,36 @@ describe('ValueMatcher changes', () => {
     assert.equal(matcher.size, 3);
   });
 
+  it('keeps the two watcher kinds of a domain apart', () => {
+    const matcher = new ValueMatcher<Item>({ initialSlots: 4 });
+    const plain = { name: 'plain' };
+    const tree = { name: 'tree' };
+    matcher.add({ kind: 'domain', value: 'evil.example' }, plain);
+    matcher.add({ kind: 'domain', value: 'evil.example', subdomains: true }, tree);
+    matcher.add({ kind: 'domain', value: 'evil.example', subdomains: true }, plain);
+    assert.equal(matcher.size, 3);
+    assert.deepEqual(visits(matcher, 'domain', 'evil.example'), [
+      'plain exact evil.example',
+      'tree exact evil.example',
+      'plain exact evil.example',
+    ]);
+    assert.deepEqual(visits(matcher, 'domain', 'x.evil.example'), [
+      'tree subdomain evil.example',
+      'plain subdomain evil.example',
+    ]);
+
+    matcher.remove({ kind: 'domain', value: 'evil.example', subdomains: true }, plain);
+    matcher.remove({ kind: 'domain', value: 'evil.example', subdomains: true }, tree);
+    assert.deepEqual(visits(matcher, 'domain', 'x.evil.example'), []);
+    assert.deepEqual(visits(matcher, 'domain', 'evil.example'), ['plain exact evil.example']);
+
+    matcher.remove({ kind: 'domain', value: 'evil.example' }, plain);
+    matcher.add({ kind: 'domain', value: 'evil.example', subdomains: true }, tree);
+    assert.deepEqual(visits(matcher, 'domain', 'evil.example'), ['tree exact evil.example']);
+    assert.deepEqual(visits(matcher, 'domain', 'x.evil.example'), ['tree subdomain evil.example']);
+    assert.equal(matcher.size, 1);
+  });
+
   it('keeps other keys of a label count when one goes', () => {
     const matcher = new ValueMatcher<Item>();
     const item = { name: 'item' };

@@ -5,8 +5,9 @@
  * mention) keep one. Every value given here must already be normalised by src/normalise,
  * because keys compare as strings.
  *
- * Keys live in the open-addressing tables of hash-table.ts, one per kind of value, one for
- * domains with their subdomains, and one per prefix length of address blocks (ip-blocks.ts).
+ * Keys live in the open-addressing tables of hash-table.ts: one per kind of value, where a
+ * domain's watchers with and without its subdomains share one key, and one per prefix
+ * length of address blocks (ip-blocks.ts).
  * Looking up an address, a domain, a URL or another exact value allocates nothing, unless
  * a visitor starts another look-up on the same matcher while one runs. A URL's host and an
  * e-mail address's domain are hashed in place, without slicing the string. One pass over a
@@ -56,6 +57,10 @@ export type MatchVisitor<T> = (item: T, how: MatchHow, watched: string) => void;
 
 /** Kinds whose keys are compared as text; addresses go to ip-blocks.ts. */
 type TextKind = Exclude<ValueKind, 'ipv4' | 'ipv6'>;
+
+/** Item groups of the domain table: watchers of the domain alone, and of it with subdomains. */
+const EXACT = 0;
+const TREE = 1;
 
 export interface MatcherOptions {
   /**
@@ -120,7 +125,11 @@ function findText<T extends object | number>(
 }
 
 export class ValueMatcher<T extends object | number> {
-  /** Tables of exact values by kind, made on first use. */
+  /**
+   * Tables of exact values by kind, made on first use. The domain table has two item groups
+   * (EXACT and TREE), so one probe finds the watchers of a domain with and without its
+   * subdomains.
+   */
   private readonly exact: Record<TextKind, HashTable<T> | undefined> = {
     domain: undefined,
     url: undefined,
@@ -128,11 +137,9 @@ export class ValueMatcher<T extends object | number> {
     hash: undefined,
     asn: undefined,
   };
-  /** Domains that cover their subdomains. */
-  private domainTrees: HashTable<T> | undefined;
   /**
-   * How many keys of domainTrees have each number of labels, so a look-up probes only the
-   * parent domains of a length some watched domain has: usually one or two.
+   * How many domains with items in the TREE group have each number of labels, so a look-up
+   * probes only the parent domains of a length some watched domain has: usually one or two.
    */
   private treeLabels = new Int32Array(8);
   private readonly options: TableOptions;
@@ -168,21 +175,18 @@ export class ValueMatcher<T extends object | number> {
       if (this.v6.add(network, block.prefixLength, item)) this.count++;
       return true;
     }
-    const trees = key.kind === 'domain' && key.subdomains === true;
-    let table = trees ? this.domainTrees : this.exact[key.kind];
+    const group = key.kind === 'domain' && key.subdomains === true ? TREE : EXACT;
+    let table = this.exact[key.kind];
     if (!table) {
-      table = new HashTable<T>(this.options.initialSlots);
-      if (trees) this.domainTrees = table;
-      else this.exact[key.kind] = table;
+      table = new HashTable<T>(this.options.initialSlots, 0, key.kind === 'domain' ? 2 : 1);
+      this.exact[key.kind] = table;
     }
     const { low, high } = this.hashKey(key.kind, key.value);
     const slot = findText(table, key.value, 0, key.value.length, low, high);
-    if (slot >= 0) {
-      if (table.addItem(slot, item)) this.count++;
-      return true;
-    }
-    table.insert(low, high, key.value, item);
-    if (trees) this.countTreeLabels(labelCount(key.value), 1);
+    const newGroup = slot < 0 || table.items(slot, group) === undefined;
+    if (slot < 0) table.insert(low, high, key.value, item, group);
+    else if (!table.addItem(slot, item, group)) return true;
+    if (group === TREE && newGroup) this.countTreeLabels(labelCount(key.value), 1);
     this.count++;
     return true;
   }
@@ -202,15 +206,15 @@ export class ValueMatcher<T extends object | number> {
       if (!block) return false;
       return this.v6.remove(ipv6Words(block.address, new Int32Array(4)), block.prefixLength, item);
     }
-    const trees = key.kind === 'domain' && key.subdomains === true;
-    const table = trees ? this.domainTrees : this.exact[key.kind];
+    const group = key.kind === 'domain' && key.subdomains === true ? TREE : EXACT;
+    const table = this.exact[key.kind];
     if (!table) return false;
     const { low, high } = this.hashKey(key.kind, key.value);
     const slot = findText(table, key.value, 0, key.value.length, low, high);
     if (slot < 0) return false;
-    const last = !table.shared(slot);
-    if (!removeItem(table, slot, item)) return false;
-    if (trees && last) this.countTreeLabels(labelCount(key.value), -1);
+    const last = !Array.isArray(table.items(slot, group));
+    if (!removeItem(table, slot, item, group)) return false;
+    if (group === TREE && last) this.countTreeLabels(labelCount(key.value), -1);
     return true;
   }
 
@@ -362,9 +366,8 @@ export class ValueMatcher<T extends object | number> {
     how: MatchHow,
     visit: MatchVisitor<T>,
   ): void {
-    const exact = this.exact.domain;
-    const trees = this.domainTrees;
-    if (!exact && !trees) return;
+    const domains = this.exact.domain;
+    if (!domains) return;
     const mask = this.options.hashMask;
     const treeLabels = this.treeLabels;
 
@@ -378,7 +381,7 @@ export class ValueMatcher<T extends object | number> {
       const code = text.charCodeAt(i);
       if (code === 46) {
         const labels = dots + 1;
-        if (trees && labels < treeLabels.length && treeLabels[labels] !== 0) {
+        if (labels < treeLabels.length && treeLabels[labels] !== 0) {
           scratch.reserve(parents + 1);
           scratch.starts[parents] = i + 1;
           scratch.lows[parents] = finishLow(a, b, end - i - 1) & mask;
@@ -393,27 +396,25 @@ export class ValueMatcher<T extends object | number> {
     const low = finishLow(a, b, end - start) & mask;
     const high = finishHigh(a, b, end - start) & mask;
 
-    if (exact) {
-      const slot = findText(exact, text, start, end, low, high);
-      if (slot >= 0) visitItems(exact.items(slot), how, exact.label(slot), visit);
-    }
-    if (!trees) return;
-    const labels = dots + 1;
-    if (labels < treeLabels.length && treeLabels[labels] !== 0) {
-      const slot = findText(trees, text, start, end, low, high);
-      if (slot >= 0) visitItems(trees.items(slot), how, trees.label(slot), visit);
+    const slot = findText(domains, text, start, end, low, high);
+    if (slot >= 0) {
+      const label = domains.label(slot);
+      visitItems(domains.items(slot, EXACT), how, label, visit);
+      visitItems(domains.items(slot, TREE), how, label, visit);
     }
     const subdomainHow = how === 'exact' ? 'subdomain' : how;
     for (let parent = parents - 1; parent >= 0; parent--) {
-      const slot = findText(
-        trees,
+      const found = findText(
+        domains,
         text,
         scratch.starts[parent]!,
         end,
         scratch.lows[parent]!,
         scratch.highs[parent]!,
       );
-      if (slot >= 0) visitItems(trees.items(slot), subdomainHow, trees.label(slot), visit);
+      if (found >= 0) {
+        visitItems(domains.items(found, TREE), subdomainHow, domains.label(found), visit);
+      }
     }
   }
 
