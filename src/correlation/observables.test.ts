@@ -70,6 +70,33 @@ describe('patternObservables', () => {
     assert.equal(patternObservables("[domain-name:value LIKE '%.example']").exact, false);
   });
 
+  test('network traffic references give their values', () => {
+    const found = patternObservables(
+      "[network-traffic:dst_ref.type = 'ipv4-addr' AND " +
+        "network-traffic:dst_ref.value = '192.9.135.73' AND network-traffic:dst_port = 1194]",
+    );
+    assert.equal(found.exact, false);
+    assert.deepEqual(found.observables, [{ type: 'ipv4', value: '192.9.135.73' }]);
+
+    const v6 = patternObservables("[network-traffic:src_ref.value = '2001:DB8:0:0:0:0:0:1']");
+    assert.deepEqual(v6.observables, [{ type: 'ipv6', value: '2001:db8::1' }]);
+
+    const domain = patternObservables("[network-traffic:dst_ref.value = 'C2.Example']");
+    assert.deepEqual(domain.observables, [{ type: 'domain', value: 'c2.example' }]);
+  });
+
+  test('other references and MAC addresses give nothing', () => {
+    assert.deepEqual(
+      patternObservables("[network-traffic:dst_ref.value = '00:11:22:33:44:55']").observables,
+      [],
+    );
+    assert.deepEqual(
+      patternObservables("[email-message:body_multipart[*].body_raw_ref.value = 'a.example']")
+        .observables,
+      [],
+    );
+  });
+
   test('invalid pattern gives nothing', () => {
     assert.deepEqual(patternObservables('[ipv4-addr:value = '), { observables: [], exact: false });
   });

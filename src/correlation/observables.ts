@@ -12,7 +12,7 @@ import {
   type Literal,
 } from '../pattern/index.ts';
 import type { ObservationExpression } from '../pattern/index.ts';
-import { normalise } from '../normalise/index.ts';
+import { classify, normalise } from '../normalise/index.ts';
 import { OBSERVABLE_SCO_TYPES, scoObservables } from '../watch/observables.ts';
 import { walkPattern } from '../pattern/walk.ts';
 
@@ -190,6 +190,34 @@ function alreadyNormal(type: ObservableType, value: string): boolean {
   }
 }
 
+/**
+ * Whether a comparison reads the value of the address or domain that a network-traffic
+ * object references (`network-traffic:dst_ref.value`), the form that Cairn's converters
+ * give `ip:port` entries. The path does not name the referenced type, so the literal's form
+ * decides it.
+ */
+function isReferencedAddress(comparison: Comparison): boolean {
+  const { objectType, steps } = comparison.path;
+  if (objectType !== 'network-traffic' || steps.length !== 2) return false;
+  const [reference, property] = steps;
+  return (
+    reference?.kind === 'key' &&
+    (reference.key === 'dst_ref' || reference.key === 'src_ref') &&
+    property?.kind === 'key' &&
+    property.key === 'value'
+  );
+}
+
+function referencedValue(literal: Literal): Observable | undefined {
+  if (literal.type !== 'string') return undefined;
+  const result = classify(literal.value);
+  if (!result.ok) return undefined;
+  const { kind } = result.value;
+  return kind === 'ip' || kind === 'cidr' || kind === 'domain'
+    ? fromNormalised(result.value)
+    : undefined;
+}
+
 function literalValue(type: ObservableType, literal: Literal): Observable | undefined {
   if (literal.type !== 'string') return undefined;
   if (alreadyNormal(type, literal.value)) return { type, value: literal.value };
@@ -199,7 +227,8 @@ function literalValue(type: ObservableType, literal: Literal): Observable | unde
 /**
  * Returns the observable values an indicator pattern compares with `=`, IN or ISSUBSET
  * outside NOT, and whether it matches exactly those. A pattern that does not parse gives
- * none. Values reached through references (`network-traffic:dst_ref.value`) are not read.
+ * none. Addresses and domains that network traffic references count too, but they never
+ * make a pattern exact.
  */
 export function patternObservables(pattern: string): PatternObservables {
   let ast;
@@ -222,7 +251,14 @@ export function patternObservables(pattern: string): PatternObservables {
             ? comparison.values
             : [];
       const type = comparisonType(comparison);
-      if (type === undefined) return;
+      if (type === undefined) {
+        if (!isReferencedAddress(comparison)) return;
+        for (const literal of literals) {
+          const observable = referencedValue(literal);
+          if (observable) found.set(observableKey(observable), observable);
+        }
+        return;
+      }
       for (const literal of literals) {
         const observable = literalValue(type, literal);
         if (observable) found.set(observableKey(observable), observable);
