@@ -28,6 +28,9 @@ export interface TimeConstraint {
 export const NO_CONSTRAINT: TimeConstraint = { windows: [] };
 
 export class BindingSpace {
+  /** Scratch set for canSupply, reused to save an allocation per search step. */
+  private readonly instances = new Set<number>();
+
   constructor(
     /**
      * The observations by index, whose `interval` (undefined for a bare SCO) is read only
@@ -57,9 +60,10 @@ export class BindingSpace {
     if (!interval) return false;
     // STIX 2.1 section 9 makes START inclusive and STOP exclusive, so an interval that only
     // touches STOP does not overlap the window.
-    return constraint.windows.every(
-      (window) => interval.first < window.stop && interval.last >= window.start,
-    );
+    for (const window of constraint.windows) {
+      if (interval.first >= window.stop || interval.last < window.start) return false;
+    }
+    return true;
   }
 
   /**
@@ -238,7 +242,7 @@ export class BindingSpace {
         yield frame.union;
         continue;
       }
-      if (this.packingBound(frame.candidates, frame.position) < stillNeeded) {
+      if (!this.canSupply(frame.candidates, frame.position, stillNeeded)) {
         stack.pop();
         continue;
       }
@@ -247,30 +251,36 @@ export class BindingSpace {
       frame.position++;
       const union = next.concat(frame.union);
       if (!this.withinSpan(union, constraint)) continue;
-      const candidates = frame.candidates
-        .slice(frame.position)
-        .filter((binding) => this.disjoint(binding, next));
+      const candidates: Binding[] = [];
+      for (let i = frame.position; i < frame.candidates.length; i++) {
+        const candidate = frame.candidates[i]!;
+        if (this.disjoint(candidate, next)) candidates.push(candidate);
+      }
       stack.push({ candidates, position: 0, union });
     }
   }
 
   /**
-   * Returns an upper bound on how many pairwise-disjoint bindings `candidates[from..]` can
-   * supply: no more than the candidates left, nor than their distinct instances divided by
-   * the size of the smallest one.
+   * Checks an upper bound on how many pairwise-disjoint bindings `candidates[from..]` can
+   * supply against `needed`: no more than the candidates left, nor than their distinct
+   * instances divided by the size of the smallest one. The bound only grows as candidates
+   * are read, so reading stops once it reaches `needed`.
    */
-  private packingBound(candidates: readonly Binding[], from: number): number {
+  private canSupply(candidates: readonly Binding[], from: number, needed: number): boolean {
     const remaining = candidates.length - from;
-    if (remaining <= 1) return remaining;
+    if (remaining <= 1) return remaining >= needed;
+    this.budget.spend(remaining);
+    if (remaining < needed) return false;
 
-    const instances = new Set<number>();
+    const instances = this.instances;
+    instances.clear();
     let smallest = Infinity;
     for (let i = from; i < candidates.length; i++) {
       const binding = candidates[i]!;
       for (const id of binding) instances.add(id);
       if (binding.length < smallest) smallest = binding.length;
+      if (Math.floor(instances.size / smallest) >= needed) return true;
     }
-    this.budget.spend(remaining);
-    return Math.min(remaining, Math.floor(instances.size / smallest));
+    return false;
   }
 }
