@@ -51,6 +51,18 @@ describe('background pacer', () => {
     await store.close();
   });
 
+  test('reader loop lets timers run', async () => {
+    const { store, pacer } = await openPacer();
+    let fired = false;
+    setTimeout(() => {
+      fired = true;
+    }, 5);
+    // Without a turn of the event loop in each call, this loop would never let the timer run.
+    for (let turns = 0; turns < 100_000 && !fired; turns++) await pacer.turn(nowMicros());
+    assert.ok(fired);
+    await store.close();
+  });
+
   test('busy writing makes readers wait', async () => {
     const { store, pacer, commit } = await openPacer();
     await busyWriting(commit);

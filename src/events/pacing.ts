@@ -57,11 +57,14 @@ export class BackgroundPacer {
 
   /**
    * Resolves when a reader whose oldest unread event was committed at `nextAt` (microseconds)
-   * may go on: at once while the process is not busy, else once it is no longer busy or the
-   * event has become `maxLagMs` old.
+   * may go on: after one turn of the event loop while the process is not busy, else once it
+   * is no longer busy or the event has become `maxLagMs` old.
    */
   async turn(nextAt: number): Promise<void> {
     const { quietMs, maxLagMs } = this.#options;
+    // A reader whose store answers at once would otherwise run batch after batch in
+    // microtasks, and requests that arrived meanwhile would wait for its whole backlog.
+    await new Promise((resolve) => setImmediate(resolve));
     for (;;) {
       if (this.#stopped) return;
       const lagMs = (nowMicros() - nextAt) / 1000;
