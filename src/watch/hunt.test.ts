@@ -489,6 +489,25 @@ function runHuntCases(
       assert.ok(third.matched > 0);
     });
 
+    it('restarts collections of a job without steps', async () => {
+      await indexEverything();
+      const { list, revision } = await newList('alpha-analyst', mixedInputs(), false);
+      const queued = await queueHunt(repository, list, revision);
+      const stored = (await repository.getJob(queued.id))!;
+      // A running job as written before hunts had steps, halfway through the collection.
+      const legacy: HuntJob = {
+        ...stored.job,
+        state: 'running',
+        collections: [{ id: world.collections.ring!, addedAfter: 12_345, done: false }],
+      };
+      await repository.putJob(legacy, stored.revision, 0);
+      await runner().runDue();
+      const job = (await repository.getJob(queued.id))!.job;
+      assert.equal(job.state, 'done', job.error);
+      assert.equal(job.collections[0]!.done, true);
+      assert.deepEqual(await alertKeys(list), await referenceScan(list));
+    });
+
     it('finds objects added after the index mark', async () => {
       await indexEverything();
       const late = indicator({ pattern: `[domain-name:value = 'late.${domains[0]}']` });
