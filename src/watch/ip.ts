@@ -47,12 +47,15 @@ export function parseIpv4(text: string, end = text.length, start = 0): number {
   return value * 256 + part;
 }
 
-/** Parses `a.b.c.d` or `a.b.c.d/n`; returns undefined for anything else. */
+/**
+ * Parses `a.b.c.d` or `a.b.c.d/n` into a signed network address, as maskIpv4 returns it;
+ * returns undefined for anything else.
+ */
 export function parseIpv4Block(text: string): Ipv4Block | undefined {
   const slash = text.indexOf('/');
   const address = parseIpv4(text, slash < 0 ? text.length : slash);
   if (address < 0) return undefined;
-  if (slash < 0) return { address, prefixLength: 32 };
+  if (slash < 0) return { address: maskIpv4(address, 32), prefixLength: 32 };
   const prefixText = text.slice(slash + 1);
   if (!/^[0-9]{1,2}$/.test(prefixText) || Number(prefixText) > 32) return undefined;
   const prefixLength = Number(prefixText);

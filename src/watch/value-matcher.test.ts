@@ -41,6 +41,11 @@ describe('parseIpv4', () => {
     assert.deepEqual(parseIpv4Block('0.0.0.0/0'), { address: 0, prefixLength: 0 });
     assert.equal(parseIpv4Block('10.0.0.0/33'), undefined);
   });
+
+  it('gives addresses and blocks alike', () => {
+    assert.deepEqual(parseIpv4Block('192.9.135.73'), parseIpv4Block('192.9.135.73/32'));
+    assert.deepEqual(parseIpv4Block('255.255.255.255'), { address: -1, prefixLength: 32 });
+  });
 });
 
 describe('ValueMatcher', () => {
@@ -67,6 +72,24 @@ describe('ValueMatcher', () => {
       { name: 'tree', how: 'subdomain', watched: 'evil.example' },
     ]);
     assert.deepEqual(hits(matcher, 'domain', 'notevil.example'), []);
+  });
+
+  it('files many items under a high address', () => {
+    const matcher = new ValueMatcher<Item>();
+    const items = [{ name: 'first' }, { name: 'second' }, { name: 'third' }];
+    for (const item of items) matcher.add({ kind: 'ipv4', value: '192.9.135.73' }, item);
+    assert.equal(matcher.size, 3);
+    assert.deepEqual(
+      hits(matcher, 'ipv4', '192.9.135.73').map((hit) => hit.name),
+      ['first', 'second', 'third'],
+    );
+
+    matcher.remove({ kind: 'ipv4', value: '192.9.135.73' }, items[1]!);
+    assert.equal(matcher.size, 2);
+    assert.deepEqual(
+      hits(matcher, 'ipv4', '192.9.135.73').map((hit) => hit.name),
+      ['first', 'third'],
+    );
   });
 
   it('matches addresses inside blocks', () => {
