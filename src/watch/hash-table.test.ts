@@ -92,7 +92,7 @@ describe('HashTable', () => {
   it('rejects deleting an empty slot', () => {
     const table = new HashTable<number>(4);
     const slot = table.insert(1, 1, 'a', 1);
-    assert.throws(() => table.delete((slot + 1) & 3), /is empty/);
+    assert.throws(() => table.delete((slot + 1) & 3), /it is empty/);
     assert.equal(table.size, 1);
   });
 
@@ -157,6 +157,20 @@ describe('Hash64', () => {
     const inside = new Hash64().ofName('http://evil.example/x', 7, 19);
     assert.equal(inside.low, whole.low);
     assert.equal(inside.high, whole.high);
+  });
+
+  it('hashes pairs apart by their upper unit', () => {
+    // Strings that differ only in the upper unit of each pair that ofString hashes.
+    const alphabet = 'abcdefghijklmnopqrstuvwxyz012345';
+    const seen = new Set<string>();
+    const hash = new Hash64();
+    for (let i = 0; i < 2 ** 18; i++) {
+      let text = '';
+      for (let digit = 0; digit < 4; digit++) text += `${alphabet[(i >> (digit * 5)) & 31]}.`;
+      hash.ofString(text);
+      seen.add(`${hash.low}:${hash.high}`);
+    }
+    assert.equal(seen.size, 2 ** 18);
   });
 
   it('gives distinct hashes to similar strings', () => {

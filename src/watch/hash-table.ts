@@ -2,9 +2,9 @@
  * An open-addressing hash table over 64-bit key hashes, kept in typed arrays, for the value
  * matchers of the watch engine and the bulk look-up. A probe for an absent key usually
  * reads one byte (see HashTable), where a V8 Map of a million string keys reads its
- * bucket, its entry and the stored key string, each often a cache miss. The table stores
- * hashes, not keys. The caller keeps each entry's key and confirms it after `first` and
- * `next`, so two keys with one 64-bit hash are two entries and never match each other.
+ * bucket, its entry and the stored key string, each often a cache miss. The table offers
+ * the slots whose hash may match, and the caller confirms each against the key stored
+ * there (its label or its words), so two keys with one hash never match each other.
  *
  * Written here because no npm package fits on Node 20. mnemonist 0.40 has no hash table
  * with string keys, and ml-hash-table 1.0 takes integer keys only, as their own hash. The
@@ -98,8 +98,12 @@ export class Hash64 {
     let i = text.length - 1;
     for (; i > 0; i -= 2) {
       const pair = text.charCodeAt(i) | (text.charCodeAt(i - 1) << 16);
+      // The rotations carry the upper unit's bits down. Multiplication alone only moves
+      // bits up, which left about 32 of the 64 bits to tell pairs apart.
       a = stepA(a, pair);
+      a = (a << 13) | (a >>> 19);
       b = stepB(b, pair);
+      b = (b << 17) | (b >>> 15);
     }
     if (i === 0) {
       const code = text.charCodeAt(0);
@@ -146,8 +150,9 @@ const MAX_ORDER = 0x7fffffff;
  * deletion.
  *
  * Each key has a label (the key text that look-ups report), `keyWidth` 32-bit words for keys
- * that are numbers, and `groups` groups of items, such as the watchers of a domain itself
- * and those of its subdomains, so that one probe finds both. A key has at least one item.
+ * that are numbers, and `groups` groups of items. Groups keep the watchers of a domain
+ * itself apart from those of its subdomains, so that one probe finds both. A key has at
+ * least one item.
  * A lone item is kept without an array around it, since most keys have one. Items are
  * objects or numbers, never arrays. Everything is kept by slot, so a slot number is valid
  * only until the next insert or delete.
@@ -242,7 +247,8 @@ export class HashTable<T extends object | number> {
 
   /** Removes the key of a slot with its items. */
   delete(slot: number): void {
-    if (this.tags[slot] === 0) throw new Error(`hash table slot ${slot} is empty`);
+    if (this.tags[slot] === 0)
+      throw new Error(`cannot delete from hash table slot ${slot}: it is empty`);
     const mask = this.mask;
     // Move back each later key of the run whose home is not between the hole and itself.
     let hole = slot;

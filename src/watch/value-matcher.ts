@@ -64,8 +64,8 @@ const TREE = 1;
 
 export interface MatcherOptions {
   /**
-   * Bits of each 32-bit half of a string or IPv6 hash that are kept, and of the low half
-   * of an IPv4 hash. Tests pass a small mask to make keys collide; the default keeps all.
+   * Bits kept of each 32-bit half of every key's hash. Tests pass a small mask to make keys
+   * collide, and the default keeps all.
    */
   hashMask?: number;
   /** Slots of each new table; tests pass a small number to make tables grow. */
