@@ -127,14 +127,20 @@ export class HuntKeyIndexer {
     }
   }
 
+  /**
+   * Indexes collections in order until `pagesPerPass` pages have read versions. A collection
+   * with nothing new costs one empty query and no page of the budget, so collections after
+   * many idle ones are still reached.
+   */
   private async indexCollections(): Promise<number> {
     let pages = this.options.pagesPerPass;
     let read = 0;
     for (const root of await this.store.listApiRoots()) {
       for (const collection of await this.store.listCollections(root.name)) {
         while (pages > 0 && !this.stopped) {
-          pages--;
           const count = await this.indexPage(collection.id);
+          if (count === 0) break;
+          pages--;
           read += count;
           if (count < this.options.pageSize) break;
         }
