@@ -101,3 +101,14 @@ export function checkStorable(objects: readonly PreparedObject[], converted = fa
     }
   }
 }
+
+/**
+ * Returns the message of a version that the re-share rule keeps out (see
+ * Store.isHeldRestricted), worded as the sharing step words it for addObjects.
+ */
+export function heldRestrictedMessage(id: string): string {
+  return (
+    `${id} is held as TLP:AMBER, AMBER+STRICT or RED by another community and ` +
+    'organisation, so it may not be re-shared here'
+  );
+}

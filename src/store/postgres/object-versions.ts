@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 
 import { nowMicros } from '../../stix/timestamp.ts';
-import { checkStorable, checkVersionQuery, isRevoked } from '../checks.ts';
+import { checkStorable, checkVersionQuery, heldRestrictedMessage, isRevoked } from '../checks.ts';
 import {
   AUDIENCES,
   StoreConflictError,
@@ -137,14 +137,6 @@ const SQL = {
     ' FROM collections AS c WHERE c.id = $1',
 } as const;
 
-/** The message of a version that the re-share rule keeps out; the sharing step words it so. */
-function heldMessage(id: string): string {
-  return (
-    `${id} is held as TLP:AMBER, AMBER+STRICT or RED by another community and ` +
-    'organisation, so it may not be re-shared here'
-  );
-}
-
 /** Sharing of versions added without any: visible to members, as a GREEN default would be. */
 const UNSPECIFIED_SHARING: EntrySharing = {
   tlp: [],
@@ -252,7 +244,7 @@ export class ObjectVersions {
             index,
             id: object.id,
             version: object.version,
-            message: heldMessage(object.id),
+            message: heldRestrictedMessage(object.id),
           });
         } else {
           accepted.push(object);

@@ -19,6 +19,7 @@ import {
   type VersionQuery,
   type VersionSelector,
 } from '../store.ts';
+import { heldRestrictedMessage } from '../checks.ts';
 import { EventAppender, isRevoked } from './event-log.ts';
 import { idHash } from './id-hash.ts';
 import type { StatementCache } from './statements.ts';
@@ -92,14 +93,6 @@ const UNSPECIFIED_SHARING: EntrySharing = {
   recipients: [],
   granularMarkings: false,
 };
-
-/** The message of a version that the re-share rule keeps out; the sharing step words it so. */
-function heldMessage(id: string): string {
-  return (
-    `${id} is held as TLP:AMBER, AMBER+STRICT or RED by another community and ` +
-    'organisation, so it may not be re-shared here'
-  );
-}
 
 /** Returns the STIX media type of a spec version (TAXII 2.1 section 1.6.8). */
 function stixMediaType(specVersion: string): string {
@@ -245,7 +238,7 @@ export class ObjectVersions {
             organisation: object.sharing?.contributorOrganisationId ?? '',
           }) !== undefined;
         if (restricted) {
-          rejected.push({ index, id, version: object.version, message: heldMessage(id) });
+          rejected.push({ index, id, version: object.version, message: heldRestrictedMessage(id) });
           continue;
         }
         results.push(this.#addVersion(run, object, hash, objectState(rows, object.versionKey)));
