@@ -643,7 +643,6 @@ export class PostgresStore implements Store {
     return this.#huntKeys.find(query);
   }
 
-
   async getSetting(key: string): Promise<string | undefined> {
     const [row] = await this.#connection.query<{ value: string }>({
       name: 'cairn_setting',

@@ -706,7 +706,6 @@ export class SqliteStore implements Store {
     return this.#huntKeys.find(query);
   }
 
-
   async getSetting(key: string): Promise<string | undefined> {
     return this.#statements.get('SELECT value FROM settings WHERE key = ?').pluck().get(key) as
       string | undefined;
