@@ -356,6 +356,30 @@ describe('reference targets', () => {
     }
   });
 
+  test('embedded key hides listed reference', () => {
+    for (const count of [1, 8, 12]) {
+      const embedded = Object.fromEntries(
+        Array.from({ length: count }, (_, i) => [`x--${i}`, { type: 'x', name: `embedded-${i}` }]),
+      );
+      const refs = Array.from({ length: count }, (_, i) => `x--${i}`);
+      const bundled = refs.map((id) => ({ type: 'x', id, name: `bundled-${id}` }));
+      const observation = { ...observed([...refs, ...refs]), objects: embedded };
+      const bundle = { type: 'bundle', objects: [observation, ...bundled] };
+      const last = `x--${count - 1}`;
+      assert.equal(matchPattern(`[x:name = 'bundled-${last}']`, [bundle]).matched, false);
+      assert.equal(matchPattern(`[x:name = 'embedded-${count - 1}']`, [bundle]).matched, true);
+    }
+  });
+
+  test('repeated reference observed once', () => {
+    const refs = Array.from({ length: 12 }, (_, i) => `x--${i % 3}`);
+    const objects = [0, 1, 2].map((i) => ({ type: 'x', id: `x--${i}`, name: `n${i}` }));
+    const bundle = { type: 'bundle', objects: [observed(refs), ...objects] };
+    // Each of the three objects costs a comparison step and a path step, the match one more.
+    assert.equal(matchPattern("[x:name = 'n2']", [bundle], { maxSteps: 7 }).matched, true);
+    assert.throws(() => matchPattern("[x:name = 'n2']", [bundle], { maxSteps: 6 }), /stopped/);
+  });
+
   test('non-object option values ignored', () => {
     const given = new Map<string, unknown>([
       ['x--1', 'not an object'],

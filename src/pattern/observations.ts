@@ -249,12 +249,16 @@ function observationFromObservedData(item: JsonObject, targets: Targets): Observ
     }
   }
   if (Array.isArray(item.object_refs)) {
-    const seen = new KeySet(keys);
+    // A list search finds a repeated key faster than a Set for the one or two objects most
+    // observations have, and a Set takes over past MAX_LISTED_KEYS.
+    let seen: Set<string> | undefined;
     for (const ref of item.object_refs as unknown[]) {
       const target = typeof ref === 'string' ? targets.get(ref) : undefined;
-      if (!target || seen.has(ref as string)) continue;
-      seen.add(ref as string);
+      if (!target || (seen ? seen.has(ref as string) : keys.includes(ref as string))) continue;
+      keys.push(ref as string);
       roots.push(target);
+      if (seen) seen.add(ref as string);
+      else if (keys.length > MAX_LISTED_KEYS) seen = new Set(keys);
     }
   } else if (!embedded) {
     throw new PatternEvaluationError(`observed-data ${id} has neither object_refs nor objects`);
@@ -274,27 +278,7 @@ function observationFromObservedData(item: JsonObject, targets: Targets): Observ
   return new Observation(item, keys, roots, count, first, last);
 }
 
-/**
- * The keys of one observation's objects, added to in order. A list search is faster than a
- * Set for the one or two objects most observations have, and a Set takes over past that.
- */
-class KeySet {
-  private set: Set<string> | undefined;
-
-  constructor(private readonly keys: string[]) {}
-
-  has(key: string): boolean {
-    if (this.set) return this.set.has(key);
-    if (this.keys.length <= 8) return this.keys.includes(key);
-    this.set = new Set(this.keys);
-    return this.set.has(key);
-  }
-
-  add(key: string): void {
-    this.keys.push(key);
-    this.set?.add(key);
-  }
-}
+const MAX_LISTED_KEYS = 8;
 
 function observedTime(item: JsonObject, name: string, id: string): Instant {
   const text = item[name];
