@@ -141,6 +141,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
       sourceFor,
       ...(warninglists ? { warninglists } : {}),
       ...(secrets ? { secrets } : {}),
+      allowPrivateTargets: config.connectors.allowPrivateTargets,
     },
     {
       pollMs: config.connectors.pollSeconds * 1000,

@@ -65,6 +65,12 @@ const configSchema = z
             message: 'must be 64 hex digits (32 random bytes), such as from `openssl rand -hex 32`',
           })
           .optional(),
+        /**
+         * Whether every connector may fetch from loopback, private and other non-public
+         * addresses, such as a TAXII server inside the network. Without it, only connectors
+         * whose url a platform admin gave may.
+         */
+        allowPrivateTargets: z.boolean(),
       })
       .strict(),
     webhooks: z
@@ -169,7 +175,13 @@ export const DEFAULT_CONFIG: CairnConfig = {
     lenientMediaTypes: true,
     statusRetentionHours: 24,
   },
-  connectors: { scheduler: true, pollSeconds: 5, maxRunMinutes: 60, concurrency: 2 },
+  connectors: {
+    scheduler: true,
+    pollSeconds: 5,
+    maxRunMinutes: 60,
+    concurrency: 2,
+    allowPrivateTargets: false,
+  },
   webhooks: {
     deliver: true,
     timeoutSeconds: 10,
@@ -208,6 +220,10 @@ const ENVIRONMENT: Record<string, { path: string[]; kind: 'string' | 'number' | 
   CAIRN_CONNECTORS_SCHEDULER: { path: ['connectors', 'scheduler'], kind: 'boolean' },
   CAIRN_WARNINGLISTS: { path: ['connectors', 'warninglists'], kind: 'string' },
   CAIRN_CONNECTOR_SECRET_KEY: { path: ['connectors', 'secretKey'], kind: 'string' },
+  CAIRN_CONNECTORS_ALLOW_PRIVATE_TARGETS: {
+    path: ['connectors', 'allowPrivateTargets'],
+    kind: 'boolean',
+  },
   CAIRN_NATS_URL: { path: ['nats', 'url'], kind: 'string' },
   CAIRN_NATS_PREFIX: { path: ['nats', 'prefix'], kind: 'string' },
   CAIRN_NATS_REPLICAS: { path: ['nats', 'replicas'], kind: 'number' },

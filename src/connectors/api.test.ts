@@ -10,10 +10,13 @@ import { after, before, describe, test } from 'node:test';
 import { createSharingServices } from '../sharing/service.ts';
 import { dataPath } from '../testing/data.ts';
 import { call, startTestServer, TEST_SECRET_KEY, type TestServer } from '../testing/server.ts';
-import { SEALED_PREFIX } from './secrets.ts';
+import { SEALED_PREFIX, secretBoxFrom } from './secrets.ts';
+import { ConnectorService } from './service.ts';
 import { defaultCollectionId } from './testing.ts';
 
 const CLI = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+/** A URL on a reserved name (RFC 2606), which no test fetches. */
+const PUBLIC_LIST = 'https://feeds.example/list.txt';
 const QUAD9 = dataPath('stalkerware-indicators/generated/quad9_blocklist.txt');
 
 let server: TestServer;
@@ -197,7 +200,7 @@ describe('connector API', () => {
     const remote = await api('/connectors', {
       method: 'POST',
       token: otherAdminToken,
-      body: definition({ ...local, url: 'http://127.0.0.1:9/list.txt', auth: { type: 'none' } }),
+      body: definition({ ...local, url: PUBLIC_LIST, auth: { type: 'none' } }),
     });
     assert.equal(remote.status, 201, remote.text);
 
@@ -208,7 +211,7 @@ describe('connector API', () => {
     });
     assert.equal(changed.status, 403, changed.text);
     const shown = await api(`/connectors/${remote.json.id}`, { token: otherAdminToken });
-    assert.equal(shown.json.url, 'http://127.0.0.1:9/list.txt');
+    assert.equal(shown.json.url, PUBLIC_LIST);
     const removed = await api(`/connectors/${remote.json.id}`, {
       method: 'DELETE',
       token: otherAdminToken,
@@ -220,6 +223,66 @@ describe('connector API', () => {
       body: definition({ name: 'admin file', kind: 'text', url: QUAD9, auth: { type: 'none' } }),
     });
     assert.equal(byAdmin.status, 201, byAdmin.text);
+  });
+
+  test('private targets need a platform admin or the setting', async () => {
+    const base = { name: 'inward', kind: 'text', collection: otherTarget, auth: { type: 'none' } };
+    for (const url of [
+      'http://127.0.0.1:8470/api/v1/me',
+      'http://[::1]/list.txt',
+      'http://0x7f000001/list.txt',
+      'http://10.0.0.8/list.txt',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::ffff:192.168.0.1]/list.txt',
+    ]) {
+      const created = await api('/connectors', {
+        method: 'POST',
+        token: otherAdminToken,
+        body: definition({ ...base, url }),
+      });
+      assert.equal(created.status, 403, `${url}: ${created.text}`);
+      assert.match(
+        created.json.error.message,
+        /non-public address.*connectors\.allowPrivateTargets/,
+        url,
+      );
+    }
+
+    const remote = await api('/connectors', {
+      method: 'POST',
+      token: otherAdminToken,
+      body: definition({ ...base, url: PUBLIC_LIST }),
+    });
+    assert.equal(remote.status, 201, remote.text);
+    assert.equal(remote.json.urlSetBy, remote.json.createdBy);
+    const changed = await api(`/connectors/${remote.json.id}`, {
+      method: 'PATCH',
+      token: otherAdminToken,
+      body: { url: 'http://192.168.1.1/list.txt' },
+    });
+    assert.equal(changed.status, 403, changed.text);
+    assert.match(changed.json.error.message, /192\.168\.1\.1 is a loopback, private/);
+
+    // A platform admin may point the connector inward, and its runs may then reach the address.
+    const byAdmin = await api(`/connectors/${remote.json.id}`, {
+      method: 'PATCH',
+      body: { url: 'http://127.0.0.1:9/list.txt' },
+    });
+    assert.equal(byAdmin.status, 200, byAdmin.text);
+    assert.notEqual(byAdmin.json.urlSetBy, remote.json.createdBy);
+    await api(`/connectors/${remote.json.id}`, { method: 'DELETE' });
+
+    // With connectors.allowPrivateTargets, org admins may too.
+    const olga = (await server.server.store.listUsers()).find((user) => user.name === 'olga')!;
+    const allowing = new ConnectorService(server.server.store, secretBoxFrom(server.config), {
+      allowPrivateTargets: true,
+    });
+    const allowed = await allowing.create(
+      { userId: olga.id },
+      { ...base, name: 'inward allowed', url: 'http://127.0.0.1:9/list.txt', intervalSeconds: 600 },
+    );
+    assert.equal(allowed.connector.url, 'http://127.0.0.1:9/list.txt');
+    await allowing.remove({ userId: olga.id }, allowed.connector.id);
   });
 
   test('a change keeps the fields it does not name', async () => {
@@ -353,10 +416,11 @@ describe('connector API', () => {
       const result = await api(path, { method, token: otherAdminToken });
       assert.equal(result.status, 404, `${method} ${path}`);
     }
-    // Nor may it aim a connector at a collection it cannot write.
+    // Nor may it aim a connector at a collection it cannot write. The URL is public,
+    // because an org admin's loopback URL would be rejected before the collection is read.
     const aimed = await api('/connectors', {
       method: 'POST',
-      body: definition({ name: 'aimed' }),
+      body: definition({ name: 'aimed', url: PUBLIC_LIST }),
       token: otherAdminToken,
     });
     assert.equal(aimed.status, 404);

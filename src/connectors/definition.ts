@@ -204,6 +204,12 @@ export interface Connector extends z.output<typeof NewConnector> {
   /** The user whose rights its runs use; objects are contributed as this user. */
   createdBy: string;
   createdAt: number;
+  /**
+   * The user who gave the current `url`. Runs reach non-public addresses only when this
+   * user is a platform admin or `connectors.allowPrivateTargets` is set. Definitions saved
+   * before it was recorded lack it, and `createdBy` counts in its place.
+   */
+  urlSetBy?: string;
 }
 
 /** Whether a secret is set and encrypted in the store, as the API and CLI show it. */

@@ -1,9 +1,19 @@
 /**
- * HTTP requests of connectors: authentication headers, a timeout per attempt, and retries
- * with exponential backoff on network errors, 5xx and 429 responses, honouring Retry-After.
- * Bodies are returned as streams so that a large feed is never held in memory.
+ * HTTP requests of connectors: authentication headers, a timeout per attempt, retries with
+ * exponential backoff on network errors, 5xx and 429 responses, honouring Retry-After, and
+ * the target rules of src/net/public-targets.ts. Bodies are returned as streams so that a
+ * large feed is never held in memory.
+ *
+ * Requests go through undici's fetch with an Agent of its own, because only a dispatcher
+ * can give the connection a `lookup` that checks the resolved address. Redirects are
+ * followed here, so that every hop is checked before it is requested.
  */
+import { Agent, fetch, type Dispatcher, type Response } from 'undici';
+
+import { isNonPublicLiteral, NON_PUBLIC_CODE, publicOnlyLookup } from '../net/public-targets.ts';
 import type { ConnectorAuth, RetryPolicy } from './definition.ts';
+
+export type { Response };
 
 /** A response status that ends the run with a message, after retries when it is transient. */
 export class FetchError extends Error {
@@ -20,7 +30,15 @@ export interface RequestOptions {
   auth: ConnectorAuth;
   retry: RetryPolicy;
   timeoutMs: number;
+  /** Headers of this request, such as Accept and validators. */
   headers?: Record<string, string>;
+  /**
+   * Headers the connector defines. Like `auth`, they are secrets, so neither is sent on
+   * after a redirect to another origin.
+   */
+  secretHeaders?: Record<string, string>;
+  /** Whether the request may go to loopback, private and other non-public addresses. */
+  allowPrivateTargets?: boolean;
   /** Aborts the request and every retry wait. */
   signal?: AbortSignal;
   /** Called before each retry, for logs and health. */
@@ -93,16 +111,126 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export function describeUrl(url: string): string {
   try {
     const parsed = new URL(url);
-    return `${parsed.origin}${parsed.pathname}`;
+    // Not `origin`, which is "null" for a file: URL.
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
   } catch {
     return '(invalid URL)';
   }
 }
 
+/** Redirect statuses whose Location is followed. */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * Redirects followed per request at most: fewer than the 20 of the Fetch standard, because
+ * each hop is one more request that the server sends on a connector's behalf.
+ */
+const MAX_REDIRECTS = 5;
+
+/** Characters of an error response body quoted in a message at most. */
+export const MAX_EXCERPT_LENGTH = 100;
+
+/** Bytes of an error response body read at most; the rest is never downloaded. */
+const EXCERPT_READ_BYTES = 2048;
+
+const PRIVATE_TARGETS_RULE =
+  'connectors fetch only from public addresses: use a public URL, have a platform admin ' +
+  'create the connector, or set connectors.allowPrivateTargets';
+
+let publicAgent: Agent | undefined;
+let anyAgent: Agent | undefined;
+
+/** Returns the shared agent for the target rule: one that connects to public addresses only, or one without the check. */
+function agentFor(allowPrivateTargets: boolean): Dispatcher {
+  if (allowPrivateTargets) {
+    anyAgent ??= new Agent();
+    return anyAgent;
+  }
+  publicAgent ??= new Agent({ connect: { lookup: publicOnlyLookup(PRIVATE_TARGETS_RULE) } });
+  return publicAgent;
+}
+
+/**
+ * Returns why a connector may not request `url`, or undefined when it may: only http:// and
+ * https:// are requested, and a non-public IP literal only when private targets are allowed.
+ * A host name is checked later, on the addresses it resolves to.
+ */
+export function targetProblem(url: URL, allowPrivateTargets: boolean): string | undefined {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return `${url.protocol.slice(0, -1)}: URLs are not fetched, only http:// and https://`;
+  }
+  if (!allowPrivateTargets && isNonPublicLiteral(url.hostname)) {
+    return `${url.hostname} is a loopback, private or other non-public address, and ${PRIVATE_TARGETS_RULE}`;
+  }
+  return undefined;
+}
+
+/** Returns the headers of one hop: the secret ones only on the origin of the first request. */
+function hopHeaders(options: RequestOptions, sameOrigin: boolean): Record<string, string> {
+  if (!sameOrigin) return { ...options.headers };
+  return { ...authHeaders(options.auth), ...options.secretHeaders, ...options.headers };
+}
+
+/**
+ * Sends a GET, following up to MAX_REDIRECTS redirects to allowed targets, and returns the
+ * final response. Throws a FetchError for a target the rules reject, at the first URL or
+ * at any hop.
+ */
+async function requestFollowingRedirects(
+  url: string,
+  options: RequestOptions,
+  signal: AbortSignal,
+): Promise<Response> {
+  const allowPrivateTargets = options.allowPrivateTargets ?? false;
+  const first = new URL(url);
+  let target = first;
+  for (let redirects = 0; ; redirects++) {
+    const problem = targetProblem(target, allowPrivateTargets);
+    if (problem !== undefined) {
+      const hop = target === first ? '' : ` (redirected from ${describeUrl(url)})`;
+      throw new FetchError(`GET ${describeUrl(target.href)}${hop} was not sent: ${problem}`);
+    }
+    const response = await fetch(target, {
+      headers: hopHeaders(options, target.origin === first.origin),
+      signal,
+      redirect: 'manual',
+      dispatcher: agentFor(allowPrivateTargets),
+    });
+    if (!REDIRECTS.has(response.status)) return response;
+    const location = response.headers.get('location');
+    // The body of a redirect is not wanted; cancelling it lets the connection be reused.
+    await response.body?.cancel().catch(() => undefined);
+    if (location === null) {
+      throw new FetchError(
+        `GET ${describeUrl(target.href)} returned HTTP ${response.status} without a Location header`,
+        response.status,
+      );
+    }
+    if (redirects >= MAX_REDIRECTS) {
+      throw new FetchError(
+        `GET ${describeUrl(url)} was redirected more than ${MAX_REDIRECTS} times: give the final URL`,
+      );
+    }
+    try {
+      target = new URL(location, target);
+    } catch {
+      throw new FetchError(
+        `GET ${describeUrl(target.href)} redirected to an invalid URL: give the final URL`,
+      );
+    }
+  }
+}
+
+/** Returns the error a connection attempt failed with, as undici's fetch wraps it in `cause`. */
+function connectionCause(error: Error): { code?: string; message?: string } | undefined {
+  return (error as { cause?: { code?: string; message?: string } }).cause;
+}
+
 /**
  * Sends a GET and returns the response once its status is 2xx or listed in `accept`. Retries
- * transient failures up to `retry.attempts` times in all; each attempt has its own timeout,
- * which covers the headers only, so a long body is read without a deadline here.
+ * transient failures up to `retry.attempts` times in all; each attempt, redirects included,
+ * has its own timeout, which covers the headers only, so a long body is read without a
+ * deadline here.
  */
 export async function fetchWithRetry(url: string, options: RequestOptions): Promise<Response> {
   const { retry } = options;
@@ -112,11 +240,7 @@ export async function fetchWithRetry(url: string, options: RequestOptions): Prom
     const timeout = AbortSignal.timeout(options.timeoutMs);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     try {
-      const response = await fetch(url, {
-        headers: { ...authHeaders(options.auth), ...options.headers },
-        signal,
-        redirect: 'follow',
-      });
+      const response = await requestFollowingRedirects(url, options, signal);
       if (response.ok || options.accept?.includes(response.status)) return response;
       const excerpt = await bodyExcerpt(response);
       reason = `HTTP ${response.status}${excerpt ? `: ${excerpt}` : ''}`;
@@ -133,9 +257,14 @@ export async function fetchWithRetry(url: string, options: RequestOptions): Prom
     } catch (error) {
       if (error instanceof FetchError) throw error;
       if (options.signal?.aborted) throw options.signal.reason as Error;
+      const cause = connectionCause(error as Error);
+      // A refused address stays refused, so retrying it would only delay the message.
+      if (cause?.code === NON_PUBLIC_CODE) {
+        throw new FetchError(`GET ${describeUrl(url)} was not sent: ${cause.message}`);
+      }
       reason = timeout.aborted
         ? `no response within ${options.timeoutMs} ms`
-        : networkReason(error as Error);
+        : (cause?.code ?? cause?.message ?? (error as Error).message);
       if (attempt >= retry.attempts) {
         throw new FetchError(`GET ${describeUrl(url)} failed: ${reason} after ${attempt} attempts`);
       }
@@ -146,19 +275,35 @@ export async function fetchWithRetry(url: string, options: RequestOptions): Prom
   }
 }
 
-function networkReason(error: Error): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? error.message;
-}
-
-/** Reads the first 200 characters of an error body for the message and drops the rest. */
-async function bodyExcerpt(response: Response): Promise<string> {
+/**
+ * Returns a short excerpt of an error body for a message: at most EXCERPT_READ_BYTES are
+ * read and MAX_EXCERPT_LENGTH characters kept, with control characters and runs of white
+ * space turned into one space. The server may be anyone's, so the excerpt is kept short
+ * and printable.
+ */
+export async function bodyExcerpt(response: Response): Promise<string> {
+  if (response.body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
   try {
-    const text = await response.text();
-    return text.slice(0, 200).replace(/\s+/g, ' ').trim();
+    for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+      chunks.push(chunk);
+      total += chunk.length;
+      // Leaving the loop cancels the stream, so the rest is never downloaded.
+      if (total >= EXCERPT_READ_BYTES) break;
+    }
   } catch {
-    return '';
+    // A body cut short still gives what arrived.
   }
+  const text = Buffer.concat(chunks).subarray(0, EXCERPT_READ_BYTES).toString('utf8');
+  const printable = text
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\uFFFD]+/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  // Code points, so the cut never splits a surrogate pair.
+  const characters = [...printable];
+  if (characters.length <= MAX_EXCERPT_LENGTH) return printable;
+  return `${characters.slice(0, MAX_EXCERPT_LENGTH - 1).join('')}…`;
 }
 
 /**

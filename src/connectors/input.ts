@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Connector } from './definition.ts';
-import { FetchError, describeUrl, fetchWithRetry } from './http.ts';
+import { FetchError, describeUrl, fetchWithRetry, type RequestOptions } from './http.ts';
 import type { SourceContext } from './source.ts';
 
 export interface OpenedInput {
@@ -59,19 +59,21 @@ export async function openInput(
 }
 
 /**
- * Request options of a connector: its authentication and headers, retries, timeout, and
- * the `headers` of this request (Accept, validators).
+ * Request options of a connector: its authentication and headers, retries, timeout, the
+ * target rule of the run, and the `headers` of this request (Accept, validators).
  */
 export function requestOptions(
   connector: Connector,
   context: SourceContext,
   headers: Record<string, string> = {},
-) {
+): RequestOptions {
   return {
     auth: connector.auth,
     retry: connector.retry,
     timeoutMs: connector.timeoutSeconds * 1000,
-    headers: { ...connector.headers, ...headers },
+    headers,
+    ...(connector.headers ? { secretHeaders: connector.headers } : {}),
+    allowPrivateTargets: context.allowPrivateTargets ?? false,
     signal: context.signal,
     accept: [304],
     onRetry: (event: { attempt: number; url: string; delayMs: number; reason: string }) =>

@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createLogger } from '../log/logger.ts';
+import { createSharingServices } from '../sharing/service.ts';
 import { dataPath } from '../testing/data.ts';
 import { WarninglistMatcher, loadWarninglists } from '../warninglists/index.ts';
 import { startTestServer, type TestServer } from '../testing/server.ts';
@@ -18,6 +19,8 @@ import type { Connector, NewConnector } from './definition.ts';
 import { runConnector, type RunnerDeps } from './runner.ts';
 import type { ConnectorSource } from './source.ts';
 import { sourceFor } from './sources.ts';
+import { secretBoxFrom } from './secrets.ts';
+import { ConnectorService } from './service.ts';
 import { createConnector, defaultCollectionId } from './testing.ts';
 
 const QUAD9 = dataPath('stalkerware-indicators/generated/quad9_blocklist.txt');
@@ -181,6 +184,60 @@ describe('list connectors', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test("an org admin's connector reaches public addresses only", async () => {
+    const { store } = local.server;
+    const services = createSharingServices(store, { defaultApiRoot: 'default' });
+    const admin = (await store.listUsers()).find((user) => user.role === 'platform-admin')!;
+    const oscar = await services.createUser({ userId: admin.id }, admin.organisationId, {
+      name: 'oscar',
+      role: 'org-admin',
+    });
+    // Only a service with connectors.allowPrivateTargets lets oscar save such URLs.
+    const allowing = new ConnectorService(store, secretBoxFrom(local.config), {
+      allowPrivateTargets: true,
+    });
+    const stored = async (name: string, url: string): Promise<Connector> => {
+      const view = await allowing.create(
+        { userId: oscar.id },
+        { name, kind: 'csv', url, collection: target, intervalSeconds: 3600, warningLists: 'off' },
+      );
+      const document = await store.getDocument('connector', view.connector.id);
+      return JSON.parse(document!.body) as Connector;
+    };
+    const run = (definition: Connector, extra: Partial<RunnerDeps> = {}) =>
+      runConnector({ ...deps, ...extra }, definition, new AbortController().signal);
+
+    feedRequests = [];
+    const literal = await stored('inward literal', feedUrl);
+    const refused = await run(literal);
+    assert.equal(refused.health.outcome, 'failed');
+    assert.match(refused.health.error ?? '', /127\.0\.0\.1 is a loopback, private/);
+    assert.deepEqual(feedRequests, []);
+    const allowed = await run(literal, { allowPrivateTargets: true });
+    assert.notEqual(allowed.health.outcome, 'failed', allowed.health.error);
+    assert.equal(feedRequests.length, 1);
+
+    // A name is checked on the address it resolves to, when the run connects.
+    const port = new URL(feedUrl).port;
+    const named = await stored('inward name', `http://localhost:${port}/network.csv`);
+    const resolved = await run(named);
+    assert.equal(resolved.health.outcome, 'failed');
+    assert.match(resolved.health.error ?? '', /localhost resolves to the non-public address/);
+    assert.equal(feedRequests.length, 1);
+
+    // A URL that a platform admin gives may be private: the admin operates the server.
+    const changed = await new ConnectorService(store, secretBoxFrom(local.config)).update(
+      { userId: admin.id },
+      named.id,
+      { url: feedUrl },
+    );
+    assert.equal(changed.connector.urlSetBy, admin.id);
+    const document = await store.getDocument('connector', named.id);
+    const byAdmin = await run(JSON.parse(document!.body) as Connector);
+    assert.notEqual(byAdmin.health.outcome, 'failed', byAdmin.health.error);
+    assert.equal(feedRequests.length, 2);
   });
 
   test('a missing file fails the run with its path', async () => {

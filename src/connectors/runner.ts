@@ -41,10 +41,23 @@ export interface RunnerDeps {
   warninglists?: WarninglistLookup;
   /** The key of sealed connector secrets; see secrets.ts. */
   secrets?: SecretBox;
+  /**
+   * `connectors.allowPrivateTargets`: whether every connector may fetch from loopback,
+   * private and other non-public addresses. Without it, only connectors whose url a platform
+   * admin gave may.
+   */
+  allowPrivateTargets?: boolean;
 }
 
-/** Builds the contribution of a run, or throws when the creating user may not write. */
-async function runContribution(store: Store, connector: Connector): Promise<Contribution> {
+/** Rights of one run: its contribution, and whether it may reach private targets. */
+interface RunRights {
+  contribution: Contribution;
+  /** An active platform admin, an operator of the server, gave the connector's url. */
+  urlByPlatformAdmin: boolean;
+}
+
+/** Builds the rights of a run, or throws when the creating user may not write. */
+async function runRights(store: Store, connector: Connector): Promise<RunRights> {
   const collection = await store.getCollectionById(connector.collection);
   if (collection === undefined) {
     throw new CairnError(
@@ -79,11 +92,19 @@ async function runContribution(store: Store, connector: Connector): Promise<Cont
     );
   }
   return {
-    contributor: { userId: user.id, organisationId: user.organisationId },
-    anonymous: false,
-    recipients: [],
-    ...(context.community ? { community: context.community } : {}),
+    contribution: {
+      contributor: { userId: user.id, organisationId: user.organisationId },
+      anonymous: false,
+      recipients: [],
+      ...(context.community ? { community: context.community } : {}),
+    },
+    urlByPlatformAdmin: await isActivePlatformAdmin(store, connector.urlSetBy ?? user.id),
   };
+}
+
+async function isActivePlatformAdmin(store: Store, userId: string): Promise<boolean> {
+  const user = await store.getUser(userId);
+  return user !== undefined && !user.disabled && user.role === 'platform-admin';
 }
 
 function keepMessage(list: string[], message: string): void {
@@ -217,13 +238,15 @@ export async function runConnector(
 
   try {
     connector = openSecrets(stored, deps.secrets);
-    contribution = await runContribution(store, connector);
+    const rights = await runRights(store, connector);
+    contribution = rights.contribution;
     const source = deps.sourceFor(connector);
     for await (const batch of source.read({
       connector,
       checkpoint: state.checkpoint,
       signal,
       logger,
+      allowPrivateTargets: (deps.allowPrivateTargets ?? false) || rights.urlByPlatformAdmin,
       ...(deps.warninglists ? { warninglists: deps.warninglists } : {}),
       onRetry: (message) => {
         health.retries++;

@@ -20,6 +20,7 @@ import {
   type Connector,
   type PublicConnector,
 } from './definition.ts';
+import { describeUrl, targetProblem } from './http.ts';
 import { publicConnector, sealSecrets, withPlaceholderSecrets, type SecretBox } from './secrets.ts';
 import { loadState, type ConnectorState } from './state.ts';
 
@@ -67,6 +68,11 @@ export function connectorOf(document: DocumentRecord): Connector {
   return JSON.parse(document.body) as Connector;
 }
 
+export interface ConnectorSettings {
+  /** `connectors.allowPrivateTargets`: anyone's connectors may fetch from non-public addresses. */
+  allowPrivateTargets?: boolean;
+}
+
 export class ConnectorService {
   private readonly guard: Guard;
 
@@ -74,6 +80,7 @@ export class ConnectorService {
   constructor(
     readonly store: Store,
     private readonly secrets?: SecretBox,
+    private readonly settings: ConnectorSettings = {},
   ) {
     this.guard = new Guard(store);
   }
@@ -93,6 +100,7 @@ export class ConnectorService {
       organisationId,
       createdBy: acting.user.id,
       createdAt: nowMicros(),
+      urlSetBy: acting.user.id,
     };
     const stored = await this.write(connector, 0, connector.enabled ? nowMicros() : undefined);
     await this.guard.audit(acting, 'connector.create', connector.id, {
@@ -153,6 +161,9 @@ export class ConnectorService {
         ...merged,
         auth: change.auth === undefined ? current.auth : merged.auth,
       };
+      if (change.url !== undefined && change.url !== current.url) {
+        connector.urlSetBy = acting.user.id;
+      }
       if (change.headers === undefined && current.headers !== undefined) {
         connector.headers = current.headers;
       }
@@ -223,6 +234,7 @@ export class ConnectorService {
       organisationId: _org,
       createdBy: _by,
       createdAt: _at,
+      urlSetBy: _setBy,
       ...definition
     } = connector;
     return definition;
@@ -298,13 +310,31 @@ export class ConnectorService {
    * Rejects a file path from anyone but a platform admin. The server reads the file with
    * its own rights and quotes unreadable lines in the health, so a file path would let an
    * org admin read any file of the server, such as /etc/passwd or /proc/self/environ.
+   *
+   * For the same reason a URL whose host is a loopback, private or other non-public IP
+   * literal needs a platform admin or `connectors.allowPrivateTargets`. Runs check the
+   * addresses a host name resolves to when they connect (see http.ts).
    */
   private checkLocation(acting: Acting, url: string): void {
-    if (/^https?:\/\//i.test(url) || this.guard.isPlatformAdmin(acting)) return;
-    throw forbidden(
-      `only platform admins may give a file path as a connector url (got ${JSON.stringify(url)}): ` +
-        'serve the file over http:// or https:// instead',
-    );
+    const platformAdmin = this.guard.isPlatformAdmin(acting);
+    if (!/^https?:\/\//i.test(url)) {
+      if (platformAdmin) return;
+      throw forbidden(
+        `only platform admins may give a file path as a connector url (got ${JSON.stringify(url)}): ` +
+          'serve the file over http:// or https:// instead',
+      );
+    }
+    if (platformAdmin || this.settings.allowPrivateTargets) return;
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw invalid(`connector url ${JSON.stringify(url)} is not a valid URL`);
+    }
+    const problem = targetProblem(parsed, false);
+    if (problem !== undefined) {
+      throw forbidden(`connector url ${JSON.stringify(describeUrl(url))}: ${problem}`);
+    }
   }
 
   /** The acting user must be able to write the target collection. */

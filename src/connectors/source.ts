@@ -50,6 +50,12 @@ export interface SourceContext {
   logger: Logger;
   /** Warning lists for converters, under the connector's policy. */
   warninglists?: WarninglistLookup;
+  /**
+   * Whether the run's requests may go to loopback, private and other non-public addresses:
+   * when `connectors.allowPrivateTargets` is set or a platform admin gave the connector's
+   * url (Connector.urlSetBy).
+   */
+  allowPrivateTargets?: boolean;
   /** Called before an HTTP retry, so the health can show it. */
   onRetry: (message: string) => void;
 }

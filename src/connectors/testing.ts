@@ -169,7 +169,10 @@ export async function createConnector(
   const { store } = server.server;
   const admin = (await store.listUsers()).find((user) => user.role === 'platform-admin');
   if (!admin) throw new Error('the test server has no platform admin');
-  const view = await new ConnectorService(store, secretBoxFrom(server.config)).create(
+  const service = new ConnectorService(store, secretBoxFrom(server.config), {
+    allowPrivateTargets: server.config.connectors.allowPrivateTargets,
+  });
+  const view = await service.create(
     { userId: admin.id },
     { name: `connector ${++connectorCount}`, ...definition },
   );

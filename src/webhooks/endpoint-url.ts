@@ -11,12 +11,10 @@
  * resolves to when it connects, so a name that later resolves inward is stopped too.
  * `allowPrivateTargets` lifts the rule for single-machine setups and tests.
  */
-import dns from 'node:dns';
 import type { LookupFunction } from 'node:net';
 
-import ipaddr from 'ipaddr.js';
-
 import { CairnError } from '../errors.ts';
+import { isLoopbackHost, isNonPublicLiteral, publicOnlyLookup } from '../net/public-targets.ts';
 
 /** Maximum length of an endpoint URL, in characters. */
 export const MAX_URL_LENGTH = 2048;
@@ -24,30 +22,6 @@ export const MAX_URL_LENGTH = 2048;
 function invalidUrl(text: string, reason: string): CairnError {
   const shown = text.length > 200 ? `${text.slice(0, 200)}…` : text;
   return new CairnError('invalid-parameter', `webhook URL ${JSON.stringify(shown)} ${reason}`);
-}
-
-/** Returns the IP address a URL host (as WHATWG URL normalises it) is, if it is one. */
-function ipLiteral(hostname: string): string | undefined {
-  const bare = hostname.startsWith('[') ? hostname.slice(1, -1) : hostname;
-  return ipaddr.isValid(bare) ? bare : undefined;
-}
-
-/** Tells whether an IP address is a public unicast address. */
-export function isPublicAddress(address: string): boolean {
-  // process() turns an IPv4-mapped IPv6 address such as ::ffff:10.0.0.1 into IPv4.
-  return ipaddr.isValid(address) && ipaddr.process(address).range() === 'unicast';
-}
-
-/** Tells whether a URL host is a loopback IP literal. */
-export function isLoopbackHost(hostname: string): boolean {
-  const address = ipLiteral(hostname);
-  return address !== undefined && ipaddr.process(address).range() === 'loopback';
-}
-
-/** Tells whether a URL host is an IP literal that is not a public address. */
-export function isNonPublicLiteral(hostname: string): boolean {
-  const address = ipLiteral(hostname);
-  return address !== undefined && !isPublicAddress(address);
 }
 
 const PRIVATE_TARGETS_OFF =
@@ -93,29 +67,7 @@ export function parseEndpointUrl(text: unknown, allowPrivateTargets: boolean): U
   );
 }
 
-/**
- * Builds a `lookup` for node:http that resolves like the default but fails when an
- * address the name resolves to is not public, so no connection is made to it.
- */
-export function publicOnlyLookup(): LookupFunction {
-  return (hostname, options, callback) => {
-    dns.lookup(hostname, { ...options, all: true }, (error, addresses) => {
-      if (error) {
-        callback(error, '', 0);
-        return;
-      }
-      const blocked = addresses.find((entry) => !isPublicAddress(entry.address));
-      if (blocked !== undefined) {
-        const refusal = new Error(
-          `${hostname} resolves to the non-public address ${blocked.address}, and this ` +
-            'server sends webhooks only to public addresses',
-        ) as NodeJS.ErrnoException;
-        refusal.code = 'ENONPUBLIC';
-        callback(refusal, '', 0);
-        return;
-      }
-      if (options.all) callback(null, addresses);
-      else callback(null, addresses[0]!.address, addresses[0]!.family);
-    });
-  };
+/** Builds a `lookup` for the sender's agents that connects to public addresses only. */
+export function webhookLookup(): LookupFunction {
+  return publicOnlyLookup('this server sends webhooks only to public addresses');
 }

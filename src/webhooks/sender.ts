@@ -8,7 +8,8 @@
 import http from 'node:http';
 import https from 'node:https';
 
-import { isNonPublicLiteral, publicOnlyLookup } from './endpoint-url.ts';
+import { isNonPublicLiteral, NON_PUBLIC_CODE } from '../net/public-targets.ts';
+import { webhookLookup } from './endpoint-url.ts';
 
 /** Result of one attempt; `ok` is true for a 2xx status. */
 export interface AttemptOutcome {
@@ -57,7 +58,7 @@ function describeError(error: NodeJS.ErrnoException, timeoutMs: number): string 
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return `host name not found (${error.code})`;
-    case 'ENONPUBLIC':
+    case NON_PUBLIC_CODE:
       return error.message;
     case 'EHOSTUNREACH':
     case 'ENETUNREACH':
@@ -89,7 +90,7 @@ export class WebhookSender {
   constructor(allowPrivateTargets: boolean) {
     this.#allowPrivateTargets = allowPrivateTargets;
     // The agents resolve host names, so the address check sits in their lookup.
-    const lookup = allowPrivateTargets ? {} : { lookup: publicOnlyLookup() };
+    const lookup = allowPrivateTargets ? {} : { lookup: webhookLookup() };
     this.#httpAgent = new http.Agent({ ...AGENT_OPTIONS, ...lookup });
     this.#httpsAgent = new https.Agent({ ...AGENT_OPTIONS, ...lookup });
   }

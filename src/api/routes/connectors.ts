@@ -92,7 +92,10 @@ const runConnector = createRoute({
 });
 
 function connectors(c: ApiContext): ConnectorService {
-  return new ConnectorService(c.var.deps.store, secretBoxFrom(c.var.deps.config));
+  const { config } = c.var.deps;
+  return new ConnectorService(c.var.deps.store, secretBoxFrom(config), {
+    allowPrivateTargets: config.connectors.allowPrivateTargets,
+  });
 }
 
 export function registerConnectors(app: OpenAPIHono<ApiEnv>): void {

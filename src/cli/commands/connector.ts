@@ -157,7 +157,9 @@ export function registerConnector(program: Command): void {
     const options = command.optsWithGlobals<AddOptions>();
     await withServices(options, async (context) => {
       const collection = await findCollection(context, options.collection, options.apiRoot);
-      const service = new ConnectorService(context.store, secretBoxFrom(context.config));
+      const service = new ConnectorService(context.store, secretBoxFrom(context.config), {
+        allowPrivateTargets: context.config.connectors.allowPrivateTargets,
+      });
       const types = parseList(options.types);
       const pageSize = parseInteger('--page-size', options.pageSize);
       const headers = headersFrom(options);
@@ -247,6 +249,7 @@ export function registerConnector(program: Command): void {
           sourceFor,
           ...(warninglists ? { warninglists } : {}),
           ...(secrets ? { secrets } : {}),
+          allowPrivateTargets: context.config.connectors.allowPrivateTargets,
         },
         { leaseMs: context.config.connectors.maxRunMinutes * 60_000 },
       );
