@@ -73,6 +73,23 @@ describe('correlation event indexer', () => {
     await store.close();
   });
 
+  test('larger pages while behind', async () => {
+    const { store, collectionId } = await openStore();
+    const indexer = new EventIndexer(store, createLogger('silent'), {
+      pageSize: 2,
+      catchUpPageSize: 3,
+    });
+    const many = Array.from({ length: 7 }, (_, i) =>
+      version(stixId('domain-name', 10 + i), { value: `host${i}.example` }),
+    );
+    await store.addObjects(collectionId, many);
+    const pages = [];
+    for (let pass = 0; pass < 5; pass++) pages.push(await indexer.pass());
+    assert.deepEqual(pages, [2, 3, 2, 0, 0]);
+    assert.equal((await store.objectRefs(many.map((object) => object.id))).length, 7);
+    await store.close();
+  });
+
   test('connector refs not counted again', async () => {
     const { store, collectionId, indexer } = await openStore();
     await store.addObjects(collectionId, VERSIONS.slice(0, 1));

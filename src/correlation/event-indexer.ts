@@ -26,6 +26,11 @@ export interface EventIndexerOptions {
   pollMs: number;
   /** Events read per pass. */
   pageSize: number;
+  /**
+   * Events read per pass after a full page, while the indexer is behind. Fewer, larger
+   * transactions write each index page fewer times per reference.
+   */
+  catchUpPageSize: number;
   /** Lease of one pass, in milliseconds. */
   leaseMs: number;
 }
@@ -33,6 +38,7 @@ export interface EventIndexerOptions {
 export const EVENT_INDEXER_DEFAULTS: EventIndexerOptions = {
   pollMs: 2000,
   pageSize: 1000,
+  catchUpPageSize: 5000,
   leaseMs: 60_000,
 };
 
@@ -50,6 +56,8 @@ export class EventIndexer {
   private readonly options: EventIndexerOptions;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
+  /** Whether the last pass read a full page, so the log has more. */
+  private behind = false;
   private stopped = false;
 
   /**
@@ -125,7 +133,9 @@ export class EventIndexer {
     );
     if (claimed === undefined) return 0;
     const { afterSeq } = JSON.parse(claimed.body) as { afterSeq: number };
-    const events = await this.store.readEvents({ afterSeq, limit: this.options.pageSize });
+    const limit = this.behind ? this.options.catchUpPageSize : this.options.pageSize;
+    const events = await this.store.readEvents({ afterSeq, limit });
+    this.behind = events.length === limit;
     await this.indexEvents(events);
     const last = events[events.length - 1]?.seq ?? afterSeq;
     await this.store.putDocument(
