@@ -13,7 +13,7 @@
  *   list pattern entry is checked against an incoming object.
  *
  * Every figure counts (pattern, observations) evaluations per CPU second of the process
- * doing them, median of the repeats (range in brackets), in three forms:
+ * doing them, median of the repeats (range in parentheses), in three forms:
  *
  * - parse: the pattern text and the raw observations go in every time. Cairn
  *   `matchPattern(text, observations)`, the reference `match(text, observations)`;
@@ -32,8 +32,8 @@
  * The reference matcher is not part of Cairn and is not committed: set OASIS_MATCHER_PATH to
  * a PYTHONPATH holding stix2matcher (cti-pattern-matcher) and stix2patterns
  * (cti-pattern-validator), with antlr4-python3-runtime 4.13, python-dateutil, six and
- * deepmerge importable. Without it only the Cairn figures are printed. The reference is run
- * for fewer rounds on `vectors-2.0`, where one vector takes it seconds.
+ * deepmerge importable. Without it only the Cairn figures are printed. The reference runs
+ * only one round of `vectors-2.0`, where one vector takes it about 5 seconds.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
