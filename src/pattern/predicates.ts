@@ -42,7 +42,7 @@ export interface EvaluationContext {
 }
 
 /** Tests one selected value, with NOT already applied. */
-type ValueTest = (value: unknown, context: EvaluationContext) => boolean;
+type ValueTest = (value: unknown) => boolean;
 
 /**
  * Above this many objects in one observation, a single comparison looks only at the objects
@@ -199,7 +199,7 @@ function compileComparison(
         ? equalityTest(literal)
         : (value) => valuesEqual(value, literal);
       const wantEqual = (comparison.operator === '=') !== negated;
-      return (value, context) => equal(value, context) === wantEqual;
+      return (value) => equal(value) === wantEqual;
     }
     case '<':
     case '<=':
@@ -225,7 +225,7 @@ function compileComparison(
       const member: ValueTest = fast
         ? membershipTest(literals)
         : (value) => literals.some((literal) => valuesEqual(value, literal));
-      return (value, context) => member(value, context) !== negated;
+      return (value) => member(value) !== negated;
     }
     case 'LIKE': {
       const matcher = compileLike(comparison.value, fast);
@@ -356,7 +356,7 @@ class ComparisonTest {
 
     const value = selectSingleValue(root, steps, observation, context.budget);
     if (this.exists) return (value !== NOTHING) !== this.comparison.negated;
-    return value !== NOTHING && this.test(value, context);
+    return value !== NOTHING && this.test(value);
   }
 
   private holdsOnValues(
@@ -366,7 +366,7 @@ class ComparisonTest {
   ): boolean {
     const values = selectValues(root, this.comparison.path, observation, context.budget);
     if (this.exists) return values.length > 0 !== this.comparison.negated;
-    for (const value of values) if (this.test(value, context)) return true;
+    for (const value of values) if (this.test(value)) return true;
     return false;
   }
 }
