@@ -237,16 +237,17 @@ describe('watch lists over HTTP', { timeout: 240_000 }, () => {
   });
 
   it('looks up log lines for the caller only', async () => {
-    await waitFor('the value index', async () => {
+    const domain = domains.find((candidate) => expected.size > 0 && candidate.includes('.'))!;
+    // The index is ready once built, and reads the bundle's events after that: wait for both.
+    await waitFor('the value index to hold the bundle', async () => {
       const probe = await fetch(`${server.url}/api/v1/check`, {
         method: 'POST',
         headers: { Authorization: `Bearer ${tokens['acme-analyst']}` },
-        body: 'probe.example\n',
+        body: `${domain}\n`,
       });
-      await probe.text();
-      return probe.status === 200 ? true : undefined;
+      const text = await probe.text();
+      return probe.status === 200 && text.includes('"objects":[{') ? true : undefined;
     });
-    const domain = domains.find((candidate) => expected.size > 0 && candidate.includes('.'))!;
     const lines = [
       '1700000000.000 10.0.0.5 TCP_MISS/200 GET http://unrelated.example/ - DIRECT',
       `1700000001.000 10.0.0.5 TCP_MISS/200 GET http://${domain}/upload - DIRECT`,
