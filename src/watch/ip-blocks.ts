@@ -45,16 +45,48 @@ function formatV4(address: number, prefixLength: number): string {
   return prefixLength === 32 ? text : `${text}/${prefixLength}`;
 }
 
-/** IPv4 blocks, keyed by the network address as a 32-bit integer. */
-export class Ipv4Blocks<T extends object | number> {
-  /** Tables by prefix length, 0 to 32. */
-  private readonly tables: Array<HashTable<T> | undefined> = new Array<undefined>(33).fill(
-    undefined,
-  );
+/** Hash tables of one address family by prefix length, and the lengths present. */
+class PrefixTables<T extends object | number> {
+  protected readonly tables: Array<HashTable<T> | undefined>;
   /** Prefix lengths present, longest first, so exact addresses are reported first. */
-  private lengths: number[] = [];
+  protected lengths: number[] = [];
 
-  constructor(private readonly options: TableOptions) {}
+  constructor(
+    protected readonly options: TableOptions,
+    width: number,
+    private readonly keyWidth: number,
+  ) {
+    this.tables = new Array<undefined>(width + 1).fill(undefined);
+  }
+
+  /** Returns the table of a prefix length, made when missing. */
+  protected tableFor(prefixLength: number): HashTable<T> {
+    let table = this.tables[prefixLength];
+    if (!table) {
+      table = new HashTable<T>(this.options.initialSlots, this.keyWidth);
+      this.tables[prefixLength] = table;
+      this.lengths = presentLengths(this.tables);
+    }
+    return table;
+  }
+
+  /** Removes an item from the key of a slot, and drops the table once it has no keys. */
+  protected removeAt(prefixLength: number, slot: number, item: T): boolean {
+    const table = this.tables[prefixLength]!;
+    if (!removeItem(table, slot, item)) return false;
+    if (table.size === 0) {
+      this.tables[prefixLength] = undefined;
+      this.lengths = presentLengths(this.tables);
+    }
+    return true;
+  }
+}
+
+/** IPv4 blocks, keyed by the network address as a 32-bit integer. */
+export class Ipv4Blocks<T extends object | number> extends PrefixTables<T> {
+  constructor(options: TableOptions) {
+    super(options, 32, 1);
+  }
 
   private low(network: number): number {
     return mix32(network ^ HASH_START_A) & this.options.hashMask;
@@ -75,12 +107,7 @@ export class Ipv4Blocks<T extends object | number> {
 
   /** Files an item under a block; returns false when the block has it already. */
   add(network: number, prefixLength: number, item: T): boolean {
-    let table = this.tables[prefixLength];
-    if (!table) {
-      table = new HashTable<T>(this.options.initialSlots, 1);
-      this.tables[prefixLength] = table;
-      this.lengths = presentLengths(this.tables);
-    }
+    const table = this.tableFor(prefixLength);
     const found = this.find(table, network);
     if (found >= 0) return table.addItem(found, item);
     const slot = table.insert(
@@ -98,12 +125,7 @@ export class Ipv4Blocks<T extends object | number> {
     const table = this.tables[prefixLength];
     if (!table) return false;
     const slot = this.find(table, network);
-    if (slot < 0 || !removeItem(table, slot, item)) return false;
-    if (table.size === 0) {
-      this.tables[prefixLength] = undefined;
-      this.lengths = presentLengths(this.tables);
-    }
-    return true;
+    return slot >= 0 && this.removeAt(prefixLength, slot, item);
   }
 
   /** Visits the blocks that contain the address (a signed or unsigned 32-bit integer). */
@@ -162,15 +184,12 @@ function formatV6(words: Int32Array, prefixLength: number): string {
 }
 
 /** IPv6 blocks, keyed by the 64-bit hash of the four words of the network address. */
-export class Ipv6Blocks<T extends object | number> {
-  /** Tables by prefix length, 0 to 128. */
-  private readonly tables: Array<HashTable<T> | undefined> = new Array<undefined>(129).fill(
-    undefined,
-  );
-  private lengths: number[] = [];
+export class Ipv6Blocks<T extends object | number> extends PrefixTables<T> {
   private readonly hash = new Hash64();
 
-  constructor(private readonly options: TableOptions) {}
+  constructor(options: TableOptions) {
+    super(options, 128, 4);
+  }
 
   /** Hashes a network address into `this.hash`, with the test mask applied. */
   private hashOf(network: Int32Array): Hash64 {
@@ -198,12 +217,7 @@ export class Ipv6Blocks<T extends object | number> {
 
   /** Files an item under a block given as its masked network words. */
   add(network: Int32Array, prefixLength: number, item: T): boolean {
-    let table = this.tables[prefixLength];
-    if (!table) {
-      table = new HashTable<T>(this.options.initialSlots, 4);
-      this.tables[prefixLength] = table;
-      this.lengths = presentLengths(this.tables);
-    }
+    const table = this.tableFor(prefixLength);
     const found = this.find(table, network);
     if (found >= 0) return table.addItem(found, item);
     const { low, high } = this.hashOf(network);
@@ -217,12 +231,7 @@ export class Ipv6Blocks<T extends object | number> {
     const table = this.tables[prefixLength];
     if (!table) return false;
     const slot = this.find(table, network);
-    if (slot < 0 || !removeItem(table, slot, item)) return false;
-    if (table.size === 0) {
-      this.tables[prefixLength] = undefined;
-      this.lengths = presentLengths(this.tables);
-    }
-    return true;
+    return slot >= 0 && this.removeAt(prefixLength, slot, item);
   }
 
   /**
