@@ -6,7 +6,8 @@
  *
  * The automaton is a full transition table over the characters the entries use, and any
  * other character leads back to the root. It is built once, and matching is one table
- * read per character.
+ * read per character. `matchLabels` also keeps the length of each entry, to accept only
+ * occurrences that are whole labels of a host name.
  */
 
 export class AhoCorasick {
@@ -16,6 +17,8 @@ export class AhoCorasick {
   private readonly next: Int32Array;
   /** Lists ending at each state, its own and those of its suffix states. */
   private readonly output: Array<number[] | undefined>;
+  /** The same entries as pairs of list and entry length, flat: list, length, list, length. */
+  private readonly ends: Array<number[] | undefined>;
 
   /** `entries` pairs each lowercase substring with the number of its list. */
   constructor(entries: ReadonlyArray<{ text: string; list: number }>) {
@@ -31,6 +34,7 @@ export class AhoCorasick {
     // The trie of the entries, as a sparse table first.
     const goto: Array<Map<number, number>> = [new Map()];
     const output: Array<number[] | undefined> = [undefined];
+    const ends: Array<number[] | undefined> = [undefined];
     for (const { text, list } of entries) {
       let state = 0;
       for (let i = 0; i < text.length; i++) {
@@ -44,6 +48,7 @@ export class AhoCorasick {
           target = goto.length;
           goto.push(new Map());
           output.push(undefined);
+          ends.push(undefined);
           goto[state]!.set(column, target);
         }
         state = target;
@@ -52,6 +57,8 @@ export class AhoCorasick {
       if (state <= 0) continue;
       const lists = (output[state] ??= []);
       if (!lists.includes(list)) lists.push(list);
+      const pairs = (ends[state] ??= []);
+      if (!hasPair(pairs, list, text.length)) pairs.push(list, text.length);
     }
 
     // Renumber the states breadth-first, so the shallow states that a scan visits most
@@ -69,6 +76,7 @@ export class AhoCorasick {
         new Map([...goto[state]!].map(([column, target]) => [column, renumbered[target]!])),
     );
     const outputs = order.map((state) => output[state]);
+    const endPairs = order.map((state) => ends[state]);
 
     // Breadth-first: each state's failure link, then its full row of transitions.
     const next = new Int32Array(trie.length * width);
@@ -83,6 +91,9 @@ export class AhoCorasick {
       const fallback = failure[state]!;
       const inherited = outputs[fallback];
       if (inherited) outputs[state] = [...new Set([...(outputs[state] ?? []), ...inherited])];
+      // A suffix state ends entries of other lengths, so its pairs are added, not merged.
+      const inheritedPairs = endPairs[fallback];
+      if (inheritedPairs) endPairs[state] = [...(endPairs[state] ?? []), ...inheritedPairs];
       for (let column = 0; column < width; column++) {
         const target = trie[state]!.get(column);
         if (target === undefined) {
@@ -96,6 +107,7 @@ export class AhoCorasick {
     }
     this.next = next;
     this.output = outputs;
+    this.ends = endPairs;
   }
 
   /** Adds to `found` the list of every entry that occurs in `value` (lowercase). */
@@ -108,7 +120,34 @@ export class AhoCorasick {
     }
   }
 
+  /**
+   * Adds to `found` the list of every entry that occurs in `host` (lowercase) as whole
+   * labels: starting at the start of `host` or after a dot, and ending at its end or before
+   * a dot. So `99.com` is found in `99.com` and `mail.99.com`, not in `aaaaa299.com`.
+   */
+  matchLabels(host: string, found: (list: number) => void): void {
+    let state = 0;
+    const last = host.length - 1;
+    for (let i = 0; i <= last; i++) {
+      state = this.next[state * this.width + this.column(host.charCodeAt(i))]!;
+      const pairs = this.ends[state];
+      // 46 is the dot: an occurrence must end at the end of a label.
+      if (pairs === undefined || (i !== last && host.charCodeAt(i + 1) !== 46)) continue;
+      for (let k = 0; k < pairs.length; k += 2) {
+        const start = i + 1 - pairs[k + 1]!;
+        if (start === 0 || host.charCodeAt(start - 1) === 46) found(pairs[k]!);
+      }
+    }
+  }
+
   private column(code: number): number {
     return code < 128 ? this.columns[code]! : 0;
   }
+}
+
+function hasPair(pairs: readonly number[], list: number, length: number): boolean {
+  for (let k = 0; k < pairs.length; k += 2) {
+    if (pairs[k] === list && pairs[k + 1] === length) return true;
+  }
+  return false;
 }

@@ -3,6 +3,13 @@
  * binary prefix trie and host names and exact strings in one Map, walked up a name's
  * parent domains. Substrings go through one Aho-Corasick automaton, regular expressions
  * through RE2.
+ *
+ * A substring entry that is a domain name, such as `99.com` in the list of disposable
+ * e-mail domains, matches a domain, the host of a URL and the domain of an e-mail address
+ * only as whole labels. So it matches `99.com` and `mail.99.com` but never `aaaaa299.com`,
+ * because such lists name mail domains and a raw substring would drop unrelated registered
+ * domains. Other substring entries, and every entry for values of other kinds, match
+ * anywhere.
  */
 import ipaddr from 'ipaddr.js';
 import { normaliseIp, type ObservableKind } from '../normalise/index.ts';
@@ -70,8 +77,21 @@ interface KindIndex {
   cidr: boolean;
   names?: Map<string, NameLists>;
   substrings?: AhoCorasick;
+  /** Substring entries that are domain names, matched as whole labels of the host. */
+  labelSubstrings?: AhoCorasick;
   regexes: Array<{ regex: CompiledRegex; list: number }>;
 }
+
+/** Kinds whose values have a host that domain-name substring entries apply to. */
+const HOST_KINDS: ReadonlySet<ObservableKind> = new Set(['domain', 'url', 'email']);
+
+/**
+ * A lowercase substring entry that is a domain name: two or more labels of letters, digits,
+ * hyphens and underscores, and a last label with a letter, so `192.168` stays a plain
+ * substring. An entry with a leading dot is left plain too, as its dot already marks the
+ * start of a label.
+ */
+const DOMAIN_ENTRY = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.[a-z0-9-]*[a-z][a-z0-9-]*$/;
 
 const NONE: readonly string[] = Object.freeze([]);
 
@@ -97,6 +117,7 @@ export class WarninglistMatcher {
     this.names = lists.map((list) => list.name);
     this.seen = new Uint32Array(lists.length);
     const substrings = new Map<ObservableKind, Array<{ text: string; list: number }>>();
+    const labelSubstrings = new Map<ObservableKind, Array<{ text: string; list: number }>>();
     lists.forEach((list, number) => {
       const kinds =
         list.matchingAttributes.length === 0
@@ -132,12 +153,21 @@ export class WarninglistMatcher {
           break;
         case 'substring':
           for (const kind of kinds) {
-            const entries = substrings.get(kind) ?? [];
+            const plain = substrings.get(kind) ?? [];
+            const labels = labelSubstrings.get(kind) ?? [];
             for (const entry of list.entries) {
               const text = entry.trim().toLowerCase();
-              if (text) entries.push({ text, list: number });
+              if (!text) continue;
+              const domain = text.endsWith('.') ? text.slice(0, -1) : text;
+              if (HOST_KINDS.has(kind) && DOMAIN_ENTRY.test(domain)) {
+                labels.push({ text: domain, list: number });
+              } else {
+                plain.push({ text, list: number });
+              }
             }
-            substrings.set(kind, entries);
+            // An automaton without entries would still scan every value.
+            if (plain.length > 0) substrings.set(kind, plain);
+            if (labels.length > 0) labelSubstrings.set(kind, labels);
           }
           break;
         case 'regex':
@@ -150,6 +180,8 @@ export class WarninglistMatcher {
     });
     for (const [kind, entries] of substrings)
       this.kindIndex(kind).substrings = new AhoCorasick(entries);
+    for (const [kind, entries] of labelSubstrings)
+      this.kindIndex(kind).labelSubstrings = new AhoCorasick(entries);
   }
 
   /** Names of the lists loaded, in load order. */
@@ -174,8 +206,8 @@ export class WarninglistMatcher {
 
     if (index.cidr && (kind === 'ip' || kind === 'cidr')) this.matchIp(lower);
     const names = index.names;
+    const host = names || index.labelSubstrings ? hostOf(kind, lower) : undefined;
     if (names) {
-      const host = hostOf(kind, lower);
       // A URL or e-mail address is looked up whole as well as by its host.
       if (host !== lower) this.addAll(names.get(lower)?.exact);
       if (host !== undefined) {
@@ -190,6 +222,7 @@ export class WarninglistMatcher {
       }
     }
     index.substrings?.match(lower, this.found);
+    if (host !== undefined) index.labelSubstrings?.matchLabels(host, this.found);
     for (const { regex, list } of index.regexes) {
       if (this.seen[list] !== this.stamp && regex.test(value)) this.found(list);
     }

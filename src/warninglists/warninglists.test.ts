@@ -64,6 +64,28 @@ describe('AhoCorasick', () => {
     automaton.match('x.mail.ru', (number) => other.add(number));
     assert.deepEqual([...other], [3]);
   });
+
+  it('finds entries as whole labels', () => {
+    const automaton = new AhoCorasick([
+      { text: '99.com', list: 0 },
+      { text: 'mail.ru', list: 1 },
+      { text: 'ru', list: 2 },
+    ]);
+    const labels = (host: string): number[] => {
+      const found = new Set<number>();
+      automaton.matchLabels(host, (number) => found.add(number));
+      return [...found].sort();
+    };
+    assert.deepEqual(labels('99.com'), [0]);
+    assert.deepEqual(labels('mail.99.com'), [0]);
+    assert.deepEqual(labels('99.com.evil.example'), [0]);
+    assert.deepEqual(labels('aaaaa299.com'), []);
+    assert.deepEqual(labels('99.community'), []);
+    assert.deepEqual(labels('x.mail.ru'), [1, 2]);
+    assert.deepEqual(labels('gmail.ru'), [2]);
+    assert.deepEqual(labels('rutracker.org'), []);
+    assert.deepEqual(labels(''), []);
+  });
 });
 
 describe('WarninglistMatcher', () => {
@@ -78,7 +100,10 @@ describe('WarninglistMatcher', () => {
       ]),
       name: 'strings',
     },
-    { ...list('substring', ['tempmail'], ['email-src', 'domain']), name: 'disposable' },
+    {
+      ...list('substring', ['tempmail', '99.com.'], ['email-src', 'domain', 'url']),
+      name: 'disposable',
+    },
     { ...list('regex', ['/^(abuse|noc)@.*$/i', '/(unclosed/'], ['email-src']), name: 'contacts' },
     { ...list('string', ['evil.example'], ['md5']), name: 'hash-only' },
   ]);
@@ -98,6 +123,18 @@ describe('WarninglistMatcher', () => {
     ['domain', 'exact.example', ['strings']],
     ['domain', 'sub.exact.example', []],
     ['domain', 'mytempmail.example', ['disposable']],
+    ['domain', '99.com', ['disposable']],
+    ['domain', 'mail.99.com', ['disposable']],
+    ['domain', 'aaaaa299.com', []],
+    ['domain', '99.com.br', ['disposable']],
+    ['domain', '99.community', []],
+    ['url', 'https://mail.99.com/inbox', ['disposable']],
+    ['url', 'https://user@99.com:8443/', ['disposable']],
+    ['url', 'https://aaaaa299.com/', []],
+    ['url', 'https://evil.example/?next=99.com', []],
+    ['url', 'https://evil.example/tempmail', ['disposable']],
+    ['email', 'someone@mail.99.com', ['disposable']],
+    ['email', 'someone@aaaaa299.com', []],
     ['url', 'https://www.example.com/a', ['hosts']],
     ['url', 'http://exact.example/page', ['strings']],
     ['url', 'http://exact.example/other', ['strings']],
@@ -111,6 +148,15 @@ describe('WarninglistMatcher', () => {
   for (const [kind, value, expected] of cases) {
     it(`matches ${kind} ${value}`, () => assert.deepEqual(matcher.match(kind, value), expected));
   }
+
+  it('keeps plain substrings for other kinds', () => {
+    const hashes = new WarninglistMatcher([
+      { ...list('substring', ['ab.cd', 'd41d8cd9'], []), name: 'anything' },
+    ]);
+    assert.deepEqual(hashes.match('hash', 'd41d8cd98f00b204e9800998ecf8427e'), ['anything']);
+    assert.deepEqual(hashes.match('domain', 'xab.cdx.example'), []);
+    assert.deepEqual(hashes.match('domain', 'ab.cd.example'), ['anything']);
+  });
 
   it('splits domain|ip by list type', () => {
     const split = new WarninglistMatcher([
@@ -166,6 +212,22 @@ describe('loadWarninglists', () => {
         .includes('List of known hashes for empty files'),
     );
     assert.deepEqual(matcher.match('domain', 'evil-c2-domain.example'), []);
+  });
+
+  it('keeps Infoblox domains off the disposable list', async () => {
+    // Domains of the Infoblox MISP feed that contain an entry of the list, such as `99.com`,
+    // `mm.my` or `us.to`, without being that domain or under it.
+    const matcher = new WarninglistMatcher(
+      await loadWarninglists(dataPath('misp-warninglists/lists')),
+    );
+    const disposable = 'List of disposable email domains';
+    for (const domain of ['aaaaa299.com', 'aaaaa699.com', 'tandemm.my', 'leeus.top']) {
+      assert.equal(matcher.match('domain', domain).includes(disposable), false, domain);
+    }
+    for (const domain of ['igg.biz', 'mail.igg.biz', '99.com']) {
+      assert.equal(matcher.match('domain', domain).includes(disposable), true, domain);
+    }
+    assert.ok(matcher.match('email', 'someone@mailinator.com').includes(disposable));
   });
 
   it('names an invalid list file', async () => {
