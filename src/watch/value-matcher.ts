@@ -145,12 +145,13 @@ export class ValueMatcher<T extends object | number> {
   private readonly options: TableOptions;
   private readonly v4: Ipv4Blocks<T>;
   private readonly v6: Ipv6Blocks<T>;
-  private readonly scratch = new Scratch();
+  /** Made on first use, since the bulk look-up builds many matchers of one or two keys. */
+  private scratch: Scratch | undefined;
   private scratchInUse = false;
   private count = 0;
 
   constructor(options: MatcherOptions = {}) {
-    this.options = { hashMask: options.hashMask ?? -1, initialSlots: options.initialSlots ?? 16 };
+    this.options = { hashMask: options.hashMask ?? -1, initialSlots: options.initialSlots ?? 8 };
     this.v4 = new Ipv4Blocks(this.options);
     this.v6 = new Ipv6Blocks(this.options);
   }
@@ -221,10 +222,15 @@ export class ValueMatcher<T extends object | number> {
   /** Hashes a key of a text kind as the look-ups of that kind do: domains by ofName. */
   private hashKey(kind: TextKind, text: string): Hash64 {
     const hash =
-      kind === 'domain' ? this.scratch.hash.ofName(text) : this.scratch.hash.ofString(text);
+      kind === 'domain' ? this.workspace().hash.ofName(text) : this.workspace().hash.ofString(text);
     hash.low &= this.options.hashMask;
     hash.high &= this.options.hashMask;
     return hash;
+  }
+
+  private workspace(): Scratch {
+    this.scratch ??= new Scratch();
+    return this.scratch;
   }
 
   private countTreeLabels(labels: number, change: number): void {
@@ -248,7 +254,7 @@ export class ValueMatcher<T extends object | number> {
     }
     this.scratchInUse = true;
     try {
-      this.lookupWith(this.scratch, kind, value, visit);
+      this.lookupWith(this.workspace(), kind, value, visit);
     } finally {
       this.scratchInUse = false;
     }
