@@ -90,7 +90,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   // The value index and the correlation indexer give way to writes; see src/events/pacing.ts.
   const pacer = new BackgroundPacer(feed);
   const watch = new WatchRuntime(store, logger, notifier, {
-    valueIndexStore: pacer.wrap(store),
+    valueIndexStore: pacer.wrap(store, 'value index'),
   });
   const warninglists = await configuredWarninglists(config, logger);
   const api = createApiApp(

@@ -19,6 +19,8 @@ import { OPERATOR_SOURCE, VALUE_CAP, observableRefs, organisationSource } from '
 import { mayHaveObservables } from './observables.ts';
 
 export const CURSOR_DOCUMENT = 'correlation-cursor';
+/** The indexer's name among the readers that the pacer keeps in a convoy. */
+const PACED_READER = 'correlation';
 const CURSOR_ID = 'events';
 
 export interface EventIndexerOptions {
@@ -68,7 +70,7 @@ export class EventIndexer {
     private readonly store: Store,
     private readonly logger: Logger,
     options: Partial<EventIndexerOptions> = {},
-    private readonly pacer?: Pick<BackgroundPacer, 'turn'>,
+    private readonly pacer?: Pick<BackgroundPacer, 'turn' | 'report'>,
   ) {
     this.options = { ...EVENT_INDEXER_DEFAULTS, ...options };
   }
@@ -112,7 +114,7 @@ export class EventIndexer {
       const { afterSeq } = JSON.parse(cursor.body) as { afterSeq: number };
       const [next] = await this.store.readEvents({ afterSeq, limit: 1 });
       if (next === undefined) return 0;
-      await this.pacer?.turn(next.at);
+      await this.pacer?.turn(next.at, { name: PACED_READER, afterSeq });
     }
     const now = nowMicros();
     if (cursor === undefined) {
@@ -133,6 +135,7 @@ export class EventIndexer {
     );
     if (claimed === undefined) return 0;
     const { afterSeq } = JSON.parse(claimed.body) as { afterSeq: number };
+    this.pacer?.report(PACED_READER, afterSeq);
     const limit = this.behind ? this.options.catchUpPageSize : this.options.pageSize;
     const events = await this.store.readEvents({ afterSeq, limit });
     this.behind = events.length === limit;

@@ -106,20 +106,68 @@ describe('event feed', () => {
     await store.close();
   });
 
-  test('unseen writes start a new stretch', async () => {
+  test('unseen writes start another run', async () => {
     const { store, path, feed, add } = await openFeed();
     const other = new SqliteStore(path);
     await add(3);
     await add(2, other);
     await add(2);
-    assert.equal(feed.size, 2, 'memory holds only the events after the gap');
+    assert.equal(feed.size, 5, 'memory keeps both runs');
     assert.ok(await fromMemory(feed, { afterSeq: 5, limit: 100 }));
+    assert.ok(await fromMemory(feed, { afterSeq: 1, limit: 1 }));
     await assertSameAsStore(feed, store, [
       { afterSeq: 0, limit: 100 },
       { afterSeq: 3, limit: 100 },
       { afterSeq: 5, limit: 1 },
       { afterSeq: 6, limit: 100 },
     ]);
+    // Reading the gap from the log joins the runs into one.
+    assert.equal(feed.size, 7);
+    assert.ok(await fromMemory(feed, { afterSeq: 2, limit: 4 }));
+    await other.close();
+    await store.close();
+  });
+
+  test('commit keeps its run over an idle one', async () => {
+    const { store, path, feed, add } = await openFeed({ maxEvents: 6 });
+    const other = new SqliteStore(path);
+    await add(3);
+    await add(3, other);
+    await add(3);
+    // Runs (0, 3] and (6, 9]. The commit extends the newer run; the idle one gives way.
+    await add(2);
+    assert.equal(feed.size, 6);
+    assert.ok(feed.has(6));
+    assert.ok(feed.has(10));
+    assert.ok(feed.has(2));
+    assert.equal(feed.has(1), false);
+
+    // Reading (3, 6] from the log joins the runs; the oldest events of the join go.
+    await feed.read({ afterSeq: 3, limit: 3 });
+    assert.equal(feed.size, 6);
+    assert.ok(feed.has(5));
+    assert.equal(feed.has(4), false);
+    await assertSameAsStore(feed, store, [{ afterSeq: 0, limit: 100 }]);
+    await other.close();
+    await store.close();
+  });
+
+  test('read keeps its run over an idle one', async () => {
+    const { store, path, feed, add } = await openFeed({ maxEvents: 6 });
+    const other = new SqliteStore(path);
+    await add(3);
+    await add(3, other);
+    await add(3);
+    await feed.read({ afterSeq: 0, limit: 2 });
+    // The log read continues (0, 3] past its end, so the idle run (6, 9] gives way.
+    await feed.read({ afterSeq: 3, limit: 1 });
+    assert.equal(feed.size, 6);
+    assert.ok(feed.has(0));
+    assert.ok(feed.has(3));
+    assert.equal(feed.has(4), false, 'seq 5 is not kept');
+    assert.equal(feed.has(6), false);
+    assert.ok(feed.has(7));
+    await assertSameAsStore(feed, store, [{ afterSeq: 0, limit: 100 }]);
     await other.close();
     await store.close();
   });

@@ -4,12 +4,13 @@
  * dispatcher each read every new event. Without the feed, each of them would read it from
  * the store and parse its JSON again.
  *
- * The feed keeps a contiguous part of the log: every event with a seq above `base`, up to
- * the newest one it has. The part grows from the events that writes of this process commit
- * (see Store.listenCommittedEvents), and from reads of the log that continue it, such as
- * events written by another node or by `cairn import` in another process. A read that starts
- * inside the part is served from memory and continued from the store past its end, so it
- * returns exactly what the store would. Any other read goes to the store.
+ * The feed keeps runs of the log: each run is every event with a seq above its base, up to
+ * the newest one it has. Runs grow from the events that writes of this process commit (see
+ * Store.listenCommittedEvents), and from reads of the whole log, which also bring events
+ * written by another node or by `cairn import` in another process. A read that starts inside
+ * a run is served from memory and continued from the store past its end, so it returns
+ * exactly what the store would. Any other read goes to the store, and its events become a
+ * run, so readers that catch up one behind another share them (see pacing.ts).
  */
 import type { Logger } from '../log/logger.ts';
 import type { CommittedEvents, EventQuery, EventRecord, Store } from '../store/store.ts';
@@ -22,12 +23,12 @@ export interface EventFeedOptions {
 }
 
 /**
- * Ten times the followers' batches (500 to 1,000 events), so readers a few writes behind are
- * still served from memory. The parsed objects of kept events stay in memory too, and may
- * take a few times the size of their JSON.
+ * Room for the newest events and for a run that readers catching up share: a few of the
+ * followers' batches (500 to 5,000 events) each. The parsed objects of kept events stay in
+ * memory too, and may take a few times the size of their JSON.
  */
 export const EVENT_FEED_DEFAULTS: EventFeedOptions = {
-  maxEvents: 10_000,
+  maxEvents: 12_000,
   maxJsonChars: 16 * 2 ** 20,
 };
 
@@ -52,15 +53,62 @@ export function eventObject(event: EventRecord): Readonly<Record<string, unknown
   return object;
 }
 
+/** A contiguous run of the log: every event with a seq above `base`, up to the last kept. */
+class Run {
+  events: EventRecord[] = [];
+  jsonChars = 0;
+  /** When the run was last read or extended, by a counter of the feed. */
+  used = 0;
+
+  constructor(public base: number) {}
+
+  get last(): number {
+    return this.events.at(-1)?.seq ?? this.base;
+  }
+
+  /** Returns whether a read of the events after `seq` starts inside the run. */
+  covers(seq: number): boolean {
+    return seq >= this.base && seq < this.last;
+  }
+
+  /** Appends the events that follow the run's last, given every event of the log after it. */
+  extend(events: readonly EventRecord[]): void {
+    const last = this.last;
+    for (const event of events) {
+      if (event.seq <= last) continue;
+      this.events.push(event);
+      this.jsonChars += event.json?.length ?? 0;
+    }
+  }
+
+  /** Returns at most `limit` events after `seq`, which the run must cover. */
+  slice(seq: number, limit: number): EventRecord[] {
+    // Binary search for the first event above `seq`.
+    let low = 0;
+    let high = this.events.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.events[middle]!.seq <= seq) low = middle + 1;
+      else high = middle;
+    }
+    return this.events.slice(low, low + limit);
+  }
+
+  /** Drops the oldest `count` events. */
+  dropOldest(count: number): void {
+    for (const event of this.events.slice(0, count)) this.jsonChars -= event.json?.length ?? 0;
+    this.base = this.events[count - 1]?.seq ?? this.base;
+    this.events = this.events.slice(count);
+  }
+}
+
 export class EventFeed {
   readonly #store: Store;
   readonly #logger: Logger;
   readonly #options: EventFeedOptions;
-  /** The kept events, in seq order, with no event of the log missing between them. */
-  #events: EventRecord[] = [];
-  /** The seq just below the first kept event; undefined while the feed is empty. */
-  #base: number | undefined;
-  #jsonChars = 0;
+  /** Runs of the log that do not overlap, in no particular order. */
+  #runs: Run[] = [];
+  #uses = 0;
   #lastCommitMs = Number.NEGATIVE_INFINITY;
   #unlisten: (() => void) | undefined;
 
@@ -78,7 +126,7 @@ export class EventFeed {
         this.#take(committed);
       } catch (error) {
         this.#logger.error({ err: error }, 'event feed update failed; readers use the log');
-        this.#clear();
+        this.#runs = [];
       }
     });
   }
@@ -86,7 +134,7 @@ export class EventFeed {
   stop(): void {
     this.#unlisten?.();
     this.#unlisten = undefined;
-    this.#clear();
+    this.#runs = [];
   }
 
   /**
@@ -99,29 +147,31 @@ export class EventFeed {
 
   /** Number of events kept, for tests and diagnostics. */
   get size(): number {
-    return this.#events.length;
+    return this.#runs.reduce((sum, run) => sum + run.events.length, 0);
+  }
+
+  /** Returns whether a read of the events after `seq` starts in memory. */
+  has(seq: number): boolean {
+    return this.#runs.some((run) => run.covers(seq));
   }
 
   /** Reads like Store.readEvents. Reads of the whole log use the kept events where they can. */
   async read(query: EventQuery): Promise<EventRecord[]> {
     const { afterSeq, limit, collectionIds } = query;
-    const base = this.#base;
-    const last = this.#last();
-    const kept =
+    const run =
       collectionIds === undefined &&
-      base !== undefined &&
       Number.isSafeInteger(afterSeq) &&
       Number.isSafeInteger(limit) &&
-      limit > 0 &&
-      afterSeq >= base &&
-      afterSeq < last;
-    if (!kept) return this.#readStore(query);
+      limit > 0
+        ? this.#runs.find((candidate) => candidate.covers(afterSeq))
+        : undefined;
+    if (run === undefined) return this.#readStore(query);
 
-    const start = this.#indexAfter(afterSeq);
-    const events = this.#events.slice(start, start + limit);
+    run.used = ++this.#uses;
+    const events = run.slice(afterSeq, limit);
     if (events.length === limit) return events;
-    // Memory ends before the limit: the log may have more, from other processes or nodes.
-    const more = await this.#readStore({ afterSeq: last, limit: limit - events.length });
+    // The run ends before the limit: another run or the log may go on from its end.
+    const more = await this.read({ afterSeq: events.at(-1)!.seq, limit: limit - events.length });
     return more.length === 0 ? events : events.concat(more);
   }
 
@@ -135,75 +185,63 @@ export class EventFeed {
 
   async #readStore(query: EventQuery): Promise<EventRecord[]> {
     const events = await this.#store.readEvents(query);
-    // A read of the whole log that starts where memory ends continues the kept part.
+    // Every event of the log after `afterSeq`, up to the last read: a run to keep.
     if (events.length > 0 && query.collectionIds === undefined) {
-      if (this.#base === undefined) this.#base = query.afterSeq;
-      if (query.afterSeq === this.#last()) this.#append(events);
+      this.#keep(query.afterSeq, events);
     }
     return events;
   }
 
   #take(committed: CommittedEvents): void {
-    const { afterSeq, events } = committed;
-    if (events.length === 0) return;
-    const last = this.#last();
-    if (this.#base === undefined || afterSeq > last) {
-      // Events that this process did not see came in between, so the kept part starts anew.
-      this.#clear();
-      this.#base = afterSeq;
-      this.#append(events);
-      return;
-    }
-    // A read of the log may already have added some of them.
-    const fresh = afterSeq === last ? events : events.filter((event) => event.seq > last);
-    this.#append(fresh);
+    if (committed.events.length > 0) this.#keep(committed.afterSeq, committed.events);
   }
 
-  #append(events: readonly EventRecord[]): void {
-    for (const event of events) {
-      this.#events.push(event);
-      this.#jsonChars += event.json?.length ?? 0;
+  /**
+   * Keeps `events`, which are every event of the log after `afterSeq` up to the last of them:
+   * in the run they continue, else in a new run. Runs that come to touch are merged.
+   */
+  #keep(afterSeq: number, events: readonly EventRecord[]): void {
+    let run: Run | undefined = this.#runs.find(
+      (candidate) => candidate.base <= afterSeq && afterSeq <= candidate.last,
+    );
+    if (run === undefined) {
+      run = new Run(afterSeq);
+      this.#runs.push(run);
+    }
+    run.extend(events);
+    run.used = ++this.#uses;
+    for (const other of [...this.#runs]) {
+      if (other === run || other.base > run.last || other.last < run.base) continue;
+      // The runs overlap: the one that starts first takes the other's newer events.
+      const first: Run = other.base < run.base ? other : run;
+      const second: Run = first === run ? other : run;
+      first.extend(second.events);
+      first.used = Math.max(first.used, second.used);
+      this.#runs = this.#runs.filter((kept) => kept !== second);
+      run = first;
     }
     this.#trim();
   }
 
-  /** Drops the oldest events while the kept ones exceed a limit. */
+  /**
+   * Drops the oldest events of the least recently used runs while the kept events exceed a
+   * limit, and runs left empty.
+   */
   #trim(): void {
     const { maxEvents, maxJsonChars } = this.#options;
-    const events = this.#events;
-    let drop = 0;
-    let chars = this.#jsonChars;
-    while (drop < events.length && (events.length - drop > maxEvents || chars > maxJsonChars)) {
-      chars -= events[drop]!.json?.length ?? 0;
-      drop++;
+    let count = this.size;
+    let chars = this.#runs.reduce((sum, run) => sum + run.jsonChars, 0);
+    const byUse = [...this.#runs].sort((a, b) => a.used - b.used);
+    for (const run of byUse) {
+      let drop = 0;
+      while (drop < run.events.length && (count > maxEvents || chars > maxJsonChars)) {
+        chars -= run.events[drop]!.json?.length ?? 0;
+        count--;
+        drop++;
+      }
+      if (drop > 0) run.dropOldest(drop);
     }
-    if (drop === 0) return;
-    this.#base = events[drop - 1]!.seq;
-    this.#events = events.slice(drop);
-    this.#jsonChars = chars;
-  }
-
-  #clear(): void {
-    this.#events = [];
-    this.#base = undefined;
-    this.#jsonChars = 0;
-  }
-
-  /** The seq of the newest kept event, or `base` when none is kept. */
-  #last(): number {
-    return this.#events.at(-1)?.seq ?? this.#base ?? 0;
-  }
-
-  /** Finds the index of the first kept event with a seq above `seq`, by binary search. */
-  #indexAfter(seq: number): number {
-    let low = 0;
-    let high = this.#events.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (this.#events[middle]!.seq <= seq) low = middle + 1;
-      else high = middle;
-    }
-    return low;
+    this.#runs = this.#runs.filter((run) => run.events.length > 0);
   }
 }
 

@@ -126,9 +126,46 @@ describe('background pacer', () => {
     await store.close();
   });
 
+  test('reader ahead waits for the convoy', async () => {
+    const { store, pacer } = await openPacer({ convoyEvents: 2 });
+    pacer.report('slow', 0);
+    let done = false;
+    const turn = pacer.turn(nowMicros(), { name: 'fast', afterSeq: 10 }).then(() => {
+      done = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(done, false, 'the reader 10 events ahead waits');
+    pacer.report('slow', 7);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(done, false, 'the reader 3 events ahead waits');
+    pacer.report('slow', 8);
+    assert.ok((await timed(turn)) < 200, 'the reader 2 events ahead goes on');
+    await store.close();
+  });
+
+  test('stalled reader holds none back', async () => {
+    const { store, pacer } = await openPacer({ convoyEvents: 2, stalledMs: 300 });
+    pacer.report('slow', 0);
+    const waited = await timed(pacer.turn(nowMicros(), { name: 'fast', afterSeq: 10 }));
+    assert.ok(waited >= 250, `waited ${waited} ms`);
+    assert.ok(waited < 1_000, `waited ${waited} ms`);
+    // Reporting the same position again does not count as moving.
+    pacer.report('slow', 0);
+    assert.ok((await timed(pacer.turn(nowMicros(), { name: 'fast', afterSeq: 10 }))) < 100);
+    await store.close();
+  });
+
+  test('reads from memory skip the convoy', async () => {
+    const { store, pacer, commit } = await openPacer({ convoyEvents: 1 });
+    for (let i = 0; i < 5; i++) await commit();
+    pacer.report('slow', 0);
+    assert.ok((await timed(pacer.turn(nowMicros(), { name: 'fast', afterSeq: 3 }))) < 100);
+    await store.close();
+  });
+
   test('wrapped store waits before returning events', async () => {
     const { store, feed, pacer, commit } = await openPacer();
-    const wrapped = pacer.wrap(feed.wrap(store));
+    const wrapped = pacer.wrap(feed.wrap(store), 'test');
     await busyWriting(commit);
     const started = performance.now();
     const events = await wrapped.readEvents({ afterSeq: 0, limit: 10 });

@@ -11,6 +11,11 @@
  * (see EventFeed.lastCommitMs), and its event loop was busy for at least `busyUtilisation`
  * of that time. The second condition keeps a trickle of small writes on an idle server from
  * holding the readers back.
+ *
+ * Readers that catch up beyond the events in memory also move in a convoy. One whose next
+ * read would go to the store waits while another reader is more than `convoyEvents` behind
+ * it. So one of them reads each event from the store into the feed, and the other reads it
+ * from memory, parsed once (see eventObject).
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
@@ -25,7 +30,23 @@ export interface PacingOptions {
   busyUtilisation: number;
   /** Age of a reader's oldest unread event at which it stops giving way (ms). */
   maxLagMs: number;
+  /** How many events a reader catching up may run ahead of a slower one. */
+  convoyEvents: number;
+  /**
+   * Time after which a reader position that has not moved stops holding others back,
+   * because the reader may have stopped, failed or gone to run on another node (ms).
+   */
+  stalledMs: number;
 }
+
+/** A reader and the seq it reads after, for the convoy. */
+export interface ReaderPosition {
+  name: string;
+  afterSeq: number;
+}
+
+/** How often a reader ahead of the convoy checks whether it may go on (ms). */
+const CONVOY_POLL_MS = 20;
 
 /**
  * A TAXII client that posts envelopes of 1,000 objects back to back commits every 30 to 300 ms
@@ -37,6 +58,9 @@ export const PACING_DEFAULTS: PacingOptions = {
   quietMs: 1_000,
   busyUtilisation: 0.5,
   maxLagMs: 60_000,
+  // Below the feed's room for a shared run (EVENT_FEED_DEFAULTS), with a 5,000-event page.
+  convoyEvents: 4_000,
+  stalledMs: 5_000,
 };
 
 export class BackgroundPacer {
@@ -48,6 +72,8 @@ export class BackgroundPacer {
   #utilisation = 0;
   /** Ends the pending waits early; they all resolve at once. */
   readonly #waiting = new Set<() => void>();
+  /** The last reported position of each reader, and when it last moved (performance.now()). */
+  readonly #positions = new Map<string, { afterSeq: number; movedMs: number }>();
   #stopped = false;
 
   constructor(feed: EventFeed, options: Partial<PacingOptions> = {}) {
@@ -57,12 +83,14 @@ export class BackgroundPacer {
 
   /**
    * Resolves when a reader whose oldest unread event was committed at `nextAt` (microseconds)
-   * may go on: after one turn of the event loop while the process is not busy, else once it
-   * is no longer busy or the event has become `maxLagMs` old.
+   * may go on. While the process is not busy, that is after one turn of the event loop. Else
+   * it is once the process is no longer busy or the event has become `maxLagMs` old. With a
+   * `reader`, the call first waits for the convoy (see the file header).
    */
-  async turn(nextAt: number): Promise<void> {
+  async turn(nextAt: number, reader?: ReaderPosition): Promise<void> {
+    if (reader !== undefined) await this.convoy(reader);
     const { quietMs, maxLagMs } = this.#options;
-    // A reader whose store answers at once would otherwise run batch after batch in
+    // A reader whose store returns at once would otherwise run batch after batch in
     // microtasks, and requests that arrived meanwhile would wait for its whole backlog.
     await new Promise((resolve) => setImmediate(resolve));
     for (;;) {
@@ -73,9 +101,27 @@ export class BackgroundPacer {
     }
   }
 
-  /** Returns a Store whose readEvents wait for their turn before they return events. */
-  wrap(store: Store): Store {
+  /** Records where a reader goes on reading, so readers ahead of it can wait for it. */
+  report(name: string, afterSeq: number): void {
+    const known = this.#positions.get(name);
+    if (known?.afterSeq === afterSeq) return;
+    this.#positions.set(name, { afterSeq, movedMs: performance.now() });
+  }
+
+  /** Resolves once the reader's next read is in memory or no moving reader lags far behind it. */
+  async convoy(reader: ReaderPosition): Promise<void> {
+    while (!this.#stopped && this.#ahead(reader)) await this.#sleep(CONVOY_POLL_MS);
+  }
+
+  /**
+   * Returns a Store whose readEvents report the position of `name`, wait for the convoy, and
+   * wait for their turn before they return events.
+   */
+  wrap(store: Store, name: string): Store {
     return withReadEvents(store, async (query) => {
+      const reader = { name, afterSeq: query.afterSeq };
+      this.report(name, query.afterSeq);
+      await this.convoy(reader);
       const events = await store.readEvents(query);
       if (events.length > 0) await this.turn(events[0]!.at);
       return events;
@@ -87,6 +133,16 @@ export class BackgroundPacer {
     this.#stopped = true;
     for (const wake of this.#waiting) wake();
     this.#waiting.clear();
+  }
+
+  #ahead(reader: ReaderPosition): boolean {
+    if (this.#feed.has(reader.afterSeq)) return false;
+    const now = performance.now();
+    for (const [name, position] of this.#positions) {
+      if (name === reader.name || now - position.movedMs > this.#options.stalledMs) continue;
+      if (reader.afterSeq - position.afterSeq > this.#options.convoyEvents) return true;
+    }
+    return false;
   }
 
   #busy(): boolean {
