@@ -14,9 +14,11 @@
 
 /**
  * Maximum length of a segment between two `%` that contains `_`. Such a segment is searched
- * for position by position, so the work is at most this many times the value's length.
+ * for position by position, so the work is at most this many times the value's length. At 8
+ * a hostile 1,000,000-character value costs about as long as RE2 takes for it; at 32 it took
+ * eight times as long (measured on a 2-core EPYC).
  */
-const MAX_WILDCARD_SEGMENT = 32;
+const MAX_WILDCARD_SEGMENT = 8;
 const UNDERSCORE = 95;
 
 export class LikeMatcher {
