@@ -36,11 +36,13 @@ interface Translation {
 
 /**
  * Translations by literal text, because matching a pattern given as text compiles the same
- * literals over and over. Each entry is a few short strings, and the map is cleared when full.
+ * literals over and over. Only literals of up to MAX_TRANSLATED_LENGTH characters are kept,
+ * which bounds the two maps to about 16 MB, and each is cleared when full.
  */
 const likeTranslations = new Map<string, Translation>();
 const matchesTranslations = new Map<string, Translation>();
 const MAX_TRANSLATIONS = 1024;
+const MAX_TRANSLATED_LENGTH = 1024;
 
 function translation(
   cache: Map<string, Translation>,
@@ -50,8 +52,11 @@ function translation(
   let found = cache.get(text);
   if (!found) {
     found = translate(text);
-    if (cache.size >= MAX_TRANSLATIONS) cache.clear();
-    cache.set(text, found);
+    // A long literal is compiled rarely and would hold memory, so it is not kept.
+    if (text.length <= MAX_TRANSLATED_LENGTH) {
+      if (cache.size >= MAX_TRANSLATIONS) cache.clear();
+      cache.set(text, found);
+    }
   }
   return found;
 }

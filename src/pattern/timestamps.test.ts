@@ -138,6 +138,13 @@ describe('observed timestamp cache', () => {
     assert.deepEqual(first, tryParseTimestamp('2021-03-04T05:06:07.5Z'));
   });
 
+  test('long fraction parsed, not kept', () => {
+    const text = `2021-03-04T05:06:07.${'1'.repeat(40)}Z`;
+    const first = parseObservedTimestamp(text);
+    assert.notEqual(parseObservedTimestamp(text), first);
+    assert.deepEqual(parseObservedTimestamp(text), { seconds: first.seconds, nanos: 111_111_111 });
+  });
+
   test('invalid text raises every time', () => {
     for (let i = 0; i < 2; i++) {
       assert.throws(() => parseObservedTimestamp('2021-02-30T00:00:00Z'), /invalid timestamp/);

@@ -102,6 +102,8 @@ function digits(text: string, start: number, count: number): number {
  */
 const observedTimestamps = new Map<string, Instant>();
 const MAX_CACHED_TIMESTAMPS = 1024;
+/** `YYYY-MM-DDThh:mm:ss.nnnnnnnnnZ` with nanoseconds is 30 characters. */
+const MAX_CACHED_TIMESTAMP_LENGTH = 30;
 
 /**
  * Parses a timestamp found in observed data, or raises PatternEvaluationError because the
@@ -114,8 +116,11 @@ export function parseObservedTimestamp(text: string): Instant {
 
   const instant = tryParseTimestamp(text);
   if (!instant) throw new PatternEvaluationError(`invalid timestamp in observed data: '${text}'`);
-  if (observedTimestamps.size >= MAX_CACHED_TIMESTAMPS) observedTimestamps.clear();
-  observedTimestamps.set(text, instant);
+  // Longer texts carry fraction digits past the nanosecond and are not worth the memory.
+  if (text.length <= MAX_CACHED_TIMESTAMP_LENGTH) {
+    if (observedTimestamps.size >= MAX_CACHED_TIMESTAMPS) observedTimestamps.clear();
+    observedTimestamps.set(text, instant);
+  }
   return instant;
 }
 
