@@ -331,6 +331,38 @@ describe('watch lists over HTTP', { timeout: 240_000 }, () => {
     });
     assert.equal(bad.status, 201);
     assert.equal(bad.json.entries.rejected.length, 2);
+
+    // Each entry is checked alone: bad filters and blocks are rejected, the rest added.
+    const mixed = await api('acme-analyst', `/watchlists/${bad.json.watchlist.id}/entries`, {
+      method: 'POST',
+      body: {
+        entries: [
+          { type: 'filter', filter: { bogus: 1 } },
+          { type: 'filter', filter: { minConfidence: 500 } },
+          { value: '0.0.0.0/0' },
+          { value: '::/0' },
+          { value: 'evil.example', colour: 'red' },
+          'evil.example',
+          { value: 'fine.example' },
+        ],
+      },
+    });
+    assert.equal(mixed.status, 200, mixed.text);
+    assert.deepEqual(
+      mixed.json.added.map((entry: { value: string }) => entry.value),
+      ['fine.example'],
+    );
+    const reasons = mixed.json.rejected as Array<{ index: number; reason: string }>;
+    assert.deepEqual(
+      reasons.map((rejection) => rejection.index),
+      [0, 1, 2, 3, 4, 5],
+    );
+    assert.match(reasons[0]!.reason, /filter\.bogus is not a filter field/);
+    assert.match(reasons[1]!.reason, /filter\.minConfidence is 500/);
+    assert.match(reasons[2]!.reason, /0\.0\.0\.0\/0 is too wide to watch/);
+    assert.match(reasons[3]!.reason, /::\/0 is too wide to watch/);
+    assert.match(reasons[4]!.reason, /"colour" is not an entry field/);
+    assert.match(reasons[5]!.reason, /must be an object/);
     const unknown = await api('acme-analyst', '/watchlists', {
       method: 'POST',
       body: { name: 'x', colour: 'red' },

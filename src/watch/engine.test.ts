@@ -58,6 +58,37 @@ describe('buildEntry', () => {
     assert.equal(empty.ok, false);
   });
 
+  it('rejects blocks that are too wide', () => {
+    for (const value of [
+      '0.0.0.0/0',
+      '128.0.0.0/1',
+      '10.0.0.0/7',
+      '::/0',
+      '2000::/3',
+      '2a00::/12',
+    ]) {
+      const result = buildEntry({ value }, 1);
+      assert.equal(result.ok, false, value);
+      assert.match((result as { reason: string }).reason, /too wide to watch/, value);
+    }
+    const typed = buildEntry({ type: 'cidr', value: '0.0.0.0/0' }, 1);
+    assert.match((typed as { reason: string }).reason, /IPv4 blocks of \/8 or narrower/);
+    assert.equal(entry({ value: '10.0.0.0/8' }).type, 'cidr');
+    assert.equal(entry({ value: '2001::/16' }).type, 'cidr');
+    assert.equal(entry({ value: '0.0.0.0' }).type, 'ip');
+  });
+
+  it('rejects unknown fields and non-objects', () => {
+    const unknown = buildEntry({ value: 'evil.example', colour: 'red' } as EntryInput, 1);
+    assert.match((unknown as { reason: string }).reason, /"colour" is not an entry field/);
+    for (const raw of [5, 'evil.example', null, ['evil.example']]) {
+      const result = buildEntry(raw, 1);
+      assert.match((result as { reason: string }).reason, /must be an object/, String(raw));
+    }
+    const long = buildEntry({ value: 'a'.repeat(9000) }, 1);
+    assert.match((long as { reason: string }).reason, /at most 8192/);
+  });
+
   it('rejects invalid patterns', () => {
     const result = buildEntry({ type: 'pattern', pattern: "[domain-name:value = 'x'" }, 1);
     assert.equal(result.ok, false);

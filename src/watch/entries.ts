@@ -21,6 +21,14 @@ import {
 export const MAX_COMMENT = 1_000;
 const MAX_FILTER_TEXT = 200;
 
+/**
+ * Shortest prefix length of an address block entry, per IP version. A wider block, such as
+ * 0.0.0.0/0 or ::/0, matches nearly every address, so it floods the list with alerts and
+ * matches every line of a bulk look-up. An IPv4 /8 is a whole old class A network, and an
+ * IPv6 /16 is narrower than the /12 blocks IANA gives to regional registries.
+ */
+export const MIN_BLOCK_PREFIX = { 4: 8, 6: 16 } as const;
+
 /** One entry as a request gives it: a value, a STIX pattern or an object filter. */
 export interface EntryInput {
   /** Omitted or `auto` with a value: the value's form decides (see classify in src/normalise). */
@@ -40,6 +48,18 @@ export interface EntryInput {
 export type EntryResult = { ok: true; entry: WatchEntry } | { ok: false; reason: string };
 
 const TLP_LEVELS: readonly TlpLevel[] = ['clear', 'green', 'amber', 'amber+strict', 'red'];
+const ENTRY_FIELDS = new Set([
+  'type',
+  'value',
+  'subdomains',
+  'algorithm',
+  'pattern',
+  'filter',
+  'comment',
+]);
+/** Maximum length of an entry's value and of its hash algorithm name, in characters. */
+export const MAX_VALUE_LENGTH = 8_192;
+const MAX_ALGORITHM_LENGTH = 20;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STIX_TYPE = /^[a-z0-9][a-z0-9-]{0,249}$/;
 const CVE = /^CVE-\d{4}-\d{4,}$/i;
@@ -53,11 +73,22 @@ function quote(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
-/** Checks and normalises one entry; `now` is the time it is added (microseconds). */
-export function buildEntry(input: EntryInput, now: number): EntryResult {
-  if (input === null || typeof input !== 'object') {
+/**
+ * Checks and normalises one entry, given as an EntryInput or as any value a request holds;
+ * `now` is the time it is added (microseconds).
+ */
+export function buildEntry(raw: EntryInput | unknown, now: number): EntryResult {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return fail(
-      `an entry must be an object with a value, a pattern or a filter (got ${quote(input)})`,
+      `an entry must be an object with a value, a pattern or a filter (got ${quote(raw)})`,
+    );
+  }
+  // Every field is checked below before it is used.
+  const input = raw as EntryInput;
+  const unknown = Object.keys(input).find((key) => !ENTRY_FIELDS.has(key));
+  if (unknown !== undefined) {
+    return fail(
+      `${quote(unknown)} is not an entry field; expected ${[...ENTRY_FIELDS].join(', ')}`,
     );
   }
   const comment = input.comment;
@@ -80,13 +111,23 @@ function valueEntry(
   if (typeof value !== 'string' || value.trim() === '') {
     return fail('the entry has no value: give a value, a pattern or a filter');
   }
+  if (value.length > MAX_VALUE_LENGTH) {
+    return fail(
+      `the value is ${value.length} characters long; at most ${MAX_VALUE_LENGTH} are allowed`,
+    );
+  }
   if (type !== 'auto' && !(VALUE_ENTRY_TYPES as readonly string[]).includes(type)) {
     return fail(
       `${quote(type)} is not an entry type; expected one of auto, ${VALUE_ENTRY_TYPES.join(', ')}, pattern, filter`,
     );
   }
-  if (algorithm !== undefined && typeof algorithm !== 'string') {
-    return fail('the hash algorithm must be text such as SHA-256');
+  if (
+    algorithm !== undefined &&
+    (typeof algorithm !== 'string' || algorithm.length > MAX_ALGORITHM_LENGTH)
+  ) {
+    return fail(
+      `the hash algorithm must be text of at most ${MAX_ALGORITHM_LENGTH} characters, such as SHA-256`,
+    );
   }
   const result =
     type === 'auto' ? classify(value) : normalise(type as ValueEntryType, value, algorithm);
@@ -101,6 +142,10 @@ function valueEntry(
       `subdomains applies to domain entries only, and ${quote(value)} is a ${observable.kind}`,
     );
   }
+  if (observable.kind === 'cidr') {
+    const problem = blockWidthProblem(observable.value, observable.version);
+    if (problem) return fail(problem);
+  }
   return {
     ok: true,
     entry: {
@@ -111,6 +156,17 @@ function valueEntry(
       ...(observable.kind === 'hash' ? { algorithm: observable.algorithm } : {}),
     },
   };
+}
+
+/** Rejects an address block wider than MIN_BLOCK_PREFIX allows. */
+function blockWidthProblem(block: string, version: 4 | 6): string | undefined {
+  const prefix = Number(block.slice(block.indexOf('/') + 1));
+  const minimum = MIN_BLOCK_PREFIX[version];
+  if (prefix >= minimum) return undefined;
+  return (
+    `the block ${block} is too wide to watch: it matches nearly every address. Watch IPv${version} ` +
+    `blocks of /${minimum} or narrower, and split a wider range into such blocks`
+  );
 }
 
 function patternEntry(

@@ -43,7 +43,8 @@ const WATCHED: EntryInput[] = [
   { value: '198.51.100.7' },
   { value: '198.51.100.0/24' },
   { value: '198.51.0.0/16' },
-  { value: '0.0.0.0/0' },
+  // The widest block an entry may have (MIN_BLOCK_PREFIX); 0.0.0.0/0 is rejected.
+  { value: '198.0.0.0/8' },
   { value: '2001:db8::1' },
   { value: '2001:db8::/32' },
   { value: 'evil.example' },

@@ -53,7 +53,8 @@ export interface NewWatchList {
   /** Defaults to `private` for user-owned lists; organisation-owned lists are always shared. */
   visibility?: Visibility;
   enabled?: boolean;
-  entries?: EntryInput[];
+  /** EntryInput objects, or any values a request holds: each is checked alone. */
+  entries?: ReadonlyArray<EntryInput | unknown>;
 }
 
 export interface WatchListChange {
@@ -249,7 +250,7 @@ export class WatchService {
 
   private buildEntries(
     existing: readonly WatchEntry[],
-    inputs: EntryInput[],
+    inputs: ReadonlyArray<EntryInput | unknown>,
     now: number,
   ): EntriesResult {
     if (inputs.length > MAX_ENTRIES_PER_CALL) {
@@ -282,7 +283,11 @@ export class WatchService {
     return result;
   }
 
-  async addEntries(actor: Actor, id: string, inputs: EntryInput[]): Promise<EntriesResult> {
+  async addEntries(
+    actor: Actor,
+    id: string,
+    inputs: ReadonlyArray<EntryInput | unknown>,
+  ): Promise<EntriesResult> {
     const acting = await this.guard.resolve(actor, 'write');
     const stored = await this.visibleList(acting, id);
     this.requireChange(acting, stored.list);

@@ -5,7 +5,7 @@
 import { z } from '@hono/zod-openapi';
 import { CairnError } from '../../errors.ts';
 import { microsToTaxii } from '../../stix/timestamp.ts';
-import { MAX_COMMENT } from '../../watch/entries.ts';
+import { MAX_COMMENT, MAX_VALUE_LENGTH } from '../../watch/entries.ts';
 import { MAX_PATTERN_LENGTH, type HuntJob, type WatchEntry } from '../../watch/model.ts';
 import type { WatchRuntime } from '../../watch/runtime.ts';
 import {
@@ -48,7 +48,7 @@ export const NewEntry = z
       .enum(['auto', 'ip', 'cidr', 'domain', 'url', 'email', 'hash', 'asn', 'pattern', 'filter'])
       .optional()
       .openapi({ description: 'omitted or `auto`: the form of `value` decides' }),
-    value: z.string().max(8192).optional(),
+    value: z.string().max(MAX_VALUE_LENGTH).optional(),
     subdomains: z.boolean().optional().openapi({ description: 'domains: every subdomain too' }),
     algorithm: z.string().max(20).optional().openapi({ description: 'hashes: SHA-256, MD5, …' }),
     pattern: z.string().max(MAX_PATTERN_LENGTH).optional(),
@@ -59,6 +59,20 @@ export const NewEntry = z
     description: 'a value, a STIX pattern (`type: pattern`) or an object filter (`type: filter`)',
   });
 
+/**
+ * Builds the schema of a request's entries. Each entry is checked alone by
+ * src/watch/entries.ts, and a bad one is listed in `rejected` with its reason while the
+ * others are added. So the schema accepts any item, and only the documentation shows
+ * NewWatchEntry.
+ */
+function entryInputs(minimum: number) {
+  return z
+    .array(z.unknown())
+    .min(minimum)
+    .max(MAX_ENTRIES_PER_CALL)
+    .openapi({ items: { $ref: '#/components/schemas/NewWatchEntry' } });
+}
+
 export const NewWatchList = z
   .strictObject({
     name: z.string().min(1).max(MAX_LIST_NAME),
@@ -66,7 +80,7 @@ export const NewWatchList = z
     owner: z.enum(['user', 'organisation']).optional(),
     visibility: z.enum(['private', 'organisation']).optional(),
     enabled: z.boolean().optional(),
-    entries: z.array(NewEntry).max(MAX_ENTRIES_PER_CALL).optional(),
+    entries: entryInputs(0).optional(),
   })
   .openapi('NewWatchList');
 
@@ -79,9 +93,7 @@ export const WatchListChange = z
   })
   .openapi('WatchListChange');
 
-export const NewEntries = z
-  .strictObject({ entries: z.array(NewEntry).min(1).max(MAX_ENTRIES_PER_CALL) })
-  .openapi('NewWatchEntries');
+export const NewEntries = z.strictObject({ entries: entryInputs(1) }).openapi('NewWatchEntries');
 
 export const WatchList = z
   .object({

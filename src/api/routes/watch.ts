@@ -19,6 +19,7 @@ import {
   jobJson,
   listJson,
   NewEntries,
+  NewEntry,
   NewWatchList,
   WatchList,
   WatchListChange,
@@ -208,6 +209,8 @@ const alertStream = createRoute({
 });
 
 export function registerWatchLists(app: OpenAPIHono<ApiEnv>): void {
+  // Request bodies refer to the entry schema by name only; see entryInputs.
+  app.openAPIRegistry.register('NewWatchEntry', NewEntry);
   app.openapi(createList, async (c) => {
     const created = await watchRuntime(c).service.createList(actorOf(c), c.req.valid('json'));
     return c.json(
