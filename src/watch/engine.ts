@@ -10,8 +10,10 @@ import type { Observable } from '../normalise/index.ts';
 import {
   compilePattern,
   matchPattern,
+  prepareObservations,
   PatternEvaluationError,
   type CompiledPattern,
+  type PreparedObservations,
 } from '../pattern/index.ts';
 import { DEFINED_TYPES, SCO_TYPES } from '../stix/index.ts';
 import type { TlpLevel } from '../store/store.ts';
@@ -290,15 +292,15 @@ export class WatchIndex {
     this.patterns.candidates(probes, (entry) => {
       if (entry.owner.list.enabled) candidates.add(entry);
     });
+    // The observations are prepared once for all candidates, on the first that needs them.
+    let prepared: PreparedObservations | undefined;
     for (const entry of candidates) {
       const pattern = this.compiledPattern(entry);
       if (!pattern) continue;
       let matched: boolean;
       try {
-        matched = matchPattern(pattern, observations, {
-          ...(references ? { objects: references } : {}),
-          maxSteps: MAX_EVALUATION_STEPS,
-        }).matched;
+        prepared ??= prepareObservations(observations, references);
+        matched = matchPattern(pattern, prepared, { maxSteps: MAX_EVALUATION_STEPS }).matched;
       } catch (error) {
         // Data the pattern cannot be evaluated against, or a spent allowance, is no match.
         if (error instanceof PatternEvaluationError) continue;
