@@ -70,7 +70,7 @@ export class EventIndexer {
     private readonly store: Store,
     private readonly logger: Logger,
     options: Partial<EventIndexerOptions> = {},
-    private readonly pacer?: Pick<BackgroundPacer, 'turn' | 'report'>,
+    private readonly pacer?: Pick<BackgroundPacer, 'turn' | 'convoy' | 'report'>,
   ) {
     this.options = { ...EVENT_INDEXER_DEFAULTS, ...options };
   }
@@ -112,9 +112,10 @@ export class EventIndexer {
       // Without a new event there is nothing to claim. The pacer waits before the claim, so
       // the lease runs only while the page is indexed.
       const { afterSeq } = JSON.parse(cursor.body) as { afterSeq: number };
+      await this.pacer?.convoy({ name: PACED_READER, afterSeq });
       const [next] = await this.store.readEvents({ afterSeq, limit: 1 });
       if (next === undefined) return 0;
-      await this.pacer?.turn(next.at, { name: PACED_READER, afterSeq });
+      await this.pacer?.turn(next.at);
     }
     const now = nowMicros();
     if (cursor === undefined) {

@@ -130,7 +130,7 @@ describe('background pacer', () => {
     const { store, pacer } = await openPacer({ convoyEvents: 2 });
     pacer.report('slow', 0);
     let done = false;
-    const turn = pacer.turn(nowMicros(), { name: 'fast', afterSeq: 10 }).then(() => {
+    const turn = pacer.convoy({ name: 'fast', afterSeq: 10 }).then(() => {
       done = true;
     });
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -146,12 +146,12 @@ describe('background pacer', () => {
   test('stalled reader holds none back', async () => {
     const { store, pacer } = await openPacer({ convoyEvents: 2, stalledMs: 300 });
     pacer.report('slow', 0);
-    const waited = await timed(pacer.turn(nowMicros(), { name: 'fast', afterSeq: 10 }));
+    const waited = await timed(pacer.convoy({ name: 'fast', afterSeq: 10 }));
     assert.ok(waited >= 250, `waited ${waited} ms`);
     assert.ok(waited < 1_000, `waited ${waited} ms`);
     // Reporting the same position again does not count as moving.
     pacer.report('slow', 0);
-    assert.ok((await timed(pacer.turn(nowMicros(), { name: 'fast', afterSeq: 10 }))) < 100);
+    assert.ok((await timed(pacer.convoy({ name: 'fast', afterSeq: 10 }))) < 100);
     await store.close();
   });
 
@@ -159,7 +159,7 @@ describe('background pacer', () => {
     const { store, pacer, commit } = await openPacer({ convoyEvents: 1 });
     for (let i = 0; i < 5; i++) await commit();
     pacer.report('slow', 0);
-    assert.ok((await timed(pacer.turn(nowMicros(), { name: 'fast', afterSeq: 3 }))) < 100);
+    assert.ok((await timed(pacer.convoy({ name: 'fast', afterSeq: 3 }))) < 100);
     await store.close();
   });
 

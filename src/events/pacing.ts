@@ -84,11 +84,9 @@ export class BackgroundPacer {
   /**
    * Resolves when a reader whose oldest unread event was committed at `nextAt` (microseconds)
    * may go on. While the process is not busy, that is after one turn of the event loop. Else
-   * it is once the process is no longer busy or the event has become `maxLagMs` old. With a
-   * `reader`, the call first waits for the convoy (see the file header).
+   * it is once the process is no longer busy or the event has become `maxLagMs` old.
    */
-  async turn(nextAt: number, reader?: ReaderPosition): Promise<void> {
-    if (reader !== undefined) await this.convoy(reader);
+  async turn(nextAt: number): Promise<void> {
     const { quietMs, maxLagMs } = this.#options;
     // A reader whose store returns at once would otherwise run batch after batch in
     // microtasks, and requests that arrived meanwhile would wait for its whole backlog.
@@ -108,7 +106,10 @@ export class BackgroundPacer {
     this.#positions.set(name, { afterSeq, movedMs: performance.now() });
   }
 
-  /** Resolves once the reader's next read is in memory or no moving reader lags far behind it. */
+  /**
+   * Resolves once the reader's next read is in memory or no moving reader lags far behind it
+   * (see the file header). Call it before reading anything after the position.
+   */
   async convoy(reader: ReaderPosition): Promise<void> {
     while (!this.#stopped && this.#ahead(reader)) await this.#sleep(CONVOY_POLL_MS);
   }
