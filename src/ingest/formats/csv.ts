@@ -4,7 +4,8 @@
  * writes them).
  */
 import { Readable } from 'node:stream';
-import { parse, type Info } from 'csv-parse';
+import { parse, type Info, type Options } from 'csv-parse';
+import { parse as parseSync } from 'csv-parse/sync';
 import { CairnError } from '../../errors.ts';
 import {
   type IndicatorOptions,
@@ -147,7 +148,15 @@ function resolveColumns(
 ): ColumnIndexes {
   const find = (name: string | undefined, what: string): number | undefined => {
     if (name === undefined) return undefined;
-    if (/^[1-9][0-9]*$/.test(name) && !header?.includes(name)) return Number(name) - 1;
+    if (/^[1-9][0-9]*$/.test(name) && !header?.includes(name)) {
+      const position = Number(name);
+      if (header === undefined || position <= header.length) return position - 1;
+      throw new CairnError(
+        'invalid-parameter',
+        `the ${what} column ${name} is not in the CSV: the header has ${header.length} ` +
+          `column${header.length === 1 ? '' : 's'} (${header.map((column) => JSON.stringify(column)).join(', ')})`,
+      );
+    }
     const index =
       header?.findIndex((column) => column.trim().toLowerCase() === name.toLowerCase()) ?? -1;
     if (index === -1) {
@@ -196,11 +205,46 @@ export interface CsvOptions extends ConvertOptions {
   mapping?: CsvMapping;
 }
 
+/** Returns the csv-parse options of every CSV input; `delimiter` comes from the mapping. */
+function parserOptions(delimiter: string): Options {
+  return {
+    bom: true,
+    comment: '#',
+    comment_no_infix: true,
+    delimiter,
+    relax_column_count: true,
+    // Keeps `"a"x` as the text `"a"x` (then rejected as a value) instead of reading the
+    // rest of the file as one quoted field.
+    relax_quotes: true,
+    skip_empty_lines: true,
+    // No `trim`: csv-parse 7.0.3 with trim stops at the first record it skips, losing
+    // every later row. Cells are trimmed where they are read instead.
+    skip_records_with_error: true,
+    max_record_size: 1 << 20,
+  };
+}
+
+/** Counts the line breaks in the cells of a record, as csv-parse counts lines (CR or LF). */
+function lineBreaks(record: readonly string[]): number {
+  let breaks = 0;
+  for (const cell of record) {
+    for (let i = 0; i < cell.length; i++) {
+      const code = cell.charCodeAt(i);
+      if (code === 10 || code === 13) breaks++;
+    }
+  }
+  return breaks;
+}
+
 /**
  * Converts CSV rows to STIX: each row gives the SCO of its value and, unless
  * `options.indicators` is false, an indicator carrying the row's first-seen time, labels,
  * confidence and description. Rows with an unknown type or an invalid value are reported
- * and skipped; so are rows csv-parse cannot read (a stray quote). `bytesRead` reports progress.
+ * and skipped; so are rows csv-parse cannot read (a stray quote). A quote left open in a
+ * row makes csv-parse read the following lines into that row. When a mapped column other
+ * than the description then spans lines, or the row lacks its value column, the row is
+ * reported at the line of the quote, and the lines it swallowed are read again as rows of
+ * their own. `bytesRead` reports progress.
  */
 export class CsvConverter {
   bytesRead = 0;
@@ -215,24 +259,17 @@ export class CsvConverter {
   async *[Symbol.asyncIterator](): AsyncGenerator<StixObject> {
     const { options, report } = this;
     const mapping = options.mapping;
-    const parser = parse({
-      bom: true,
-      comment: '#',
-      comment_no_infix: true,
-      delimiter: mapping?.delimiter ?? ',',
-      relax_column_count: true,
-      // Keeps `"a"x` as the text `"a"x` (then rejected as a value) instead of reading the
-      // rest of the file as one quoted field.
-      relax_quotes: true,
-      skip_empty_lines: true,
-      // No `trim`: csv-parse 7.0.3 with trim stops at the first record it skips, losing
-      // every later row. Cells are trimmed where they are read instead.
-      skip_records_with_error: true,
-      info: true,
-      max_record_size: 1 << 20,
-    });
-    parser.on('skip', (error: Error & { lines?: number }) => {
+    const delimiter = mapping?.delimiter ?? ',';
+    const parser = parse({ ...parserOptions(delimiter), info: true, raw: true });
+    // The input that follows an opening quote never closed, kept until the rows before it
+    // are converted.
+    let unclosed: { raw: string; lines: number } | undefined;
+    parser.on('skip', (error: Error & { code?: string; lines?: number; raw?: string }) => {
       this.lastSkipped = error.message;
+      if (error.code === 'CSV_QUOTE_NOT_CLOSED' && error.raw !== undefined && error.lines) {
+        unclosed = { raw: error.raw, lines: error.lines };
+        return;
+      }
       report.records++;
       report.skip(`line ${error.lines ?? '?'}`, 'invalid-csv', error.message);
     });
@@ -243,28 +280,126 @@ export class CsvConverter {
     const emitter = new StixEmitter(report, options.warninglists);
     const base = listIndicator(options);
     let columns: ColumnIndexes | undefined;
-    for await (const { record, info } of parser as AsyncIterable<{
+    for await (const { record, info, raw } of parser as AsyncIterable<{
       record: string[];
       info: Info;
+      raw: string;
     }>) {
+      // A quoted cell may span lines, and csv-parse counts to the record's last line.
+      const breaks = lineBreaks(record);
+      const line = info.lines - breaks;
       if (!columns) {
         const hasHeader = mapping?.header ?? true;
         columns = resolveColumns(mapping, hasHeader ? record : undefined);
         if (hasHeader) continue;
       }
-      report.records++;
-      const where = `line ${info.lines}`;
-      const observable = this.rowObservable(record, columns, where);
-      if (!observable.ok) {
+      if (breaks > 0 && (spansMappedColumn(record, columns) || columns.value >= record.length)) {
+        // `raw` may start with comment and empty lines before the record: keep its own lines.
+        const lines = raw
+          .replace(/\n$/, '')
+          .split(/\r\n|\r|\n/)
+          .slice(-breaks - 1);
+        report.records++;
         report.skip(
-          where,
-          observable.reason.startsWith('unsupported') ? 'unsupported-type' : 'invalid-value',
-          observable.reason,
+          `line ${line}`,
+          'invalid-csv',
+          `a quote opened on line ${line} is not closed on that line, so csv-parse read lines ` +
+            `${line} to ${line + breaks} as one row: close or remove the quote. The row was ` +
+            `skipped, and ${rereadLines(line + 1, line + breaks)}`,
         );
+        yield* this.convertLines(lines.slice(1), line + 1, columns, delimiter, emitter, base);
         continue;
       }
-      const indicator = base && this.rowIndicator(base, record, columns, where);
-      yield* emitter.observable(observable.value, indicator, where);
+      yield* this.row(record, columns, `line ${line}`, emitter, base);
+    }
+    if (unclosed) {
+      // Comment and empty lines before the quoted row are in `raw` too, but no row starts so.
+      const lines = unclosed.raw.replace(/\n$/, '').split(/\r\n|\r|\n/);
+      while (lines.length > 1 && /^(?:#.*)?$/.test(lines[0]!)) lines.shift();
+      const line = unclosed.lines - lines.length + 1;
+      const rest = lines.length > 1 ? rereadLines(line + 1, unclosed.lines) : 'no line followed it';
+      report.records++;
+      report.skip(
+        `line ${line}`,
+        'invalid-csv',
+        `a quote opened on line ${line} is never closed, so csv-parse read the rest of the ` +
+          `input as one field: close or remove the quote. The row was skipped, and ${rest}`,
+      );
+      if (columns) {
+        yield* this.convertLines(lines.slice(1), line + 1, columns, delimiter, emitter, base);
+      }
+    }
+  }
+
+  /** Converts lines that a quote left open had swallowed, each as rows of its own. */
+  private *convertLines(
+    lines: readonly string[],
+    first: number,
+    columns: ColumnIndexes,
+    delimiter: string,
+    emitter: StixEmitter,
+    base: IndicatorOptions | false,
+  ): Generator<StixObject> {
+    for (const [offset, text] of lines.entries()) {
+      const line = first + offset;
+      for (const row of this.reparse(text, delimiter, line)) {
+        yield* this.row(row, columns, `line ${line}`, emitter, base);
+      }
+    }
+  }
+
+  /** Converts one row, or reports why it gives nothing. */
+  private *row(
+    record: string[],
+    columns: ColumnIndexes,
+    where: string,
+    emitter: StixEmitter,
+    base: IndicatorOptions | false,
+  ): Generator<StixObject> {
+    const { report } = this;
+    report.records++;
+    if (columns.value >= record.length) {
+      report.skip(
+        where,
+        'missing-column',
+        `the row has ${record.length} column${record.length === 1 ? '' : 's'}, so it has no ` +
+          `value column ${columns.value + 1}: check value= in the column mapping`,
+      );
+      return;
+    }
+    const observable = this.rowObservable(record, columns, where);
+    if (!observable.ok) {
+      report.skip(
+        where,
+        observable.reason.startsWith('unsupported') ? 'unsupported-type' : 'invalid-value',
+        observable.reason,
+      );
+      return;
+    }
+    const indicator = base && this.rowIndicator(base, record, columns, where);
+    yield* emitter.observable(observable.value, indicator, where);
+  }
+
+  /**
+   * Parses one line that a quote left open had swallowed. A line that csv-parse cannot read
+   * alone, such as one with a quote of its own left open, is reported and gives no row.
+   */
+  private reparse(text: string, delimiter: string, line: number): string[][] {
+    const skip = (error: (Error & { code?: string }) | undefined): undefined => {
+      this.report.records++;
+      const message =
+        error?.code === 'CSV_QUOTE_NOT_CLOSED'
+          ? `a quote opened on line ${line} is not closed on that line: close or remove it`
+          : (error?.message ?? 'csv-parse cannot read the line');
+      this.report.skip(`line ${line}`, 'invalid-csv', message);
+      return undefined;
+    };
+    try {
+      return parseSync(text, { ...parserOptions(delimiter), on_skip: skip }) as string[][];
+    } catch (error) {
+      this.report.records++;
+      this.report.skip(`line ${line}`, 'invalid-csv', (error as Error).message);
+      return [];
     }
   }
 
@@ -290,13 +425,24 @@ export class CsvConverter {
     }
   }
 
-  private async *counted(
-    source: AsyncIterable<Uint8Array | string>,
-  ): AsyncGenerator<Uint8Array | string> {
+  /**
+   * Passes the input on, counting its bytes, with every CRLF turned into LF. csv-parse 7.0.3
+   * counts a CRLF inside a quoted cell as two lines, which would put every later row a line
+   * too far, so no CRLF reaches it. CR and LF are single bytes in UTF-8.
+   */
+  private async *counted(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<Uint8Array> {
+    let carriedCr = false;
     for await (const chunk of source) {
-      this.bytesRead += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-      yield chunk;
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
+      this.bytesRead += bytes.length;
+      if (bytes.length === 0) continue;
+      let text: Buffer = carriedCr ? Buffer.concat([CR, bytes]) : bytes;
+      // A CR at the end of a chunk may start a CRLF that the next chunk ends.
+      carriedCr = text[text.length - 1] === 13;
+      if (carriedCr) text = text.subarray(0, -1);
+      yield withoutCrlf(text);
     }
+    if (carriedCr) yield CR;
   }
 
   private rowObservable(
@@ -399,4 +545,45 @@ export class CsvConverter {
     if (description) indicator.description = description;
     return indicator;
   }
+}
+
+/** Describes, for a message, that lines `first` to `last` were read again as rows. */
+function rereadLines(first: number, last: number): string {
+  return first === last
+    ? `line ${first} was read again as a row of its own`
+    : `lines ${first} to ${last} were read again as rows of their own`;
+}
+
+const CR = Buffer.from([13]);
+const CRLF = Buffer.from([13, 10]);
+
+/**
+ * Tells whether a record spans lines in a mapped column other than the description. No
+ * indicator list does that on purpose, so a quote was left open there.
+ */
+function spansMappedColumn(record: readonly string[], columns: ColumnIndexes): boolean {
+  const mapped = [
+    columns.value,
+    columns.type,
+    columns.port,
+    columns.firstSeen,
+    columns.labels,
+    columns.confidence,
+  ];
+  return mapped.some((index) => index !== undefined && /[\r\n]/.test(record[index] ?? ''));
+}
+
+/** Returns the bytes with each CRLF turned into LF, the same buffer when there is none. */
+function withoutCrlf(bytes: Buffer): Buffer {
+  let at = bytes.indexOf(CRLF);
+  if (at === -1) return bytes;
+  const parts: Buffer[] = [];
+  let start = 0;
+  while (at !== -1) {
+    parts.push(bytes.subarray(start, at));
+    start = at + 1;
+    at = bytes.indexOf(CRLF, start);
+  }
+  parts.push(bytes.subarray(start));
+  return Buffer.concat(parts);
 }

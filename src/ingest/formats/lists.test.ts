@@ -213,13 +213,64 @@ describe('CSV converter', () => {
   it('reports a quote that is never closed', async () => {
     const { conversion, objects } = run(
       'csv',
-      'indicator\nevil.example\n"open.example\nlost.example\n',
+      'indicator\nevil.example\n# note\n"open.example\nlost.example\nmore.example',
     );
     const all = await objects;
-    assert.deepEqual(ofType(all, 'domain-name').map(scoValue), ['evil.example']);
+    // The lines after the quote are read again, where they were once lost.
+    assert.deepEqual(ofType(all, 'domain-name').map(scoValue), [
+      'evil.example',
+      'lost.example',
+      'more.example',
+    ]);
     const report = conversion.report.summary();
     assert.equal(report.skippedByCode['invalid-csv'], 1);
-    assert.match(report.examples[0]!.message, /Quote Not Closed/);
+    assert.equal(report.examples[0]!.where, 'line 4');
+    assert.match(report.examples[0]!.message, /a quote opened on line 4 is never closed/);
+    assert.match(report.examples[0]!.message, /lines 5 to 6 were read again/);
+  });
+
+  it('reports a quote left open in a row', async () => {
+    const csv =
+      'type,indicator\r\n"domain","evil.example"\r\n"domain","unterminated\r\n' +
+      '"domain","after.example"\r\n"domain","bad value"\r\n';
+    const { conversion, objects } = run('csv', csv);
+    const all = await objects;
+    assert.deepEqual(ofType(all, 'domain-name').map(scoValue), ['evil.example', 'after.example']);
+    const report = conversion.report.summary();
+    assert.deepEqual(
+      report.examples.map((note) => `${note.where} ${note.code}`),
+      ['line 3 invalid-csv', 'line 5 invalid-value'],
+    );
+    assert.match(
+      report.examples[0]!.message,
+      /a quote opened on line 3 is not closed on that line, so csv-parse read lines 3 to 4 as one row/,
+    );
+    assert.match(report.examples[0]!.message, /line 4 was read again as a row of its own/);
+  });
+
+  it('reads quoted notes over several lines', async () => {
+    const csv = 'indicator,note\r\nevil.example,"first\r\nsecond"\r\nbad value,x\r\n';
+    const { conversion, objects } = run('csv', csv);
+    assert.deepEqual(ofType(await objects, 'domain-name').map(scoValue), ['evil.example']);
+    const examples = conversion.report.summary().examples;
+    assert.deepEqual(
+      examples.map((note) => `${note.where} ${note.code}`),
+      ['line 4 invalid-value'],
+    );
+  });
+
+  it('keeps CRLF split across chunks', async () => {
+    const conversion = convert(
+      'csv',
+      { stream: bytesOf('indicator\r', '\nevil.example\r', '\nbad value\r', '\n') },
+      OPTIONS,
+    );
+    const all = await collect(conversion.objects);
+    assert.deepEqual(ofType(all, 'domain-name').map(scoValue), ['evil.example']);
+    assert.deepEqual(
+      conversion.report.summary().examples.map((note) => note.where),
+      ['line 3'],
+    );
   });
 
   it('reads the abuse.ch dialect with ports', async () => {
@@ -262,6 +313,27 @@ describe('CSV converter', () => {
       objects,
       /the value column "indicator" is not in the CSV; the header has "a", "b"/,
     );
+  });
+
+  it('names a column number past the header', async () => {
+    const { objects } = run('csv', 'a,b\n1,evil.example\n', {
+      csvMapping: parseCsvMapping('value=9'),
+    });
+    await assert.rejects(
+      objects,
+      /the value column 9 is not in the CSV: the header has 2 columns \("a", "b"\)/,
+    );
+  });
+
+  it('reports rows without the value column', async () => {
+    const { conversion, objects } = run('csv', 'x,evil.example\nshort\n', {
+      csvMapping: parseCsvMapping('value=2,header=no'),
+    });
+    assert.deepEqual(ofType(await objects, 'domain-name').map(scoValue), ['evil.example']);
+    const [note] = conversion.report.summary().examples;
+    assert.equal(note!.where, 'line 2');
+    assert.equal(note!.code, 'missing-column');
+    assert.match(note!.message, /the row has 1 column, so it has no value column 2/);
   });
 
   it('asks for a mapping when no column is recognised', async () => {
