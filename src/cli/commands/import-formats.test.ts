@@ -134,17 +134,36 @@ describe('cairn import --format', () => {
     const checkpoint = join(dir, 'checkpoint.json');
 
     const first = await cairnImport('--format', 'misp-feed', '--checkpoint', checkpoint, feed);
-    assert.equal(first.code, 0, first.stderr);
+    // Exit status 2: the manifest lists an event the feed lacks, so one event was lost.
+    assert.equal(first.code, 2, first.stderr);
     assert.match(first.stdout, /skipped, missing-event: 1/);
+    assert.match(first.stdout, /not imported: 1 file or event of the input could not be read/);
     const saved = JSON.parse(readFileSync(checkpoint, 'utf8')) as {
       events: Record<string, number>;
     };
     assert.deepEqual(Object.keys(saved.events).sort(), [...FEED_EVENTS].sort());
 
     const second = await cairnImport('--format', 'misp-feed', '--checkpoint', checkpoint, feed);
-    assert.equal(second.code, 0, second.stderr);
+    // The missing event is looked for again, and is still missing.
+    assert.equal(second.code, 2, second.stderr);
     assert.match(second.stdout, /skipped, unchanged: 2/);
     assert.match(second.stdout, /added 0, duplicates 0, rejected 0/);
+  });
+
+  it('imports a MISP folder around a file that is not JSON', async () => {
+    const folder = join(dir, 'events');
+    mkdirSync(folder);
+    copyFileSync(join(FEED, `${FEED_EVENTS[0]}.json`), join(folder, 'good.json'));
+    writeFileSync(join(folder, 'broken.json'), '{"Event": {"uuid": "x",}}');
+
+    const result = await cairnImport('--format', 'misp', folder);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stdout, /skipped, invalid-json: 1/);
+    assert.match(result.stdout, /broken\.json: /);
+    assert.match(result.stdout, /not imported: 1 file or event of the input could not be read/);
+    // The good event is read and stored; an earlier test may have stored it already.
+    assert.match(result.stdout, /read [1-9][0-9]* objects/);
+    assert.match(result.stdout, /rejected 0/);
   });
 
   const bad: Array<[string[], RegExp]> = [

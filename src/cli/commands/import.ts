@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { CairnError } from '../../errors.ts';
-import { convert } from '../../ingest/formats/index.ts';
+import { convert, lostInputs } from '../../ingest/formats/index.ts';
 import {
   IMPORT_DEFAULTS,
   importConversion,
@@ -90,11 +90,20 @@ export function registerImport(program: Command): void {
           ? await importConversion(context.store, target.id, conversion, importOptions)
           : await importObjects(context.store, target.id, input.stream, importOptions);
         progress.stop();
-        if (conversion) printConversion(conversion.report.summary());
+        const converted = conversion?.report.summary();
+        if (converted) printConversion(converted);
         printSummary(summary, performance.now() - started);
         if (conversionOptions) await saveCheckpoint(options, conversionOptions);
-        // Exit status 2: the file was read to its end, but some objects were rejected.
-        if (summary.rejected > 0) process.exitCode = 2;
+        const lost = converted ? lostInputs(converted) : 0;
+        if (lost > 0) {
+          process.stdout.write(
+            `not imported: ${lost} file${lost === 1 ? '' : 's'} or event${lost === 1 ? '' : 's'} ` +
+              'of the input could not be read (see "skipped" above); the rest was imported\n',
+          );
+        }
+        // Exit status 2: the input was read to its end, but some objects were rejected or
+        // whole files or events of it could not be read.
+        if (summary.rejected > 0 || lost > 0) process.exitCode = 2;
       } catch (error) {
         progress.stop();
         if (conversion) printConversion(conversion.report.summary());

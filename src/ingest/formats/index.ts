@@ -24,7 +24,12 @@ import {
   listJsonFiles,
 } from './misp-feed.ts';
 
-export { ConversionReport, type ConversionNote, type ConversionSummary } from './report.ts';
+export {
+  ConversionReport,
+  lostInputs,
+  type ConversionNote,
+  type ConversionSummary,
+} from './report.ts';
 export { type ConvertOptions } from './options.ts';
 export {
   LOWERED_CONFIDENCE,

@@ -34,6 +34,24 @@ export interface ConversionSummary {
 /** Notes kept with their message for each code; the rest are only counted. */
 export const MAX_EXAMPLES_PER_CODE = 20;
 
+/**
+ * Codes of skips that lose a whole file or event of the input, not one record: a file that
+ * is not valid JSON, a manifest key that names no event file, an event the manifest lists
+ * but the feed lacks.
+ */
+export const LOST_INPUT_CODES: readonly string[] = [
+  'invalid-json',
+  'invalid-manifest',
+  'missing-event',
+];
+
+/** Counts the files and events of the input that the conversion could not read at all. */
+export function lostInputs(summary: ConversionSummary): number {
+  let lost = 0;
+  for (const code of LOST_INPUT_CODES) lost += summary.skippedByCode[code] ?? 0;
+  return lost;
+}
+
 export class ConversionReport {
   records = 0;
   objects = 0;
