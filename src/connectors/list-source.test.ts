@@ -19,7 +19,8 @@ import type { Connector, NewConnector } from './definition.ts';
 import { runConnector, type RunnerDeps } from './runner.ts';
 import type { ConnectorSource } from './source.ts';
 import { sourceFor } from './sources.ts';
-import { secretBoxFrom } from './secrets.ts';
+import { publicConnector, secretBoxFrom } from './secrets.ts';
+import { connectorJson } from './views.ts';
 import { ConnectorService } from './service.ts';
 import { createConnector, defaultCollectionId } from './testing.ts';
 
@@ -98,10 +99,21 @@ describe('list connectors', () => {
     const first = JSON.parse(indicators.items[0]!.json) as Record<string, unknown>;
     assert.match(String(first.pattern), /^\[domain-name:value = '/);
 
-    // An unchanged file is not read again.
+    // An unchanged file is not read again, and the counts of the run that read it stay.
     const again = await runConnector(deps, definition, new AbortController().signal);
     assert.equal(again.health.objectsIn, 0);
     assert.equal(again.health.outcome, 'succeeded');
+    assert.equal(again.state.lastRun?.objectsIn, 0);
+    assert.deepEqual(again.state.lastRunWithData, result.health);
+    const shown = connectorJson({
+      connector: publicConnector(definition),
+      state: again.state,
+      running: false,
+    });
+    const health = shown.health as Record<string, { objectsIn: number; startedAt: string }>;
+    assert.equal(health.lastRunWithData!.objectsIn, distinct + lines);
+    assert.equal(typeof health.lastRunWithData!.startedAt, 'string');
+    assert.equal(health.lastRun!.objectsIn, 0);
   });
 
   test('CSV over HTTP honours the ETag', async () => {

@@ -270,6 +270,7 @@ export async function runConnector(
   health.finishedAt = nowMicros();
   state.current = undefined;
   state.lastRun = health;
+  if (health.objectsIn > 0) state.lastRunWithData = health;
   state.runs++;
   if (health.outcome === 'failed') state.consecutiveFailures++;
   else {

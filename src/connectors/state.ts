@@ -40,6 +40,12 @@ export interface ConnectorState {
   checkpoint?: unknown;
   current?: RunHealth;
   lastRun?: RunHealth;
+  /**
+   * The last run that read any object or record (`objectsIn` above 0). A later run that
+   * finds the input unchanged replaces `lastRun` but not this, so the counts of the last
+   * real read stay visible.
+   */
+  lastRunWithData?: RunHealth;
   lastSuccessAt?: number;
   consecutiveFailures: number;
   runs: number;

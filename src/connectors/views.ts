@@ -21,6 +21,7 @@ export function connectorJson(view: ConnectorView): Record<string, unknown> {
     running: view.running,
     health: {
       lastRun: healthJson(state.lastRun),
+      lastRunWithData: healthJson(state.lastRunWithData),
       current: healthJson(state.current),
       lastSuccessAt: time(state.lastSuccessAt),
       consecutiveFailures: state.consecutiveFailures,

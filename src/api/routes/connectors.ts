@@ -20,7 +20,7 @@ const ConnectorParam = z.object({
 
 const ConnectorJson = z.record(z.string(), z.unknown()).openapi('Connector', {
   description:
-    'the definition without secret values (secrets names each one as "set"), its schedule (nextRunAt, running) and health (lastRun, current, lastSuccessAt, consecutiveFailures, runs)',
+    'the definition without secret values (secrets names each one as "set"), its schedule (nextRunAt, running) and health (lastRun, lastRunWithData, current, lastSuccessAt, consecutiveFailures, runs)',
 });
 
 const createConnector = createRoute({
