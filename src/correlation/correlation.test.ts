@@ -117,6 +117,11 @@ describe('correlation API', () => {
     assert.equal(forAdmin.json.objects, 2);
     const bad = await api(`/correlation?value=fqdn:x`, tokens.alice);
     assert.equal(bad.status, 400);
+    assert.match(bad.json.error.message, /with a type among ip, hash, ipv4, ipv6/);
+    // `ip` is the blocklist export's name for both address types.
+    const address = await api(`/correlation?value=ip:198.51.100.7`, tokens.alice);
+    assert.equal(address.status, 200, address.text);
+    assert.equal(address.json.value, 'ipv4:198.51.100.7');
   });
 
   test('sightings raise and false positives lower the score', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
+  normaliseLookup,
   objectObservables,
   observableKey,
   parseObservableKey,
@@ -137,4 +138,29 @@ describe('observable keys', () => {
     assert.equal(parseObservableKey('fqdn:a.example'), undefined);
     assert.equal(parseObservableKey('nocolon'), undefined);
   });
+});
+
+describe('normaliseLookup', () => {
+  const cases: Array<[string, string | undefined]> = [
+    ['ip:85.239.243.155', 'ipv4:85.239.243.155'],
+    ['ip:2001:DB8::1', 'ipv6:2001:db8::1'],
+    ['ip:198.51.100.77/24', 'ipv4:198.51.100.0/24'],
+    ['ipv4:85.239.243.155', 'ipv4:85.239.243.155'],
+    ['ipv6:2001:db8::1', 'ipv6:2001:db8::1'],
+    ['hash:D41D8CD98F00B204E9800998ECF8427E', 'md5:d41d8cd98f00b204e9800998ecf8427e'],
+    [`hash:${'A'.repeat(64)}`, `sha256:${'a'.repeat(64)}`],
+    ['domain:Evil.Example.', 'domain:evil.example'],
+    ['ip:evil.example', undefined],
+    ['ipv6:85.239.243.155', undefined],
+    ['hash:xyz', undefined],
+    ['fqdn:evil.example', undefined],
+    [':85.239.243.155', undefined],
+    ['ip', undefined],
+  ];
+  for (const [key, expected] of cases) {
+    test(`reads ${key}`, () => {
+      const found = normaliseLookup(key);
+      assert.equal(found && observableKey(found), expected);
+    });
+  }
 });

@@ -311,6 +311,29 @@ const HASH_ALGORITHMS: Partial<Record<ObservableType, string>> = {
   sha512: 'SHA-512',
 };
 
+/**
+ * Types a look-up may give besides OBSERVABLE_TYPES, as the `type` of a blocklist export
+ * does: `ip` for an IPv4 or IPv6 address or block, and `hash` for an MD5, SHA-1, SHA-256 or
+ * SHA-512 digest, told apart by its length.
+ */
+export const LOOKUP_ALIASES = ['ip', 'hash'] as const;
+
+/**
+ * Normalises a look-up written `type:value`, with a type of OBSERVABLE_TYPES or
+ * LOOKUP_ALIASES, into the observable the index stores. Returns undefined when the type is
+ * unknown or the value is not of that type.
+ */
+export function normaliseLookup(key: string): Observable | undefined {
+  const colon = key.indexOf(':');
+  const type = key.slice(0, colon);
+  if (colon >= 1 && (type === 'ip' || type === 'hash')) {
+    const result = normalise(type, key.slice(colon + 1));
+    return result.ok ? fromNormalised(result.value) : undefined;
+  }
+  const parsed = parseObservableKey(key);
+  return parsed && normaliseObservable(parsed.type, parsed.value);
+}
+
 /** Normalises a value of a given type as the index stores it; undefined when it is invalid. */
 export function normaliseObservable(type: ObservableType, value: string): Observable | undefined {
   let kind: string = type;

@@ -23,11 +23,11 @@ import {
 } from '../store/store.ts';
 import { VALUE_CAP } from './indexer.ts';
 import {
+  LOOKUP_ALIASES,
   OBSERVABLE_TYPES,
-  normaliseObservable,
+  normaliseLookup,
   objectObservables,
   observableKey,
-  parseObservableKey,
   patternObservables,
 } from './observables.ts';
 
@@ -156,14 +156,16 @@ export class CorrelationService {
     };
   }
 
-  /** Looks up a value given as `type:value`, normalising it as the index does. */
+  /**
+   * Looks up a value given as `type:value`, normalising it as the index does. The type may
+   * also be `ip` or `hash` (LOOKUP_ALIASES); the result names the stored type.
+   */
   async lookup(key: string): Promise<ValueCorrelation> {
-    const parsed = parseObservableKey(key);
-    const normalised = parsed && normaliseObservable(parsed.type, parsed.value);
+    const normalised = normaliseLookup(key);
     if (!normalised) {
       throw new CairnError(
         'invalid-parameter',
-        `value ${JSON.stringify(key.slice(0, 100))} is not a valid type:value, with a type among ${OBSERVABLE_TYPES.join(', ')}`,
+        `value ${JSON.stringify(key.slice(0, 100))} is not a valid type:value, with a type among ${[...LOOKUP_ALIASES, ...OBSERVABLE_TYPES].join(', ')}`,
       );
     }
     return this.value(observableKey(normalised));
