@@ -314,7 +314,7 @@ const HASH_ALGORITHMS: Partial<Record<ObservableType, string>> = {
 /**
  * Types a look-up may give besides OBSERVABLE_TYPES, as the `type` of a blocklist export
  * does: `ip` for an IPv4 or IPv6 address or block, and `hash` for an MD5, SHA-1, SHA-256 or
- * SHA-512 digest, told apart by its length.
+ * SHA-512 digest, whose length gives the algorithm.
  */
 export const LOOKUP_ALIASES = ['ip', 'hash'] as const;
 
