@@ -228,9 +228,9 @@ function connectionCause(error: Error): { code?: string; message?: string } | un
 
 /**
  * Sends a GET and returns the response once its status is 2xx or listed in `accept`. Retries
- * transient failures up to `retry.attempts` times in all; each attempt, redirects included,
- * has its own timeout, which covers the headers only, so a long body is read without a
- * deadline here.
+ * transient failures up to `retry.attempts` times in all. Each attempt, redirects included,
+ * has its own timeout. The timeout covers the headers only, so a long body is read without
+ * a deadline here.
  */
 export async function fetchWithRetry(url: string, options: RequestOptions): Promise<Response> {
   const { retry } = options;
