@@ -281,7 +281,7 @@ describe('watch lists over HTTP', { timeout: 240_000 }, () => {
     );
     assert.equal(answer.watch[0].watchlistId, lists.acme);
     assert.deepEqual(acme.at(-1), {
-      summary: { lines: 3, observables: 6, matchedLines: 2, matchedValues: 2 },
+      summary: { lines: 3, longLines: 0, observables: 6, matchedLines: 2, matchedValues: 2 },
     });
 
     const other = await check('other-analyst');

@@ -4,7 +4,13 @@ import { after, before, describe, it } from 'node:test';
 import type { Caller } from '../auth/tokens.ts';
 import { TLP_2_RED } from '../stix/tlp.ts';
 import { indicator, malware } from '../testing/stix.ts';
-import { BoundedCache, CheckSession, lineObservables, type CheckLine } from './check.ts';
+import {
+  BoundedCache,
+  CheckSession,
+  lineObservables,
+  MAX_LINE_LENGTH,
+  type CheckLine,
+} from './check.ts';
 import { makeWatchWorld, type WatchWorld } from './fixtures.test-helper.ts';
 import { ValueIndexFeed } from './value-index.ts';
 
@@ -209,11 +215,15 @@ describe('CheckSession', () => {
       caller: callerOf('beta-analyst'),
       listVisible: () => false,
     });
-    for await (const _ of session.run(linesOf(['evil.example', 'x', 'a.example b.example']))) {
+    const long = `${'x'.repeat(MAX_LINE_LENGTH)} cut.example`;
+    for await (const _ of session.run(
+      linesOf(['evil.example', 'x', 'a.example b.example', long]),
+    )) {
       // Results are counted in the summary.
     }
     assert.deepEqual(session.summary, {
-      lines: 3,
+      lines: 4,
+      longLines: 1,
       observables: 3,
       matchedLines: 1,
       matchedValues: 1,

@@ -88,6 +88,8 @@ export interface CheckLine {
 
 export interface CheckSummary {
   lines: number;
+  /** Lines of MAX_LINE_LENGTH characters or more: only their start was checked. */
+  longLines: number;
   observables: number;
   matchedLines: number;
   matchedValues: number;
@@ -209,7 +211,13 @@ interface ResolvedObject {
 }
 
 export class CheckSession {
-  readonly summary: CheckSummary = { lines: 0, observables: 0, matchedLines: 0, matchedValues: 0 };
+  readonly summary: CheckSummary = {
+    lines: 0,
+    longLines: 0,
+    observables: 0,
+    matchedLines: 0,
+    matchedValues: 0,
+  };
   private readonly tokens = new BoundedCache<string, Observable | null>(CACHE_SIZE);
   private readonly answers = new BoundedCache<string, ValueAnswer | null>(CACHE_SIZE);
   private readonly resolved = new BoundedCache<number, ResolvedObject | null>(CACHE_SIZE);
@@ -226,6 +234,7 @@ export class CheckSession {
     let chunk: Array<{ line: number; observables: Observable[] }> = [];
     for await (const line of lines) {
       this.summary.lines++;
+      if (line.length >= MAX_LINE_LENGTH) this.summary.longLines++;
       const observables = lineObservables(line, this.tokens);
       this.summary.observables += observables.length;
       if (observables.length > 0) chunk.push({ line: this.summary.lines, observables });

@@ -14,7 +14,7 @@ import type { Writable } from 'node:stream';
 import type { Caller } from '../../auth/tokens.ts';
 import { CairnError } from '../../errors.ts';
 import { createLogger } from '../../log/logger.ts';
-import { CheckSession } from '../../watch/check.ts';
+import { CheckSession, MAX_LINE_LENGTH } from '../../watch/check.ts';
 import { readLines } from '../../watch/lines.ts';
 import { loadEngine } from '../../watch/runtime.ts';
 import { WatchService } from '../../watch/service.ts';
@@ -178,6 +178,8 @@ export function registerCheck(program: Command): void {
         for await (const result of session.run(lines)) {
           await writeLine(output, `${JSON.stringify(result)}\n`);
         }
+        // The NDJSON ends with the summary, as the HTTP look-up does.
+        await writeLine(output, `${JSON.stringify({ summary: session.summary })}\n`);
         report();
       } finally {
         progress.stop();
@@ -187,10 +189,13 @@ export function registerCheck(program: Command): void {
         }
       }
       const seconds = (performance.now() - checking) / 1000;
-      const { lines: count, observables, matchedLines, matchedValues } = session.summary;
+      const { lines: count, longLines, observables, matchedLines, matchedValues } = session.summary;
       process.stderr.write(
         `checked ${count} lines (${formatBytes(bytes)}, ${observables} observables) in ${seconds.toFixed(1)} s, ${Math.round(count / Math.max(seconds, 1e-6))} lines/s, after indexing ${feed.index.objectCount} objects in ${indexSeconds.toFixed(1)} s\n` +
-          `${matchedLines} lines matched, ${matchedValues} values\n`,
+          `${matchedLines} lines matched, ${matchedValues} values\n` +
+          (longLines > 0
+            ? `${longLines} lines of ${MAX_LINE_LENGTH} characters or more: only their first ${MAX_LINE_LENGTH} were checked\n`
+            : ''),
       );
     });
   });

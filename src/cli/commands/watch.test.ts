@@ -210,16 +210,18 @@ describe('watch CLI', { timeout: 600_000 }, () => {
     const summary = new RegExp(`checked ${LOG_LINES} lines[^\\r\\n]*`).exec(result.stdout);
     assert.ok(summary, result.stdout.slice(-500));
     t.diagnostic(summary[0]);
-    const matches = readFileSync(found, 'utf8')
-      .trim()
-      .split('\n')
-      .map(
-        (line) =>
-          JSON.parse(line) as {
-            line: number;
-            matches: Array<{ value: string; objects: unknown[]; watch: unknown[] }>;
-          },
-      );
+    const written = readFileSync(found, 'utf8').trim().split('\n');
+    const last = JSON.parse(written.pop()!) as { summary?: Record<string, number> };
+    assert.equal(last.summary?.lines, LOG_LINES, 'the output ends with the summary');
+    assert.equal(last.summary?.matchedLines, expected);
+    assert.equal(last.summary?.longLines, 0);
+    const matches = written.map(
+      (line) =>
+        JSON.parse(line) as {
+          line: number;
+          matches: Array<{ value: string; objects: unknown[]; watch: unknown[] }>;
+        },
+    );
     assert.equal(matches.length, expected);
     assert.equal(matches[0]!.line, 1);
     assert.equal(matches[0]!.matches[0]!.objects.length, 1, 'the stored indicator');
@@ -228,7 +230,10 @@ describe('watch CLI', { timeout: 600_000 }, () => {
 
     const outsider = await cairn(['check', log, '--as', 'gamma-analyst', '-q']);
     assert.equal(outsider.code, 0, outsider.stderr);
-    assert.equal(outsider.stdout, '');
+    const outsiderLines = outsider.stdout.trim().split('\n');
+    assert.equal(outsiderLines.length, 1, 'only the summary');
+    const outsiderSummary = JSON.parse(outsiderLines[0]!) as { summary: Record<string, number> };
+    assert.equal(outsiderSummary.summary.matchedLines, 0);
     assert.match(outsider.stderr, /0 lines matched/);
   });
 
