@@ -90,6 +90,12 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Returns the resident memory of a process, in KiB, from /proc. */
+export function rssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]);
+}
+
 /** Returns the one-minute load average, rounded to one decimal. */
 export function loadAverage(): number {
   return Math.round(loadavg()[0]! * 10) / 10;

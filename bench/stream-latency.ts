@@ -18,7 +18,7 @@
  * subscribers run in this process, on the same two cores as the server.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request, type ClientRequest } from 'node:http';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,7 @@ import {
   machine,
   percentile,
   realIndicators,
+  rssKiB,
   startServerProcess,
 } from './lib.ts';
 
@@ -55,11 +56,6 @@ const server = await startServerProcess(storeUrl, {
 });
 // A crash of this script must not leave the server running.
 process.once('exit', () => server.child.kill('SIGKILL'));
-
-function rssKiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]);
-}
 
 /** A seeded generator, so every run builds the same world. */
 function random(seed: number): () => number {

@@ -5,9 +5,10 @@
  *
  * Starts the compiled server on a fresh database, then `clients` concurrent clients post
  * envelopes of 1,000 real indicators (stalkerware templates under new ids) for `seconds`
- * seconds, and prints objects stored per second and the server's CPU time per 1,000 objects.
- * Client and server share the machine, so the load average at the end is printed too.
- * With CAIRN_BENCH_CPU_PROF=<directory>, the server writes a V8 CPU profile there on exit.
+ * seconds, and prints objects stored per second, the server's CPU time per 1,000 objects and
+ * its peak resident memory. Client and server share the machine, so the load average at the
+ * end is printed too. With CAIRN_BENCH_CPU_PROF=<directory>, the server writes a V8 CPU
+ * profile there on exit.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import {
   machine,
   percentile,
   realIndicators,
+  rssKiB,
   startServerProcess,
 } from './lib.ts';
 
@@ -58,6 +60,10 @@ const latencies: number[] = [];
 const deadline = performance.now() + seconds * 1000;
 const started = performance.now();
 const serverCpuAtStart = cpuSeconds(server.child.pid!);
+let peakRssKiB = 0;
+const rssSampler = setInterval(() => {
+  peakRssKiB = Math.max(peakRssKiB, rssKiB(server.child.pid!));
+}, 250);
 
 async function client(index: number): Promise<void> {
   let round = index;
@@ -104,6 +110,7 @@ const elapsed = (performance.now() - started) / 1000;
 const serverCpu = cpuSeconds(server.child.pid!) - serverCpuAtStart;
 const drainSeconds = await serverIdle();
 const serverCpuDrained = cpuSeconds(server.child.pid!) - serverCpuAtStart;
+clearInterval(rssSampler);
 latencies.sort((a, b) => a - b);
 await server.stop();
 rmSync(dir, { recursive: true, force: true });
@@ -125,6 +132,7 @@ console.log(
     // Including the work left when the clients stopped, which took drainSeconds to finish.
     serverCpuMsPerThousandDrained: Math.round((serverCpuDrained * 1e6) / stored),
     drainSeconds,
+    serverPeakRssMiB: Math.round(peakRssKiB / 1024),
     loadAverage: loadAverage(),
   }),
 );
