@@ -18,6 +18,7 @@
  * from memory, parsed once (see eventObject).
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { nowMicros } from '../stix/timestamp.ts';
 import type { Store } from '../store/store.ts';
@@ -70,11 +71,10 @@ export class BackgroundPacer {
   #mark: EventLoopUtilization = performance.eventLoopUtilization();
   /** The event loop utilisation of the last full window. */
   #utilisation = 0;
-  /** Ends the pending waits early; they all resolve at once. */
-  readonly #waiting = new Set<() => void>();
+  /** Aborted by stop(), which ends the pending waits at once. */
+  readonly #stopping = new AbortController();
   /** The last reported position of each reader, and when it last moved (performance.now()). */
   readonly #positions = new Map<string, { afterSeq: number; movedMs: number }>();
-  #stopped = false;
 
   constructor(feed: EventFeed, options: Partial<PacingOptions> = {}) {
     this.#feed = feed;
@@ -92,7 +92,7 @@ export class BackgroundPacer {
     // microtasks, and requests that arrived meanwhile would wait for its whole backlog.
     await new Promise((resolve) => setImmediate(resolve));
     for (;;) {
-      if (this.#stopped) return;
+      if (this.#stopping.signal.aborted) return;
       const lagMs = (nowMicros() - nextAt) / 1000;
       if (lagMs >= maxLagMs || !this.#busy()) return;
       await this.#sleep(Math.min(quietMs, maxLagMs - lagMs));
@@ -111,7 +111,9 @@ export class BackgroundPacer {
    * (see the file header). Call it before reading anything after the position.
    */
   async convoy(reader: ReaderPosition): Promise<void> {
-    while (!this.#stopped && this.#ahead(reader)) await this.#sleep(CONVOY_POLL_MS);
+    while (!this.#stopping.signal.aborted && this.#ahead(reader)) {
+      await this.#sleep(CONVOY_POLL_MS);
+    }
   }
 
   /**
@@ -131,9 +133,7 @@ export class BackgroundPacer {
 
   /** Ends every wait, and lets every later turn go at once. */
   stop(): void {
-    this.#stopped = true;
-    for (const wake of this.#waiting) wake();
-    this.#waiting.clear();
+    this.#stopping.abort();
   }
 
   #ahead(reader: ReaderPosition): boolean {
@@ -157,15 +157,13 @@ export class BackgroundPacer {
     return this.#utilisation >= busyUtilisation;
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.#waiting.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.#waiting.add(wake);
-    });
+  /** Waits `ms`, or until stop(). */
+  async #sleep(ms: number): Promise<void> {
+    const signal = this.#stopping.signal;
+    try {
+      await sleep(ms, undefined, { signal });
+    } catch (error) {
+      if (!signal.aborted) throw error;
+    }
   }
 }
