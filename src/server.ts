@@ -87,10 +87,12 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   });
   const services = createSharingServices(store, { defaultApiRoot: config.taxii.defaultApiRoot });
   const webhooks = new WebhookService(store, logger, webhookSettings(config), notifier);
-  // The value index and the correlation indexer give way to writes; see src/events/pacing.ts.
+  // The value index, the correlation indexer and the retro-hunt key indexer give way to
+  // writes; see src/events/pacing.ts.
   const pacer = new BackgroundPacer(feed);
   const watch = new WatchRuntime(store, logger, notifier, {
     valueIndexStore: pacer.wrap(store, 'value index'),
+    huntIndexPacer: pacer,
   });
   const warninglists = await configuredWarninglists(config, logger);
   const api = createApiApp(

@@ -10,6 +10,7 @@
  * are idempotent and the mark only rises, so two passes that overlap after a lease ran
  * out do extra work but never leave a gap.
  */
+import type { BackgroundPacer } from '../events/pacing.ts';
 import type { Logger } from '../log/logger.ts';
 import { nowMicros } from '../stix/timestamp.ts';
 import { StoreConflictError, type HuntKey, type Store } from '../store/store.ts';
@@ -42,10 +43,16 @@ export class HuntKeyIndexer {
   private running: Promise<number> | undefined;
   private stopped = false;
 
+  /**
+   * With a `pacer`, each page waits while the process is busy writing, until its oldest
+   * version is as old as the pacer allows (see src/events/pacing.ts). Without one, each page
+   * still waits one turn of the event loop, so requests are served between pages.
+   */
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
     options: Partial<HuntIndexOptions> = {},
+    private readonly pacer?: Pick<BackgroundPacer, 'turn'>,
   ) {
     this.options = { ...HUNT_INDEX_DEFAULTS, ...options };
   }
@@ -159,8 +166,11 @@ export class HuntKeyIndexer {
       ...(upTo > 0 ? { addedAfter: upTo } : {}),
       limit: this.options.pageSize,
     });
+    const first = page.items[0];
     const last = page.items.at(-1);
-    if (last === undefined) return 0;
+    if (first === undefined || last === undefined) return 0;
+    if (this.pacer) await this.pacer.turn(first.dateAdded);
+    else await new Promise((resolve) => setImmediate(resolve));
     const rows: HuntKey[] = [];
     for (const item of page.items) {
       let object: Record<string, unknown>;

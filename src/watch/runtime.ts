@@ -17,6 +17,7 @@ import { AlertBus } from './bus.ts';
 import { WatchIndex } from './engine.ts';
 import { AlertFollower, type FollowerOptions } from './follower.ts';
 import { HuntRunner, type HuntOptions } from './hunt.ts';
+import type { BackgroundPacer } from '../events/pacing.ts';
 import { HuntKeyIndexer, type HuntIndexOptions } from './hunt-index.ts';
 import type { WatchList } from './model.ts';
 import { ValueIndexFeed } from './value-index.ts';
@@ -35,6 +36,8 @@ export interface WatchRuntimeOptions {
    */
   valueIndexStore?: Store;
   huntIndex: Partial<HuntIndexOptions>;
+  /** Pacer that makes the key indexer of retro-hunts give way to writes, as the value index does. */
+  huntIndexPacer?: Pick<BackgroundPacer, 'turn'>;
 }
 
 export const RUNTIME_DEFAULTS: WatchRuntimeOptions = {
@@ -94,7 +97,12 @@ export class WatchRuntime implements ListChangeListener {
       this.options.follower,
     );
     this.hunter = new HuntRunner(deps, this.options.hunt);
-    this.huntKeys = new HuntKeyIndexer(store, logger, this.options.huntIndex);
+    this.huntKeys = new HuntKeyIndexer(
+      store,
+      logger,
+      this.options.huntIndex,
+      this.options.huntIndexPacer,
+    );
     this.values = new ValueIndexFeed(this.options.valueIndexStore ?? store, logger, notifier);
     this.alertNotifier = notifier ?? new LocalNotifier();
     this.bus.subscribe((notice) => this.alertNotifier.announceAlerts(notice.alert.watchlistId));
