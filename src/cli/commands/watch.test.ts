@@ -113,6 +113,14 @@ describe('watch CLI', { timeout: 600_000 }, () => {
     );
   });
 
+  it('hunts again with a full progress bar', async () => {
+    const result = await cairn(['watch', 'hunt', 'cli demo', '--as', 'alpha-analyst'], true);
+    assert.equal(result.code, 0, result.stdout.slice(-2000));
+    // The bar counts collections, so it ends full even when few objects were read.
+    assert.match(result.stdout, /retro-hunt \[█+\] 100% \| 1\/1 collections \| \d+ objects read/);
+    assert.match(result.stdout, /: done, \d+ objects scanned in 1\/1 collections/);
+  });
+
   it('lists and shows lists to their audience only', async () => {
     assert.match(
       await ok('watch', 'list', '--as', 'alpha-analyst'),

@@ -135,14 +135,12 @@ async function followHunt(
   quiet: boolean,
 ) {
   const { store } = context;
+  // Progress counts collections: a hunt that finds its candidates in the key index reads
+  // only a few of the stored objects, so a count of objects would stop far short of the end.
   const stored = await service.repository.getList(job.watchlistId);
-  let total = 0;
-  if (stored) {
-    const access = new WatchAccess(store);
-    for (const readable of await access.readableCollections(viewOf(stored.list))) {
-      total += (await store.countCollection(readable.collection.id)).objects;
-    }
-  }
+  const total = stored
+    ? (await new WatchAccess(store).readableCollections(viewOf(stored.list))).length
+    : 0;
 
   const logger = createLogger('silent');
   const runner = new HuntRunner({
@@ -157,21 +155,27 @@ async function followHunt(
       ? undefined
       : new cliProgress.SingleBar(
           {
-            format: 'retro-hunt [{bar}] {percentage}% | {value}/{total} objects | {alerts} alerts',
+            format:
+              'retro-hunt [{bar}] {percentage}% | {value}/{total} collections | {scanned} objects read | {alerts} alerts',
             stream: process.stderr,
             hideCursor: true,
           },
           cliProgress.Presets.shades_classic,
         );
-  bar?.start(Math.max(total, 1), 0, { alerts: 0 });
+  bar?.start(Math.max(total, 1), 0, { scanned: 0, alerts: 0 });
 
   const running = runner.runDue();
   let current = job;
   for (;;) {
     const latest = await service.repository.getJob(job.id);
     if (latest) current = latest.job;
-    bar?.update(Math.min(current.scanned, Math.max(total, 1)), { alerts: current.alerts });
-    if (['done', 'failed', 'cancelled'].includes(current.state)) break;
+    const finished = ['done', 'failed', 'cancelled'].includes(current.state);
+    const done = current.collections.filter((item) => item.done).length;
+    bar?.update(finished && current.state === 'done' ? Math.max(total, 1) : Math.min(done, total), {
+      scanned: current.scanned,
+      alerts: current.alerts,
+    });
+    if (finished) break;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   await running;
