@@ -12,6 +12,7 @@
  */
 import { eventObject } from '../events/feed.ts';
 import type { BackgroundPacer } from '../events/pacing.ts';
+import { PassLoop } from '../events/pass-loop.ts';
 import type { Logger } from '../log/logger.ts';
 import { nowMicros } from '../stix/timestamp.ts';
 import type { EventRecord, ObservableRef, Store } from '../store/store.ts';
@@ -56,11 +57,9 @@ function connectorRefKey(ref: Pick<ObservableRef, 'collectionId' | 'objectId'>):
 
 export class EventIndexer {
   private readonly options: EventIndexerOptions;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
+  private readonly loop: PassLoop;
   /** Whether the last pass read a full page, so the log has more. */
   private behind = false;
-  private stopped = false;
 
   /**
    * With a `pacer`, each pass first waits while the process is busy writing, until its
@@ -73,37 +72,24 @@ export class EventIndexer {
     private readonly pacer?: Pick<BackgroundPacer, 'turn' | 'convoy' | 'report'>,
   ) {
     this.options = { ...EVENT_INDEXER_DEFAULTS, ...options };
+    this.loop = new PassLoop(
+      () => this.indexPage(),
+      this.options.pollMs,
+      (error) => this.logger.error({ err: error }, 'correlation indexing failed'),
+    );
   }
 
   start(): void {
-    this.stopped = false;
-    const loop = async (): Promise<void> => {
-      if (this.stopped) return;
-      let indexed = 0;
-      try {
-        indexed = await this.pass();
-      } catch (error) {
-        this.logger.error({ err: error }, 'correlation indexing failed');
-      }
-      if (this.stopped) return;
-      this.timer = setTimeout(() => void loop(), indexed > 0 ? 0 : this.options.pollMs);
-      this.timer.unref();
-    };
-    void loop();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Indexes one page of events if this node wins the cursor; returns how many it read. */
   pass(): Promise<number> {
-    this.running ??= this.indexPage().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.loop.run();
   }
 
   private async indexPage(): Promise<number> {

@@ -11,6 +11,7 @@
  * out do extra work but never leave a gap.
  */
 import type { BackgroundPacer } from '../events/pacing.ts';
+import { PassLoop } from '../events/pass-loop.ts';
 import type { Logger } from '../log/logger.ts';
 import { nowMicros } from '../stix/timestamp.ts';
 import { StoreConflictError, type HuntKey, type Store } from '../store/store.ts';
@@ -39,9 +40,7 @@ export const HUNT_INDEX_DEFAULTS: HuntIndexOptions = {
 
 export class HuntKeyIndexer {
   private readonly options: HuntIndexOptions;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<number> | undefined;
-  private stopped = false;
+  private readonly loop: PassLoop;
 
   /**
    * With a `pacer`, each page waits while the process is busy writing, until its oldest
@@ -55,37 +54,24 @@ export class HuntKeyIndexer {
     private readonly pacer?: Pick<BackgroundPacer, 'turn'>,
   ) {
     this.options = { ...HUNT_INDEX_DEFAULTS, ...options };
+    this.loop = new PassLoop(
+      () => this.claimedPass(),
+      this.options.pollMs,
+      (error) => this.logger.error({ err: error }, 'retro-hunt key indexing failed'),
+    );
   }
 
   start(): void {
-    this.stopped = false;
-    const loop = async (): Promise<void> => {
-      if (this.stopped) return;
-      let read = 0;
-      try {
-        read = await this.pass();
-      } catch (error) {
-        this.logger.error({ err: error }, 'retro-hunt key indexing failed');
-      }
-      if (this.stopped) return;
-      this.timer = setTimeout(() => void loop(), read > 0 ? 0 : this.options.pollMs);
-      this.timer.unref();
-    };
-    void loop();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Indexes up to `pagesPerPass` pages if this node wins the lease; returns versions read. */
   pass(): Promise<number> {
-    this.running ??= this.claimedPass().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.loop.run();
   }
 
   /**
@@ -94,7 +80,7 @@ export class HuntKeyIndexer {
    */
   async catchUp(): Promise<void> {
     while ((await this.pass()) > 0) {
-      if (this.stopped) return;
+      if (this.loop.stopped) return;
     }
   }
 
@@ -144,7 +130,7 @@ export class HuntKeyIndexer {
     let read = 0;
     for (const root of await this.store.listApiRoots()) {
       for (const collection of await this.store.listCollections(root.name)) {
-        while (pages > 0 && !this.stopped) {
+        while (pages > 0 && !this.loop.stopped) {
           const count = await this.indexPage(collection.id);
           if (count === 0) break;
           pages--;
