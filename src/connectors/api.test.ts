@@ -102,7 +102,7 @@ function cairn(args: string[], env: Record<string, string> = {}) {
   });
 }
 
-/** The raw bytes of the test server's SQLite files, where a plaintext secret would show. */
+/** Reads the raw bytes of the test server's SQLite files, where a plaintext secret would appear. */
 function storeBytes(): string {
   const file = server.config.store.replace(/^sqlite:/, '');
   return ['', '-wal']
@@ -312,7 +312,7 @@ describe('connector API', () => {
       method: 'POST',
       body: definition({ name: 'from before', auth: { type: 'none' } }),
     });
-    // A definition saved before secrets were encrypted holds the token as it was given.
+    // A definition saved before secrets were encrypted contains the token in plain text.
     const { store } = server.server;
     const document = await store.getDocument('connector', created.json.id);
     const legacy = { ...JSON.parse(document!.body), auth: { type: 'bearer', token: 'cairn_old' } };

@@ -20,7 +20,7 @@ interface Received {
   headers: IncomingHttpHeaders;
 }
 
-/** A server on 127.0.0.1 that records each request and responds through `handle`. */
+/** Starts a server on 127.0.0.1 that records each request and responds through `handle`. */
 async function startServer(
   handle: (path: string, respond: (status: number, headers: object, body?: string) => void) => void,
 ): Promise<{ server: Server; port: number; received: Received[] }> {

@@ -5,7 +5,7 @@
  * An SCO is warning-listed when one of its values is on a list (the value of an address,
  * domain, URL or e-mail SCO, any hash of a file). An indicator is warning-listed only when
  * its pattern is a single comparison, `[type:path = 'value']` or an address compared with
- * ISSUBSET, on a listed value. A larger pattern says more than "this value is bad": in
+ * ISSUBSET, on a listed value. A larger pattern means more than "this value is bad": in
  * `[domain-name:value = 'example.com'] OR [ipv4-addr:value = '203.0.113.9']` the second
  * value still matters, and in an AND the listed value only narrows the match, so such
  * indicators are kept unchanged.
@@ -43,7 +43,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** Whether a parsed pattern is one comparison with `=`, or ISSUBSET, outside NOT. */
+/** Returns whether a parsed pattern is one comparison with `=`, or ISSUBSET, outside NOT. */
 function isSingleComparison(ast: PatternAst): boolean {
   if (ast.expression.type !== 'observation') return false;
   const comparison = ast.expression.comparison;

@@ -437,7 +437,7 @@ describe('TAXII connector page streaming', () => {
     return runInNewContext('gc') as () => void;
   }
 
-  /** A connector towards a proxy that responds to every request with `action`. */
+  /** Creates a connector towards a proxy that responds to every request with `action`. */
   async function fixedPage(action: ProxyAction, extra: Partial<NewConnector> = {}) {
     const seen = await proxy(() => action);
     return { seen, definition: await connector(seen.url, extra) };

@@ -182,9 +182,9 @@ export class TaxiiSource implements ConnectorSource {
   }
 
   /**
-   * Reads one page as a stream. Each time `pending` holds batchSize objects and rejections,
-   * it is yielded with the checkpoint from before the page and then emptied. Returns what
-   * the envelope said besides its objects; `pending` keeps the page's last objects.
+   * Reads one page as a stream. Each time `pending` contains batchSize objects and
+   * rejections, it is yielded with the checkpoint from before the page and then emptied.
+   * Returns the envelope's other members; `pending` keeps the page's last objects.
    */
   private async *readPage(
     response: Response,

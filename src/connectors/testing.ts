@@ -55,9 +55,9 @@ export interface ProxiedRequest {
 }
 
 /**
- * What the proxy does with one request: forward it, answer it with a status and a body
- * (a string, or chunks streamed as the client reads them), or forward it and rewrite the
- * JSON envelope of the answer.
+ * Action of the proxy on one request: forward it, respond with a status and a body (a
+ * string, or chunks streamed as the client reads them), or forward it and rewrite the
+ * JSON envelope of the response.
  */
 export type ProxyAction =
   | { forward: true; rewrite?: (envelope: Record<string, unknown>) => Record<string, unknown> }

@@ -191,7 +191,7 @@ function alreadyNormal(type: ObservableType, value: string): boolean {
 }
 
 /**
- * Whether a comparison reads the value of the address or domain that a network-traffic
+ * Returns whether a comparison reads the value of the address or domain that a network-traffic
  * object references (`network-traffic:dst_ref.value`), the form that Cairn's converters
  * give `ip:port` entries. The path does not name the referenced type, so the literal's form
  * decides it.

@@ -26,7 +26,7 @@ export interface BundleReaderOptions {
   maxObjectDepth?: number;
 }
 
-/** How the top-level object is read, besides its `objects` array. */
+/** Options for reading the top-level object, besides its `objects` array. */
 export interface EnvelopeOptions {
   /**
    * Top-level keys whose scalar values are kept in `BundleReader.topLevel`, such as `more`

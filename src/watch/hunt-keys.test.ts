@@ -28,7 +28,7 @@ function listOf(entries: WatchEntry[]): WatchList {
   };
 }
 
-/** Whether the watch engine matches the object to the entry. */
+/** Returns whether the watch engine matches the object to the entry. */
 function engineMatches(watched: WatchEntry, object: Record<string, unknown>): boolean {
   const engine = new WatchIndex();
   engine.setList(listOf([watched]), 1);

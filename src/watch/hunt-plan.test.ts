@@ -29,7 +29,7 @@ function planOf(inputs: EntryInput[]): HuntPlan {
   return new HuntPlan(list, 1);
 }
 
-/** Whether the plan matches the object, parsed from `json`, when its pre-check lets it through. */
+/** Returns whether the plan matches the object parsed from `json`, or 'skipped' by its pre-check. */
 function matched(plan: HuntPlan, json: string, communityId = COMMUNITY): boolean | 'skipped' {
   const object = JSON.parse(json) as Record<string, unknown>;
   const candidates = plan.candidates({ type: String(object.type), communityId, json });
