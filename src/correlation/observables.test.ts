@@ -164,3 +164,74 @@ describe('normaliseLookup', () => {
     });
   }
 });
+
+describe('pattern literal normalisation', () => {
+  // 253 octets, the longest domain name, and one octet more.
+  const longestDomain = ['a'.repeat(63), 'b'.repeat(63), 'c'.repeat(63), 'd'.repeat(61)].join('.');
+  const tooLongDomain = `${longestDomain}d`;
+  const md5 = 'd41d8cd98f00b204e9800998ecf8427e';
+  const sha1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';
+  const sha256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+  const sha512 =
+    'cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e';
+  // Path, literal and the observable key it gives. Undefined means none, so the pattern is inexact.
+  const cases: Array<[string, string, string | undefined]> = [
+    ['ipv4-addr:value', '198.51.100.7', 'ipv4:198.51.100.7'],
+    ['ipv4-addr:value', ' 198.51.100.7 ', 'ipv4:198.51.100.7'],
+    ['ipv4-addr:value', '198.51.100[.]7', 'ipv4:198.51.100.7'],
+    ['ipv4-addr:value', '010.1.1.1', undefined],
+    ['ipv4-addr:value', '256.1.1.1', undefined],
+    ['ipv4-addr:value', '198.51.100.7/32', 'ipv4:198.51.100.7'],
+    ['ipv4-addr:value', '198.51.100.77/24', 'ipv4:198.51.100.0/24'],
+    ['ipv4-addr:value', '::ffff:198.51.100.7', 'ipv4:198.51.100.7'],
+    ['ipv4-addr:value', '2001:db8::1', undefined],
+    ['ipv6-addr:value', '2001:DB8:0:0:0:0:0:1', 'ipv6:2001:db8::1'],
+    ['ipv6-addr:value', '2001:db8::/32', 'ipv6:2001:db8::/32'],
+    ['ipv6-addr:value', '::ffff:192.0.2.1', undefined],
+    ['ipv6-addr:value', 'fe80::1%eth0', undefined],
+    ['ipv6-addr:value', '198.51.100.7', undefined],
+    ['domain-name:value', 'evil.example', 'domain:evil.example'],
+    ['domain-name:value', 'Evil.Example.', 'domain:evil.example'],
+    ['domain-name:value', 'evil[.]example', 'domain:evil.example'],
+    ['domain-name:value', 'hxxp.example', 'domain:hxxp.example'],
+    ['domain-name:value', 'a.b2', 'domain:a.b2'],
+    ['domain-name:value', 'xn--bcher-kva.example', 'domain:xn--bcher-kva.example'],
+    ['domain-name:value', 'bücher.example', 'domain:xn--bcher-kva.example'],
+    ['domain-name:value', 'xn--a.example', undefined],
+    ['domain-name:value', 'a_b.example', undefined],
+    ['domain-name:value', '-a.example', undefined],
+    ['domain-name:value', 'localhost', undefined],
+    ['domain-name:value', '192.0.2.1', undefined],
+    ['domain-name:value', 'a.123', undefined],
+    ['domain-name:value', longestDomain, `domain:${longestDomain}`],
+    ['domain-name:value', tooLongDomain, undefined],
+    ['url:value', 'http://a.example/x', 'url:http://a.example/x'],
+    ['url:value', 'hxxps://Evil[.]Example:443/a b?q=%7e', 'url:https://evil.example/a%20b?q=~'],
+    ['url:value', 'evil.example/gate.php', 'url:http://evil.example/gate.php'],
+    ['url:value', 'mailto:a@b.example', undefined],
+    ['email-addr:value', 'User[at]Example.com', 'email:user@example.com'],
+    ['email-addr:value', 'mailto:a@b.example', 'email:a@b.example'],
+    ['email-addr:value', 'not-an-address', undefined],
+    ["file:hashes.'MD5'", md5.toUpperCase(), `md5:${md5}`],
+    ['file:hashes.MD5', md5, `md5:${md5}`],
+    ['file:hashes.md5', md5, `md5:${md5}`],
+    ['file:hashes.MD5', `${md5}0`, undefined],
+    ["file:hashes.'SHA-1'", sha1, `sha1:${sha1}`],
+    ['file:hashes.sha1', sha1.toUpperCase(), `sha1:${sha1}`],
+    ["file:hashes.'SHA-1'", md5, undefined],
+    ["file:hashes.'SHA-256'", sha256, `sha256:${sha256}`],
+    ['file:hashes.sha256', ` ${sha256.toUpperCase()} `, `sha256:${sha256}`],
+    ["file:hashes.'SHA-256'", `g${sha256.slice(1)}`, undefined],
+    ["file:hashes.'SHA-512'", sha512, `sha512:${sha512}`],
+    ["file:hashes.'SHA3-256'", sha256, undefined],
+    ['file:hashes.sha_256', sha256, undefined],
+  ];
+  for (const [path, literal, expected] of cases) {
+    const label = literal.length > 40 ? `${literal.length}-character literal` : literal;
+    test(`${path} reads ${JSON.stringify(label)}`, () => {
+      const found = patternObservables(`[${path} = '${literal}']`);
+      assert.deepEqual(found.observables.map(observableKey), expected ? [expected] : []);
+      assert.equal(found.exact, expected !== undefined);
+    });
+  }
+});
