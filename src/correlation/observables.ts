@@ -159,37 +159,6 @@ const HASH_NAMES: Record<string, ObservableType | undefined> = {
   sha512: 'sha512',
 };
 
-const IPV4 =
-  /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
-const DOMAIN = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const HEX_LENGTHS: Partial<Record<ObservableType, number>> = {
-  md5: 32,
-  sha1: 40,
-  sha256: 64,
-  sha512: 128,
-};
-
-/**
- * Returns the value unchanged when it is already in normalised form, which the normaliser
- * would return as it is. Checking this first is about ten times faster than normalising,
- * and exports read every stored pattern.
- */
-function alreadyNormal(type: ObservableType, value: string): boolean {
-  switch (type) {
-    case 'ipv4':
-      return IPV4.test(value);
-    case 'domain':
-      return value.length <= 253 && DOMAIN.test(value) && !value.includes('xn--');
-    case 'md5':
-    case 'sha1':
-    case 'sha256':
-    case 'sha512':
-      return value.length === HEX_LENGTHS[type] && /^[0-9a-f]+$/.test(value);
-    default:
-      return false;
-  }
-}
-
 /**
  * Returns whether a comparison reads the value of the address or domain that a network-traffic
  * object references (`network-traffic:dst_ref.value`), the form that Cairn's converters
@@ -220,7 +189,6 @@ function referencedValue(literal: Literal): Observable | undefined {
 
 function literalValue(type: ObservableType, literal: Literal): Observable | undefined {
   if (literal.type !== 'string') return undefined;
-  if (alreadyNormal(type, literal.value)) return { type, value: literal.value };
   return normaliseObservable(type, literal.value);
 }
 

@@ -59,6 +59,13 @@ export function hashAlgorithm(name: string): HashAlgorithm | undefined {
  * Hex digests are lowercased; SSDEEP digests are base64 and keep their case.
  */
 export function normaliseHash(input: string, algorithm?: string): Normalised<HashValue> {
+  // A lower-case hex digest under its STIX algorithm name is already canonical.
+  if (algorithm !== undefined && Object.hasOwn(HEX_LENGTH, algorithm)) {
+    const named = algorithm as HashAlgorithm;
+    if (input.length === HEX_LENGTH[named] && HEX.test(input)) {
+      return accept({ algorithm: named, value: input });
+    }
+  }
   const long = tooLong(input, 'hash');
   if (long) return long;
   const text = input.trim();

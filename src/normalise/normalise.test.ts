@@ -98,6 +98,15 @@ describe('normaliseDomain', () => {
     });
   }
 
+  it('canonical names equal their variants', () => {
+    const canonical = ['a.b2', 'x-1.evil.example', `${'a'.repeat(63)}.${'b'.repeat(63)}.com`];
+    for (const name of canonical) {
+      assert.equal(accepted(normaliseDomain(name), name), name);
+      const variant = ` ${name.toUpperCase()}. `;
+      assert.equal(accepted(normaliseDomain(variant), variant), name);
+    }
+  });
+
   it('quotes at most 80 characters of a huge input', () => {
     const reason = rejected(normaliseDomain('y'.repeat(1_000_000)), 'huge');
     assert.ok(reason.length < 200, reason);
@@ -253,6 +262,8 @@ describe('normaliseHash', () => {
     ['c'.repeat(128), undefined, 'SHA-512', 'c'.repeat(128)],
     ['d'.repeat(64), 'sha3-256', 'SHA3-256', 'd'.repeat(64)],
     ['e'.repeat(64), 'SHA256', 'SHA-256', 'e'.repeat(64)],
+    ['f'.repeat(64), 'SHA-256', 'SHA-256', 'f'.repeat(64)],
+    ['F'.repeat(64), 'SHA-256', 'SHA-256', 'f'.repeat(64)],
     [
       '3:AXGBicFlgVNhBGcL6wCrFQEv:AXGHsNhxLsr2C',
       'ssdeep',
@@ -274,6 +285,9 @@ describe('normaliseHash', () => {
     ['g'.repeat(32), undefined, /32, 40, 64 or 128/],
     ['a'.repeat(56), undefined, /32, 40, 64 or 128/],
     ['a'.repeat(40), 'md5', /MD5 digest/],
+    ['a'.repeat(64), 'MD5', /MD5 digest/],
+    ['a'.repeat(32), 'toString', /not a supported hash algorithm/],
+    ['a'.repeat(32), '__proto__', /not a supported hash algorithm/],
     ['a'.repeat(32), 'whirlpool', /not a supported hash algorithm/],
     ['not ssdeep', 'ssdeep', /SSDEEP/],
   ];
