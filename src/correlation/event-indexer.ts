@@ -12,9 +12,9 @@
  */
 import { eventObject } from '../events/feed.ts';
 import type { BackgroundPacer } from '../events/pacing.ts';
+import { claimLease, releaseLease, type LeaseDocument } from '../events/lease-document.ts';
 import { PassLoop } from '../events/pass-loop.ts';
 import type { Logger } from '../log/logger.ts';
-import { nowMicros } from '../stix/timestamp.ts';
 import type { EventRecord, ObservableRef, Store } from '../store/store.ts';
 import { OPERATOR_SOURCE, VALUE_CAP, observableRefs, organisationSource } from './indexer.ts';
 import { mayHaveObservables } from './observables.ts';
@@ -58,6 +58,7 @@ function connectorRefKey(ref: Pick<ObservableRef, 'collectionId' | 'objectId'>):
 export class EventIndexer {
   private readonly options: EventIndexerOptions;
   private readonly loop: PassLoop;
+  private readonly lease: LeaseDocument;
   /** Whether the last pass read a full page, so the log has more. */
   private behind = false;
 
@@ -72,6 +73,12 @@ export class EventIndexer {
     private readonly pacer?: Pick<BackgroundPacer, 'turn' | 'convoy' | 'report'>,
   ) {
     this.options = { ...EVENT_INDEXER_DEFAULTS, ...options };
+    this.lease = {
+      kind: CURSOR_DOCUMENT,
+      id: CURSOR_ID,
+      initialBody: '{"afterSeq":0}',
+      leaseMs: this.options.leaseMs,
+    };
     this.loop = new PassLoop(
       () => this.indexPage(),
       this.options.pollMs,
@@ -93,7 +100,7 @@ export class EventIndexer {
   }
 
   private async indexPage(): Promise<number> {
-    let cursor = await this.store.getDocument(CURSOR_DOCUMENT, CURSOR_ID);
+    const cursor = await this.store.getDocument(CURSOR_DOCUMENT, CURSOR_ID);
     if (cursor !== undefined) {
       // Without a new event there is nothing to claim. The pacer waits before the claim, so
       // the lease runs only while the page is indexed.
@@ -103,23 +110,7 @@ export class EventIndexer {
       if (next === undefined) return 0;
       await this.pacer?.turn(next.at);
     }
-    const now = nowMicros();
-    if (cursor === undefined) {
-      try {
-        cursor = await this.store.putDocument(
-          { kind: CURSOR_DOCUMENT, id: CURSOR_ID, due: now, body: '{"afterSeq":0}' },
-          0,
-        );
-      } catch {
-        // Another node created it first; claim it below like any other pass.
-      }
-    }
-    const [claimed] = await this.store.claimDocuments(
-      CURSOR_DOCUMENT,
-      now,
-      now + this.options.leaseMs * 1000,
-      1,
-    );
+    const claimed = await claimLease(this.store, this.lease, cursor !== undefined);
     if (claimed === undefined) return 0;
     const { afterSeq } = JSON.parse(claimed.body) as { afterSeq: number };
     this.pacer?.report(PACED_READER, afterSeq);
@@ -128,15 +119,17 @@ export class EventIndexer {
     this.behind = events.length === limit;
     await this.indexEvents(events);
     const last = events[events.length - 1]?.seq ?? afterSeq;
-    await this.store.putDocument(
-      {
-        kind: CURSOR_DOCUMENT,
-        id: CURSOR_ID,
-        due: nowMicros(),
-        body: JSON.stringify({ afterSeq: last }),
-      },
-      claimed.revision,
+    const released = await releaseLease(
+      this.store,
+      this.lease,
+      claimed,
+      JSON.stringify({ afterSeq: last }),
     );
+    if (!released) {
+      // References are idempotent, so the node that holds the lease now only repeats work.
+      this.logger.warn({ afterSeq: last }, 'correlation lease ran out before the cursor write');
+      return 0;
+    }
     if (events.length > 0)
       this.logger.debug({ events: events.length, afterSeq: last }, 'correlation indexed');
     return events.length;

@@ -11,10 +11,10 @@
  * out do extra work but never leave a gap.
  */
 import type { BackgroundPacer } from '../events/pacing.ts';
+import { claimLease, releaseLease, type LeaseDocument } from '../events/lease-document.ts';
 import { PassLoop } from '../events/pass-loop.ts';
 import type { Logger } from '../log/logger.ts';
-import { nowMicros } from '../stix/timestamp.ts';
-import { StoreConflictError, type HuntKey, type Store } from '../store/store.ts';
+import type { HuntKey, Store } from '../store/store.ts';
 import { KEYED_TYPES, objectKeyRows, WILDCARD_KEY } from './hunt-keys.ts';
 
 export const BUILDER_DOCUMENT = 'hunt-key-index';
@@ -41,6 +41,7 @@ export const HUNT_INDEX_DEFAULTS: HuntIndexOptions = {
 export class HuntKeyIndexer {
   private readonly options: HuntIndexOptions;
   private readonly loop: PassLoop;
+  private readonly lease: LeaseDocument;
 
   /**
    * With a `pacer`, each page waits while the process is busy writing, until its oldest
@@ -54,6 +55,12 @@ export class HuntKeyIndexer {
     private readonly pacer?: Pick<BackgroundPacer, 'turn'>,
   ) {
     this.options = { ...HUNT_INDEX_DEFAULTS, ...options };
+    this.lease = {
+      kind: BUILDER_DOCUMENT,
+      id: BUILDER_ID,
+      initialBody: '{}',
+      leaseMs: this.options.leaseMs,
+    };
     this.loop = new PassLoop(
       () => this.claimedPass(),
       this.options.pollMs,
@@ -85,38 +92,13 @@ export class HuntKeyIndexer {
   }
 
   private async claimedPass(): Promise<number> {
-    const now = nowMicros();
-    if ((await this.store.getDocument(BUILDER_DOCUMENT, BUILDER_ID)) === undefined) {
-      try {
-        await this.store.putDocument(
-          { kind: BUILDER_DOCUMENT, id: BUILDER_ID, due: now, body: '{}' },
-          0,
-        );
-      } catch (error) {
-        // Another node created it first; claim it below like any other pass.
-        if (!(error instanceof StoreConflictError)) throw error;
-      }
-    }
-    const leaseUntil = now + this.options.leaseMs * 1000;
-    const [claimed] = await this.store.claimDocuments(BUILDER_DOCUMENT, now, leaseUntil, 1);
+    const claimed = await claimLease(this.store, this.lease);
     if (claimed === undefined) return 0;
     try {
       return await this.indexCollections();
     } finally {
-      await this.release(claimed.revision);
-    }
-  }
-
-  /** Makes the builder document due again, so the next pass on any node may claim it. */
-  private async release(revision: number): Promise<void> {
-    try {
-      await this.store.putDocument(
-        { kind: BUILDER_DOCUMENT, id: BUILDER_ID, due: nowMicros(), body: '{}' },
-        revision,
-      );
-    } catch (error) {
-      // The lease ran out and another node holds the document now.
-      if (!(error instanceof StoreConflictError)) throw error;
+      // A lease that ran out is no loss: key rows are idempotent and the mark only rises.
+      await releaseLease(this.store, this.lease, claimed, '{}');
     }
   }
 
