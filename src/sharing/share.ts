@@ -100,14 +100,14 @@ export async function applySharing(
   const accepted: PreparedObject[] = [];
   const failures: SubmitFailure[] = [];
   const widestCache = new Map<string, Audience | 'none' | undefined>();
-  // Looked up all at once, so a store on a database server answers them in one round trip.
-  const heldFlags = await Promise.all(
-    objects.map((object) =>
-      store.isHeldRestricted(object.id, community?.id ?? '', contributor?.organisationId ?? ''),
-    ),
+  // One query for the batch: a query per object cost more than storing it.
+  const held = await store.findHeldRestricted(
+    objects.map((object) => object.id),
+    community?.id ?? '',
+    contributor?.organisationId ?? '',
   );
 
-  for (const [index, object] of objects.entries()) {
+  for (const object of objects) {
     const value = JSON.parse(object.json) as Record<string, unknown>;
     const marked = objectTlp(value);
     const tlp = marked.length > 0 ? marked : [community?.defaultTlp ?? NO_COMMUNITY_TLP];
@@ -120,7 +120,7 @@ export async function applySharing(
         continue;
       }
     }
-    if (heldFlags[index]) {
+    if (held.has(object.id)) {
       failures.push(
         failure(
           object,

@@ -411,6 +411,30 @@ export function runSharingCases(
       assert.equal(await store.isHeldRestricted(green.id, 'c-2', 'o-2'), false);
       assert.equal(await store.isHeldRestricted(version(9, {}).id, 'c-2', 'o-2'), false);
     });
+
+    test('restricted holders found in batch', async () => {
+      const { root } = context();
+      await store.createCommunity(community('c-1', 'Alpha'), 'o-1', 'u-1');
+      const owned = await store.createCollection({ apiRoot: root, title: 'A', communityId: 'c-1' });
+      const red = version(7, { tlp: ['red'], contributorOrganisationId: 'o-1' });
+      const strict = version(8, {
+        tlp: ['green', 'amber+strict'],
+        contributorOrganisationId: 'o-1',
+      });
+      const green = version(9, { tlp: ['green'], contributorOrganisationId: 'o-1' });
+      await store.addObjects(owned.id, [red, strict, green]);
+      const unknown = version(10, {}).id;
+      const ids = [red.id, green.id, unknown, strict.id, red.id];
+
+      assert.deepEqual(
+        [...(await store.findHeldRestricted(ids, 'c-2', 'o-2'))].sort(),
+        [red.id, strict.id].sort(),
+      );
+      assert.equal((await store.findHeldRestricted(ids, 'c-1', 'o-2')).size, 0);
+      assert.equal((await store.findHeldRestricted(ids, 'c-2', 'o-1')).size, 0);
+      assert.equal((await store.findHeldRestricted([], 'c-2', 'o-2')).size, 0);
+      assert.equal((await store.findHeldRestricted([unknown], 'c-2', 'o-2')).size, 0);
+    });
   });
 
   describe('audit log', () => {

@@ -413,6 +413,13 @@ export interface DocumentRecord {
 
 export type NewDocument = Omit<DocumentRecord, 'revision' | 'updatedAt'>;
 
+/** One write of putDocuments. */
+export interface DocumentWrite {
+  document: NewDocument;
+  /** The revision the document must be at, as in putDocument. */
+  expectRevision?: number;
+}
+
 export interface DocumentQuery {
   kind: string;
   owner?: string;
@@ -529,6 +536,15 @@ export interface Store {
    * `organisationId`: such objects may not be re-shared.
    */
   isHeldRestricted(id: string, communityId: string, organisationId: string): Promise<boolean>;
+  /**
+   * The ids among `ids` for which isHeldRestricted is true, found with one query, so that
+   * the sharing step checks a whole batch at the cost of one look-up.
+   */
+  findHeldRestricted(
+    ids: readonly string[],
+    communityId: string,
+    organisationId: string,
+  ): Promise<Set<string>>;
   /**
    * Removes the selected versions of one object from the collection and returns how many
    * went. Without a selector every version goes.
@@ -659,6 +675,12 @@ export interface Store {
    * when `key` is taken by another document of the kind. Returns the stored document.
    */
   putDocument(document: NewDocument, expectRevision?: number): Promise<DocumentRecord>;
+  /**
+   * Applies several putDocument writes in one transaction, in order: when one of them
+   * throws (StoreConflictError for a revision or key conflict), none is stored. Returns
+   * the stored documents in the order of `writes`.
+   */
+  putDocuments(writes: readonly DocumentWrite[]): Promise<DocumentRecord[]>;
   getDocument(kind: string, id: string): Promise<DocumentRecord | undefined>;
   getDocumentByKey(kind: string, key: string): Promise<DocumentRecord | undefined>;
   /** Documents sorted by id. */

@@ -200,16 +200,23 @@ function byVersionKey(a: { version_key: string }, b: { version_key: string }): n
   return a.version_key < b.version_key ? -1 : 1;
 }
 
-/** isHeldRestricted calls waiting for one query, for one community and organisation. */
-interface HeldBatch {
-  ids: Set<string>;
-  result: Promise<Set<string>>;
+/** Returns the ids among `ids` that are held restricted (see Store.isHeldRestricted). */
+async function heldIds(
+  client: Queryable,
+  ids: readonly string[],
+  communityId: string,
+  organisationId: string,
+): Promise<Set<string>> {
+  const rows = await client.query<{ id: string }>({
+    name: 'cairn_held_restricted',
+    text: SQL.heldRestricted,
+    values: [ids, communityId, organisationId],
+  });
+  return new Set(rows.map((row) => row.id));
 }
 
 export class ObjectVersions {
   readonly #connection: Connection;
-  /** Batches that are still collecting ids; each lives for one turn of the event loop. */
-  readonly #heldBatches = new Map<string, HeldBatch>();
 
   constructor(connection: Connection) {
     this.#connection = connection;
@@ -270,13 +277,9 @@ export class ObjectVersions {
       ids.add(object.id);
     }
     const held = new Map<string, Set<string>>();
+    const community = collection.community_id ?? '';
     for (const [organisation, ids] of idsByOrganisation) {
-      const rows = await client.query<{ id: string }>({
-        name: 'cairn_held_restricted',
-        text: SQL.heldRestricted,
-        values: [[...ids], collection.community_id ?? '', organisation],
-      });
-      held.set(organisation, new Set(rows.map((row) => row.id)));
+      held.set(organisation, await heldIds(client, [...ids], community, organisation));
     }
     return held;
   }
@@ -529,33 +532,14 @@ export class ObjectVersions {
     return rows.length > 0;
   }
 
-  /**
-   * Checks with one query every id asked in one turn of the event loop for the same
-   * community and organisation. A share checks every object of a batch at once, and one
-   * round trip per object would cost more than storing the batch.
-   */
-  isHeldRestricted(id: string, communityId: string, organisationId: string): Promise<boolean> {
-    const key = JSON.stringify([communityId, organisationId]);
-    let batch = this.#heldBatches.get(key);
-    if (batch === undefined) {
-      const ids = new Set<string>();
-      const result = new Promise<void>((resolve) => queueMicrotask(resolve)).then(() => {
-        this.#heldBatches.delete(key);
-        return this.#heldIds([...ids], communityId, organisationId);
-      });
-      this.#heldBatches.set(key, (batch = { ids, result }));
-    }
-    batch.ids.add(id);
-    return batch.result.then((held) => held.has(id));
-  }
-
-  async #heldIds(ids: string[], communityId: string, organisationId: string): Promise<Set<string>> {
-    const rows = await this.#connection.query<{ id: string }>({
-      name: 'cairn_held_restricted',
-      text: SQL.heldRestricted,
-      values: [ids, communityId, organisationId],
-    });
-    return new Set(rows.map((row) => row.id));
+  /** Returns the ids among `ids` that Store.isHeldRestricted holds, with one query. */
+  async findHeldRestricted(
+    ids: readonly string[],
+    communityId: string,
+    organisationId: string,
+  ): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    return heldIds(this.#connection, ids, communityId, organisationId);
   }
 
   async count(collectionId: string): Promise<{ objects: number; versions: number }> {

@@ -27,6 +27,7 @@ import {
   type ConvertedAddResult,
   type DocumentQuery,
   type DocumentRecord,
+  type DocumentWrite,
   type EventQuery,
   type EventRecord,
   type EventRetention,
@@ -247,7 +248,16 @@ export class PostgresStore implements Store {
     communityId: string,
     organisationId: string,
   ): Promise<boolean> {
-    return this.#objects.isHeldRestricted(id, communityId, organisationId);
+    const held = await this.#objects.findHeldRestricted([id], communityId, organisationId);
+    return held.has(id);
+  }
+
+  async findHeldRestricted(
+    ids: readonly string[],
+    communityId: string,
+    organisationId: string,
+  ): Promise<Set<string>> {
+    return this.#objects.findHeldRestricted(ids, communityId, organisationId);
   }
 
   async deleteObject(
@@ -573,6 +583,10 @@ export class PostgresStore implements Store {
 
   async putDocument(document: NewDocument, expectRevision?: number): Promise<DocumentRecord> {
     return this.#documents.put(document, expectRevision);
+  }
+
+  async putDocuments(writes: readonly DocumentWrite[]): Promise<DocumentRecord[]> {
+    return this.#documents.putAll(writes);
   }
 
   async getDocument(kind: string, id: string): Promise<DocumentRecord | undefined> {

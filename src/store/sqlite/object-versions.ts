@@ -67,16 +67,17 @@ const SQL = {
     'SELECT 1 FROM object_versions AS v CROSS JOIN collection_entries AS e' +
     ' INDEXED BY entries_by_vid ON e.vid = v.vid AND e.collection_seq = @collection' +
     ` WHERE v.id_hash = @hash AND v.id = @id AND ${ACCESS_CONDITION} LIMIT 1`,
-  // TLP levels that forbid re-sharing into another community.
+  // TLP levels that forbid re-sharing into another community. @objects is a JSON array of
+  // [id_hash, id] pairs; CROSS JOIN keeps it the outer loop, one index seek per id.
   heldRestricted:
-    'SELECT 1 FROM object_versions AS v CROSS JOIN collection_entries AS e' +
-    ' INDEXED BY entries_by_vid ON e.vid = v.vid' +
+    'SELECT DISTINCT v.id FROM json_each(@objects) AS j' +
+    ' CROSS JOIN object_versions AS v ON v.id_hash = j.value ->> 0 AND v.id = j.value ->> 1' +
+    ' CROSS JOIN collection_entries AS e INDEXED BY entries_by_vid ON e.vid = v.vid' +
     ' JOIN collections AS c ON c.seq = e.collection_seq' +
-    ' WHERE v.id_hash = @hash AND v.id = @id' +
-    ' AND c.community_id IS NOT @community' +
+    ' WHERE c.community_id IS NOT @community' +
     ' AND e.contributor_organisation_id IS NOT @organisation' +
     " AND (',' || e.tlp || ',' GLOB '*,amber,*' OR ',' || e.tlp || ',' GLOB '*,amber+strict,*'" +
-    "   OR ',' || e.tlp || ',' GLOB '*,red,*') LIMIT 1",
+    "   OR ',' || e.tlp || ',' GLOB '*,red,*')",
   // Every object has exactly one last version, which is its single or its last-only entry.
   count:
     'SELECT (SELECT count(*) FROM collection_entries INDEXED BY entries_single' +
@@ -215,36 +216,53 @@ export class ObjectVersions {
   /**
    * Adds converted versions (Store.addConverted) in one write transaction, or returns
    * undefined when there is no such collection. It takes the path of add() for each
-   * version, after the re-share check. That check costs a query only for objects that
-   * have a stored version, because an object stored nowhere cannot be held anywhere.
+   * version, after the re-share check, which runs once for the batch per contributor
+   * organisation. Only the entries of an object's own id decide whether it is held, so the
+   * batch result stays correct until this call adds a version of that id. A later version of
+   * the same id is therefore checked again at its turn.
    */
   addConverted(collectionId: string, objects: PreparedObject[]): ConvertedAddResult | undefined {
     const versionsOfObject = this.#statements.get(SQL.versionsOfObject).raw();
-    const heldRestricted = this.#statements.get(SQL.heldRestricted);
     return this.#inAddTransaction(collectionId, (run) => {
       const collection = run.collection;
+      const community = collection.community_id ?? '';
+      const held = this.#heldByOrganisation(objects, community);
+      const seen = new Set<string>();
       const results: AddResult[] = [];
       const rejected: ConvertedRejection[] = [];
       for (const [index, object] of objects.entries()) {
         const { id } = object;
-        const hash = idHash(id);
-        const rows = versionsOfObject.all(collection.seq, hash, id) as VersionRow[];
-        const restricted =
-          rows.length > 0 &&
-          heldRestricted.get({
-            hash,
-            id,
-            community: collection.community_id ?? '',
-            organisation: object.sharing?.contributorOrganisationId ?? '',
-          }) !== undefined;
+        const organisation = object.sharing?.contributorOrganisationId ?? '';
+        const restricted = seen.has(id)
+          ? this.findHeldRestricted([id], community, organisation).size > 0
+          : held.get(organisation)!.has(id);
+        seen.add(id);
         if (restricted) {
           rejected.push({ index, id, version: object.version, message: heldRestrictedMessage(id) });
           continue;
         }
+        const hash = idHash(id);
+        const rows = versionsOfObject.all(collection.seq, hash, id) as VersionRow[];
         results.push(this.#addVersion(run, object, hash, objectState(rows, object.versionKey)));
       }
       return { results, rejected };
     });
+  }
+
+  /** Returns the held ids of a batch (see findHeldRestricted) by contributor organisation. */
+  #heldByOrganisation(objects: PreparedObject[], community: string): Map<string, Set<string>> {
+    const idsByOrganisation = new Map<string, string[]>();
+    for (const object of objects) {
+      const organisation = object.sharing?.contributorOrganisationId ?? '';
+      let ids = idsByOrganisation.get(organisation);
+      if (ids === undefined) idsByOrganisation.set(organisation, (ids = []));
+      ids.push(object.id);
+    }
+    const held = new Map<string, Set<string>>();
+    for (const [organisation, ids] of idsByOrganisation) {
+      held.set(organisation, this.findHeldRestricted(ids, community, organisation));
+    }
+    return held;
   }
 
   /**
@@ -499,14 +517,20 @@ export class ObjectVersions {
     return statement.get({ ...parameters, ...accessParameters(access) }) !== undefined;
   }
 
-  isHeldRestricted(id: string, communityId: string, organisationId: string): boolean {
+  /** Returns the ids among `ids` that Store.isHeldRestricted holds, with one query. */
+  findHeldRestricted(
+    ids: readonly string[],
+    communityId: string,
+    organisationId: string,
+  ): Set<string> {
+    if (ids.length === 0) return new Set();
     const parameters = {
-      hash: idHash(id),
-      id,
+      objects: JSON.stringify(ids.map((id) => [idHash(id), id])),
       community: communityId,
       organisation: organisationId,
     };
-    return this.#statements.get(SQL.heldRestricted).get(parameters) !== undefined;
+    const held = this.#statements.get(SQL.heldRestricted).pluck().all(parameters) as string[];
+    return new Set(held);
   }
 
   count(collectionId: string): { objects: number; versions: number } {

@@ -32,6 +32,7 @@ import {
   type EventRetention,
   type DocumentQuery,
   type DocumentRecord,
+  type DocumentWrite,
   type HuntKey,
   type HuntKeyQuery,
   type InvitationRecord,
@@ -332,7 +333,15 @@ export class SqliteStore implements Store {
     communityId: string,
     organisationId: string,
   ): Promise<boolean> {
-    return this.#objects.isHeldRestricted(id, communityId, organisationId);
+    return this.#objects.findHeldRestricted([id], communityId, organisationId).has(id);
+  }
+
+  async findHeldRestricted(
+    ids: readonly string[],
+    communityId: string,
+    organisationId: string,
+  ): Promise<Set<string>> {
+    return this.#objects.findHeldRestricted(ids, communityId, organisationId);
   }
 
   async deleteObject(
@@ -636,6 +645,12 @@ export class SqliteStore implements Store {
 
   async putDocument(document: NewDocument, expectRevision?: number): Promise<DocumentRecord> {
     return this.#documents.put(document, expectRevision);
+  }
+
+  async putDocuments(writes: readonly DocumentWrite[]): Promise<DocumentRecord[]> {
+    const put = () =>
+      writes.map((write) => this.#documents.put(write.document, write.expectRevision));
+    return this.#db.transaction(put).immediate();
   }
 
   async getDocument(kind: string, id: string): Promise<DocumentRecord | undefined> {
