@@ -216,6 +216,8 @@ function webhookSettings(config: CairnConfig) {
     concurrencyPerEndpoint: settings.concurrencyPerEndpoint,
     maxPerOrganisation: settings.maxPerOrganisation,
     allowPrivateTargets: settings.allowPrivateTargets,
+    maxDeadLetters: settings.maxDeadLetters,
+    fallbackMs: settings.dispatchPollSeconds * 1000,
   };
 }
 

@@ -91,6 +91,10 @@ const configSchema = z
         maxPerOrganisation: z.number().int().min(1).max(10_000),
         /** Whether deliveries may go to loopback, private and other non-public addresses. */
         allowPrivateTargets: z.boolean(),
+        /** Dead letters kept per webhook; the oldest beyond this are deleted. */
+        maxDeadLetters: z.number().int().min(1).max(1_000_000),
+        /** Seconds between two reads of the event log and alert logs when no announcement came. */
+        dispatchPollSeconds: z.number().min(0.01).max(3600),
       })
       .strict(),
     /** The retention policy of the event log: events outside it are pruned. */
@@ -191,6 +195,8 @@ export const DEFAULT_CONFIG: CairnConfig = {
     concurrencyPerEndpoint: 4,
     maxPerOrganisation: 250,
     allowPrivateTargets: false,
+    maxDeadLetters: 1000,
+    dispatchPollSeconds: 2,
   },
   nats: { prefix: 'cairn', fallbackPollSeconds: 10, replicas: 1 },
   events: { maxAgeDays: 30, maxEvents: 5_000_000, pruneIntervalMinutes: 10 },

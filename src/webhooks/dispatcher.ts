@@ -29,6 +29,7 @@ import {
   alertCheckpointId,
   CHECKPOINT_ID,
   CHECKPOINT_KIND,
+  DEAD_LETTER_DROPS_KIND,
   deliveryKind,
   eventKey,
   newDeliveryId,
@@ -108,7 +109,10 @@ export async function createDelivery(
   return { id, handedOver: true };
 }
 
-/** Deletes a webhook with its deliveries and its alert log position, if it has one. */
+/**
+ * Deletes a webhook with its deliveries, its count of dropped dead letters and its alert log
+ * position, if it has one.
+ */
 export async function deleteWebhookDocuments(store: Store, webhookId: string): Promise<void> {
   await store.deleteDocument(WEBHOOK_KIND, webhookId);
   await store.deleteDocument(CHECKPOINT_KIND, alertCheckpointId(webhookId));
@@ -118,6 +122,8 @@ export async function deleteWebhookDocuments(store: Store, webhookId: string): P
     for (const document of page) await store.deleteDocument(kind, document.id);
     if (page.length < WEBHOOK_PAGE) break;
   }
+  // After the deliveries, so a prune of this webhook's dead letters cannot recreate it.
+  await store.deleteDocument(DEAD_LETTER_DROPS_KIND, webhookId);
 }
 
 /** Reads every webhook, page by page. */

@@ -11,6 +11,8 @@
  * - A webhook of a watch list's alerts (`watchlistId` set) receives no events. Its position
  *   in the list's alert log is the document `webhook-checkpoint/alerts:<webhook id>`, and
  *   its deliveries have the key `alert:<log number>`.
+ * - The number of dead letters dropped over a webhook's cap is the document
+ *   `webhook-dead-letter-drops/<webhook id>` (see DeadLetterDrops).
  */
 import { randomBytes } from 'node:crypto';
 
@@ -21,6 +23,7 @@ import type { Alert } from '../watch/model.ts';
 export const WEBHOOK_KIND = 'webhook';
 export const CHECKPOINT_KIND = 'webhook-checkpoint';
 export const CHECKPOINT_ID = 'events';
+export const DEAD_LETTER_DROPS_KIND = 'webhook-dead-letter-drops';
 
 /** Returns the document kind that contains the deliveries of one webhook. */
 export function deliveryKind(webhookId: string): string {
@@ -111,6 +114,14 @@ export interface DeliveryBody {
   nextAttemptAt?: number;
   finishedAt?: number;
   lastError?: string;
+}
+
+/** The body of a `webhook-dead-letter-drops` document. */
+export interface DeadLetterDrops {
+  /** Dead letters deleted because the webhook had more than its cap, since it was created. */
+  dropped: number;
+  /** When the last one was deleted (microseconds). */
+  lastDroppedAt: number;
 }
 
 /** Attempts kept in a delivery's history. */

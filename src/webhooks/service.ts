@@ -47,6 +47,7 @@ import {
   type WebhookBody,
   type WebhookFilter,
 } from './records.ts';
+import { droppedDeadLetters } from './retention.ts';
 import { WebhookSender } from './sender.ts';
 import { newWebhookSecret } from './signature.ts';
 import {
@@ -74,6 +75,7 @@ export const DEFAULT_WEBHOOK_SETTINGS: WebhookSettings = {
   pollMs: 2_000,
   refreshMs: 5_000,
   keepFinished: 100,
+  maxDeadLetters: 1000,
   random: Math.random,
   batchSize: 200,
   fallbackMs: 2_000,
@@ -125,6 +127,8 @@ export interface DeliveryPage {
   deliveries: DeliveryView[];
   /** The id to pass as `after` for the next, older page. */
   next?: string;
+  /** Dead letters deleted because the webhook had more than `maxDeadLetters`. */
+  droppedDeadLetters: number;
 }
 
 /** Recent deliveries shown with one webhook. */
@@ -486,6 +490,7 @@ export class WebhookService {
     return {
       deliveries,
       ...(page.length > limit ? { next: deliveries.at(-1)!.id } : {}),
+      droppedDeadLetters: await droppedDeadLetters(this.#store, id),
     };
   }
 

@@ -271,6 +271,42 @@ describe('webhook API', () => {
 });
 
 describe('webhook server restart', () => {
+  test('dead letter cap from the configuration', { timeout: 60_000 }, async () => {
+    const capped = await startTestServer({
+      webhooks: { ...FAST, maxAttempts: 1, maxDeadLetters: 2, dispatchPollSeconds: 0.05 },
+    });
+    const hook = await Receiver.start((_request, response) => response.writeHead(500).end());
+    try {
+      const created = await jsonCall(capped, 'POST', '/webhooks', capped.adminToken, {
+        url: hook.url,
+      });
+      assert.equal(created.status, 201, created.text);
+      const id = created.json.webhook.id as string;
+      const published = await publish(capped, 5);
+      await hook.waitFor(5);
+
+      const page = await eventually(async () => {
+        const reply = await jsonCall(
+          capped,
+          'GET',
+          `/webhooks/${id}/deliveries?state=dead`,
+          capped.adminToken,
+        );
+        assert.equal(reply.status, 200, reply.text);
+        return reply.json.droppedDeadLetters === 3 ? reply.json : undefined;
+      }, 'three dead letters dropped');
+      assert.equal(page.deliveries.length, 2);
+      const kept = page.deliveries.map((delivery: { objectId: string }) => delivery.objectId);
+      assert.deepEqual(kept.sort(), published.slice(3).sort());
+      const logged = capped.logs.filter((line) => line.webhookId === id && line.deleted);
+      assert.ok(logged.length > 0, 'no log line for the dropped dead letters');
+      assert.equal(logged.at(-1)!.maxDeadLetters, 2);
+    } finally {
+      await capped.dispose();
+      await hook.close();
+    }
+  });
+
   test('pending deliveries resume after a restart', { timeout: 60_000 }, async () => {
     const hook = await Receiver.start(() => {
       // Hangs until the server stops.

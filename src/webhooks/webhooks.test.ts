@@ -220,6 +220,42 @@ describe('webhook delivery', () => {
     );
   });
 
+  test('dead letters over the cap dropped', { timeout: 20_000 }, async () => {
+    await service.stop();
+    service = serviceFor(world, { maxAttempts: 1, maxDeadLetters: 3 });
+    await service.start();
+    const hook = await receiver((_request, response) => response.writeHead(503).end());
+    const { webhook } = await service.create({ userId: world.acme.admin.id }, { url: hook.url });
+    const objects = await share(world, world.acme.admin, world.ring, 8);
+    await hook.waitFor(8);
+
+    const page = await eventually(async () => {
+      const listed = await service.listDeliveries({ userId: world.acme.admin.id }, webhook.id, {
+        state: 'dead',
+      });
+      return listed.droppedDeadLetters === 5 && listed.deliveries.length === 3 ? listed : undefined;
+    }, 'dead letters pruned to the cap');
+    // The newest three objects are those still kept; the first five were dropped.
+    const kept = page.deliveries.map((delivery) => delivery.objectId).sort();
+    const newest = objects
+      .slice(5)
+      .map((object) => object.id)
+      .sort();
+    assert.deepEqual(kept, newest);
+    const dropLines = world.logs.filter((line) => line.includes('over the cap deleted'));
+    assert.ok(dropLines.length > 0, 'no log line for dropped dead letters');
+    const logged = dropLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.ok(logged.every((line) => line.webhookId === webhook.id));
+    assert.equal(logged.at(-1)!.droppedTotal, 5);
+    assert.equal(logged.at(-1)!.maxDeadLetters, 3);
+
+    const all = await service.listDeliveries({ userId: world.acme.admin.id }, webhook.id, {});
+    assert.equal(all.droppedDeadLetters, 5, 'the count shows on every listing');
+    await service.remove({ userId: world.acme.admin.id }, webhook.id);
+    const drops = await world.store.listDocuments({ kind: 'webhook-dead-letter-drops', limit: 10 });
+    assert.deepEqual(drops, [], 'the drop count outlived its webhook');
+  });
+
   test('hanging receiver times out, others at full speed', { timeout: 20_000 }, async () => {
     const hanging = await receiver(() => {
       // Never answers.

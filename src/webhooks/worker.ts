@@ -20,6 +20,12 @@ import {
   type DeliveryBody,
   type WebhookBody,
 } from './records.ts';
+import {
+  deadLetterPruneInterval,
+  pruneDeadLetters,
+  pruneFinished,
+  PRUNE_EVERY,
+} from './retention.ts';
 import type { AttemptOutcome, WebhookSender } from './sender.ts';
 import {
   DELIVERY_HEADER,
@@ -48,15 +54,14 @@ export interface WorkerOptions {
   refreshMs: number;
   /** Delivered deliveries and failed pings kept per webhook for the delivery log. */
   keepFinished: number;
+  /** Dead letters kept per webhook; older ones are deleted (see retention.ts). */
+  maxDeadLetters: number;
   /** Source of randomness for the backoff jitter, in [0, 1). */
   random: () => number;
 }
 
 /** Extra lease time beyond the request deadline, for the store writes around a send. */
 const LEASE_MARGIN_MS = 30_000;
-
-/** Finished deliveries between two prunes of the delivery log of a lane. */
-const PRUNE_EVERY = 50;
 
 /**
  * Computes the retry delay after `attempts` failed attempts, in milliseconds: exponential
@@ -232,6 +237,8 @@ class Lane {
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #finishedSincePrune = PRUNE_EVERY;
+  /** Starts at the interval, so a lane's first pump prunes what an earlier run left. */
+  #deadSincePrune: number;
 
   constructor(
     webhookId: string,
@@ -246,6 +253,7 @@ class Lane {
     this.#sender = sender;
     this.#logger = logger;
     this.#options = options;
+    this.#deadSincePrune = deadLetterPruneInterval(options.maxDeadLetters);
   }
 
   get inFlight(): number {
@@ -304,6 +312,7 @@ class Lane {
         await this.#claimWhileFree();
       } while (this.#again && !this.#stopped);
       await this.#pruneFinished();
+      await this.#pruneDeadLetters();
     } catch (error) {
       this.#logger.error(
         { err: error, webhookId: this.#webhookId },
@@ -516,6 +525,7 @@ class Lane {
     };
     await this.#write(claimed, next);
     this.#finishedSincePrune += 1;
+    if (state === 'dead') this.#deadSincePrune += 1;
   }
 
   /** Deletes delivered deliveries beyond the newest `keepFinished`, now and then. */
@@ -524,27 +534,17 @@ class Lane {
     this.#finishedSincePrune = 0;
     await pruneFinished(this.#store, this.#webhookId, this.#options.keepFinished);
   }
-}
 
-/** Deletes delivered deliveries and failed pings beyond the newest `keep` of each. */
-export async function pruneFinished(
-  store: Store,
-  webhookId: string,
-  keep: number,
-): Promise<number> {
-  const kind = deliveryKind(webhookId);
-  let deleted = 0;
-  for (const owner of ['delivered', 'failed']) {
-    const newest = await store.listDocuments({ kind, owner, limit: keep });
-    if (newest.length < keep) continue;
-    const afterId = newest.at(-1)!.id;
-    for (;;) {
-      const older = await store.listDocuments({ kind, owner, afterId, limit: 500 });
-      for (const document of older) {
-        if (await store.deleteDocument(kind, document.id)) deleted += 1;
-      }
-      if (older.length < 500) break;
-    }
+  /** Deletes dead letters beyond the newest `maxDeadLetters`, oldest first, now and then. */
+  async #pruneDeadLetters(): Promise<void> {
+    const { maxDeadLetters } = this.#options;
+    if (this.#deadSincePrune < deadLetterPruneInterval(maxDeadLetters)) return;
+    this.#deadSincePrune = 0;
+    const { deleted, total } = await pruneDeadLetters(this.#store, this.#webhookId, maxDeadLetters);
+    if (deleted === 0) return;
+    this.#logger.warn(
+      { webhookId: this.#webhookId, deleted, droppedTotal: total, maxDeadLetters },
+      'webhook dead letters over the cap deleted, oldest first',
+    );
   }
-  return deleted;
 }

@@ -120,6 +120,9 @@ const DeliveryPage = z
   .object({
     deliveries: z.array(Delivery),
     next: z.string().optional().openapi({ description: 'pass as `after` for older ones' }),
+    droppedDeadLetters: z.number().int().openapi({
+      description: 'dead letters deleted, oldest first, because the webhook had more than the cap',
+    }),
   })
   .openapi('WebhookDeliveryPage');
 
@@ -320,7 +323,11 @@ export function registerWebhooks(app: OpenAPIHono<ApiEnv>): void {
       c.req.valid('query'),
     );
     return c.json(
-      { deliveries: page.deliveries.map(deliveryJson), ...(page.next ? { next: page.next } : {}) },
+      {
+        deliveries: page.deliveries.map(deliveryJson),
+        ...(page.next ? { next: page.next } : {}),
+        droppedDeadLetters: page.droppedDeadLetters,
+      },
       200,
     );
   });
