@@ -35,6 +35,7 @@ import {
   type DeliveryBody,
   type WebhookBody,
 } from './records.ts';
+import { WakeLoop } from './wake-loop.ts';
 
 /** Builds the JSON body a receiver gets for an alert delivery. */
 export function alertPayload(deliveryId: string, body: DeliveryBody, list: WatchList): string {
@@ -56,12 +57,9 @@ export class AlertDispatcher {
   readonly #logger: Logger;
   readonly #options: DispatcherOptions;
   readonly #handoff: DeliveryHandoff;
+  readonly #loop: WakeLoop;
   /** Lists announced since the last run; `all` after a timer tick or a lost connection. */
   #pending: Set<string> | 'all' = 'all';
-  #stopListening: (() => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #stopped = true;
 
   constructor(
     store: Store,
@@ -76,60 +74,44 @@ export class AlertDispatcher {
     this.#logger = logger;
     this.#options = options;
     this.#handoff = handoff;
+    this.#loop = new WakeLoop(options.fallbackMs, () => this.#run());
   }
 
   start(): void {
-    this.#stopped = false;
-    this.#stopListening = this.#notifier?.listenAlerts((watchlistId) => this.wake(watchlistId));
-    this.#timer = setInterval(() => this.wake(), this.#options.fallbackMs);
-    this.#timer.unref();
-    this.wake();
+    this.#loop.start({
+      listen: () => this.#notifier?.listenAlerts((watchlistId) => this.wake(watchlistId)),
+      tick: () => this.wake(),
+    });
   }
 
   /** Stops following the alert logs and waits for the run in progress. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#stopListening?.();
-    clearInterval(this.#timer);
-    await this.#running;
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   /** Runs the dispatcher soon for one list's webhooks, or for all without a list. */
   wake(watchlistId?: string): void {
-    if (this.#stopped) return;
+    if (this.#loop.stopped) return;
     if (watchlistId === undefined) this.#pending = 'all';
     else if (this.#pending !== 'all') this.#pending.add(watchlistId);
-    this.#run();
-  }
-
-  #run(): void {
-    if (this.#running || this.#stopped || !this.#hasPending()) return;
-    this.#running = this.#runUntilIdle().finally(() => {
-      this.#running = undefined;
-      // A wake-up between the last check and here would otherwise wait for the timer.
-      this.#run();
-    });
-  }
-
-  #hasPending(): boolean {
-    return this.#pending === 'all' || this.#pending.size > 0;
+    this.#loop.wake();
   }
 
   /** Dispatches every alert recorded so far; for tests and tools. */
   async settle(): Promise<void> {
-    while (this.#running) await this.#running;
+    await this.#loop.idle();
     await this.#dispatch('all', true);
   }
 
-  async #runUntilIdle(): Promise<void> {
-    while (!this.#stopped && this.#hasPending()) {
-      const lists = this.#pending;
-      this.#pending = new Set();
-      try {
-        await this.#dispatch(lists, false);
-      } catch (error) {
-        this.#logger.error({ err: error }, 'alert webhook dispatch failed; retrying soon');
-      }
+  /** Dispatches the lists woken since the last run; a wake-up during it runs it again. */
+  async #run(): Promise<void> {
+    const lists = this.#pending;
+    if (lists !== 'all' && lists.size === 0) return;
+    this.#pending = new Set();
+    try {
+      await this.#dispatch(lists, false);
+    } catch (error) {
+      this.#logger.error({ err: error }, 'alert webhook dispatch failed; retrying soon');
     }
   }
 
@@ -143,7 +125,7 @@ export class AlertDispatcher {
     const audience = new AlertAudience(this.#store);
     const touched = new Set<string>();
     for (const webhook of webhooks) {
-      if (this.#stopped && !evenWhenStopped) break;
+      if (this.#loop.stopped && !evenWhenStopped) break;
       try {
         if (await this.#dispatchWebhook(webhook, audience)) touched.add(webhook.document.id);
       } catch (error) {

@@ -37,6 +37,7 @@ import {
   type DeliveryBody,
   type WebhookBody,
 } from './records.ts';
+import { WakeLoop } from './wake-loop.ts';
 
 export interface DispatcherOptions {
   /** Events read from the log at once. */
@@ -151,11 +152,7 @@ export class WebhookDispatcher {
   readonly #options: DispatcherOptions;
   readonly #cursors: () => Promise<CursorCodec>;
   readonly #handoff: DeliveryHandoff;
-  #stopListening: (() => void) | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stopped = true;
+  readonly #loop: WakeLoop;
 
   constructor(
     store: Store,
@@ -171,51 +168,38 @@ export class WebhookDispatcher {
     this.#logger = logger;
     this.#options = options;
     this.#handoff = handoff;
+    this.#loop = new WakeLoop(options.fallbackMs, () => this.#run());
   }
 
   start(): void {
-    this.#stopped = false;
-    this.#stopListening = this.#notifier?.listen(() => this.wake());
-    this.#timer = setInterval(() => this.wake(), this.#options.fallbackMs);
-    this.#timer.unref();
-    this.wake();
+    this.#loop.start({
+      listen: () => this.#notifier?.listen(() => this.wake()),
+      tick: () => this.wake(),
+    });
   }
 
   /** Stops following the log and waits for the run in progress. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#stopListening?.();
-    clearInterval(this.#timer);
-    await this.#running;
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   /** Runs the dispatcher soon; calls during a run make it run once more afterwards. */
   wake(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#runUntilIdle().finally(() => {
-      this.#running = undefined;
-    });
+    this.#loop.wake();
   }
 
   /** Waits until the log is dispatched up to its end as of this call; for tests and tools. */
   async settle(): Promise<void> {
-    while (this.#running) await this.#running;
+    await this.#loop.idle();
     await this.#dispatchAll(true);
   }
 
-  async #runUntilIdle(): Promise<void> {
-    do {
-      this.#again = false;
-      try {
-        await this.#dispatchAll(false);
-      } catch (error) {
-        this.#logger.error({ err: error }, 'webhook dispatch failed; retrying at the next event');
-      }
-    } while (this.#again && !this.#stopped);
+  async #run(): Promise<void> {
+    try {
+      await this.#dispatchAll(false);
+    } catch (error) {
+      this.#logger.error({ err: error }, 'webhook dispatch failed; retrying at the next event');
+    }
   }
 
   /**
@@ -224,7 +208,7 @@ export class WebhookDispatcher {
    * so their lanes start sending while later batches are dispatched.
    */
   async #dispatchAll(evenWhenStopped: boolean): Promise<void> {
-    while (evenWhenStopped || !this.#stopped) {
+    while (evenWhenStopped || !this.#loop.stopped) {
       const touched = new Set<string>();
       const checkpoint = await this.#checkpoint();
       // Alert webhooks follow their watch list's alert log instead (see alert-dispatcher.ts).
