@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 
-import { openStore } from '../store/index.ts';
+import { nodePairBackends } from '../store/node-pairs.test-helper.ts';
 import { createTestDatabase } from '../store/postgres/database.test-helper.ts';
 import type { Store } from '../store/store.ts';
 import { claimLease, releaseLease, type LeaseDocument } from './lease-document.ts';
@@ -25,37 +25,13 @@ after(async () => {
   if (typeof database !== 'string') await database.drop();
 });
 
-async function open(url: string, migrate = true): Promise<Store> {
-  const store = await openStore(url, { migrate });
-  stores.push(store);
-  return store;
-}
-
 function leaseOf(leaseMs = 60_000): LeaseDocument {
   return { kind: `test-lease-${randomUUID()}`, id: 'lease', initialBody: '{"n":0}', leaseMs };
 }
 
-const backends: Array<[string, () => Promise<Store[]>, string | false]> = [
-  [
-    'SQLite',
-    async () => {
-      const url = `sqlite:${join(directory, `${randomUUID()}.db`)}`;
-      return [await open(url), await open(url)];
-    },
-    false,
-  ],
-  [
-    'PostgreSQL',
-    async () => {
-      if (typeof database === 'string') throw new Error(database);
-      const url = await database.freshSchema();
-      return [await open(url), await open(url, false)];
-    },
-    typeof database === 'string' ? database : false,
-  ],
-];
+const backends = nodePairBackends(directory, database, stores);
 
-for (const [name, openPair, skip] of backends) {
+for (const { name, open: openPair, skip } of backends) {
   describe(`lease document on ${name}`, { skip }, () => {
     test('first claim creates the document', async () => {
       const [store] = await openPair();

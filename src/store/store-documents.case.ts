@@ -143,6 +143,93 @@ export function runDocumentCases(context: () => { store: Store }): void {
       });
     });
 
+    describe('putDocuments', () => {
+      test('writes every document in order', async () => {
+        const { store } = context();
+        await store.putDocument(doc('a', { body: '{"v":1}' }));
+        const stored = await store.putDocuments([
+          { document: doc('a', { body: '{"v":2}' }), expectRevision: 1 },
+          { document: doc('b', { key: 'k-b' }), expectRevision: 0 },
+          { document: doc('c') },
+        ]);
+        assert.deepEqual(ids(stored), ['a', 'b', 'c']);
+        assert.deepEqual(
+          stored.map((document) => document.revision),
+          [2, 1, 1],
+        );
+        assert.equal((await store.getDocument(KIND, 'a'))?.body, '{"v":2}');
+        assert.equal((await store.getDocumentByKey(KIND, 'k-b'))?.id, 'b');
+        assert.deepEqual(await store.putDocuments([]), []);
+      });
+
+      test('a revision conflict stores none of them', async () => {
+        const { store } = context();
+        await store.putDocument(doc('a', { body: '{"v":1}' }));
+        await store.putDocument(doc('taken'));
+        await assert.rejects(
+          store.putDocuments([
+            { document: doc('a', { body: '{"v":2}' }), expectRevision: 1 },
+            { document: doc('b'), expectRevision: 0 },
+            { document: doc('taken', { body: '{"v":3}' }), expectRevision: 0 },
+          ]),
+          (error: unknown) => error instanceof StoreConflictError && /taken/.test(error.message),
+        );
+        const a = await store.getDocument(KIND, 'a');
+        assert.equal(a?.body, '{"v":1}', 'the first write was rolled back');
+        assert.equal(a?.revision, 1);
+        assert.equal(await store.getDocument(KIND, 'b'), undefined, 'the second as well');
+        assert.equal((await store.getDocument(KIND, 'taken'))?.revision, 1);
+      });
+
+      test('a key conflict stores none of them', async () => {
+        const { store } = context();
+        await store.putDocument(doc('holder', { key: 'k-1' }));
+        await assert.rejects(
+          store.putDocuments([
+            { document: doc('a') },
+            { document: doc('b', { key: 'k-1' }), expectRevision: 0 },
+          ]),
+          (error: unknown) => error instanceof StoreConflictError && /k-1/.test(error.message),
+        );
+        assert.equal(await store.getDocument(KIND, 'a'), undefined);
+        assert.equal(await store.getDocument(KIND, 'b'), undefined);
+        assert.equal((await store.getDocumentByKey(KIND, 'k-1'))?.id, 'holder');
+      });
+
+      test('an invalid document stores none of them', async () => {
+        const { store } = context();
+        await assert.rejects(
+          store.putDocuments([{ document: doc('a') }, { document: doc('b', { body: '{x' }) }]),
+          /invalid body of document test-job\/b/,
+        );
+        await assert.rejects(
+          store.putDocuments([{ document: doc('a') }, { document: doc('b'), expectRevision: -1 }]),
+          /invalid expected revision -1/,
+        );
+        assert.equal(await store.getDocument(KIND, 'a'), undefined);
+      });
+
+      test('concurrent writers of one slot: one applies whole', async () => {
+        const { store } = context();
+        const results = await Promise.allSettled(
+          [1, 2, 3, 4].map((n) =>
+            store.putDocuments([
+              { document: doc(`own-${n}`) },
+              { document: doc('slot', { body: `{"n":${n}}` }), expectRevision: 0 },
+            ]),
+          ),
+        );
+        const applied = results.filter((result) => result.status === 'fulfilled');
+        assert.equal(applied.length, 1, 'one writer takes the slot');
+        const slot = await store.getDocument(KIND, 'slot');
+        const winner = (JSON.parse(slot!.body) as { n: number }).n;
+        const own = ids(await store.listDocuments({ kind: KIND, limit: 10 })).filter((id) =>
+          id.startsWith('own-'),
+        );
+        assert.deepEqual(own, [`own-${winner}`], 'only the winner wrote its other document');
+      });
+    });
+
     describe('keys', () => {
       test('a key is unique within its kind', async () => {
         const { store } = context();

@@ -14,7 +14,7 @@
  * `alert-log-head/<list id>` contains the highest number written, as a starting point for
  * writers and for readers that start at the live end.
  */
-import { StoreConflictError, type Store } from '../store/store.ts';
+import { StoreConflictError, type DocumentWrite, type Store } from '../store/store.ts';
 import type { Alert } from './model.ts';
 
 export const ALERT_LOG_KIND = 'alert-log';
@@ -64,29 +64,43 @@ export class AlertLog {
   }
 
   /**
-   * Appends the change of an alert to its list's log and returns the record's number.
+   * Appends the change of an alert to its list's log and returns the record's number. With
+   * `alongside`, normally the write of the alert itself, both are stored in one
+   * transaction or neither is, so no alert change goes without its record. A conflict of
+   * `alongside` is thrown as StoreConflictError for the caller to read again and retry.
    * Every `pruneEvery` records it deletes those beyond the newest `keep`.
    */
-  async append(alert: Alert, change: AlertChange): Promise<number> {
+  async append(alert: Alert, change: AlertChange, alongside?: DocumentWrite): Promise<number> {
     const watchlistId = alert.watchlistId;
     // Read fresh, never cached: a number below the head may have been pruned and so be free.
     let head = await this.#readHead(watchlistId);
     let seq = head.seq + 1;
     for (let probes = 1; ; probes++) {
       const record: AlertLogRecord = { seq, change, alert };
+      const recordWrite: DocumentWrite = {
+        document: {
+          kind: ALERT_LOG_KIND,
+          id: alertLogId(watchlistId, seq),
+          owner: watchlistId,
+          body: JSON.stringify(record),
+        },
+        expectRevision: 0,
+      };
       try {
-        await this.store.putDocument(
-          {
-            kind: ALERT_LOG_KIND,
-            id: alertLogId(watchlistId, seq),
-            owner: watchlistId,
-            body: JSON.stringify(record),
-          },
-          0,
-        );
+        if (alongside === undefined) {
+          await this.store.putDocument(recordWrite.document, 0);
+        } else {
+          await this.store.putDocuments([alongside, recordWrite]);
+        }
         break;
       } catch (error) {
         if (!(error instanceof StoreConflictError)) throw error;
+        // Records are never rewritten, so when the number's record exists, the conflict
+        // was on it; otherwise it was on `alongside`.
+        if (alongside !== undefined) {
+          const existing = await this.store.getDocument(ALERT_LOG_KIND, recordWrite.document.id);
+          if (existing === undefined) throw error;
+        }
         if (probes >= MAX_PROBES) {
           throw new Error(
             `failed to append to the alert log of watch list ${watchlistId}: ` +

@@ -4,11 +4,10 @@
  */
 import { compareTimestamps, microsToTaxii, timestampToMicros } from '../stix/timestamp.ts';
 import type { TlpLevel } from '../store/store.ts';
-import type { AlertChange } from './alert-log.ts';
 import { describeEntry, type IndexedEntry } from './engine.ts';
 import type { Alert, AlertState, MatchDetail } from './model.ts';
 import { alertPriority, severityOf } from './priority.ts';
-import { newId, type WatchRepository } from './repository.ts';
+import { newId, type AlertWrite, type WatchRepository } from './repository.ts';
 
 /** One match of an entry with an object version, ready to become an alert. */
 export interface AlertInput {
@@ -63,17 +62,18 @@ function alertFields(input: AlertInput) {
  * Creates the alert of the match, or updates the entry's alert for the object when the
  * version is newer than the one it records. An update reopens an acknowledged alert, since
  * a new version is new information. Each change is appended to the list's alert log, which
- * alert streams and webhooks deliver from. Returns undefined when nothing changed: the same
- * or an older version, as a retro-hunt run twice finds.
+ * alert streams and webhooks deliver from, in the same transaction as the alert. Returns
+ * undefined when nothing changed: the same or an older version, as a retro-hunt run twice
+ * finds.
  */
 export async function recordAlert(
   repository: WatchRepository,
   input: AlertInput,
-): Promise<{ alert: Alert; change: AlertChange; seq: number } | undefined> {
+): Promise<AlertWrite | undefined> {
   const { entry } = input;
   const objectId = String(input.object.id);
   const fields = alertFields(input);
-  const result = await repository.upsertAlert(
+  return repository.upsertAlert(
     () => ({
       id: newId(),
       watchlistId: entry.owner.list.id,
@@ -107,12 +107,6 @@ export async function recordAlert(
     entry.entry.id,
     objectId,
   );
-  if (!result.changed) return undefined;
-  const change = result.created ? 'created' : 'updated';
-  // NOTE: a process that stops between the two writes leaves the change out of the log, so
-  // streams and webhooks never deliver it; GET /api/v1/alerts still lists the alert.
-  const seq = await repository.alertLog.append(result.alert, change);
-  return { alert: result.alert, change, seq };
 }
 
 export interface AlertQuery {

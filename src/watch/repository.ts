@@ -5,13 +5,14 @@
  * revision moved.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   StoreConflictError,
   type DocumentRecord,
   type NewDocument,
   type Store,
 } from '../store/store.ts';
-import { AlertLog } from './alert-log.ts';
+import { AlertLog, type AlertChange } from './alert-log.ts';
 import {
   ALERT_KIND,
   HUNT_KIND,
@@ -23,6 +24,8 @@ import {
 } from './model.ts';
 
 const PAGE = 500;
+/** Writes of one alert change tried before a conflict is passed to the caller. */
+const MAX_ALERT_ATTEMPTS = 10;
 const GENERATION_ID = 'generation';
 
 export interface StoredList {
@@ -44,6 +47,23 @@ export interface StoredJob {
 /** Returns the de-duplication key of the alert of one entry and one object. */
 export function alertKey(entryId: string, objectId: string): string {
   return `${entryId}|${objectId}`;
+}
+
+/** A stored alert change with the number of its alert log record. */
+export interface AlertWrite {
+  alert: Alert;
+  change: AlertChange;
+  seq: number;
+}
+
+function alertDocument(alert: Alert): NewDocument {
+  return {
+    kind: ALERT_KIND,
+    id: alert.id,
+    owner: alert.watchlistId,
+    key: alertKey(alert.entryId, alert.objectId),
+    body: JSON.stringify(alert),
+  };
 }
 
 function parse<T>(document: DocumentRecord): T {
@@ -146,16 +166,7 @@ export class WatchRepository {
 
   /** Writes an alert; `expectRevision` 0 creates it (see putList). */
   async putAlert(alert: Alert, expectRevision: number): Promise<StoredAlert> {
-    const document = await this.store.putDocument(
-      {
-        kind: ALERT_KIND,
-        id: alert.id,
-        owner: alert.watchlistId,
-        key: alertKey(alert.entryId, alert.objectId),
-        body: JSON.stringify(alert),
-      },
-      expectRevision,
-    );
+    const document = await this.store.putDocument(alertDocument(alert), expectRevision);
     return { alert, revision: document.revision };
   }
 
@@ -166,29 +177,36 @@ export class WatchRepository {
   }
 
   /**
-   * Creates the alert of an entry and object, or changes the stored one with `change`,
-   * retrying when another writer got there first. Returns the stored alert and whether it
-   * is new; `change` returns undefined to leave a stored alert as it is.
+   * Creates the alert of an entry and object, or changes the stored one with `change`, and
+   * appends the change to the list's alert log in the same transaction (see
+   * AlertLog.append). Retries when another writer got there first. `change` returns
+   * undefined to leave a stored alert as it is; then nothing is written and undefined is
+   * returned.
    */
   async upsertAlert(
     create: () => Alert,
     change: (current: Alert) => Alert | undefined,
     entryId: string,
     objectId: string,
-  ): Promise<{ alert: Alert; created: boolean; changed: boolean }> {
+  ): Promise<AlertWrite | undefined> {
     for (let attempt = 0; ; attempt++) {
       const current = await this.getAlertByKey(entryId, objectId);
+      const next = current ? change(current.alert) : create();
+      if (!next) return undefined;
+      const kind: AlertChange = current ? 'updated' : 'created';
       try {
-        if (!current) {
-          const stored = await this.putAlert(create(), 0);
-          return { alert: stored.alert, created: true, changed: true };
-        }
-        const next = change(current.alert);
-        if (!next) return { alert: current.alert, created: false, changed: false };
-        const stored = await this.putAlert(next, current.revision);
-        return { alert: stored.alert, created: false, changed: true };
+        const seq = await this.alertLog.append(next, kind, {
+          document: alertDocument(next),
+          expectRevision: current?.revision ?? 0,
+        });
+        return { alert: next, change: kind, seq };
       } catch (error) {
-        if (!(error instanceof StoreConflictError) || attempt >= 4) throw error;
+        if (!(error instanceof StoreConflictError) || attempt >= MAX_ALERT_ATTEMPTS - 1) {
+          throw error;
+        }
+        // A random pause, longer after each conflict, so writers that collided do not
+        // collide again in step.
+        await sleep(Math.random() * 2 * (attempt + 1));
       }
     }
   }

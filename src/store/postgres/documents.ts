@@ -15,9 +15,10 @@ import {
   StoreConflictError,
   type DocumentQuery,
   type DocumentRecord,
+  type DocumentWrite,
   type NewDocument,
 } from '../store.ts';
-import type { Connection } from './connection.ts';
+import type { Connection, Queryable } from './connection.ts';
 import { constraintKind } from './constraints.ts';
 import { DOCUMENT_COLUMNS, toDocument, type DocumentRow } from './records.ts';
 
@@ -56,6 +57,66 @@ function compareIds(a: DocumentRecord, b: DocumentRecord): number {
   return a.id < b.id ? -1 : 1;
 }
 
+function checkWrite(document: NewDocument, expectRevision: number | undefined): void {
+  checkDocument(document);
+  if (expectRevision !== undefined) checkCount(expectRevision, 'expected revision', 0);
+}
+
+/**
+ * Writes one document with one statement: an upsert without `expectRevision`, an insert
+ * that does nothing on an existing document for 0, and an update conditioned on the
+ * revision otherwise.
+ */
+async function write(
+  db: Queryable,
+  document: NewDocument,
+  expectRevision: number | undefined,
+): Promise<DocumentRecord> {
+  checkWrite(document, expectRevision);
+  const fields = [
+    document.kind,
+    document.id,
+    document.owner ?? null,
+    document.key ?? null,
+    document.due ?? null,
+    document.body,
+    nowMicros(),
+  ];
+  let rows: DocumentRow[];
+  try {
+    if (expectRevision === undefined) {
+      rows = await db.query<DocumentRow>({ text: SQL.upsert, values: fields });
+    } else if (expectRevision === 0) {
+      rows = await db.query<DocumentRow>({ text: SQL.create, values: fields });
+    } else {
+      rows = await db.query<DocumentRow>({
+        text: SQL.replace,
+        values: [...fields, expectRevision],
+      });
+    }
+  } catch (error) {
+    if (constraintKind(error) === 'unique') {
+      throw new StoreConflictError(
+        `document key "${document.key}" is already used by another ${document.kind} document`,
+      );
+    }
+    throw error;
+  }
+  const [row] = rows;
+  if (row === undefined) {
+    // Read only for the message: the write was already refused atomically.
+    const [current] = await db.query<{ revision: number }>({
+      text: SQL.revision,
+      values: [document.kind, document.id],
+    });
+    throw new StoreConflictError(
+      `document ${document.kind}/${document.id} is at revision ${current?.revision ?? 0}, ` +
+        `not the expected ${expectRevision}: read it again and reapply the change`,
+    );
+  }
+  return toDocument(row);
+}
+
 export class DocumentTable {
   readonly #connection: Connection;
 
@@ -64,50 +125,19 @@ export class DocumentTable {
   }
 
   async put(document: NewDocument, expectRevision?: number): Promise<DocumentRecord> {
-    checkDocument(document);
-    if (expectRevision !== undefined) checkCount(expectRevision, 'expected revision', 0);
-    const fields = [
-      document.kind,
-      document.id,
-      document.owner ?? null,
-      document.key ?? null,
-      document.due ?? null,
-      document.body,
-      nowMicros(),
-    ];
-    let rows: DocumentRow[];
-    try {
-      if (expectRevision === undefined) {
-        rows = await this.#connection.query<DocumentRow>({ text: SQL.upsert, values: fields });
-      } else if (expectRevision === 0) {
-        rows = await this.#connection.query<DocumentRow>({ text: SQL.create, values: fields });
-      } else {
-        rows = await this.#connection.query<DocumentRow>({
-          text: SQL.replace,
-          values: [...fields, expectRevision],
-        });
+    return write(this.#connection, document, expectRevision);
+  }
+
+  /** Applies the writes in one transaction; a write that throws rolls back the others. */
+  async putAll(writes: readonly DocumentWrite[]): Promise<DocumentRecord[]> {
+    for (const { document, expectRevision } of writes) checkWrite(document, expectRevision);
+    return this.#connection.transaction(async (client) => {
+      const stored: DocumentRecord[] = [];
+      for (const { document, expectRevision } of writes) {
+        stored.push(await write(client, document, expectRevision));
       }
-    } catch (error) {
-      if (constraintKind(error) === 'unique') {
-        throw new StoreConflictError(
-          `document key "${document.key}" is already used by another ${document.kind} document`,
-        );
-      }
-      throw error;
-    }
-    const [row] = rows;
-    if (row === undefined) {
-      // Read only for the message: the write was already refused atomically.
-      const [current] = await this.#connection.query<{ revision: number }>({
-        text: SQL.revision,
-        values: [document.kind, document.id],
-      });
-      throw new StoreConflictError(
-        `document ${document.kind}/${document.id} is at revision ${current?.revision ?? 0}, ` +
-          `not the expected ${expectRevision}: read it again and reapply the change`,
-      );
-    }
-    return toDocument(row);
+      return stored;
+    });
   }
 
   async get(kind: string, id: string): Promise<DocumentRecord | undefined> {
