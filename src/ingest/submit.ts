@@ -43,13 +43,16 @@ function describeProblems(problems: StixProblem[]): string {
 export function prepareObjects(
   objects: readonly unknown[],
   offset = 0,
-): { prepared: PreparedObject[]; failures: SubmitFailure[] } {
+): { prepared: PreparedObject[]; values: Record<string, unknown>[]; failures: SubmitFailure[] } {
   const prepared: PreparedObject[] = [];
+  const values: Record<string, unknown>[] = [];
   const failures: SubmitFailure[] = [];
   objects.forEach((value, index) => {
     const result = validateObject(value);
     if (result.ok) {
       prepared.push(result.prepared);
+      // A valid object is a plain JSON object whose JSON text is result.prepared.json.
+      values.push(value as Record<string, unknown>);
       return;
     }
     failures.push({
@@ -59,7 +62,7 @@ export function prepareObjects(
       problems: result.problems,
     });
   });
-  return { prepared, failures };
+  return { prepared, values, failures };
 }
 
 /**
@@ -103,7 +106,7 @@ export async function submitObjects(
     if (start > 0) await new Promise((resolve) => setImmediate(resolve));
     const chunk = objects.slice(start, start + SUBMIT_CHUNK);
     const validated = prepareObjects(chunk, offset + start);
-    const shared = await applySharing(store, sharing, validated.prepared);
+    const shared = await applySharing(store, sharing, validated.prepared, validated.values);
     result.failures.push(...validated.failures, ...shared.failures);
     if (shared.accepted.length === 0) continue;
 
