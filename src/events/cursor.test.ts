@@ -50,3 +50,25 @@ test('foreign and changed cursors rejected', () => {
   assert.throws(() => codec.encode(1.5), RangeError);
   assert.throws(() => new CursorCodec(randomBytes(16)), RangeError);
 });
+
+test('read tells own, foreign and malformed apart', () => {
+  const codec = new CursorCodec(randomBytes(32));
+  const other = new CursorCodec(randomBytes(32));
+  assert.deepEqual(codec.read(codec.encode(7)), { kind: 'cursor', seq: 7 });
+  assert.deepEqual(codec.read(codec.encode(7, true)), { kind: 'cursor', seq: 7 });
+  assert.deepEqual(codec.read(other.encode(7)), { kind: 'foreign' });
+  const cursor = codec.encode(9);
+  const changed = `${cursor[0] === 'A' ? 'B' : 'A'}${cursor.slice(1)}`;
+  assert.deepEqual(codec.read(changed), { kind: 'foreign' });
+  const malformed = [
+    '',
+    'start',
+    '2026-12-04T22:26:00Z',
+    `${cursor}A`,
+    cursor.slice(1),
+    '!'.repeat(22),
+  ];
+  for (const text of malformed) {
+    assert.deepEqual(codec.read(text), { kind: 'malformed' }, JSON.stringify(text));
+  }
+});

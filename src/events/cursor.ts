@@ -29,6 +29,14 @@ const KEY_SETTING = 'events.cursor_key';
 const BLOCK = 16;
 const PATTERN = /^[A-Za-z0-9_-]{22}$/;
 
+/**
+ * The reading of client-sent text as a cursor: one of this server with its seq, or
+ * `foreign`, or `malformed`. A foreign cursor has the shape of a cursor but was made under
+ * another key, by another deployment or by this one before the key changed.
+ */
+export type CursorReading =
+  { kind: 'cursor'; seq: number } | { kind: 'foreign' } | { kind: 'malformed' };
+
 export class CursorCodec {
   // In ECB mode without padding each block is encrypted on its own, so one cipher and one
   // decipher serve every cursor: update() takes one block and returns its result at once.
@@ -66,9 +74,11 @@ export class CursorCodec {
     return this.#cipher.update(block).toString('base64url');
   }
 
-  /** Returns whether the text has the shape of a cursor, of this server or another. */
-  static isShaped(text: string): boolean {
-    return PATTERN.test(text);
+  /** Classifies client-sent text as a cursor of this server, a foreign one or neither. */
+  read(text: string): CursorReading {
+    if (!PATTERN.test(text)) return { kind: 'malformed' };
+    const seq = this.decode(text);
+    return seq === undefined ? { kind: 'foreign' } : { kind: 'cursor', seq };
   }
 
   /** Decodes a cursor to its seq, or undefined when the text is not a cursor of this server. */

@@ -128,6 +128,14 @@ function badStart(text: string, parameter: string): CairnError {
   );
 }
 
+function foreignCursor(text: string): CairnError {
+  return new CairnError(
+    'invalid-parameter',
+    `from ${JSON.stringify(text)} is a cursor of another server, or of this one before its cursor key changed, so it cannot be resumed here. ` +
+      'Send a cursor this server sent, an RFC 3339 timestamp or "start", or leave from out to start with new events',
+  );
+}
+
 function notFound(message: string): CairnError {
   return new CairnError('not-found', message);
 }
@@ -272,6 +280,7 @@ export class StreamHub {
         sourceAddress,
         filter: request.filter,
         start: start.kind,
+        ...(start.kind === 'resync' ? { resyncReason: start.reason } : {}),
       },
       'stream opened',
     );
@@ -349,11 +358,15 @@ export class StreamHub {
       return { kind: 'after', seq: 0 };
     }
     const parameter = fromHeader ? 'Last-Event-ID' : 'from';
-    if (CursorCodec.isShaped(text)) {
-      seq = codec.decode(text);
-      // A cursor of another server (or key) resyncs a reconnecting client; in `from` it is
-      // more likely a mistake, so it is rejected.
-      if (seq === undefined && !fromHeader) throw badStart(text, parameter);
+    const reading = codec.read(text);
+    if (reading.kind === 'cursor') {
+      seq = reading.seq;
+    } else if (reading.kind === 'foreign') {
+      // A browser EventSource treats any status but 200 as final and stops reconnecting, so
+      // a reconnect with another server's cursor (after a move to a new deployment, say)
+      // resyncs. A client that sent the cursor in `from` chose it, so it is told why not.
+      if (!fromHeader) throw foreignCursor(text);
+      return { kind: 'resync', reason: 'cursor-unknown' };
     } else {
       const at = rfc3339ToMicros(text);
       if (at === undefined) throw badStart(text, parameter);
