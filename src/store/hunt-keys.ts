@@ -27,6 +27,17 @@ export function checkHuntKeys(keys: readonly HuntKey[], upTo: number): void {
   }
 }
 
+/** Rejects the arguments of setObjectHuntKeys that a store would not keep unchanged. */
+export function checkObjectHuntKeys(
+  objectId: string,
+  keys: readonly string[],
+  readUpTo: number,
+): void {
+  checkText(objectId, 'object id');
+  checkTime(readUpTo, 'read mark');
+  for (const key of keys) checkText(key, 'hunt key');
+}
+
 /** Rejects a query with both or neither of keys and prefix, or a prefix without a range. */
 export function checkHuntKeyQuery(query: HuntKeyQuery): void {
   checkCount(query.limit, 'limit', 0);

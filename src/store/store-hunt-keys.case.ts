@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
+import { objectVersion, stixTime } from './store.case.ts';
 import { StoreConflictError, type CollectionRecord, type HuntKey, type Store } from './store.ts';
 
 const IND_A = 'indicator--00000000-0000-4000-8000-00000000000a';
@@ -185,6 +186,90 @@ export function runHuntKeyCases(
       await assert.rejects(
         store.findHuntKeys({ collectionId, keys: ['a'], limit: -1 }),
         RangeError,
+      );
+    });
+
+    test("setting an object's keys replaces its rows only", async () => {
+      const { store, root, collection } = context();
+      const other = await store.createCollection({ apiRoot: root, title: 'Other' });
+      await store.addHuntKeys(
+        collection.id,
+        [row('d:a.', IND_A), row('d:b.', IND_A), row('d:c.', IND_A), row('d:b.', IND_B)],
+        10,
+      );
+      await store.addHuntKeys(other.id, [row('d:a.', IND_A)], 20);
+
+      assert.equal(await store.setObjectHuntKeys(collection.id, IND_A, ['d:b.', 'd:x.'], 0), true);
+      const all = await store.findHuntKeys({
+        collectionId: collection.id,
+        prefix: 'd:',
+        limit: 10,
+      });
+      assert.deepEqual(all, [row('d:b.', IND_A), row('d:b.', IND_B), row('d:x.', IND_A)]);
+      const elsewhere = await store.findHuntKeys({
+        collectionId: other.id,
+        prefix: 'd:',
+        limit: 10,
+      });
+      assert.deepEqual(elsewhere, [row('d:a.', IND_A)], 'other collections keep theirs');
+      assert.equal(await store.huntKeyMark(collection.id), 10, 'the mark stays');
+    });
+
+    test('no keys remove every row of the object', async () => {
+      const { store, collection } = context();
+      await store.addHuntKeys(collection.id, [row('h:1', IND_A), row('h:1', IND_C)], 10);
+      assert.equal(await store.setObjectHuntKeys(collection.id, IND_A, [], 0), true);
+      assert.deepEqual(
+        await store.findHuntKeys({ collectionId: collection.id, keys: ['h:1'], limit: 10 }),
+        [row('h:1', IND_C)],
+      );
+      assert.equal(await store.setObjectHuntKeys(collection.id, IND_A, [], 0), true, 'again');
+      assert.equal(await store.setObjectHuntKeys(MISSING, IND_A, [], 0), true, 'no collection');
+    });
+
+    test('a version added after the read blocks the change', async () => {
+      const { store, collection } = context();
+      const [first] = await store.addObjects(collection.id, [objectVersion(IND_A, stixTime(1))]);
+      await store.addHuntKeys(collection.id, [row('h:old', IND_A)], first!.dateAdded);
+      const [second] = await store.addObjects(collection.id, [objectVersion(IND_A, stixTime(2))]);
+
+      assert.equal(
+        await store.setObjectHuntKeys(collection.id, IND_A, ['h:new'], first!.dateAdded),
+        false,
+        'the keys were read before the second version',
+      );
+      const kept = await store.findHuntKeys({
+        collectionId: collection.id,
+        prefix: 'h:',
+        limit: 10,
+      });
+      assert.deepEqual(kept, [row('h:old', IND_A)], 'a refused change leaves the rows');
+      assert.equal(
+        await store.setObjectHuntKeys(collection.id, IND_A, ['h:new'], second!.dateAdded),
+        true,
+      );
+      const set = await store.findHuntKeys({
+        collectionId: collection.id,
+        prefix: 'h:',
+        limit: 10,
+      });
+      assert.deepEqual(set, [row('h:new', IND_A)]);
+    });
+
+    test('bad object keys are rejected', async () => {
+      const { store, collection } = context();
+      await store.addHuntKeys(collection.id, [row('u:good', IND_A)], 1);
+      const set = (objectId: string, keys: string[], readUpTo = 0) =>
+        store.setObjectHuntKeys(collection.id, objectId, keys, readUpTo);
+      await assert.rejects(set(IND_A, ['']), TypeError);
+      await assert.rejects(set(IND_A, ['u:\u0000']), TypeError);
+      await assert.rejects(set(IND_A, ['u:\ud800']), TypeError);
+      await assert.rejects(set('', ['u:x']), TypeError);
+      await assert.rejects(set(IND_A, ['u:x'], 1.5), RangeError);
+      assert.deepEqual(
+        await store.findHuntKeys({ collectionId: collection.id, keys: ['u:good'], limit: 5 }),
+        [row('u:good', IND_A)],
+        'a rejected change leaves the rows',
       );
     });
 

@@ -736,6 +736,21 @@ export interface Store {
   huntKeyMark(collectionId: string): Promise<number>;
   /** Key rows of a collection, sorted by key and then object id, by code point. */
   findHuntKeys(query: HuntKeyQuery): Promise<HuntKey[]>;
+  /**
+   * Sets the key rows of one object in a collection to `keys`, in one transaction: rows
+   * with other keys go and missing ones are added, so an object that lost versions keeps
+   * only the keys of those that remain. `readUpTo` is the newest date_added among the
+   * versions the keys come from (microseconds, 0 when no version remains). When a version
+   * of the object was added after it, the keys may lack that version's, so the call
+   * changes nothing and returns false: read the versions again and retry. The indexed
+   * mark stays as it is. Throws TypeError for a key that addHuntKeys rejects.
+   */
+  setObjectHuntKeys(
+    collectionId: string,
+    objectId: string,
+    keys: readonly string[],
+    readUpTo: number,
+  ): Promise<boolean>;
 
   /** A small key-value table for server-wide settings such as the cursor signing key. */
   getSetting(key: string): Promise<string | undefined>;

@@ -4,7 +4,13 @@
  * (collection, key, object) with keys in the "C" collation, so an exact key and a key
  * prefix are both one range of it, in the order queries return.
  */
-import { checkHuntKeyQuery, checkHuntKeys, cursorOf, prefixEnd } from '../hunt-keys.ts';
+import {
+  checkHuntKeyQuery,
+  checkHuntKeys,
+  checkObjectHuntKeys,
+  cursorOf,
+  prefixEnd,
+} from '../hunt-keys.ts';
 import { StoreConflictError, type HuntKey, type HuntKeyQuery } from '../store.ts';
 import type { Connection } from './connection.ts';
 
@@ -31,6 +37,18 @@ const SQL = {
     ' WHERE k.collection_seq = (SELECT seq FROM collections WHERE id = $1)' +
     ' AND k.key >= $2 AND k.key < $3 AND (k.key, k.object_id) > ($4, $5)' +
     ' ORDER BY k.key, k.object_id LIMIT $6',
+  // The mark row is locked for the whole transaction, so an addHuntKeys of the collection
+  // (which raises the mark last) commits either before the newest version is read or
+  // after this transaction.
+  lockMark:
+    'SELECT m.collection_seq AS seq FROM collections AS c JOIN hunt_key_marks AS m' +
+    ' ON m.collection_seq = c.seq WHERE c.id = $1 FOR UPDATE OF m',
+  newestVersion:
+    'SELECT max(date_added) AS newest FROM collection_entries' +
+    ' WHERE collection_seq = $1 AND id = $2',
+  deleteOtherKeys:
+    'DELETE FROM hunt_keys WHERE collection_seq = $1 AND object_id = $2' +
+    ' AND key <> ALL ($3::text[])',
 } as const;
 
 /** Rows inserted per statement, so one call with a million keys sends bounded arrays. */
@@ -69,6 +87,46 @@ export class HuntKeyTables {
         values: [collection.seq, upTo],
       });
       return added;
+    });
+  }
+
+  async setObjectKeys(
+    collectionId: string,
+    objectId: string,
+    keys: readonly string[],
+    readUpTo: number,
+  ): Promise<boolean> {
+    checkObjectHuntKeys(objectId, keys, readUpTo);
+    const wanted = [...new Set(keys)];
+    return this.#connection.transaction(async (client) => {
+      // Without a mark nothing of the collection is indexed, so there is no row to set.
+      const [collection] = await client.query<{ seq: number }>({
+        name: 'cairn_lock_hunt_mark',
+        text: SQL.lockMark,
+        values: [collectionId],
+      });
+      if (collection === undefined) return true;
+      const [version] = await client.query<{ newest: number | null }>({
+        name: 'cairn_newest_object_version',
+        text: SQL.newestVersion,
+        values: [collection.seq, objectId],
+      });
+      const newest = version?.newest ?? null;
+      if (newest !== null && newest > readUpTo) return false;
+      await client.run({
+        name: 'cairn_delete_other_hunt_keys',
+        text: SQL.deleteOtherKeys,
+        values: [collection.seq, objectId, wanted],
+      });
+      for (let start = 0; start < wanted.length; start += INSERT_BATCH) {
+        const batch = wanted.slice(start, start + INSERT_BATCH);
+        await client.run({
+          name: 'cairn_insert_hunt_keys',
+          text: SQL.insertKeys,
+          values: [collection.seq, batch, batch.map(() => objectId)],
+        });
+      }
+      return true;
     });
   }
 

@@ -657,6 +657,15 @@ export class PostgresStore implements Store {
     return this.#huntKeys.find(query);
   }
 
+  async setObjectHuntKeys(
+    collectionId: string,
+    objectId: string,
+    keys: readonly string[],
+    readUpTo: number,
+  ): Promise<boolean> {
+    return this.#huntKeys.setObjectKeys(collectionId, objectId, keys, readUpTo);
+  }
+
   async getSetting(key: string): Promise<string | undefined> {
     const [row] = await this.#connection.query<{ value: string }>({
       name: 'cairn_setting',

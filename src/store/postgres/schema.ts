@@ -308,7 +308,15 @@ const VERSION_3 = `
   );
 `;
 
-const MIGRATIONS: readonly string[] = [VERSION_1, VERSION_2, VERSION_3];
+/**
+ * Version 4: the retro-hunt key rows by object, so setObjectHuntKeys finds the rows of one
+ * object without reading every key of its collection.
+ */
+const VERSION_4 = `
+  CREATE INDEX hunt_keys_by_object ON hunt_keys (collection_seq, object_id);
+`;
+
+const MIGRATIONS: readonly string[] = [VERSION_1, VERSION_2, VERSION_3, VERSION_4];
 
 /** The schema version this code writes: the number of migrations. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

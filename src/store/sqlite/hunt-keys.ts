@@ -6,8 +6,15 @@
  */
 import type Database from 'better-sqlite3';
 
-import { checkHuntKeyQuery, checkHuntKeys, cursorOf, prefixEnd } from '../hunt-keys.ts';
+import {
+  checkHuntKeyQuery,
+  checkHuntKeys,
+  checkObjectHuntKeys,
+  cursorOf,
+  prefixEnd,
+} from '../hunt-keys.ts';
 import { StoreConflictError, type HuntKey, type HuntKeyQuery } from '../store.ts';
+import { idHash } from './id-hash.ts';
 import type { StatementCache } from './statements.ts';
 
 /** Creates the tables, as one migration of schema.ts. */
@@ -27,7 +34,26 @@ export function createHuntKeyTables(db: Database.Database): void {
   `);
 }
 
+/**
+ * Indexes the key rows by object, as one migration of schema.ts, so the rows of one object
+ * are found without reading every key of its collection (see setObjectKeys).
+ */
+export const INDEX_HUNT_KEYS_BY_OBJECT =
+  'CREATE INDEX hunt_keys_by_object ON hunt_keys (collection_seq, object_id);';
+
 const COLLECTION_SEQ = 'SELECT seq FROM collections WHERE id = ?';
+
+const NEWEST_VERSION =
+  'SELECT max(e.date_added) FROM object_versions AS v CROSS JOIN collection_entries AS e' +
+  ' INDEXED BY entries_by_vid ON e.vid = v.vid AND e.collection_seq = ?' +
+  ' WHERE v.id_hash = ? AND v.id = ?';
+
+const OBJECT_KEYS =
+  'SELECT key FROM hunt_keys INDEXED BY hunt_keys_by_object' +
+  ' WHERE collection_seq = ? AND object_id = ?';
+
+const INSERT_KEY =
+  'INSERT OR IGNORE INTO hunt_keys (collection_seq, key, object_id) VALUES (?, ?, ?)';
 
 const FIND_KEYS =
   'SELECT key, object_id AS objectId FROM hunt_keys WHERE collection_seq = ?' +
@@ -53,9 +79,7 @@ export class HuntKeyTables {
 
   add(collectionId: string, keys: readonly HuntKey[], upTo: number): number {
     checkHuntKeys(keys, upTo);
-    const insert = this.#statements.get(
-      'INSERT OR IGNORE INTO hunt_keys (collection_seq, key, object_id) VALUES (?, ?, ?)',
-    );
+    const insert = this.#statements.get(INSERT_KEY);
     const raiseMark = this.#statements.get(
       'INSERT INTO hunt_key_marks (collection_seq, up_to) VALUES (?, ?)' +
         ' ON CONFLICT (collection_seq) DO UPDATE SET up_to = max(up_to, excluded.up_to)',
@@ -71,6 +95,44 @@ export class HuntKeyTables {
       return added;
     };
     return this.#db.transaction(add).immediate();
+  }
+
+  /**
+   * Sets the rows of one object to `keys` in one immediate transaction, which also reads
+   * the object's newest version, so no write of another connection comes in between.
+   */
+  setObjectKeys(
+    collectionId: string,
+    objectId: string,
+    keys: readonly string[],
+    readUpTo: number,
+  ): boolean {
+    checkObjectHuntKeys(objectId, keys, readUpTo);
+    const set = (): boolean => {
+      const seq = this.#collectionSeq(collectionId);
+      if (seq === undefined) return true;
+      // Without a mark nothing of the collection is indexed, so there is no row to set.
+      const marked = this.#statements
+        .get('SELECT 1 FROM hunt_key_marks WHERE collection_seq = ?')
+        .pluck()
+        .get(seq);
+      if (marked === undefined) return true;
+      const newest = this.#statements
+        .get(NEWEST_VERSION)
+        .pluck()
+        .get(seq, idHash(objectId), objectId) as number | null;
+      if (newest !== null && newest > readUpTo) return false;
+      const wanted = new Set(keys);
+      const stored = this.#statements.get(OBJECT_KEYS).pluck().all(seq, objectId) as string[];
+      const remove = this.#statements.get(
+        'DELETE FROM hunt_keys WHERE collection_seq = ? AND key = ? AND object_id = ?',
+      );
+      for (const key of stored) if (!wanted.has(key)) remove.run(seq, key, objectId);
+      const insert = this.#statements.get(INSERT_KEY);
+      for (const key of wanted) insert.run(seq, key, objectId);
+      return true;
+    };
+    return this.#db.transaction(set).immediate();
   }
 
   mark(collectionId: string): number {

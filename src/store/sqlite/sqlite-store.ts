@@ -721,6 +721,15 @@ export class SqliteStore implements Store {
     return this.#huntKeys.find(query);
   }
 
+  async setObjectHuntKeys(
+    collectionId: string,
+    objectId: string,
+    keys: readonly string[],
+    readUpTo: number,
+  ): Promise<boolean> {
+    return this.#huntKeys.setObjectKeys(collectionId, objectId, keys, readUpTo);
+  }
+
   async getSetting(key: string): Promise<string | undefined> {
     return this.#statements.get('SELECT value FROM settings WHERE key = ?').pluck().get(key) as
       string | undefined;
