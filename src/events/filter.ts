@@ -50,19 +50,84 @@ function invalid(message: string): CairnError {
   return new CairnError('invalid-parameter', message);
 }
 
+/** The names of the filter fields in one input form (query string or JSON), for messages. */
+export interface FilterFieldNames {
+  collections: string;
+  communityId: string;
+  types: string;
+  labels: string;
+  tlp: string;
+  minConfidence: string;
+}
+
 /**
- * Splits a query parameter given once with commas or several times. Empty parts between
- * commas are dropped, but a parameter given with no value at all is rejected.
+ * Filter values as an input form gives them: lists split into entries, each field present
+ * only when the input has it. `minConfidence` is a number when the input contains one, and
+ * otherwise the raw value, which is rejected.
  */
-function listParameter(params: URLSearchParams, name: string): string[] | undefined {
-  if (!params.has(name)) return undefined;
-  const values = params
-    .getAll(name)
-    .flatMap((value) => value.split(','))
-    .map((value) => value.trim())
-    .filter((value) => value !== '');
+export interface FilterValues {
+  collections?: string[];
+  communityId?: string;
+  types?: string[];
+  labels?: string[];
+  tlp?: string[];
+  minConfidence?: unknown;
+}
+
+const STIX_TYPE = /^[a-z0-9][a-z0-9-]{1,249}$/;
+
+/**
+ * Checks filter values from a query string or a JSON body and returns the filter. Each list
+ * has 1 to MAX_FILTER_VALUES entries of at most 250 characters, and repeats are dropped.
+ * Types have the STIX type form, TLP levels are read in any case with or without `tlp:`,
+ * and the confidence is an integer from 0 to 100. Messages name fields as `names` gives.
+ */
+export function checkFilterValues(values: FilterValues, names: FilterFieldNames): EventFilter {
+  const filter: EventFilter = {};
+  if (values.collections) filter.collections = checkList(values.collections, names.collections);
+  if (values.communityId !== undefined) filter.communityId = values.communityId;
+
+  if (values.types) {
+    const types = checkList(values.types, names.types);
+    const wrong = types.find((type) => !STIX_TYPE.test(type));
+    if (wrong !== undefined) {
+      throw invalid(
+        `${names.types} value "${wrong.slice(0, 60)}" is not a STIX type such as indicator`,
+      );
+    }
+    filter.types = types;
+  }
+  if (values.labels) filter.labels = checkList(values.labels, names.labels);
+
+  if (values.tlp) {
+    const levels = checkList(values.tlp, names.tlp).map((level) =>
+      level.toLowerCase().replace(/^tlp:/, ''),
+    );
+    const wrong = levels.find((level) => !TLP_LEVELS.includes(level as TlpLevel));
+    if (wrong !== undefined) {
+      throw invalid(
+        `${names.tlp} value "${wrong.slice(0, 40)}" is not one of ${TLP_LEVELS.join(', ')}`,
+      );
+    }
+    filter.tlp = [...new Set(levels)] as TlpLevel[];
+  }
+
+  if (values.minConfidence !== undefined) {
+    const value = values.minConfidence;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 100) {
+      throw invalid(
+        `${names.minConfidence} ${JSON.stringify(value).slice(0, 22)} is not valid: send an integer from 0 to 100`,
+      );
+    }
+    filter.minConfidence = value;
+  }
+  return filter;
+}
+
+/** Checks the length of a list and of its entries; returns it without repeats. */
+function checkList(values: string[], name: string): string[] {
   if (values.length === 0) {
-    throw invalid(`${name} is empty: give at least one value, or leave the parameter out`);
+    throw invalid(`${name} is empty: give at least one value, or leave it out`);
   }
   if (values.length > MAX_FILTER_VALUES) {
     throw invalid(`${name} has ${values.length} values: send at most ${MAX_FILTER_VALUES}`);
@@ -72,6 +137,20 @@ function listParameter(params: URLSearchParams, name: string): string[] | undefi
     throw invalid(`${name} value "${tooLong.slice(0, 40)}…" is longer than 250 characters`);
   }
   return [...new Set(values)];
+}
+
+/**
+ * Splits a query parameter given once with commas or several times. Empty parts between
+ * commas are dropped, so a parameter of commas only gives an empty list, which
+ * checkFilterValues rejects.
+ */
+function listParameter(params: URLSearchParams, name: string): string[] | undefined {
+  if (!params.has(name)) return undefined;
+  return params
+    .getAll(name)
+    .flatMap((value) => value.split(','))
+    .map((value) => value.trim())
+    .filter((value) => value !== '');
 }
 
 /**
@@ -90,51 +169,35 @@ export function singleParameter(params: URLSearchParams, name: string): string |
   return values[0];
 }
 
+/** The query parameter of each filter field. */
+const QUERY_NAMES: FilterFieldNames = {
+  collections: 'collections',
+  communityId: 'community',
+  types: 'types',
+  labels: 'labels',
+  tlp: 'tlp',
+  minConfidence: 'min_confidence',
+};
+
 /**
  * Reads a filter from query parameters: `collections`, `community`, `types`, `labels`,
  * `tlp` (comma-separated or repeated) and `min_confidence`. Unknown parameters are left to
  * the caller.
  */
 export function filterFromQuery(params: URLSearchParams): EventFilter {
-  const filter: EventFilter = {};
-  const collections = listParameter(params, 'collections');
-  if (collections) filter.collections = collections;
-  const community = singleParameter(params, 'community');
-  if (community !== undefined) filter.communityId = community;
-
-  const types = listParameter(params, 'types');
-  if (types) {
-    const wrong = types.find((type) => !/^[a-z0-9][a-z0-9-]{1,249}$/.test(type));
-    if (wrong !== undefined) {
-      throw invalid(`types value "${wrong.slice(0, 60)}" is not a STIX type such as indicator`);
-    }
-    filter.types = types;
+  const values: FilterValues = {};
+  for (const field of ['collections', 'types', 'labels', 'tlp'] as const) {
+    const list = listParameter(params, QUERY_NAMES[field]);
+    if (list !== undefined) values[field] = list;
   }
-  const labels = listParameter(params, 'labels');
-  if (labels) filter.labels = labels;
-
-  const tlp = listParameter(params, 'tlp');
-  if (tlp) {
-    const levels = tlp.map((level) => level.toLowerCase().replace(/^tlp:/, ''));
-    const wrong = levels.find((level) => !TLP_LEVELS.includes(level as TlpLevel));
-    if (wrong !== undefined) {
-      throw invalid(`tlp value "${wrong.slice(0, 40)}" is not one of ${TLP_LEVELS.join(', ')}`);
-    }
-    filter.tlp = [...new Set(levels)] as TlpLevel[];
-  }
-
-  const confidence = singleParameter(params, 'min_confidence');
+  const community = singleParameter(params, QUERY_NAMES.communityId);
+  if (community !== undefined) values.communityId = community;
+  const confidence = singleParameter(params, QUERY_NAMES.minConfidence);
   if (confidence !== undefined) {
     // Only plain decimal digits: Number() would also take " 50", "1e1", "0x10" and "0b1".
-    const value = /^[0-9]{1,3}$/.test(confidence) ? Number(confidence) : NaN;
-    if (!(value <= 100)) {
-      throw invalid(
-        `min_confidence "${confidence.slice(0, 20)}" is not valid: send an integer from 0 to 100`,
-      );
-    }
-    filter.minConfidence = value;
+    values.minConfidence = /^[0-9]{1,3}$/.test(confidence) ? Number(confidence) : confidence;
   }
-  return filter;
+  return checkFilterValues(values, QUERY_NAMES);
 }
 
 /** The properties of an object version that filters read, parsed once per event. */

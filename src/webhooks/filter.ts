@@ -1,27 +1,43 @@
 /**
- * Checks of webhook filters sent as JSON. Matching is the event streams' (events/filter.ts);
- * this module only reads the JSON form, where streams read query parameters.
+ * Checks of webhook filters sent as JSON. This module reads the JSON form only. The values
+ * are checked by checkFilterValues in events/filter.ts, as stream query parameters are, and
+ * events are matched by the streams' matchesFilter.
  */
 import { CairnError } from '../errors.ts';
-import { MAX_FILTER_VALUES, TLP_LEVELS } from '../events/filter.ts';
-import type { TlpLevel } from '../store/store.ts';
+import {
+  checkFilterValues,
+  MAX_FILTER_VALUES,
+  type FilterFieldNames,
+  type FilterValues,
+} from '../events/filter.ts';
 import type { WebhookFilter } from './records.ts';
 
+/** The JSON name of each filter field, as messages give it. */
+const JSON_NAMES: FilterFieldNames = {
+  collections: 'filter.collections',
+  communityId: 'filter.communityId',
+  types: 'filter.types',
+  labels: 'filter.labels',
+  tlp: 'filter.tlp',
+  minConfidence: 'filter.minConfidence',
+};
+
+const KNOWN_FIELDS: ReadonlySet<string> = new Set(Object.keys(JSON_NAMES));
+
+/** Checks that a list field is an array of non-empty strings; the shared checks do the rest. */
 function stringList(value: unknown, field: string): string[] | undefined {
   if (value === undefined) return undefined;
   if (
     !Array.isArray(value) ||
-    value.length === 0 ||
-    value.length > MAX_FILTER_VALUES ||
-    !value.every((entry) => typeof entry === 'string' && entry.length > 0 && entry.length <= 250)
+    !value.every((entry) => typeof entry === 'string' && entry.length > 0)
   ) {
     throw new CairnError(
       'invalid-parameter',
-      `filter.${field} ${JSON.stringify(value).slice(0, 120)} is not valid: send a list of 1 to ` +
+      `${field} ${JSON.stringify(value).slice(0, 120)} is not valid: send a list of 1 to ` +
         `${MAX_FILTER_VALUES} non-empty strings, or leave the field out`,
     );
   }
-  return [...new Set(value as string[])];
+  return value as string[];
 }
 
 /** Checks a filter from a request and returns it without unknown or empty fields. */
@@ -31,47 +47,24 @@ export function checkFilter(input: unknown): WebhookFilter {
     throw new CairnError('invalid-parameter', 'filter must be a JSON object');
   }
   const raw = input as Record<string, unknown>;
-  const known = new Set(['collections', 'communityId', 'types', 'labels', 'tlp', 'minConfidence']);
-  const unknown = Object.keys(raw).filter((key) => !known.has(key));
+  const unknown = Object.keys(raw).filter((key) => !KNOWN_FIELDS.has(key));
   if (unknown.length > 0) {
     throw new CairnError(
       'invalid-parameter',
-      `unknown filter field ${JSON.stringify(unknown[0])}: use ${[...known].join(', ')}`,
+      `unknown filter field ${JSON.stringify(unknown[0])}: use ${[...KNOWN_FIELDS].join(', ')}`,
     );
   }
-  const filter: WebhookFilter = {};
-  const collections = stringList(raw.collections, 'collections');
-  if (collections) filter.collections = collections;
+  const values: FilterValues = {};
+  for (const field of ['collections', 'types', 'labels', 'tlp'] as const) {
+    const list = stringList(raw[field], JSON_NAMES[field]);
+    if (list !== undefined) values[field] = list;
+  }
   if (raw.communityId !== undefined) {
     if (typeof raw.communityId !== 'string' || raw.communityId.length === 0) {
       throw new CairnError('invalid-parameter', 'filter.communityId must be a community id');
     }
-    filter.communityId = raw.communityId;
+    values.communityId = raw.communityId;
   }
-  const types = stringList(raw.types, 'types');
-  if (types) filter.types = types;
-  const labels = stringList(raw.labels, 'labels');
-  if (labels) filter.labels = labels;
-  const tlp = stringList(raw.tlp, 'tlp');
-  if (tlp) {
-    const wrong = tlp.find((level) => !TLP_LEVELS.includes(level as TlpLevel));
-    if (wrong !== undefined) {
-      throw new CairnError(
-        'invalid-parameter',
-        `filter.tlp ${JSON.stringify(wrong)} is not a TLP 2.0 level: use ${TLP_LEVELS.join(', ')}`,
-      );
-    }
-    filter.tlp = tlp as TlpLevel[];
-  }
-  if (raw.minConfidence !== undefined) {
-    const value = raw.minConfidence;
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 100) {
-      throw new CairnError(
-        'invalid-parameter',
-        `filter.minConfidence ${JSON.stringify(value)} is not valid: send an integer from 0 to 100`,
-      );
-    }
-    filter.minConfidence = value;
-  }
-  return filter;
+  if (raw.minConfidence !== undefined) values.minConfidence = raw.minConfidence;
+  return checkFilterValues(values, JSON_NAMES);
 }
