@@ -301,6 +301,15 @@ describe('webhook server restart', () => {
       const logged = capped.logs.filter((line) => line.webhookId === id && line.deleted);
       assert.ok(logged.length > 0, 'no log line for the dropped dead letters');
       assert.equal(logged.at(-1)!.maxDeadLetters, 2);
+
+      const env = { CAIRN_URL: capped.url, CAIRN_TOKEN: capped.adminToken };
+      const listed = await runCli(['webhook', 'deliveries', id, '--state', 'dead'], env);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.equal(listed.stdout.match(/\tdead\t/g)?.length, 2, listed.stdout);
+      assert.match(listed.stdout, /^3 older dead letters were deleted over the cap/m);
+      const delivered = await runCli(['webhook', 'deliveries', id, '--state', 'delivered'], env);
+      assert.equal(delivered.code, 0, delivered.stderr);
+      assert.doesNotMatch(delivered.stdout, /dead letters were deleted/);
     } finally {
       await capped.dispose();
       await hook.close();

@@ -299,8 +299,12 @@ export function registerWebhook(program: Command): void {
       connection,
       'GET',
       `/webhooks/${encodeURIComponent(id)}/deliveries${query}`,
-    )) as { deliveries: DeliveryJson[] };
+    )) as { deliveries: DeliveryJson[]; droppedDeadLetters?: number };
     for (const delivery of page.deliveries) print(deliveryLine(delivery));
+    const dropped = page.droppedDeadLetters ?? 0;
+    if (dropped > 0 && (state === undefined || state === 'dead')) {
+      print(`${dropped} older dead letters were deleted over the cap (webhooks.maxDeadLetters)`);
+    }
   });
 
   serverOptions(
