@@ -139,6 +139,45 @@ function retentionCases(open: () => Promise<Store>, skip: string | false): void 
     }
   });
 
+  test('dead letter retried during a prune kept', { skip }, async () => {
+    const store = await open();
+    try {
+      const dead = await addDeliveries(store, 'dead', 6, 1_000_000);
+      const retried = dead[0]!;
+      // Retry the oldest dead letter right after the prune lists the ones beyond the cap,
+      // as an operator on another node could.
+      let listings = 0;
+      const racing = new Proxy(store, {
+        get(target, property) {
+          if (property !== 'listDocuments') {
+            // Bound to the store itself, whose methods read private fields.
+            const value: unknown = Reflect.get(target, property, target);
+            return typeof value === 'function' ? value.bind(target) : value;
+          }
+          return async (query: Parameters<Store['listDocuments']>[0]) => {
+            const page = await target.listDocuments(query);
+            listings += 1;
+            if (listings === 2) {
+              const document = (await target.getDocument(deliveryKind(WEBHOOK), retried))!;
+              await target.putDocument(
+                { ...document, owner: 'pending', due: 1 },
+                document.revision,
+              );
+            }
+            return page;
+          };
+        },
+      });
+      const result = await pruneDeadLetters(racing, WEBHOOK, 2);
+      assert.equal(result.deleted, 3);
+      assert.equal(result.total, 3);
+      assert.deepEqual(await idsOf(store, 'pending'), [retried]);
+      assert.equal((await idsOf(store, 'dead')).length, 2);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('finished deliveries pruned per state', { skip }, async () => {
     const store = await open();
     try {
