@@ -2,28 +2,48 @@
  * Keeps the retro-hunt key index (see hunt-keys.ts and Store.addHuntKeys) up to date: it
  * reads the versions of every collection in date_added order, from the collection's
  * indexed mark on, and stores the look-up keys of each together with the new mark. Every
- * version is indexed, not only the latest, so the index only grows. Keys of deleted or
- * replaced versions stay and only add candidates, which the hunt then rejects.
+ * version is indexed, not only the latest. Keys of replaced versions stay and only add
+ * candidates, which the hunt then rejects.
+ *
+ * Deletes, through the TAXII DELETE or any other path, reach the index through the event
+ * log: for each object that lost versions, a pass sets its rows to the keys of the
+ * versions it has left (Store.setObjectHuntKeys). The builder document records the last
+ * event read.
  *
  * One node at a time does the work: a pass claims the builder document through `due`
  * (claimDocuments) and releases it when done, as the correlation indexer does. Key rows
- * are idempotent and the mark only rises, so two passes that overlap after a lease ran
- * out do extra work but never leave a gap.
+ * are idempotent, the mark only rises, and setObjectHuntKeys refuses keys read before a
+ * newer version arrived, so two passes that overlap after a lease ran out do extra work
+ * but never leave a gap.
  */
 import type { BackgroundPacer } from '../events/pacing.ts';
 import { claimLease, releaseLease, type LeaseDocument } from '../events/lease-document.ts';
 import { PassLoop } from '../events/pass-loop.ts';
 import type { Logger } from '../log/logger.ts';
-import type { HuntKey, Store } from '../store/store.ts';
+import type { HuntKey, Store, StoredVersionWithJson } from '../store/store.ts';
 import { KEYED_TYPES, objectKeyRows, WILDCARD_KEY } from './hunt-keys.ts';
 
 export const BUILDER_DOCUMENT = 'hunt-key-index';
 const BUILDER_ID = 'builder';
+/** Reads of an object's versions before its rows are left as they are. */
+const REKEY_ATTEMPTS = 3;
+const KEYED = new Set(KEYED_TYPES);
+
+/** The state a pass hands on to the next one, in the builder document's body. */
+interface BuilderState {
+  /** The last event whose deletes reached the key rows; absent before the first such pass. */
+  afterSeq?: number;
+}
+
+function parseState(body: string): BuilderState {
+  const { afterSeq } = JSON.parse(body) as BuilderState;
+  return typeof afterSeq === 'number' ? { afterSeq } : {};
+}
 
 export interface HuntIndexOptions {
   /** Versions read per store query. */
   pageSize: number;
-  /** Pages one pass reads at most, over all collections. */
+  /** Pages one pass reads at most, of versions over all collections and of events. */
   pagesPerPass: number;
   /** Milliseconds between passes when the last one found nothing new. */
   pollMs: number;
@@ -76,7 +96,10 @@ export class HuntKeyIndexer {
     return this.loop.stop();
   }
 
-  /** Indexes up to `pagesPerPass` pages if this node wins the lease; returns versions read. */
+  /**
+   * Indexes up to `pagesPerPass` pages if this node wins the lease; returns the versions
+   * and events read.
+   */
   pass(): Promise<number> {
     return this.loop.run();
   }
@@ -94,28 +117,30 @@ export class HuntKeyIndexer {
   private async claimedPass(): Promise<number> {
     const claimed = await claimLease(this.store, this.lease);
     if (claimed === undefined) return 0;
+    const state = parseState(claimed.body);
     try {
-      return await this.indexCollections();
+      const budget = { pages: this.options.pagesPerPass };
+      const read = await this.indexCollections(budget);
+      return read + (await this.applyDeletes(state, budget));
     } finally {
-      // A lease that ran out is no loss: key rows are idempotent and the mark only rises.
-      await releaseLease(this.store, this.lease, claimed, '{}');
+      // A lease that ran out is no loss: the next pass reads the same events again.
+      await releaseLease(this.store, this.lease, claimed, JSON.stringify(state));
     }
   }
 
   /**
-   * Indexes collections in order until `pagesPerPass` pages have read versions. A collection
+   * Indexes collections in order until `budget.pages` pages have read versions. A collection
    * with nothing new costs one empty query and no page of the budget, so collections after
    * many idle ones are still reached.
    */
-  private async indexCollections(): Promise<number> {
-    let pages = this.options.pagesPerPass;
+  private async indexCollections(budget: { pages: number }): Promise<number> {
     let read = 0;
     for (const root of await this.store.listApiRoots()) {
       for (const collection of await this.store.listCollections(root.name)) {
-        while (pages > 0 && !this.loop.stopped) {
+        while (budget.pages > 0 && !this.loop.stopped) {
           const count = await this.indexPage(collection.id);
           if (count === 0) break;
-          pages--;
+          budget.pages--;
           read += count;
           if (count < this.options.pageSize) break;
         }
@@ -137,10 +162,87 @@ export class HuntKeyIndexer {
     const first = page.items[0];
     const last = page.items.at(-1);
     if (first === undefined || last === undefined) return 0;
-    if (this.pacer) await this.pacer.turn(first.dateAdded);
-    else await new Promise((resolve) => setImmediate(resolve));
+    await this.giveWay(first.dateAdded);
+    const rows = this.versionRows(collectionId, page.items);
+    await this.store.addHuntKeys(collectionId, rows, last.dateAdded);
+    return page.items.length;
+  }
+
+  /**
+   * Applies the deletes of the event log after `state.afterSeq` to the key rows, up to
+   * `budget.pages` pages of events, and moves `state.afterSeq` on. Returns the events read.
+   */
+  private async applyDeletes(state: BuilderState, budget: { pages: number }): Promise<number> {
+    const { first, last } = await this.store.eventBounds();
+    let afterSeq = state.afterSeq ?? 0;
+    if (first > 0 && afterSeq < first - 1) {
+      // NOTE: the rows of versions deleted in the pruned events stay. They only add
+      // candidates, which hunts check against the versions stored now.
+      this.logger.warn(
+        { afterSeq, firstRetained: first },
+        'events were pruned before the retro-hunt key indexer read their deletes',
+      );
+      afterSeq = first - 1;
+      state.afterSeq = afterSeq;
+    }
+    let read = 0;
+    for (; budget.pages > 0 && afterSeq < last; budget.pages--) {
+      if (this.loop.stopped) break;
+      const events = await this.store.readEvents({ afterSeq, limit: this.options.pageSize });
+      const oldest = events[0];
+      if (oldest === undefined) break;
+      await this.giveWay(oldest.at);
+      const objects = new Map<string, { collectionId: string; objectId: string }>();
+      for (const event of events) {
+        if (event.kind !== 'deleted' || !KEYED.has(event.objectType)) continue;
+        const { collectionId, objectId } = event;
+        objects.set(`${collectionId}|${objectId}`, { collectionId, objectId });
+      }
+      for (const { collectionId, objectId } of objects.values()) {
+        await this.rekeyObject(collectionId, objectId);
+      }
+      afterSeq = events.at(-1)!.seq;
+      state.afterSeq = afterSeq;
+      read += events.length;
+    }
+    return read;
+  }
+
+  /**
+   * Sets the key rows of an object that lost versions to the keys of the versions it has
+   * left, none when it has none. Reads the versions again when one arrived meanwhile, and
+   * after REKEY_ATTEMPTS reads leaves the rows, which then only add candidates.
+   */
+  private async rekeyObject(collectionId: string, objectId: string): Promise<void> {
+    for (let attempt = 0; attempt < REKEY_ATTEMPTS; attempt++) {
+      const keys = new Set<string>();
+      let readUpTo = 0;
+      for (;;) {
+        const page = await this.store.queryObjects({
+          collectionId,
+          ids: [objectId],
+          versions: { all: true },
+          ...(readUpTo > 0 ? { addedAfter: readUpTo } : {}),
+          limit: this.options.pageSize,
+        });
+        for (const row of this.versionRows(collectionId, page.items)) keys.add(row.key);
+        readUpTo = page.items.at(-1)?.dateAdded ?? readUpTo;
+        if (!page.more) break;
+      }
+      if (await this.store.setObjectHuntKeys(collectionId, objectId, [...keys], readUpTo)) {
+        return;
+      }
+    }
+    this.logger.warn(
+      { collectionId, objectId },
+      'left the retro-hunt key rows of a deleted version, because new versions kept arriving',
+    );
+  }
+
+  /** Returns the key rows of stored versions. */
+  private versionRows(collectionId: string, items: readonly StoredVersionWithJson[]): HuntKey[] {
     const rows: HuntKey[] = [];
-    for (const item of page.items) {
+    for (const item of items) {
       let object: Record<string, unknown>;
       try {
         object = JSON.parse(item.json) as Record<string, unknown>;
@@ -156,7 +258,16 @@ export class HuntKeyIndexer {
       }
       rows.push(...objectKeyRows({ ...object, id: item.id }));
     }
-    await this.store.addHuntKeys(collectionId, rows, last.dateAdded);
-    return page.items.length;
+    return rows;
+  }
+
+  /**
+   * Waits while the process is busy writing, until `oldestAt` is as old as the pacer
+   * allows, or one turn of the event loop without a pacer, so requests are served between
+   * pages.
+   */
+  private async giveWay(oldestAt: number): Promise<void> {
+    if (this.pacer) await this.pacer.turn(oldestAt);
+    else await new Promise((resolve) => setImmediate(resolve));
   }
 }
