@@ -16,12 +16,10 @@
  * outside (TAXII, bundles, the STIX, STIX 1 and MISP converters, which carry the source's
  * own content) always take submitObjects.
  */
-import type { StixObject } from '../normalise/index.ts';
-import { audienceOf, hasTlpGranularMarkings, objectTlp } from '../sharing/markings.ts';
+import { audienceOf } from '../sharing/markings.ts';
 import { applySharing, type Contribution } from '../sharing/share.ts';
-import { parseIdentifier } from '../stix/index.ts';
-import { timestampKey } from '../stix/timestamp.ts';
 import type { EntrySharing, PreparedObject, Store, TlpLevel } from '../store/store.ts';
+import { type ConvertedRow, toConvertedRow } from './converted-rows.ts';
 import {
   SUBMIT_CHUNK,
   operatorContribution,
@@ -30,61 +28,15 @@ import {
   type SubmitResult,
 } from './submit.ts';
 
-/** The SCO types that toSco builds. */
-const BUILT_SCO_TYPES: ReadonlySet<string> = new Set([
-  'ipv4-addr',
-  'ipv6-addr',
-  'domain-name',
-  'url',
-  'email-addr',
-  'file',
-  'autonomous-system',
-]);
+export { type ConvertedRow, prepareConverted, toConvertedRow } from './converted-rows.ts';
 
 /** TLP of versions in a collection that no community owns, as the sharing step sets it. */
 const NO_COMMUNITY_TLP: TlpLevel = 'green';
 
 /**
- * Returns the prepared version of an object that has the shape toSco or toIndicator give,
- * or undefined when it does not and must be validated in full.
- */
-export function prepareConverted(value: unknown): PreparedObject | undefined {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
-  const object = value as Record<string, unknown>;
-  const { type, id } = object;
-  if (object.spec_version !== '2.1' || typeof type !== 'string' || typeof id !== 'string') {
-    return undefined;
-  }
-  if (parseIdentifier(id)?.type !== type) return undefined;
-
-  let version = '';
-  let versionKey = '0';
-  if (type === 'indicator') {
-    const { created, modified } = object;
-    if (typeof created !== 'string' || typeof modified !== 'string') return undefined;
-    const createdKey = timestampKey(created);
-    const modifiedKey = timestampKey(modified);
-    if (createdKey === undefined || modifiedKey === undefined || modifiedKey < createdKey) {
-      return undefined;
-    }
-    if (typeof object.pattern !== 'string' || object.pattern_type !== 'stix') return undefined;
-    if (typeof object.valid_from !== 'string' || timestampKey(object.valid_from) === undefined) {
-      return undefined;
-    }
-    version = modified;
-    versionKey = modifiedKey;
-  } else if (!BUILT_SCO_TYPES.has(type) || 'created' in object || 'modified' in object) {
-    return undefined;
-  }
-
-  // JSON.stringify escapes lone surrogates (ES2019), so the text is always storable.
-  return { id, type, specVersion: '2.1', version, versionKey, json: JSON.stringify(object) };
-}
-
-/**
  * The sharing facts of converted objects in one batch, computed as applySharing does but
- * from the objects themselves instead of their JSON. Objects with the same TLP levels
- * share one EntrySharing, so the store serialises it once per run of them.
+ * from the TLP levels of their markings instead of their JSON. Objects with the same TLP
+ * levels share one EntrySharing, so the store serialises it once per run of them.
  */
 class SharingFacts {
   readonly #contribution: Contribution;
@@ -94,14 +46,15 @@ class SharingFacts {
     this.#contribution = contribution;
   }
 
-  /** Returns the facts of an object, or undefined when only applySharing can decide them. */
-  of(object: Record<string, unknown>): EntrySharing | undefined {
+  /**
+   * Returns the facts of an object whose markings name the TLP levels `marked`, or
+   * undefined when only applySharing can decide them.
+   */
+  of(marked: readonly TlpLevel[], granular: boolean): EntrySharing | undefined {
     const { community, contributor, anonymous } = this.#contribution;
     // Anonymous shares rewrite created_by_ref, and RED needs its recipients checked.
     if (anonymous) return undefined;
-    const marked = objectTlp(object);
-    const tlp = marked.length > 0 ? marked : [community?.defaultTlp ?? NO_COMMUNITY_TLP];
-    const granular = hasTlpGranularMarkings(object);
+    const tlp = marked.length > 0 ? [...marked] : [community?.defaultTlp ?? NO_COMMUNITY_TLP];
     const key = `${tlp.join(',')}|${granular}`;
     let sharing = this.#byKey.get(key);
     if (sharing === undefined) {
@@ -145,21 +98,36 @@ export async function submitConverted(
   contribution?: Contribution,
   chunkSize = SUBMIT_CHUNK,
 ): Promise<SubmitResult> {
+  const rows = objects.map(toConvertedRow);
+  return submitConvertedRows(store, collectionId, rows, offset, contribution, chunkSize);
+}
+
+/**
+ * Stores converted objects that toConvertedRow already prepared, as submitConverted does.
+ * The conversion worker prepares them, so the main thread only stores.
+ */
+export async function submitConvertedRows(
+  store: Store,
+  collectionId: string,
+  rows: readonly ConvertedRow[],
+  offset = 0,
+  contribution?: Contribution,
+  chunkSize = SUBMIT_CHUNK,
+): Promise<SubmitResult> {
   const sharing = contribution ?? (await operatorContribution(store, collectionId));
   const facts = new SharingFacts(sharing);
   const bulk: PreparedObject[] = [];
   const special: PreparedObject[] = [];
   const unchecked: number[] = [];
   const result: SubmitResult = { successes: [], failures: [] };
-  for (const [index, value] of objects.entries()) {
-    const prepared = prepareConverted(value);
-    if (prepared === undefined) {
+  for (const [index, row] of rows.entries()) {
+    if ('unchecked' in row) {
       unchecked.push(index);
       continue;
     }
-    const entrySharing = facts.of(value as StixObject);
-    if (entrySharing === undefined) special.push(prepared);
-    else bulk.push({ ...prepared, sharing: entrySharing });
+    const entrySharing = facts.of(row.tlp, row.granular);
+    if (entrySharing === undefined) special.push(row.prepared);
+    else bulk.push({ ...row.prepared, sharing: entrySharing });
   }
 
   if (special.length > 0) {
@@ -183,7 +151,7 @@ export async function submitConverted(
     const checked = await submitObjects(
       store,
       collectionId,
-      [objects[index]],
+      [(rows[index] as { unchecked: unknown }).unchecked],
       offset + index,
       sharing,
     );

@@ -8,8 +8,9 @@
 import { CairnError } from '../errors.ts';
 import type { Store } from '../store/store.ts';
 import { BundleReader, type BundleEntry, type BundleReaderOptions } from './bundle-reader.ts';
-import { submitConverted } from './converted.ts';
+import { type ConvertedRow, submitConverted, submitConvertedRows } from './converted.ts';
 import type { Conversion } from './formats/index.ts';
+import type { ThreadedConversion } from './formats/threaded.ts';
 import { submitObjects, type SubmitResult } from './submit.ts';
 
 export interface ImportOptions {
@@ -131,14 +132,34 @@ export async function importConverted(
  * Imports a conversion started by formats/index.ts `convert`, like importConverted. It
  * reads the conversion's batches when it has them, and uses the bulk path, with batches of
  * IMPORT_DEFAULTS.bulkBatchSize unless `options.batchSize` is set, when the conversion
- * allows it.
+ * allows it. A conversion started by formats/threaded.ts `convertInWorker` always takes the
+ * bulk path.
  */
 export async function importConversion(
   store: Store,
   collectionId: string,
-  conversion: Conversion,
+  conversion: Conversion | ThreadedConversion,
   options: ImportOptions = {},
 ): Promise<ImportSummary> {
+  if ('rows' in conversion) {
+    const batchSize = options.batchSize ?? IMPORT_DEFAULTS.bulkBatchSize;
+    return importEntries(
+      store,
+      collectionId,
+      numberedBatches(conversion.rows),
+      conversion.bytesRead,
+      { ...options, batchSize },
+      (store, collectionId, rows, offset) =>
+        submitConvertedRows(
+          store,
+          collectionId,
+          rows as ConvertedRow[],
+          offset,
+          undefined,
+          batchSize,
+        ),
+    );
+  }
   const converted = {
     ...options,
     batchSize: options.batchSize ?? (conversion.bulk ? IMPORT_DEFAULTS.bulkBatchSize : undefined),
@@ -173,22 +194,37 @@ async function* single<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
   for await (const item of items) yield [item];
 }
 
-/** Imports entries that come in arrays, so a converter's batch costs one asynchronous step. */
+/** Stores one batch of an import; `offset` is the input index of its first entry. */
+type SubmitBatch = (
+  store: Store,
+  collectionId: string,
+  values: readonly unknown[],
+  offset: number,
+) => Promise<SubmitResult>;
+
+/**
+ * Imports entries that come in arrays, so a converter's batch costs one asynchronous step.
+ * `submitBatch` stores each batch. Without it, batches take the bulk path when
+ * `options.bulk` is set and the full validation otherwise.
+ */
 async function importEntries(
   store: Store,
   collectionId: string,
   entries: AsyncIterable<BundleEntry[]>,
   bytesRead: (() => number) | undefined,
   options: ConvertedImportOptions,
+  submitBatch?: SubmitBatch,
 ): Promise<ImportSummary> {
   const batchSize = options.batchSize ?? IMPORT_DEFAULTS.batchSize;
   const tally = new Tally(options.maxFailures ?? IMPORT_DEFAULTS.maxFailures);
   // Imports run from the CLI, where no requests wait, so the bulk path stores a whole batch
   // in one transaction.
-  const submit = options.bulk
-    ? (store: Store, collectionId: string, objects: readonly unknown[], offset: number) =>
-        submitConverted(store, collectionId, objects, offset, undefined, batchSize)
-    : submitObjects;
+  const submit: SubmitBatch =
+    submitBatch ??
+    (options.bulk
+      ? (store, collectionId, objects, offset) =>
+          submitConverted(store, collectionId, objects, offset, undefined, batchSize)
+      : submitObjects);
 
   let batch: unknown[] = [];
   let batchStart = 0;
@@ -202,31 +238,41 @@ async function importEntries(
   };
 
   const iterator = entries[Symbol.asyncIterator]();
-  for (;;) {
-    let next: IteratorResult<BundleEntry[]>;
-    try {
-      next = await iterator.next();
-    } catch (error) {
-      // Only input errors stop the import with a summary; store errors propagate unchanged.
-      if (!(error instanceof CairnError)) throw error;
-      await flush();
-      throw new ImportStoppedError(error, tally.summary());
-    }
-    if (next.done) break;
-    for (const entry of next.value) {
-      if ('skipped' in entry) {
-        // Batches stay contiguous, so submitObjects numbers objects without an id correctly.
+  let ended = false;
+  try {
+    for (;;) {
+      let next: IteratorResult<BundleEntry[]>;
+      try {
+        next = await iterator.next();
+      } catch (error) {
+        ended = true;
+        // Only input errors stop the import with a summary; store errors propagate unchanged.
+        if (!(error instanceof CairnError)) throw error;
         await flush();
-        tally.addSkipped(`objects[${entry.index}]`, entry.skipped, entry.rule);
-        batchStart = entry.index + 1;
-        continue;
+        throw new ImportStoppedError(error, tally.summary());
       }
-      if (batch.length === 0) batchStart = entry.index;
-      batch.push(entry.value);
-      if (batch.length >= batchSize) await flush();
+      if (next.done) {
+        ended = true;
+        break;
+      }
+      for (const entry of next.value) {
+        if ('skipped' in entry) {
+          // Batches stay contiguous, so submitObjects numbers objects without an id correctly.
+          await flush();
+          tally.addSkipped(`objects[${entry.index}]`, entry.skipped, entry.rule);
+          batchStart = entry.index + 1;
+          continue;
+        }
+        if (batch.length === 0) batchStart = entry.index;
+        batch.push(entry.value);
+        if (batch.length >= batchSize) await flush();
+      }
     }
+    await flush();
+  } finally {
+    // A store error leaves the input unread: close it, and stop a conversion worker.
+    if (!ended) await iterator.return?.();
   }
-  await flush();
   return tally.summary();
 }
 

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { CairnError } from '../../errors.ts';
 import { convert, lostInputs } from '../../ingest/formats/index.ts';
+import { canConvertInWorker, convertInWorker } from '../../ingest/formats/threaded.ts';
 import {
   IMPORT_DEFAULTS,
   importConversion,
@@ -72,8 +73,13 @@ export function registerImport(program: Command): void {
       const target = await findCollection(context, options.collection, options.apiRoot);
       const input = isPathFormat(options.format) ? await openPath(file) : await openInput(file);
       const conversionOptions = await formatOptions(options, file, input);
+      const format = options.format;
+      // The list formats convert in a worker thread while this thread stores.
       const conversion =
-        conversionOptions && convert(options.format as never, input, conversionOptions);
+        conversionOptions &&
+        (canConvertInWorker(format, conversionOptions)
+          ? convertInWorker(format, input, conversionOptions)
+          : convert(format as never, input, conversionOptions));
       const progress = startProgress({
         label: 'importing',
         unit: 'bytes',

@@ -97,6 +97,23 @@ export class ConversionReport {
     };
   }
 
+  /**
+   * Replaces every count and example with those of `summary`, the report of the same
+   * conversion run in another thread.
+   */
+  assign(summary: ConversionSummary): void {
+    this.records = summary.records;
+    this.objects = summary.objects;
+    this.skipped = summary.skipped;
+    this.notCarried = summary.notCarried;
+    replace(this.skippedByCode, summary.skippedByCode);
+    replace(this.notCarriedByCode, summary.notCarriedByCode);
+    replace(this.warninglistHits, summary.warninglistHits);
+    this.examples.splice(0, this.examples.length, ...summary.examples);
+    this.examplesByCode.clear();
+    for (const note of summary.examples) increment(this.examplesByCode, note.code);
+  }
+
   private keep(note: ConversionNote): void {
     const kept = this.examplesByCode.get(note.code) ?? 0;
     if (kept >= this.maxExamplesPerCode) return;
@@ -107,4 +124,9 @@ export class ConversionReport {
 
 function increment(counts: Map<string, number>, key: string): void {
   counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+function replace(counts: Map<string, number>, values: Record<string, number>): void {
+  counts.clear();
+  for (const [key, count] of Object.entries(values)) counts.set(key, count);
 }
