@@ -316,6 +316,43 @@ describe('webhook server restart', () => {
     }
   });
 
+  test('dispatch poll interval from the configuration', { timeout: 60_000 }, async () => {
+    // Without NATS, a server hears only of its own events, so the delivering server finds
+    // those of the other one by reading the log every dispatchPollSeconds.
+    const publisher = await startTestServer({ webhooks: { ...FAST, deliver: false } });
+    let deliverer: TestServer | undefined;
+    const hook = await Receiver.start();
+    try {
+      deliverer = await startTestServer({
+        dataDir: publisher.dataDir,
+        webhooks: { ...FAST, dispatchPollSeconds: 0.1 },
+      });
+      const created = await jsonCall(deliverer, 'POST', '/webhooks', publisher.adminToken, {
+        url: hook.url,
+      });
+      assert.equal(created.status, 201, created.text);
+      // At the default interval of 2 s, four events published at random moments would all
+      // arrive within 700 ms with a chance of about 0.35^4 (1.5 %). At 0.1 s each waits for
+      // at most one interval plus the send.
+      const latencies: number[] = [];
+      for (let round = 1; round <= 4; round += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 400));
+        const publishedAt = performance.now();
+        await publish(publisher, 1);
+        const requests = await hook.waitFor(round, 10_000);
+        latencies.push(requests[round - 1]!.at - publishedAt);
+      }
+      assert.ok(
+        latencies.every((latency) => latency < 700),
+        `delivered ${latencies.join(', ')} ms after publishing`,
+      );
+    } finally {
+      await deliverer?.stop();
+      await publisher.dispose();
+      await hook.close();
+    }
+  });
+
   test('pending deliveries resume after a restart', { timeout: 60_000 }, async () => {
     const hook = await Receiver.start(() => {
       // Hangs until the server stops.
