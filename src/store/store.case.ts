@@ -333,6 +333,41 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
         assert.equal((await manifest({ versions: { all: true } })).items.length, 1);
       });
 
+      test('stored and repeated ids in one batch', async () => {
+        const id = stixId('indicator', 1);
+        const other = stixId('indicator', 2);
+        const [stored] = await add(objectVersion(id, stixTime(2)));
+        const results = await add(
+          objectVersion(other, stixTime(1)),
+          objectVersion(id, stixTime(3)),
+          objectVersion(id, stixTime(2)),
+          objectVersion(id, stixTime(1)),
+          objectVersion(id, stixTime(3)),
+        );
+
+        assert.deepEqual(
+          results.map((r) => r.outcome),
+          ['added', 'added', 'duplicate', 'added', 'duplicate'],
+        );
+        assert.equal(results[2]!.dateAdded, stored!.dateAdded);
+        assert.equal(results[4]!.dateAdded, results[1]!.dateAdded);
+        const first = await manifest({ versions: { first: true } });
+        assert.deepEqual(
+          first.items.map((item) => `${item.id} ${item.version}`),
+          [`${other} ${stixTime(1)}`, `${id} ${stixTime(1)}`],
+        );
+        const last = await manifest({ versions: { last: true } });
+        assert.deepEqual(
+          last.items.map((item) => `${item.id} ${item.version}`),
+          [`${other} ${stixTime(1)}`, `${id} ${stixTime(3)}`],
+        );
+        const events = await store.readEvents({ afterSeq: 0, limit: 100 });
+        assert.deepEqual(
+          events.map((event) => event.kind),
+          ['created', 'created', 'updated', 'updated'],
+        );
+      });
+
       test('duplicate across batches keeps first', async () => {
         const id = stixId('indicator', 1);
         const original = objectVersion(id, stixTime(1), { extra: { name: 'original' } });
