@@ -8,7 +8,7 @@
  * can give the connection a `lookup` that checks the resolved address. Redirects are
  * followed here, so that every hop is checked before it is requested.
  */
-import { Agent, fetch, type Dispatcher, type Response } from 'undici';
+import { Agent, fetch, Response, type Dispatcher } from 'undici';
 
 import { isNonPublicLiteral, NON_PUBLIC_CODE, publicOnlyLookup } from '../net/public-targets.ts';
 import type { ConnectorAuth, RetryPolicy } from './definition.ts';
@@ -227,22 +227,89 @@ function connectionCause(error: Error): { code?: string; message?: string } | un
 }
 
 /**
+ * A deadline for one attempt: `timeoutMs` for the response headers, then `timeoutMs` without
+ * a byte for each wait of the body. A body that keeps arriving has no deadline here, so a
+ * large feed on a slow link is read to its end. The run's own time limit still bounds it.
+ */
+class AttemptDeadline {
+  private readonly controller = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  /** Whether the deadline, not the caller, aborted the attempt. */
+  expired = false;
+
+  constructor(
+    private readonly url: string,
+    private readonly timeoutMs: number,
+  ) {
+    this.arm('no response within');
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Restarts the deadline, naming what the attempt waits for when it passes. */
+  arm(waitingFor: string): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.controller.abort(
+        new FetchError(`GET ${describeUrl(this.url)}: ${waitingFor} ${this.timeoutMs} ms`),
+      );
+    }, this.timeoutMs);
+    this.timer.unref();
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
+  }
+
+  /** Returns the response with a body that restarts the deadline at every chunk. */
+  watchBody(response: Response): Response {
+    if (response.body === null) {
+      this.clear();
+      return response;
+    }
+    this.arm('no body data within');
+    const body = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform: (chunk, controller) => {
+          this.arm('no body data within');
+          controller.enqueue(chunk);
+        },
+        flush: () => this.clear(),
+      }),
+    );
+    return new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  }
+}
+
+/**
  * Sends a GET and returns the response once its status is 2xx or listed in `accept`. Retries
  * transient failures up to `retry.attempts` times in all. Each attempt, redirects included,
- * has its own timeout. The timeout covers the headers only, so a long body is read without
- * a deadline here.
+ * waits at most `timeoutMs` for the response headers and then at most `timeoutMs` for each
+ * piece of the body (AttemptDeadline).
  */
 export async function fetchWithRetry(url: string, options: RequestOptions): Promise<Response> {
   const { retry } = options;
   for (let attempt = 1; ; attempt++) {
     let reason: string;
     let wait: number | undefined;
-    const timeout = AbortSignal.timeout(options.timeoutMs);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    const deadline = new AttemptDeadline(url, options.timeoutMs);
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, deadline.signal])
+      : deadline.signal;
     try {
       const response = await requestFollowingRedirects(url, options, signal);
-      if (response.ok || options.accept?.includes(response.status)) return response;
-      const excerpt = await bodyExcerpt(response);
+      if (response.ok || options.accept?.includes(response.status)) {
+        return deadline.watchBody(response);
+      }
+      deadline.clear();
+      const excerpt = await bodyExcerpt(response, secretValues(options));
       reason = `HTTP ${response.status}${excerpt ? `: ${excerpt}` : ''}`;
       if (!TRANSIENT.has(response.status)) {
         throw new FetchError(`GET ${describeUrl(url)} failed with ${reason}`, response.status);
@@ -255,6 +322,7 @@ export async function fetchWithRetry(url: string, options: RequestOptions): Prom
         );
       }
     } catch (error) {
+      deadline.clear();
       if (error instanceof FetchError) throw error;
       if (options.signal?.aborted) throw options.signal.reason as Error;
       const cause = connectionCause(error as Error);
@@ -262,7 +330,7 @@ export async function fetchWithRetry(url: string, options: RequestOptions): Prom
       if (cause?.code === NON_PUBLIC_CODE) {
         throw new FetchError(`GET ${describeUrl(url)} was not sent: ${cause.message}`);
       }
-      reason = timeout.aborted
+      reason = deadline.expired
         ? `no response within ${options.timeoutMs} ms`
         : (cause?.code ?? cause?.message ?? (error as Error).message);
       if (attempt >= retry.attempts) {
@@ -276,12 +344,56 @@ export async function fetchWithRetry(url: string, options: RequestOptions): Prom
 }
 
 /**
+ * Returns the secrets of a request as a server might echo them: the Basic password and the
+ * credential as sent, the Bearer token and the connector's header values, each also
+ * percent-encoded.
+ */
+export function secretValues(options: Pick<RequestOptions, 'auth' | 'secretHeaders'>): string[] {
+  const values: string[] = [...Object.values(options.secretHeaders ?? {})];
+  if (options.auth.type === 'basic') {
+    values.push(options.auth.password, authHeaders(options.auth).Authorization!.slice(6));
+  }
+  if (options.auth.type === 'bearer') values.push(options.auth.token);
+  const encoded = values.map((value) => encodeURIComponent(value));
+  return [...new Set([...values, ...encoded])].filter((value) => value.length > 0);
+}
+
+const REDACTED = '[redacted]';
+
+/** The shortest start of a secret that is redacted when a text ends with it. */
+const MIN_REDACTED_PREFIX = 4;
+
+/**
+ * Replaces each secret in `text` with "[redacted]", and also a start of a secret at the end
+ * of `text`, where a read stopped part-way through it. The longest secret goes first, so a
+ * secret that contains a shorter one is removed whole.
+ */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let redacted = text;
+  const longestFirst = [...secrets].sort((a, b) => b.length - a.length);
+  for (const secret of longestFirst) redacted = redacted.split(secret).join(REDACTED);
+  for (const secret of longestFirst) {
+    for (let length = secret.length - 1; length >= MIN_REDACTED_PREFIX; length--) {
+      if (redacted.endsWith(secret.slice(0, length))) {
+        redacted = redacted.slice(0, redacted.length - length) + REDACTED;
+        break;
+      }
+    }
+  }
+  return redacted;
+}
+
+/**
  * Returns a short excerpt of an error body for a message: at most EXCERPT_READ_BYTES are
  * read and MAX_EXCERPT_LENGTH characters kept, with control characters and runs of white
  * space turned into one space. The server may be anyone's, so the excerpt is kept short
- * and printable.
+ * and printable. A server may echo the request's credentials in its error page, so the
+ * `secrets` are removed before the excerpt is cut, when each is still whole.
  */
-export async function bodyExcerpt(response: Response): Promise<string> {
+export async function bodyExcerpt(
+  response: Response,
+  secrets: readonly string[] = [],
+): Promise<string> {
   if (response.body === null) return '';
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -295,7 +407,10 @@ export async function bodyExcerpt(response: Response): Promise<string> {
   } catch {
     // A body cut short still gives what arrived.
   }
-  const text = Buffer.concat(chunks).subarray(0, EXCERPT_READ_BYTES).toString('utf8');
+  const text = redactSecrets(
+    Buffer.concat(chunks).subarray(0, EXCERPT_READ_BYTES).toString('utf8'),
+    secrets,
+  );
   const printable = text
     .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\uFFFD]+/gu, ' ')
     .replace(/\s+/g, ' ')

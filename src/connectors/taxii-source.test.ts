@@ -648,3 +648,111 @@ describe('TAXII connector secrets', () => {
     assert.equal(seen.requests.length, 0);
   });
 });
+
+describe('TAXII connector against a hostile server', () => {
+  const DATE = '2024-05-01T10:00:00.000000Z';
+
+  test('a repeated next token fails the run', async () => {
+    const page = JSON.stringify({ more: true, next: 'same', objects: indicators(1, 7000) });
+    const seen = await proxy(() => ({
+      status: 200,
+      headers: { 'X-TAXII-Date-Added-Last': DATE },
+      body: page,
+    }));
+    const result = await run(await connector(seen.url));
+    assert.equal(result.health.outcome, 'failed');
+    assert.match(result.health.error ?? '', /"next" token that this query already used/);
+    assert.equal(seen.requests.length, 2);
+  });
+
+  test('next tokens in a cycle fail the run', async () => {
+    const seen = await proxy((url) => {
+      const next = url.searchParams.get('next') === 'a' ? 'b' : 'a';
+      return {
+        status: 200,
+        headers: { 'X-TAXII-Date-Added-Last': DATE },
+        body: JSON.stringify({ more: true, next, objects: indicators(1, 7100) }),
+      };
+    });
+    const result = await run(await connector(seen.url));
+    assert.equal(result.health.outcome, 'failed');
+    assert.match(result.health.error ?? '', /already used/);
+    assert.ok(seen.requests.length <= 3, `${seen.requests.length} requests`);
+  });
+
+  test('an added_after that goes back fails the run', async () => {
+    const dates = ['2024-05-02T00:00:00.000000Z', '2024-05-01T00:00:00.000000Z'];
+    const seen = await proxy((_url, n) => ({
+      status: 200,
+      headers: { 'X-TAXII-Date-Added-Last': dates[(n - 1) % 2]! },
+      body: JSON.stringify({ more: true, objects: indicators(1, 7200) }),
+    }));
+    const result = await run(await connector(seen.url));
+    assert.equal(result.health.outcome, 'failed');
+    assert.match(result.health.error ?? '', /not later than the request's added_after/);
+    assert.equal(seen.requests.length, 2);
+  });
+
+  test('echoed credentials stay out of health', async () => {
+    const token = `cairn_${randomUUID().replaceAll('-', '')}`;
+    const password = `pw-${randomUUID()}`;
+    const basic = Buffer.from(`remote:${password}`).toString('base64');
+    // Each echo places a secret across the cut of the quoted excerpt or of the read.
+    const bodies = [
+      `denied for Bearer ${token}`,
+      `${'x'.repeat(90)} ${token}`,
+      `${'x'.repeat(2040)}${token}`,
+      `bad login ${basic}, password ${password}`,
+      `${'y'.repeat(92)}${encodeURIComponent(password)}`,
+    ];
+    for (const [index, body] of bodies.entries()) {
+      const seen = await proxy(() => ({ status: index === 0 ? 503 : 401, body }));
+      const auth =
+        index < 3
+          ? { type: 'bearer' as const, token }
+          : { type: 'basic' as const, username: 'remote', password };
+      const result = await run(await connector(seen.url, { auth }));
+      const health = JSON.stringify(result.health);
+      assert.equal(result.health.outcome, 'failed', `body ${index}`);
+      for (const secret of [token, password, basic, encodeURIComponent(password)]) {
+        for (let start = 0; start + 8 <= secret.length; start += 4) {
+          const piece = secret.slice(start, start + 8);
+          assert.ok(!health.includes(piece), `body ${index} leaks ${piece} in ${health}`);
+        }
+      }
+    }
+  });
+
+  test('a body that stalls fails after the timeout', async () => {
+    const seen = await proxy(() => ({
+      status: 200,
+      body: async function* () {
+        yield Buffer.from('{"more": false, "objects": [');
+        await new Promise((resolve) => setTimeout(resolve, 5000));
+      },
+    }));
+    const started = Date.now();
+    const result = await run(await connector(seen.url, { timeoutSeconds: 1 }));
+    assert.equal(result.health.outcome, 'failed');
+    assert.match(result.health.error ?? '', /no body data within 1000 ms/);
+    assert.ok(Date.now() - started < 4000, `${Date.now() - started} ms`);
+  });
+
+  test('a slow steady body outlasts the timeout', async () => {
+    const objects = indicators(6, 7300);
+    const seen = await proxy(() => ({
+      status: 200,
+      body: async function* () {
+        yield Buffer.from('{"more": false, "objects": [');
+        for (const [index, object] of objects.entries()) {
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          yield Buffer.from(`${index > 0 ? ',' : ''}${JSON.stringify(object)}`);
+        }
+        yield Buffer.from(']}');
+      },
+    }));
+    const result = await run(await connector(seen.url, { timeoutSeconds: 1 }));
+    assert.equal(result.health.outcome, 'succeeded', result.health.error);
+    assert.equal(result.health.added, objects.length);
+  });
+});

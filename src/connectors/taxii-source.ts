@@ -19,6 +19,7 @@
  * objects stored from it come back as duplicates.
  */
 import { BundleReadError, BundleReader } from '../ingest/bundle-reader.ts';
+import { timestampToMicros } from '../stix/timestamp.ts';
 import { FetchError, describeUrl, fetchWithRetry } from './http.ts';
 import { requestOptions } from './input.ts';
 import {
@@ -77,6 +78,19 @@ function readCheckpoint(value: unknown): TaxiiCheckpoint {
   return checkpoint;
 }
 
+/**
+ * Checks that a page's X-TAXII-Date-Added-Last is later than the added_after of its request,
+ * so paging from it moves on. A date that cannot be read counts as later unless it is the same
+ * text, since a server may write timestamps in another form.
+ */
+function advances(lastAdded: string, addedAfter: string | undefined): boolean {
+  if (addedAfter === undefined) return true;
+  if (lastAdded === addedAfter) return false;
+  const last = timestampToMicros(lastAdded);
+  const after = timestampToMicros(addedAfter);
+  return last === undefined || after === undefined || last > after;
+}
+
 /** Rewrites a reader error as a message naming the page and what happens next. */
 function pageError(error: unknown, url: string): unknown {
   if (!(error instanceof BundleReadError)) return error;
@@ -116,6 +130,8 @@ export class TaxiiSource implements ConnectorSource {
     let queryAddedAfter = start.paging ? start.paging.queryAddedAfter : start.addedAfter;
     let next = start.paging?.next;
     let emptyPages = 0;
+    // Tokens of the current query: a server that hands one out again would page forever.
+    let tokensSeen = new Set<string>(next !== undefined ? [next] : []);
 
     for (;;) {
       const url = this.pageUrl(queryAddedAfter, next);
@@ -132,6 +148,7 @@ export class TaxiiSource implements ConnectorSource {
           );
           next = undefined;
           queryAddedAfter = highWater;
+          tokensSeen = new Set();
           continue;
         }
         throw error;
@@ -160,6 +177,12 @@ export class TaxiiSource implements ConnectorSource {
       }
 
       if (end.next !== undefined) {
+        if (tokensSeen.has(end.next)) {
+          throw new FetchError(
+            `the page from ${describeUrl(url)} returned a "next" token that this query already used: paging would repeat pages, so the run stops`,
+          );
+        }
+        tokensSeen.add(end.next);
         next = end.next;
         yield { ...pending, checkpoint: this.checkpoint(highWater, { next, queryAddedAfter }) };
         continue;
@@ -170,13 +193,14 @@ export class TaxiiSource implements ConnectorSource {
           `the page from ${describeUrl(url)} says "more" but has neither "next" nor an X-TAXII-Date-Added-Last header: the server cannot be paged`,
         );
       }
-      if (next === undefined && lastAdded === queryAddedAfter) {
+      if (next === undefined && !advances(lastAdded, queryAddedAfter)) {
         throw new FetchError(
-          `the server returned the same X-TAXII-Date-Added-Last ${lastAdded} as the request's added_after: paging would not advance`,
+          `the server returned X-TAXII-Date-Added-Last ${lastAdded}, which is not later than the request's added_after ${queryAddedAfter}: paging would not advance`,
         );
       }
       next = undefined;
       queryAddedAfter = lastAdded;
+      tokensSeen = new Set();
       yield { ...pending, checkpoint: this.checkpoint(highWater) };
     }
   }
