@@ -351,12 +351,12 @@ export function runStoreSuite(name: string, open: () => Promise<Store>): void {
         );
         assert.equal(results[2]!.dateAdded, stored!.dateAdded);
         assert.equal(results[4]!.dateAdded, results[1]!.dateAdded);
-        const first = await manifest({ versions: { first: true } });
+        const first = await manifest({ versions: { first: true, last: false, exact: [] } });
         assert.deepEqual(
           first.items.map((item) => `${item.id} ${item.version}`),
           [`${other} ${stixTime(1)}`, `${id} ${stixTime(1)}`],
         );
-        const last = await manifest({ versions: { last: true } });
+        const last = await manifest({ versions: { first: false, last: true, exact: [] } });
         assert.deepEqual(
           last.items.map((item) => `${item.id} ${item.version}`),
           [`${other} ${stixTime(1)}`, `${id} ${stixTime(3)}`],
