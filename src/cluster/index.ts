@@ -2,12 +2,15 @@
  * The parts that change when Cairn runs as several nodes on one shared store. Announcements
  * go over NATS instead of staying within the process. Failed-authentication counts live in
  * the store instead of in memory. Housekeeping runs on one node per interval.
- * The server calls these once at start; nothing else names NATS.
+ * The server calls these once at start, and commands that run once, such as
+ * `cairn watch hunt`, create their notifier here too. Nothing else names NATS.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { FailureLimiter, type FailureCounter } from '../auth/http.ts';
 import { bootstrap, type BootstrapResult } from '../bootstrap.ts';
 import type { CairnConfig } from '../config/config.ts';
-import type { LocalSignal } from '../events/nats-notifier.ts';
+import type { LocalSignal, NatsNotifier } from '../events/nats-notifier.ts';
 import { LocalNotifier, type EventNotifier } from '../events/notifier.ts';
 import type { Logger } from '../log/logger.ts';
 import { nowMicros } from '../stix/timestamp.ts';
@@ -96,18 +99,15 @@ export async function bootstrapNode(
   }
 }
 
-/**
- * Creates the notifier: NATS when a URL is configured, else announcements within this
- * process only. With NATS, `accessChanges` (when given) is relayed between the nodes too.
- */
-export async function createNotifier(
+/** Creates and starts the NATS notifier, or returns undefined when no URL is configured. */
+async function startNats(
   config: CairnConfig,
   store: Store,
   logger: Logger,
   accessChanges?: LocalSignal,
-): Promise<EventNotifier> {
+): Promise<NatsNotifier | undefined> {
   const { url, prefix, fallbackPollSeconds, replicas } = config.nats;
-  if (url === undefined) return new LocalNotifier();
+  if (url === undefined) return undefined;
   // Loaded here, so a single node without NATS does not spend start-up time on its client.
   const { NatsNotifier } = await import('../events/nats-notifier.ts');
   const notifier = new NatsNotifier({
@@ -120,6 +120,43 @@ export async function createNotifier(
   });
   if (accessChanges) notifier.relayAccessChanges(accessChanges);
   notifier.start();
+  return notifier;
+}
+
+/**
+ * Creates the notifier: NATS when a URL is configured, else announcements within this
+ * process only. With NATS, `accessChanges` (when given) is relayed between the nodes too.
+ */
+export async function createNotifier(
+  config: CairnConfig,
+  store: Store,
+  logger: Logger,
+  accessChanges?: LocalSignal,
+): Promise<EventNotifier> {
+  return (await startNats(config, store, logger, accessChanges)) ?? new LocalNotifier();
+}
+
+/**
+ * Creates the notifier of a command that runs once, such as `cairn watch hunt`, and waits
+ * up to `waitMs` for NATS, because announcements made before the connection are not sent.
+ * Without NATS, or when it does not respond in time, announcements reach this process
+ * only, and servers find the command's work at their next poll of the store.
+ */
+export async function createCommandNotifier(
+  config: CairnConfig,
+  store: Store,
+  logger: Logger,
+  waitMs: number,
+): Promise<EventNotifier> {
+  const notifier = await startNats(config, store, logger);
+  if (notifier === undefined) return new LocalNotifier();
+  const listening = notifier.listening().then(() => true);
+  if (!(await Promise.race([listening, sleep(waitMs, false, { ref: false })]))) {
+    logger.warn(
+      { waitMs },
+      'NATS did not respond in time; servers pick up the announcements at their next poll',
+    );
+  }
   return notifier;
 }
 

@@ -16,6 +16,7 @@
  * what was announced while the link was down.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import {
   DeliverPolicy,
@@ -403,6 +404,14 @@ export class NatsNotifier implements EventNotifier {
     this.#messages?.stop();
     const connection = this.#connection;
     if (connection && !connection.isClosed()) {
+      // The client buffers publishes and close() drops what is still buffered. Flushing
+      // first sends the announcements of a process that closes right after making them,
+      // such as `cairn watch hunt`. A server that does not respond is waited for PUBLISH_TIMEOUT_MS at most.
+      if (this.#state === 'connected') {
+        await withTimeout(connection.flush(), PUBLISH_TIMEOUT_MS).catch((error: unknown) =>
+          this.#logger.warn({ err: error }, 'could not flush announcements before closing'),
+        );
+      }
       await connection.close().catch(() => undefined);
     }
     await this.#run;
@@ -732,6 +741,20 @@ export class NatsNotifier implements EventNotifier {
       const timer = setTimeout(done, ms);
       this.#wakers.add(done);
     });
+  }
+}
+
+/** Settles as `promise` does, or rejects when it takes more than `ms` milliseconds. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  const cancel = new AbortController();
+  const expired = sleep(ms, undefined, { signal: cancel.signal, ref: false }).then(() => {
+    throw new Error(`timed out after ${ms} ms`);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    // Ends the timer; race() has already handled the rejection that this causes.
+    cancel.abort();
   }
 }
 

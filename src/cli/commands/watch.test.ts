@@ -3,12 +3,12 @@
  * store, beside the test's own connection to it.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runChild, type ChildResult } from '../../testing/child.ts';
 import { indicator } from '../../testing/stix.ts';
 import { makeWatchWorld, type WatchWorld } from '../../watch/fixtures.test-helper.ts';
 
@@ -17,19 +17,13 @@ const REPOSITORY = fileURLToPath(new URL('../../../', import.meta.url));
 const LOG_LINES = Number(process.env.CAIRN_CHECK_LINES ?? 50_000);
 const CHILD_TIMEOUT_MS = 240_000;
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 describe('watch CLI', { timeout: 600_000 }, () => {
   let world: WatchWorld;
   let store: string;
   let dir: string;
 
   /** Runs the CLI; with `terminal`, under a pseudo-terminal so progress bars are drawn. */
-  function cairn(args: string[], terminal = false): Promise<CliResult> {
+  function cairn(args: string[], terminal = false): Promise<ChildResult> {
     const command = [
       process.execPath,
       '--import',
@@ -49,19 +43,7 @@ describe('watch CLI', { timeout: 600_000 }, () => {
           ],
         ]
       : [command[0]!, command.slice(1)];
-    return new Promise((resolve, reject) => {
-      const child = spawn(file, argv, { cwd: REPOSITORY, stdio: ['ignore', 'pipe', 'pipe'] });
-      const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', reject);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    return runChild(file, argv, { cwd: REPOSITORY, timeoutMs: CHILD_TIMEOUT_MS });
   }
 
   async function ok(...args: string[]): Promise<string> {

@@ -7,6 +7,8 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { CairnError } from '../../errors.ts';
+import { createCommandNotifier } from '../../cluster/index.ts';
+import type { EventNotifier } from '../../events/notifier.ts';
 import { createLogger } from '../../log/logger.ts';
 import { microsToTaxii, nowMicros, timestampToMicros } from '../../stix/timestamp.ts';
 import { WatchAccess, viewOf } from '../../watch/access.ts';
@@ -104,6 +106,9 @@ function printEntriesResult(result: EntriesResult, inputs: EntryInput[]): void {
   if (result.rejected.length > 20) print(`  (and ${result.rejected.length - 20} more)`);
 }
 
+/** Time a hunt waits for NATS before it runs without announcing to other processes (ms). */
+const NATS_WAIT_MS = 5_000;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Finds a list the acting user may see, by id or by name. */
@@ -142,13 +147,39 @@ async function followHunt(
     ? (await new WatchAccess(store).readableCollections(viewOf(stored.list))).length
     : 0;
 
-  const logger = createLogger('silent');
+  // Alerts are announced as a server announces its own, so the alert streams and webhooks
+  // of running servers deliver them at once instead of at their next poll.
+  const notifier = await createCommandNotifier(
+    context.config,
+    store,
+    createLogger('warn', process.stderr),
+    NATS_WAIT_MS,
+  );
+  try {
+    return await runHunt(context, service, job, total, quiet, notifier);
+  } finally {
+    await notifier.close();
+  }
+}
+
+/** Runs the hunt of `followHunt` and draws its progress. */
+async function runHunt(
+  context: SharingContext,
+  service: WatchService,
+  job: HuntJob,
+  total: number,
+  quiet: boolean,
+  notifier: EventNotifier,
+) {
+  const { store } = context;
+  const bus = new AlertBus();
+  bus.subscribe((notice) => notifier.announceAlerts(notice.alert.watchlistId));
   const runner = new HuntRunner({
     store,
     repository: service.repository,
     access: new WatchAccess(store),
-    bus: new AlertBus(),
-    logger,
+    bus,
+    logger: createLogger('silent'),
   });
   const bar =
     quiet || !process.stderr.isTTY
