@@ -42,8 +42,10 @@ function sources(loop: WakeLoop) {
 test('wakes during a run coalesce into one more run', async () => {
   const { state, run } = gatedRun();
   const loop = new WakeLoop(60_000, run);
+  assert.equal(loop.running, false, 'running before start');
   loop.start(sources(loop).sources);
   assert.equal(state.started, 1, 'start runs once at once');
+  assert.equal(loop.running, true, 'not running during a run');
 
   loop.wake();
   loop.wake();
@@ -54,6 +56,7 @@ test('wakes during a run coalesce into one more run', async () => {
   assert.equal(state.started, 2, 'the wakes during the run did not run it again once');
   state.release();
   await loop.idle();
+  assert.equal(loop.running, false, 'running after the last run');
   assert.equal(state.started, 2);
   assert.equal(state.maxActive, 1, 'two runs overlapped');
   await loop.stop();

@@ -1,8 +1,8 @@
 /**
- * The run loop of a dispatcher: it runs when woken, by an announcement, by a fallback timer
- * for announcements lost or made on another node, or by a caller. At most one run is in
- * progress. A wake-up during a run makes the loop run again after it, and stop() waits for
- * the run in progress.
+ * The run loop of a reader of the event log (the stream pump and the webhook dispatchers):
+ * it runs when woken, by an announcement, by a fallback timer for announcements lost or made
+ * on another node, or by a caller. At most one run is in progress. A wake-up during a run
+ * makes the loop run again after it, and stop() waits for the run in progress.
  */
 export interface WakeSources {
   /** Starts listening for announcements; returns the function that stops listening. */
@@ -32,6 +32,11 @@ export class WakeLoop {
 
   get stopped(): boolean {
     return this.#stopped;
+  }
+
+  /** Whether a run is in progress. */
+  get running(): boolean {
+    return this.#running !== undefined;
   }
 
   start(sources: WakeSources): void {

@@ -5,6 +5,7 @@
  * import`, or by another process on the same database) arrive within one poll interval.
  */
 import type { EventNotifier } from '../events/notifier.ts';
+import { WakeLoop } from '../events/wake-loop.ts';
 import type { Logger } from '../log/logger.ts';
 import type { EventRecord, Store } from '../store/store.ts';
 
@@ -22,13 +23,8 @@ export class EventPump {
   readonly #options: PumpOptions;
   readonly #deliver: (batch: EventRecord[], position: number) => void;
   readonly #idle: () => boolean;
+  readonly #loop: WakeLoop;
   #position = 0;
-  #running = false;
-  #again = false;
-  #stopped = false;
-  #unlisten: (() => void) | undefined;
-  #poll: NodeJS.Timeout | undefined;
-  #reading: Promise<void> = Promise.resolve();
 
   /**
    * `deliver` gets each batch after `position` has moved to its last event. While `idle`
@@ -48,6 +44,7 @@ export class EventPump {
     this.#options = options;
     this.#deliver = deliver;
     this.#idle = idle;
+    this.#loop = new WakeLoop(options.pollMs, () => this.#read());
   }
 
   /** The seq through which batches were delivered. */
@@ -58,30 +55,24 @@ export class EventPump {
   /** Starts after the newest event committed now. */
   async start(): Promise<void> {
     this.#position = (await this.#store.eventBounds()).last;
-    this.#unlisten = this.#notifier.listen(() => this.wake());
-    this.#poll = setInterval(() => void this.#look(), this.#options.pollMs);
-    this.#poll.unref();
+    this.#loop.start({
+      listen: () => this.#notifier.listen(() => this.wake()),
+      tick: () => void this.#look(),
+    });
   }
 
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    this.#unlisten?.();
-    clearInterval(this.#poll);
-    await this.#reading;
+  /** Stops listening and polling, and waits for the read in progress. */
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 
   /** Reads new events now, or again right after the read under way. */
   wake(): void {
-    if (this.#stopped) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#reading = this.#run();
+    this.#loop.wake();
   }
 
   async #look(): Promise<void> {
-    if (this.#running || this.#stopped) return;
+    if (this.#loop.running || this.#loop.stopped) return;
     try {
       const { last } = await this.#store.eventBounds();
       if (last > this.#position) this.wake();
@@ -90,38 +81,36 @@ export class EventPump {
     }
   }
 
-  async #run(): Promise<void> {
-    this.#running = true;
+  /**
+   * Reads and delivers the events after the position. It logs its own errors, because a run
+   * of the wake loop must not reject.
+   */
+  async #read(): Promise<void> {
     try {
-      do {
-        this.#again = false;
+      if (this.#idle()) {
+        const { last } = await this.#store.eventBounds();
+        // A subscriber that came meanwhile starts at the old position: read for it.
         if (this.#idle()) {
-          const { last } = await this.#store.eventBounds();
-          // A subscriber that came meanwhile starts at the old position: read for it.
-          if (this.#idle()) {
-            this.#position = Math.max(this.#position, last);
-            continue;
-          }
+          this.#position = Math.max(this.#position, last);
+          return;
         }
-        for (;;) {
-          const batch = await this.#store.readEvents({
-            afterSeq: this.#position,
-            limit: this.#options.batchSize,
-          });
-          if (batch.length === 0 || this.#stopped) break;
-          this.#position = batch.at(-1)!.seq;
-          this.#deliver(batch, this.#position);
-          if (batch.length < this.#options.batchSize) break;
-          // The store returns at once, so without a pause a burst (a bulk `cairn import`) would
-          // be read and handed on whole before any transport could write a byte of it.
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-      } while (this.#again && !this.#stopped);
+      }
+      for (;;) {
+        const batch = await this.#store.readEvents({
+          afterSeq: this.#position,
+          limit: this.#options.batchSize,
+        });
+        if (batch.length === 0 || this.#loop.stopped) break;
+        this.#position = batch.at(-1)!.seq;
+        this.#deliver(batch, this.#position);
+        if (batch.length < this.#options.batchSize) break;
+        // The store returns at once, so without a pause a burst (a bulk `cairn import`) would
+        // be read and handed on whole before any transport could write a byte of it.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     } catch (error) {
       // The next announcement or poll tries again from the same position.
       this.#logger.error({ err: error, position: this.#position }, 'event log read failed');
-    } finally {
-      this.#running = false;
     }
   }
 }

@@ -11,6 +11,7 @@
  * revision-checked writes, so the slower node rereads it and skips ahead.
  */
 import type { EventNotifier } from '../events/notifier.ts';
+import { WakeLoop } from '../events/wake-loop.ts';
 import type { Logger } from '../log/logger.ts';
 import { microsToTaxii, nowMicros } from '../stix/timestamp.ts';
 import { StoreConflictError, type Store } from '../store/store.ts';
@@ -35,7 +36,6 @@ import {
   type DeliveryBody,
   type WebhookBody,
 } from './records.ts';
-import { WakeLoop } from './wake-loop.ts';
 
 /** Builds the JSON body a receiver gets for an alert delivery. */
 export function alertPayload(deliveryId: string, body: DeliveryBody, list: WatchList): string {

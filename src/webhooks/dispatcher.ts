@@ -24,6 +24,7 @@ import {
 import type { CursorCodec } from '../events/cursor.ts';
 import { matchesFilter } from '../events/filter.ts';
 import type { EventNotifier } from '../events/notifier.ts';
+import { WakeLoop } from '../events/wake-loop.ts';
 import { AudienceCheck } from './audience.ts';
 import {
   alertCheckpointId,
@@ -37,7 +38,6 @@ import {
   type DeliveryBody,
   type WebhookBody,
 } from './records.ts';
-import { WakeLoop } from './wake-loop.ts';
 
 export interface DispatcherOptions {
   /** Events read from the log at once. */
