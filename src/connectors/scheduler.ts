@@ -1,8 +1,10 @@
 /**
  * Runs due connectors. Every node of a deployment may run a scheduler: each pass claims due
  * connector documents with Store.claimDocuments, which moves their due time to the end of a
- * lease in the same step, so a run happens on one node only. A node that dies mid-run leaves
- * the connector due again when the lease ends, and the next run resumes from the checkpoint.
+ * short claim in the same step, so a run happens on one node only. While the run goes on,
+ * the node renews the claim, and a run that finds its claim taken or the connector removed
+ * stops. A node that dies mid-run leaves the connector due again when its last claim ends,
+ * within `claimMs`, and the next run resumes from the checkpoint.
  */
 import { CairnError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -17,8 +19,13 @@ import { loadState } from './state.ts';
 export interface SchedulerOptions {
   /** Milliseconds between two claim passes. */
   pollMs: number;
-  /** Maximum run time in milliseconds: the claim lasts this long and the run is stopped after it. */
+  /** Maximum run time in milliseconds: the run is stopped after it. */
   leaseMs: number;
+  /**
+   * Milliseconds one claim lasts. The running node renews it every third of this, so it is
+   * also the longest a connector stays blocked after its node died.
+   */
+  claimMs: number;
   /** Runs at once on this node. */
   concurrency: number;
 }
@@ -26,6 +33,7 @@ export interface SchedulerOptions {
 export const SCHEDULER_DEFAULTS: SchedulerOptions = {
   pollMs: 5000,
   leaseMs: 60 * 60 * 1000,
+  claimMs: 60 * 1000,
   concurrency: 2,
 };
 
@@ -107,8 +115,9 @@ export class ConnectorScheduler {
       }
     }
     const { revision, updatedAt: _updated, due: _due, ...rest } = document;
+    const claimedUntil = now + this.claimMicros();
     try {
-      await this.store.putDocument({ ...rest, due: now + this.options.leaseMs * 1000 }, revision);
+      await this.store.putDocument({ ...rest, due: claimedUntil }, revision);
     } catch (error) {
       if (error instanceof StoreConflictError) {
         throw new CairnError(
@@ -119,15 +128,95 @@ export class ConnectorScheduler {
       throw error;
     }
     const connector = connectorOf(document);
-    const signal = AbortSignal.any([
-      this.stopping.signal,
-      AbortSignal.timeout(Math.max(1000, this.options.leaseMs - 5000)),
-    ]);
+    const claim = this.holdClaim(connector.id, claimedUntil);
     try {
-      return await runConnector(this.deps, connector, signal);
+      return await runConnector(this.deps, connector, claim.signal);
     } finally {
-      await this.reschedule(connector.id, undefined);
+      claim.release();
+      if (!claim.lost) await this.reschedule(connector.id, undefined);
     }
+  }
+
+  private claimMicros(): number {
+    return this.options.claimMs * 1000;
+  }
+
+  /**
+   * Renews the claim on a connector every third of `claimMs` until released. Returns the
+   * signal for its run, which aborts when the server stops or the run passes `leaseMs`. It
+   * also aborts when the claim is lost: the connector was removed, or its due time is no
+   * longer the one this node wrote, because another node claimed it after a late renewal.
+   */
+  private holdClaim(
+    connectorId: string,
+    claimedUntil: number,
+  ): { signal: AbortSignal; release: () => void; readonly lost: boolean } {
+    const lostClaim = new AbortController();
+    let heldUntil = claimedUntil;
+    let renewing: Promise<void> = Promise.resolve();
+    const renew = async (): Promise<void> => {
+      const problem = await this.renewClaim(connectorId, heldUntil).then(
+        (due) => {
+          if (typeof due === 'number') heldUntil = due;
+          return typeof due === 'string' ? due : undefined;
+        },
+        (error: unknown) => {
+          // A store that cannot be reached now may respond at the next renewal.
+          this.logger.warn(
+            { err: error, connector: connectorId },
+            'renewing a connector claim failed',
+          );
+          return undefined;
+        },
+      );
+      if (problem !== undefined) {
+        this.logger.warn(
+          { connector: connectorId, problem },
+          'connector claim lost; stopping its run',
+        );
+        lostClaim.abort(new Error(problem));
+      }
+    };
+    const timer = setInterval(
+      () => {
+        renewing = renewing.then(renew);
+      },
+      Math.max(1, Math.floor(this.options.claimMs / 3)),
+    );
+    timer.unref();
+    return {
+      signal: AbortSignal.any([
+        this.stopping.signal,
+        lostClaim.signal,
+        AbortSignal.timeout(Math.max(1000, this.options.leaseMs - 5000)),
+      ]),
+      release: () => clearInterval(timer),
+      get lost() {
+        return lostClaim.signal.aborted;
+      },
+    };
+  }
+
+  /**
+   * Moves the connector's due time to a new claim end if it is still `heldUntil`. Returns the
+   * new due time, or why the claim is lost.
+   */
+  private async renewClaim(connectorId: string, heldUntil: number): Promise<number | string> {
+    for (let attempt = 1; attempt <= RESCHEDULE_ATTEMPTS; attempt++) {
+      const current = await this.store.getDocument(CONNECTOR_DOCUMENT, connectorId);
+      if (current === undefined) return 'the connector was removed';
+      if (current.due !== heldUntil) return 'another run claimed the connector';
+      const { due: _held, revision, updatedAt: _updated, ...rest } = current;
+      const due = nowMicros() + this.claimMicros();
+      try {
+        await this.store.putDocument({ ...rest, due }, revision);
+        return due;
+      } catch (error) {
+        // A change of the definition meanwhile keeps the due time: read it again.
+        if (!(error instanceof StoreConflictError)) throw error;
+      }
+    }
+    return heldUntil;
   }
 
   private async claimAndStart(): Promise<number> {
@@ -140,7 +229,7 @@ export class ConnectorScheduler {
       claimed = await this.store.claimDocuments(
         CONNECTOR_DOCUMENT,
         now,
-        now + this.options.leaseMs * 1000,
+        now + this.claimMicros(),
         room,
       );
     } catch (error) {
@@ -160,18 +249,19 @@ export class ConnectorScheduler {
       await this.reschedule(connector.id, undefined);
       return;
     }
-    const signal = AbortSignal.any([
-      this.stopping.signal,
-      AbortSignal.timeout(Math.max(1000, this.options.leaseMs - 5000)),
-    ]);
+    const claim = this.holdClaim(connector.id, document.due ?? nowMicros() + this.claimMicros());
     try {
-      await runConnector(this.deps, connector, signal);
+      await runConnector(this.deps, connector, claim.signal);
     } catch (error) {
       this.logger.error(
         { err: error, connector: connector.id },
         'connector run could not save its state',
       );
+    } finally {
+      claim.release();
     }
+    // The run that took the claim over schedules the connector.
+    if (claim.lost) return;
     // A run cut short by a stop is picked up again at once, here or on another node.
     const next = this.stopping.signal.aborted ? nowMicros() : undefined;
     await this.reschedule(connector.id, next);

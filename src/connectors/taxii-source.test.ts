@@ -756,3 +756,66 @@ describe('TAXII connector against a hostile server', () => {
     assert.equal(result.health.added, objects.length);
   });
 });
+
+describe('TAXII connector claims', () => {
+  const CLAIM_MS = 600;
+
+  /** A proxy whose single page arrives in 8 pieces over about 2.4 s. */
+  function slowPage(offset: number): Promise<TaxiiProxy> {
+    const objects = indicators(8, offset);
+    return proxy(() => ({
+      status: 200,
+      body: async function* () {
+        yield Buffer.from('{"more": false, "objects": [');
+        for (const [index, object] of objects.entries()) {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          yield Buffer.from(`${index > 0 ? ',' : ''}${JSON.stringify(object)}`);
+        }
+        yield Buffer.from(']}');
+      },
+    }));
+  }
+
+  async function dueOf(id: string): Promise<number> {
+    const document = await local.server.store.getDocument('connector', id);
+    return document?.due ?? 0;
+  }
+
+  test('a run renews a short claim', async () => {
+    const seen = await slowPage(7400);
+    const definition = await connector(seen.url);
+    const scheduler = new ConnectorScheduler(deps, { claimMs: CLAIM_MS, leaseMs: 60_000 });
+    const running = scheduler.runNow(definition.id);
+    const dues: number[] = [];
+    for (let sample = 0; sample < 4; sample++) {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const now = Date.now() * 1000;
+      const due = await dueOf(definition.id);
+      assert.ok(due > now, `sample ${sample}: the claim is held`);
+      assert.ok(due <= now + CLAIM_MS * 1000, `sample ${sample}: the claim is short`);
+      dues.push(due);
+    }
+    assert.ok(dues[3]! > dues[0]!, 'the claim moved on');
+    const result = await running;
+    assert.equal(result.health.outcome, 'succeeded', result.health.error);
+    assert.ok((await dueOf(definition.id)) > Date.now() * 1000 + 3000 * 1_000_000);
+  });
+
+  test('a run whose claim is taken stops', async () => {
+    const seen = await slowPage(7500);
+    const definition = await connector(seen.url);
+    const scheduler = new ConnectorScheduler(deps, { claimMs: CLAIM_MS, leaseMs: 60_000 });
+    const running = scheduler.runNow(definition.id);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Another node claims the connector, as after a renewal that came too late.
+    const document = (await local.server.store.getDocument('connector', definition.id))!;
+    const { revision, updatedAt: _updated, due: _due, ...rest } = document;
+    const takenUntil = Date.now() * 1000 + 30_000_000;
+    await local.server.store.putDocument({ ...rest, due: takenUntil }, revision);
+
+    const result = await running;
+    assert.equal(result.health.outcome, 'failed');
+    assert.match(result.health.error ?? '', /another run claimed the connector/);
+    assert.equal(await dueOf(definition.id), takenUntil, 'the other claim stays');
+  });
+});
