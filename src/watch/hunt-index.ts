@@ -41,7 +41,7 @@ function parseState(body: string): BuilderState {
 }
 
 export interface HuntIndexOptions {
-  /** Versions read per store query. */
+  /** Versions, or events, read per store query. */
   pageSize: number;
   /** Pages one pass reads at most, of versions over all collections and of events. */
   pagesPerPass: number;
@@ -106,7 +106,7 @@ export class HuntKeyIndexer {
 
   /**
    * Runs passes until one reads nothing: every collection is indexed up to its newest
-   * version, or another node holds the lease.
+   * version and every delete of the event log is applied, or another node holds the lease.
    */
   async catchUp(): Promise<void> {
     while ((await this.pass()) > 0) {
