@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, beforeEach, describe, it } from 'node:test';
 
+import { EventFeed } from '../events/feed.ts';
+import { BackgroundPacer } from '../events/pacing.ts';
 import { createLogger } from '../log/logger.ts';
 import { createTestDatabase } from '../store/postgres/database.test-helper.ts';
 import { indicator } from '../testing/stix.ts';
@@ -173,6 +175,26 @@ for (const [name, makeWorld, skip] of backends) {
       await indexer().catchUp();
       assert.deepEqual(await keyed('d:example.back.'), [back.id]);
       assert.deepEqual(await huntFor(['back.example']), [back.id]);
+    });
+
+    it('deletes applied behind the pacer', async () => {
+      const paced = indicator({ pattern: "[domain-name:value = 'paced.example']" });
+      await share([paced]);
+      await world.store.deleteObject(ring(), paced.id);
+      const feed = new EventFeed(world.store, world.logger);
+      feed.start();
+      const pacer = new BackgroundPacer(feed);
+      try {
+        const builder = new HuntKeyIndexer(world.store, world.logger, { pageSize: 2 }, pacer);
+        await builder.catchUp();
+        assert.deepEqual(await keyed('d:example.paced.'), []);
+        const builderDocument = await world.store.getDocument(BUILDER_DOCUMENT, 'builder');
+        const { last } = await world.store.eventBounds();
+        assert.deepEqual(JSON.parse(builderDocument!.body), { afterSeq: last });
+      } finally {
+        pacer.stop();
+        feed.stop();
+      }
     });
 
     it('pruned events are logged and passed', async () => {

@@ -25,6 +25,8 @@ import { KEYED_TYPES, objectKeyRows, WILDCARD_KEY } from './hunt-keys.ts';
 
 export const BUILDER_DOCUMENT = 'hunt-key-index';
 const BUILDER_ID = 'builder';
+/** The indexer's name among the readers that the pacer keeps in a convoy. */
+const PACED_READER = 'retro-hunt keys';
 /** Reads of an object's versions before its rows are left as they are. */
 const REKEY_ATTEMPTS = 3;
 const KEYED = new Set(KEYED_TYPES);
@@ -72,7 +74,7 @@ export class HuntKeyIndexer {
     private readonly store: Store,
     private readonly logger: Logger,
     options: Partial<HuntIndexOptions> = {},
-    private readonly pacer?: Pick<BackgroundPacer, 'turn'>,
+    private readonly pacer?: Pick<BackgroundPacer, 'turn' | 'convoy' | 'report'>,
   ) {
     this.options = { ...HUNT_INDEX_DEFAULTS, ...options };
     this.lease = {
@@ -188,6 +190,9 @@ export class HuntKeyIndexer {
     let read = 0;
     for (; budget.pages > 0 && afterSeq < last; budget.pages--) {
       if (this.loop.stopped) break;
+      // In the convoy, one background reader reads each event from the store for all.
+      this.pacer?.report(PACED_READER, afterSeq);
+      await this.pacer?.convoy({ name: PACED_READER, afterSeq });
       const events = await this.store.readEvents({ afterSeq, limit: this.options.pageSize });
       const oldest = events[0];
       if (oldest === undefined) break;
