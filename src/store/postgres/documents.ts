@@ -131,6 +131,7 @@ export class DocumentTable {
   /** Applies the writes in one transaction; a write that throws rolls back the others. */
   async putAll(writes: readonly DocumentWrite[]): Promise<DocumentRecord[]> {
     for (const { document, expectRevision } of writes) checkWrite(document, expectRevision);
+    if (writes.length === 0) return [];
     return this.#connection.transaction(async (client) => {
       const stored: DocumentRecord[] = [];
       for (const { document, expectRevision } of writes) {
