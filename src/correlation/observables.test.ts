@@ -7,6 +7,15 @@ import {
   parseObservableKey,
   patternObservables,
 } from './observables.ts';
+import { patternMentions, scoObservables } from '../watch/observables.ts';
+
+// Digests of the empty input.
+const md5 = 'd41d8cd98f00b204e9800998ecf8427e';
+const sha1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';
+const sha256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+const sha512 =
+  'cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e';
+const sha3256 = 'a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a';
 
 describe('patternObservables', () => {
   test('single equality is exact', () => {
@@ -106,6 +115,72 @@ describe('patternObservables', () => {
     const found = patternObservables("[ipv4-addr:value = '999.1.1.1']");
     assert.deepEqual(found, { observables: [], exact: false });
   });
+
+  test('untyped hash algorithm makes OR inexact', () => {
+    for (const algorithm of ["'SHA3-256'", 'SSDEEP', 'x_custom']) {
+      const found = patternObservables(
+        `[file:hashes.MD5 = '${md5}' OR file:hashes.${algorithm} = '${'a'.repeat(64)}']`,
+      );
+      assert.deepEqual(found.observables, [{ type: 'md5', value: md5 }], algorithm);
+      assert.equal(found.exact, false, `${algorithm} left out of an exact pattern`);
+    }
+  });
+});
+
+describe('hash algorithm spellings', () => {
+  const digests: Record<string, string> = {
+    MD5: md5,
+    'SHA-1': sha1,
+    'SHA-256': sha256,
+    'SHA3-256': sha3256,
+  };
+  // Name in a hashes key or pattern path, the algorithm watch lists read, and the
+  // correlation type. Correlation has no type for SHA3-256, so it gives nothing there.
+  const cases: Array<[string, string, string | undefined]> = [
+    ['MD5', 'MD5', 'md5'],
+    ['md5', 'MD5', 'md5'],
+    ['SHA-1', 'SHA-1', 'sha1'],
+    ['sha1', 'SHA-1', 'sha1'],
+    ['SHA1', 'SHA-1', 'sha1'],
+    ['sha_1', 'SHA-1', 'sha1'],
+    ['SHA-256', 'SHA-256', 'sha256'],
+    ['sha256', 'SHA-256', 'sha256'],
+    ['SHA256', 'SHA-256', 'sha256'],
+    ['sha_256', 'SHA-256', 'sha256'],
+    ['Sha-256', 'SHA-256', 'sha256'],
+    ['SHA3-256', 'SHA3-256', undefined],
+    ['sha3_256', 'SHA3-256', undefined],
+  ];
+  for (const [name, algorithm, type] of cases) {
+    test(`${name} reads alike everywhere`, () => {
+      const digest = digests[algorithm]!;
+      const pattern = `[file:hashes.'${name}' = '${digest.toUpperCase()}']`;
+      const file = { type: 'file', hashes: { [name]: digest.toUpperCase() } };
+      const expected = { kind: 'hash', algorithm, value: digest };
+
+      assert.deepEqual(
+        patternMentions(pattern).map((found) => found.observable),
+        [expected],
+        'watch list pattern reading',
+      );
+      assert.deepEqual(
+        scoObservables(file).map((found) => found.observable),
+        [expected],
+        'watch list SCO reading',
+      );
+      const correlated = type === undefined ? [] : [`${type}:${digest}`];
+      assert.deepEqual(
+        patternObservables(pattern).observables.map(observableKey),
+        correlated,
+        'correlation pattern reading',
+      );
+      assert.deepEqual(
+        objectObservables(file).map(observableKey),
+        correlated,
+        'correlation SCO reading',
+      );
+    });
+  }
 });
 
 describe('objectObservables', () => {
@@ -169,11 +244,6 @@ describe('pattern literal normalisation', () => {
   // 253 octets, the longest domain name, and one octet more.
   const longestDomain = ['a'.repeat(63), 'b'.repeat(63), 'c'.repeat(63), 'd'.repeat(61)].join('.');
   const tooLongDomain = `${longestDomain}d`;
-  const md5 = 'd41d8cd98f00b204e9800998ecf8427e';
-  const sha1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';
-  const sha256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-  const sha512 =
-    'cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e';
   // Path, literal and the observable key it gives. Undefined means none, so the pattern is inexact.
   const cases: Array<[string, string, string | undefined]> = [
     ['ipv4-addr:value', '198.51.100.7', 'ipv4:198.51.100.7'],
@@ -224,7 +294,17 @@ describe('pattern literal normalisation', () => {
     ["file:hashes.'SHA-256'", `g${sha256.slice(1)}`, undefined],
     ["file:hashes.'SHA-512'", sha512, `sha512:${sha512}`],
     ["file:hashes.'SHA3-256'", sha256, undefined],
-    ['file:hashes.sha_256', sha256, undefined],
+    // Hash names are read by hashAlgorithm in src/normalise, as watch lists read them, so
+    // every spelling of an algorithm gives the value that its STIX 2.1 name gives.
+    ['file:hashes.sha_256', sha256, `sha256:${sha256}`],
+    ['file:hashes.SHA256', sha256, `sha256:${sha256}`],
+    ['file:hashes.sha_1', sha1, `sha1:${sha1}`],
+    ["file:hashes.'sha-512'", sha512, `sha512:${sha512}`],
+    ['file:hashes.sha_256', md5, undefined],
+    ["file:hashes.'SHA-384'", 'a'.repeat(96), undefined],
+    ['file:hashes.x_sha256', sha256, undefined],
+    ['file:hashes.toString', md5, undefined],
+    ['file:hashes.__proto__', md5, undefined],
   ];
   for (const [path, literal, expected] of cases) {
     const label = literal.length > 40 ? `${literal.length}-character literal` : literal;

@@ -4,7 +4,11 @@
  * and AS numbers. Values are found and normalised by src/watch/observables.ts (which uses
  * src/normalise), so one value from two sources compares equal everywhere.
  */
-import type { Observable as Normalised, ObservableKind } from '../normalise/index.ts';
+import type {
+  HashAlgorithm,
+  Observable as Normalised,
+  ObservableKind,
+} from '../normalise/index.ts';
 import {
   parsePattern,
   type Comparison,
@@ -12,7 +16,7 @@ import {
   type Literal,
 } from '../pattern/index.ts';
 import type { ObservationExpression } from '../pattern/index.ts';
-import { classify, normalise } from '../normalise/index.ts';
+import { classify, hashAlgorithm, normalise } from '../normalise/index.ts';
 import { OBSERVABLE_SCO_TYPES, scoObservables } from '../watch/observables.ts';
 import { walkPattern } from '../pattern/walk.ts';
 
@@ -48,7 +52,8 @@ export interface PatternObservables {
   exact: boolean;
 }
 
-const HASH_TYPES: Record<string, ObservableType | undefined> = {
+/** Observable types of hash algorithms. Correlation has none for SHA3, SSDEEP and TLSH. */
+const HASH_TYPES: Partial<Record<HashAlgorithm, ObservableType>> = {
   MD5: 'md5',
   'SHA-1': 'sha1',
   'SHA-256': 'sha256',
@@ -124,7 +129,9 @@ function isExactComparison(expression: ComparisonExpression): boolean {
   if (first?.kind !== 'key') return false;
   const hashed = objectType === 'file' && first.key === 'hashes';
   if (steps.length !== (hashed ? 2 : 1)) return false;
-  if (hashed && steps[1]?.kind !== 'key') return false;
+  // A hash of an algorithm without an observable type (SHA3-256 or a custom name) gives no
+  // value, so a pattern that compares one matches more than its values.
+  if (hashed && comparisonType(expression) === undefined) return false;
   return EXACT_PATHS[`${objectType}:${first.key}`]?.has(expression.operator) ?? false;
 }
 
@@ -136,7 +143,9 @@ function comparisonType(comparison: Comparison): ObservableType | undefined {
   if (steps.length === 1 && first.key === 'value') return VALUE_PATHS[objectType];
   const second = steps[1];
   if (objectType === 'file' && first.key === 'hashes' && steps.length === 2) {
-    return second?.kind === 'key' ? HASH_NAMES[second.key.toLowerCase()] : undefined;
+    if (second?.kind !== 'key') return undefined;
+    const algorithm = hashAlgorithm(second.key);
+    return algorithm === undefined ? undefined : HASH_TYPES[algorithm];
   }
   return undefined;
 }
@@ -147,16 +156,6 @@ const VALUE_PATHS: Record<string, ObservableType | undefined> = {
   'domain-name': 'domain',
   url: 'url',
   'email-addr': 'email',
-};
-
-const HASH_NAMES: Record<string, ObservableType | undefined> = {
-  md5: 'md5',
-  'sha-1': 'sha1',
-  sha1: 'sha1',
-  'sha-256': 'sha256',
-  sha256: 'sha256',
-  'sha-512': 'sha512',
-  sha512: 'sha512',
 };
 
 /**

@@ -47,7 +47,16 @@ const HEX = /^[0-9a-f]+$/;
 const SSDEEP = /^[0-9]{1,10}:[A-Za-z0-9/+]{1,64}:[A-Za-z0-9/+]{0,64}$/;
 const TLSH = /^(?:t1)?[0-9a-f]{70}$/;
 
-/** Maps an algorithm name in any usual spelling (`sha256`, `SHA-256`, `sha_256`) to its STIX name. */
+/**
+ * Maps a hash algorithm name to its STIX 2.1 name. Correlation, watch lists and importers
+ * read every algorithm name (hashes keys, pattern paths, watch entries, CSV and MISP types)
+ * with this one rule: case and any character other than a letter or digit are ignored, so
+ * `SHA-256`, `sha256` (MISP), `SHA256` (CybOX), `sha_256` and `Sha-256` all name SHA-256.
+ * Returns undefined for other algorithms (such as SHA-384) and custom names.
+ *
+ * NOTE: STIX validation (src/stix/properties.ts), deterministic ids (src/stix/ids.ts) and
+ * pattern evaluation still compare hashes keys exactly as written.
+ */
 export function hashAlgorithm(name: string): HashAlgorithm | undefined {
   return ALGORITHM_NAMES.get(name.toLowerCase().replace(/[^a-z0-9]/g, ''));
 }

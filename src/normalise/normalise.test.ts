@@ -8,6 +8,7 @@ import {
   MAX_INPUT_LENGTH,
   classify,
   escapePatternString,
+  hashAlgorithm,
   normalise,
   normaliseAsn,
   normaliseDomain,
@@ -249,6 +250,38 @@ describe('normaliseEmail', () => {
   for (const [input, reason] of bad) {
     it(`rejects ${input.slice(0, 30)}`, () => {
       assert.match(rejected(normaliseEmail(input), input), reason);
+    });
+  }
+});
+
+describe('hashAlgorithm', () => {
+  const names: Array<[string, string | undefined]> = [
+    ['MD5', 'MD5'],
+    ['SHA-1', 'SHA-1'],
+    ['SHA-256', 'SHA-256'],
+    ['SHA-512', 'SHA-512'],
+    ['SHA3-256', 'SHA3-256'],
+    ['SHA3-512', 'SHA3-512'],
+    ['SSDEEP', 'SSDEEP'],
+    ['TLSH', 'TLSH'],
+    ['ssdeep', 'SSDEEP'],
+    ['sha256', 'SHA-256'],
+    ['SHA256', 'SHA-256'],
+    ['sha_256', 'SHA-256'],
+    ['Sha-256', 'SHA-256'],
+    ['sha3_512', 'SHA3-512'],
+    ['SHA-384', undefined],
+    ['SHA3-384', undefined],
+    ['WHIRLPOOL', undefined],
+    ['x_sha256', undefined],
+    ['sha', undefined],
+    ['', undefined],
+    ['toString', undefined],
+    ['__proto__', undefined],
+  ];
+  for (const [name, expected] of names) {
+    it(`reads ${JSON.stringify(name)}`, () => {
+      assert.equal(hashAlgorithm(name), expected);
     });
   }
 });
