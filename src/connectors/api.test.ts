@@ -368,6 +368,12 @@ describe('connector API', () => {
       [{ collection: 'not-a-uuid' }, /collection/],
       [{ surprise: true }, /surprise/],
       [{ auth: { type: 'basic', username: 'u' } }, /auth/],
+      [{ url: 'https://user:pw@feeds.example/list.txt' }, /url.*user name or password/],
+      [{ url: 'https://:token@feeds.example/list.txt' }, /url.*user name or password/],
+      [{ kind: 'csv', csvMapping: 'valu=indicator' }, /csvMapping.*"valu=indicator"/],
+      [{ kind: 'csv', csvMapping: 'value=ip,kind=banana' }, /csvMapping.*banana/],
+      [{ kind: 'csv', csvMapping: 'type=type' }, /csvMapping.*value=COLUMN/],
+      [{ kind: 'text', csvMapping: 'value=indicator' }, /csvMapping.*csv connectors only/],
     ];
     for (const [change, message] of cases) {
       const result = await api('/connectors', { method: 'POST', body: definition(change) });
@@ -530,6 +536,85 @@ describe('cairn connector', () => {
     assert.deepEqual((JSON.parse(shown.stdout) as { secrets: unknown }).secrets, {
       'auth.token': 'set',
     });
+  });
+
+  test('add a CSV list with its mapping', async () => {
+    const created = await cairn(['collection', 'create', 'CSV list', '--alias', 'cli-csv']);
+    assert.equal(created.code, 0, created.stderr);
+    const added = await cairn([
+      'connector',
+      'add',
+      'cli csv',
+      '--kind',
+      'csv',
+      '--url',
+      dataPath('stalkerware-indicators/generated/network.csv'),
+      '--collection',
+      'cli-csv',
+      '--interval',
+      '3600',
+      '--warning-lists',
+      'off',
+      '--csv-map',
+      'value=indicator,type=type,labels=app',
+      '--label',
+      'stalkerware',
+      '--label',
+      'echap',
+      '--batch-size',
+      '50',
+      '--timeout',
+      '5',
+    ]);
+    assert.equal(added.code, 0, added.stderr);
+    const shown = JSON.parse((await cairn(['connector', 'show', 'cli csv'])).stdout) as Record<
+      string,
+      unknown
+    >;
+    assert.equal(shown.csvMapping, 'value=indicator,type=type,labels=app');
+    assert.deepEqual(shown.labels, ['stalkerware', 'echap']);
+    assert.equal(shown.batchSize, 50);
+    assert.equal(shown.timeoutSeconds, 5);
+
+    const ran = await cairn(['connector', 'run', 'cli csv']);
+    assert.notEqual(ran.code, 1, ran.stdout + ran.stderr);
+    const exported = await cairn([
+      'export',
+      '--collection',
+      'cli-csv',
+      '--type',
+      'indicator',
+      '-q',
+    ]);
+    const labelled = (
+      JSON.parse(exported.stdout) as { objects: Array<Record<string, unknown>> }
+    ).objects.filter((object) => String(object.name) === 'copy9.com');
+    assert.ok(labelled.length > 0, 'the CSV values were stored');
+    for (const indicator of labelled) {
+      assert.deepEqual([...(indicator.labels as string[])].sort(), [
+        'TheTruthSpy',
+        'echap',
+        'stalkerware',
+      ]);
+    }
+
+    const badMap = await cairn([
+      'connector',
+      'add',
+      'cli csv bad',
+      '--kind',
+      'csv',
+      '--url',
+      dataPath('stalkerware-indicators/generated/network.csv'),
+      '--collection',
+      'default',
+      '--interval',
+      '3600',
+      '--csv-map',
+      'value=indicator,kind=banana',
+    ]);
+    assert.equal(badMap.code, 1);
+    assert.match(badMap.stderr, /csvMapping.*banana/);
   });
 
   test('header secrets and a missing key', async () => {

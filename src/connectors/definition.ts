@@ -6,6 +6,7 @@
  * kind `connector-state` with the same id.
  */
 import { z } from 'zod';
+import { parseCsvMapping } from '../ingest/formats/index.ts';
 
 export const CONNECTOR_KINDS = ['taxii', 'misp-feed', 'misp-event', 'csv', 'text'] as const;
 export type ConnectorKind = (typeof CONNECTOR_KINDS)[number];
@@ -107,13 +108,45 @@ const RequestHeaders = z
     }
   });
 
-/** `http://` or `https://` URL, or an absolute file path for local sources. */
+/** Checks that an http(s) URL carries no user name or password, which would be no secret there. */
+function withoutCredentials(value: string): boolean {
+  if (!/^https?:\/\//i.test(value)) return true;
+  try {
+    const url = new URL(value);
+    return url.username === '' && url.password === '';
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * `http://` or `https://` URL, or an absolute file path for local sources. Credentials in
+ * the URL are rejected: the API shows the URL to every member of the organisation, and
+ * fetch refuses such URLs, while `auth` stores them encrypted.
+ */
 const Location = z
   .string()
   .min(1)
   .max(4096)
   .refine((value) => /^https?:\/\//i.test(value) || value.startsWith('/'), {
     message: 'must be an http:// or https:// URL, or an absolute file path',
+  })
+  .refine(withoutCredentials, {
+    message:
+      'must not contain a user name or password: give them as auth {"type": "basic", "username", "password"}',
+  });
+
+/** A CSV column mapping, checked as `cairn import --csv-map` checks it. */
+const CsvMappingText = z
+  .string()
+  .min(1)
+  .max(2000)
+  .superRefine((value, context) => {
+    try {
+      parseCsvMapping(value);
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: (error as Error).message });
+    }
   });
 
 export const RetryPolicy = z.strictObject({
@@ -160,7 +193,7 @@ const FIELDS = {
    * How to read a CSV source, in the `key=column,...` form of `cairn import --csv-map`,
    * such as `value=indicator,type=type`.
    */
-  csvMapping: z.string().min(1).max(2000),
+  csvMapping: CsvMappingText,
   /** Labels added to indicators that CSV and text sources produce. */
   labels: z.array(z.string().min(1).max(100)).max(20),
 };
@@ -189,7 +222,11 @@ export const NewConnector = z
       message: 'an Authorization header needs auth {"type": "none"}: give one or the other',
       path: ['headers'],
     },
-  );
+  )
+  .refine((connector) => connector.kind === 'csv' || connector.csvMapping === undefined, {
+    message: 'applies to csv connectors only',
+    path: ['csvMapping'],
+  });
 export type NewConnector = z.input<typeof NewConnector>;
 
 /** A change to a connector: any field but `kind`; absent fields keep their value. */

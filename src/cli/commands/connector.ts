@@ -43,6 +43,10 @@ interface AddOptions extends SharingOptions {
   reliability?: string;
   types?: string;
   pageSize?: string;
+  csvMap?: string;
+  label?: string[];
+  batchSize?: string;
+  timeout?: string;
   disabled?: boolean;
 }
 
@@ -152,6 +156,20 @@ export function registerConnector(program: Command): void {
       .option('--reliability <grade>', 'Admiralty source reliability, A to F', 'F')
       .option('--types <types>', 'TAXII only: STIX types to request, separated by commas')
       .option('--page-size <n>', 'TAXII only: objects to request per page')
+      .option(
+        '--csv-map <mapping>',
+        'CSV only: the column mapping, as for cairn import --csv-map, such as value=indicator,type=type',
+      )
+      .option(
+        '--label <label>',
+        'label added to every indicator that CSV, text and MISP sources produce; repeatable',
+        collect,
+      )
+      .option('--batch-size <n>', 'objects stored per transaction and checkpoint (default: 500)')
+      .option(
+        '--timeout <seconds>',
+        'seconds to wait for response headers, then for each piece of the body (default: 60)',
+      )
       .option('--disabled', 'add it without scheduling it'),
   ).action(async (name: string, _options, command: Command) => {
     const options = command.optsWithGlobals<AddOptions>();
@@ -162,6 +180,8 @@ export function registerConnector(program: Command): void {
       });
       const types = parseList(options.types);
       const pageSize = parseInteger('--page-size', options.pageSize);
+      const batchSize = parseInteger('--batch-size', options.batchSize);
+      const timeoutSeconds = parseInteger('--timeout', options.timeout);
       const headers = headersFrom(options);
       const view = await service.create(context.actor, {
         name,
@@ -187,6 +207,10 @@ export function registerConnector(program: Command): void {
         ] as const),
         ...(types ? { types } : {}),
         ...(pageSize !== undefined ? { pageSize } : {}),
+        ...(options.csvMap !== undefined ? { csvMapping: options.csvMap } : {}),
+        ...(options.label?.length ? { labels: options.label } : {}),
+        ...(batchSize !== undefined ? { batchSize } : {}),
+        ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
       });
       print(view.connector.id);
     });
