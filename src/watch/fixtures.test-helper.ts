@@ -13,6 +13,7 @@ import { DEFAULT_CONFIG } from '../config/config.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { createSharingServices, type Actor, type SharingServices } from '../sharing/service.ts';
 import { openStore } from '../store/index.ts';
+import type { TestDatabase } from '../store/postgres/database.test-helper.ts';
 import type { Store, UserRecord } from '../store/store.ts';
 
 export interface WatchWorld {
@@ -120,4 +121,29 @@ export async function makeWatchWorld(url?: string): Promise<WatchWorld> {
   });
   world.collections.den = denCollection.id;
   return world;
+}
+
+/** One store a test builds its worlds on, with the reason to skip it or false. */
+export interface WatchWorldBackend {
+  name: 'SQLite' | 'PostgreSQL';
+  make(): Promise<WatchWorld>;
+  skip: string | false;
+}
+
+/**
+ * Returns the SQLite backend and the PostgreSQL one on `database`, a new schema per world,
+ * or the reason PostgreSQL is unusable as createTestDatabase returned it.
+ */
+export function watchWorldBackends(database: TestDatabase | string): WatchWorldBackend[] {
+  return [
+    { name: 'SQLite', make: () => makeWatchWorld(), skip: false },
+    {
+      name: 'PostgreSQL',
+      async make() {
+        if (typeof database === 'string') throw new Error(database);
+        return makeWatchWorld(await database.freshSchema());
+      },
+      skip: typeof database === 'string' ? database : false,
+    },
+  ];
 }

@@ -16,7 +16,7 @@ import { AlertBus } from './bus.ts';
 import { buildEntry, type EntryInput } from './entries.ts';
 import { BUILDER_DOCUMENT, HuntKeyIndexer } from './hunt-index.ts';
 import { HuntRunner, queueHunt } from './hunt.ts';
-import { makeWatchWorld, type WatchWorld } from './fixtures.test-helper.ts';
+import { watchWorldBackends, type WatchWorld } from './fixtures.test-helper.ts';
 import type { WatchList } from './model.ts';
 import { WatchRepository } from './repository.ts';
 
@@ -26,19 +26,9 @@ after(async () => {
   if (typeof database !== 'string') await database.drop();
 });
 
-const backends: Array<[string, () => Promise<WatchWorld>, string | false]> = [
-  ['SQLite', () => makeWatchWorld(), false],
-  [
-    'PostgreSQL',
-    async () => {
-      if (typeof database === 'string') throw new Error(database);
-      return makeWatchWorld(await database.freshSchema());
-    },
-    typeof database === 'string' ? database : false,
-  ],
-];
+const backends = watchWorldBackends(database);
 
-for (const [name, makeWorld, skip] of backends) {
+for (const { name, make: makeWorld, skip } of backends) {
   describe(`retro-hunt after deletes on ${name}`, { skip, timeout: 120_000 }, () => {
     let world: WatchWorld;
     let repository: WatchRepository;
