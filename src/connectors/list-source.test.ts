@@ -198,6 +198,36 @@ describe('list connectors', () => {
     }
   });
 
+  test('label and lower count flagged values', async () => {
+    const matcher = new WarninglistMatcher(
+      await loadWarninglists(dataPath('misp-warninglists/lists')),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-list-'));
+    const file = join(dir, 'flagged.txt');
+    writeFileSync(file, 'google.com\n8.8.8.8\nunlisted-c2.example\n');
+    try {
+      for (const policy of ['label', 'lower'] as const) {
+        const definition = await connector({
+          kind: 'text',
+          url: file,
+          warningLists: policy,
+          name: `flagged ${policy}`,
+        });
+        const result = await runConnector(
+          { ...deps, warninglists: matcher },
+          definition,
+          new AbortController().signal,
+        );
+        assert.notEqual(result.health.outcome, 'failed', result.health.error);
+        assert.equal(result.health.rejected, 0, policy);
+        // The SCO and the indicator of each of the two listed values.
+        assert.equal(result.health.flagged, 4, policy);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("an org admin's connector reaches public addresses only", async () => {
     const { store } = local.server;
     const services = createSharingServices(store, { defaultApiRoot: 'default' });

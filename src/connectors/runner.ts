@@ -30,7 +30,7 @@ import {
   type ConnectorState,
   type RunHealth,
 } from './state.ts';
-import { applyWarninglistPolicy } from './stix-warninglists.ts';
+import { applyWarninglistPolicy, findWarninglistHit } from './stix-warninglists.ts';
 
 export interface RunnerDeps {
   store: Store;
@@ -137,6 +137,26 @@ function applyWarningLists(
   return result.kept;
 }
 
+/**
+ * Counts the objects of a converted batch that are on a warning list. The converters apply
+ * the policy themselves, so under `label` and `lower` the listed objects they kept are found
+ * again here, as applyWarningLists counts them for objects as served.
+ */
+function countConverterFlagged(
+  connector: Connector,
+  objects: readonly unknown[],
+  lookup: WarninglistLookup | undefined,
+): number {
+  const policy = connector.warningLists;
+  if (lookup === undefined || policy === 'off' || policy === 'drop') return 0;
+  let flagged = 0;
+  for (const object of objects) {
+    if (object === null || typeof object !== 'object' || Array.isArray(object)) continue;
+    if (findWarninglistHit(object as Record<string, unknown>, lookup) !== undefined) flagged++;
+  }
+  return flagged;
+}
+
 /** Adds the stored sightings to the counters of the objects they sight. */
 async function countSightings(store: Store, objects: unknown[], added: Set<string>): Promise<void> {
   const at = nowMicros();
@@ -218,6 +238,9 @@ export async function runConnector(
     }
     countRejections(health, batch.rejectedCounts);
     for (const warning of batch.warnings ?? []) keepMessage(health.warnings, warning);
+    if (batch.warningListsApplied) {
+      health.flagged += countConverterFlagged(connector, batch.objects, deps.warninglists);
+    }
     const kept = batch.warningListsApplied
       ? batch.objects
       : applyWarningLists(connector, batch.objects, deps.warninglists, health);
