@@ -20,6 +20,21 @@ const BUILT_SCO_TYPES: ReadonlySet<string> = new Set([
   'autonomous-system',
 ]);
 
+let lastTimestamp = '';
+let lastTimestampKey: string | undefined;
+
+/**
+ * Returns timestampKey of `value`, remembering the last one: the indicators of a list
+ * share one created, modified and valid_from, so most calls repeat it.
+ */
+function listTimestampKey(value: string): string | undefined {
+  if (value !== lastTimestamp) {
+    lastTimestampKey = timestampKey(value);
+    lastTimestamp = value;
+  }
+  return lastTimestampKey;
+}
+
 /**
  * Returns the prepared version of an object that has the shape toSco or toIndicator give,
  * or undefined when it does not and must be validated in full.
@@ -38,13 +53,16 @@ export function prepareConverted(value: unknown): PreparedObject | undefined {
   if (type === 'indicator') {
     const { created, modified } = object;
     if (typeof created !== 'string' || typeof modified !== 'string') return undefined;
-    const createdKey = timestampKey(created);
-    const modifiedKey = timestampKey(modified);
+    const createdKey = listTimestampKey(created);
+    const modifiedKey = listTimestampKey(modified);
     if (createdKey === undefined || modifiedKey === undefined || modifiedKey < createdKey) {
       return undefined;
     }
     if (typeof object.pattern !== 'string' || object.pattern_type !== 'stix') return undefined;
-    if (typeof object.valid_from !== 'string' || timestampKey(object.valid_from) === undefined) {
+    if (
+      typeof object.valid_from !== 'string' ||
+      listTimestampKey(object.valid_from) === undefined
+    ) {
       return undefined;
     }
     version = modified;
