@@ -13,7 +13,7 @@ import { createLogger } from '../log/logger.ts';
 import { dataPath } from '../testing/data.ts';
 import { startTestServer, type TestServer } from '../testing/server.ts';
 import type { Connector, NewConnector } from './definition.ts';
-import type { MispCheckpoint } from './misp-source.ts';
+import { MispSource, type MispCheckpoint } from './misp-source.ts';
 import { runConnector, type RunnerDeps } from './runner.ts';
 import type { ConnectorSource } from './source.ts';
 import { sourceFor } from './sources.ts';
@@ -142,6 +142,46 @@ describe('MISP connectors', () => {
     const full = await run(await connector({ name: 'misp full' }));
     // The two partial runs together read what one whole run reads.
     assert.equal(storedIn + resumed.health.objectsIn, full.health.objectsIn);
+  });
+
+  test('invalid manifest keys are reported', async () => {
+    const definition = await connector({ name: 'misp bad keys' });
+    const keys = ['../../etc/passwd', `${'x'.repeat(300)}\u0007`];
+    for (const key of keys) manifest[key] = { timestamp: '1' };
+    try {
+      const result = await run(definition);
+      assert.equal(result.health.outcome, 'partial', result.health.error);
+      assert.equal(result.health.rejectedByReason['invalid-manifest'], 2);
+      const failures = result.health.failures.filter((failure) =>
+        failure.id.startsWith('manifest entry'),
+      );
+      assert.equal(failures[0]?.id, 'manifest entry "../../etc/passwd"');
+      assert.ok(failures[1]!.id.length < 130, failures[1]!.id);
+      assert.ok(!failures[1]!.id.includes(String.fromCharCode(7)), 'no control character');
+      assert.ok(result.health.added + result.health.duplicates > 0, 'the valid events are read');
+      assert.ok(!served.some((name) => name.includes('passwd')));
+    } finally {
+      for (const key of keys) delete manifest[key];
+    }
+  });
+
+  test('an event larger than the limit is skipped', async () => {
+    const definition = await connector({ name: 'misp small limit' });
+    // Between the sizes of the two events, so only the larger one is too large.
+    const sizes = SMALLEST.map((uuid) => readFileSync(join(FEED, `${uuid}.json`)).length);
+    const limit = Math.min(...sizes) + 1;
+    const limited: RunnerDeps = {
+      ...deps,
+      sourceFor: () => new MispSource('misp-feed', limit),
+    };
+    const result = await run(definition, limited);
+    assert.equal(result.health.outcome, 'partial', result.health.error);
+    assert.equal(result.health.rejectedByReason['too-large'], 1);
+    const larger = SMALLEST[sizes[0]! > sizes[1]! ? 0 : 1]!;
+    const failure = result.health.failures.find((entry) => entry.id === `event ${larger}`);
+    assert.match(failure?.message ?? '', /larger than \d+ bytes/);
+    const checkpoint = result.state.checkpoint as MispCheckpoint;
+    assert.equal(Object.keys(checkpoint.events).length, 1, 'the smaller event is stored');
   });
 
   test('single ESET event from a file', async () => {

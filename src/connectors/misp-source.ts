@@ -33,6 +33,16 @@ import {
 /** Largest manifest read, in bytes; it lists events, and a feed of 100,000 is about 30 MB. */
 export const MAX_MANIFEST_BYTES = 128 * 1024 * 1024;
 
+/**
+ * Largest event file copied to disk, in bytes. The copy has no time limit while data keeps
+ * arriving, so this bounds the disk a remote feed can fill. NOTE: 1 GiB is a guess at the
+ * largest real MISP event, not a measured figure.
+ */
+export const MAX_EVENT_BYTES = 1024 * 1024 * 1024;
+
+/** Characters of an invalid manifest key quoted in the health at most. */
+const MAX_QUOTED_KEY = 100;
+
 export interface MispCheckpoint {
   /** Manifest timestamp (Unix seconds) of each finished event, by uuid. */
   events: Record<string, number>;
@@ -66,8 +76,15 @@ function readCheckpoint(value: unknown): MispCheckpoint {
   };
 }
 
-/** The manifest's events, oldest first, so an interrupted run has stored the older ones. */
-function manifestEntries(text: string, where: string): Array<{ uuid: string; timestamp: number }> {
+interface Manifest {
+  /** The events, oldest first, so an interrupted run has stored the older ones. */
+  entries: Array<{ uuid: string; timestamp: number }>;
+  /** Keys that are no event uuid, which name no event file. */
+  invalidKeys: string[];
+}
+
+/** Reads a feed's manifest. */
+function manifestEntries(text: string, where: string): Manifest {
   let manifest: unknown;
   try {
     manifest = JSON.parse(text);
@@ -80,16 +97,52 @@ function manifestEntries(text: string, where: string): Array<{ uuid: string; tim
     );
   }
   const entries: Array<{ uuid: string; timestamp: number }> = [];
+  const invalidKeys: string[] = [];
   for (const [uuid, summary] of Object.entries(manifest as Record<string, unknown>)) {
     // The uuid names a file or URL: anything else could point outside the feed.
-    if (!isUuid(uuid)) continue;
+    if (!isUuid(uuid)) {
+      invalidKeys.push(uuid);
+      continue;
+    }
     const timestamp = Number((summary as { timestamp?: unknown } | null)?.timestamp ?? 0);
     entries.push({
       uuid: uuid.toLowerCase(),
       timestamp: Number.isFinite(timestamp) ? timestamp : 0,
     });
   }
-  return entries.sort((a, b) => a.timestamp - b.timestamp || (a.uuid < b.uuid ? -1 : 1));
+  entries.sort((a, b) => a.timestamp - b.timestamp || (a.uuid < b.uuid ? -1 : 1));
+  return { entries, invalidKeys };
+}
+
+/** Returns a manifest key as the health quotes it: printable and at most MAX_QUOTED_KEY characters. */
+function quotedKey(key: string): string {
+  const printable = [...key.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, ' ')];
+  const cut =
+    printable.length > MAX_QUOTED_KEY
+      ? `${printable.slice(0, MAX_QUOTED_KEY - 1).join('')}…`
+      : printable.join('');
+  return JSON.stringify(cut);
+}
+
+/** Passes chunks on until more than `maxBytes` went through, then fails. */
+async function* limitedBytes(
+  chunks: AsyncIterable<Uint8Array>,
+  maxBytes: number,
+  what: string,
+): AsyncGenerator<Uint8Array> {
+  let total = 0;
+  for await (const chunk of chunks) {
+    total += chunk.length;
+    if (total > maxBytes) throw new EventTooLargeError(`${what} is larger than ${maxBytes} bytes`);
+    yield chunk;
+  }
+}
+
+class EventTooLargeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EventTooLargeError';
+  }
 }
 
 function feedLocation(base: string, name: string): string {
@@ -100,7 +153,10 @@ function feedLocation(base: string, name: string): string {
 }
 
 export class MispSource implements ConnectorSource {
-  constructor(private readonly kind: 'misp-feed' | 'misp-event') {}
+  constructor(
+    private readonly kind: 'misp-feed' | 'misp-event',
+    private readonly maxEventBytes = MAX_EVENT_BYTES,
+  ) {}
 
   read(context: SourceContext): AsyncIterable<SourceBatch> {
     return this.kind === 'misp-feed' ? this.readFeed(context) : this.readEvent(context);
@@ -160,7 +216,14 @@ export class MispSource implements ConnectorSource {
     });
     if (response.status === 404) return undefined;
     const file = join(directory, 'event.json');
-    await pipeline(response.body as unknown as AsyncIterable<Uint8Array>, createWriteStream(file));
+    await pipeline(
+      limitedBytes(
+        response.body as unknown as AsyncIterable<Uint8Array>,
+        this.maxEventBytes,
+        describeUrl(location),
+      ),
+      createWriteStream(file),
+    );
     return file;
   }
 
@@ -176,7 +239,10 @@ export class MispSource implements ConnectorSource {
     const directory = await mkdtemp(join(tmpdir(), 'cairn-misp-'));
     try {
       const file = join(directory, 'event.json');
-      await pipeline(opened.stream, createWriteStream(file));
+      await pipeline(
+        limitedBytes(opened.stream, this.maxEventBytes, describeUrl(connector.url)),
+        createWriteStream(file),
+      );
       const same = opened.validator !== undefined && opened.validator === previous.validator;
       const skip = same && !previous.complete ? (previous.position ?? 0) : 0;
       yield* this.convertFile(
@@ -201,7 +267,18 @@ export class MispSource implements ConnectorSource {
     const state = readCheckpoint(context.checkpoint);
     const manifestAt = feedLocation(connector.url, 'manifest.json');
     const manifestText = await this.readManifest(manifestAt, context);
-    const entries = manifestEntries(manifestText, describeUrl(manifestAt));
+    const { entries, invalidKeys } = manifestEntries(manifestText, describeUrl(manifestAt));
+    if (invalidKeys.length > 0) {
+      yield {
+        objects: [],
+        rejections: invalidKeys.map((key) => ({
+          id: `manifest entry ${quotedKey(key)}`,
+          message: 'the key is not an event uuid, so it names no event file',
+          rule: 'invalid-manifest',
+        })),
+        checkpoint: { ...state, events: { ...state.events } },
+      };
+    }
     const directory = await mkdtemp(join(tmpdir(), 'cairn-misp-'));
     try {
       for (const { uuid, timestamp } of entries) {
@@ -211,11 +288,22 @@ export class MispSource implements ConnectorSource {
           state.current?.uuid === uuid && state.current.timestamp === timestamp
             ? state.current.position
             : 0;
-        const file = await this.localCopy(
-          feedLocation(connector.url, `${uuid}.json`),
-          directory,
-          context,
-        );
+        let file: string | undefined;
+        try {
+          file = await this.localCopy(
+            feedLocation(connector.url, `${uuid}.json`),
+            directory,
+            context,
+          );
+        } catch (error) {
+          if (!(error instanceof EventTooLargeError)) throw error;
+          yield {
+            objects: [],
+            rejections: [{ id: `event ${uuid}`, message: error.message, rule: 'too-large' }],
+            checkpoint: { ...state, current: undefined },
+          };
+          continue;
+        }
         if (file === undefined) {
           yield {
             objects: [],
