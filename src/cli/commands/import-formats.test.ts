@@ -70,6 +70,27 @@ describe('cairn import --format', () => {
     assert.match(result.stdout, /added 4, duplicates 0, rejected 0/);
   });
 
+  it('imports a large text list in a worker', async () => {
+    // Over 1 MiB, so the conversion runs in the worker thread.
+    const lines: string[] = [];
+    for (let index = 0; index < 90_000; index++) {
+      lines.push(`10.${index >> 16}.${(index >> 8) & 255}.${index & 255}`);
+    }
+    lines[49_999] = '010.1.1.1';
+    const text = `${lines.join('\n')}\n`;
+    assert.ok(Buffer.byteLength(text) > 1 << 20);
+    const result = await cairnImport(
+      '--format',
+      'text',
+      '--no-indicators',
+      file('large.txt', text),
+    );
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /converted 90000 records into 89999 STIX objects; skipped 1/);
+    assert.match(result.stdout, /line 50000: "010\.1\.1\.1" has a part with a leading zero/);
+    assert.match(result.stdout, /added 89999, duplicates 0, rejected 0/);
+  });
+
   it('imports CSV with a column mapping', async () => {
     const csv = file(
       'iocs.csv',

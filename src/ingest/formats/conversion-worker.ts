@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CairnError } from '../../errors.ts';
 import { packRows, toConvertedRow } from '../converted-rows.ts';
-import { convert } from './index.ts';
+import { convertListFormat } from './list-formats.ts';
 import type { FromWorker, ToWorker, WorkerError, WorkerRequest } from './threaded.ts';
 
 /**
@@ -77,7 +77,7 @@ function describe(error: unknown): WorkerError {
   return { kind: 'other', message: String(error) };
 }
 
-const conversion = convert(request.format, { stream: input() }, request.options);
+const conversion = convertListFormat(request.format, { stream: input() }, request.options);
 const { report } = conversion;
 try {
   for await (const objects of conversion.batches ?? grouped(conversion.objects)) {

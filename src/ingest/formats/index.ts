@@ -7,12 +7,10 @@
 import { stat } from 'node:fs/promises';
 import { CairnError } from '../../errors.ts';
 import type { StixObject } from '../../normalise/index.ts';
-import { CsvConverter, type CsvMapping } from './csv.ts';
-import { convertFreeText } from './freetext.ts';
-import { LineReader } from './lines.ts';
+import { type CsvMapping } from './csv.ts';
+import { convertListFormat } from './list-formats.ts';
 import type { ConvertOptions } from './options.ts';
 import { ConversionReport } from './report.ts';
-import { convertTextBatches } from './text.ts';
 import { BundleReader } from '../bundle-reader.ts';
 import { convertStix } from './stix.ts';
 import { Stix1Converter } from './stix1.ts';
@@ -103,34 +101,10 @@ export function convert(
 ): Conversion {
   const report = new ConversionReport();
   switch (format) {
-    case 'text': {
-      const lines = new LineReader(input.stream);
-      const batches = convertTextBatches(lines, options, report);
-      return {
-        objects: flatten(batches),
-        batches,
-        report,
-        bytesRead: () => lines.bytesRead,
-        bulk: true,
-      };
-    }
-    case 'freetext': {
-      const lines = new LineReader(input.stream);
-      return {
-        objects: convertFreeText(lines, options, report),
-        report,
-        bytesRead: () => lines.bytesRead,
-        bulk: true,
-      };
-    }
-    case 'csv': {
-      const converter = new CsvConverter(
-        input.stream,
-        { ...options, mapping: options.csvMapping },
-        report,
-      );
-      return { objects: converter, report, bytesRead: () => converter.bytesRead, bulk: true };
-    }
+    case 'text':
+    case 'freetext':
+    case 'csv':
+      return convertListFormat(format, input, options);
     case 'stix':
     case 'stix20': {
       const reader = new BundleReader(input.stream);
@@ -176,8 +150,4 @@ async function* mispPath(
   const info = await stat(path);
   const files = info.isDirectory() ? await listJsonFiles(path) : [path];
   yield* convertMispFiles(files, path, options, report, progress);
-}
-
-async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncGenerator<T> {
-  for await (const batch of batches) yield* batch;
 }
