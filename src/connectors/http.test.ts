@@ -164,6 +164,27 @@ describe('fetchWithRetry', () => {
     assert.equal(await response.text(), 'evil.example\n');
   });
 
+  test('same-origin follows redirects within the origin', async () => {
+    const response = await fetchWithRetry(
+      `http://127.0.0.1:${site.port}/one`,
+      options({ allowPrivateTargets: 'same-origin' }),
+    );
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), 'evil.example\n');
+  });
+
+  test('same-origin stops a redirect to another private origin', async () => {
+    other.received.length = 0;
+    await assert.rejects(
+      fetchWithRetry(
+        `http://127.0.0.1:${site.port}/away`,
+        options({ allowPrivateTargets: 'same-origin' }),
+      ),
+      /GET http:\/\/127\.0\.0\.1:\d+\/landed \(redirected from .*\/away\) was not sent: 127\.0\.0\.1 is a loopback/,
+    );
+    assert.equal(other.received.length, 0);
+  });
+
   test('does not follow a redirect to a file', async () => {
     await assert.rejects(
       fetchWithRetry(

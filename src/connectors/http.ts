@@ -15,6 +15,14 @@ import type { ConnectorAuth, RetryPolicy } from './definition.ts';
 
 export type { Response };
 
+/**
+ * Where a connector may reach non-public addresses: everywhere (`true`, the
+ * connectors.allowPrivateTargets setting), nowhere (`false`), or only at the origin of the
+ * url that a platform admin gave (`same-origin`), so a redirect elsewhere is checked as for
+ * anyone's connector.
+ */
+export type PrivateTargets = boolean | 'same-origin';
+
 /** A response status that ends the run with a message, after retries when it is transient. */
 export class FetchError extends Error {
   constructor(
@@ -37,8 +45,8 @@ export interface RequestOptions {
    * after a redirect to another origin.
    */
   secretHeaders?: Record<string, string>;
-  /** Whether the request may go to loopback, private and other non-public addresses. */
-  allowPrivateTargets?: boolean;
+  /** Where the request may go to loopback, private and other non-public addresses. */
+  allowPrivateTargets?: PrivateTargets;
   /** Aborts the request and every retry wait. */
   signal?: AbortSignal;
   /** Called before each retry, for logs and health. */
@@ -181,10 +189,12 @@ async function requestFollowingRedirects(
   options: RequestOptions,
   signal: AbortSignal,
 ): Promise<Response> {
-  const allowPrivateTargets = options.allowPrivateTargets ?? false;
+  const allowed = options.allowPrivateTargets ?? false;
   const first = new URL(url);
   let target = first;
   for (let redirects = 0; ; redirects++) {
+    const allowPrivateTargets =
+      allowed === true || (allowed === 'same-origin' && target.origin === first.origin);
     const problem = targetProblem(target, allowPrivateTargets);
     if (problem !== undefined) {
       const hop = target === first ? '' : ` (redirected from ${describeUrl(url)})`;

@@ -269,7 +269,11 @@ export async function runConnector(
       checkpoint: state.checkpoint,
       signal,
       logger,
-      allowPrivateTargets: (deps.allowPrivateTargets ?? false) || rights.urlByPlatformAdmin,
+      allowPrivateTargets: deps.allowPrivateTargets
+        ? true
+        : rights.urlByPlatformAdmin
+          ? 'same-origin'
+          : false,
       ...(deps.warninglists ? { warninglists: deps.warninglists } : {}),
       onRetry: (message) => {
         health.retries++;

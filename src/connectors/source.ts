@@ -8,6 +8,7 @@
 import type { WarninglistLookup } from '../ingest/formats/index.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Connector } from './definition.ts';
+import type { PrivateTargets } from './http.ts';
 
 /** An input record that could not become a STIX object, with the reason. */
 export interface SourceRejection {
@@ -51,11 +52,11 @@ export interface SourceContext {
   /** Warning lists for converters, under the connector's policy. */
   warninglists?: WarninglistLookup;
   /**
-   * Whether the run's requests may go to loopback, private and other non-public addresses:
-   * when `connectors.allowPrivateTargets` is set or a platform admin gave the connector's
-   * url (Connector.urlSetBy).
+   * Where the run's requests may go to loopback, private and other non-public addresses:
+   * everywhere when `connectors.allowPrivateTargets` is set, and at the origin of the
+   * connector's url when a platform admin gave it (Connector.urlSetBy).
    */
-  allowPrivateTargets?: boolean;
+  allowPrivateTargets?: PrivateTargets;
   /** Called before an HTTP retry, so the health can show it. */
   onRetry: (message: string) => void;
 }
