@@ -16,10 +16,10 @@ import type { ConnectorAuth, RetryPolicy } from './definition.ts';
 export type { Response };
 
 /**
- * Where a connector may reach non-public addresses: everywhere (`true`, the
+ * Reach of a connector to non-public addresses: everywhere (`true`, the
  * connectors.allowPrivateTargets setting), nowhere (`false`), or only at the origin of the
- * url that a platform admin gave (`same-origin`), so a redirect elsewhere is checked as for
- * anyone's connector.
+ * url that a platform admin gave (`same-origin`). A redirect elsewhere is then checked as
+ * for anyone's connector.
  */
 export type PrivateTargets = boolean | 'same-origin';
 
@@ -45,7 +45,7 @@ export interface RequestOptions {
    * after a redirect to another origin.
    */
   secretHeaders?: Record<string, string>;
-  /** Where the request may go to loopback, private and other non-public addresses. */
+  /** Reach of the request to loopback, private and other non-public addresses. */
   allowPrivateTargets?: PrivateTargets;
   /** Aborts the request and every retry wait. */
   signal?: AbortSignal;

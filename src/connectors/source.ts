@@ -52,7 +52,7 @@ export interface SourceContext {
   /** Warning lists for converters, under the connector's policy. */
   warninglists?: WarninglistLookup;
   /**
-   * Where the run's requests may go to loopback, private and other non-public addresses:
+   * Reach of the run's requests to loopback, private and other non-public addresses:
    * everywhere when `connectors.allowPrivateTargets` is set, and at the origin of the
    * connector's url when a platform admin gave it (Connector.urlSetBy).
    */
