@@ -160,6 +160,7 @@ export class EventFeed {
     const { afterSeq, limit, collectionIds } = query;
     const run =
       collectionIds === undefined &&
+      query.kinds === undefined &&
       Number.isSafeInteger(afterSeq) &&
       Number.isSafeInteger(limit) &&
       limit > 0
@@ -186,7 +187,7 @@ export class EventFeed {
   async #readStore(query: EventQuery): Promise<EventRecord[]> {
     const events = await this.#store.readEvents(query);
     // Every event of the log after `afterSeq`, up to the last read: a run to keep.
-    if (events.length > 0 && query.collectionIds === undefined) {
+    if (events.length > 0 && query.collectionIds === undefined && query.kinds === undefined) {
       this.#keep(query.afterSeq, events);
     }
     return events;

@@ -297,6 +297,66 @@ export function runEventCases(
       await assert.rejects(store.readEvents({ afterSeq: 0, limit: -1 }), RangeError);
     });
 
+    test('read by kind and position', async () => {
+      const { root } = context();
+      const second = await store.createCollection({ apiRoot: root, title: 'Second' });
+      const kept = stixId('indicator', 1);
+      const gone = stixId('indicator', 2);
+      const elsewhere = stixId('indicator', 3);
+      await add(objectVersion(kept, stixTime(1)), objectVersion(gone, stixTime(1)));
+      await store.addObjects(second.id, [objectVersion(elsewhere, stixTime(1))]);
+      await add(objectVersion(kept, stixTime(2)));
+      await store.deleteObject(collection.id, gone);
+      await store.deleteObject(second.id, elsewhere);
+      await store.deleteObject(collection.id, kept, { first: true, last: false, exact: [] });
+      const all = await allEvents();
+      assert.equal(all.length, 7);
+
+      const deletes = await store.readEvents({ afterSeq: 0, limit: 10, kinds: ['deleted'] });
+      assert.deepEqual(
+        deletes.map((event) => [event.objectId, event.kind]),
+        [
+          [gone, 'deleted'],
+          [elsewhere, 'deleted'],
+          [kept, 'deleted'],
+        ],
+      );
+      assert.deepEqual(
+        deletes.map((event) => event.seq),
+        all.filter((event) => event.kind === 'deleted').map((event) => event.seq),
+        'the same events as the unfiltered read, in seq order',
+      );
+      const page = await store.readEvents({
+        afterSeq: deletes[0]!.seq,
+        limit: 1,
+        kinds: ['deleted'],
+      });
+      assert.deepEqual(
+        page.map((event) => event.objectId),
+        [elsewhere],
+      );
+      const inFirst = await store.readEvents({
+        afterSeq: 0,
+        limit: 10,
+        kinds: ['deleted', 'updated'],
+        collectionIds: [collection.id],
+      });
+      assert.deepEqual(
+        inFirst.map((event) => [event.objectId, event.kind]),
+        [
+          [kept, 'updated'],
+          [gone, 'deleted'],
+          [kept, 'deleted'],
+        ],
+      );
+      assert.equal(inFirst[0]!.json, all[3]!.json, 'an update keeps its JSON');
+      assert.deepEqual(await store.readEvents({ afterSeq: 0, limit: 10, kinds: [] }), []);
+      assert.deepEqual(
+        await store.readEvents({ afterSeq: 0, limit: 10, kinds: ['deleted'], collectionIds: [] }),
+        [],
+      );
+    });
+
     test('bounds follow the log', async () => {
       for (let n = 1; n <= 3; n++) await add(objectVersion(stixId('indicator', n), stixTime(n)));
       const all = await allEvents();

@@ -379,6 +379,11 @@ export interface EventQuery {
   limit: number;
   /** Only events of these collections (ORed). */
   collectionIds?: string[];
+  /**
+   * Only events of these kinds (ORed). The other events are still scanned in seq order,
+   * but their JSON is not read.
+   */
+  kinds?: readonly EventKind[];
 }
 
 /** The retention policy of the event log: events outside it are pruned. */

@@ -25,8 +25,6 @@ import { KEYED_TYPES, objectKeyRows, WILDCARD_KEY } from './hunt-keys.ts';
 
 export const BUILDER_DOCUMENT = 'hunt-key-index';
 const BUILDER_ID = 'builder';
-/** The indexer's name among the readers that the pacer keeps in a convoy. */
-const PACED_READER = 'retro-hunt keys';
 /** Reads of an object's versions before its rows are left as they are. */
 const REKEY_ATTEMPTS = 3;
 const KEYED = new Set(KEYED_TYPES);
@@ -74,7 +72,7 @@ export class HuntKeyIndexer {
     private readonly store: Store,
     private readonly logger: Logger,
     options: Partial<HuntIndexOptions> = {},
-    private readonly pacer?: Pick<BackgroundPacer, 'turn' | 'convoy' | 'report'>,
+    private readonly pacer?: Pick<BackgroundPacer, 'turn'>,
   ) {
     this.options = { ...HUNT_INDEX_DEFAULTS, ...options };
     this.lease = {
@@ -172,7 +170,8 @@ export class HuntKeyIndexer {
 
   /**
    * Applies the deletes of the event log after `state.afterSeq` to the key rows, up to
-   * `budget.pages` pages of events, and moves `state.afterSeq` on. Returns the events read.
+   * `budget.pages` pages of delete events, and moves `state.afterSeq` on. Returns the
+   * delete events read.
    */
   private async applyDeletes(state: BuilderState, budget: { pages: number }): Promise<number> {
     const { first, last } = await this.store.eventBounds();
@@ -190,23 +189,23 @@ export class HuntKeyIndexer {
     let read = 0;
     for (; budget.pages > 0 && afterSeq < last; budget.pages--) {
       if (this.loop.stopped) break;
-      // In the convoy, one background reader reads each event from the store for all.
-      this.pacer?.report(PACED_READER, afterSeq);
-      await this.pacer?.convoy({ name: PACED_READER, afterSeq });
-      const events = await this.store.readEvents({ afterSeq, limit: this.options.pageSize });
+      const limit = this.options.pageSize;
+      const events = await this.store.readEvents({ afterSeq, limit, kinds: ['deleted'] });
       const oldest = events[0];
-      if (oldest === undefined) break;
-      await this.giveWay(oldest.at);
+      if (oldest !== undefined) await this.giveWay(oldest.at);
       const objects = new Map<string, { collectionId: string; objectId: string }>();
       for (const event of events) {
-        if (event.kind !== 'deleted' || !KEYED.has(event.objectType)) continue;
+        if (!KEYED.has(event.objectType)) continue;
         const { collectionId, objectId } = event;
         objects.set(`${collectionId}|${objectId}`, { collectionId, objectId });
       }
       for (const { collectionId, objectId } of objects.values()) {
         await this.rekeyObject(collectionId, objectId);
       }
-      afterSeq = events.at(-1)!.seq;
+      // A short page read every delete up to `last`, since the store numbers events in
+      // commit order.
+      const newest = events.at(-1)?.seq ?? afterSeq;
+      afterSeq = events.length < limit ? Math.max(newest, last) : newest;
       state.afterSeq = afterSeq;
       read += events.length;
     }

@@ -37,7 +37,7 @@ export interface WatchRuntimeOptions {
   valueIndexStore?: Store;
   huntIndex: Partial<HuntIndexOptions>;
   /** Pacer that makes the key indexer of retro-hunts give way to writes, as the value index does. */
-  huntIndexPacer?: Pick<BackgroundPacer, 'turn' | 'convoy' | 'report'>;
+  huntIndexPacer?: Pick<BackgroundPacer, 'turn'>;
 }
 
 export const RUNTIME_DEFAULTS: WatchRuntimeOptions = {

@@ -63,6 +63,9 @@ const SQL = {
   readSome:
     `SELECT ${READ_COLUMNS} WHERE e.seq > $1 AND e.collection_id = ANY ($2::text[])` +
     ' ORDER BY e.seq LIMIT $3',
+  readKinds:
+    `SELECT ${READ_COLUMNS} WHERE e.seq > $1 AND e.kind = ANY ($2::text[])` +
+    ' AND ($3::text[] IS NULL OR e.collection_id = ANY ($3::text[])) ORDER BY e.seq LIMIT $4',
   bounds: 'SELECT coalesce(min(seq), 0) AS first, coalesce(max(seq), 0) AS last FROM events',
   seqBefore: 'SELECT seq FROM events WHERE at < $1 ORDER BY at DESC, seq DESC LIMIT 1',
   // The seq of the newest event that the count limit drops, or nothing when none is dropped.
@@ -233,7 +236,16 @@ export class EventLog {
     if (!Number.isSafeInteger(afterSeq)) {
       throw new RangeError(`invalid afterSeq ${afterSeq}: expected an integer`);
     }
-    if (collectionIds?.length === 0) return [];
+    if (collectionIds?.length === 0 || query.kinds?.length === 0) return [];
+    if (query.kinds !== undefined) {
+      const collections = collectionIds === undefined ? null : [...new Set(collectionIds)];
+      const rows = await this.#connection.query<EventRow>({
+        name: 'cairn_events_of_kinds',
+        text: SQL.readKinds,
+        values: [afterSeq, [...new Set(query.kinds)], collections, limit],
+      });
+      return rows.map(toEvent);
+    }
     const rows =
       collectionIds === undefined
         ? await this.#connection.query<EventRow>({

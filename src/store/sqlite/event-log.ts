@@ -34,6 +34,11 @@ const SQL = {
   readSome:
     `SELECT ${EVENT_COLUMNS} ${FROM_EVENTS} WHERE e.seq > ?` +
     ' AND e.collection_id IN (SELECT value FROM json_each(?)) ORDER BY e.seq LIMIT ?',
+  readKinds:
+    `SELECT ${EVENT_COLUMNS} ${FROM_EVENTS} WHERE e.seq > @afterSeq` +
+    ' AND e.kind IN (SELECT value FROM json_each(@kinds)) AND (@collections IS NULL' +
+    ' OR e.collection_id IN (SELECT value FROM json_each(@collections)))' +
+    ' ORDER BY e.seq LIMIT @limit',
   first: 'SELECT seq, at FROM events ORDER BY seq LIMIT 1',
   last: 'SELECT seq, at FROM events ORDER BY seq DESC LIMIT 1',
   atOrAfter: 'SELECT seq, at FROM events WHERE seq >= ? ORDER BY seq LIMIT 1',
@@ -358,7 +363,12 @@ export class EventLog {
     }
     const s = this.#statements;
     let rows: unknown[];
-    if (collectionIds === undefined) rows = s.get(SQL.readAll).all(afterSeq, limit);
+    if (query.kinds !== undefined) {
+      if (query.kinds.length === 0 || collectionIds?.length === 0) return [];
+      const kinds = JSON.stringify(query.kinds);
+      const collections = collectionIds === undefined ? null : JSON.stringify(collectionIds);
+      rows = s.get(SQL.readKinds).all({ afterSeq, kinds, collections, limit });
+    } else if (collectionIds === undefined) rows = s.get(SQL.readAll).all(afterSeq, limit);
     else if (collectionIds.length === 0) rows = [];
     else rows = s.get(SQL.readSome).all(afterSeq, JSON.stringify(collectionIds), limit);
     return (rows as EventRow[]).map(toEvent);
