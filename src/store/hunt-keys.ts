@@ -3,7 +3,7 @@
  * and the key range that a prefix selects.
  */
 import { checkCount, checkTime, isWellFormed } from './checks.ts';
-import type { HuntKey, HuntKeyQuery } from './store.ts';
+import type { HuntKey, HuntKeyQuery, ObjectHuntKeys } from './store.ts';
 
 function checkText(value: unknown, field: string): void {
   if (typeof value !== 'string' || value.length === 0) {
@@ -27,15 +27,13 @@ export function checkHuntKeys(keys: readonly HuntKey[], upTo: number): void {
   }
 }
 
-/** Rejects the arguments of setObjectHuntKeys that a store would not keep unchanged. */
-export function checkObjectHuntKeys(
-  objectId: string,
-  keys: readonly string[],
-  readUpTo: number,
-): void {
-  checkText(objectId, 'object id');
-  checkTime(readUpTo, 'read mark');
-  for (const key of keys) checkText(key, 'hunt key');
+/** Rejects the objects of setObjectHuntKeys that a store would not keep unchanged. */
+export function checkObjectHuntKeys(objects: readonly ObjectHuntKeys[]): void {
+  for (const object of objects) {
+    checkText(object.objectId, 'object id');
+    checkTime(object.readUpTo, 'read mark');
+    for (const key of object.keys) checkText(key, 'hunt key');
+  }
 }
 
 /** Rejects a query with both or neither of keys and prefix, or a prefix without a range. */

@@ -189,17 +189,27 @@ export function runHuntKeyCases(
       );
     });
 
-    test("setting an object's keys replaces its rows only", async () => {
+    test("setting objects' keys replaces their rows only", async () => {
       const { store, root, collection } = context();
       const other = await store.createCollection({ apiRoot: root, title: 'Other' });
       await store.addHuntKeys(
         collection.id,
-        [row('d:a.', IND_A), row('d:b.', IND_A), row('d:c.', IND_A), row('d:b.', IND_B)],
+        [
+          row('d:a.', IND_A),
+          row('d:b.', IND_A),
+          row('d:c.', IND_A),
+          row('d:b.', IND_B),
+          row('d:c.', IND_C),
+        ],
         10,
       );
       await store.addHuntKeys(other.id, [row('d:a.', IND_A)], 20);
 
-      assert.equal(await store.setObjectHuntKeys(collection.id, IND_A, ['d:b.', 'd:x.'], 0), true);
+      const refused = await store.setObjectHuntKeys(collection.id, [
+        { objectId: IND_A, keys: ['d:b.', 'd:x.'], readUpTo: 0 },
+        { objectId: IND_C, keys: [], readUpTo: 0 },
+      ]);
+      assert.deepEqual(refused, []);
       const all = await store.findHuntKeys({
         collectionId: collection.id,
         prefix: 'd:',
@@ -218,49 +228,65 @@ export function runHuntKeyCases(
     test('no keys remove every row of the object', async () => {
       const { store, collection } = context();
       await store.addHuntKeys(collection.id, [row('h:1', IND_A), row('h:1', IND_C)], 10);
-      assert.equal(await store.setObjectHuntKeys(collection.id, IND_A, [], 0), true);
+      const none = [{ objectId: IND_A, keys: [], readUpTo: 0 }];
+      assert.deepEqual(await store.setObjectHuntKeys(collection.id, none), []);
       assert.deepEqual(
         await store.findHuntKeys({ collectionId: collection.id, keys: ['h:1'], limit: 10 }),
         [row('h:1', IND_C)],
       );
-      assert.equal(await store.setObjectHuntKeys(collection.id, IND_A, [], 0), true, 'again');
-      assert.equal(await store.setObjectHuntKeys(MISSING, IND_A, [], 0), true, 'no collection');
+      assert.deepEqual(await store.setObjectHuntKeys(collection.id, none), [], 'again');
+      assert.deepEqual(await store.setObjectHuntKeys(MISSING, none), [], 'no collection');
+      assert.deepEqual(await store.setObjectHuntKeys(collection.id, []), [], 'no objects');
     });
 
     test('a version added after the read blocks the change', async () => {
       const { store, collection } = context();
-      const [first] = await store.addObjects(collection.id, [objectVersion(IND_A, stixTime(1))]);
-      await store.addHuntKeys(collection.id, [row('h:old', IND_A)], first!.dateAdded);
+      const [first, ofB] = await store.addObjects(collection.id, [
+        objectVersion(IND_A, stixTime(1)),
+        objectVersion(IND_B, stixTime(1)),
+      ]);
+      await store.addHuntKeys(
+        collection.id,
+        [row('h:old', IND_A), row('h:old', IND_B)],
+        ofB!.dateAdded,
+      );
       const [second] = await store.addObjects(collection.id, [objectVersion(IND_A, stixTime(2))]);
 
-      assert.equal(
-        await store.setObjectHuntKeys(collection.id, IND_A, ['h:new'], first!.dateAdded),
-        false,
-        'the keys were read before the second version',
-      );
+      const refused = await store.setObjectHuntKeys(collection.id, [
+        { objectId: IND_A, keys: ['h:new'], readUpTo: first!.dateAdded },
+        { objectId: IND_B, keys: ['h:new'], readUpTo: ofB!.dateAdded },
+      ]);
+      assert.deepEqual(refused, [IND_A], 'the keys of A were read before its second version');
       const kept = await store.findHuntKeys({
         collectionId: collection.id,
         prefix: 'h:',
         limit: 10,
       });
-      assert.deepEqual(kept, [row('h:old', IND_A)], 'a refused change leaves the rows');
-      assert.equal(
-        await store.setObjectHuntKeys(collection.id, IND_A, ['h:new'], second!.dateAdded),
-        true,
+      assert.deepEqual(
+        kept,
+        [row('h:new', IND_B), row('h:old', IND_A)],
+        'a refused object keeps its rows, the others change',
       );
+      const again = await store.setObjectHuntKeys(collection.id, [
+        { objectId: IND_A, keys: ['h:new'], readUpTo: second!.dateAdded },
+      ]);
+      assert.deepEqual(again, []);
       const set = await store.findHuntKeys({
         collectionId: collection.id,
         prefix: 'h:',
         limit: 10,
       });
-      assert.deepEqual(set, [row('h:new', IND_A)]);
+      assert.deepEqual(set, [row('h:new', IND_A), row('h:new', IND_B)]);
     });
 
     test('bad object keys are rejected', async () => {
       const { store, collection } = context();
       await store.addHuntKeys(collection.id, [row('u:good', IND_A)], 1);
       const set = (objectId: string, keys: string[], readUpTo = 0) =>
-        store.setObjectHuntKeys(collection.id, objectId, keys, readUpTo);
+        store.setObjectHuntKeys(collection.id, [
+          { objectId: IND_A, keys: [], readUpTo: 0 },
+          { objectId, keys, readUpTo },
+        ]);
       await assert.rejects(set(IND_A, ['']), TypeError);
       await assert.rejects(set(IND_A, ['u:\u0000']), TypeError);
       await assert.rejects(set(IND_A, ['u:\ud800']), TypeError);
@@ -269,8 +295,38 @@ export function runHuntKeyCases(
       assert.deepEqual(
         await store.findHuntKeys({ collectionId: collection.id, keys: ['u:good'], limit: 5 }),
         [row('u:good', IND_A)],
-        'a rejected change leaves the rows',
+        'a rejected call changes nothing',
       );
+    });
+
+    test('many objects are set in one call', async () => {
+      const { store, collection } = context();
+      const ids = Array.from(
+        { length: 1_500 },
+        (_, i) => `indicator--00000000-0000-4000-8000-${(i + 100).toString(16).padStart(12, '0')}`,
+      );
+      await store.addHuntKeys(
+        collection.id,
+        ids.flatMap((id) => [row('h:shared', id), row(`h:${id}`, id)]),
+        5,
+      );
+      const refused = await store.setObjectHuntKeys(
+        collection.id,
+        ids.map((id, i) => ({ objectId: id, keys: i % 2 === 0 ? [] : ['h:shared'], readUpTo: 0 })),
+      );
+      assert.deepEqual(refused, []);
+      const shared = await store.findHuntKeys({
+        collectionId: collection.id,
+        keys: ['h:shared'],
+        limit: 2_000,
+      });
+      assert.equal(shared.length, 750, 'the odd objects keep the shared key');
+      const own = await store.findHuntKeys({
+        collectionId: collection.id,
+        prefix: 'h:i',
+        limit: 2_000,
+      });
+      assert.deepEqual(own, [], 'no object keeps its own key');
     });
 
     test('a large batch is stored whole', async () => {

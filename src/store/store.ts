@@ -474,6 +474,14 @@ export interface HuntKeyQuery {
   limit: number;
 }
 
+/** The key rows one object in a collection is to have (see Store.setObjectHuntKeys). */
+export interface ObjectHuntKeys {
+  objectId: string;
+  keys: readonly string[];
+  /** The newest date_added among the versions the keys come from (microseconds), 0 for none. */
+  readUpTo: number;
+}
+
 /** Sighting and false-positive reports counted for an object (see src/scoring). */
 export interface ObjectFeedback {
   objectId: string;
@@ -742,20 +750,15 @@ export interface Store {
   /** Key rows of a collection, sorted by key and then object id, by code point. */
   findHuntKeys(query: HuntKeyQuery): Promise<HuntKey[]>;
   /**
-   * Sets the key rows of one object in a collection to `keys`, in one transaction: rows
+   * Sets the key rows of objects in a collection to their `keys`, in one transaction: rows
    * with other keys go and missing ones are added, so an object that lost versions keeps
-   * only the keys of those that remain. `readUpTo` is the newest date_added among the
-   * versions the keys come from (microseconds, 0 when no version remains). When a version
-   * of the object was added after it, the keys may lack that version's, so the call
-   * changes nothing and returns false: read the versions again and retry. The indexed
-   * mark stays as it is. Throws TypeError for a key that addHuntKeys rejects.
+   * only the keys of those that remain. An object that got a version after its `readUpTo`
+   * is left as it is, because its keys may lack that version's. Returns the ids of such
+   * objects: read their versions again and retry. The indexed mark stays as it is. Costs
+   * one scan of the collection's key rows, so pass many objects at once. Throws TypeError
+   * for a key that addHuntKeys rejects.
    */
-  setObjectHuntKeys(
-    collectionId: string,
-    objectId: string,
-    keys: readonly string[],
-    readUpTo: number,
-  ): Promise<boolean>;
+  setObjectHuntKeys(collectionId: string, objects: readonly ObjectHuntKeys[]): Promise<string[]>;
 
   /** A small key-value table for server-wide settings such as the cursor signing key. */
   getSetting(key: string): Promise<string | undefined>;

@@ -20,7 +20,7 @@ import type { BackgroundPacer } from '../events/pacing.ts';
 import { claimLease, releaseLease, type LeaseDocument } from '../events/lease-document.ts';
 import { PassLoop } from '../events/pass-loop.ts';
 import type { Logger } from '../log/logger.ts';
-import type { HuntKey, Store, StoredVersionWithJson } from '../store/store.ts';
+import type { HuntKey, ObjectHuntKeys, Store, StoredVersionWithJson } from '../store/store.ts';
 import { KEYED_TYPES, objectKeyRows, WILDCARD_KEY } from './hunt-keys.ts';
 
 export const BUILDER_DOCUMENT = 'hunt-key-index';
@@ -193,14 +193,18 @@ export class HuntKeyIndexer {
       const events = await this.store.readEvents({ afterSeq, limit, kinds: ['deleted'] });
       const oldest = events[0];
       if (oldest !== undefined) await this.giveWay(oldest.at);
-      const objects = new Map<string, { collectionId: string; objectId: string }>();
+      const byCollection = new Map<string, Set<string>>();
       for (const event of events) {
         if (!KEYED.has(event.objectType)) continue;
-        const { collectionId, objectId } = event;
-        objects.set(`${collectionId}|${objectId}`, { collectionId, objectId });
+        let objectIds = byCollection.get(event.collectionId);
+        if (objectIds === undefined) {
+          objectIds = new Set();
+          byCollection.set(event.collectionId, objectIds);
+        }
+        objectIds.add(event.objectId);
       }
-      for (const { collectionId, objectId } of objects.values()) {
-        await this.rekeyObject(collectionId, objectId);
+      for (const [collectionId, objectIds] of byCollection) {
+        await this.rekeyObjects(collectionId, [...objectIds]);
       }
       // A short page read every delete up to `last`, since the store numbers events in
       // commit order.
@@ -213,34 +217,55 @@ export class HuntKeyIndexer {
   }
 
   /**
-   * Sets the key rows of an object that lost versions to the keys of the versions it has
-   * left, none when it has none. Reads the versions again when one arrived meanwhile, and
-   * after REKEY_ATTEMPTS reads leaves the rows, which then only add candidates.
+   * Sets the key rows of objects that lost versions to the keys of the versions they have
+   * left, none when they have none. Reads the versions of an object again when one arrived
+   * meanwhile, and after REKEY_ATTEMPTS reads leaves its rows, which then only add
+   * candidates.
    */
-  private async rekeyObject(collectionId: string, objectId: string): Promise<void> {
-    for (let attempt = 0; attempt < REKEY_ATTEMPTS; attempt++) {
-      const keys = new Set<string>();
-      let readUpTo = 0;
-      for (;;) {
-        const page = await this.store.queryObjects({
-          collectionId,
-          ids: [objectId],
-          versions: { all: true },
-          ...(readUpTo > 0 ? { addedAfter: readUpTo } : {}),
-          limit: this.options.pageSize,
-        });
-        for (const row of this.versionRows(collectionId, page.items)) keys.add(row.key);
-        readUpTo = page.items.at(-1)?.dateAdded ?? readUpTo;
-        if (!page.more) break;
-      }
-      if (await this.store.setObjectHuntKeys(collectionId, objectId, [...keys], readUpTo)) {
-        return;
-      }
+  private async rekeyObjects(collectionId: string, objectIds: string[]): Promise<void> {
+    let pending = objectIds;
+    for (let attempt = 0; attempt < REKEY_ATTEMPTS && pending.length > 0; attempt++) {
+      const objects = await this.remainingKeys(collectionId, pending);
+      pending = await this.store.setObjectHuntKeys(collectionId, objects);
     }
-    this.logger.warn(
-      { collectionId, objectId },
-      'left the retro-hunt key rows of a deleted version, because new versions kept arriving',
+    if (pending.length > 0) {
+      this.logger.warn(
+        { collectionId, objects: pending.length, firstObjectId: pending[0] },
+        'left the retro-hunt key rows of deleted versions, because new versions kept arriving',
+      );
+    }
+  }
+
+  /** Reads every version of the objects in the collection and returns their keys. */
+  private async remainingKeys(
+    collectionId: string,
+    objectIds: readonly string[],
+  ): Promise<ObjectHuntKeys[]> {
+    const found = new Map(
+      objectIds.map((objectId) => [objectId, { objectId, keys: new Set<string>(), readUpTo: 0 }]),
     );
+    let addedAfter = 0;
+    for (;;) {
+      const page = await this.store.queryObjects({
+        collectionId,
+        ids: [...objectIds],
+        versions: { all: true },
+        ...(addedAfter > 0 ? { addedAfter } : {}),
+        limit: this.options.pageSize,
+      });
+      for (const item of page.items) {
+        const object = found.get(item.id)!;
+        for (const row of this.versionRows(collectionId, [item])) object.keys.add(row.key);
+        object.readUpTo = Math.max(object.readUpTo, item.dateAdded);
+        addedAfter = item.dateAdded;
+      }
+      if (!page.more) break;
+    }
+    return [...found.values()].map(({ objectId, keys, readUpTo }) => ({
+      objectId,
+      keys: [...keys],
+      readUpTo,
+    }));
   }
 
   /** Returns the key rows of stored versions. */

@@ -11,7 +11,12 @@ import {
   cursorOf,
   prefixEnd,
 } from '../hunt-keys.ts';
-import { StoreConflictError, type HuntKey, type HuntKeyQuery } from '../store.ts';
+import {
+  StoreConflictError,
+  type HuntKey,
+  type HuntKeyQuery,
+  type ObjectHuntKeys,
+} from '../store.ts';
 import type { Connection } from './connection.ts';
 
 const SQL = {
@@ -43,12 +48,14 @@ const SQL = {
   lockMark:
     'SELECT m.collection_seq AS seq FROM collections AS c JOIN hunt_key_marks AS m' +
     ' ON m.collection_seq = c.seq WHERE c.id = $1 FOR UPDATE OF m',
-  newestVersion:
-    'SELECT max(date_added) AS newest FROM collection_entries' +
-    ' WHERE collection_seq = $1 AND id = $2',
+  newestVersions:
+    'SELECT id, max(date_added) AS newest FROM collection_entries' +
+    ' WHERE collection_seq = $1 AND id = ANY ($2::text[]) GROUP BY id',
+  // A scan of the collection's rows: an index by object would slow down every insert.
   deleteOtherKeys:
-    'DELETE FROM hunt_keys WHERE collection_seq = $1 AND object_id = $2' +
-    ' AND key <> ALL ($3::text[])',
+    'DELETE FROM hunt_keys AS h WHERE h.collection_seq = $1 AND h.object_id = ANY ($2::text[])' +
+    ' AND NOT EXISTS (SELECT 1 FROM unnest($3::text[], $4::text[]) AS w (key, object_id)' +
+    ' WHERE w.key = h.key AND w.object_id = h.object_id)',
 } as const;
 
 /** Rows inserted per statement, so one call with a million keys sends bounded arrays. */
@@ -90,14 +97,9 @@ export class HuntKeyTables {
     });
   }
 
-  async setObjectKeys(
-    collectionId: string,
-    objectId: string,
-    keys: readonly string[],
-    readUpTo: number,
-  ): Promise<boolean> {
-    checkObjectHuntKeys(objectId, keys, readUpTo);
-    const wanted = [...new Set(keys)];
+  async setObjectKeys(collectionId: string, objects: readonly ObjectHuntKeys[]): Promise<string[]> {
+    checkObjectHuntKeys(objects);
+    if (objects.length === 0) return [];
     return this.#connection.transaction(async (client) => {
       // Without a mark nothing of the collection is indexed, so there is no row to set.
       const [collection] = await client.query<{ seq: number }>({
@@ -105,28 +107,47 @@ export class HuntKeyTables {
         text: SQL.lockMark,
         values: [collectionId],
       });
-      if (collection === undefined) return true;
-      const [version] = await client.query<{ newest: number | null }>({
-        name: 'cairn_newest_object_version',
-        text: SQL.newestVersion,
-        values: [collection.seq, objectId],
+      if (collection === undefined) return [];
+      const ids = [...new Set(objects.map((object) => object.objectId))];
+      const versions = await client.query<{ id: string; newest: number }>({
+        name: 'cairn_newest_object_versions',
+        text: SQL.newestVersions,
+        values: [collection.seq, ids],
       });
-      const newest = version?.newest ?? null;
-      if (newest !== null && newest > readUpTo) return false;
+      const newest = new Map(versions.map((row) => [row.id, row.newest]));
+      const refused: string[] = [];
+      const wanted = new Map<string, Set<string>>();
+      for (const { objectId, keys, readUpTo } of objects) {
+        const added = newest.get(objectId);
+        if (added !== undefined && added > readUpTo) refused.push(objectId);
+        else wanted.set(objectId, new Set(keys));
+      }
+      if (wanted.size === 0) return refused;
+      const keys: string[] = [];
+      const owners: string[] = [];
+      for (const [objectId, objectKeys] of wanted) {
+        for (const key of objectKeys) {
+          keys.push(key);
+          owners.push(objectId);
+        }
+      }
       await client.run({
         name: 'cairn_delete_other_hunt_keys',
         text: SQL.deleteOtherKeys,
-        values: [collection.seq, objectId, wanted],
+        values: [collection.seq, [...wanted.keys()], keys, owners],
       });
-      for (let start = 0; start < wanted.length; start += INSERT_BATCH) {
-        const batch = wanted.slice(start, start + INSERT_BATCH);
+      for (let start = 0; start < keys.length; start += INSERT_BATCH) {
         await client.run({
           name: 'cairn_insert_hunt_keys',
           text: SQL.insertKeys,
-          values: [collection.seq, batch, batch.map(() => objectId)],
+          values: [
+            collection.seq,
+            keys.slice(start, start + INSERT_BATCH),
+            owners.slice(start, start + INSERT_BATCH),
+          ],
         });
       }
-      return true;
+      return refused;
     });
   }
 

@@ -33,6 +33,7 @@ import {
   type EventRetention,
   type HuntKey,
   type HuntKeyQuery,
+  type ObjectHuntKeys,
   type InvitationRecord,
   type NewAuditRecord,
   type NewCollection,
@@ -659,11 +660,9 @@ export class PostgresStore implements Store {
 
   async setObjectHuntKeys(
     collectionId: string,
-    objectId: string,
-    keys: readonly string[],
-    readUpTo: number,
-  ): Promise<boolean> {
-    return this.#huntKeys.setObjectKeys(collectionId, objectId, keys, readUpTo);
+    objects: readonly ObjectHuntKeys[],
+  ): Promise<string[]> {
+    return this.#huntKeys.setObjectKeys(collectionId, objects);
   }
 
   async getSetting(key: string): Promise<string | undefined> {

@@ -316,7 +316,15 @@ const VERSION_4 = `
   CREATE INDEX hunt_keys_by_object ON hunt_keys (collection_seq, object_id);
 `;
 
-const MIGRATIONS: readonly string[] = [VERSION_1, VERSION_2, VERSION_3, VERSION_4];
+/**
+ * Version 5: drops the index of version 4 again. Keeping it up made every addHuntKeys write
+ * a second B-tree entry per key, for a look-up that only deletes need.
+ */
+const VERSION_5 = `
+  DROP INDEX hunt_keys_by_object;
+`;
+
+const MIGRATIONS: readonly string[] = [VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5];
 
 /** The schema version this code writes: the number of migrations. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -13,7 +13,12 @@ import {
   cursorOf,
   prefixEnd,
 } from '../hunt-keys.ts';
-import { StoreConflictError, type HuntKey, type HuntKeyQuery } from '../store.ts';
+import {
+  StoreConflictError,
+  type HuntKey,
+  type HuntKeyQuery,
+  type ObjectHuntKeys,
+} from '../store.ts';
 import { idHash } from './id-hash.ts';
 import type { StatementCache } from './statements.ts';
 
@@ -35,11 +40,14 @@ export function createHuntKeyTables(db: Database.Database): void {
 }
 
 /**
- * Indexes the key rows by object, as one migration of schema.ts, so the rows of one object
- * are found without reading every key of its collection (see setObjectKeys).
+ * Indexes the key rows by object, as one migration of schema.ts. DROP_HUNT_KEYS_BY_OBJECT,
+ * a later one, drops it again: keeping it up took building the key index from about 3.5 to
+ * 6 CPU s per 200,000 indicators (bench/watch-retrohunt.ts).
  */
 export const INDEX_HUNT_KEYS_BY_OBJECT =
   'CREATE INDEX hunt_keys_by_object ON hunt_keys (collection_seq, object_id);';
+
+export const DROP_HUNT_KEYS_BY_OBJECT = 'DROP INDEX hunt_keys_by_object;';
 
 const COLLECTION_SEQ = 'SELECT seq FROM collections WHERE id = ?';
 
@@ -48,9 +56,10 @@ const NEWEST_VERSION =
   ' INDEXED BY entries_by_vid ON e.vid = v.vid AND e.collection_seq = ?' +
   ' WHERE v.id_hash = ? AND v.id = ?';
 
-const OBJECT_KEYS =
-  'SELECT key FROM hunt_keys INDEXED BY hunt_keys_by_object' +
-  ' WHERE collection_seq = ? AND object_id = ?';
+// A scan of the collection's rows: an index by object would slow down every insert.
+const OBJECT_ROWS =
+  'SELECT key, object_id AS objectId FROM hunt_keys' +
+  ' WHERE collection_seq = ? AND object_id IN (SELECT value FROM json_each(?))';
 
 const INSERT_KEY =
   'INSERT OR IGNORE INTO hunt_keys (collection_seq, key, object_id) VALUES (?, ?, ?)';
@@ -98,39 +107,44 @@ export class HuntKeyTables {
   }
 
   /**
-   * Sets the rows of one object to `keys` in one immediate transaction, which also reads
-   * the object's newest version, so no write of another connection comes in between.
+   * Sets the rows of the objects in one immediate transaction, which also reads each
+   * object's newest version, so no write of another connection comes in between.
    */
-  setObjectKeys(
-    collectionId: string,
-    objectId: string,
-    keys: readonly string[],
-    readUpTo: number,
-  ): boolean {
-    checkObjectHuntKeys(objectId, keys, readUpTo);
-    const set = (): boolean => {
+  setObjectKeys(collectionId: string, objects: readonly ObjectHuntKeys[]): string[] {
+    checkObjectHuntKeys(objects);
+    if (objects.length === 0) return [];
+    const set = (): string[] => {
       const seq = this.#collectionSeq(collectionId);
-      if (seq === undefined) return true;
+      if (seq === undefined) return [];
       // Without a mark nothing of the collection is indexed, so there is no row to set.
       const marked = this.#statements
         .get('SELECT 1 FROM hunt_key_marks WHERE collection_seq = ?')
         .pluck()
         .get(seq);
-      if (marked === undefined) return true;
-      const newest = this.#statements
-        .get(NEWEST_VERSION)
-        .pluck()
-        .get(seq, idHash(objectId), objectId) as number | null;
-      if (newest !== null && newest > readUpTo) return false;
-      const wanted = new Set(keys);
-      const stored = this.#statements.get(OBJECT_KEYS).pluck().all(seq, objectId) as string[];
+      if (marked === undefined) return [];
+      const newest = this.#statements.get(NEWEST_VERSION).pluck();
+      const refused: string[] = [];
+      const wanted = new Map<string, Set<string>>();
+      for (const { objectId, keys, readUpTo } of objects) {
+        const added = newest.get(seq, idHash(objectId), objectId) as number | null;
+        if (added !== null && added > readUpTo) refused.push(objectId);
+        else wanted.set(objectId, new Set(keys));
+      }
+      if (wanted.size === 0) return refused;
+      const stored = this.#statements
+        .get(OBJECT_ROWS)
+        .all(seq, JSON.stringify([...wanted.keys()])) as HuntKey[];
       const remove = this.#statements.get(
         'DELETE FROM hunt_keys WHERE collection_seq = ? AND key = ? AND object_id = ?',
       );
-      for (const key of stored) if (!wanted.has(key)) remove.run(seq, key, objectId);
+      for (const row of stored) {
+        if (!wanted.get(row.objectId)!.has(row.key)) remove.run(seq, row.key, row.objectId);
+      }
       const insert = this.#statements.get(INSERT_KEY);
-      for (const key of wanted) insert.run(seq, key, objectId);
-      return true;
+      for (const [objectId, keys] of wanted) {
+        for (const key of keys) insert.run(seq, key, objectId);
+      }
+      return refused;
     };
     return this.#db.transaction(set).immediate();
   }

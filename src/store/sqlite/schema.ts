@@ -12,7 +12,11 @@ import type Database from 'better-sqlite3';
 import { nowMicros } from '../../stix/timestamp.ts';
 import { buildIdentity } from '../identity.ts';
 import { createCorrelationTables } from './correlation.ts';
-import { createHuntKeyTables, INDEX_HUNT_KEYS_BY_OBJECT } from './hunt-keys.ts';
+import {
+  createHuntKeyTables,
+  DROP_HUNT_KEYS_BY_OBJECT,
+  INDEX_HUNT_KEYS_BY_OBJECT,
+} from './hunt-keys.ts';
 
 /** A migration: SQL text, or a function for steps that need values computed in JavaScript. */
 type Migration = string | ((db: Database.Database) => void);
@@ -150,6 +154,7 @@ const MIGRATIONS: readonly Migration[] = [
   createEventLog,
   createHuntKeyTables,
   INDEX_HUNT_KEYS_BY_OBJECT,
+  DROP_HUNT_KEYS_BY_OBJECT,
 ];
 
 /** The schema version this code writes: the number of migrations. */

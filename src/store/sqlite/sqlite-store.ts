@@ -35,6 +35,7 @@ import {
   type DocumentWrite,
   type HuntKey,
   type HuntKeyQuery,
+  type ObjectHuntKeys,
   type InvitationRecord,
   type NewDocument,
   type ObjectFeedback,
@@ -723,11 +724,9 @@ export class SqliteStore implements Store {
 
   async setObjectHuntKeys(
     collectionId: string,
-    objectId: string,
-    keys: readonly string[],
-    readUpTo: number,
-  ): Promise<boolean> {
-    return this.#huntKeys.setObjectKeys(collectionId, objectId, keys, readUpTo);
+    objects: readonly ObjectHuntKeys[],
+  ): Promise<string[]> {
+    return this.#huntKeys.setObjectKeys(collectionId, objects);
   }
 
   async getSetting(key: string): Promise<string | undefined> {
