@@ -146,7 +146,7 @@ async function* convertedRows(
 ): AsyncGenerator<ConvertedRow[]> {
   const source = input.stream[Symbol.asyncIterator]();
   const worker = startWorker(request);
-  const pending: FromWorker[] = [];
+  const pending: Array<Exclude<FromWorker, { type: 'read' }>> = [];
   let credits = INPUT_CHUNKS_AHEAD;
   let sourceDone = false;
   let sourceError: unknown;
@@ -215,7 +215,6 @@ async function* convertedRows(
         continue;
       }
       void pump();
-      if (message.type === 'read') continue;
       received(message);
       if (message.type === 'batch') {
         yield unpackRows(message.rows);
