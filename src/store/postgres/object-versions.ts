@@ -532,7 +532,7 @@ export class ObjectVersions {
     return rows.length > 0;
   }
 
-  /** Returns the ids among `ids` that Store.isHeldRestricted holds, with one query. */
+  /** Returns the ids among `ids` for which Store.isHeldRestricted is true, with one query. */
   async findHeldRestricted(
     ids: readonly string[],
     communityId: string,
