@@ -85,14 +85,44 @@ describe('patternObservables', () => {
       "[network-traffic:dst_ref.type = 'ipv4-addr' AND " +
         "network-traffic:dst_ref.value = '192.9.135.73' AND network-traffic:dst_port = 1194]",
     );
-    assert.equal(found.exact, false);
-    assert.deepEqual(found.observables, [{ type: 'ipv4', value: '192.9.135.73' }]);
+    assert.equal(found.exact, true);
+    assert.deepEqual(found.observables, [{ type: 'ipv4', value: '192.9.135.73', port: 1194 }]);
 
     const v6 = patternObservables("[network-traffic:src_ref.value = '2001:DB8:0:0:0:0:0:1']");
     assert.deepEqual(v6.observables, [{ type: 'ipv6', value: '2001:db8::1' }]);
 
     const domain = patternObservables("[network-traffic:dst_ref.value = 'C2.Example']");
     assert.deepEqual(domain.observables, [{ type: 'domain', value: 'c2.example' }]);
+  });
+
+  test('only a destination address and port is exact', () => {
+    const v6 = patternObservables(
+      "[network-traffic:dst_ref.value = '2001:DB8::7' AND network-traffic:dst_port = 443]",
+    );
+    assert.equal(v6.exact, true);
+    assert.deepEqual(v6.observables, [{ type: 'ipv6', value: '2001:db8::7', port: 443 }]);
+    const inexact = [
+      // The source, a domain, a block, a wrong type, an extra condition, a port range.
+      "[network-traffic:src_ref.value = '192.0.2.1' AND network-traffic:src_port = 80]",
+      "[network-traffic:dst_ref.value = 'c2.example' AND network-traffic:dst_port = 80]",
+      "[network-traffic:dst_ref.value = '192.0.2.0/24' AND network-traffic:dst_port = 80]",
+      "[network-traffic:dst_ref.type = 'ipv6-addr' AND network-traffic:dst_ref.value = '192.0.2.1' AND network-traffic:dst_port = 80]",
+      "[network-traffic:dst_ref.value = '192.0.2.1' AND network-traffic:dst_port = 80 AND network-traffic:protocols[*] = 'udp']",
+      "[network-traffic:dst_ref.value = '192.0.2.1' AND network-traffic:dst_port > 80]",
+      "[network-traffic:dst_ref.value = '192.0.2.1' AND network-traffic:dst_port = 70000]",
+      "[network-traffic:dst_ref.value = '192.0.2.1' AND network-traffic:dst_port = '80']",
+      "[network-traffic:dst_ref.value = '192.0.2.1' AND network-traffic:dst_port = 80] WITHIN 60 SECONDS",
+      "[network-traffic:dst_ref.value = '192.0.2.1' OR network-traffic:dst_port = 80]",
+      "[network-traffic:dst_ref.value = '192.0.2.1' AND network-traffic:dst_ref.value = '192.0.2.2' AND network-traffic:dst_port = 80]",
+    ];
+    for (const pattern of inexact) {
+      const found = patternObservables(pattern);
+      assert.equal(found.exact, false, pattern);
+      assert.ok(
+        found.observables.every((observable) => observable.port === undefined),
+        `${pattern} gives no port`,
+      );
+    }
   });
 
   test('other references and MAC addresses give nothing', () => {

@@ -39,6 +39,11 @@ export interface Observable {
   type: ObservableType;
   /** The normalised value: an address or `address/prefix`, a lower-case hex digest, `AS64500`. */
   value: string;
+  /**
+   * The destination port of an address that a pattern names as a network-traffic
+   * destination with a port (see portPattern). Correlation keys leave it out.
+   */
+  port?: number;
 }
 
 export interface PatternObservables {
@@ -191,11 +196,57 @@ function literalValue(type: ObservableType, literal: Literal): Observable | unde
   return normaliseObservable(type, literal.value);
 }
 
+/** Returns the path of a network-traffic `=` comparison, such as `dst_ref.value`, or undefined. */
+function destinationKey(comparison: Comparison): string | undefined {
+  const { objectType, steps } = comparison.path;
+  if (objectType !== 'network-traffic' || comparison.negated || comparison.operator !== '=') {
+    return undefined;
+  }
+  if (!steps.every((step) => step.kind === 'key')) return undefined;
+  return steps.map((step) => (step.kind === 'key' ? step.key : '')).join('.');
+}
+
+/**
+ * Returns the address and port of a pattern that names only a network-traffic destination
+ * address and port, as Cairn's converters write `ip:port` entries:
+ * `[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value =
+ * '198.51.100.7' AND network-traffic:dst_port = 8080]`, the `type` comparison optional.
+ * Any other pattern returns undefined.
+ */
+function portPattern(expression: ObservationExpression): Observable | undefined {
+  if (expression.type !== 'observation') return undefined;
+  const group = expression.comparison;
+  if (group.type !== 'comparison-group' || group.operator !== 'AND') return undefined;
+  const parts = new Map<string, Literal>();
+  for (const operand of group.operands) {
+    if (operand.type !== 'comparison') return undefined;
+    const key = destinationKey(operand);
+    if (key === undefined || parts.has(key) || !('value' in operand)) return undefined;
+    parts.set(key, operand.value);
+  }
+  const address = parts.get('dst_ref.value');
+  const port = parts.get('dst_port');
+  const type = parts.get('dst_ref.type');
+  const known = ['dst_ref.value', 'dst_port', 'dst_ref.type'];
+  if ([...parts.keys()].some((key) => !known.includes(key))) return undefined;
+  if (address?.type !== 'string' || port?.type !== 'integer') return undefined;
+  if (port.value < 0 || port.value > 65535) return undefined;
+  const observable = referencedValue(address);
+  if (observable?.type !== 'ipv4' && observable?.type !== 'ipv6') return undefined;
+  if (observable.value.includes('/')) return undefined;
+  if (type !== undefined) {
+    const expected = observable.type === 'ipv4' ? 'ipv4-addr' : 'ipv6-addr';
+    if (type.type !== 'string' || type.value !== expected) return undefined;
+  }
+  return { ...observable, port: port.value };
+}
+
 /**
  * Returns the observable values an indicator pattern compares with `=`, IN or ISSUBSET
  * outside NOT, and whether it matches exactly those. A pattern that does not parse gives
- * none. Addresses and domains that network traffic references count too, but they never
- * make a pattern exact.
+ * none. Addresses and domains that network traffic references count too. They make a
+ * pattern exact only in the address-and-port form of portPattern, where the observable
+ * carries the port.
  */
 export function patternObservables(pattern: string): PatternObservables {
   let ast;
@@ -204,6 +255,8 @@ export function patternObservables(pattern: string): PatternObservables {
   } catch {
     return { observables: [], exact: false };
   }
+  const withPort = portPattern(ast.expression);
+  if (withPort !== undefined) return { observables: [withPort], exact: true };
   const found = new Map<string, Observable>();
   // Every literal of an exact pattern must give a value; one the normaliser rejects would
   // leave part of the pattern out of a blocklist.

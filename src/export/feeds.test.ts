@@ -471,3 +471,95 @@ describe('HTTP export feeds', () => {
     assert.deepEqual(lines(feed.text), [SHA256]);
   });
 });
+
+describe('export of addresses with ports', () => {
+  let portCollection: string;
+  const C2 = indicator(
+    40,
+    "[network-traffic:dst_ref.type = 'ipv4-addr' AND network-traffic:dst_ref.value = '192.0.2.73' AND network-traffic:dst_port = 1194]",
+  );
+  const C2V6 = indicator(
+    41,
+    "[network-traffic:dst_ref.value = '2001:db8::73' AND network-traffic:dst_port = 443]",
+  );
+
+  before(async () => {
+    const store = server.server.store;
+    portCollection = (await store.createCollection({ apiRoot: 'default', title: 'ports' })).id;
+    const envelope = JSON.stringify({ objects: [C2, C2V6] });
+    const summary = await importObjects(store, portCollection, Readable.from([envelope]));
+    assert.equal(summary.rejected, 0);
+    assert.equal(summary.added, 2);
+  });
+
+  async function exportPorts(format: FeedOptions['format']) {
+    const feed = exportFeed(server.server.store, {
+      profile: `test:${portCollection}`,
+      format,
+      selection: { collections: [{ collectionId: portCollection }], minScore: 0, now: nowMicros() },
+    });
+    let text = '';
+    for await (const chunk of feed.chunks) text += chunk;
+    return { text, counts: feed.counts };
+  }
+
+  test('blocklist and CSV leave them out', async () => {
+    for (const format of ['blocklist', 'csv'] as const) {
+      const { text, counts } = await exportPorts(format);
+      assert.deepEqual(
+        lines(text).filter((line) => !line.startsWith('indicator_id')),
+        [],
+        format,
+      );
+      assert.equal(counts.inexact, 2, format);
+    }
+  });
+
+  test('rules match the address and port', async () => {
+    const suricata = lines((await exportPorts('suricata')).text);
+    assert.equal(suricata.length, 2);
+    assert.match(
+      suricata[0]!,
+      /^alert tcp any any -> \[192\.0\.2\.73\] 1194 \(msg:"Cairn ipv4 192\.0\.2\.73 port 1194 /,
+    );
+    assert.match(suricata[1]!, /^alert tcp any any -> \[2001:db8::73\] 443 \(/);
+    const snort = lines((await exportPorts('snort')).text);
+    assert.match(snort[0]!, /^alert tcp any any -> \[192\.0\.2\.73\] 1194 \(.*sid:\d+; rev:\d+;/);
+    const again = lines((await exportPorts('suricata')).text);
+    assert.deepEqual(again, suricata, 'the same sids on the next run');
+  });
+
+  test('MISP writes ip-dst|port and converts back', async () => {
+    const { text } = await exportPorts('misp');
+    const attributes = (
+      JSON.parse(text) as { Event: { Attribute: Array<Record<string, unknown>> } }
+    ).Event.Attribute;
+    assert.deepEqual(attributes.map((attribute) => [attribute.type, attribute.value]).sort(), [
+      ['ip-dst|port', '192.0.2.73|1194'],
+      ['ip-dst|port', '2001:db8::73|443'],
+    ]);
+    const dir = mkdtempSync(join(tmpdir(), 'cairn-misp-'));
+    try {
+      const file = join(dir, 'event.json');
+      writeFileSync(file, text);
+      const converter = new MispConverter({ source: 'ports' }, new ConversionReport());
+      const found: unknown[] = [];
+      for await (const object of converter.convertDocument(() => createReadStream(file))) {
+        if (object.type !== 'indicator') continue;
+        found.push(...patternObservables(String(object.pattern)).observables);
+      }
+      assert.deepEqual(found.map((observable) => JSON.stringify(observable)).sort(), [
+        JSON.stringify({ type: 'ipv4', value: '192.0.2.73', port: 1194 }),
+        JSON.stringify({ type: 'ipv6', value: '2001:db8::73', port: 443 }),
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('STIX bundle keeps them', async () => {
+    const { text } = await exportPorts('stix');
+    const objects = (JSON.parse(text) as { objects: Array<{ id: string }> }).objects;
+    assert.deepEqual(objects.map((object) => object.id).sort(), [C2.id, C2V6.id]);
+  });
+});

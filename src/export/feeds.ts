@@ -36,6 +36,9 @@ export const BLOCKLIST_TYPES: Record<string, readonly ObservableType[]> = {
   sha512: ['sha512'],
 };
 
+/** Formats that write an address with its destination port (see Selection.ports). */
+const PORT_FORMATS: ReadonlySet<ExportFormat> = new Set(['suricata', 'snort', 'misp', 'stix']);
+
 export const CONTENT_TYPES: Record<ExportFormat, string> = {
   blocklist: 'text/plain; charset=utf-8',
   csv: 'text/csv; charset=utf-8',
@@ -117,7 +120,9 @@ function mispAttributes(indicator: SelectedIndicator): Array<Record<string, unkn
   return indicator.observables.map((observable) => ({
     uuid: uuidv5(`${indicator.id}|${observable.type}|${observable.value}`, MISP_NAMESPACE),
     ...MISP_TYPES[observable.type],
-    value: observable.value,
+    ...(observable.port !== undefined
+      ? { type: 'ip-dst|port', value: `${observable.value}|${observable.port}` }
+      : { value: observable.value }),
     to_ids: true,
     timestamp: seconds,
     comment: text(indicator.object.name).slice(0, 1000),
@@ -152,7 +157,8 @@ async function* generate(
   options: FeedOptions,
   counts: SelectionCounts,
 ): AsyncGenerator<string> {
-  const pages = selectIndicators(store, options.selection, counts);
+  const ports = PORT_FORMATS.has(options.format);
+  const pages = selectIndicators(store, { ...options.selection, ports }, counts);
   switch (options.format) {
     case 'blocklist':
       for await (const page of pages) {

@@ -181,11 +181,20 @@ function urlParts(value: string): { host: string; path: string } | undefined {
   }
 }
 
-function ruleParts(engine: RuleEngine, type: string, value: string): RuleParts | undefined {
+function ruleParts(
+  engine: RuleEngine,
+  type: string,
+  value: string,
+  port: number | undefined,
+): RuleParts | undefined {
   switch (type) {
     case 'ipv4':
     case 'ipv6':
-      return { header: `alert ip any any <> [${value}] any`, options: [] };
+      // NOTE: a network-traffic pattern names no protocol, and an address with a port is
+      // written for TCP, the transport of the C2 lists it comes from, such as Feodo Tracker.
+      return port === undefined
+        ? { header: `alert ip any any <> [${value}] any`, options: [] }
+        : { header: `alert tcp any any -> [${value}] ${port}`, options: [] };
     case 'domain':
       return engine === 'suricata'
         ? {
@@ -246,11 +255,16 @@ export function indicatorRules(
   const rev = Math.max(1, Math.floor(indicator.modifiedAt / 1_000_000));
   const name = typeof indicator.object.name === 'string' ? indicator.object.name : indicator.id;
   for (const observable of indicator.observables) {
-    const parts = ruleParts(engine, observable.type, observable.value);
+    const parts = ruleParts(engine, observable.type, observable.value, observable.port);
     if (!parts) continue;
-    const sid = sids.sid(`${indicator.id}|${observable.type}|${observable.value}`);
+    const port = observable.port === undefined ? '' : `|${observable.port}`;
+    const sid = sids.sid(`${indicator.id}|${observable.type}|${observable.value}${port}`);
+    const described =
+      observable.port === undefined
+        ? observable.value
+        : `${observable.value} port ${observable.port}`;
     const options = [
-      `msg:"Cairn ${observable.type} ${message(observable.value)} (${message(name)})"`,
+      `msg:"Cairn ${observable.type} ${message(described)} (${message(name)})"`,
       ...parts.options,
       'classtype:trojan-activity',
       `sid:${sid}`,

@@ -36,6 +36,12 @@ export interface Selection {
   pageSize?: number;
   /** Indicators with a value on one of these lists are left out. */
   warninglists?: WarninglistLookup;
+  /**
+   * Whether the format writes an address with its destination port (rules, MISP, STIX). A
+   * blocklist or CSV row of the address alone would match more than the indicator, so
+   * without it such indicators count as not exact.
+   */
+  ports?: boolean;
 }
 
 export interface SelectedIndicator {
@@ -161,7 +167,8 @@ async function scorePage(
       continue;
     }
     const { observables, exact } = patternObservables(object.pattern);
-    if (!exact) {
+    const portsWritten = selection.ports === true;
+    if (!exact || (!portsWritten && observables.some(({ port }) => port !== undefined))) {
       counts.inexact++;
       continue;
     }
