@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { createSharingServices } from '../sharing/service.ts';
@@ -615,6 +617,71 @@ describe('cairn connector', () => {
     ]);
     assert.equal(badMap.code, 1);
     assert.match(badMap.stderr, /csvMapping.*banana/);
+  });
+
+  test('an interrupted run is scheduled again', async () => {
+    let requests = 0;
+    // Sends one line of the list, then nothing, so the run waits inside its body.
+    const stalled = createServer((_request, response) => {
+      requests++;
+      response.writeHead(200, { 'Content-Type': 'text/plain' });
+      response.write('198.51.100.1\n');
+    });
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const { port } = stalled.address() as AddressInfo;
+    try {
+      const added = await cairn([
+        'connector',
+        'add',
+        'cli stalled',
+        '--kind',
+        'text',
+        '--url',
+        `http://127.0.0.1:${port}/list.txt`,
+        '--collection',
+        'default',
+        '--interval',
+        '3600',
+        '--timeout',
+        '120',
+        '--warning-lists',
+        'off',
+      ]);
+      assert.equal(added.code, 0, added.stderr);
+
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', CLI, '--store', server.config.store, 'connector', 'run', 'cli stalled'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, CAIRN_CONFIG: '', CAIRN_CONNECTOR_SECRET_KEY: TEST_SECRET_KEY },
+        },
+      );
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const deadline = Date.now() + 30_000;
+      while (requests === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(requests, 1, 'the run reached the list');
+      const interrupted = Date.now();
+      child.kill('SIGINT');
+      assert.equal(await exited, 1);
+      assert.ok(Date.now() - interrupted < 10_000, 'the run stopped at once');
+      assert.match(stdout, /the run was stopped: cairn connector run received SIGINT/);
+
+      const shown = JSON.parse((await cairn(['connector', 'show', 'cli stalled'])).stdout) as {
+        running: boolean;
+        nextRunAt: string;
+      };
+      assert.equal(shown.running, false);
+      // Due after its interval, not held by a claim of the stopped process.
+      assert.ok(Date.parse(shown.nextRunAt) > Date.now() + 3000 * 1000, shown.nextRunAt);
+    } finally {
+      stalled.closeAllConnections();
+      await new Promise((resolve) => stalled.close(resolve));
+    }
   });
 
   test('header secrets and a missing key', async () => {

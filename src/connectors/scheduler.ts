@@ -86,11 +86,14 @@ export class ConnectorScheduler {
     }
   }
 
-  /** Stops claiming, aborts the runs in progress and waits for them to save their state. */
-  async stop(): Promise<void> {
+  /**
+   * Stops claiming, aborts the runs in progress and waits for them to save their state.
+   * `reason` ends the error of each stopped run.
+   */
+  async stop(reason = 'the server is stopping'): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
-    this.stopping.abort(new Error('the server is stopping'));
+    this.stopping.abort(new Error(reason));
     await this.idle();
   }
 

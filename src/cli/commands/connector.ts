@@ -277,7 +277,20 @@ export function registerConnector(program: Command): void {
         },
         { leaseMs: context.config.connectors.maxRunMinutes * 60_000 },
       );
-      const result = await scheduler.runNow(view.connector.id);
+      // Ctrl-C or a service stop ends the run as a stopped one, so its state is saved and
+      // the connector is scheduled again instead of staying claimed.
+      const stop = (signal: NodeJS.Signals): void => {
+        void scheduler.stop(`cairn connector run received ${signal}`);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      let result;
+      try {
+        result = await scheduler.runNow(view.connector.id);
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
       printRun(result.health);
       if (result.health.outcome === 'failed') process.exitCode = 1;
       else if (result.health.outcome === 'partial') process.exitCode = 2;
