@@ -2,10 +2,12 @@
  * What CLI commands share: the configuration from the global options and an open,
  * migrated store with the default API root in place.
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { bootstrap } from '../bootstrap.ts';
-import { loadConfig, type CairnConfig } from '../config/config.ts';
+import { DEFAULT_CONFIG, loadConfig, type CairnConfig } from '../config/config.ts';
 import { CairnError } from '../errors.ts';
-import { openStore } from '../store/index.ts';
+import { openStore, sqlitePath } from '../store/index.ts';
 import type { CollectionRecord, Store } from '../store/store.ts';
 
 export interface GlobalOptions {
@@ -34,6 +36,7 @@ export async function withStore<T>(
   run: (context: CliContext) => Promise<T>,
 ): Promise<T> {
   const config = configFrom(options);
+  rejectMissingDefaultStore(config.store);
   const store = await openStore(config.store, { migrate: config.migrateOnStart });
   try {
     await bootstrap(store, config, { createAdmin: false });
@@ -41,6 +44,24 @@ export async function withStore<T>(
   } finally {
     await store.close();
   }
+}
+
+/**
+ * Throws when the store is the default SQLite file and that file is missing. The default path
+ * is relative to the working directory, so a command run from another folder would otherwise
+ * create an empty store there and then fail because it has no users or collections. A store
+ * named with --store, CAIRN_STORE or a config file is opened, and created, as named.
+ */
+function rejectMissingDefaultStore(store: string): void {
+  if (store !== DEFAULT_CONFIG.store) return;
+  const path = resolve(sqlitePath(store));
+  if (existsSync(path)) return;
+  throw new CairnError(
+    'not-found',
+    `store not found: ${path} (the default, relative to the working directory). Run the ` +
+      'command from the folder where Cairn was started, or name the store with --store or ' +
+      'CAIRN_STORE',
+  );
 }
 
 /** Finds a collection by id or alias in an API root, or fails with a message that helps. */
