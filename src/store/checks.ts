@@ -104,11 +104,13 @@ export function checkStorable(objects: readonly PreparedObject[], converted = fa
 
 /**
  * Returns the message of a version that the re-share rule keeps out (see
- * Store.isHeldRestricted), worded as the sharing step words it for addObjects.
+ * Store.isHeldRestricted), worded as the sharing step words it for addObjects. The rule
+ * applies only to versions the sharing organisation reads, so the message tells it nothing
+ * new, and it names no community.
  */
 export function heldRestrictedMessage(id: string): string {
   return (
-    `${id} is held as TLP:AMBER, AMBER+STRICT or RED by another community and ` +
-    'organisation, so it may not be re-shared here'
+    `${id} is held as TLP:AMBER, AMBER+STRICT or RED in a collection of another community ` +
+    'that your organisation reads, so it may not be re-shared here'
   );
 }

@@ -306,7 +306,8 @@ export function runConvertedCases(
       assert.deepEqual(redEvent!.sharing, red);
     });
 
-    test('held objects rejected', async () => {
+    /** Creates organisation co-1, its user cu-1, its community cc-1 and a collection of cc-1. */
+    async function convertedCollection(): Promise<CollectionRecord> {
       await store.createOrganisation(organisation('co-1', 'Converted One'));
       await store.createUser({
         id: 'cu-1',
@@ -317,21 +318,28 @@ export function runConvertedCases(
         disabled: false,
       });
       await store.createCommunity(community('cc-1', 'Converted'), 'co-1', 'cu-1');
-      const owned = await store.createCollection({
-        apiRoot: root,
-        title: 'Owned',
-        communityId: 'cc-1',
-      });
+      return store.createCollection({ apiRoot: root, title: 'Owned', communityId: 'cc-1' });
+    }
+
+    test('held objects rejected', async () => {
+      await store.createOrganisation(organisation('co-2', 'Converted Two'));
+      const owned = await convertedCollection();
+      // co-2 is a member of cc-1 and reads its AMBER versions.
+      await store.addMember('cc-1', 'co-2');
       const amber: EntrySharing = { ...GREEN, tlp: ['amber'], contributorOrganisationId: 'co-1' };
-      await store.addConverted(owned.id, [sco(1, amber), sco(2, { ...amber, tlp: ['green'] })]);
+      await store.addConverted(owned.id, [
+        sco(1, amber),
+        sco(2, { ...amber, tlp: ['green'] }),
+        sco(4, amber),
+      ]);
       const eventsBefore = (await allEvents()).length;
 
-      const fromOther: EntrySharing = { ...GREEN, contributorOrganisationId: 'co-2' };
+      const fromMember: EntrySharing = { ...GREEN, contributorOrganisationId: 'co-2' };
       const { results, rejected } = await addConverted(
-        sco(1, fromOther),
-        sco(2, fromOther),
-        sco(3, fromOther),
-        sco(1, fromOther),
+        sco(1, fromMember),
+        sco(2, fromMember),
+        sco(3, fromMember),
+        sco(1, fromMember),
       );
 
       assert.deepEqual(
@@ -342,6 +350,7 @@ export function runConvertedCases(
         ],
       );
       assert.match(rejected[0]!.message, /held as TLP:AMBER/);
+      assert.doesNotMatch(rejected[0]!.message, /Converted/);
       assert.deepEqual(
         results.map((result) => `${result.id} ${result.outcome}`),
         [`${sco(2).id} added`, `${sco(3).id} added`],
@@ -353,6 +362,67 @@ export function runConvertedCases(
       const own = await addConverted(sco(1, { ...GREEN, contributorOrganisationId: 'co-1' }));
       assert.deepEqual(own.rejected, []);
       assert.equal(own.results[0]!.outcome, 'added');
+    });
+
+    test('unreadable held objects accepted', async () => {
+      await store.createOrganisation(organisation('co-3', 'Converted Three'));
+      const owned = await convertedCollection();
+      const amber: EntrySharing = {
+        ...GREEN,
+        tlp: ['amber'],
+        audience: 'members-and-clients',
+        contributorId: 'cu-1',
+        contributorOrganisationId: 'co-1',
+      };
+      const red: EntrySharing = {
+        ...GREEN,
+        tlp: ['red'],
+        audience: 'recipients',
+        recipients: ['cu-1'],
+        recipientsWithin: 'everyone',
+        contributorId: 'cu-1',
+        contributorOrganisationId: 'co-1',
+      };
+      await store.addConverted(owned.id, [sco(1, amber), sco(2, red)]);
+      const ownedBefore = await store.countCollection(owned.id);
+      const eventsBefore = (await allEvents()).length;
+
+      // co-3 reads nothing of cc-1, and the operator has no organisation: both obtained the
+      // values on their own, so both copies are stored under their own sharing facts.
+      const fromOutsider: EntrySharing = { ...GREEN, contributorOrganisationId: 'co-3' };
+      const outsider = await addConverted(sco(1, fromOutsider), sco(2, fromOutsider));
+      assert.deepEqual(outsider.rejected, []);
+      assert.deepEqual(
+        outsider.results.map((result) => result.outcome),
+        ['added', 'added'],
+      );
+      const events = (await allEvents()).slice(eventsBefore);
+      assert.deepEqual(
+        events.map((event) => [event.collectionId, event.objectId]),
+        [
+          [collection.id, sco(1).id],
+          [collection.id, sco(2).id],
+        ],
+      );
+      for (const event of events) assert.deepEqual(event.sharing, fromOutsider);
+
+      const operator = await store.addConverted(
+        (await store.createCollection({ apiRoot: root, title: 'Operator' })).id,
+        [sco(1, GREEN), sco(2, GREEN)],
+      );
+      assert.deepEqual(operator.rejected, []);
+
+      // The other community's copies are unchanged.
+      assert.deepEqual(await store.countCollection(owned.id), ownedBefore);
+      const ownedPage = await store.queryObjects({
+        collectionId: owned.id,
+        limit: 10,
+        access: { widest: 'members-and-clients', userId: 'cu-9' },
+      });
+      assert.deepEqual(
+        ownedPage.items.map((item) => item.id),
+        [sco(1).id],
+      );
     });
 
     test('large call in one transaction', async () => {

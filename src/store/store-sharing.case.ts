@@ -397,14 +397,27 @@ export function runSharingCases(
       );
     });
 
-    test('restricted holders found', async () => {
-      const { root } = context();
+    /** Creates community c-1 with member o-1, and a collection that it owns. */
+    async function alphaCollection(): Promise<CollectionRecord> {
       await store.createCommunity(community('c-1', 'Alpha'), 'o-1', 'u-1');
-      const owned = await store.createCollection({ apiRoot: root, title: 'A', communityId: 'c-1' });
-      const amber = version(7, { tlp: ['amber'], contributorOrganisationId: 'o-1' });
+      return store.createCollection({ apiRoot: context().root, title: 'A', communityId: 'c-1' });
+    }
+
+    test('restricted holders found', async () => {
+      const owned = await alphaCollection();
+      const amber = version(7, {
+        tlp: ['amber'],
+        audience: 'members-and-clients',
+        contributorOrganisationId: 'o-1',
+      });
       const green = version(8, { tlp: ['green'], contributorOrganisationId: 'o-1' });
       await store.addObjects(owned.id, [amber, green]);
 
+      // o-2 reads nothing of c-1, so the check must not reveal that c-1 contains the object.
+      assert.equal(await store.isHeldRestricted(amber.id, 'c-2', 'o-2'), false);
+      assert.equal(await store.isHeldRestricted(amber.id, 'c-2', ''), false);
+
+      await store.addMember('c-1', 'o-2');
       assert.equal(await store.isHeldRestricted(amber.id, 'c-2', 'o-2'), true);
       assert.equal(await store.isHeldRestricted(amber.id, 'c-1', 'o-2'), false);
       assert.equal(await store.isHeldRestricted(amber.id, 'c-2', 'o-1'), false);
@@ -412,13 +425,62 @@ export function runSharingCases(
       assert.equal(await store.isHeldRestricted(version(9, {}).id, 'c-2', 'o-2'), false);
     });
 
+    test('restricted holders only readable ones', async () => {
+      const owned = await alphaCollection();
+      const amber = version(7, {
+        tlp: ['amber'],
+        audience: 'members-and-clients',
+        contributorOrganisationId: 'o-1',
+      });
+      const strict = version(8, {
+        tlp: ['amber+strict'],
+        audience: 'members',
+        contributorOrganisationId: 'o-1',
+      });
+      const red = version(9, {
+        tlp: ['red'],
+        audience: 'recipients',
+        recipients: ['u-2'],
+        recipientsWithin: 'everyone',
+        contributorId: 'u-1',
+        contributorOrganisationId: 'o-1',
+      });
+      await store.addObjects(owned.id, [amber, strict, red]);
+      const ids = [amber.id, strict.id, red.id];
+
+      // An organisation that reads nothing of c-1, not even as a named recipient, finds none.
+      assert.equal((await store.findHeldRestricted(ids, 'c-2', 'o-2')).size, 0);
+      // A client of a member reads AMBER, and the RED version that names one of its users.
+      await store.addClient('o-1', 'o-2');
+      assert.deepEqual(
+        [...(await store.findHeldRestricted(ids, 'c-2', 'o-2'))].sort(),
+        [amber.id, red.id].sort(),
+      );
+      await store.addClient('o-1', 'o-3');
+      assert.deepEqual([...(await store.findHeldRestricted(ids, 'c-2', 'o-3'))], [amber.id]);
+      // An unrelated organisation reads none of them.
+      await store.createOrganisation(organisation('o-4', 'Fourth'));
+      assert.equal((await store.findHeldRestricted(ids, 'c-2', 'o-4')).size, 0);
+      // A collection that no community owns is read by platform admins only.
+      const unowned = await store.createCollection({ apiRoot: context().root, title: 'U' });
+      const other = version(10, { tlp: ['amber'], contributorOrganisationId: 'o-1' });
+      await store.addObjects(unowned.id, [other]);
+      assert.equal(await store.isHeldRestricted(other.id, 'c-2', 'o-2'), false);
+    });
+
     test('restricted holders found in batch', async () => {
-      const { root } = context();
-      await store.createCommunity(community('c-1', 'Alpha'), 'o-1', 'u-1');
-      const owned = await store.createCollection({ apiRoot: root, title: 'A', communityId: 'c-1' });
-      const red = version(7, { tlp: ['red'], contributorOrganisationId: 'o-1' });
+      const owned = await alphaCollection();
+      await store.addMember('c-1', 'o-2');
+      const red = version(7, {
+        tlp: ['red'],
+        audience: 'recipients',
+        recipients: ['u-2'],
+        recipientsWithin: 'everyone',
+        contributorOrganisationId: 'o-1',
+      });
       const strict = version(8, {
         tlp: ['green', 'amber+strict'],
+        audience: 'members',
         contributorOrganisationId: 'o-1',
       });
       const green = version(9, { tlp: ['green'], contributorOrganisationId: 'o-1' });
@@ -432,6 +494,7 @@ export function runSharingCases(
       );
       assert.equal((await store.findHeldRestricted(ids, 'c-1', 'o-2')).size, 0);
       assert.equal((await store.findHeldRestricted(ids, 'c-2', 'o-1')).size, 0);
+      assert.equal((await store.findHeldRestricted(ids, 'c-2', 'o-3')).size, 0);
       assert.equal((await store.findHeldRestricted([], 'c-2', 'o-2')).size, 0);
       assert.equal((await store.findHeldRestricted([unknown], 'c-2', 'o-2')).size, 0);
     });

@@ -49,6 +49,21 @@ import {
   type PageRow,
 } from './version-query.ts';
 
+/**
+ * The widest audience (an index into AUDIENCES, -1 for none) that users of organisation $3
+ * read in the collection `c`, by the rights table of docs/sharing.md: members read
+ * `members`, clients of a member `members-and-clients`. Other readers see no AMBER,
+ * AMBER+STRICT or RED version, so they get -1.
+ */
+const ORGANISATION_WIDEST =
+  'CASE WHEN c.community_id IS NULL THEN -1' +
+  ' WHEN EXISTS (SELECT 1 FROM community_members AS m' +
+  '   WHERE m.community_id = c.community_id AND m.organisation_id = $3) THEN 2' +
+  ' WHEN EXISTS (SELECT 1 FROM organisation_clients AS p JOIN community_members AS m' +
+  '   ON m.organisation_id = p.provider_id AND m.community_id = c.community_id' +
+  '   WHERE p.client_id = $3) THEN 1' +
+  ' ELSE -1 END';
+
 const SQL = {
   lockCollection:
     'SELECT seq, id, community_id, last_date_added, spec_versions FROM collections' +
@@ -120,13 +135,20 @@ const SQL = {
     'SELECT 1 FROM collection_entries AS e WHERE e.collection_seq =' +
     ' (SELECT seq FROM collections WHERE id = $1) AND e.id = $2' +
     ` AND ${accessCondition('e', '$3::integer', '$4::text')} LIMIT 1`,
-  // TLP levels that forbid re-sharing into another community.
+  // Entries of another community and organisation with a TLP level that forbids
+  // re-sharing, which users of organisation $3 may read through its memberships (a RED
+  // entry when it names one of them). See ORGANISATION_WIDEST.
   heldRestricted:
     'SELECT DISTINCT v.id FROM object_versions AS v JOIN collection_entries AS e' +
     ' ON e.vid = v.vid JOIN collections AS c ON c.seq = e.collection_seq' +
+    ` CROSS JOIN LATERAL (SELECT ${ORGANISATION_WIDEST} AS widest) AS o` +
     ' WHERE v.id = ANY ($1::text[]) AND c.community_id IS DISTINCT FROM $2' +
     ' AND e.contributor_organisation_id IS DISTINCT FROM $3' +
-    " AND e.tlp && '{amber,amber+strict,red}'::text[]",
+    " AND e.tlp && '{amber,amber+strict,red}'::text[]" +
+    ' AND (e.audience <= o.widest OR (e.audience = 3 AND e.recipients_within <= o.widest' +
+    '   AND EXISTS (SELECT 1 FROM entry_recipients AS r JOIN users AS u ON u.id = r.user_id' +
+    '     WHERE r.collection_seq = e.collection_seq AND r.date_added = e.date_added' +
+    '     AND u.organisation_id = $3)))',
   // Every object has exactly one last version, which is its single or its last-only entry.
   count:
     'SELECT (SELECT count(*) FROM collection_entries AS e WHERE e.collection_seq = c.seq' +

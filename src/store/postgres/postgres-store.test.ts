@@ -338,6 +338,10 @@ describe('PostgresStore specifics', { skip }, () => {
         'o-1',
         'u-1',
       );
+      // o-2 is a member of c-1 and reads its AMBER versions; o-3 reads nothing of c-1.
+      await store.createOrganisation({ id: 'o-2', name: 'Second', identity: '{}', createdAt: 1 });
+      await store.createOrganisation({ id: 'o-3', name: 'Third', identity: '{}', createdAt: 1 });
+      await store.addMember('c-1', 'o-2');
       await store.createApiRoot({ name: 'api1', title: 'API root 1', maxContentLength: 1000 });
       const owned = await store.createCollection({
         apiRoot: 'api1',
@@ -367,6 +371,7 @@ describe('PostgresStore specifics', { skip }, () => {
         [green.id, 'c-2', 'o-2', false],
         [amber.id, 'c-1', 'o-2', false],
         [amber.id, 'c-2', 'o-1', false],
+        [amber.id, 'c-2', 'o-3', false],
         [stixId('indicator', 3), 'c-2', 'o-2', false],
         [amber.id, 'c-2', 'o-2', true],
       ];

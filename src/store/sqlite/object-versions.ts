@@ -32,9 +32,26 @@ import {
 } from './version-query.ts';
 
 /**
+ * Returns the widest audience (an index into AUDIENCES, -1 for none) that users of
+ * @organisation read in the collection `c`, by the rights table of docs/sharing.md:
+ * members read `members`, clients of a member `members-and-clients`. Other readers see no
+ * AMBER, AMBER+STRICT or RED version, so they get -1.
+ */
+const ORGANISATION_WIDEST =
+  '(CASE WHEN c.community_id IS NULL THEN -1' +
+  ' WHEN EXISTS (SELECT 1 FROM community_members AS m' +
+  '   WHERE m.community_id = c.community_id AND m.organisation_id = @organisation) THEN 2' +
+  ' WHEN EXISTS (SELECT 1 FROM organisation_clients AS p CROSS JOIN community_members AS m' +
+  '   ON m.organisation_id = p.provider_id AND m.community_id = c.community_id' +
+  '   WHERE p.client_id = @organisation) THEN 1' +
+  ' ELSE -1 END)';
+
+/**
  * Returns the join and WHERE clause that keep the entries `e` that make an object held:
  * entries in a collection of another community than @community, contributed by another
- * organisation than @organisation, with a TLP level that forbids re-sharing.
+ * organisation than @organisation, with a TLP level that forbids re-sharing. Only entries
+ * that users of @organisation may read through its memberships count (a RED entry when it
+ * names one of them), so the check reveals nothing about the others.
  */
 function heldCondition(): string {
   return (
@@ -42,7 +59,12 @@ function heldCondition(): string {
     ' WHERE c.community_id IS NOT @community' +
     ' AND e.contributor_organisation_id IS NOT @organisation' +
     " AND (',' || e.tlp || ',' GLOB '*,amber,*' OR ',' || e.tlp || ',' GLOB '*,amber+strict,*'" +
-    "   OR ',' || e.tlp || ',' GLOB '*,red,*')"
+    "   OR ',' || e.tlp || ',' GLOB '*,red,*')" +
+    ` AND (e.audience <= ${ORGANISATION_WIDEST}` +
+    `   OR (e.audience = 3 AND e.recipients_within <= ${ORGANISATION_WIDEST}` +
+    '     AND EXISTS (SELECT 1 FROM entry_recipients AS r CROSS JOIN users AS u' +
+    '       ON u.id = r.user_id AND u.organisation_id = @organisation' +
+    '       WHERE r.collection_seq = e.collection_seq AND r.date_added = e.date_added)))'
   );
 }
 
