@@ -8,7 +8,13 @@ import { fileURLToPath } from 'node:url';
 
 import { openStore, type Store } from '../store/index.ts';
 import { dataPath } from '../testing/data.ts';
-import { importObjects, ImportStoppedError, type ImportProgress } from './import.ts';
+import {
+  failureRules,
+  importObjects,
+  ImportStoppedError,
+  NOT_STORED_RULE,
+  type ImportProgress,
+} from './import.ts';
 
 const STALKERWARE = dataPath('stalkerware-indicators/generated/stalkerware.stix2');
 const ICS_18 = dataPath('mitre-attack-stix21/ics-attack/ics-attack-18.0.json');
@@ -353,5 +359,28 @@ describe('cairn import command', () => {
     const collection = await runCli(['--store', store, 'import', STALKERWARE, '--collection', 'x']);
     assert.equal(collection.code, 1);
     assert.match(collection.stderr, /collection "x" not found/);
+  });
+});
+
+describe('rules of a rejection', () => {
+  test('STIX problems give their rules once', () => {
+    const problem = { rule: 'required', property: 'id', message: 'id is missing' };
+    const rules = failureRules({
+      id: 'indicator--1',
+      version: '',
+      message: 'invalid',
+      problems: [problem, { ...problem, property: 'type' }],
+    });
+    assert.deepEqual(rules, ['required']);
+  });
+
+  test('no problems give the not-stored rule', () => {
+    const rules = failureRules({
+      id: 'domain-name--1',
+      version: '',
+      message: 'domain-name--1 is held as TLP:RED by another community',
+      problems: [],
+    });
+    assert.deepEqual(rules, [NOT_STORED_RULE]);
   });
 });

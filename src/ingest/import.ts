@@ -11,7 +11,7 @@ import { BundleReader, type BundleEntry, type BundleReaderOptions } from './bund
 import { type ConvertedRow, submitConverted, submitConvertedRows } from './converted.ts';
 import type { Conversion } from './formats/index.ts';
 import type { ThreadedConversion } from './formats/threaded.ts';
-import { submitObjects, type SubmitResult } from './submit.ts';
+import { submitObjects, type SubmitFailure, type SubmitResult } from './submit.ts';
 
 export interface ImportOptions {
   /** Objects validated and stored per store transaction. */
@@ -277,6 +277,18 @@ async function importEntries(
 }
 
 /** Running totals of an import. */
+/**
+ * Rule name of a rejection that breaks no STIX rule: the sharing rules or the store rejected
+ * the object, and its message says why.
+ */
+export const NOT_STORED_RULE = 'not-stored';
+
+/** Returns the rules a rejected object breaks, or NOT_STORED_RULE when it breaks none. */
+export function failureRules(failure: SubmitFailure): string[] {
+  const rules = [...new Set(failure.problems.map((problem) => problem.rule))];
+  return rules.length > 0 ? rules : [NOT_STORED_RULE];
+}
+
 class Tally {
   read = 0;
   added = 0;
@@ -295,8 +307,7 @@ class Tally {
       else this.duplicates++;
     }
     for (const failure of result.failures) {
-      const rules = [...new Set(failure.problems.map((problem) => problem.rule))];
-      this.reject({ id: failure.id, message: failure.message, rules });
+      this.reject({ id: failure.id, message: failure.message, rules: failureRules(failure) });
     }
   }
 

@@ -18,6 +18,7 @@ import {
   importConversion,
   importObjects,
   ImportStoppedError,
+  NOT_STORED_RULE,
   type ImportProgress,
   type ImportSummary,
 } from '../../ingest/import.ts';
@@ -56,6 +57,7 @@ const EXAMPLES_PER_RULE = 3;
 
 const READER_RULES: Record<string, string> = {
   'too-large': 'the object is larger than the import size limit',
+  [NOT_STORED_RULE]: 'rejected by the sharing rules or the store (each message says why)',
 };
 
 export function registerImport(program: Command): void {
