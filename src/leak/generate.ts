@@ -20,7 +20,7 @@ import {
   type World,
   type WorldEvent,
 } from './world.ts';
-import { markedLevels, roleRights, replay } from './oracle.ts';
+import { isClientOfMember, isMember, markedLevels, roleRights, replay } from './oracle.ts';
 
 export interface WorldSize {
   organisations: [number, number];
@@ -422,10 +422,20 @@ export function generateWorld(seed: number, size: WorldSize = DEFAULT_SIZE): Wor
       if (elsewhere.length > 0) {
         const target = random.pick(elsewhere).key;
         const targetWriters = writersOf(world, target);
-        if (targetWriters.length > 0) {
+        // Half the attempts come from writers whose organisation reads nothing of the home
+        // community when there are any: they probe with a value held only by another
+        // community, which must not stop the share.
+        const probers = targetWriters.filter(
+          (u) =>
+            homeCommunity !== undefined &&
+            !isMember(world, u.organisation, homeCommunity) &&
+            !isClientOfMember(world, u.organisation, homeCommunity),
+        );
+        const sharers = probers.length > 0 && random.chance(0.5) ? probers : targetWriters;
+        if (sharers.length > 0) {
           const version = random.pick(versions);
           objectShares.push(
-            makeShare(random, world, target, random.pick(targetWriters), structuredClone(version)),
+            makeShare(random, world, target, random.pick(sharers), structuredClone(version)),
           );
         }
       }

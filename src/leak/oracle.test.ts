@@ -488,9 +488,15 @@ describe('oracle share rules', () => {
     assert.equal(predictLast(world), 'accepted');
   });
 
-  test('AMBER re-share by another organisation fails', () => {
+  /** Makes `out`, the only member of `d`, a member of `c` too, so it reads what `k` contains. */
+  function joinBoth(world: World): void {
+    world.communities[0]?.members.push('out');
+  }
+
+  test('AMBER re-share by a reader fails', () => {
     for (const marking of [TLP_IDS.amber, TLP_IDS['amber+strict'], TLP_1_IDS.amber]) {
       const world = smallWorld();
+      joinBoth(world);
       const object = indicator([marking]);
       world.events.push(share(object));
       world.events.push(share(object, { collection: 'kd', contributor: 'outsider' }));
@@ -498,18 +504,52 @@ describe('oracle share rules', () => {
     }
   });
 
-  test('RED re-share fails', () => {
+  test('unreadable restricted holder accepted', () => {
+    for (const marking of [TLP_IDS.amber, TLP_IDS['amber+strict'], TLP_IDS.red]) {
+      const world = smallWorld();
+      const object = indicator([marking]);
+      world.events.push(share(object, { via: 'api', recipients: ['analyst2'] }));
+      const reshare = { collection: 'kd', contributor: 'outsider', via: 'api' as const };
+      world.events.push(share(object, { ...reshare, recipients: ['padmin'] }));
+      const last = world.events.at(-1) as ShareEvent;
+      const prediction = predictShare(world, last, replay(world, world.events.length - 1));
+      assert.equal(prediction.outcome, 'accepted', marking);
+      assert.match(prediction.rule, /cannot read/, marking);
+    }
+  });
+
+  test('platform admin rights do not count', () => {
     const world = smallWorld();
+    const object = indicator([TLP_IDS.amber]);
+    world.events.push(share(object));
+    world.events.push(share(object, { collection: 'kd', contributor: 'padmin' }));
+    assert.equal(predictLast(world), 'accepted');
+  });
+
+  test('client reads AMBER not AMBER+STRICT', () => {
+    const world = smallWorld();
+    world.communities[1]?.members.push('cli');
+    world.users.push({ key: 'clientd', organisation: 'cli', role: 'analyst', disabled: false });
+    const amber = indicator([TLP_IDS.amber]);
+    const strict = indicator([TLP_IDS['amber+strict']]);
+    world.events.push(share(amber), share(strict));
+    world.events.push(share(amber, { collection: 'kd', contributor: 'clientd' }));
+    assert.equal(predictLast(world), 'rejected');
+    world.events.push(share(strict, { collection: 'kd', contributor: 'clientd' }));
+    assert.equal(predictLast(world), 'accepted');
+  });
+
+  test('RED re-share fails for recipients', () => {
+    const world = smallWorld();
+    joinBoth(world);
     const object = indicator([TLP_IDS.red]);
     world.events.push(share(object, { via: 'api', recipients: ['analyst2'] }));
-    world.events.push(
-      share(object, {
-        collection: 'kd',
-        contributor: 'outsider',
-        via: 'api',
-        recipients: ['padmin'],
-      }),
-    );
+    const reshare = { collection: 'kd', contributor: 'outsider', via: 'api' as const };
+    world.events.push(share(object, { ...reshare, recipients: ['padmin'] }));
+    assert.equal(predictLast(world), 'accepted');
+    const named = indicator([TLP_IDS.red]);
+    world.events.push(share(named, { via: 'api', recipients: ['outsider'] }));
+    world.events.push(share(named, { ...reshare, recipients: ['padmin'] }));
     assert.equal(predictLast(world), 'rejected');
   });
 
@@ -539,11 +579,15 @@ describe('oracle share rules', () => {
     assert.equal(predictLast(world), 'accepted');
   });
 
-  test('defaulted AMBER re-share is open', () => {
+  test('defaulted AMBER counts as marked', () => {
     const world = smallWorld({ defaultTlp: 'amber' });
     const object = indicator();
     world.events.push(share(object), share(object, { collection: 'kd', contributor: 'outsider' }));
-    assert.equal(predictLast(world), 'either');
+    assert.equal(predictLast(world), 'accepted');
+    joinBoth(world);
+    const other = indicator();
+    world.events.push(share(other), share(other, { collection: 'kd', contributor: 'outsider' }));
+    assert.equal(predictLast(world), 'rejected');
   });
 
   test('anonymous share shows community identity', () => {

@@ -241,6 +241,7 @@ export function predictShare(
     });
     if (outsider) undecided = 'RED recipient outside the audience of the other markings';
   }
+  let unreadableHolder = false;
   for (const held of before.stored) {
     if (held.id !== event.object.id) continue;
     if (collectionOf(world, held.collection).community === community) continue;
@@ -249,15 +250,14 @@ export function predictShare(
       (l) => l === 'amber' || l === 'amber+strict' || l === 'red',
     );
     if (!restricted) continue;
-    if (!held.defaulted) {
+    // A default TLP counts as the version's marking, since it is the TLP its readers get.
+    if (organisationReads(world, contributorOrganisation, held)) {
       return {
         outcome: 'rejected',
-        rule: 'AMBER, AMBER+STRICT and RED objects may not be re-shared into another community',
+        rule: 'AMBER, AMBER+STRICT and RED objects the organisation reads may not be re-shared into another community',
       };
     }
-    // NOTE: docs/sharing.md does not say whether a default TLP counts as "held with such a
-    // marking", so either outcome is accepted here.
-    undecided = 're-sharing an object whose restrictive TLP came from a community default';
+    unreadableHolder = true;
   }
 
   const charter = before.charters.get(community);
@@ -265,7 +265,33 @@ export function predictShare(
     undecided ??= 'anonymous share into a community whose charter does not allow it';
   }
   if (undecided) return { outcome: 'either', rule: undecided };
+  if (unreadableHolder) {
+    return {
+      outcome: 'accepted',
+      rule: 'a restricted version the organisation cannot read does not stop a share',
+    };
+  }
   return { outcome: 'accepted', rule: 'a writer may share' };
+}
+
+/**
+ * Checks whether users of an organisation may read a stored version through the
+ * organisation's memberships ("Sharing rules"): as members, as clients of a member, or as
+ * named RED recipients. Platform admin rights and the contributor's own view do not count.
+ */
+export function organisationReads(
+  world: World,
+  organisation: string,
+  version: StoredVersion,
+): boolean {
+  const community = collectionOf(world, version.collection).community;
+  const member = isMember(world, organisation, community);
+  const client = isClientOfMember(world, organisation, community);
+  // A named recipient reads RED only as a member or client, since it reads the collection.
+  const named =
+    (member || client) &&
+    version.recipients.some((key) => organisationOf(world, key) === organisation);
+  return version.levels.every((level) => levelAdmits(level, { member, client, named }));
 }
 
 /** Builds the stored version a share would create, before charter defaults apply. */
@@ -346,16 +372,33 @@ export function satisfiesLevel(
   if (version.contributor === user.key) return true;
   const community = collectionOf(world, version.collection).community;
   const member = user.role === 'platform-admin' || isMember(world, user.organisation, community);
+  const reach = {
+    member,
+    client: isClientOfMember(world, user.organisation, community),
+    named: version.recipients.includes(user.key),
+  };
+  return levelAdmits(level, reach);
+}
+
+/** How a reader stands to a version: member, client of a member, named RED recipient. */
+interface Reach {
+  member: boolean;
+  client: boolean;
+  named: boolean;
+}
+
+/** Checks one TLP level against a reader's reach, by the audience table of docs/sharing.md. */
+function levelAdmits(level: Tlp, reach: Reach): boolean {
   switch (level) {
     case 'clear':
       return true;
     case 'green':
     case 'amber+strict':
-      return member;
+      return reach.member;
     case 'amber':
-      return member || isClientOfMember(world, user.organisation, community);
+      return reach.member || reach.client;
     case 'red':
-      return version.recipients.includes(user.key);
+      return reach.named;
   }
 }
 

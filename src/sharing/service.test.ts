@@ -11,6 +11,7 @@ import {
   TLP_2_GREEN,
   TLP_2_RED,
 } from '../stix/tlp.ts';
+import { deterministicScoId } from '../stix/ids.ts';
 import { nowMicros } from '../stix/timestamp.ts';
 import type { UserRecord } from '../store/store.ts';
 import { call, startTestServer, type TestServer } from '../testing/server.ts';
@@ -344,6 +345,61 @@ describe('sharing services', () => {
         title: 'Alpha feed',
       });
       assert.equal((await post('alpha-analyst', [amber], own.id)).failure_count, 0);
+    });
+
+    test('unreadable AMBER copy not reported', async () => {
+      // Ring B has beta alone and makes unmarked objects AMBER; Ring A has the outsider alone.
+      const ringB = await services.createCommunity(actors['beta-org-admin']!, {
+        name: 'Ring B',
+        defaultTlp: 'amber',
+      });
+      const feedB = await services.createCollection(actors['beta-org-admin']!, ringB.id, {
+        title: 'Ring B feed',
+      });
+      const ringA = await services.createCommunity(actors['outsider-org-admin']!, {
+        name: 'Ring A',
+      });
+      const feedA = await services.createCollection(actors['outsider-org-admin']!, ringA.id, {
+        title: 'Ring A feed',
+      });
+      const value = { type: 'domain-name', spec_version: '2.1', value: 'only-beta.example' };
+      const domain = { ...value, id: deterministicScoId(value)! };
+      assert.equal((await post('beta-analyst', [domain], feedB.id)).failure_count, 0);
+
+      // The outsider computes the same id and shares its own copy, and no failure reveals
+      // that Ring B contains the value.
+      const status = await post('outsider-analyst', [domain], feedA.id);
+      assert.equal(status.failure_count, 0, JSON.stringify(status.failures));
+      assert.equal(status.success_count, 1);
+
+      // Each community's readers see only their own copy.
+      assert.equal((await read('outsider-analyst', domain.id, feedB.id)).status, 404);
+      assert.equal((await read('outsider-analyst', domain.id, feedA.id)).status, 200);
+      assert.equal((await read('beta-analyst', domain.id, feedB.id)).status, 200);
+      assert.equal((await read('beta-analyst', domain.id, feedA.id)).status, 404);
+      // Each copy keeps the TLP of its own share, and Ring B's copy is unchanged.
+      const events = await server.server.store.readEvents({ afterSeq: 0, limit: 100_000 });
+      const copies = events.filter((event) => event.objectId === domain.id);
+      assert.deepEqual(
+        copies.map((event) => [event.collectionId, event.sharing.tlp]),
+        [
+          [feedB.id, ['amber']],
+          [feedA.id, ['green']],
+        ],
+      );
+      assert.equal(copies[1]!.sharing.contributorOrganisationId, orgs.outsider);
+
+      // Once the outsider reads Ring B, posting the value into Ring A fails, without naming
+      // Ring B.
+      const invitation = await services.invite(actors['beta-org-admin']!, ringB.id, orgs.outsider!);
+      await services.acceptInvitation(actors['outsider-org-admin']!, invitation.id);
+      const second = await services.createCollection(actors['outsider-org-admin']!, ringA.id, {
+        title: 'Ring A second feed',
+      });
+      const refused = await post('outsider-analyst', [domain], second.id);
+      assert.equal(refused.failure_count, 1);
+      assert.match(refused.failures[0].message, /re-shared/);
+      assert.doesNotMatch(refused.failures[0].message, /Ring B/);
     });
 
     test('share needs a visible writable collection', async () => {
