@@ -11,6 +11,12 @@ import { parseCsvMapping } from '../ingest/formats/index.ts';
 export const CONNECTOR_KINDS = ['taxii', 'misp-feed', 'misp-event', 'csv', 'text'] as const;
 export type ConnectorKind = (typeof CONNECTOR_KINDS)[number];
 
+export const LIST_MODES = ['snapshot', 'delta'] as const;
+export type ListMode = (typeof LIST_MODES)[number];
+
+/** Default of listedValiditySeconds: 30 days. */
+export const DEFAULT_LISTED_VALIDITY_SECONDS = 30 * 86_400;
+
 export const CONNECTOR_DOCUMENT = 'connector';
 export const CONNECTOR_STATE_DOCUMENT = 'connector-state';
 
@@ -196,6 +202,17 @@ const FIELDS = {
   csvMapping: CsvMappingText,
   /** Labels added to indicators that CSV and text sources produce. */
   labels: z.array(z.string().min(1).max(100)).max(20),
+  /**
+   * How a CSV or text source lists its values: `snapshot` (default) when each read contains
+   * every value currently listed, so a value missing from a complete read is expired;
+   * `delta` when each read contains only new values, so nothing is expired.
+   */
+  listMode: z.enum(LIST_MODES),
+  /**
+   * Seconds a value of a snapshot list stays valid after the run that listed it, unless a
+   * later run lists it again (see list-source.ts).
+   */
+  listedValiditySeconds: z.number().int().min(3600).max(MAX_INTERVAL_SECONDS),
 };
 
 export const NewConnector = z
@@ -213,6 +230,8 @@ export const NewConnector = z
     timeoutSeconds: FIELDS.timeoutSeconds.default(60),
     csvMapping: FIELDS.csvMapping.optional(),
     labels: FIELDS.labels.optional(),
+    listMode: FIELDS.listMode.optional(),
+    listedValiditySeconds: FIELDS.listedValiditySeconds.optional(),
   })
   .refine(
     (connector) =>
@@ -226,7 +245,17 @@ export const NewConnector = z
   .refine((connector) => connector.kind === 'csv' || connector.csvMapping === undefined, {
     message: 'applies to csv connectors only',
     path: ['csvMapping'],
-  });
+  })
+  .refine(
+    (connector) =>
+      connector.kind === 'csv' ||
+      connector.kind === 'text' ||
+      (connector.listMode === undefined && connector.listedValiditySeconds === undefined),
+    {
+      message: 'listMode and listedValiditySeconds apply to csv and text connectors only',
+      path: ['listMode'],
+    },
+  );
 export type NewConnector = z.input<typeof NewConnector>;
 
 /** A change to a connector: any field but `kind`; absent fields keep their value. */

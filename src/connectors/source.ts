@@ -7,6 +7,7 @@
  */
 import type { WarninglistLookup } from '../ingest/formats/index.ts';
 import type { Logger } from '../log/logger.ts';
+import type { Store } from '../store/store.ts';
 import type { Connector } from './definition.ts';
 import type { PrivateTargets } from './http.ts';
 
@@ -28,6 +29,11 @@ export interface SourceBatch {
    * messages and are not counted again.
    */
   rejectedCounts?: { byReason: Record<string, number>; examples: SourceRejection[] };
+  /**
+   * Objects the source read but left out because the store already contains them as they are
+   * (see list-snapshot.ts); counted in objectsIn and as duplicates.
+   */
+  unchanged?: number;
   /** Input records read besides `objects`, for the health's objectsIn. */
   recordsRead?: number;
   /** The source applied the warning-list policy itself (the converters do). */
@@ -57,6 +63,12 @@ export interface SourceContext {
    * connector's url when a platform admin gave it (Connector.urlSetBy).
    */
   allowPrivateTargets?: PrivateTargets;
+  /**
+   * The store the run writes to, for sources that compare what they read with what is
+   * stored (see list-snapshot.ts). Without it a list source stores every object it reads
+   * and expires nothing.
+   */
+  store?: Store;
   /** Called before an HTTP retry, so the health can show it. */
   onRetry: (message: string) => void;
 }
