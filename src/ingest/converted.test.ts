@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 
 import { EventIndexer } from '../correlation/event-indexer.ts';
@@ -17,6 +17,7 @@ import { SUBMIT_CHUNK } from './submit.ts';
 
 const OPTIONS: FormatOptions = { source: 'test', created: '2024-05-01T00:00:00.000Z' };
 const TRAIL = dataPath('maltrail-trails/trails/static/mass_scanner.txt');
+const STALKERWARE_HOSTS = dataPath('stalkerware-indicators/generated/hosts');
 
 async function* bytesOf(text: string): AsyncGenerator<Uint8Array> {
   yield Buffer.from(text, 'utf8');
@@ -259,6 +260,112 @@ describe('converted bulk import', () => {
     assert.equal(events[1]!.sharing.audience, 'members-and-clients');
     assert.equal(events[1]!.sharing.contributorId, 'user-1');
     assert.equal(events[1]!.sharing.contributorOrganisationId, 'org-1');
+    await store.close();
+  });
+
+  test('values held elsewhere imported', async () => {
+    // Community A (org-a alone, AMBER by default) contains every stalkerware host through a
+    // connector run by org-a.
+    const { store, collectionId: heldId } = await openCollection('amber');
+    const hosts = readFileSync(STALKERWARE_HOSTS, 'utf8');
+    const objects = async () => {
+      const conversion = convert('text', { stream: bytesOf(hosts) }, OPTIONS);
+      const all: unknown[] = [];
+      for await (const object of conversion.objects) all.push(object);
+      return all;
+    };
+    // The contribution of a connector run by a user of `organisationId`, as the runner sets it.
+    const connector = async (organisationId: string, communityId: string) => ({
+      contributor: { userId: `${organisationId}-user`, organisationId },
+      community: await store.getCommunity(communityId),
+      anonymous: false,
+      recipients: [],
+    });
+    const held = await submitConverted(
+      store,
+      heldId,
+      await objects(),
+      0,
+      await connector('org-a', 'community-a'),
+    );
+    assert.deepEqual(held.failures, []);
+    assert.ok(held.successes.length > 600, `${held.successes.length} stored`);
+
+    // An operator import into a fresh collection obtained the list on its own.
+    const fresh = await store.createCollection({ apiRoot: 'default', title: 'Fresh' });
+    const imported = await importConversion(
+      store,
+      fresh.id,
+      convert('text', { stream: bytesOf(hosts) }, OPTIONS),
+    );
+    assert.equal(imported.rejected, 0, JSON.stringify(imported.failures.slice(0, 3)));
+    assert.equal(imported.added, held.successes.length);
+
+    // So did org-b, which reads nothing of community A: its connector stores its own copies
+    // under community B's TLP, and community A's copies stay as they were.
+    await store.createOrganisation({ id: 'org-b', name: 'B', identity: '{}', createdAt: 1 });
+    await store.createCommunity(
+      {
+        id: 'community-b',
+        name: 'Community B',
+        description: '',
+        defaultTlp: 'green',
+        allowAnonymous: false,
+        publishClear: false,
+        identity: '{}',
+        createdAt: 1,
+      },
+      'org-b',
+      undefined,
+    );
+    const ringB = await store.createCollection({
+      apiRoot: 'default',
+      title: 'B',
+      communityId: 'community-b',
+    });
+    const eventsBefore = (await store.readEvents({ afterSeq: 0, limit: 100_000 })).length;
+    const copied = await submitConverted(
+      store,
+      ringB.id,
+      await objects(),
+      0,
+      await connector('org-b', 'community-b'),
+    );
+    assert.deepEqual(copied.failures, []);
+    assert.equal(copied.successes.length, held.successes.length);
+    const events = (await store.readEvents({ afterSeq: 0, limit: 100_000 })).slice(eventsBefore);
+    assert.equal(events.length, held.successes.length);
+    for (const event of events) {
+      assert.equal(event.collectionId, ringB.id);
+      assert.deepEqual(event.sharing.tlp, ['green']);
+      assert.equal(event.sharing.contributorOrganisationId, 'org-b');
+    }
+    assert.deepEqual(await store.countCollection(heldId), {
+      objects: held.successes.length,
+      versions: held.successes.length,
+    });
+
+    // Once org-b is a member of community A, it reads the AMBER copies and may not re-share
+    // them, and the messages name no community.
+    await store.addMember('community-a', 'org-b');
+    const second = await store.createCollection({
+      apiRoot: 'default',
+      title: 'B second',
+      communityId: 'community-b',
+    });
+    const refused = await submitConverted(
+      store,
+      second.id,
+      await objects(),
+      0,
+      await connector('org-b', 'community-b'),
+    );
+    assert.equal(refused.successes.length, 0);
+    assert.equal(refused.failures.length, held.successes.length);
+    for (const failure of refused.failures) {
+      assert.match(failure.message, /may not be re-shared/);
+      assert.doesNotMatch(failure.message, /Community A|community-a/);
+    }
     await store.close();
   });
 
