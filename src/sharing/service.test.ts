@@ -348,7 +348,8 @@ describe('sharing services', () => {
     });
 
     test('unreadable AMBER copy not reported', async () => {
-      // Ring B has beta alone and makes unmarked objects AMBER; Ring A has the outsider alone.
+      // Ring B has beta alone and makes unmarked objects AMBER; Ring A has the prober alone.
+      await organisation('prober');
       const ringB = await services.createCommunity(actors['beta-org-admin']!, {
         name: 'Ring B',
         defaultTlp: 'amber',
@@ -356,25 +357,25 @@ describe('sharing services', () => {
       const feedB = await services.createCollection(actors['beta-org-admin']!, ringB.id, {
         title: 'Ring B feed',
       });
-      const ringA = await services.createCommunity(actors['outsider-org-admin']!, {
+      const ringA = await services.createCommunity(actors['prober-org-admin']!, {
         name: 'Ring A',
       });
-      const feedA = await services.createCollection(actors['outsider-org-admin']!, ringA.id, {
+      const feedA = await services.createCollection(actors['prober-org-admin']!, ringA.id, {
         title: 'Ring A feed',
       });
       const value = { type: 'domain-name', spec_version: '2.1', value: 'only-beta.example' };
       const domain = { ...value, id: deterministicScoId(value)! };
       assert.equal((await post('beta-analyst', [domain], feedB.id)).failure_count, 0);
 
-      // The outsider computes the same id and shares its own copy, and no failure reveals
+      // The prober computes the same id and shares its own copy, and no failure reveals
       // that Ring B contains the value.
-      const status = await post('outsider-analyst', [domain], feedA.id);
+      const status = await post('prober-analyst', [domain], feedA.id);
       assert.equal(status.failure_count, 0, JSON.stringify(status.failures));
       assert.equal(status.success_count, 1);
 
       // Each community's readers see only their own copy.
-      assert.equal((await read('outsider-analyst', domain.id, feedB.id)).status, 404);
-      assert.equal((await read('outsider-analyst', domain.id, feedA.id)).status, 200);
+      assert.equal((await read('prober-analyst', domain.id, feedB.id)).status, 404);
+      assert.equal((await read('prober-analyst', domain.id, feedA.id)).status, 200);
       assert.equal((await read('beta-analyst', domain.id, feedB.id)).status, 200);
       assert.equal((await read('beta-analyst', domain.id, feedA.id)).status, 404);
       // Each copy keeps the TLP of its own share, and Ring B's copy is unchanged.
@@ -387,16 +388,16 @@ describe('sharing services', () => {
           [feedA.id, ['green']],
         ],
       );
-      assert.equal(copies[1]!.sharing.contributorOrganisationId, orgs.outsider);
+      assert.equal(copies[1]!.sharing.contributorOrganisationId, orgs.prober);
 
-      // Once the outsider reads Ring B, posting the value into Ring A fails, without naming
+      // Once the prober reads Ring B, posting the value into Ring A fails, without naming
       // Ring B.
-      const invitation = await services.invite(actors['beta-org-admin']!, ringB.id, orgs.outsider!);
-      await services.acceptInvitation(actors['outsider-org-admin']!, invitation.id);
-      const second = await services.createCollection(actors['outsider-org-admin']!, ringA.id, {
+      const invitation = await services.invite(actors['beta-org-admin']!, ringB.id, orgs.prober!);
+      await services.acceptInvitation(actors['prober-org-admin']!, invitation.id);
+      const second = await services.createCollection(actors['prober-org-admin']!, ringA.id, {
         title: 'Ring A second feed',
       });
-      const refused = await post('outsider-analyst', [domain], second.id);
+      const refused = await post('prober-analyst', [domain], second.id);
       assert.equal(refused.failure_count, 1);
       assert.match(refused.failures[0].message, /re-shared/);
       assert.doesNotMatch(refused.failures[0].message, /Ring B/);
