@@ -13,6 +13,7 @@ import { sourceFor } from '../../connectors/sources.ts';
 import { configuredWarninglists } from '../../connectors/warninglists.ts';
 import {
   CONNECTOR_KINDS,
+  LIST_MODES,
   WARNING_LIST_POLICIES,
   type ConnectorAuth,
 } from '../../connectors/definition.ts';
@@ -47,6 +48,8 @@ interface AddOptions extends SharingOptions {
   label?: string[];
   batchSize?: string;
   timeout?: string;
+  listMode?: string;
+  listedValidity?: string;
   disabled?: boolean;
 }
 
@@ -167,6 +170,14 @@ export function registerConnector(program: Command): void {
       )
       .option('--batch-size <n>', 'objects stored per transaction and checkpoint (default: 500)')
       .option(
+        '--list-mode <mode>',
+        'CSV and text only: snapshot (each read lists every current value; values no longer listed expire) or delta (default: snapshot)',
+      )
+      .option(
+        '--listed-validity <seconds>',
+        'CSV and text snapshots: seconds a listed value stays valid after a run (default: 2592000, 30 days)',
+      )
+      .option(
         '--timeout <seconds>',
         'seconds to wait for response headers, then for each piece of the body (default: 60)',
       )
@@ -182,6 +193,7 @@ export function registerConnector(program: Command): void {
       const pageSize = parseInteger('--page-size', options.pageSize);
       const batchSize = parseInteger('--batch-size', options.batchSize);
       const timeoutSeconds = parseInteger('--timeout', options.timeout);
+      const listedValiditySeconds = parseInteger('--listed-validity', options.listedValidity);
       const headers = headersFrom(options);
       const view = await service.create(context.actor, {
         name,
@@ -211,6 +223,10 @@ export function registerConnector(program: Command): void {
         ...(options.label?.length ? { labels: options.label } : {}),
         ...(batchSize !== undefined ? { batchSize } : {}),
         ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+        ...(options.listMode !== undefined
+          ? { listMode: parseChoice('--list-mode', options.listMode, LIST_MODES) }
+          : {}),
+        ...(listedValiditySeconds !== undefined ? { listedValiditySeconds } : {}),
       });
       print(view.connector.id);
     });
