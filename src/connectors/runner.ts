@@ -14,6 +14,7 @@ import { CairnError } from '../errors.ts';
 import { submitConverted } from '../ingest/converted.ts';
 import { submitObjects, type SubmitResult } from '../ingest/submit.ts';
 import type { Logger } from '../log/logger.ts';
+import { feedbackScope } from '../scoring/feedback.ts';
 import { collectionRights, loadCollectionContext } from '../sharing/access.ts';
 import type { Contribution } from '../sharing/share.ts';
 import { nowMicros } from '../stix/timestamp.ts';
@@ -157,15 +158,36 @@ function countConverterFlagged(
   return flagged;
 }
 
-/** Adds the stored sightings to the counters of the objects they sight. */
-async function countSightings(store: Store, objects: unknown[], added: Set<string>): Promise<void> {
+/**
+ * Adds the stored sightings to the feedback of the objects they sight, as reports of the
+ * connector's organisation in the scope of its target collection.
+ */
+async function countSightings(
+  store: Store,
+  contribution: Contribution,
+  collectionId: string,
+  stored: { objects: unknown[]; added: Set<string> },
+): Promise<void> {
+  const { objects, added } = stored;
+  const scope = feedbackScope({
+    id: collectionId,
+    ...(contribution.community ? { communityId: contribution.community.id } : {}),
+  });
+  const organisationId = contribution.contributor?.organisationId;
+  if (organisationId === undefined) return;
   const at = nowMicros();
   for (const object of objects) {
     const record = object as Record<string, unknown>;
     if (record?.type !== 'sighting' || !added.has(String(record.id))) continue;
     if (typeof record.sighting_of_ref !== 'string') continue;
     const count = Number.isSafeInteger(record.count) ? Math.max(1, record.count as number) : 1;
-    await store.addFeedback(record.sighting_of_ref, { sightings: count, at });
+    await store.addFeedback({
+      objectId: record.sighting_of_ref,
+      scope,
+      organisationId,
+      sightings: count,
+      at,
+    });
   }
 }
 
@@ -232,7 +254,9 @@ export async function runConnector(
     // Without a contribution submitObjects would store as the operator, with no contributor.
     if (contribution === undefined) throw new Error('a batch came before the run was set up');
     health.batches++;
-    health.objectsIn += batch.objects.length + (batch.rejections?.length ?? 0);
+    health.objectsIn +=
+      batch.objects.length + (batch.rejections?.length ?? 0) + (batch.unchanged ?? 0);
+    health.duplicates += batch.unchanged ?? 0;
     for (const rejection of batch.rejections ?? []) {
       reject(health, rejection.id, rejection.message, rejection.rule);
     }
@@ -253,7 +277,10 @@ export async function runConnector(
         stored.has(String((object as Record<string, unknown>)?.id)),
       );
       await indexObjects(store, connector.collection, connectorSource(connector.id), storedObjects);
-      await countSightings(store, storedObjects, added);
+      await countSightings(store, contribution, connector.collection, {
+        objects: storedObjects,
+        added,
+      });
     }
     state.checkpoint = batch.checkpoint;
     revision = await saveState(store, connector.id, connector.organisationId, state, revision);
@@ -269,6 +296,7 @@ export async function runConnector(
       checkpoint: state.checkpoint,
       signal,
       logger,
+      store,
       allowPrivateTargets: deps.allowPrivateTargets
         ? true
         : rights.urlByPlatformAdmin

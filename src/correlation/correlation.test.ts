@@ -157,8 +157,9 @@ describe('correlation API', () => {
       body: { count: 1 },
     });
     assert.equal(result.status, 404);
-    const [counters] = await server.server.store.getFeedback([BETA_ID]);
-    assert.equal(counters, undefined);
+    const { store } = server.server;
+    const communities = (await store.listCommunities()).map((community) => community.id);
+    assert.deepEqual(await store.getFeedback([BETA_ID], communities), []);
   });
 
   test('organisation grades need a platform admin', async () => {

@@ -3,10 +3,17 @@
  * the collections the object is in, its score with the facts behind it, and for each of
  * its observable values the objects, sources and communities that mention it. A mention in
  * a collection or version the caller may not read is not counted, so the counts never
- * reveal what the caller cannot see. Sightings and false-positive reports are recorded here.
+ * reveal what the caller cannot see. Sightings and false-positive reports are recorded here,
+ * and counted only within the scopes the caller shares (see scoring/feedback.ts).
  */
 import type { Caller } from '../auth/tokens.ts';
 import { CairnError } from '../errors.ts';
+import {
+  feedbackScope,
+  sharesFeedback,
+  summariseFeedback,
+  type FeedbackSummary,
+} from '../scoring/feedback.ts';
 import { scoreIndicator, type IndicatorScore } from '../scoring/score.ts';
 import { loadReliability } from '../scoring/reliability.ts';
 import { accessFilter, collectionRights, loadCollectionContext } from '../sharing/access.ts';
@@ -18,7 +25,6 @@ import {
   StoreConflictError,
   type AccessFilter,
   type CollectionRecord,
-  type ObjectFeedback,
   type Store,
 } from '../store/store.ts';
 import { VALUE_CAP } from './indexer.ts';
@@ -39,6 +45,8 @@ export const MAX_SIGHTING_COUNT = 1_000_000;
 interface Readable {
   collection: CollectionRecord;
   access: AccessFilter;
+  /** Whether the caller's organisation may give feedback here: a member, or a platform admin on a collection without community. */
+  givesFeedback: boolean;
 }
 
 export interface ValueCorrelation {
@@ -60,7 +68,8 @@ export interface ObjectCorrelation {
   /** Distinct sources over all its values: "seen in N sources". */
   sources: string[];
   values: ValueCorrelation[];
-  feedback: Omit<ObjectFeedback, 'objectId'>;
+  /** Feedback given in the scopes the caller shares. */
+  feedback: FeedbackSummary;
   /** The score, for an indicator. */
   score?: IndicatorScore;
 }
@@ -81,7 +90,12 @@ export class CorrelationService {
     if (collection) {
       const context = await loadCollectionContext(this.store, this.caller, collection);
       const rights = collectionRights(this.caller, context);
-      if (rights.canRead) entry = { collection, access: accessFilter(this.caller, rights) };
+      if (rights.canRead) {
+        const access = accessFilter(this.caller, rights);
+        const givesFeedback =
+          sharesFeedback(access) && (context.community === undefined || context.relation.member);
+        entry = { collection, access, givesFeedback };
+      }
     }
     this.readable.set(collectionId, entry);
     return entry;
@@ -180,14 +194,7 @@ export class CorrelationService {
       values.push(await this.value(observableKey(observable)));
     }
     const sources = new Set(values.flatMap((entry) => entry.sources));
-    const [feedback] = await this.store.getFeedback([objectId]);
-    const counters = {
-      sightings: feedback?.sightings ?? 0,
-      falsePositives: feedback?.falsePositives ?? 0,
-      ...(feedback?.lastSightingAt !== undefined
-        ? { lastSightingAt: feedback.lastSightingAt }
-        : {}),
-    };
+    const counters = await this.feedback(objectId, holders);
     const result: ObjectCorrelation = {
       id: objectId,
       collections: holders.map((holder) => holder.collection.id).sort(),
@@ -204,7 +211,7 @@ export class CorrelationService {
   private async score(
     object: Record<string, unknown>,
     sources: Set<string>,
-    feedback: Omit<ObjectFeedback, 'objectId'>,
+    feedback: FeedbackSummary,
   ): Promise<IndicatorScore> {
     const micros = (value: unknown) =>
       typeof value === 'string' ? timestampToMicros(value) : undefined;
@@ -222,80 +229,131 @@ export class CorrelationService {
         ...reliability.of(sources),
         ...(observables[0] ? { observableType: observables[0].type } : {}),
         revoked: object.revoked === true,
-        ...feedback,
+        sightings: feedback.countedSightings,
+        falsePositives: feedback.falsePositives,
+        ...(feedback.lastSightingAt !== undefined
+          ? { lastSightingAt: feedback.lastSightingAt }
+          : {}),
       },
       nowMicros(),
     );
   }
 
-  /** Records a sighting by the caller's organisation; the caller must read the object. */
+  /** Feedback on the object given in the scopes where the caller reads it as a member. */
+  private async feedback(objectId: string, holders: Readable[]): Promise<FeedbackSummary> {
+    const scopes = holders
+      .filter((holder) => sharesFeedback(holder.access))
+      .map((holder) => feedbackScope(holder.collection));
+    if (scopes.length === 0) return summariseFeedback([]);
+    return summariseFeedback(await this.store.getFeedback([objectId], [...new Set(scopes)]));
+  }
+
+  /**
+   * The scopes in which the caller may give feedback on the object. The error for an object
+   * the caller cannot read is the same as for one they read but may not give feedback on,
+   * so it does not tell whether the object exists.
+   */
+  private async feedbackScopes(
+    objectId: string,
+  ): Promise<{ holders: Readable[]; scopes: string[] }> {
+    const holders = await this.holders(objectId);
+    const scopes = [
+      ...new Set(
+        holders.filter((holder) => holder.givesFeedback).map((h) => feedbackScope(h.collection)),
+      ),
+    ].sort();
+    if (scopes.length === 0) {
+      throw new CairnError(
+        'not-found',
+        `object ${objectId} not found in any collection where your organisation is a member`,
+      );
+    }
+    return { holders, scopes };
+  }
+
+  /**
+   * Records a sighting by the caller's organisation in every scope where it reads the object
+   * as a member, and returns the feedback the caller now counts.
+   */
   async recordSighting(
     objectId: string,
     count: number,
     sourceAddress?: string,
-  ): Promise<ObjectFeedback> {
+  ): Promise<FeedbackSummary> {
     if (!Number.isSafeInteger(count) || count < 1 || count > MAX_SIGHTING_COUNT) {
       throw new CairnError(
         'invalid-parameter',
         `count ${count} is invalid: give a whole number from 1 to ${MAX_SIGHTING_COUNT}`,
       );
     }
-    if ((await this.holders(objectId)).length === 0) throw this.notFound(objectId);
-    const feedback = await this.store.addFeedback(objectId, { sightings: count, at: nowMicros() });
+    const { holders, scopes } = await this.feedbackScopes(objectId);
+    const organisationId = this.caller.user.organisationId;
+    const at = nowMicros();
+    for (const scope of scopes) {
+      await this.store.addFeedback({ objectId, scope, organisationId, sightings: count, at });
+    }
     await recordAudit(
       this.store,
       auditActor(this.caller, sourceAddress),
       'object.sighting',
       objectId,
-      { count },
+      { count, scopes },
     );
-    return feedback;
+    return this.feedback(objectId, holders);
   }
 
   /**
-   * Records that the caller's organisation found the object to be a false positive. Each
-   * organisation counts once per object; a second report is a 409.
+   * Records that the caller's organisation found the object to be a false positive, in
+   * every scope where it reads the object as a member. Each organisation counts once per
+   * object and scope, so a second report in the same scopes is a 409.
    */
   async reportFalsePositive(
     objectId: string,
     note: string | undefined,
     sourceAddress?: string,
-  ): Promise<ObjectFeedback> {
-    if ((await this.holders(objectId)).length === 0) throw this.notFound(objectId);
+  ): Promise<FeedbackSummary> {
+    const { holders, scopes } = await this.feedbackScopes(objectId);
     const organisationId = this.caller.user.organisationId;
-    try {
-      await this.store.putDocument(
-        {
-          kind: FALSE_POSITIVE_DOCUMENT,
-          id: `${objectId}|${organisationId}`,
-          owner: organisationId,
-          body: JSON.stringify({
-            objectId,
-            organisationId,
-            userId: this.caller.user.id,
-            at: nowMicros(),
-            ...(note ? { note } : {}),
-          }),
-        },
-        0,
-      );
-    } catch (error) {
-      if (error instanceof StoreConflictError) {
-        throw new CairnError(
-          'conflict',
-          `your organisation already reported ${objectId} as a false positive`,
+    const at = nowMicros();
+    const added: string[] = [];
+    for (const scope of scopes) {
+      try {
+        await this.store.putDocument(
+          {
+            kind: FALSE_POSITIVE_DOCUMENT,
+            id: `${objectId}|${scope}|${organisationId}`,
+            owner: organisationId,
+            body: JSON.stringify({
+              objectId,
+              scope,
+              organisationId,
+              userId: this.caller.user.id,
+              at,
+              ...(note ? { note } : {}),
+            }),
+          },
+          0,
         );
+      } catch (error) {
+        if (error instanceof StoreConflictError) continue;
+        throw error;
       }
-      throw error;
+      await this.store.addFeedback({ objectId, scope, organisationId, falsePositive: true, at });
+      added.push(scope);
     }
-    const feedback = await this.store.addFeedback(objectId, { falsePositives: 1, at: nowMicros() });
+    if (added.length === 0) {
+      throw new CairnError(
+        'conflict',
+        `your organisation already reported ${objectId} as a false positive`,
+      );
+    }
     await recordAudit(
       this.store,
       auditActor(this.caller, sourceAddress),
       'object.false-positive',
       objectId,
-      {},
+      { scopes: added },
     );
-    return feedback;
+    return this.feedback(objectId, holders);
   }
 }

@@ -13,6 +13,12 @@ import {
 } from '../correlation/observables.ts';
 import type { WarninglistLookup } from '../ingest/formats/index.ts';
 import { redactGranular } from '../sharing/granular.ts';
+import {
+  feedbackScope,
+  NO_FEEDBACK,
+  sharesFeedback,
+  summariseByObject,
+} from '../scoring/feedback.ts';
 import { scoreIndicator, type IndicatorScore } from '../scoring/score.ts';
 import { timestampToMicros } from '../stix/timestamp.ts';
 import { LATEST_VERSION, type AccessFilter, type Store } from '../store/store.ts';
@@ -105,6 +111,7 @@ export async function* selectIndicators(
 ): AsyncGenerator<SelectedIndicator[]> {
   const reliability = await loadReliability(store);
   for (const source of selection.collections) {
+    const scopes = await exportScopes(store, source);
     let addedAfter: number | undefined;
     for (;;) {
       const page = await store.queryObjects({
@@ -127,7 +134,10 @@ export async function* selectIndicators(
             : item.json;
         return { json, object: JSON.parse(json) as Record<string, unknown> };
       });
-      const selected = await scorePage(store, selection, source, candidates, reliability, counts);
+      const selected = await scorePage(store, selection, source, candidates, reliability, {
+        scopes,
+        counts,
+      });
       if (selected.length > 0) yield selected;
 
       const last = page.items[page.items.length - 1];
@@ -135,6 +145,16 @@ export async function* selectIndicators(
       addedAfter = last.dateAdded;
     }
   }
+}
+
+/**
+ * The feedback scope an export of one collection counts: the collection's own, when the
+ * reader reads it as a member (or it is an operator export), else none.
+ */
+async function exportScopes(store: Store, source: CollectionSource): Promise<string[]> {
+  if (!sharesFeedback(source.access)) return [];
+  const collection = await store.getCollectionById(source.collectionId);
+  return collection ? [feedbackScope(collection)] : [];
 }
 
 export function emptyCounts(): SelectionCounts {
@@ -147,11 +167,14 @@ async function scorePage(
   source: CollectionSource,
   candidates: Array<{ json: string; object: Record<string, unknown> }>,
   reliability: ReliabilityTable,
-  counts: SelectionCounts,
+  { scopes, counts }: { scopes: readonly string[]; counts: SelectionCounts },
 ): Promise<SelectedIndicator[]> {
   const ids = candidates.map(({ object }) => String(object.id));
-  const [feedback, refs] = await Promise.all([store.getFeedback(ids), store.objectRefs(ids)]);
-  const feedbackById = new Map(feedback.map((entry) => [entry.objectId, entry]));
+  const [feedback, refs] = await Promise.all([
+    scopes.length > 0 ? store.getFeedback(ids, scopes) : [],
+    store.objectRefs(ids),
+  ]);
+  const feedbackById = summariseByObject(feedback);
   const sourcesById = new Map<string, Set<string>>();
   for (const ref of refs) {
     const sources = sourcesById.get(ref.objectId) ?? new Set<string>();
@@ -179,7 +202,7 @@ async function scorePage(
 
     const validFrom = micros(object.valid_from) ?? micros(object.created) ?? 0;
     const validUntil = micros(object.valid_until);
-    const entry = feedbackById.get(id);
+    const entry = feedbackById.get(id) ?? NO_FEEDBACK;
     const score = scoreIndicator(
       {
         validFrom,
@@ -188,9 +211,9 @@ async function scorePage(
         ...reliability.of(sourcesById.get(id)),
         observableType: chosen[0]!.type,
         revoked: object.revoked === true,
-        sightings: entry?.sightings ?? 0,
-        falsePositives: entry?.falsePositives ?? 0,
-        ...(entry?.lastSightingAt !== undefined ? { lastSightingAt: entry.lastSightingAt } : {}),
+        sightings: entry.countedSightings,
+        falsePositives: entry.falsePositives,
+        ...(entry.lastSightingAt !== undefined ? { lastSightingAt: entry.lastSightingAt } : {}),
       },
       selection.now,
     );

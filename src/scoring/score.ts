@@ -1,8 +1,8 @@
 /**
  * Indicator scores: a number from 0 to 100 computed at read time from stored facts, so it
  * needs no rewrite as time passes. The facts are the reliability of the sources that supplied
- * the indicator, its STIX `confidence`, the sightings and false-positive reports members
- * made, and its age. The score decays to 0 at `valid_until`, or at the end of a default
+ * the indicator, its STIX `confidence`, the sightings and false-positive reports that the
+ * reader may count (see feedback.ts), and its age. The score decays to 0 at `valid_until`, or at the end of a default
  * lifetime per observable type when the indicator sets no `valid_until`.
  */
 import type { ObservableType } from '../correlation/observables.ts';
@@ -21,9 +21,11 @@ export interface ScoringPolicy {
    * the end, below 1 drops it early.
    */
   decayShape: number;
-  /** Share of the distance to 100 that each sighting closes, 0 to 1. */
+  /** Share of the distance to 100 that each counted sighting closes, 0 to 1. */
   sightingWeight: number;
-  /** Factor applied per false-positive report, 0 to 1. */
+  /** Most sightings of one organisation that count, per object. */
+  sightingsPerOrganisation: number;
+  /** Factor applied per organisation that reported a false positive, 0 to 1. */
   falsePositiveFactor: number;
 }
 
@@ -45,6 +47,7 @@ export const DEFAULT_POLICY: ScoringPolicy = {
   },
   decayShape: 2,
   sightingWeight: 0.2,
+  sightingsPerOrganisation: 3,
   falsePositiveFactor: 0.5,
 };
 
@@ -73,7 +76,9 @@ export interface IndicatorFacts {
   /** The observable type of its values, for the default lifetime. */
   observableType?: ObservableType;
   revoked: boolean;
+  /** Sightings that count, already capped per organisation (FeedbackSummary.countedSightings). */
   sightings: number;
+  /** Organisations that reported a false positive. */
   falsePositives: number;
   /** The last sighting, which restarts the decay of an indicator without valid_until. */
   lastSightingAt?: number;
@@ -104,7 +109,8 @@ export function scoreIndicator(
   const reliability = clamp(facts.reliability ?? policy.defaultReliability, 0, 1);
   const confidence = clamp(facts.confidence ?? policy.defaultConfidence, 0, 100) / 100;
   let base = 100 * (0.5 * reliability + 0.5 * confidence);
-  // Each sighting closes part of the distance to 100; each false positive halves what is left.
+  // Each counted sighting closes part of the distance to 100, and each organisation's
+  // false-positive report multiplies what is left by falsePositiveFactor.
   base += (100 - base) * (1 - (1 - policy.sightingWeight) ** Math.max(0, facts.sightings));
   base *= policy.falsePositiveFactor ** Math.max(0, facts.falsePositives);
 

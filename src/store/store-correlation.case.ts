@@ -1,5 +1,5 @@
 /**
- * Shared Store cases for the correlation index and object feedback counters. runStoreSuite
+ * Shared Store cases for the correlation index and feedback reports. runStoreSuite
  * calls runCorrelationCases inside its own describe, so every store runs them.
  */
 import assert from 'node:assert/strict';
@@ -140,37 +140,77 @@ export function runCorrelationCases(context: () => { store: Store }): void {
   });
 
   describe('feedback', () => {
-    test('counters add up and remember the last sighting', async () => {
+    const ORG_1 = '00000000-0000-4000-8000-0000000000e1';
+    const ORG_2 = '00000000-0000-4000-8000-0000000000e2';
+    const RING_A = '00000000-0000-4000-8000-0000000000a1';
+    const RING_B = '00000000-0000-4000-8000-0000000000b1';
+    const base = { objectId: IND_A, scope: RING_A, organisationId: ORG_1 };
+
+    test('reports add up and remember the last sighting', async () => {
       const { store } = context();
-      assert.deepEqual(await store.addFeedback(IND_A, { sightings: 2, at: 100 }), {
-        objectId: IND_A,
+      assert.deepEqual(await store.addFeedback({ ...base, sightings: 2, at: 100 }), {
+        ...base,
         sightings: 2,
-        falsePositives: 0,
+        falsePositive: false,
         lastSightingAt: 100,
       });
-      await store.addFeedback(IND_A, { falsePositives: 1, at: 300 });
-      const latest = await store.addFeedback(IND_A, { sightings: 1, at: 200 });
+      await store.addFeedback({ ...base, falsePositive: true, at: 300 });
+      await store.addFeedback({ ...base, falsePositive: false, at: 400 });
+      const latest = await store.addFeedback({ ...base, sightings: 1, at: 200 });
       assert.deepEqual(latest, {
-        objectId: IND_A,
+        ...base,
         sightings: 3,
-        falsePositives: 1,
+        falsePositive: true,
         lastSightingAt: 200,
       });
     });
 
+    test('reports are kept per scope and organisation', async () => {
+      const { store } = context();
+      await store.addFeedback({ ...base, sightings: 5, at: 10 });
+      await store.addFeedback({ ...base, organisationId: ORG_2, sightings: 1, at: 20 });
+      await store.addFeedback({ ...base, scope: RING_B, falsePositive: true, at: 30 });
+      const inA = await store.getFeedback([IND_A, IND_B], [RING_A]);
+      assert.deepEqual(
+        inA.map((report) => [report.organisationId, report.sightings]),
+        [
+          [ORG_1, 5],
+          [ORG_2, 1],
+        ],
+      );
+      const inB = await store.getFeedback([IND_A], [RING_B]);
+      assert.equal(inB.length, 1);
+      assert.equal(inB[0]!.falsePositive, true);
+      assert.equal(inB[0]!.sightings, 0);
+      assert.deepEqual(await store.getFeedback([IND_A], []), []);
+      assert.deepEqual(await store.getFeedback([IND_A], ['collection:' + COL_1]), []);
+    });
+
+    test('sightings stop at the largest safe integer', async () => {
+      const { store } = context();
+      await store.addFeedback({ ...base, sightings: Number.MAX_SAFE_INTEGER - 1, at: 1 });
+      const capped = await store.addFeedback({ ...base, sightings: 1_000_000, at: 2 });
+      assert.equal(capped.sightings, Number.MAX_SAFE_INTEGER);
+    });
+
     test('false positives alone leave no sighting time', async () => {
       const { store } = context();
-      const counted = await store.addFeedback(IND_B, { falsePositives: 1, at: 50 });
+      const counted = await store.addFeedback({
+        ...base,
+        objectId: IND_B,
+        falsePositive: true,
+        at: 50,
+      });
       assert.equal(counted.lastSightingAt, undefined);
-      assert.deepEqual(await store.getFeedback([IND_B, IND_C]), [
-        { objectId: IND_B, sightings: 0, falsePositives: 1 },
+      assert.deepEqual(await store.getFeedback([IND_B, IND_C], [RING_A]), [
+        { ...base, objectId: IND_B, sightings: 0, falsePositive: true },
       ]);
     });
 
     test('rejects negative changes', async () => {
       const { store } = context();
-      await assert.rejects(store.addFeedback(IND_A, { sightings: -1, at: 1 }), RangeError);
-      assert.deepEqual(await store.getFeedback([IND_A]), []);
+      await assert.rejects(store.addFeedback({ ...base, sightings: -1, at: 1 }), RangeError);
+      assert.deepEqual(await store.getFeedback([IND_A], [RING_A]), []);
     });
   });
 }

@@ -482,13 +482,32 @@ export interface ObjectHuntKeys {
   readUpTo: number;
 }
 
-/** Sighting and false-positive reports counted for an object (see src/scoring). */
-export interface ObjectFeedback {
+/**
+ * The sightings and false-positive report of one organisation on one object, within one
+ * feedback scope (see src/scoring/feedback.ts): the community of the collection through
+ * which the organisation read the object, or `collection:<id>` for a collection that no
+ * community owns.
+ */
+export interface FeedbackReport {
   objectId: string;
+  scope: string;
+  organisationId: string;
+  /** Sightings reported so far, capped at Number.MAX_SAFE_INTEGER. */
   sightings: number;
-  falsePositives: number;
+  falsePositive: boolean;
   /** The last reported sighting (microseconds). */
   lastSightingAt?: number;
+}
+
+/** What one report adds to a FeedbackReport. */
+export interface FeedbackChange {
+  objectId: string;
+  scope: string;
+  organisationId: string;
+  /** A non-negative integer. */
+  sightings?: number;
+  falsePositive?: boolean;
+  at: number;
 }
 
 export interface Store {
@@ -728,13 +747,13 @@ export interface Store {
   objectRefs(objectIds: readonly string[]): Promise<ObservableRef[]>;
   /** Counts of the values that have references, sorted by value; unknown values are left out. */
   observableStats(values: readonly string[]): Promise<ObservableStats[]>;
-  /** Adds to an object's counters (non-negative integers) and returns the new totals. */
-  addFeedback(
-    objectId: string,
-    change: { sightings?: number; falsePositives?: number; at: number },
-  ): Promise<ObjectFeedback>;
-  /** Counters of the objects that have any, sorted by object id. */
-  getFeedback(objectIds: readonly string[]): Promise<ObjectFeedback[]>;
+  /** Adds to the report of an organisation in a scope and returns the new report. */
+  addFeedback(change: FeedbackChange): Promise<FeedbackReport>;
+  /**
+   * Reports on these objects within these scopes, sorted by object id, scope and
+   * organisation id. Reports in other scopes are left out.
+   */
+  getFeedback(objectIds: readonly string[], scopes: readonly string[]): Promise<FeedbackReport[]>;
 
   /**
    * Adds retro-hunt look-up keys of objects in a collection, in one transaction; a key

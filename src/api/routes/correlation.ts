@@ -10,7 +10,7 @@ import { CorrelationService, MAX_SIGHTING_COUNT } from '../../correlation/servic
 import { CairnError } from '../../errors.ts';
 import { RELIABILITY_GRADES, setOrganisationReliability } from '../../scoring/reliability.ts';
 import { microsToTaxii } from '../../stix/timestamp.ts';
-import type { ObjectFeedback } from '../../store/store.ts';
+import type { FeedbackSummary } from '../../scoring/feedback.ts';
 import type { ApiContext, ApiEnv } from '../context.ts';
 import { errorResponses, jsonBody, jsonResponse, NO_CONTENT } from '../openapi-parts.ts';
 
@@ -62,7 +62,7 @@ const sighting = createRoute({
   path: '/objects/{id}/sightings',
   tags: TAGS,
   summary:
-    "Report sightings of an object by the caller's organisation; raises an indicator's score",
+    "Report sightings of an object by the caller's organisation, in each community where it is a member and reads the object; returns the feedback the caller counts",
   request: {
     params: ObjectParam,
     body: jsonBody(
@@ -78,7 +78,7 @@ const falsePositive = createRoute({
   path: '/objects/{id}/false-positive',
   tags: TAGS,
   summary:
-    "Report an object as a false positive, once per organisation; lowers an indicator's score",
+    'Report an object as a false positive, once per organisation and community; returns the feedback the caller counts',
   request: {
     params: ObjectParam,
     body: jsonBody(z.strictObject({ note: z.string().max(2000).optional() })),
@@ -119,10 +119,12 @@ function address(c: ApiContext): string | undefined {
   }
 }
 
-function feedbackJson(feedback: Omit<ObjectFeedback, 'objectId'>): Record<string, unknown> {
+function feedbackJson(feedback: FeedbackSummary): Record<string, unknown> {
   return {
     sightings: feedback.sightings,
+    countedSightings: feedback.countedSightings,
     falsePositives: feedback.falsePositives,
+    organisations: feedback.organisations,
     ...(feedback.lastSightingAt !== undefined
       ? { lastSightingAt: microsToTaxii(feedback.lastSightingAt) }
       : {}),

@@ -191,7 +191,14 @@ async function fill(store: Store): Promise<string[]> {
     ],
     1,
   );
-  await store.addFeedback(id, { sightings: 2, falsePositives: 1, at: 77 });
+  await store.addFeedback({
+    objectId: id,
+    scope: 'c-1',
+    organisationId: 'o-1',
+    sightings: 2,
+    falsePositive: true,
+    at: 77,
+  });
   return [main.id, owned.id, other.id];
 }
 
@@ -227,7 +234,7 @@ async function snapshot(store: Store, collections: string[]): Promise<Record<str
     bounds: await store.eventBounds(),
     refs: await store.findObservableRefs('ipv4:198.51.100.7', 10),
     stats: await store.observableStats(['ipv4:198.51.100.7', 'domain:x.example']),
-    feedback: await store.getFeedback([stixId('indicator', 1)]),
+    feedback: await store.getFeedback([stixId('indicator', 1)], ['c-1']),
   };
   for (const collectionId of collections) {
     view[`count ${collectionId}`] = await store.countCollection(collectionId);

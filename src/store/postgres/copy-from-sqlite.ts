@@ -256,11 +256,13 @@ export const TABLES: readonly TableCopy[] = [
     text('source'),
   ),
   same(
-    'object_feedback',
-    'object_id',
+    'feedback_reports',
+    'object_id, scope, organisation_id',
     text('object_id'),
+    text('scope'),
+    text('organisation_id'),
     integer('sightings'),
-    integer('false_positives'),
+    boolean('false_positive'),
     integer('last_sighting_at'),
   ),
   same(

@@ -1,18 +1,20 @@
 /**
  * Correlation tables on PostgreSQL: which objects, in which collections and from which
- * sources, mention each observable value, and the sighting and false-positive counters of
- * objects (see Store.addObservableRefs and Store.addFeedback).
+ * sources, mention each observable value, and the sighting and false-positive reports of each
+ * organisation on an object within one feedback scope (see Store.addObservableRefs and
+ * Store.addFeedback).
  *
  * A value's references stop growing at the cap the caller gives; the value is then marked
  * capped. Adding references locks the rows of their values (in value order, so two writers
  * cannot deadlock) before counting, so writers on several nodes never pass the cap together.
  */
 import { checkCount } from '../checks.ts';
-import type { ObjectFeedback, ObservableRef, ObservableStats } from '../store.ts';
+import type { FeedbackChange, FeedbackReport, ObservableRef, ObservableStats } from '../store.ts';
 import type { Connection } from './connection.ts';
 
 const REF_COLUMNS = 'v.value, r.object_id, r.collection_id, r.source';
-const FEEDBACK_COLUMNS = 'object_id, sightings, false_positives, last_sighting_at';
+const FEEDBACK_COLUMNS =
+  'object_id, scope, organisation_id, sightings, false_positive, last_sighting_at';
 
 const SQL = {
   // The no-op update locks a value that exists, and RETURNING reports every value.
@@ -55,15 +57,15 @@ const SQL = {
     ' ORDER BY value',
   // greatest() ignores NULL, so a change without a sighting keeps the last sighting time.
   addFeedback:
-    `INSERT INTO object_feedback (${FEEDBACK_COLUMNS}) VALUES ($1, $2, $3, $4)` +
-    ' ON CONFLICT (object_id) DO UPDATE SET' +
-    ' sightings = object_feedback.sightings + excluded.sightings,' +
-    ' false_positives = object_feedback.false_positives + excluded.false_positives,' +
-    ' last_sighting_at = greatest(object_feedback.last_sighting_at, excluded.last_sighting_at)' +
+    `INSERT INTO feedback_reports (${FEEDBACK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)` +
+    ' ON CONFLICT (object_id, scope, organisation_id) DO UPDATE SET' +
+    ` sightings = least(feedback_reports.sightings + excluded.sightings, ${Number.MAX_SAFE_INTEGER}),` +
+    ' false_positive = feedback_reports.false_positive OR excluded.false_positive,' +
+    ' last_sighting_at = greatest(feedback_reports.last_sighting_at, excluded.last_sighting_at)' +
     ` RETURNING ${FEEDBACK_COLUMNS}`,
   getFeedback:
-    `SELECT ${FEEDBACK_COLUMNS} FROM object_feedback WHERE object_id = ANY ($1::text[])` +
-    ' ORDER BY object_id',
+    `SELECT ${FEEDBACK_COLUMNS} FROM feedback_reports WHERE object_id = ANY ($1::text[])` +
+    ' AND scope = ANY ($2::text[]) ORDER BY object_id, scope, organisation_id',
 } as const;
 
 interface RefRow {
@@ -75,8 +77,10 @@ interface RefRow {
 
 interface FeedbackRow {
   object_id: string;
+  scope: string;
+  organisation_id: string;
   sightings: number;
-  false_positives: number;
+  false_positive: boolean;
   last_sighting_at: number | null;
 }
 
@@ -96,11 +100,13 @@ function toRef(row: RefRow): ObservableRef {
   };
 }
 
-function toFeedback(row: FeedbackRow): ObjectFeedback {
-  const feedback: ObjectFeedback = {
+function toFeedback(row: FeedbackRow): FeedbackReport {
+  const feedback: FeedbackReport = {
     objectId: row.object_id,
+    scope: row.scope,
+    organisationId: row.organisation_id,
     sightings: row.sightings,
-    falsePositives: row.false_positives,
+    falsePositive: row.false_positive,
   };
   if (row.last_sighting_at !== null) feedback.lastSightingAt = row.last_sighting_at;
   return feedback;
@@ -237,27 +243,32 @@ export class CorrelationTables {
     });
   }
 
-  async addFeedback(
-    objectId: string,
-    change: { sightings?: number; falsePositives?: number; at: number },
-  ): Promise<ObjectFeedback> {
+  async addFeedback(change: FeedbackChange): Promise<FeedbackReport> {
     const sightings = change.sightings ?? 0;
-    const falsePositives = change.falsePositives ?? 0;
     checkCount(sightings, 'sightings change', 0);
-    checkCount(falsePositives, 'false positives change', 0);
     const [row] = await this.#connection.query<FeedbackRow>({
-      name: 'cairn_add_feedback',
+      name: 'cairn_add_feedback_report',
       text: SQL.addFeedback,
-      values: [objectId, sightings, falsePositives, sightings > 0 ? change.at : null],
+      values: [
+        change.objectId,
+        change.scope,
+        change.organisationId,
+        sightings,
+        change.falsePositive === true,
+        sightings > 0 ? change.at : null,
+      ],
     });
     return toFeedback(row!);
   }
 
-  async getFeedback(objectIds: readonly string[]): Promise<ObjectFeedback[]> {
+  async getFeedback(
+    objectIds: readonly string[],
+    scopes: readonly string[],
+  ): Promise<FeedbackReport[]> {
     const rows = await this.#connection.query<FeedbackRow>({
-      name: 'cairn_get_feedback',
+      name: 'cairn_get_feedback_reports',
       text: SQL.getFeedback,
-      values: [objectIds],
+      values: [objectIds, scopes],
     });
     return rows.map(toFeedback);
   }

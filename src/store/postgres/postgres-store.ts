@@ -38,7 +38,8 @@ import {
   type NewAuditRecord,
   type NewCollection,
   type NewDocument,
-  type ObjectFeedback,
+  type FeedbackChange,
+  type FeedbackReport,
   type ObservableRef,
   type ObservableStats,
   type OrganisationRecord,
@@ -635,15 +636,15 @@ export class PostgresStore implements Store {
     return this.#correlation.stats(values);
   }
 
-  async addFeedback(
-    objectId: string,
-    change: { sightings?: number; falsePositives?: number; at: number },
-  ): Promise<ObjectFeedback> {
-    return this.#correlation.addFeedback(objectId, change);
+  async addFeedback(change: FeedbackChange): Promise<FeedbackReport> {
+    return this.#correlation.addFeedback(change);
   }
 
-  async getFeedback(objectIds: readonly string[]): Promise<ObjectFeedback[]> {
-    return this.#correlation.getFeedback(objectIds);
+  async getFeedback(
+    objectIds: readonly string[],
+    scopes: readonly string[],
+  ): Promise<FeedbackReport[]> {
+    return this.#correlation.getFeedback(objectIds, scopes);
   }
 
   async addHuntKeys(collectionId: string, keys: readonly HuntKey[], upTo: number): Promise<number> {

@@ -324,7 +324,38 @@ const VERSION_5 = `
   DROP INDEX hunt_keys_by_object;
 `;
 
-const MIGRATIONS: readonly string[] = [VERSION_1, VERSION_2, VERSION_3, VERSION_4, VERSION_5];
+/**
+ * Version 6: one feedback report per (object, scope, organisation) in place of per-object
+ * counters (see correlation.ts). The old counters name neither the organisation nor the
+ * community behind them, so no reader could be shown them without risking a leak: they
+ * are dropped, and the count of dropped rows is kept in `settings` under
+ * `feedback.dropped-unscoped` for the operator.
+ */
+const VERSION_6 = `
+  INSERT INTO settings (key, value)
+    SELECT 'feedback.dropped-unscoped', count(*)::text FROM object_feedback
+    HAVING count(*) > 0
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value;
+  DROP TABLE object_feedback;
+  CREATE TABLE feedback_reports (
+    object_id text COLLATE "C" NOT NULL,
+    scope text COLLATE "C" NOT NULL,
+    organisation_id text COLLATE "C" NOT NULL,
+    sightings bigint NOT NULL,
+    false_positive boolean NOT NULL,
+    last_sighting_at bigint,
+    PRIMARY KEY (object_id, scope, organisation_id)
+  );
+`;
+
+const MIGRATIONS: readonly string[] = [
+  VERSION_1,
+  VERSION_2,
+  VERSION_3,
+  VERSION_4,
+  VERSION_5,
+  VERSION_6,
+];
 
 /** The schema version this code writes: the number of migrations. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

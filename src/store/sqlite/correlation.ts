@@ -1,7 +1,7 @@
 /**
  * Correlation tables: which objects, in which collections and from which sources, mention
- * each observable value, and the sighting and false-positive counters of objects (see
- * Store.addObservableRefs and Store.addFeedback).
+ * each observable value, and the sighting and false-positive reports of each organisation
+ * on an object within one feedback scope (see Store.addObservableRefs and Store.addFeedback).
  *
  * A value's references stop growing at the cap the caller gives; the value is then marked
  * capped, so a value every feed mentions (a public resolver, an empty-file hash) costs a
@@ -9,7 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 
-import type { ObjectFeedback, ObservableRef, ObservableStats } from '../store.ts';
+import type { FeedbackChange, FeedbackReport, ObservableRef, ObservableStats } from '../store.ts';
 import type { StatementCache } from './statements.ts';
 
 /** Creates the tables; a migration in schema.ts. */
@@ -38,6 +38,34 @@ export function createCorrelationTables(db: Database.Database): void {
   `);
 }
 
+/**
+ * Replaces the per-object counters with one report per (object, scope, organisation); a
+ * migration in schema.ts. The old counters name neither the organisation nor the
+ * community behind them, so no reader could be shown them without risking a leak: they
+ * are dropped, and the count of dropped rows is kept in `settings` under
+ * `feedback.dropped-unscoped` for the operator.
+ */
+export function createFeedbackReports(db: Database.Database): void {
+  const dropped = db.prepare('SELECT count(*) FROM object_feedback').pluck().get() as number;
+  db.exec(`
+  DROP TABLE object_feedback;
+  CREATE TABLE feedback_reports (
+    object_id TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    organisation_id TEXT NOT NULL,
+    sightings INTEGER NOT NULL,
+    false_positive INTEGER NOT NULL,
+    last_sighting_at INTEGER,
+    PRIMARY KEY (object_id, scope, organisation_id)
+  ) STRICT, WITHOUT ROWID;
+  `);
+  if (dropped > 0) {
+    db.prepare(
+      "INSERT OR REPLACE INTO settings (key, value) VALUES ('feedback.dropped-unscoped', ?)",
+    ).run(String(dropped));
+  }
+}
+
 interface RefRow {
   value: string;
   object_id: string;
@@ -63,8 +91,10 @@ interface ValueCount {
 
 interface FeedbackRow {
   object_id: string;
+  scope: string;
+  organisation_id: string;
   sightings: number;
-  false_positives: number;
+  false_positive: number;
   last_sighting_at: number | null;
 }
 
@@ -77,11 +107,13 @@ function toRef(row: RefRow): ObservableRef {
   };
 }
 
-function toFeedback(row: FeedbackRow): ObjectFeedback {
-  const feedback: ObjectFeedback = {
+function toFeedback(row: FeedbackRow): FeedbackReport {
+  const feedback: FeedbackReport = {
     objectId: row.object_id,
+    scope: row.scope,
+    organisationId: row.organisation_id,
     sightings: row.sightings,
-    falsePositives: row.false_positives,
+    falsePositive: row.false_positive === 1,
   };
   if (row.last_sighting_at !== null) feedback.lastSightingAt = row.last_sighting_at;
   return feedback;
@@ -92,6 +124,9 @@ function toFeedback(row: FeedbackRow): ObjectFeedback {
  * statement serves every list length.
  */
 const IN_LIST = 'SELECT value FROM json_each(?)';
+
+const FEEDBACK_COLUMNS =
+  'object_id, scope, organisation_id, sightings, false_positive, last_sighting_at';
 
 function checkCount(value: number, what: string, minimum: number): void {
   if (!Number.isSafeInteger(value) || value < minimum) {
@@ -212,42 +247,40 @@ export class CorrelationTables {
     return rows.map((row) => ({ value: row.value, refs: row.refs, capped: row.capped === 1 }));
   }
 
-  addFeedback(
-    objectId: string,
-    change: { sightings?: number; falsePositives?: number; at: number },
-  ): ObjectFeedback {
+  addFeedback(change: FeedbackChange): FeedbackReport {
     const sightings = change.sightings ?? 0;
-    const falsePositives = change.falsePositives ?? 0;
     checkCount(sightings, 'sightings change', 0);
-    checkCount(falsePositives, 'false positives change', 0);
     const row = this.#statements
       .get(
-        'INSERT INTO object_feedback (object_id, sightings, false_positives, last_sighting_at)' +
-          ' VALUES (@objectId, @sightings, @falsePositives, @lastSighting)' +
-          ' ON CONFLICT (object_id) DO UPDATE SET' +
-          ' sightings = sightings + excluded.sightings,' +
-          ' false_positives = false_positives + excluded.false_positives,' +
+        `INSERT INTO feedback_reports (${FEEDBACK_COLUMNS})` +
+          ' VALUES (@objectId, @scope, @organisationId, @sightings, @falsePositive, @lastSighting)' +
+          ' ON CONFLICT (object_id, scope, organisation_id) DO UPDATE SET' +
+          ` sightings = min(sightings + excluded.sightings, ${Number.MAX_SAFE_INTEGER}),` +
+          ' false_positive = max(false_positive, excluded.false_positive),' +
           ' last_sighting_at = max(coalesce(last_sighting_at, 0),' +
           ' coalesce(excluded.last_sighting_at, 0))' +
-          ' RETURNING object_id, sightings, false_positives, last_sighting_at',
+          ` RETURNING ${FEEDBACK_COLUMNS}`,
       )
       .get({
-        objectId,
+        objectId: change.objectId,
+        scope: change.scope,
+        organisationId: change.organisationId,
         sightings,
-        falsePositives,
+        falsePositive: change.falsePositive === true ? 1 : 0,
         lastSighting: sightings > 0 ? change.at : null,
       }) as FeedbackRow;
     // max(coalesce(...)) turns a never-sighted object's NULL into 0; read 0 back as absent.
     return toFeedback({ ...row, last_sighting_at: row.last_sighting_at || null });
   }
 
-  getFeedback(objectIds: readonly string[]): ObjectFeedback[] {
+  getFeedback(objectIds: readonly string[], scopes: readonly string[]): FeedbackReport[] {
     const rows = this.#statements
       .get(
-        'SELECT object_id, sightings, false_positives, last_sighting_at FROM object_feedback' +
-          ` WHERE object_id IN (${IN_LIST}) ORDER BY object_id`,
+        `SELECT ${FEEDBACK_COLUMNS} FROM feedback_reports` +
+          ` WHERE object_id IN (${IN_LIST}) AND scope IN (${IN_LIST})` +
+          ' ORDER BY object_id, scope, organisation_id',
       )
-      .all(JSON.stringify(objectIds)) as FeedbackRow[];
+      .all(JSON.stringify(objectIds), JSON.stringify(scopes)) as FeedbackRow[];
     return rows.map(toFeedback);
   }
 }

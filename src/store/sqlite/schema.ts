@@ -11,7 +11,7 @@ import type Database from 'better-sqlite3';
 
 import { nowMicros } from '../../stix/timestamp.ts';
 import { buildIdentity } from '../identity.ts';
-import { createCorrelationTables } from './correlation.ts';
+import { createCorrelationTables, createFeedbackReports } from './correlation.ts';
 import {
   createHuntKeyTables,
   DROP_HUNT_KEYS_BY_OBJECT,
@@ -155,6 +155,7 @@ const MIGRATIONS: readonly Migration[] = [
   createHuntKeyTables,
   INDEX_HUNT_KEYS_BY_OBJECT,
   DROP_HUNT_KEYS_BY_OBJECT,
+  createFeedbackReports,
 ];
 
 /** The schema version this code writes: the number of migrations. */
