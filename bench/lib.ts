@@ -86,7 +86,16 @@ export function machine(): string {
  * counted in clock ticks of 1/100 s (USER_HZ, which Linux fixes at 100 for this interface).
  */
 export function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** Returns the CPU time of a process's main thread, without its worker threads, from /proc. */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuSeconds(path: string): number {
+  const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 

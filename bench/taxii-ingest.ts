@@ -7,8 +7,10 @@
  * envelopes of 1,000 real indicators (stalkerware templates under new ids) for `seconds`
  * seconds, and prints objects stored per second, the server's CPU time per 1,000 objects and
  * its peak resident memory. Client and server share the machine, so the load average at the
- * end is printed too. With CAIRN_BENCH_CPU_PROF=<directory>, the server writes a V8 CPU
- * profile there on exit.
+ * end is printed too. mainThreadCpuMsPerThousand counts the server's main thread alone,
+ * without the envelope workers and V8's helper threads; CAIRN_TAXII_ENVELOPE_WORKERS=0
+ * validates on the main thread. With CAIRN_BENCH_CPU_PROF=<directory>, the server writes a
+ * V8 CPU profile there on exit.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,7 @@ import {
   freshCopy,
   loadAverage,
   machine,
+  mainThreadCpuSeconds,
   percentile,
   realIndicators,
   rssKiB,
@@ -60,6 +63,7 @@ const latencies: number[] = [];
 const deadline = performance.now() + seconds * 1000;
 const started = performance.now();
 const serverCpuAtStart = cpuSeconds(server.child.pid!);
+const mainThreadCpuAtStart = mainThreadCpuSeconds(server.child.pid!);
 let peakRssKiB = 0;
 const rssSampler = setInterval(() => {
   peakRssKiB = Math.max(peakRssKiB, rssKiB(server.child.pid!));
@@ -108,6 +112,7 @@ async function serverIdle(): Promise<number> {
 await Promise.all(Array.from({ length: clients }, (_, i) => client(i)));
 const elapsed = (performance.now() - started) / 1000;
 const serverCpu = cpuSeconds(server.child.pid!) - serverCpuAtStart;
+const mainThreadCpu = mainThreadCpuSeconds(server.child.pid!) - mainThreadCpuAtStart;
 const drainSeconds = await serverIdle();
 const serverCpuDrained = cpuSeconds(server.child.pid!) - serverCpuAtStart;
 clearInterval(rssSampler);
@@ -128,6 +133,7 @@ console.log(
     requestP50ms: Math.round(percentile(latencies, 50)),
     requestP99ms: Math.round(percentile(latencies, 99)),
     serverCpuMsPerThousand: Math.round((serverCpu * 1e6) / stored),
+    mainThreadCpuMsPerThousand: Math.round((mainThreadCpu * 1e6) / stored),
     serverCores: Math.round((serverCpu / elapsed) * 100) / 100,
     // Including the work left when the clients stopped, which took drainSeconds to finish.
     serverCpuMsPerThousandDrained: Math.round((serverCpuDrained * 1e6) / stored),

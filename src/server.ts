@@ -38,6 +38,7 @@ import { createSharingServices } from './sharing/service.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/store.ts';
 import { createTaxiiApp } from './taxii/app.ts';
+import { EnvelopePool } from './taxii/envelope-pool.ts';
 import { CursorSigner } from './taxii/cursor.ts';
 import { createStreamApp, STREAMS_BASE } from './stream/app.ts';
 import { StreamHub, type StreamSettings } from './stream/hub.ts';
@@ -78,12 +79,21 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
   // One authenticator, so every transport counts failed attempts against the same limits.
   const failures = createFailureCounter(config, store);
   const authenticator = new HttpAuthenticator(store, logger, failures);
+  const envelopes =
+    config.taxii.envelopeWorkers > 0
+      ? new EnvelopePool({
+          workers: config.taxii.envelopeWorkers,
+          minBytes: config.taxii.envelopeWorkerMinBytes,
+          logger,
+        })
+      : undefined;
   const taxii = createTaxiiApp({
     store,
     config,
     logger,
     signer: new CursorSigner(setup.signingKey),
     authenticator,
+    ...(envelopes ? { envelopes } : {}),
   });
   const services = createSharingServices(store, { defaultApiRoot: config.taxii.defaultApiRoot });
   const webhooks = new WebhookService(store, logger, webhookSettings(config), notifier);
@@ -183,6 +193,7 @@ export async function startServer(config: CairnConfig, logger: Logger): Promise<
         // Keep-alive connections would hold close() open; end them.
         if ('closeAllConnections' in server) server.closeAllConnections();
       });
+      await envelopes?.close();
       await notifier.close();
       feed.stop();
       await store.close();

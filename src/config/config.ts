@@ -3,6 +3,7 @@
  * then command-line flags, each layer overriding the one before.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const configSchema = z
@@ -38,6 +39,13 @@ const configSchema = z
         lenientMediaTypes: z.boolean(),
         /** How long status resources are kept after a POST, in hours. */
         statusRetentionHours: z.number().min(24),
+        /**
+         * Worker threads that parse and validate POSTed envelopes; 0 validates them on the
+         * main thread.
+         */
+        envelopeWorkers: z.number().int().min(0).max(64),
+        /** POST bodies smaller than this many octets are validated on the main thread. */
+        envelopeWorkerMinBytes: z.number().int().min(0),
       })
       .strict(),
     connectors: z
@@ -164,6 +172,11 @@ function isNatsServerList(value: string): boolean {
 
 export type CairnConfig = z.infer<typeof configSchema>;
 
+/** Envelope workers by default: one core stays for the event loop, and at most 4. */
+export function defaultEnvelopeWorkers(cores = availableParallelism()): number {
+  return Math.max(1, Math.min(cores - 1, 4));
+}
+
 export const DEFAULT_CONFIG: CairnConfig = {
   host: '127.0.0.1',
   port: 8470,
@@ -178,6 +191,11 @@ export const DEFAULT_CONFIG: CairnConfig = {
     maxContentLength: 16 * 1024 * 1024,
     lenientMediaTypes: true,
     statusRetentionHours: 24,
+    envelopeWorkers: defaultEnvelopeWorkers(),
+    // About 20 indicators: a body of 16 indicators (6 KiB) cost the main thread as much
+    // CPU in place as through a worker, larger bodies less through a worker
+    // (bench/envelope-pool.ts, docs/benchmarks.md).
+    envelopeWorkerMinBytes: 8 * 1024,
   },
   connectors: {
     scheduler: true,
@@ -223,6 +241,7 @@ const ENVIRONMENT: Record<string, { path: string[]; kind: 'string' | 'number' | 
   CAIRN_TAXII_PAGE_SIZE: { path: ['taxii', 'pageSize'], kind: 'number' },
   CAIRN_TAXII_MAX_CONTENT_LENGTH: { path: ['taxii', 'maxContentLength'], kind: 'number' },
   CAIRN_TAXII_LENIENT: { path: ['taxii', 'lenientMediaTypes'], kind: 'boolean' },
+  CAIRN_TAXII_ENVELOPE_WORKERS: { path: ['taxii', 'envelopeWorkers'], kind: 'number' },
   CAIRN_CONNECTORS_SCHEDULER: { path: ['connectors', 'scheduler'], kind: 'boolean' },
   CAIRN_WARNINGLISTS: { path: ['connectors', 'warninglists'], kind: 'string' },
   CAIRN_CONNECTOR_SECRET_KEY: { path: ['connectors', 'secretKey'], kind: 'string' },

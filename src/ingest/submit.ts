@@ -2,7 +2,12 @@
  * Validates STIX objects and adds the good ones to a collection. Shared by TAXII POST and
  * `cairn import`, so both report the same outcome for the same input.
  */
-import { applySharing, type Contribution } from '../sharing/share.ts';
+import {
+  applySharing,
+  objectMarks,
+  type Contribution,
+  type ObjectMarks,
+} from '../sharing/share.ts';
 import { validateObject, type StixProblem } from '../stix/index.ts';
 import type { PreparedObject, Store } from '../store/store.ts';
 
@@ -36,23 +41,28 @@ function describeProblems(problems: StixProblem[]): string {
   return hidden > 0 ? `${shown.join('; ')}; and ${hidden} more` : shown.join('; ');
 }
 
+/** Objects validated together: the valid ones prepared, with their markings, and the failures. */
+export interface ValidatedChunk {
+  prepared: PreparedObject[];
+  /** The markings of each prepared object, in the same order. */
+  marks: ObjectMarks[];
+  failures: SubmitFailure[];
+}
+
 /**
  * Validates each object on its own: a bad object fails with its reasons and does not
  * stop the others. `offset` numbers objects without an id in messages.
  */
-export function prepareObjects(
-  objects: readonly unknown[],
-  offset = 0,
-): { prepared: PreparedObject[]; values: Record<string, unknown>[]; failures: SubmitFailure[] } {
+export function prepareObjects(objects: readonly unknown[], offset = 0): ValidatedChunk {
   const prepared: PreparedObject[] = [];
-  const values: Record<string, unknown>[] = [];
+  const marks: ObjectMarks[] = [];
   const failures: SubmitFailure[] = [];
   objects.forEach((value, index) => {
     const result = validateObject(value);
     if (result.ok) {
       prepared.push(result.prepared);
       // A valid object is a plain JSON object whose JSON text is result.prepared.json.
-      values.push(value as Record<string, unknown>);
+      marks.push(objectMarks(value as Record<string, unknown>));
       return;
     }
     failures.push({
@@ -62,7 +72,7 @@ export function prepareObjects(
       problems: result.problems,
     });
   });
-  return { prepared, values, failures };
+  return { prepared, marks, failures };
 }
 
 /**
@@ -87,6 +97,16 @@ export async function operatorContribution(
  */
 export const SUBMIT_CHUNK = 1000;
 
+/** Validates `objects` one chunk of SUBMIT_CHUNK at a time, as the chunks are taken. */
+export function* validateChunks(
+  objects: readonly unknown[],
+  offset = 0,
+): Generator<ValidatedChunk, void, undefined> {
+  for (let start = 0; start < objects.length; start += SUBMIT_CHUNK) {
+    yield prepareObjects(objects.slice(start, start + SUBMIT_CHUNK), offset + start);
+  }
+}
+
 /**
  * Validates, applies the sharing rules and stores a batch. Store errors propagate;
  * validation and sharing-rule failures are reported per object. Without a contribution
@@ -100,13 +120,26 @@ export async function submitObjects(
   offset = 0,
   contribution?: Contribution,
 ): Promise<SubmitResult> {
+  return submitValidated(store, collectionId, validateChunks(objects, offset), contribution);
+}
+
+/**
+ * Applies the sharing rules to chunks already validated (validateChunks, or an envelope
+ * worker) and stores them, one transaction per chunk, as submitObjects does.
+ */
+export async function submitValidated(
+  store: Store,
+  collectionId: string,
+  chunks: Iterable<ValidatedChunk>,
+  contribution?: Contribution,
+): Promise<SubmitResult> {
   const sharing = contribution ?? (await operatorContribution(store, collectionId));
   const result: SubmitResult = { successes: [], failures: [] };
-  for (let start = 0; start < objects.length; start += SUBMIT_CHUNK) {
-    if (start > 0) await new Promise((resolve) => setImmediate(resolve));
-    const chunk = objects.slice(start, start + SUBMIT_CHUNK);
-    const validated = prepareObjects(chunk, offset + start);
-    const shared = await applySharing(store, sharing, validated.prepared, validated.values);
+  let first = true;
+  for (const validated of chunks) {
+    if (!first) await new Promise((resolve) => setImmediate(resolve));
+    first = false;
+    const shared = await applySharing(store, sharing, validated.prepared, validated.marks);
     result.failures.push(...validated.failures, ...shared.failures);
     if (shared.accepted.length === 0) continue;
 

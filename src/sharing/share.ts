@@ -78,6 +78,19 @@ async function checkRecipients(
   return undefined;
 }
 
+/** The markings of an object that its sharing depends on. */
+export interface ObjectMarks {
+  /** Its TLP levels from object_marking_refs; empty when it has none. */
+  tlp: TlpLevel[];
+  /** Whether granular markings set TLP levels on some of its properties. */
+  granularMarkings: boolean;
+}
+
+/** Reads the markings of a parsed object; the envelope workers send them with the object. */
+export function objectMarks(value: Readonly<Record<string, unknown>>): ObjectMarks {
+  return { tlp: objectTlp(value), granularMarkings: hasTlpGranularMarkings(value) };
+}
+
 /** Returns the frozen sharing facts of a version with these TLP levels and audience. */
 function entrySharing(
   contribution: Contribution,
@@ -115,15 +128,16 @@ function anonymise(object: PreparedObject, community: CommunityRecord): Prepared
  * with a message; the others come back with `sharing` set (and, for anonymous shares, the
  * rewritten `created_by_ref`). The caller checks `anonymous` against the charter first.
  *
- * `values`, when given, contains the parsed JSON of each object, as validation saw it, so the
- * objects are not parsed again. Versions with the same sharing facts get one shared, frozen
- * EntrySharing, which the store then serialises once for all their events.
+ * `marks`, when given, contains the markings of each object, read from its parsed JSON as
+ * validation saw it, so the objects are not parsed again. Versions with the same sharing
+ * facts get one shared, frozen EntrySharing, which the store then serialises once for all
+ * their events.
  */
 export async function applySharing(
   store: Store,
   contribution: Contribution,
   objects: readonly PreparedObject[],
-  values?: readonly Readonly<Record<string, unknown>>[],
+  marks?: readonly ObjectMarks[],
 ): Promise<{ accepted: PreparedObject[]; failures: SubmitFailure[] }> {
   const { community, contributor } = contribution;
   const accepted: PreparedObject[] = [];
@@ -139,8 +153,8 @@ export async function applySharing(
   );
 
   for (const [index, object] of objects.entries()) {
-    const value = values?.[index] ?? (JSON.parse(object.json) as Record<string, unknown>);
-    const marked = objectTlp(value);
+    const { tlp: marked, granularMarkings } =
+      marks?.[index] ?? objectMarks(JSON.parse(object.json) as Record<string, unknown>);
     const tlp = marked.length > 0 ? marked : [community?.defaultTlp ?? NO_COMMUNITY_TLP];
     const audience = audienceOf(tlp);
 
@@ -161,7 +175,6 @@ export async function applySharing(
       continue;
     }
 
-    const granularMarkings = hasTlpGranularMarkings(value);
     const sharingKey = `${tlp.join(',')}/${granularMarkings}`;
     let sharing = sharingCache.get(sharingKey);
     if (sharing === undefined) {

@@ -38,9 +38,11 @@ export async function readBodyBytes(c: TaxiiContext, limit: number): Promise<Buf
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-/** Reads and parses a JSON body; invalid UTF-8 and invalid JSON are 400s. */
-export async function readJsonBody(c: TaxiiContext, limit: number): Promise<unknown> {
-  const bytes = await readBodyBytes(c, limit);
+/**
+ * Decodes and parses a body already read; empty, invalid UTF-8 and invalid JSON are 400s.
+ * It runs on the main thread and in the envelope workers (envelope-pool.ts).
+ */
+export function parseJsonBytes(bytes: Uint8Array): unknown {
   if (bytes.length === 0) {
     throw new CairnError(
       'invalid-json',

@@ -17,6 +17,7 @@ import {
 } from '../sharing/access.ts';
 import type { AccessFilter, ApiRootRecord, CollectionRecord, Store } from '../store/store.ts';
 import type { CursorSigner } from './cursor.ts';
+import type { EnvelopePool } from './envelope-pool.ts';
 import { TAXII_MEDIA_TYPE } from './media.ts';
 
 export interface TaxiiDeps {
@@ -24,6 +25,8 @@ export interface TaxiiDeps {
   config: CairnConfig;
   logger: Logger;
   signer: CursorSigner;
+  /** Worker threads for POSTed envelopes; without it they are validated on the main thread. */
+  envelopes?: EnvelopePool;
   /** Shared with the JSON API so both count failed attempts together; made when absent. */
   authenticator?: HttpAuthenticator;
 }

@@ -4,12 +4,13 @@
  */
 import type { Hono } from 'hono';
 import { randomUUID } from 'node:crypto';
-import { submitObjects } from '../../ingest/submit.ts';
+import { CairnError } from '../../errors.ts';
+import { submitValidated, validateChunks, type ValidatedChunk } from '../../ingest/submit.ts';
 import { nowMicros } from '../../stix/timestamp.ts';
 import { auditActor, recordAudit, writeDetails } from '../../sharing/audit.ts';
 import { redactGranular } from '../../sharing/granular.ts';
 import type { AccessFilter, StatusRecord, Store } from '../../store/store.ts';
-import { readJsonBody } from '../body.ts';
+import { parseJsonBytes, readBodyBytes } from '../body.ts';
 import {
   type TaxiiContext,
   type TaxiiEnv,
@@ -19,6 +20,7 @@ import {
   taxiiJson,
   taxiiResponse,
 } from '../context.ts';
+import { envelopeObjects } from '../envelope.ts';
 import { isTaxiiContentType } from '../media.ts';
 import { pageOutput, startAfter } from '../paging.ts';
 import { parseObjectFilters, type ObjectFilters } from '../params.ts';
@@ -77,12 +79,12 @@ async function addObjects(c: TaxiiContext): Promise<Response> {
     );
   }
   const requestTimestamp = nowMicros();
-  const objects = await readEnvelope(c, root.maxContentLength);
+  const { total, chunks } = await readEnvelope(c, root.maxContentLength);
   const community = collection.communityId
     ? await store.getCommunity(collection.communityId)
     : undefined;
   // TAXII cannot name RED recipients or ask for anonymity; the sharing API can.
-  const result = await submitObjects(store, collection.id, objects, 0, {
+  const result = await submitValidated(store, collection.id, chunks, {
     contributor: { userId: caller.user.id, organisationId: caller.user.organisationId },
     anonymous: false,
     recipients: [],
@@ -102,7 +104,7 @@ async function addObjects(c: TaxiiContext): Promise<Response> {
     ownerId: c.var.caller.user.id,
     status: 'complete',
     requestTimestamp,
-    totalCount: objects.length,
+    totalCount: total,
     successCount: result.successes.length,
     failureCount: result.failures.length,
     pendingCount: 0,
@@ -133,20 +135,24 @@ async function addObjects(c: TaxiiContext): Promise<Response> {
   return taxiiJson(202, statusResource(status));
 }
 
-/** Reads a TAXII envelope or a STIX bundle and returns its objects. */
-async function readEnvelope(c: TaxiiContext, maxContentLength: number): Promise<unknown[]> {
-  const body = await readJsonBody(c, maxContentLength);
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    fail('invalid-envelope', 'the body must be a JSON object: {"objects": [...]} or a STIX bundle');
+/**
+ * Reads a TAXII envelope or a STIX bundle and returns its objects' count and their
+ * validation. An envelope worker parses and validates a large body at once. A small body
+ * is parsed here, and its objects are validated a chunk at a time as they are stored.
+ */
+async function readEnvelope(
+  c: TaxiiContext,
+  maxContentLength: number,
+): Promise<{ total: number; chunks: Iterable<ValidatedChunk> }> {
+  const bytes = await readBodyBytes(c, maxContentLength);
+  const pool = c.var.deps.envelopes;
+  if (pool?.takes(bytes.length)) {
+    const outcome = await pool.validate(bytes);
+    if (!outcome.ok) throw new CairnError(outcome.code, outcome.message, outcome.details);
+    return { total: outcome.total, chunks: outcome.chunks };
   }
-  const envelope = body as Record<string, unknown>;
-  const objects = envelope.objects;
-  if (!Array.isArray(objects)) {
-    fail('invalid-envelope', 'the body has no "objects" list: send {"objects": [ STIX objects ]}');
-  }
-  if (objects.length === 0)
-    fail('invalid-envelope', 'the "objects" list is empty: send at least one STIX object');
-  return objects;
+  const objects = envelopeObjects(parseJsonBytes(bytes));
+  return { total: objects.length, chunks: validateChunks(objects) };
 }
 
 async function deleteObject(c: TaxiiContext): Promise<Response> {
