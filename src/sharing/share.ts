@@ -4,6 +4,7 @@
  * anonymous shares.
  */
 import type { SubmitFailure } from '../ingest/submit.ts';
+import { heldRestrictedMessage } from '../store/checks.ts';
 import type {
   Audience,
   CommunityRecord,
@@ -166,12 +167,7 @@ export async function applySharing(
       }
     }
     if (held.has(object.id)) {
-      failures.push(
-        failure(
-          object,
-          `${object.id} is held as TLP:AMBER, AMBER+STRICT or RED by another community and organisation, so it may not be re-shared here`,
-        ),
-      );
+      failures.push(failure(object, heldRestrictedMessage(object.id)));
       continue;
     }
 

@@ -564,8 +564,12 @@ export interface Store {
   hasObject(collectionId: string, id: string, access?: AccessFilter): Promise<boolean>;
   /**
    * Whether a collection of another community than `communityId` contains a version of the
-   * object marked AMBER, AMBER+STRICT or RED and contributed by another organisation than
-   * `organisationId`: such objects may not be re-shared.
+   * object marked AMBER, AMBER+STRICT or RED (by its markings or its community's default),
+   * contributed by another organisation than `organisationId`, that users of
+   * `organisationId` may read through its memberships: as members, as clients of a member
+   * (AMBER), or as named recipients (RED). Such objects may not be re-shared. Versions the
+   * organisation cannot read never count, so the answer reveals nothing about them, and an
+   * empty `organisationId` (an operator import) finds none.
    */
   isHeldRestricted(id: string, communityId: string, organisationId: string): Promise<boolean>;
   /**
