@@ -19,9 +19,8 @@ import { createTestDatabase, type TestDatabase } from '../store/postgres/databas
 import { startTestServer, type TestServer } from '../testing/server.ts';
 import { NewConnector, type Connector } from './definition.ts';
 import { runConnector, type RunResult, type RunnerDeps } from './runner.ts';
-import type { ConnectorSource } from './source.ts';
 import { sourceFor } from './sources.ts';
-import { createConnector } from './testing.ts';
+import { createConnector, stoppingAfterFirstBatch } from './testing.ts';
 import { UuidSet } from './uuid-set.ts';
 
 const SNAPSHOTS = [
@@ -346,17 +345,7 @@ for (const backend of STORES) {
         // The feed drops one domain; the run stops after its first batch is stored.
         writeFileSync(file, `# updated\n${domains.slice(0, 4).join('\n')}\n`);
         const stop = new AbortController();
-        const stopping: RunnerDeps = {
-          ...deps,
-          sourceFor: (connector): ConnectorSource => ({
-            async *read(context) {
-              for await (const batch of sourceFor(connector).read(context)) {
-                stop.abort(new Error('test stop'));
-                yield batch;
-              }
-            },
-          }),
-        };
+        const stopping = stoppingAfterFirstBatch(deps, stop);
         const stopped = await runConnector(stopping, definition, stop.signal);
         assert.equal(stopped.health.outcome, 'failed');
         assert.equal(await versionCount(collection), versions);

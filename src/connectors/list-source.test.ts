@@ -17,12 +17,11 @@ import { WarninglistMatcher, loadWarninglists } from '../warninglists/index.ts';
 import { startTestServer, type TestServer } from '../testing/server.ts';
 import type { Connector, NewConnector } from './definition.ts';
 import { runConnector, type RunnerDeps } from './runner.ts';
-import type { ConnectorSource } from './source.ts';
 import { sourceFor } from './sources.ts';
 import { publicConnector, secretBoxFrom } from './secrets.ts';
 import { connectorJson } from './views.ts';
 import { ConnectorService } from './service.ts';
-import { createConnector, defaultCollectionId } from './testing.ts';
+import { createConnector, defaultCollectionId, stoppingAfterFirstBatch } from './testing.ts';
 
 const QUAD9 = dataPath('stalkerware-indicators/generated/quad9_blocklist.txt');
 const NETWORK_CSV = dataPath('stalkerware-indicators/generated/network.csv');
@@ -147,18 +146,7 @@ describe('list connectors', () => {
       name: 'resume',
     });
     const stop = new AbortController();
-    const stopping: RunnerDeps = {
-      ...deps,
-      sourceFor: (connector): ConnectorSource => ({
-        async *read(context) {
-          for await (const batch of sourceFor(connector).read(context)) {
-            // The runner stores the batch, then sees the abort and stops.
-            stop.abort(new Error('test stop'));
-            yield batch;
-          }
-        },
-      }),
-    };
+    const stopping = stoppingAfterFirstBatch(deps, stop);
     const broken = await runConnector(stopping, definition, stop.signal);
     assert.equal(broken.health.outcome, 'failed');
     assert.match(broken.health.error ?? '', /test stop/);

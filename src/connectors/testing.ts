@@ -9,8 +9,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { call, TAXII, type TestServer } from '../testing/server.ts';
 import type { Connector, NewConnector } from './definition.ts';
+import type { RunnerDeps } from './runner.ts';
 import { secretBoxFrom } from './secrets.ts';
 import { ConnectorService } from './service.ts';
+import type { ConnectorSource } from './source.ts';
 
 /** Returns `count` indicators of distinct IPv4 addresses from 198.18.0.0/15. */
 export function indicators(count: number, offset = 0): Array<Record<string, unknown>> {
@@ -179,4 +181,22 @@ export async function createConnector(
   // The service leaves secrets out of what it returns; runs read the stored definition.
   const stored = await store.getDocument('connector', view.connector.id);
   return JSON.parse(stored!.body) as Connector;
+}
+
+/**
+ * Returns runner dependencies whose sources abort `stop` as they yield a batch, so that a
+ * run with `stop.signal` stores its first batch, sees the abort and stops.
+ */
+export function stoppingAfterFirstBatch(deps: RunnerDeps, stop: AbortController): RunnerDeps {
+  return {
+    ...deps,
+    sourceFor: (connector): ConnectorSource => ({
+      async *read(context) {
+        for await (const batch of deps.sourceFor(connector).read(context)) {
+          stop.abort(new Error('test stop'));
+          yield batch;
+        }
+      },
+    }),
+  };
 }
