@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { call, type CallResult, type TestServer } from '../testing/server.ts';
 import { api, describeCaller, describeCollection, type BuiltWorld, type Json } from './build.ts';
+import { checkFeedback } from './feedback.ts';
 import type { Finding } from './findings.ts';
 import {
   authenticate,
@@ -35,12 +36,15 @@ export interface CheckOptions {
   maxObjectsPerCollection: number;
   /** Whether to send DELETE requests for hidden and read-only objects. */
   deletes: boolean;
+  /** Whether to post sightings and check who counts them (see feedback.ts). */
+  feedback?: boolean;
 }
 
 export const DEFAULT_CHECK: CheckOptions = {
   pageLimit: 3,
   maxObjectsPerCollection: Number.POSITIVE_INFINITY,
   deletes: true,
+  feedback: true,
 };
 
 interface Context {
@@ -1192,6 +1196,9 @@ export async function checkWorld(
       await checkDeletes(context, token.key);
     }
     await checkNothingDeleted(context);
+  }
+  if (options.feedback === true) {
+    await checkFeedback(server, built, context.state, context.findings);
   }
   const rejected = world.tokens.filter((t) => !authenticate(world, t.key));
   for (const [index, token] of rejected.slice(0, FAILED_AUTHENTICATION_BUDGET).entries()) {

@@ -64,6 +64,17 @@ describe('leak suite', () => {
         listed.some((f) => f.path.endsWith('/collections/') && f.rule.includes('only collections')),
         `a listed collection is reported:\n${formatFindings(listed)}`,
       );
+
+      const feedback = await checkWorld(server, built, { ...options, feedback: true });
+      assert.deepEqual(feedback, [], formatFindings(feedback));
+      // Without its membership, an organisation's feedback must be refused and not counted.
+      const left = community.members.pop() as string;
+      const planted = await checkWorld(server, built, { ...options, feedback: true });
+      community.members.push(left);
+      assert.ok(
+        planted.some((f) => f.rule.startsWith('feedback')),
+        `a feedback disagreement is reported:\n${formatFindings(planted)}`,
+      );
     } finally {
       await server.dispose();
     }
