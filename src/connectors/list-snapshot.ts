@@ -125,6 +125,8 @@ export class ListRun {
    * complete read. It pages through the collection's indicators by date_added, so its memory
    * does not grow with the collection. The new versions come after the last page it read,
    * and as they are expired they are passed over when reached.
+   * NOTE: it reads every indicator of the collection, other sources' too, on each complete
+   * run, so a list in a large shared collection costs a scan per run.
    */
   async *expireUnlisted(pageSize: number): AsyncGenerator<StixRecord[]> {
     const { store, collectionId, runAt } = this.options;

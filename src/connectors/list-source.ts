@@ -49,7 +49,11 @@ function readCheckpoint(value: unknown): ListCheckpoint {
   };
 }
 
-/** The converter options of a connector; `created` is fixed so runs give identical objects. */
+/**
+ * Builds the converter options of a connector. `created` is the connector's creation time,
+ * so runs give identical objects; ListSource replaces it with the run time when it compares
+ * with the store.
+ */
 export function convertOptions(connector: Connector, context: SourceContext): FormatOptions {
   const policy = connector.warningLists;
   return {
