@@ -108,6 +108,12 @@ function inputOf(entry: IndexedEntry, objectId: string, modified: string): Alert
   };
 }
 
+/** Returns the input of inputOf with an indicator whose `valid_until` has passed. */
+function expiredInputOf(entry: IndexedEntry, objectId: string, modified: string): AlertInput {
+  const input = inputOf(entry, objectId, modified);
+  return { ...input, object: { ...input.object, valid_until: '2024-06-01T00:00:00.000Z' } };
+}
+
 const MONTHS = ['01', '02', '03', '04', '05', '06', '07', '08', '09', '10', '11', '12'];
 
 const backends = nodePairBackends(directory, database, stores);
@@ -221,6 +227,65 @@ for (const { name, open: openPair, skip } of backends) {
       const stored = await repository.getAlertByKey(entry.entry.id, objectId);
       assert.equal(stored?.alert.version, '2024-12-01T00:00:00.000Z');
       assert.deepEqual(records.at(-1)!.alert, stored?.alert, 'the last record is the alert');
+    });
+
+    test('expired indicator raises no alert', async () => {
+      const [store] = await openPair();
+      const repository = new WatchRepository(store);
+      const entry = entryOf();
+      const objectId = `indicator--${randomUUID()}`;
+
+      const recorded = await recordAlert(
+        repository,
+        expiredInputOf(entry, objectId, '2024-03-01T00:00:00.000Z'),
+      );
+      assert.equal(recorded, undefined);
+      assert.equal(await repository.getAlertByKey(entry.entry.id, objectId), undefined);
+      assert.deepEqual(await repository.alertLog.read(entry.owner.list.id, 0, 10), []);
+    });
+
+    test('expired version keeps alert state', async () => {
+      const [store] = await openPair();
+      const repository = new WatchRepository(store);
+      const entry = entryOf();
+      const objectId = `indicator--${randomUUID()}`;
+      const first = await recordAlert(
+        repository,
+        inputOf(entry, objectId, '2024-01-01T00:00:00.000Z'),
+      );
+      assert.ok(first);
+      await repository.upsertAlert(
+        () => undefined,
+        (current) => ({
+          ...current,
+          state: 'acknowledged',
+          acknowledgedAt: 7,
+          acknowledgedBy: 'analyst',
+        }),
+        entry.entry.id,
+        objectId,
+      );
+
+      const expired = await recordAlert(
+        repository,
+        expiredInputOf(entry, objectId, '2024-02-01T00:00:00.000Z'),
+      );
+      assert.ok(expired, 'the expired version is recorded');
+      assert.equal(expired.change, 'updated');
+      assert.equal(expired.alert.expired, true);
+      assert.equal(expired.alert.state, 'acknowledged', 'not opened again');
+      assert.equal(expired.alert.acknowledgedBy, 'analyst');
+      assert.equal(expired.alert.versions, 2);
+      assert.ok(expired.alert.priority < first.alert.priority, 'expiry lowers the priority');
+
+      const listedAgain = await recordAlert(
+        repository,
+        inputOf(entry, objectId, '2024-03-01T00:00:00.000Z'),
+      );
+      assert.ok(listedAgain);
+      assert.equal(listedAgain.alert.state, 'open', 'a version in force opens it again');
+      assert.equal(listedAgain.alert.expired, undefined);
+      assert.equal(listedAgain.alert.acknowledgedBy, undefined);
     });
   });
 }

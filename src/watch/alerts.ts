@@ -28,17 +28,26 @@ function objectVersion(object: Readonly<Record<string, unknown>>): string {
   return typeof version === 'string' ? version : '';
 }
 
+/** Returns whether the object is an indicator whose `valid_until` is at or before `now`. */
+function isExpired(object: Readonly<Record<string, unknown>>, now: number): boolean {
+  if (object.type !== 'indicator' || typeof object.valid_until !== 'string') return false;
+  const until = timestampToMicros(object.valid_until);
+  return until !== undefined && until <= now;
+}
+
 function alertFields(input: AlertInput) {
   const { object } = input;
   const version = objectVersion(object);
   const confidence = typeof object.confidence === 'number' ? object.confidence : undefined;
   const revoked = object.revoked === true;
+  const expired = isExpired(object, input.now);
   const modifiedAt = timestampToMicros(version);
   const priority = alertPriority({
     match: input.detail,
     tlp: input.tlp,
     sources: input.sources,
     revoked,
+    expired,
     now: input.now,
     ...(confidence === undefined ? {} : { confidence }),
     ...(modifiedAt === undefined ? {} : { modifiedAt }),
@@ -48,6 +57,7 @@ function alertFields(input: AlertInput) {
     ...(typeof object.name === 'string' ? { objectName: object.name.slice(0, 200) } : {}),
     version,
     revoked,
+    ...(expired ? { expired } : {}),
     collectionId: input.collectionId,
     match: input.detail,
     priority,
@@ -61,10 +71,11 @@ function alertFields(input: AlertInput) {
 /**
  * Creates the alert of the match, or updates the entry's alert for the object when the
  * version is newer than the one it records. An update reopens an acknowledged alert, since
- * a new version is new information. Each change is appended to the list's alert log, which
+ * a new version is new information. An expired indicator raises no alert, and its version
+ * updates an existing alert without reopening it, because it is no longer in force. Each change is appended to the list's alert log, which
  * alert streams and webhooks deliver from, in the same transaction as the alert. Returns
  * undefined when nothing changed: the same or an older version, as a retro-hunt run twice
- * finds.
+ * finds, or an expired indicator without an alert.
  */
 export async function recordAlert(
   repository: WatchRepository,
@@ -74,28 +85,42 @@ export async function recordAlert(
   const objectId = String(input.object.id);
   const fields = alertFields(input);
   return repository.upsertAlert(
-    () => ({
-      id: newId(),
-      watchlistId: entry.owner.list.id,
-      entryId: entry.entry.id,
-      objectId,
-      ...fields,
-      state: 'open',
-      versions: 1,
-      origin: input.origin,
-      createdAt: input.now,
-      updatedAt: input.now,
-    }),
+    () => {
+      if (fields.expired) return undefined;
+      return {
+        id: newId(),
+        watchlistId: entry.owner.list.id,
+        entryId: entry.entry.id,
+        objectId,
+        ...fields,
+        state: 'open',
+        versions: 1,
+        origin: input.origin,
+        createdAt: input.now,
+        updatedAt: input.now,
+      };
+    },
     (current) => {
       const order = compareTimestamps(fields.version, current.version) ?? 0;
       if (order <= 0) return undefined;
       const {
-        acknowledgedAt: _acknowledgedAt,
-        acknowledgedBy: _acknowledgedBy,
+        acknowledgedAt,
+        acknowledgedBy,
         objectName: _objectName,
         confidence: _confidence,
+        expired: _expired,
         ...rest
       } = current;
+      if (fields.expired) {
+        return {
+          ...rest,
+          ...fields,
+          ...(acknowledgedAt === undefined ? {} : { acknowledgedAt }),
+          ...(acknowledgedBy === undefined ? {} : { acknowledgedBy }),
+          versions: current.versions + 1,
+          updatedAt: input.now,
+        };
+      }
       return {
         ...rest,
         ...fields,

@@ -136,6 +136,8 @@ export interface Alert {
   /** The version (`modified`, else `created`) that last matched. */
   version: string;
   revoked: boolean;
+  /** Present and true when that version is an indicator whose `valid_until` had passed. */
+  expired?: boolean;
   /** The collection the matching version arrived in. */
   collectionId: string;
   match: MatchDetail;

@@ -16,6 +16,8 @@ export interface PriorityFacts {
   /** The object's `modified` (else `created`) in microseconds, when it parses. */
   modifiedAt?: number;
   revoked: boolean;
+  /** Whether the object is an indicator whose `valid_until` has passed. */
+  expired?: boolean;
   /** Microseconds since the epoch. */
   now: number;
 }
@@ -54,7 +56,7 @@ export function alertPriority(facts: PriorityFacts): number {
     else if (age <= 7 * DAY) points += 6;
     else if (age <= 30 * DAY) points += 3;
   }
-  if (facts.revoked) points -= 30;
+  if (facts.revoked || facts.expired === true) points -= 30;
   return Math.round(Math.max(0, Math.min(100, points)));
 }
 

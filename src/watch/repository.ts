@@ -179,12 +179,12 @@ export class WatchRepository {
   /**
    * Creates the alert of an entry and object, or changes the stored one with `change`, and
    * appends the change to the list's alert log in the same transaction (see
-   * AlertLog.append). Retries when another writer got there first. `change` returns
-   * undefined to leave a stored alert as it is; then nothing is written and undefined is
-   * returned.
+   * AlertLog.append). Retries when another writer got there first. `create` returns
+   * undefined to create no alert and `change` to leave a stored alert as it is. Then nothing
+   * is written and undefined is returned.
    */
   async upsertAlert(
-    create: () => Alert,
+    create: () => Alert | undefined,
     change: (current: Alert) => Alert | undefined,
     entryId: string,
     objectId: string,
