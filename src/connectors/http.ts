@@ -274,22 +274,51 @@ class AttemptDeadline {
     clearTimeout(this.timer);
   }
 
-  /** Returns the response with a body that restarts the deadline at every chunk. */
+  /** Returns the error of a failed body read: the deadline's, the caller's, or a cut body. */
+  private bodyError(error: Error, received: number): Error {
+    if (this.expired) return this.controller.signal.reason as Error;
+    if (error instanceof FetchError || error.name === 'AbortError') return error;
+    const cause = connectionCause(error);
+    const reason = cause?.code ?? cause?.message ?? error.message;
+    return new FetchError(
+      `GET ${describeUrl(this.url)}: the body ended after ${received} bytes, before it was ` +
+        `complete (${reason}). The next run reads the feed again`,
+    );
+  }
+
+  /**
+   * Returns the response with a body that restarts the deadline at every chunk. A body that
+   * ends before it is complete (the connection closed or reset) fails with a FetchError
+   * naming the URL and the bytes received, instead of the bare error of the HTTP client.
+   */
   watchBody(response: Response): Response {
     if (response.body === null) {
       this.clear();
       return response;
     }
     this.arm('no body data within');
-    const body = response.body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform: (chunk, controller) => {
-          this.arm('no body data within');
-          controller.enqueue(chunk);
-        },
-        flush: () => this.clear(),
-      }),
-    );
+    const reader = response.body.getReader();
+    let received = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const result = await reader.read().catch((error: unknown) => {
+          this.clear();
+          throw this.bodyError(error as Error, received);
+        });
+        if (result.done) {
+          this.clear();
+          controller.close();
+          return;
+        }
+        received += result.value.length;
+        this.arm('no body data within');
+        controller.enqueue(result.value);
+      },
+      cancel: async (reason) => {
+        this.clear();
+        await reader.cancel(reason);
+      },
+    });
     return new Response(body, {
       status: response.status,
       statusText: response.statusText,

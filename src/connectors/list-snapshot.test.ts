@@ -305,6 +305,10 @@ for (const backend of STORES) {
       serve(SNAPSHOTS[1]!, 'truncated');
       const truncated = await run(definition);
       assert.equal(truncated.health.outcome, 'failed');
+      assert.match(
+        truncated.health.error ?? '',
+        /ipblocklist\.csv: the body ended after \d+ bytes/,
+      );
       assert.equal(await versionCount(collection), versions);
 
       // A complete read with a row that is no address: the values missing may still be listed.
