@@ -15,9 +15,10 @@
  * `text-store` separates storage from conversion on the same lines. It converts them all
  * first, then times storing the prepared rows through the bulk path alone. That is the
  * upper bound of the current storage shape: an SCO and an indicator per line, each a
- * version row, a collection entry and an event. Then it times bare shapes: one compact row per line
- * (value, kind, source, first seen, with or without an id) in a WITHOUT ROWID table with
- * one index on the value, written with a prepared INSERT in transactions of 5,000 rows,
+ * version row, a collection entry and an event. Then it times bare shapes. Each is one
+ * compact row per line (value, kind, source, first seen, with or without an id) in a
+ * WITHOUT ROWID table with one index on the value. Rows are written with a prepared INSERT
+ * in transactions of 5,000 rows,
  * and the normalisation of the lines alone, which is all such a shape needs of them.
  *
  * `misp-feed` imports the Infoblox MISP feed (41 event files, about 61,000 attributes)

@@ -203,9 +203,9 @@ const FIELDS = {
   /** Labels added to indicators that CSV and text sources produce. */
   labels: z.array(z.string().min(1).max(100)).max(20),
   /**
-   * How a CSV or text source lists its values: `snapshot` (default) when each read contains
-   * every value currently listed, so a value missing from a complete read is expired;
-   * `delta` when each read contains only new values, so nothing is expired.
+   * Mode of a CSV or text source. With `snapshot` (default) each read contains every value
+   * currently listed, so a value missing from a complete read is expired. With `delta` each
+   * read contains only new values, so nothing is expired.
    */
   listMode: z.enum(LIST_MODES),
   /**

@@ -1,5 +1,5 @@
 /**
- * How the indicators of a CSV or text list follow the feed from run to run. Indicator ids
+ * Indicators of a CSV or text list that follow the feed from run to run. Indicator ids
  * are derived from the connector's URL and the pattern, so each run looks up the ids it
  * read in the store, batch by batch, and stores only what changes:
  *

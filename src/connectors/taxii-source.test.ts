@@ -760,7 +760,7 @@ describe('TAXII connector against a hostile server', () => {
 describe('TAXII connector claims', () => {
   const CLAIM_MS = 600;
 
-  /** A proxy whose single page arrives in 8 pieces over about 2.4 s. */
+  /** Starts a proxy whose single page arrives in 8 pieces over about 2.4 s. */
   function slowPage(offset: number): Promise<TaxiiProxy> {
     const objects = indicators(8, offset);
     return proxy(() => ({

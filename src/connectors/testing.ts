@@ -185,7 +185,7 @@ export async function createConnector(
 
 /**
  * Returns runner dependencies whose sources abort `stop` as they yield a batch, so that a
- * run with `stop.signal` stores its first batch, sees the abort and stops.
+ * run with `stop.signal` stores its first batch and then stops at the abort.
  */
 export function stoppingAfterFirstBatch(deps: RunnerDeps, stop: AbortController): RunnerDeps {
   return {

@@ -118,7 +118,7 @@ function api(
   });
 }
 
-/** The score of SHARED_ID in Beta's CSV export, read as Olga. */
+/** Returns the score of SHARED_ID in Beta's CSV export, read as Olga. */
 async function exportedScore(world: World): Promise<number> {
   const result = await api(world, `/exports/collections/${world.collectionB}/csv`, world.olga);
   assert.equal(result.status, 200, result.text);

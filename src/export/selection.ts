@@ -148,8 +148,8 @@ export async function* selectIndicators(
 }
 
 /**
- * The feedback scope an export of one collection counts: the collection's own, when the
- * reader reads it as a member (or it is an operator export), else none.
+ * Returns the feedback scope an export of one collection counts: the collection's own when
+ * the reader reads it as a member (or it is an operator export), else none.
  */
 async function exportScopes(store: Store, source: CollectionSource): Promise<string[]> {
   if (!sharesFeedback(source.access)) return [];

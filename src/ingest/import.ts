@@ -276,10 +276,9 @@ async function importEntries(
   return tally.summary();
 }
 
-/** Running totals of an import. */
 /**
  * Rule name of a rejection that breaks no STIX rule: the sharing rules or the store rejected
- * the object, and its message says why.
+ * the object, and its message gives the reason.
  */
 export const NOT_STORED_RULE = 'not-stored';
 
@@ -289,6 +288,7 @@ export function failureRules(failure: SubmitFailure): string[] {
   return rules.length > 0 ? rules : [NOT_STORED_RULE];
 }
 
+/** Running totals of an import. */
 class Tally {
   read = 0;
   added = 0;

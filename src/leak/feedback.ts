@@ -7,7 +7,7 @@
  * which it is a member and in a collection of which its token reads a version of the object.
  * A reader counts that feedback when it reads a version of the object in a collection of C
  * as a member of C or as a platform admin. The check counts organisations, so running it
- * again on the same world expects the same answers.
+ * again on the same world expects the same results.
  */
 import { isDeepStrictEqual } from 'node:util';
 

@@ -380,7 +380,7 @@ export function satisfiesLevel(
   return levelAdmits(level, reach);
 }
 
-/** How a reader stands to a version: member, client of a member, named RED recipient. */
+/** Relation of a reader to a version: member, client of a member, named RED recipient. */
 interface Reach {
   member: boolean;
   client: boolean;

@@ -50,7 +50,7 @@ const TLSH = /^(?:t1)?[0-9a-f]{70}$/;
 /**
  * Maps a hash algorithm name to its STIX 2.1 name. Correlation, watch lists and importers
  * read every algorithm name (hashes keys, pattern paths, watch entries, CSV and MISP types)
- * with this one rule: case and any character other than a letter or digit are ignored, so
+ * with this one rule. Case and any character other than a letter or digit are ignored, so
  * `SHA-256`, `sha256` (MISP), `SHA256` (CybOX), `sha_256` and `Sha-256` all name SHA-256.
  * Returns undefined for other algorithms (such as SHA-384) and custom names.
  *

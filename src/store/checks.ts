@@ -105,7 +105,7 @@ export function checkStorable(objects: readonly PreparedObject[], converted = fa
 /**
  * Returns the message of a version that the re-share rule keeps out (see
  * Store.isHeldRestricted), worded as the sharing step words it for addObjects. The rule
- * applies only to versions the sharing organisation reads, so the message tells it nothing
+ * applies only to versions the sharing organisation reads, so the message reveals nothing
  * new, and it names no community.
  */
 export function heldRestrictedMessage(id: string): string {

@@ -499,7 +499,7 @@ export interface FeedbackReport {
   lastSightingAt?: number;
 }
 
-/** What one report adds to a FeedbackReport. */
+/** The change one report makes to a FeedbackReport. */
 export interface FeedbackChange {
   objectId: string;
   scope: string;
@@ -565,9 +565,9 @@ export interface Store {
   /**
    * Whether a collection of another community than `communityId` contains a version of the
    * object marked AMBER, AMBER+STRICT or RED (by its markings or its community's default),
-   * contributed by another organisation than `organisationId`, that users of
-   * `organisationId` may read through its memberships: as members, as clients of a member
-   * (AMBER), or as named recipients (RED). Such objects may not be re-shared. Versions the
+   * contributed by another organisation than `organisationId`. The version counts only when
+   * users of `organisationId` may read it through its memberships: as members, as clients of
+   * a member (AMBER), or as named recipients (RED). Such objects may not be re-shared. Versions the
    * organisation cannot read never count, so the answer reveals nothing about them, and an
    * empty `organisationId` (an operator import) finds none.
    */

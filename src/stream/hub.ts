@@ -364,7 +364,8 @@ export class StreamHub {
     } else if (reading.kind === 'foreign') {
       // A browser EventSource treats any status but 200 as final and stops reconnecting, so
       // a reconnect with another server's cursor (after a move to a new deployment, say)
-      // resyncs. A client that sent the cursor in `from` chose it, so it is told why not.
+      // resyncs. A client that sent the cursor in `from` chose it, so it gets a 400 with the
+      // reason.
       if (!fromHeader) throw foreignCursor(text);
       return { kind: 'resync', reason: 'cursor-unknown' };
     } else {

@@ -19,8 +19,8 @@ export const PRUNE_EVERY = 50;
 /**
  * Returns how many dead letters a lane makes between two prunes of its dead letters: a tenth
  * of the cap, from 1 to PRUNE_EVERY. A prune reads the newest `maxDeadLetters`, so pruning
- * after every dead letter would read the whole cap each time; this way a webhook has at
- * most a tenth more than its cap per server between prunes.
+ * after every dead letter would read the whole cap each time. With this spacing a webhook
+ * has at most a tenth more than its cap per server between prunes.
  */
 export function deadLetterPruneInterval(maxDeadLetters: number): number {
   return Math.max(1, Math.min(PRUNE_EVERY, Math.floor(maxDeadLetters / 10)));

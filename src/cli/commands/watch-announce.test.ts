@@ -1,8 +1,8 @@
 /**
  * `cairn watch hunt` as a child process with NATS configured, on a SQLite and on a
- * PostgreSQL store: the alerts it raises are announced on the alert subject, as a server
- * announces its own, on the real NATS server at 127.0.0.1:4222 (CAIRN_TEST_NATS) under a
- * subject prefix of its own. With NATS unreachable the hunt still finishes and says so.
+ * PostgreSQL store. The alerts it raises are announced on the alert subject, as a server
+ * announces its own. The tests use the real NATS server at 127.0.0.1:4222 (CAIRN_TEST_NATS)
+ * under a subject prefix of their own. With NATS unreachable the hunt still finishes and says so.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -30,7 +30,8 @@ async function closedPort(): Promise<string> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
+  assert.ok(address !== null);
+  assert.ok(typeof address === 'object');
   await new Promise((resolve) => server.close(resolve));
   return `nats://127.0.0.1:${address.port}`;
 }

@@ -115,17 +115,17 @@ export class HuntKeyTables {
         values: [collection.seq, ids],
       });
       const newest = new Map(versions.map((row) => [row.id, row.newest]));
-      const refused: string[] = [];
-      const wanted = new Map<string, Set<string>>();
+      const skipped: string[] = [];
+      const keysByObject = new Map<string, Set<string>>();
       for (const { objectId, keys, readUpTo } of objects) {
         const added = newest.get(objectId);
-        if (added !== undefined && added > readUpTo) refused.push(objectId);
-        else wanted.set(objectId, new Set(keys));
+        if (added !== undefined && added > readUpTo) skipped.push(objectId);
+        else keysByObject.set(objectId, new Set(keys));
       }
-      if (wanted.size === 0) return refused;
+      if (keysByObject.size === 0) return skipped;
       const keys: string[] = [];
       const owners: string[] = [];
-      for (const [objectId, objectKeys] of wanted) {
+      for (const [objectId, objectKeys] of keysByObject) {
         for (const key of objectKeys) {
           keys.push(key);
           owners.push(objectId);
@@ -134,7 +134,7 @@ export class HuntKeyTables {
       await client.run({
         name: 'cairn_delete_other_hunt_keys',
         text: SQL.deleteOtherKeys,
-        values: [collection.seq, [...wanted.keys()], keys, owners],
+        values: [collection.seq, [...keysByObject.keys()], keys, owners],
       });
       for (let start = 0; start < keys.length; start += INSERT_BATCH) {
         await client.run({
@@ -147,7 +147,7 @@ export class HuntKeyTables {
           ],
         });
       }
-      return refused;
+      return skipped;
     });
   }
 

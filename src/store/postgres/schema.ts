@@ -327,9 +327,9 @@ const VERSION_5 = `
 /**
  * Version 6: one feedback report per (object, scope, organisation) in place of per-object
  * counters (see correlation.ts). The old counters name neither the organisation nor the
- * community behind them, so no reader could be shown them without risking a leak: they
- * are dropped, and the count of dropped rows is kept in `settings` under
- * `feedback.dropped-unscoped` for the operator.
+ * community behind them, so showing them to any reader could leak. They are dropped, and
+ * the count of dropped rows is kept in `settings` under `feedback.dropped-unscoped` for the
+ * operator.
  */
 const VERSION_6 = `
   INSERT INTO settings (key, value)

@@ -41,9 +41,9 @@ export function createCorrelationTables(db: Database.Database): void {
 /**
  * Replaces the per-object counters with one report per (object, scope, organisation); a
  * migration in schema.ts. The old counters name neither the organisation nor the
- * community behind them, so no reader could be shown them without risking a leak: they
- * are dropped, and the count of dropped rows is kept in `settings` under
- * `feedback.dropped-unscoped` for the operator.
+ * community behind them, so showing them to any reader could leak. They are dropped, and
+ * the count of dropped rows is kept in `settings` under `feedback.dropped-unscoped` for the
+ * operator.
  */
 export function createFeedbackReports(db: Database.Database): void {
   const dropped = db.prepare('SELECT count(*) FROM object_feedback').pluck().get() as number;

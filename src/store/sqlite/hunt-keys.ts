@@ -122,29 +122,31 @@ export class HuntKeyTables {
         .pluck()
         .get(seq);
       if (marked === undefined) return [];
+
       const newest = this.#statements.get(NEWEST_VERSION).pluck();
-      const refused: string[] = [];
-      const wanted = new Map<string, Set<string>>();
+      const skipped: string[] = [];
+      const keysByObject = new Map<string, Set<string>>();
       for (const { objectId, keys, readUpTo } of objects) {
         const added = newest.get(seq, idHash(objectId), objectId) as number | null;
-        if (added !== null && added > readUpTo) refused.push(objectId);
-        else wanted.set(objectId, new Set(keys));
+        if (added !== null && added > readUpTo) skipped.push(objectId);
+        else keysByObject.set(objectId, new Set(keys));
       }
-      if (wanted.size === 0) return refused;
+      if (keysByObject.size === 0) return skipped;
+
       const stored = this.#statements
         .get(OBJECT_ROWS)
-        .all(seq, JSON.stringify([...wanted.keys()])) as HuntKey[];
+        .all(seq, JSON.stringify([...keysByObject.keys()])) as HuntKey[];
       const remove = this.#statements.get(
         'DELETE FROM hunt_keys WHERE collection_seq = ? AND key = ? AND object_id = ?',
       );
       for (const row of stored) {
-        if (!wanted.get(row.objectId)!.has(row.key)) remove.run(seq, row.key, row.objectId);
+        if (!keysByObject.get(row.objectId)!.has(row.key)) remove.run(seq, row.key, row.objectId);
       }
       const insert = this.#statements.get(INSERT_KEY);
-      for (const [objectId, keys] of wanted) {
+      for (const [objectId, keys] of keysByObject) {
         for (const key of keys) insert.run(seq, key, objectId);
       }
-      return refused;
+      return skipped;
     };
     return this.#db.transaction(set).immediate();
   }
